@@ -1,0 +1,42 @@
+"""Async Zoho CRM client: OAuth across data centres, records, notifications, API limits."""
+
+from __future__ import annotations
+
+from .auth import AccessToken, TokenManager
+from .client import OrgConnection, ZohoClient
+from .endpoints import DATA_CENTRES, OrgEndpoints
+from .errors import (
+    AuthError,
+    PermanentError,
+    RetryableError,
+    ZohoError,
+    for_code,
+)
+from .grant import GrantResult, exchange_grant
+from .limits import BackoffPolicy, Priority
+from .metrics import ZohoMetrics
+from .notifications import WatchChannel
+from .outcomes import WriteOutcome
+from .records import DeletedRecord
+
+__all__ = [
+    "DATA_CENTRES",
+    "AccessToken",
+    "AuthError",
+    "BackoffPolicy",
+    "DeletedRecord",
+    "GrantResult",
+    "OrgConnection",
+    "OrgEndpoints",
+    "PermanentError",
+    "Priority",
+    "RetryableError",
+    "TokenManager",
+    "WatchChannel",
+    "WriteOutcome",
+    "ZohoClient",
+    "ZohoError",
+    "ZohoMetrics",
+    "exchange_grant",
+    "for_code",
+]

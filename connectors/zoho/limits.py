@@ -1,0 +1,241 @@
+"""Per-org API economy: concurrency slots, the rolling 24 h credit ledger, backoff.
+
+Numbers come from the reference (§7): concurrency 5/10/15/20/25 by edition with a
+sub-concurrency of 10 for heavy calls (writes of more than 10 records, sorted lists, …);
+credits per rolling 24 h; 1 credit per call, 1 per 10 records written, 2 for deleted
+records.  The backoff policy is the only place that decides how long to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import enum
+import math
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from .errors import CreditBudgetExhausted
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+EDITION_CONCURRENCY = {
+    "free": 5,
+    "standard": 10,
+    "professional": 15,
+    "enterprise": 20,
+    "ultimate": 25,
+}
+EDITION_DAILY_CREDITS = {
+    "free": 5_000,
+    "standard": 50_000,
+    "professional": 50_000,
+    "enterprise": 50_000,
+    "ultimate": 50_000,
+}
+HEAVY_SUB_CONCURRENCY = 10
+WINDOW_SECONDS = 24 * 3600.0
+
+
+class Priority(enum.Enum):
+    LIVE = "live"  # sync traffic: may spend the whole budget
+    LOW = "low"  # backfill, reconciliation: stops at the reserve and waits
+
+
+def edition_concurrency(edition: str) -> int:
+    try:
+        return EDITION_CONCURRENCY[edition.lower()]
+    except KeyError:
+        raise ValueError(f"unknown Zoho edition {edition!r}") from None
+
+
+def edition_daily_credits(edition: str) -> int:
+    """The base allowance; licences and add-ons raise it, so configure the real figure."""
+    edition_concurrency(edition)
+    return EDITION_DAILY_CREDITS[edition.lower()]
+
+
+def write_credits(records: int) -> int:
+    return max(1, math.ceil(records / 10))
+
+
+class ConcurrencyLimiter:
+    """At most ``limit`` calls in flight, and at most ``heavy_limit`` heavy ones among them."""
+
+    def __init__(self, limit: int, heavy_limit: int = HEAVY_SUB_CONCURRENCY) -> None:
+        if limit < 1:
+            raise ValueError("concurrency limit must be >= 1")
+        self.limit = limit
+        self._all = asyncio.Semaphore(limit)
+        self._heavy = asyncio.Semaphore(min(limit, heavy_limit))
+        self.in_flight = 0
+        self.high_water = 0
+
+    @asynccontextmanager
+    async def slot(self, heavy: bool = False) -> AsyncIterator[None]:
+        # Heavy first, always in this order, so two kinds of callers cannot deadlock.
+        if heavy:
+            await self._heavy.acquire()
+        try:
+            async with self._all:
+                self.in_flight += 1
+                self.high_water = max(self.high_water, self.in_flight)
+                try:
+                    yield
+                finally:
+                    self.in_flight -= 1
+        finally:
+            if heavy:
+                self._heavy.release()
+
+
+@dataclass
+class CreditLedger:
+    """Credits spent over the last 24 h, with a reserve that only live callers may use.
+
+    Low-priority callers wait (sleeping until enough old calls leave the window); live
+    callers never wait on the ledger: when the whole budget is gone they get
+    ``CreditBudgetExhausted`` with ``retry_after`` and push back to their caller.
+    """
+
+    budget: int
+    reserve: int = 0
+    clock: Clock = time.time
+    sleep: Sleep = asyncio.sleep
+    _entries: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+    _used: int = 0
+
+    def _expire(self, now: float) -> None:
+        while self._entries and self._entries[0][0] <= now - WINDOW_SECONDS:
+            self._used -= self._entries.popleft()[1]
+
+    def used(self) -> int:
+        self._expire(self.clock())
+        return self._used
+
+    def remaining(self) -> int:
+        return self.budget - self.used()
+
+    def _ceiling(self, priority: Priority) -> int:
+        return self.budget if priority is Priority.LIVE else self.budget - self.reserve
+
+    def _wait_for(self, credits: int, ceiling: int, now: float) -> float:
+        """Seconds until enough entries leave the window for ``credits`` to fit."""
+        excess = self._used + credits - ceiling
+        for at, spent in self._entries:
+            excess -= spent
+            if excess <= 0:
+                return max(0.0, at + WINDOW_SECONDS - now)
+        return WINDOW_SECONDS
+
+    def try_spend(self, credits: int, priority: Priority = Priority.LIVE) -> float:
+        """Spend and return 0, or spend nothing and return how long to wait."""
+        now = self.clock()
+        self._expire(now)
+        ceiling = self._ceiling(priority)
+        if self._used + credits <= ceiling:
+            self._entries.append((now, credits))
+            self._used += credits
+            return 0.0
+        return max(self._wait_for(credits, ceiling, now), 0.001)
+
+    async def spend(self, credits: int, priority: Priority = Priority.LIVE) -> None:
+        while (wait := self.try_spend(credits, priority)) > 0:
+            if priority is Priority.LIVE:
+                raise CreditBudgetExhausted(
+                    f"{self._used} of {self.budget} credits used in the last 24 h",
+                    retry_after=wait,
+                )
+            await self.sleep(wait)
+
+    def refund(self, credits: int) -> None:
+        """Give back credits of a call Zoho refused before doing anything (HTTP 429)."""
+        self._entries.append((self.clock(), -credits))
+        self._used -= credits
+
+    def observe_remaining(self, remaining: int) -> None:
+        """Align with Zoho's ``X-API-CREDITS-REMAINING`` (other apps spend the org's credits)."""
+        gap = self.remaining() - remaining
+        if gap > 0:
+            self._entries.append((self.clock(), gap))
+            self._used += gap
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Bounded, fully jittered exponential backoff; 429 waits honour server headers.
+
+    ``max_attempts`` counts every HTTP attempt of one call, the first included.
+    """
+
+    max_attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    throttle_base: float = 2.0
+    max_retry_after: float = 120.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(
+        self, attempt: int, *, throttled: bool = False, retry_after: float | None = None
+    ) -> float:
+        """Wait before attempt ``attempt + 1`` (``attempt`` starts at 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        base = self.throttle_base if throttled else self.base
+        ceiling = min(self.cap, base * 2 ** (attempt - 1))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def should_retry(self, attempt: int, retry_after: float | None = None) -> bool:
+        if attempt >= self.max_attempts:
+            return False
+        return retry_after is None or retry_after <= self.max_retry_after
+
+
+def retry_after_from_headers(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait per ``Retry-After`` or ``X-RateLimit-Reset``; None if neither is sent.
+
+    Zoho CRM documents neither header (reference §7) but proxies and other Zoho services
+    send them, so they are honoured when present.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    value = lowered.get("retry-after")
+    if value is not None:
+        return _parse_retry_after(value, now)
+    reset = lowered.get("x-ratelimit-reset")
+    if reset is not None:
+        try:
+            number = float(reset)
+        except ValueError:
+            return None
+        # Epoch seconds (or ms) when large, otherwise a delta in seconds.
+        if number > 1e12:
+            number /= 1000
+        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
+    return None
+
+
+def _parse_retry_after(value: str, now: float) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def credits_remaining_header(headers: Mapping[str, str]) -> int | None:
+    for key, value in headers.items():
+        if key.lower() == "x-api-credits-remaining":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

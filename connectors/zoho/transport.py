@@ -1,0 +1,244 @@
+"""One Zoho API call, done right: credits, a concurrency slot, a token, retries.
+
+Every call goes through ``ZohoTransport.call``.  Per attempt it spends credits from the
+ledger, takes a concurrency slot, sends with the cached token, and classifies the
+answer.  INVALID_TOKEN → invalidate, refresh once, retry once.  429 → wait per the
+backoff policy (honouring rate-limit headers), retry.  5xx/timeouts → jittered backoff up
+to ``max_attempts``, then the ``RetryableError`` goes to the caller.  Anything else
+raises its typed error.  Write answers with a per-record ``data`` list (200/201/207 and
+the all-failed 400) are returned, not raised: the caller turns them into outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from .auth import AccessToken, TokenManager
+from .errors import (
+    AuthError,
+    InvalidToken,
+    RetryableError,
+    TooManyRequests,
+    TransportError,
+    ZohoError,
+    error_for,
+)
+from .limits import (
+    BackoffPolicy,
+    ConcurrencyLimiter,
+    CreditLedger,
+    Priority,
+    credits_remaining_header,
+    retry_after_from_headers,
+)
+from .metrics import ZohoMetrics
+
+log = logging.getLogger(__name__)
+
+_PER_RECORD_WRAPPERS = ("data", "watch")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # below /crm/{version}, e.g. "/Leads/upsert"
+    kind: str  # a metrics.KINDS value
+    params: Mapping[str, str] | None = None
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    credits: int = 1
+    heavy: bool = False
+    priority: Priority = Priority.LIVE
+    # Not idempotent (insert): a timeout or 5xx may have written, so only 429 and
+    # INVALID_TOKEN (refused before any work) are retried here.
+    idempotent: bool = True
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+class ZohoTransport:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        tokens: TokenManager,
+        *,
+        org: str,
+        limiter: ConcurrencyLimiter,
+        ledger: CreditLedger,
+        backoff: BackoffPolicy,
+        metrics: ZohoMetrics,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeout: float = 30.0,
+        api_version: str = "v8",
+    ) -> None:
+        self._session = session
+        self.tokens = tokens
+        self.org = org
+        self.limiter = limiter
+        self.ledger = ledger
+        self._backoff = backoff
+        self._metrics = metrics
+        self._clock = clock
+        self._sleep = sleep
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._version = api_version
+        self.attempts = 0
+
+    async def call(self, call: Call) -> Response:
+        attempt, refreshed = 0, False
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(call)
+            except InvalidToken:
+                if refreshed:
+                    raise
+                refreshed = True
+                log.info("zoho INVALID_TOKEN org=%s kind=%s: refreshing once", self.org, call.kind)
+            except RetryableError as exc:
+                await self._back_off(call, exc, attempt)
+
+    async def _back_off(self, call: Call, exc: RetryableError, attempt: int) -> None:
+        throttled = isinstance(exc, TooManyRequests)
+        if not (call.idempotent or throttled) or not self._backoff.should_retry(
+            attempt, exc.retry_after
+        ):
+            raise exc
+        delay = self._backoff.delay(attempt, throttled=throttled, retry_after=exc.retry_after)
+        log.info(
+            "zoho retry org=%s kind=%s attempt=%d error=%s wait=%.3fs",
+            self.org,
+            call.kind,
+            attempt,
+            exc.zoho_code,
+            delay,
+        )
+        await self._sleep(delay)
+
+    async def _attempt(self, call: Call) -> Response:
+        await self.ledger.spend(call.credits, call.priority)
+        async with self.limiter.slot(call.heavy):
+            token = await self.tokens.get()
+            started = time.perf_counter()
+            try:
+                response = await self._send(call, token)
+            except TransportError:
+                self._record(call, "transport", started)
+                raise
+        return self._check(call, response, token, started)
+
+    async def _send(self, call: Call, token: AccessToken) -> Response:
+        self.attempts += 1
+        headers = {"Authorization": token.header, **call.headers}
+        data = None
+        if call.body is not None:
+            data = orjson.dumps(call.body)
+            headers["Content-Type"] = "application/json"
+        url = f"{token.api_domain}/crm/{self._version}{call.path}"
+        try:
+            async with self._session.request(
+                call.method,
+                url,
+                params=call.params,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+            ) as resp:
+                raw = await resp.read()
+                return Response(resp.status, _json(raw), dict(resp.headers))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransportError(
+                f"{call.method} {call.path}: {type(exc).__name__}", org=self.org
+            ) from None
+
+    def _check(
+        self, call: Call, response: Response, token: AccessToken, started: float
+    ) -> Response:
+        remaining = credits_remaining_header(response.headers)
+        if remaining is not None:
+            self.ledger.observe_remaining(remaining)
+        if response.status < 300 or response.status == 304 or _per_record(response):
+            self._record(call, "ok", started)
+            self._metrics.credits.labels(org=self.org, kind=call.kind).inc(call.credits)
+            log.debug(
+                "zoho call org=%s kind=%s %s %s status=%d",
+                self.org,
+                call.kind,
+                call.method,
+                call.path,
+                response.status,
+            )
+            return response
+        raise self._error(call, response, token, started)
+
+    def _error(
+        self, call: Call, response: Response, token: AccessToken, started: float
+    ) -> ZohoError:
+        retry_after = None
+        if response.status == 429:
+            retry_after = retry_after_from_headers(response.headers, self._clock())
+        error = error_for(response.status, response.body, retry_after=retry_after, org=self.org)
+        if isinstance(error, TooManyRequests):
+            self.ledger.refund(call.credits)
+            self._metrics.throttled.labels(org=self.org, kind=call.kind).inc()
+        else:
+            self._metrics.credits.labels(org=self.org, kind=call.kind).inc(call.credits)
+        if isinstance(error, InvalidToken):
+            self.tokens.invalidate(token)
+        self._record(call, _outcome(error), started)
+        log.debug(
+            "zoho call org=%s kind=%s %s %s status=%d code=%s",
+            self.org,
+            call.kind,
+            call.method,
+            call.path,
+            response.status,
+            error.zoho_code,
+        )
+        return error
+
+    def _record(self, call: Call, outcome: str, started: float) -> None:
+        labels = {"org": self.org, "kind": call.kind}
+        self._metrics.calls.labels(outcome=outcome, **labels).inc()
+        self._metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _per_record(response: Response) -> bool:
+    """An answer whose errors are per record (``{"data": [...]}``), not a bare error."""
+    body = response.body
+    if response.status >= 500 or not isinstance(body, dict) or "code" in body:
+        return False
+    return any(isinstance(body.get(key), list) for key in _PER_RECORD_WRAPPERS)
+
+
+def _outcome(error: ZohoError) -> str:
+    if isinstance(error, TooManyRequests):
+        return "throttled"
+    if isinstance(error, InvalidToken | AuthError):
+        return "auth"
+    if isinstance(error, RetryableError):
+        return "server_error"
+    return "client_error"
