@@ -73,7 +73,8 @@ async def exchange_grant(
 def store_refresh_token(path: Path, org: str, refresh_token: str) -> None:
     """Merge ``{org: {"refresh_token": …}}`` into the secrets file, mode 0600."""
     secrets = _read_secrets(path)
-    entry = secrets.get(org) if isinstance(secrets.get(org), dict) else {}
+    found = secrets.get(org)
+    entry: dict[str, Any] = found if isinstance(found, dict) else {}
     secrets[org] = {**entry, "refresh_token": refresh_token}
     write_private_file(path, orjson.dumps(secrets, option=orjson.OPT_INDENT_2))
 
