@@ -217,7 +217,8 @@ class ModuleRoute(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
         problems = [f"fields: {name} is listed twice" for name in _duplicates(self.fields or ())]
-        problems += [f"rename: two fields renamed to {n}" for n in _duplicates(self.rename.values())]
+        problems += [f"rename: two fields renamed to {n}"
+                     for n in _duplicates(self.rename.values())]
         if self.fields is not None:
             for key, mapping in (("rename", self.rename), ("values", self.values),
                                  ("lookups", self.lookups)):
@@ -245,6 +246,15 @@ class Route(_Model):
     target: OrgName
     trigger: tuple[Trigger, ...] = ()
     modules: dict[ApiName, ModuleRoute] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _lookups_synced(self) -> Route:
+        problems = [f"modules.{module}.lookups.{name}: {parent} is not a module of this route"
+                    for module, mapping in self.modules.items()
+                    for name, parent in mapping.lookups.items() if parent not in self.modules]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def name(self) -> str:
@@ -323,7 +333,7 @@ def load_settings(
     base_dir = path.parent
     secrets = _secrets_for(raw, base_dir, secrets_file)
     env = _Variables(environ, secrets)
-    resolved = _resolve(raw, (), env, env.problems)
+    resolved = _resolve(raw, (), env)
     problems = [*env.problems.values(), *_route_problems(resolved)]
     try:
         settings = Settings.model_validate(resolved, context={"base_dir": base_dir})
@@ -399,7 +409,7 @@ def read_secrets_file(path: Path) -> dict[str, str]:
         raise ConfigError(path, [f"secrets file has mode {mode:04o}; it must be 0600 or stricter "
                                  f"(chmod 600 {path})"])
     text = path.read_text(encoding="utf-8", errors="replace")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    lines = [ln for ln in map(str.strip, text.splitlines()) if ln and not ln.startswith("#")]
     if lines and all(_ENV_LINE.match(ln) for ln in lines):
         return dict(_env_line(ln) for ln in lines)
     data = _load_yaml(path, "secrets file")
@@ -446,38 +456,38 @@ def _is_secret(loc: tuple[Any, ...]) -> bool:
                for p in SECRET_PATHS)
 
 
-def _resolve(node: Any, loc: tuple[Any, ...], env: _Variables, problems: dict[tuple[Any, ...], str]) -> Any:
+def _resolve(node: Any, loc: tuple[Any, ...], env: _Variables) -> Any:
     if len(loc) > _MAX_DEPTH:
-        problems[loc] = f"{_path(loc)}: nested too deeply"
+        env.problems[loc] = f"{_path(loc)}: nested too deeply"
         return None
     if isinstance(node, dict):
-        return {key: _resolve(value, (*loc, key), env, problems) for key, value in node.items()}
+        return {key: _resolve(value, (*loc, key), env) for key, value in node.items()}
     if isinstance(node, list):
-        return [_resolve(value, (*loc, i), env, problems) for i, value in enumerate(node)]
+        return [_resolve(value, (*loc, i), env) for i, value in enumerate(node)]
     if _is_secret(loc):
-        return _resolve_secret(node, loc, env, problems)
+        return _resolve_secret(node, loc, env)
     if isinstance(node, str) and "${" in node:
-        return _REF.sub(lambda m: _substitute(m.group(1), loc, env, problems), node)
+        return _REF.sub(lambda m: _substitute(m.group(1), loc, env), node)
     return node
 
 
-def _resolve_secret(node: Any, loc: tuple[Any, ...], env: _Variables, problems: dict[tuple[Any, ...], str]) -> Any:
+def _resolve_secret(node: Any, loc: tuple[Any, ...], env: _Variables) -> Any:
     match = _REF.fullmatch(node) if isinstance(node, str) else None
     if node is None:
         return None
     if match is None:
-        problems[loc] = f"{_path(loc)}: must be a ${{VARIABLE}} reference, not a literal secret"
+        env.problems[loc] = f"{_path(loc)}: must be a ${{VARIABLE}} reference, not a literal secret"
         return None
-    return _substitute(match.group(1), loc, env, problems)
+    return _substitute(match.group(1), loc, env)
 
 
-def _substitute(name: str, loc: tuple[Any, ...], env: _Variables, problems: dict[tuple[Any, ...], str]) -> str:
+def _substitute(name: str, loc: tuple[Any, ...], env: _Variables) -> str:
     value = env.lookup(name)
     if value is None:
-        problems[loc] = f"{_path(loc)}: {env.missing(name)}"
+        env.problems[loc] = f"{_path(loc)}: {env.missing(name)}"
         return ""
     if value == "":
-        problems[loc] = f"{_path(loc)}: variable {name} is empty"
+        env.problems[loc] = f"{_path(loc)}: variable {name} is empty"
     return value
 
 

@@ -1,0 +1,122 @@
+"""Faust Records for the values of orgsync's topics; every topic is keyed by `record_key`.
+
+hints   -> Hint        a record changed somewhere (webhook, notification, poll, backfill)
+changes -> Change      the full record as fetched, the replayable change log per source org
+writes  -> Write       one mapped record for one target org (one per route)
+dlq     -> DeadLetter  a change or write that failed for good, with Zoho's reason
+
+Times: `received_at`, `fetched_at`, `failed_at` are Unix epoch seconds (float) taken by orgsync;
+`modified_time` and `event_time` are Zoho's ISO-8601 text, kept as sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+OPERATIONS = ("insert", "update", "delete")
+HINT_SOURCES = ("webhook", "notification", "poll", "backfill")
+WRITE_OPERATIONS = ("upsert", "delete")
+
+
+def record_key(org: str, module: str, record_id: str) -> str:
+    """The Kafka key of every topic: `org/module/id` (org and module names contain no `/`)."""
+    return f"{org}/{module}/{record_id}"
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    org, module, record_id = key.split("/", 2)
+    return org, module, record_id
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+class Hint(faust.Record, serializer="json"):
+    """A small notice that a record changed; the fetch stage turns it into a Change."""
+
+    org: str
+    module: str
+    id: str
+    operation: str
+    source: str
+    received_at: float
+    event_time: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.operation, OPERATIONS, "operation")
+        _check(self.source, HINT_SOURCES, "source")
+
+    @property
+    def key(self) -> str:
+        return record_key(self.org, self.module, self.id)
+
+
+class Change(faust.Record, serializer="json"):
+    """One record's state as fetched from its org (for a delete, `record` may be empty)."""
+
+    org: str
+    module: str
+    id: str
+    operation: str
+    modified_time: str | None
+    record: dict[str, Any]
+    source: str
+    received_at: float
+    fetched_at: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.operation, OPERATIONS, "operation")
+        _check(self.source, HINT_SOURCES, "source")
+
+    @property
+    def key(self) -> str:
+        return record_key(self.org, self.module, self.id)
+
+
+class Write(faust.Record, serializer="json"):
+    """One mapped record to upsert into (or delete from) a target org, keyed by its source."""
+
+    route: str
+    target_org: str
+    target_module: str
+    source_org: str
+    source_module: str
+    source_id: str
+    operation: str
+    record: dict[str, Any]
+    match_field: str
+    content_hash: str
+    modified_time: str | None
+    attempt: int = 0
+    target_id: str | None = None  # known from the id map; required for deletes
+
+    def __post_init__(self) -> None:
+        _check(self.operation, WRITE_OPERATIONS, "operation")
+
+    @property
+    def key(self) -> str:
+        return record_key(self.source_org, self.source_module, self.source_id)
+
+
+class DeadLetter(faust.Record, serializer="json"):
+    """A change that could not be synced, with everything needed to inspect and retry it.
+
+    `stage` says where it failed: `transform` (Rejected), `parent` (a lookup's parent never
+    arrived), or `write` (Zoho refused it; `code`/`message`/`details` are Zoho's). `record` is
+    the payload to retry: the Write for `write`, the Change otherwise. `key` is its topic key.
+    """
+
+    id: str
+    route: str
+    stage: str
+    key: str
+    record: dict[str, Any]
+    code: str
+    message: str
+    details: dict[str, Any]
+    attempts: int
+    failed_at: float
