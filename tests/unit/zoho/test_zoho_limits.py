@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from connectors.zoho.errors import CreditBudgetExhausted
+from connectors.zoho.limits import (
+    WINDOW_SECONDS,
+    BackoffPolicy,
+    ConcurrencyLimiter,
+    CreditLedger,
+    Priority,
+    credits_remaining_header,
+    edition_concurrency,
+    retry_after_from_headers,
+    write_credits,
+)
+
+
+class FakeTime:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("edition", "slots"),
+    [("free", 5), ("standard", 10), ("professional", 15), ("enterprise", 20), ("Ultimate", 25)],
+)
+def test_edition_concurrency(edition: str, slots: int) -> None:
+    assert edition_concurrency(edition) == slots
+
+
+@pytest.mark.parametrize(("records", "credits"), [(0, 1), (1, 1), (10, 1), (11, 2), (100, 10)])
+def test_write_credits(records: int, credits: int) -> None:
+    assert write_credits(records) == credits
+
+
+@pytest.mark.parametrize("attempt", range(1, 12))
+def test_backoff_is_bounded_and_jittered(attempt: int) -> None:
+    policy = BackoffPolicy(base=0.5, cap=8.0, rng=random.Random(attempt))
+    ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
+    delays = {policy.delay(attempt) for _ in range(20)}
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert len(delays) > 1
+
+
+def test_backoff_throttled_uses_its_own_base_and_honours_retry_after() -> None:
+    policy = BackoffPolicy(base=0.01, throttle_base=1.0, max_retry_after=60)
+    assert 0.5 <= policy.delay(1, throttled=True) <= 1.0
+    assert policy.delay(3, retry_after=12.5) == 12.5
+    assert policy.delay(3, retry_after=600) == 60
+
+
+def test_backoff_attempt_bound() -> None:
+    policy = BackoffPolicy(max_attempts=3, max_retry_after=60)
+    assert policy.should_retry(1) and policy.should_retry(2)
+    assert not policy.should_retry(3)
+    assert not policy.should_retry(1, retry_after=61)  # too long: push back to the caller
+
+
+@pytest.mark.parametrize(
+    ("headers", "now", "expected"),
+    [
+        ({}, 5.0, None),
+        ({"Retry-After": "3"}, 5.0, 3.0),
+        ({"retry-after": "Thu, 01 Jan 1970 00:00:10 GMT"}, 5.0, 5.0),
+        ({"X-RateLimit-Reset": "15"}, 5.0, 15.0),  # small numbers: a delta in seconds
+        ({"X-RATELIMIT-RESET": str(2_000_000_005)}, 2e9, 5.0),  # epoch seconds
+        ({"X-RateLimit-Reset": str(2_000_000_005_000)}, 2e9, 5.0),  # epoch ms
+        ({"X-RateLimit-Reset": "1"}, 2e9, 1.0),
+        ({"Retry-After": "soon"}, 5.0, None),
+    ],
+)
+def test_retry_after_from_headers(
+    headers: dict[str, str], now: float, expected: float | None
+) -> None:
+    assert retry_after_from_headers(headers, now) == expected
+
+
+def test_credits_remaining_header() -> None:
+    assert credits_remaining_header({"X-API-CREDITS-REMAINING": "42"}) == 42
+    assert credits_remaining_header({"x-api-credits-remaining": "x"}) is None
+    assert credits_remaining_header({}) is None
+
+
+def test_ledger_rolls_over_24_hours() -> None:
+    t = FakeTime()
+    ledger = CreditLedger(budget=10, clock=t, sleep=t.sleep)
+    assert ledger.try_spend(6) == 0
+    t.now += 3600
+    assert ledger.try_spend(4) == 0
+    assert ledger.remaining() == 0
+    # The first 6 credits come back 24 h after they were spent.
+    assert ledger.try_spend(1) == pytest.approx(WINDOW_SECONDS - 3600)
+    t.now += WINDOW_SECONDS - 3600
+    assert ledger.used() == 4
+    assert ledger.try_spend(6) == 0
+
+
+async def test_live_spends_the_reserve_then_is_pushed_back() -> None:
+    t = FakeTime()
+    ledger = CreditLedger(budget=10, reserve=3, clock=t, sleep=t.sleep)
+    await ledger.spend(7, Priority.LOW)
+    await ledger.spend(3, Priority.LIVE)  # the reserve is for live traffic
+    with pytest.raises(CreditBudgetExhausted) as info:
+        await ledger.spend(1, Priority.LIVE)
+    assert info.value.retry_after == pytest.approx(WINDOW_SECONDS)
+    assert t.slept == []
+
+
+async def test_low_priority_waits_at_the_reserve() -> None:
+    t = FakeTime()
+    ledger = CreditLedger(budget=10, reserve=3, clock=t, sleep=t.sleep)
+    await ledger.spend(5, Priority.LOW)
+    t.now += 100
+    await ledger.spend(2, Priority.LIVE)
+    await ledger.spend(2, Priority.LOW)  # would reach 9 > 7: waits for the first 5 to expire
+    assert t.slept == [pytest.approx(WINDOW_SECONDS - 100)]
+    assert ledger.used() == 4
+
+
+def test_refund_and_server_alignment() -> None:
+    t = FakeTime()
+    ledger = CreditLedger(budget=100, clock=t, sleep=t.sleep)
+    ledger.try_spend(10)
+    ledger.refund(10)
+    assert ledger.remaining() == 100
+    ledger.observe_remaining(40)  # other apps spent 60 of the org's credits
+    assert ledger.remaining() == 40
+    ledger.observe_remaining(90)  # never gives credits back on the server's word
+    assert ledger.remaining() == 40
+
+
+async def test_concurrency_limiter_bounds_in_flight_and_heavy() -> None:
+    limiter = ConcurrencyLimiter(4, heavy_limit=2)
+    heavy_now = heavy_max = 0
+
+    async def work(heavy: bool) -> None:
+        nonlocal heavy_now, heavy_max
+        async with limiter.slot(heavy):
+            heavy_now += heavy
+            heavy_max = max(heavy_max, heavy_now)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            heavy_now -= heavy
+
+    await asyncio.gather(*(work(i % 2 == 0) for i in range(40)))
+    assert limiter.high_water == 4
+    assert heavy_max == 2
+    assert limiter.in_flight == 0
