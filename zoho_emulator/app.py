@@ -1,0 +1,90 @@
+"""The aiohttp application serving every org, and the in-process Emulator context manager."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .admin import admin_routes
+from .config import EmulatorConfig, load_config
+from .metadata import metadata_routes
+from .middleware import STATE, crm_middleware
+from .oauth import token_routes
+from .records import record_routes
+from .search import search_routes
+from .state import EmulatorState
+
+VERSIONS = ("v2", "v7", "v8")
+# Components built separately; each exposes setup_<name>(app, state) and is optional here.
+_PLUGINS = (
+    ("zoho_emulator.notifications", "setup_notifications"),
+    ("zoho_emulator.webhooks", "setup_webhooks"),
+)
+
+
+def create_app(state: EmulatorState) -> web.Application:
+    app = web.Application(middlewares=[crm_middleware], client_max_size=16 * 1024 * 1024)
+    app[STATE] = state
+    app.add_routes(token_routes(state.tokens))
+    app.add_routes(admin_routes())
+    for module_name, setup in _PLUGINS:
+        if importlib.util.find_spec(module_name) is not None:
+            getattr(importlib.import_module(module_name), setup)(app, state)
+    for version in VERSIONS:
+        prefix = f"/crm/{version}"
+        app.add_routes(metadata_routes(prefix))
+        app.add_routes(search_routes(prefix))
+        app.add_routes(record_routes(prefix))
+    return app
+
+
+class Emulator:
+    """`async with Emulator(config) as emu:` serves every org at emu.url until the block ends."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig | Mapping[str, Any] | str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.config = load_config(config)
+        self.host = host
+        self.port = port
+        self.state = EmulatorState(self.config)
+        self.app = create_app(self.state)
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else self.port
+        self.url = f"http://{self.host}:{self.port}"
+        self.state.public_url = self.config.public_url or self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

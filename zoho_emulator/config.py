@@ -1,0 +1,168 @@
+"""Emulator configuration: parsed once from YAML/JSON (or a dict) into frozen objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .dc import DATA_CENTRES
+
+EDITIONS = ("free", "standard", "professional", "enterprise", "ultimate")
+
+
+class ConfigError(ValueError):
+    """The configuration file is not in the documented shape."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Switches for points the reference marks UNCONFIRMED (defaults: see README.md)."""
+
+    all_failed_status: int = 400
+    upsert_success_status: int = 200
+    get_missing_record: str = "no_content"  # or "invalid_data"
+    if_modified_since_inclusive: bool = True
+    read_only_fields: str = "ignore"  # or "reject"
+    unknown_fields: str = "ignore"  # or "reject"
+    picklist_validation: bool = False
+    noop_update_bumps_modified_time: bool = True
+    duplicate_details_with_id: bool = False
+    accept_bearer: bool = False
+    grant_code_ttl_s: int = 180
+    refresh_limit: int = 10
+    refresh_window_s: int = 600
+    max_live_access_tokens: int = 15
+    max_refresh_tokens: int = 20
+    credits_header_ratio: float = 0.5
+    concurrency_scope: str = "org"  # or "client"
+    sub_concurrency: int = 10
+    heavy_write_threshold: int = 10
+    search_index_delay_ms: int = 0
+    search_equals_contains: bool = True
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Behaviour:
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"unknown behaviour switches: {sorted(unknown)}")
+        return cls(**dict(raw))
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_tokens: tuple[str, ...] = field(default=(), repr=False)
+    grant_codes: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    email: str
+    name: str
+    role: str = "Administrator"
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    name: str
+    dc: str = "us"
+    edition: str = "enterprise"
+    latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    users: tuple[UserConfig, ...] = ()
+    clients: tuple[ClientConfig, ...] = ()
+    modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    webhooks: tuple[Mapping[str, Any], ...] = ()
+    credits_per_day: int | None = None  # overrides the edition formula (tests of the credit limit)
+    user_licences: int | None = None  # default: number of users
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    orgs: Mapping[str, OrgConfig]
+    public_url: str | None = None
+    access_token_ttl: int = 3600
+    behaviour: Behaviour = Behaviour()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for other components' keys
+
+
+def load_config(source: str | Path | Mapping[str, Any] | EmulatorConfig) -> EmulatorConfig:
+    """Parse a YAML/JSON file path or an already-loaded mapping."""
+    if isinstance(source, EmulatorConfig):
+        return source
+    if isinstance(source, str | Path):
+        raw = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    else:
+        raw = source
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("orgs"), Mapping):
+        raise ConfigError("config needs an 'orgs' mapping")
+    orgs = {str(name): _org(str(name), spec or {}) for name, spec in raw["orgs"].items()}
+    if not orgs:
+        raise ConfigError("config needs at least one org")
+    return EmulatorConfig(
+        orgs=orgs,
+        public_url=(str(raw["public_url"]).rstrip("/") if raw.get("public_url") else None),
+        access_token_ttl=int(raw.get("access_token_ttl", 3600)),
+        behaviour=Behaviour.from_mapping(raw.get("behaviour") or {}),
+        raw=dict(raw),
+    )
+
+
+def _org(name: str, spec: Mapping[str, Any]) -> OrgConfig:
+    dc = str(spec.get("dc", "us")).lower()
+    edition = str(spec.get("edition", "enterprise")).lower()
+    if dc not in DATA_CENTRES:
+        raise ConfigError(f"org {name}: unknown dc {dc!r}")
+    if edition not in EDITIONS:
+        raise ConfigError(f"org {name}: unknown edition {edition!r}")
+    users = tuple(_user(u) for u in spec.get("users") or ())
+    if not users:
+        users = (UserConfig(email=f"admin@{name}.example", name=f"{name.title()} Admin"),)
+    modules = spec.get("modules") or {}
+    if not isinstance(modules, Mapping):
+        raise ConfigError(f"org {name}: modules must be a mapping")
+    return OrgConfig(
+        name=name,
+        dc=dc,
+        edition=edition,
+        latency_ms=int(spec.get("latency_ms", 0)),
+        latency_jitter_ms=int(spec.get("latency_jitter_ms", 0)),
+        users=users,
+        clients=tuple(_client(name, c) for c in spec.get("clients") or ()),
+        modules={str(k): dict(v or {}) for k, v in modules.items()},
+        webhooks=tuple(dict(w) for w in spec.get("webhooks") or ()),
+        credits_per_day=_opt_int(spec.get("credits_per_day")),
+        user_licences=_opt_int(spec.get("user_licences")),
+    )
+
+
+def _user(raw: Mapping[str, Any]) -> UserConfig:
+    if "email" not in raw:
+        raise ConfigError("every user needs an email")
+    email = str(raw["email"])
+    return UserConfig(
+        email=email,
+        name=str(raw.get("name") or email.split("@")[0]),
+        role=str(raw.get("role", "Administrator")),
+    )
+
+
+def _client(org: str, raw: Mapping[str, Any]) -> ClientConfig:
+    if not raw.get("client_id") or not raw.get("client_secret"):
+        raise ConfigError(f"org {org}: every client needs client_id and client_secret")
+    return ClientConfig(
+        client_id=str(raw["client_id"]),
+        client_secret=str(raw["client_secret"]),
+        refresh_tokens=tuple(str(t) for t in raw.get("refresh_tokens") or ()),
+        grant_codes=tuple(str(c) for c in raw.get("grant_codes") or ()),
+    )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)

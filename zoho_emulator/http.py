@@ -1,0 +1,100 @@
+"""Response helpers: Zoho's JSON content type, bare error objects, empty 204/304."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+JSON_TYPE = "application/json;charset=UTF-8"
+
+
+class ApiError(Exception):
+    """A request-level error: answered with a bare error object (no "data" wrapper)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+    def response(self) -> web.Response:
+        return json_response(error_body(self.code, self.message, self.details), self.status)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "details": details or {}, "message": message, "status": "error"}
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    response = web.Response(body=orjson.dumps(payload), status=status, headers=headers)
+    response.headers["Content-Type"] = JSON_TYPE
+    return response
+
+
+def empty(status: int) -> web.Response:
+    return web.Response(status=status)
+
+
+def invalid_module() -> ApiError:
+    return ApiError(
+        400,
+        "INVALID_MODULE",
+        "the module name given seems to be invalid",
+        {"resource_path_index": 0},
+    )
+
+
+def param_missing(param: str) -> ApiError:
+    return ApiError(
+        400,
+        "REQUIRED_PARAM_MISSING",
+        "One of the expected parameter is missing",
+        {"param": param, "param_name": param},
+    )
+
+
+def invalid_param(param: str, message: str = "invalid data", **extra: Any) -> ApiError:
+    return ApiError(400, "INVALID_DATA", message, {"param": param, "param_name": param, **extra})
+
+
+def too_many_requests() -> ApiError:
+    return ApiError(
+        429,
+        "TOO_MANY_REQUESTS",
+        "You have made too many requests. Please try again after some time.",
+        {},
+    )
+
+
+def invalid_token() -> ApiError:
+    return ApiError(401, "INVALID_TOKEN", "invalid oauth token", {})
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed once (the middleware may already have done it)."""
+    if "json_body" not in request:
+        raw = await request.read()
+        try:
+            request["json_body"] = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            request["json_body"] = _BAD_JSON
+    body = request["json_body"]
+    if body is _BAD_JSON:
+        raise ApiError(400, "INVALID_DATA", "body", {"expected_data_type": "jsonobject"})
+    return body
+
+
+_BAD_JSON = object()
+
+
+def peek_json(request: web.Request) -> Any:
+    """The parsed body if the middleware read it and it parsed, else None."""
+    body = request.get("json_body")
+    return None if body is _BAD_JSON else body

@@ -1,0 +1,205 @@
+"""Metadata API: modules, fields, layouts, users, org."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .dc import format_datetime
+from .http import invalid_module, json_response, param_missing
+from .schema import JSON_TYPES, FieldDef, ModuleDef
+from .state import OrgState, User
+
+
+def _module_json(org: OrgState, m: ModuleDef) -> dict[str, Any]:
+    return {
+        "api_name": m.api_name,
+        "module_name": m.api_name,
+        "id": m.id,
+        "singular_label": m.singular,
+        "plural_label": m.api_name,
+        "api_supported": True,
+        "generated_type": "custom" if m.custom else "default",
+        "creatable": True,
+        "editable": True,
+        "deletable": True,
+        "viewable": True,
+        "visible": True,
+        "status": "visible",
+        "modified_time": None,
+        "presence_sub_menu": False,
+        "sequence_number": 1,
+    }
+
+
+def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "api_name": f.api_name,
+        "id": f.id,
+        "field_label": f.label,
+        "display_label": f.label,
+        "data_type": f.data_type,
+        "json_type": JSON_TYPES.get(f.data_type, "string"),
+        "system_mandatory": f.system_mandatory,
+        "read_only": f.read_only,
+        "field_read_only": f.read_only,
+        "custom_field": f.custom,
+        "length": f.length,
+        "visible": True,
+        "created_source": "custom" if f.custom else "default",
+        "unique": {"casesensitive": "false"} if f.unique else {},
+        "pick_list_values": [
+            {
+                "display_value": v,
+                "actual_value": v,
+                "id": f"{f.id[:-3]}{n:03d}",
+                "sequence_number": n + 1,
+                "type": "used",
+            }
+            for n, v in enumerate(f.pick_list)
+        ],
+        "lookup": {},
+    }
+    if f.lookup_module:
+        target = org.modules[f.lookup_module]
+        out["lookup"] = {
+            "display_label": target.singular,
+            "api_name": f.api_name,
+            "module": {"api_name": target.api_name, "id": target.id},
+            "id": f.id,
+        }
+    return out
+
+
+async def list_modules(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    return json_response({"modules": [_module_json(org, m) for m in org.modules.values()]})
+
+
+async def get_module(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    module = org.modules.get(request.match_info["module"])
+    if module is None:
+        raise invalid_module()
+    one = _module_json(org, module)
+    one["fields"] = [field_json(org, f) for f in module.fields.values()]
+    return json_response({"modules": [one]})
+
+
+def _module_param(request: web.Request) -> ModuleDef:
+    org: OrgState = request["org"]
+    name = request.query.get("module")
+    if not name:
+        raise param_missing("module")
+    module = org.modules.get(name)
+    if module is None:
+        raise invalid_module()
+    return module
+
+
+async def list_fields(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    module = _module_param(request)
+    return json_response({"fields": [field_json(org, f) for f in module.fields.values()]})
+
+
+async def list_layouts(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    module = _module_param(request)
+    section = {
+        "api_name": f"{module.singular} Information",
+        "display_label": f"{module.singular} Information",
+        "sequence_number": 1,
+        "fields": [field_json(org, f) for f in module.fields.values()],
+    }
+    return json_response(
+        {
+            "layouts": [
+                {
+                    "id": module.id[:-1] + "9",
+                    "name": "Standard",
+                    "status": "active",
+                    "sections": [section],
+                }
+            ]
+        }
+    )
+
+
+def _user_json(org: OrgState, user: User) -> dict[str, Any]:
+    first, _, last = user.name.partition(" ")
+    return {
+        "id": user.id,
+        "email": user.email,
+        "first_name": first if last else None,
+        "last_name": last or first,
+        "full_name": user.name,
+        "status": "active",
+        "confirm": True,
+        "zuid": user.zuid,
+        "role": {"name": user.role, "id": org.org_id[:-2] + "01"},
+        "profile": {"name": "Administrator", "id": org.org_id[:-2] + "02"},
+        "time_zone": org.dc.time_zone,
+        "locale": "en_US",
+        "type__s": "Regular User",
+        "created_time": None,
+        "Modified_Time": None,
+    }
+
+
+async def list_users(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    users = [org.api_user] if request.query.get("type") == "CurrentUser" else org.users
+    body = {
+        "users": [_user_json(org, u) for u in users],
+        "info": {"per_page": 200, "count": len(users), "page": 1, "more_records": False},
+    }
+    return json_response(body)
+
+
+async def get_org(request: web.Request) -> web.Response:
+    org: OrgState = request["org"]
+    admin = org.api_user
+    edition = org.config.edition
+    return json_response(
+        {
+            "org": [
+                {
+                    "id": org.org_id,
+                    "zgid": org.zgid,
+                    "domain_name": f"org{org.zgid}",
+                    "company_name": org.name,
+                    "primary_email": admin.email,
+                    "time_zone": org.dc.time_zone,
+                    "currency": "US Dollar - USD",
+                    "iso_code": "USD",
+                    "currency_symbol": "$",
+                    "country_code": org.dc.code.upper(),
+                    "mc_status": False,
+                    "type": "production",
+                    "primary_zuid": admin.zuid,
+                    "license_details": {
+                        "paid": edition != "free",
+                        "paid_type": edition,
+                        "users_license_purchased": len(org.users),
+                        "paid_expiry": format_datetime(4102444800, org.tz),
+                        "trial_type": None,
+                        "trial_expiry": None,
+                        "portal_users_license_purchased": 0,
+                    },
+                }
+            ]
+        }
+    )
+
+
+def metadata_routes(prefix: str) -> list[web.RouteDef]:
+    return [
+        web.get(prefix + "/settings/modules", list_modules),
+        web.get(prefix + "/settings/modules/{module}", get_module),
+        web.get(prefix + "/settings/fields", list_fields),
+        web.get(prefix + "/settings/layouts", list_layouts),
+        web.get(prefix + "/users", list_users),
+        web.get(prefix + "/org", get_org),
+    ]

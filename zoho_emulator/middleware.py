@@ -1,0 +1,151 @@
+"""Every /crm/ call: authenticate, count, concurrency, latency, faults, credits, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from .http import ApiError, error_body, invalid_token, json_response, peek_json, too_many_requests
+from .limits import write_cost
+from .state import EmulatorState, OrgState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STATE: web.AppKey[EmulatorState] = web.AppKey("zoho_emulator_state", EmulatorState)
+_NOT_RECORDS = frozenset({"settings", "actions", "users", "org", "coql"})
+_FAULT_CODES = {
+    429: ("TOO_MANY_REQUESTS", "too many requests"),
+    401: ("INVALID_TOKEN", "invalid oauth token"),
+}
+
+
+def _authenticate(state: EmulatorState, request: web.Request) -> tuple[OrgState, str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(401, "AUTHENTICATION_FAILURE", "Authentication failed", {})
+    if scheme != "Zoho-oauthtoken" and not (state.behaviour.accept_bearer and scheme == "Bearer"):
+        raise invalid_token()
+    access = state.tokens.authenticate(token.strip())
+    if access is None:
+        raise invalid_token()
+    return state.orgs[access.org], access.client_id
+
+
+async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
+    """Credit cost and whether the call holds a sub-concurrency slot."""
+    parts = request.path.split("/")[3:]
+    method = request.method
+    if not parts or parts[0] in _NOT_RECORDS:
+        return 1, False
+    if method in ("POST", "PUT") and len(parts) <= 2:
+        raw = await request.read()
+        try:
+            request["json_body"] = body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return 1, False
+        data = body.get("data") if isinstance(body, dict) else None
+        count = len(data) if isinstance(data, list) else 1
+        return write_cost(count), count > threshold
+    if method == "GET" and len(parts) == 2 and parts[1] == "deleted":
+        return 2, False
+    if method == "GET" and len(parts) == 2 and parts[1] == "search":
+        return 1, True
+    heavy = method == "GET" and ("sort_by" in request.query or "cvid" in request.query)
+    return 1, heavy
+
+
+async def _latency(org: OrgState) -> None:
+    cfg, faults, rnd = org.config, org.faults, org.random
+    delay = cfg.latency_ms + faults.latency_ms
+    jitter = cfg.latency_jitter_ms + faults.latency_jitter_ms
+    if jitter:
+        delay += rnd.uniform(0, jitter)
+    if delay > 0:
+        await asyncio.sleep(delay / 1000)
+
+
+def _fault(org: OrgState) -> web.Response | None:
+    faults, rnd = org.faults, org.random
+    if faults.throttle_rate and rnd.random() < faults.throttle_rate:
+        org.stats.throttled += 1
+        return too_many_requests().response()
+    if faults.error_rate and rnd.random() < faults.error_rate:
+        status = faults.error_status
+        code, message = _FAULT_CODES.get(status, ("INTERNAL_ERROR", "Internal Server Error"))
+        return json_response(error_body(code, message), status)
+    return None
+
+
+def _credits_header(org: OrgState, response: web.StreamResponse) -> None:
+    ledger = org.credits
+    if ledger.used >= ledger.allowance * org.behaviour.credits_header_ratio:
+        response.headers["X-API-CREDITS-REMAINING"] = str(max(0, ledger.allowance - ledger.used))
+
+
+@web.middleware
+async def crm_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/crm/"):
+        return await handler(request)
+    state = request.app[STATE]
+    try:
+        org, client_id = _authenticate(state, request)
+    except ApiError as exc:
+        return exc.response()
+    request["org"] = org
+    request["client_id"] = client_id
+    calls = org.stats.calls.setdefault(client_id, {})
+    key = f"{request.method} {request.path}"
+    calls[key] = calls.get(key, 0) + 1
+    cost, heavy = await _classify(request, org.behaviour.heavy_write_threshold)
+    slot = org.concurrency_for(client_id)
+    if not slot.try_enter(heavy):
+        org.stats.throttled += 1
+        return too_many_requests().response()
+    org.in_flight += 1
+    org.stats.max_concurrency = max(org.stats.max_concurrency, org.in_flight)
+    try:
+        return await _metered(request, handler, org, cost)
+    finally:
+        slot.leave(heavy)
+        org.in_flight -= 1
+
+
+async def _metered(
+    request: web.Request, handler: Handler, org: OrgState, cost: int
+) -> web.StreamResponse:
+    await _latency(org)
+    response = _fault(org)
+    if response is not None:
+        return response
+    if not org.credits.try_spend(org.now_ms(), cost):
+        org.stats.throttled += 1
+        response = too_many_requests().response()
+    else:
+        org.stats.credits_used += cost
+        response = await _handle(request, handler)
+    _credits_header(org, response)
+    return response
+
+
+async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPMethodNotAllowed:
+        return ApiError(
+            400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one", {}
+        ).response()
+    except web.HTTPNotFound:
+        return ApiError(
+            404,
+            "INVALID_URL_PATTERN",
+            "Please check if the URL trying to access is a correct one",
+            {},
+        ).response()
+
+
+__all__ = ["STATE", "crm_middleware", "peek_json"]

@@ -1,0 +1,249 @@
+"""Per-org and emulator-wide state, and the write-event hook other components listen to."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .config import Behaviour, EmulatorConfig, OrgConfig
+from .dc import DATA_CENTRES, DataCentre
+from .limits import Concurrency, CreditLedger, daily_allowance
+from .render import Renderer
+from .schema import ModuleDef, build_modules
+from .store import ModuleStore
+from .validation import Validator
+
+log = logging.getLogger("zoho_emulator")
+
+
+@dataclass(frozen=True)
+class WriteEvent:
+    """One successful API write (one event per API call and operation)."""
+
+    org: str
+    module: str
+    operation: str  # "insert" | "update" | "delete"
+    ids: tuple[str, ...]
+    at_ms: int
+    client_id: str | None
+    trigger: tuple[str, ...] | None  # None: key absent (automations run); (): none run
+    records: tuple[dict[str, Any], ...]  # rendered records after the write (delete: last copies)
+
+
+WriteListener = Callable[[WriteEvent], None]
+
+
+@dataclass
+class Faults:
+    """Injected faults of one org; the notification fields are read by notifications.py."""
+
+    error_rate: float = 0.0
+    error_status: int = 500
+    throttle_rate: float = 0.0
+    latency_ms: int = 0
+    latency_jitter_ms: int = 0
+    drop_notifications: float = 0.0
+    duplicate_notifications: float = 0.0
+    delay_notifications_ms: int = 0
+
+    def merge(self, changes: dict[str, Any]) -> None:
+        types = {f.name: f.type for f in fields(self)}
+        for key, value in changes.items():
+            if key not in types:
+                raise ValueError(f"unknown fault {key!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"fault {key!r} must be a number")
+            setattr(self, key, int(value) if types[key] == "int" else float(value))
+
+    def clear(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, f.default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class OrgStats:
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    credits_used: int = 0
+    token_refreshes: dict[str, int] = field(default_factory=dict)
+    max_concurrency: int = 0
+    throttled: int = 0
+    notifications: dict[str, int] = field(
+        default_factory=lambda: {"sent": 0, "failed": 0, "dropped": 0}
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": {c: dict(paths) for c, paths in self.calls.items()},
+            "credits_used": self.credits_used,
+            "token_refreshes": dict(self.token_refreshes),
+            "max_concurrency": self.max_concurrency,
+            "throttled": self.throttled,
+            "notifications": dict(self.notifications),
+        }
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    name: str
+    role: str
+    zuid: str
+
+    def minified(self) -> dict[str, str]:
+        return {"name": self.name, "id": self.id, "email": self.email}
+
+
+class IdGenerator:
+    """19-digit numeric ids: a 7-digit org prefix, then a 12-digit sequence (always < 2**63)."""
+
+    def __init__(self, prefix: int) -> None:
+        self.prefix = prefix
+        self._next = 1_000_000
+
+    def __call__(self) -> str:
+        self._next += 1
+        return f"{self.prefix}{self._next:012d}"
+
+
+class OrgState:
+    def __init__(
+        self, config: OrgConfig, behaviour: Behaviour, prefix: int, clock: Callable[[], int]
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.behaviour = behaviour
+        self.dc: DataCentre = DATA_CENTRES[config.dc]
+        self.tz = self.dc.tz
+        self.now_ms = clock
+        self.new_id = IdGenerator(prefix)
+        self.zgid = str(prefix * 100 + 1)
+        self.org_id = self.new_id()
+        self.users: list[User] = [
+            User(
+                self.new_id(), u.email, u.name, u.role, str(800_000_000 + prefix % 1000 * 1000 + i)
+            )
+            for i, u in enumerate(config.users)
+        ]
+        self.users_by_id = {u.id: u for u in self.users}
+        self.modules: dict[str, ModuleDef] = build_modules(config.modules, self.new_id)
+        self.stores = {api: ModuleStore(m) for api, m in self.modules.items()}
+        self.faults = Faults()
+        self.stats = OrgStats()
+        licences = config.user_licences or len(self.users)
+        self.credits = CreditLedger(
+            daily_allowance(config.edition, licences, config.credits_per_day)
+        )
+        self.concurrency: dict[str, Concurrency] = {}
+        self.write_log: list[dict[str, Any]] = []
+        self.page_tokens: dict[str, tuple[str, int, int]] = {}
+        self._write_listeners: list[WriteListener] = []
+        self._reset_listeners: list[Callable[[], None]] = []
+        self.random = random.Random(zlib.crc32(config.name.encode()))
+        self.in_flight = 0
+        self._renderers: dict[str, Renderer] = {}
+        self._validators: dict[str, Validator] = {}
+
+    def renderer(self, module: str) -> Renderer:
+        found = self._renderers.get(module)
+        if found is None:
+            found = self._renderers[module] = Renderer(self, self.modules[module])
+        return found
+
+    def validator(self, module: str) -> Validator:
+        found = self._validators.get(module)
+        if found is None:
+            found = self._validators[module] = Validator(self, self.modules[module])
+        return found
+
+    @property
+    def api_user(self) -> User:
+        """The user every self-client token acts as (the org's first user)."""
+        return self.users[0]
+
+    def add_write_listener(self, fn: WriteListener) -> None:
+        self._write_listeners.append(fn)
+
+    def add_reset_listener(self, fn: Callable[[], None]) -> None:
+        self._reset_listeners.append(fn)
+
+    @property
+    def has_write_listeners(self) -> bool:
+        return bool(self._write_listeners)
+
+    def emit_write(self, event: WriteEvent) -> None:
+        op = event.operation
+        self.write_log.extend(
+            {
+                "module": event.module,
+                "id": rid,
+                "op": op,
+                "at_ms": event.at_ms,
+                "client_id": event.client_id,
+            }
+            for rid in event.ids
+        )
+        for listener in self._write_listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener bug must not fail the API call that wrote
+                log.exception("write listener failed")
+
+    def reset(self) -> None:
+        for store in self.stores.values():
+            store.clear()
+        self.stats = OrgStats()
+        self.credits.clear()
+        self.write_log.clear()
+        self.page_tokens.clear()
+        self.faults.clear()
+        for fn in self._reset_listeners:
+            fn()
+
+    def concurrency_for(self, client_id: str) -> Concurrency:
+        key = client_id if self.behaviour.concurrency_scope == "client" else ""
+        slot = self.concurrency.get(key)
+        if slot is None:
+            slot = self.concurrency[key] = Concurrency(
+                self.config.edition, self.behaviour.sub_concurrency
+            )
+        return slot
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig) -> None:
+        from .oauth import TokenStore  # oauth needs OrgState; avoid an import cycle
+
+        self.config = config
+        self.behaviour = config.behaviour
+        self.public_url = config.public_url or ""
+        self.clock_offset_ms = 0
+        self.orgs: dict[str, OrgState] = {}
+        used: set[int] = set()
+        for name, org_cfg in config.orgs.items():
+            prefix = zlib.crc32(name.encode()) % 8_000_000 + 1_000_000
+            while prefix in used:
+                prefix += 1
+            used.add(prefix)
+            self.orgs[name] = OrgState(org_cfg, config.behaviour, prefix, self.now_ms)
+        self.tokens = TokenStore(self)
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.clock_offset_ms
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward (tests of expiry and rolling windows)."""
+        self.clock_offset_ms += int(seconds * 1000)
+
+    def reset(self) -> None:
+        for org in self.orgs.values():
+            org.reset()
+        self.tokens.reset_counters()

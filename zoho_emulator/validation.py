@@ -1,0 +1,251 @@
+"""Per-record validation of write bodies against the module's field metadata, as Zoho does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .dc import parse_datetime
+from .schema import SYSTEM_FIELDS, FieldDef, ModuleDef
+
+if TYPE_CHECKING:
+    from .state import OrgState
+
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^[0-9+\-().\s/xX#*]*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RecordError(Exception):
+    """A per-record failure: becomes one error entry in the response's data[]."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "details": self.details,
+            "message": self.message,
+            "status": "error",
+        }
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _path(i: int, name: str) -> dict[str, str]:
+    return {"api_name": name, "json_path": f"$.data[{i}].{name}"}
+
+
+def mandatory_missing(i: int, name: str) -> RecordError:
+    return RecordError("MANDATORY_NOT_FOUND", "required field not found", _path(i, name))
+
+
+def invalid_id(i: int) -> RecordError:
+    return RecordError("INVALID_DATA", "the id given seems to be invalid", _path(i, "id"))
+
+
+def _text(value: Any, fd: FieldDef) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Invalid
+    return str(value)
+
+
+def _email(value: Any, fd: FieldDef) -> Any:
+    if not isinstance(value, str) or not _EMAIL.match(value):
+        raise _Invalid
+    return value
+
+
+def _phone(value: Any, fd: FieldDef) -> Any:
+    text = _text(value, fd)
+    if not _PHONE.match(text):
+        raise _Invalid
+    return text
+
+
+def _integer(value: Any, fd: FieldDef) -> Any:
+    if isinstance(value, bool):
+        raise _Invalid
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise _Invalid
+
+
+def _number(value: Any, fd: FieldDef) -> Any:
+    if isinstance(value, bool):
+        raise _Invalid
+    if isinstance(value, int | float):
+        return value
+    try:
+        return float(value) if isinstance(value, str) else _raise()
+    except ValueError:
+        raise _Invalid from None
+
+
+def _raise() -> Any:
+    raise _Invalid
+
+
+def _boolean(value: Any, fd: FieldDef) -> Any:
+    if not isinstance(value, bool):
+        raise _Invalid
+    return value
+
+
+def _date(value: Any, fd: FieldDef) -> Any:
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise _Invalid
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise _Invalid from None
+    return value
+
+
+def _datetime(value: Any, fd: FieldDef) -> Any:
+    epoch = parse_datetime(value)
+    if epoch is None:
+        raise _Invalid
+    return epoch
+
+
+def _picklist(value: Any, fd: FieldDef) -> Any:
+    if not isinstance(value, str):
+        raise _Invalid
+    return value
+
+
+def _multiselect(value: Any, fd: FieldDef) -> Any:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid
+    return list(value)
+
+
+def _ref_id(value: Any, fd: FieldDef) -> Any:
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.isdigit():
+        raise _Invalid
+    return value
+
+
+CONVERTERS: dict[str, Callable[[Any, FieldDef], Any]] = {
+    "text": _text,
+    "textarea": _text,
+    "website": _text,
+    "email": _email,
+    "phone": _phone,
+    "integer": _integer,
+    "bigint": _integer,
+    "double": _number,
+    "currency": _number,
+    "percent": _number,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "picklist": _picklist,
+    "multiselectpicklist": _multiselect,
+    "lookup": _ref_id,
+    "ownerlookup": _ref_id,
+    "userlookup": _ref_id,
+}
+_EXPECTED = {
+    "text": "text",
+    "textarea": "textarea",
+    "ownerlookup": "jsonobject",
+    "userlookup": "jsonobject",
+    "lookup": "jsonobject",
+    "multiselectpicklist": "jsonarray",
+}
+
+
+class Validator:
+    def __init__(self, org: OrgState, module: ModuleDef) -> None:
+        self.org = org
+        self.module = module
+        self.fields = module.fields
+        self.reject_read_only = org.behaviour.read_only_fields == "reject"
+        self.reject_unknown = org.behaviour.unknown_fields == "reject"
+        self.mandatory = [n for n, f in module.fields.items() if f.system_mandatory]
+
+    def changes(self, raw: Any, i: int, *, creating: bool) -> dict[str, Any]:
+        """The stored-form values the record sets; raises RecordError like Zoho's first error."""
+        if not isinstance(raw, dict):
+            raise RecordError(
+                "INVALID_DATA",
+                "invalid data",
+                {"expected_data_type": "jsonobject", "json_path": f"$.data[{i}]"},
+            )
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            fd = self.fields.get(name)
+            if fd is None:
+                if self.reject_unknown and name != "id" and not name.startswith("$"):
+                    raise RecordError("INVALID_DATA", "invalid data", _path(i, name))
+                continue
+            if fd.read_only or name in SYSTEM_FIELDS:
+                if self.reject_read_only:
+                    raise RecordError("INVALID_DATA", "the field is read only", _path(i, name))
+                continue
+            out[name] = self._value(fd, value, i)
+        self.check_mandatory(out, i, creating)
+        return out
+
+    def check_mandatory(self, out: dict[str, Any], i: int, creating: bool) -> None:
+        for name in self.mandatory:
+            if creating and out.get(name) is None:
+                raise mandatory_missing(i, name)
+            if not creating and name in out and out[name] is None:
+                raise mandatory_missing(i, name)
+
+    def _value(self, fd: FieldDef, value: Any, i: int) -> Any:
+        if value is None or value == "" or value == []:
+            return None
+        try:
+            stored = CONVERTERS[fd.data_type](value, fd)
+        except _Invalid:
+            raise RecordError(
+                "INVALID_DATA",
+                "invalid data",
+                {
+                    "expected_data_type": _EXPECTED.get(fd.data_type, fd.data_type),
+                    **_path(i, fd.api_name),
+                },
+            ) from None
+        if isinstance(stored, str) and len(stored) > fd.length:
+            raise RecordError(
+                "INVALID_DATA",
+                "invalid data",
+                {"maximum_length": fd.length, **_path(i, fd.api_name)},
+            )
+        self._check_reference(fd, stored, i)
+        return stored
+
+    def _check_reference(self, fd: FieldDef, stored: Any, i: int) -> None:
+        dt = fd.data_type
+        if dt == "lookup":
+            target = self.org.stores.get(fd.lookup_module or "")
+            if target is None or stored not in target.records:
+                raise RecordError(
+                    "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
+                )
+        elif dt in ("ownerlookup", "userlookup"):
+            if stored not in self.org.users_by_id:
+                raise RecordError(
+                    "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
+                )
+        elif dt == "picklist" and self.org.behaviour.picklist_validation:
+            if fd.pick_list and stored not in fd.pick_list:
+                raise RecordError("INVALID_DATA", "invalid data", _path(i, fd.api_name))

@@ -1,0 +1,234 @@
+"""Insert, update, upsert, delete of a batch: per-record results, whole status, events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .render import Renderer
+from .state import OrgState, WriteEvent
+from .store import DeletedEntry, ModuleStore, StoredRecord
+from .validation import RecordError, Validator, invalid_id, mandatory_missing
+
+
+class Batch:
+    """One API write call on one module."""
+
+    def __init__(
+        self, org: OrgState, module: str, client_id: str | None, trigger: tuple[str, ...] | None
+    ) -> None:
+        self.org = org
+        self.module = org.modules[module]
+        self.store: ModuleStore = org.stores[module]
+        self.validator: Validator = org.validator(module)
+        self.renderer: Renderer = org.renderer(module)
+        self.client_id = client_id
+        self.trigger = trigger
+        self.now_ms = org.now_ms()
+        self.now_s = self.now_ms // 1000
+        self.user_id = org.api_user.id
+        self.results: list[dict[str, Any]] = []
+        self.touched: dict[str, dict[str, StoredRecord]] = {"insert": {}, "update": {}}
+        self.deleted: dict[str, dict[str, Any]] = {}
+        self.if_unmodified_since: int | None = None
+
+    # -- operations -----------------------------------------------------------------------
+    def insert(self, raw: Any, i: int) -> None:
+        self._guard(
+            i,
+            lambda: self._insert(self.validator.changes(raw, i, creating=True), i),
+            "record added",
+        )
+
+    def update(self, raw: Any, i: int, rid: str | None = None) -> None:
+        def run() -> StoredRecord:
+            target = rid or (raw.get("id") if isinstance(raw, dict) else None)
+            if target is None:
+                raise mandatory_missing(i, "id")
+            record = self.store.records.get(str(target))
+            if record is None:
+                raise invalid_id(i)
+            self._check_unmodified(record)
+            return self._update(record, self.validator.changes(raw, i, creating=False), i)
+
+        self._guard(i, run, "record updated")
+
+    def upsert(self, raw: Any, i: int, check_fields: Sequence[str]) -> None:
+        try:
+            changes = self.validator.changes(raw, i, creating=False)
+            match, field = self._match(changes, check_fields)
+            if match is None:
+                self.validator.check_mandatory(changes, i, creating=True)
+                record = self._insert(changes, i)
+                action, message = "insert", "record added"
+            else:
+                self._check_unmodified(match)
+                record = self._update(match, changes, i)
+                action, message = "update", "record updated"
+        except RecordError as exc:
+            self.results.append(exc.entry())
+            return
+        self.results.append(
+            {
+                "code": "SUCCESS",
+                "duplicate_field": field,
+                "action": action,
+                "details": self.renderer.write_details(record),
+                "message": message,
+                "status": "success",
+            }
+        )
+
+    def delete(self, rid: str, i: int) -> None:
+        record = self.store.records.get(rid)
+        if record is None:
+            self.results.append(
+                RecordError("INVALID_DATA", "the id given seems to be invalid", {"id": rid}).entry()
+            )
+            return
+        copy = self.renderer.full(record) if self.org.has_write_listeners else {}
+        self.store.remove(rid)
+        self.store.deleted.append(
+            DeletedEntry(
+                rid, self.renderer.display_name(record), record.created_by, self.user_id, self.now_s
+            )
+        )
+        self.deleted[rid] = copy
+        self.results.append(
+            {
+                "code": "SUCCESS",
+                "details": {"id": rid},
+                "message": "record deleted",
+                "status": "success",
+            }
+        )
+
+    # -- internals --------------------------------------------------------------------------
+    def _guard(self, i: int, run: Any, message: str) -> None:
+        try:
+            record = run()
+        except RecordError as exc:
+            self.results.append(exc.entry())
+            return
+        self.results.append(
+            {
+                "code": "SUCCESS",
+                "details": self.renderer.write_details(record),
+                "message": message,
+                "status": "success",
+            }
+        )
+
+    def _insert(self, changes: dict[str, Any], i: int) -> StoredRecord:
+        values = {k: v for k, v in changes.items() if v is not None}
+        if "Owner" in self.module.fields:
+            values.setdefault("Owner", self.user_id)
+        self._check_unique(values, None, i)
+        self._derive(values)
+        record = StoredRecord(
+            self.org.new_id(), values, self.now_s, self.now_s, self.user_id, self.user_id
+        )
+        self.store.put(record, None)
+        self.touched["insert"][record.id] = record
+        return record
+
+    def _update(self, record: StoredRecord, changes: dict[str, Any], i: int) -> StoredRecord:
+        values = dict(record.values)
+        for key, value in changes.items():
+            if value is None:
+                values.pop(key, None)
+            else:
+                values[key] = value
+        self._check_unique(values, record.id, i)
+        self._derive(values)
+        changed = values != record.values
+        previous = record.values
+        record.values = values
+        if changed or self.org.behaviour.noop_update_bumps_modified_time:
+            record.modified_s = self.now_s
+            record.modified_by = self.user_id
+        self.store.put(record, previous)
+        if record.id not in self.touched["insert"]:
+            self.touched["update"][record.id] = record
+        return record
+
+    def _derive(self, values: dict[str, Any]) -> None:
+        if "Full_Name" in self.module.fields:
+            full = " ".join(v for v in (values.get("First_Name"), values.get("Last_Name")) if v)
+            values["Full_Name"] = full or None
+
+    def _check_unique(self, values: dict[str, Any], own: str | None, i: int) -> None:
+        for name in self.module.unique_fields:
+            existing = self.store.find(name, values.get(name), exclude=own)
+            if existing is not None:
+                raise self._duplicate(name, existing, i)
+
+    def _duplicate(self, name: str, existing: str, i: int) -> RecordError:
+        owner = self.org.users_by_id.get(self.store.records[existing].values.get("Owner", ""))
+        owner = owner or self.org.api_user
+        details: dict[str, Any] = {
+            "api_name": name,
+            "json_path": f"$.data[{i}].{name}",
+            "duplicate_record": {
+                "Owner": {"name": owner.name, "id": owner.id, "zuid": owner.zuid},
+                "module": {"api_name": self.module.api_name, "id": self.module.id},
+                "id": existing,
+            },
+            "more_records": False,
+        }
+        if self.org.behaviour.duplicate_details_with_id:
+            details["id"] = existing
+        return RecordError("DUPLICATE_DATA", "duplicate data", details)
+
+    def _match(
+        self, changes: dict[str, Any], check_fields: Sequence[str]
+    ) -> tuple[StoredRecord | None, str | None]:
+        for name in check_fields:
+            existing = self.store.find(name, changes.get(name))
+            if existing is not None:
+                return self.store.records[existing], name
+        return None, None
+
+    def _check_unmodified(self, record: StoredRecord) -> None:
+        if self.if_unmodified_since is not None and record.modified_s > self.if_unmodified_since:
+            raise RecordError(
+                "ALREADY_MODIFIED", "record modified after the given time", {"id": record.id}
+            )
+
+    # -- outcome ----------------------------------------------------------------------------
+    def status(self, all_ok: int) -> int:
+        ok = sum(1 for r in self.results if r["status"] == "success")
+        if ok == len(self.results):
+            return all_ok
+        if ok:
+            return 207
+        if all(r["code"] == "ALREADY_MODIFIED" for r in self.results):
+            return 412
+        return self.org.behaviour.all_failed_status
+
+    def emit(self) -> None:
+        with_records = self.org.has_write_listeners
+        for op, touched in self.touched.items():
+            if touched:
+                records = (
+                    tuple(self.renderer.full(r) for r in touched.values()) if with_records else ()
+                )
+                self._emit(op, tuple(touched), records)
+        if self.deleted:
+            self._emit(
+                "delete", tuple(self.deleted), tuple(self.deleted.values()) if with_records else ()
+            )
+
+    def _emit(self, op: str, ids: tuple[str, ...], records: tuple[dict[str, Any], ...]) -> None:
+        self.org.emit_write(
+            WriteEvent(
+                self.org.name,
+                self.module.api_name,
+                op,
+                ids,
+                self.now_ms,
+                self.client_id,
+                self.trigger,
+                records,
+            )
+        )
