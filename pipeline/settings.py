@@ -339,7 +339,7 @@ def load_settings(
         settings = Settings.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as error:
         problems += [_describe(e) for e in error.errors(include_input=False, include_url=False)
-                     if tuple(e["loc"]) not in env.problems]
+                     if tuple(e["loc"]) not in env.problems or e["type"] == "extra_forbidden"]
     if problems:
         raise ConfigError(path, problems)
     return settings
