@@ -44,9 +44,9 @@ CONFIG = {"orgs": {"alpha": {"dc": "us", "users": [{"email": ADMIN, "name": "Alp
 
 
 @pytest.fixture
-async def emulator_url() -> AsyncIterator[str]:
-    async with Emulator(load_config(CONFIG), host="127.0.0.1", port=0) as emu:
-        yield emu.url
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(load_config(CONFIG), host="127.0.0.1", port=0) as emulator:
+        yield emulator
 
 
 def _init_sdk(base: str, workdir: Path) -> OAuthToken:
@@ -90,18 +90,20 @@ def _outcomes(response: Any, status: int) -> list[SuccessResponse]:
     return outcomes
 
 
-def _record_scenario(base: str, workdir: Path) -> None:
+def _record_scenario(base: str, workdir: Path, zgid: str) -> None:
     token = _init_sdk(base, workdir)
     ops = RecordOperations("Leads")
 
     created = _outcomes(ops.create_records(_body(_lead("Ada", "ada@x.example"),
                                                  _lead("Bob", "bob@x.example"))), 201)
-    ada_id, bob_id = (o.get_details()["id"] for o in created)
-    assert isinstance(ada_id, int) and len(str(ada_id)) == 19
+    ada, bob = (o.get_details()["id"] for o in created)  # details stay JSON: id strings
+    assert ada.isdigit() and len(ada) == 19
+    ada_id, bob_id = int(ada), int(bob)
     assert created[0].get_message().get_value() == "record added"
     # the refresh-token login happened through the emulator's token endpoint
     assert token.get_access_token().startswith("1000.") and token.get_api_domain() == base
-    assert token.get_user_signature().get_name() == ADMIN  # via GET /crm/v8/users?type=CurrentUser
+    # the SDK's user lookup: users[0].email of /users?type=CurrentUser, then org[0].zgid of /org
+    assert token.get_user_signature().get_name() == f"{ADMIN}:{zgid}"
 
     got = ops.get_record(ada_id)
     assert got.get_status_code() == 200 and isinstance(got.get_object(), ResponseWrapper)
@@ -114,7 +116,7 @@ def _record_scenario(base: str, workdir: Path) -> None:
     change.set_id(ada_id)
     change.add_field_value(Field.Leads.phone(), "555-0100")
     (updated,) = _outcomes(ops.update_records(_body(change)), 200)
-    assert updated.get_details()["id"] == ada_id
+    assert updated.get_details()["id"] == ada
     assert updated.get_message().get_value() == "record updated"
     assert ops.get_record(ada_id).get_object().get_data()[0].get_key_value("Phone") == "555-0100"
 
@@ -122,13 +124,13 @@ def _record_scenario(base: str, workdir: Path) -> None:
         _lead("Bobby", "bob@x.example"), _lead("Cy", "cy@x.example"),
         duplicate_check_fields=["Email"])), 200)
     assert [o.get_action().get_value() for o in upserted] == ["update", "insert"]
-    assert upserted[0].get_details()["id"] == bob_id
+    assert upserted[0].get_details()["id"] == bob
     assert upserted[0].get_duplicate_field() == "Email"
 
     params = ParameterMap()
     params.add(DeleteRecordsParam.ids, f"{ada_id},{bob_id}")
     deleted = _outcomes(ops.delete_records(params), 200)
-    assert {o.get_details()["id"] for o in deleted} == {ada_id, bob_id}
+    assert {o.get_details()["id"] for o in deleted} == {ada, bob}
     assert ops.get_record(ada_id).get_status_code() in (204, 400)
 
 
@@ -148,9 +150,10 @@ def _fields_scenario(base: str, workdir: Path) -> None:
     assert fields["Owner"].get_data_type() == "ownerlookup"
 
 
-async def test_sdk_login_insert_get_update_upsert_delete(emulator_url: str, tmp_path: Path) -> None:
-    await asyncio.to_thread(_record_scenario, emulator_url, tmp_path)
+async def test_sdk_login_insert_get_update_upsert_delete(emu: Emulator, tmp_path: Path) -> None:
+    zgid = emu.state.orgs["alpha"].zgid
+    await asyncio.to_thread(_record_scenario, emu.url, tmp_path, zgid)
 
 
-async def test_sdk_fields_metadata(emulator_url: str, tmp_path: Path) -> None:
-    await asyncio.to_thread(_fields_scenario, emulator_url, tmp_path)
+async def test_sdk_fields_metadata(emu: Emulator, tmp_path: Path) -> None:
+    await asyncio.to_thread(_fields_scenario, emu.url, tmp_path)

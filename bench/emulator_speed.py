@@ -1,0 +1,233 @@
+"""How fast is the emulator? Small API calls/s and records/s in 100-record upserts.
+
+The emulator runs in this process (latency 0, one event loop, as tests use it); the load
+comes from a separate process so the client's own work does not eat the server's CPU.
+Calls go over keep-alive connections, spread over two OAuth clients (Zoho's concurrency
+limit is per client here: ``concurrency_scope: client``, ultimate edition = 25 each;
+writes of more than 10 records also hold one of 10 sub-concurrency slots per client).
+
+    .venv/bin/python bench/emulator_speed.py [--seconds 4] [--concurrency 50] [--profile]
+
+Prints one line per phase and writes bench/results/emulator_speed.json. Targets (issue 3):
+>= 1,000 small calls/s and >= 20,000 records/s in 100-record upserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from zoho_emulator import Emulator, load_config  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "emulator_speed.json"
+TARGETS = {"small_calls_per_s": 1_000, "upsert_records_per_s": 20_000}
+CLIENTS = [{"client_id": f"1000.BENCH{i}", "client_secret": f"bench-secret-{i}",
+            "refresh_tokens": [f"1000.{i:032x}.{i + 1:032x}"]} for i in range(2)]
+PER_CLIENT_LIMIT = 25  # ultimate edition
+SUB_LIMIT = 10
+
+
+@dataclass
+class Phase:
+    """What one load phase sends: GET by id, or 100-record upserts."""
+
+    kind: str  # "get" | "upsert"
+    url: str
+    tokens: list[str]
+    per_client: int
+    seconds: float
+    ids: list[str] = field(default_factory=list)
+    email_offset: int = 0
+
+
+@dataclass
+class Outcome:
+    calls: int
+    records: int
+    seconds: float
+    statuses: dict[int, int]
+    latencies_ms: list[float]
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms) or [0.0]
+        return {"calls": self.calls, "records": self.records, "seconds": round(self.seconds, 3),
+                "calls_per_s": round(self.calls / self.seconds, 1),
+                "records_per_s": round(self.records / self.seconds, 1),
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                "p50_ms": round(statistics.median(lat), 2),
+                "p99_ms": round(lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0], 2)}
+
+
+def _config() -> Any:
+    org = {"edition": "ultimate", "latency_ms": 0, "credits_per_day": 10**9, "clients": CLIENTS}
+    return load_config({"behaviour": {"concurrency_scope": "client"}, "orgs": {"bench": org}})
+
+
+def _records(worker: int, start: int, offset: int) -> list[dict[str, Any]]:
+    return [{"Last_Name": f"Bench {n}", "Company": "Speed Ltd",
+             "Email": f"w{worker}-{n + offset}@bench.example"} for n in range(start, start + 100)]
+
+
+async def _get_loop(session: aiohttp.ClientSession, phase: Phase, token: str,
+                    out: Outcome, deadline: float) -> None:
+    headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+    rnd = random.Random()
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        async with session.get(f"{phase.url}/crm/v8/Leads/{rnd.choice(phase.ids)}",
+                               headers=headers) as r:
+            await r.read()
+        out.latencies_ms.append((time.perf_counter() - started) * 1000)
+        out.statuses[r.status] = out.statuses.get(r.status, 0) + 1
+        out.calls += 1
+
+
+async def _upsert_loop(session: aiohttp.ClientSession, phase: Phase, token: str, worker: int,
+                       out: Outcome, deadline: float) -> None:
+    headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+    sent = 0
+    while time.perf_counter() < deadline:
+        body = {"data": _records(worker, sent, phase.email_offset), "trigger": [],
+                "duplicate_check_fields": ["Email"]}
+        started = time.perf_counter()
+        async with session.post(f"{phase.url}/crm/v8/Leads/upsert", json=body,
+                                headers=headers) as r:
+            await r.read()
+        out.latencies_ms.append((time.perf_counter() - started) * 1000)
+        out.statuses[r.status] = out.statuses.get(r.status, 0) + 1
+        out.calls += 1
+        out.records += 100 if r.status in (200, 201) else 0
+        sent += 100
+
+
+async def _load(phase: Phase) -> Outcome:
+    out = Outcome(0, 0, 0.0, {}, [])
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        begin = time.perf_counter()
+        deadline = begin + phase.seconds
+        tasks = []
+        for c, token in enumerate(phase.tokens):
+            for w in range(phase.per_client):
+                worker = c * 1000 + w
+                if phase.kind == "get":
+                    tasks.append(_get_loop(session, phase, token, out, deadline))
+                else:
+                    tasks.append(_upsert_loop(session, phase, token, worker, out, deadline))
+        await asyncio.gather(*tasks)
+        out.seconds = time.perf_counter() - begin
+    return out
+
+
+def run_phase(phase: Phase) -> Outcome:
+    """Entry point of the load process."""
+    return asyncio.run(_load(phase))
+
+
+async def _tokens(session: aiohttp.ClientSession, url: str) -> list[str]:
+    tokens = []
+    for client in CLIENTS:
+        form = {"grant_type": "refresh_token", "refresh_token": client["refresh_tokens"][0],
+                "client_id": client["client_id"], "client_secret": client["client_secret"]}
+        async with session.post(f"{url}/oauth/v2/token", data=form) as r:
+            tokens.append((await r.json(content_type=None))["access_token"])
+    return tokens
+
+
+async def _seed(session: aiohttp.ClientSession, url: str, token: str) -> list[str]:
+    headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+    ids: list[str] = []
+    for batch in range(10):
+        async with session.post(f"{url}/crm/v8/Leads", headers=headers,
+                                json={"data": _records(999_999, batch * 100, 0)}) as r:
+            ids += [e["details"]["id"] for e in (await r.json())["data"]]
+    return ids
+
+
+async def _phases(emu: Emulator, args: argparse.Namespace,
+                  pool: ProcessPoolExecutor) -> dict[str, Outcome]:
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        tokens = await _tokens(session, emu.url)
+        ids = await _seed(session, emu.url, tokens[0])
+    per_get = min(PER_CLIENT_LIMIT, max(1, args.concurrency // len(tokens)))
+    per_write = min(SUB_LIMIT, per_get)
+    plan = {
+        "get_by_id": Phase("get", emu.url, tokens, per_get, args.seconds, ids),
+        "upsert_insert": Phase("upsert", emu.url, tokens, per_write, args.seconds),
+        "upsert_update": Phase("upsert", emu.url, tokens, per_write, args.seconds),
+    }
+    results: dict[str, Outcome] = {}
+    for name, phase in plan.items():
+        results[name] = await loop.run_in_executor(pool, run_phase, phase)
+        print(f"{name:14s} {json.dumps(results[name].summary())}", flush=True)
+    return results
+
+
+async def main(args: argparse.Namespace) -> int:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        pool.submit(int).result()  # start the load process before measuring
+        async with Emulator(_config(), host="127.0.0.1", port=0) as emu:
+            profiler = _start_profiler() if args.profile else None
+            results = await _phases(emu, args, pool)
+            if profiler is not None:
+                profiler.stop()
+                print(profiler.output_text(unicode=False, color=False, show_all=False))
+    report = _report(results, args)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["verdict"]))
+    return 0
+
+
+def _start_profiler() -> Any:
+    from pyinstrument import Profiler  # optional: pip install pyinstrument
+
+    profiler = Profiler(async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
+def _report(results: dict[str, Outcome], args: argparse.Namespace) -> dict[str, Any]:
+    small = results["get_by_id"].calls / results["get_by_id"].seconds
+    upserts = [results[k] for k in ("upsert_insert", "upsert_update")]
+    records = min(o.records / o.seconds for o in upserts)
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "settings": {"seconds": args.seconds, "concurrency": args.concurrency},
+        "phases": {name: o.summary() for name, o in results.items()},
+        "verdict": {"small_calls_per_s": round(small, 1), "upsert_records_per_s": round(records, 1),
+                    "targets": TARGETS,
+                    "met": small >= TARGETS["small_calls_per_s"]
+                    and records >= TARGETS["upsert_records_per_s"]},
+    }
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument the emulator side")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(_args())))
