@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .limits import Priority, write_credits
 from .outcomes import Action, WriteOutcome, parse_write_response
@@ -65,8 +65,11 @@ def _info(response: Response) -> Mapping[str, Any]:
 class RecordsAPI:
     _transport: ZohoTransport
 
-    async def field_names(self, module: str, priority: Priority = Priority.LIVE) -> list[str]:
-        raise NotImplementedError  # provided by MetadataAPI
+    if TYPE_CHECKING:  # provided by MetadataAPI in ZohoClient
+
+        async def field_names(
+            self, module: str, priority: Priority = Priority.LIVE
+        ) -> list[str]: ...
 
     async def _fields_param(
         self, module: str, fields: Sequence[str] | None, priority: Priority
@@ -90,11 +93,14 @@ class RecordsAPI:
         if not unique:
             return []
         groups = await self._fields_param(module, fields, priority)
-        async with asyncio.TaskGroup() as tasks:
-            futures = [
-                tasks.create_task(self._get_chunk(module, chunk, groups, priority))
-                for chunk in chunked(unique, MAX_IDS)
-            ]
+        chunks = chunked(unique, MAX_IDS)
+        try:
+            async with asyncio.TaskGroup() as tasks:  # one chunk fails: the others stop
+                futures = [
+                    tasks.create_task(self._get_chunk(module, c, groups, priority)) for c in chunks
+                ]
+        except ExceptionGroup as group:
+            raise group.exceptions[0] from None  # callers branch on the typed ZohoError
         return [record for future in futures for record in future.result()]
 
     async def _get_chunk(
