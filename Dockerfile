@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY pipeline pipeline
+COPY connectors connectors
+COPY zoho_emulator zoho_emulator
+RUN pip install --no-cache-dir .
+USER nobody
+EXPOSE 8080
+ENTRYPOINT ["orgsync"]
+CMD ["run", "--config", "/etc/orgsync/config.yaml"]

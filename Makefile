@@ -1,0 +1,35 @@
+# The two set-up commands of the README: `make run` (the local demo) and `make test` (the suite).
+VENV ?= .venv
+PYTHON ?= python3
+export VENV
+
+.PHONY: install test test-unit kafka-start kafka-stop lint typecheck clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	scripts/run-tests tests
+
+test-unit: install
+	$(VENV)/bin/python -m pytest tests/unit
+
+kafka-start:
+	scripts/local-kafka start
+
+kafka-stop:
+	scripts/local-kafka stop
+
+lint: install
+	$(VENV)/bin/ruff check pipeline connectors zoho_emulator tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .local build *.egg-info
