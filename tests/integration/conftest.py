@@ -11,13 +11,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-DEFAULT_BROKER = "127.0.0.1:9092"
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    """host:port of the broker under test (env ORGSYNC_KAFKA_BROKER, default the local broker)."""
-    broker = os.environ.get("ORGSYNC_KAFKA_BROKER", DEFAULT_BROKER)
+    """host:port of the broker under test (env ORGSYNC_KAFKA_BROKER, default the local broker on KAFKA_PORT)."""
+    local_default = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+    broker = os.environ.get("ORGSYNC_KAFKA_BROKER", local_default)
     return broker.removeprefix("kafka://")
 
 
