@@ -8,12 +8,17 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from .http import ApiError, error_body, invalid_token, json_response, peek_json, too_many_requests
+from .http import ApiError, error_body, invalid_token, json_response, too_many_requests
 from .limits import write_cost
 from .state import EmulatorState, OrgState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATE: web.AppKey[EmulatorState] = web.AppKey("zoho_emulator_state", EmulatorState)
+# The hook contract (request["org"], request["client_id"]) uses plain string keys on purpose;
+# aiohttp warns once per string key, so mark ours as seen.
+_SEEN_KEYS = getattr(web.BaseRequest, "_seen_str_keys", None)
+if isinstance(_SEEN_KEYS, set):
+    _SEEN_KEYS.update(("org", "client_id", "json_body"))
 _NOT_RECORDS = frozenset({"settings", "actions", "users", "org", "coql"})
 _FAULT_CODES = {
     429: ("TOO_MANY_REQUESTS", "too many requests"),
@@ -147,5 +152,3 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
             {},
         ).response()
 
-
-__all__ = ["STATE", "crm_middleware", "peek_json"]

@@ -1,0 +1,117 @@
+"""Shared fixtures of the emulator-core tests: two orgs, a logged-in client per org."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from zoho_emulator import Emulator
+
+ALPHA_REFRESH = "1000." + "a" * 32 + "." + "b" * 32
+BETA_REFRESH = "1000." + "c" * 32 + "." + "d" * 32
+BASE_CONFIG: dict[str, Any] = {
+    "access_token_ttl": 3600,
+    "orgs": {
+        "alpha": {
+            "dc": "in",
+            "edition": "enterprise",
+            "users": [{"email": "admin@alpha.example", "name": "Alpha Admin"},
+                      {"email": "rep@alpha.example", "name": "Alpha Rep", "role": "Sales"}],
+            "clients": [{"client_id": "1000.ALPHACLIENT", "client_secret": "alpha-secret",
+                         "refresh_tokens": [ALPHA_REFRESH], "grant_codes": ["1000.grant.alpha"]}],
+            "modules": {
+                "Leads": {"fields": [{"api_name": "Origin_Record_Id", "data_type": "text",
+                                      "unique": True},
+                                     {"api_name": "Languages", "data_type": "multiselectpicklist",
+                                      "pick_list_values": ["English", "German"]},
+                                     {"api_name": "Next_Call", "data_type": "datetime"}]},
+                "Projects": {"fields": [{"api_name": "Budget", "data_type": "currency"}]},
+            },
+        },
+        "beta": {
+            "dc": "us",
+            "edition": "free",
+            "clients": [{"client_id": "1000.BETACLIENT", "client_secret": "beta-secret",
+                         "refresh_tokens": [BETA_REFRESH]}],
+        },
+    },
+}
+
+
+def make_config(**org_changes: dict[str, Any]) -> dict[str, Any]:
+    config = copy.deepcopy(BASE_CONFIG)
+    for org, changes in org_changes.items():
+        if org == "behaviour":
+            config["behaviour"] = changes
+        else:
+            config["orgs"][org].update(changes)
+    return config
+
+
+class Client:
+    """A logged-in API client of one emulated org."""
+
+    def __init__(self, emu: Emulator, session: aiohttp.ClientSession, token: str) -> None:
+        self.emu, self.session, self.token = emu, session, token
+
+    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                   **kw: Any) -> tuple[int, Any, Any]:
+        all_headers = {"Authorization": f"Zoho-oauthtoken {self.token}", **(headers or {})}
+        async with self.session.request(method, self.emu.url + path, headers=all_headers,
+                                        **kw) as r:
+            raw = await r.read()
+            body = None if not raw else await r.json(content_type=None)
+            return r.status, body, r.headers
+
+    async def insert(self, module: str, *records: dict[str, Any]) -> list[str]:
+        status, body, _ = await self.call("POST", f"/crm/v8/{module}", json={"data": list(records)})
+        assert status == 201, body
+        return [entry["details"]["id"] for entry in body["data"]]
+
+
+async def token_call(session: aiohttp.ClientSession, emu: Emulator,
+                     **params: str) -> tuple[int, dict[str, Any]]:
+    async with session.post(emu.url + "/oauth/v2/token", data=params) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def login(session: aiohttp.ClientSession, emu: Emulator, org: str = "alpha") -> Client:
+    client = BASE_CONFIG["orgs"][org]["clients"][0]
+    status, body = await token_call(session, emu, grant_type="refresh_token",
+                                    client_id=client["client_id"],
+                                    client_secret=client["client_secret"],
+                                    refresh_token=client["refresh_tokens"][0])
+    assert status == 200 and "access_token" in body, body
+    return Client(emu, session, body["access_token"])
+
+
+async def admin(session: aiohttp.ClientSession, emu: Emulator, method: str, path: str,
+                **kw: Any) -> tuple[int, Any]:
+    async with session.request(method, emu.url + "/__emulator" + path, **kw) as r:
+        return r.status, await r.json(content_type=None)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(make_config()) as running:
+        yield running
+
+
+@pytest.fixture
+async def alpha(emu: Emulator, session: aiohttp.ClientSession) -> Client:
+    return await login(session, emu, "alpha")
+
+
+@pytest.fixture
+async def beta(emu: Emulator, session: aiohttp.ClientSession) -> Client:
+    return await login(session, emu, "beta")
