@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """OAuth of the emulator: token endpoint answers, limits, expiry, revoke, org binding."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Records API: insert/get/list/update/delete shapes, statuses and request-level errors."""
 
 from __future__ import annotations
