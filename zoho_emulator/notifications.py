@@ -76,6 +76,14 @@ class NotificationHub:
         self.subs: dict[tuple[str, str], Subscription] = {}
         self.scheduled = 0
         self.rng = random.Random()
+        self.listening = False
+
+    def listen(self) -> None:
+        """Hook into the org's writes on the first subscription (a write listener makes every
+        write render its records, which costs when nobody watches)."""
+        if not self.listening:
+            self.org.add_write_listener(self.on_write)
+            self.listening = True
 
     def now_ms(self) -> int:
         return int(self.org.now_ms())
@@ -363,6 +371,7 @@ def _expiry_or_default(spec: WatchSpec, now_ms: int) -> int:
 
 def _subscribe(hub: NotificationHub, spec: WatchSpec, base: str) -> dict[str, Any]:
     expiry = _expiry_or_default(spec, hub.now_ms())
+    hub.listen()
     for module, events in spec.events.items():
         hub.subs[(spec.channel_id, module)] = Subscription(
             channel_id=spec.channel_id, module=module, events=set(events),
@@ -518,8 +527,7 @@ def setup_notifications(app: web.Application, emulator_state: Any) -> None:
     policy = policy_from(emulator_state)
     hubs: dict[str, NotificationHub] = {}
     for org in orgs_of(emulator_state):
-        hub = hubs[org.name] = NotificationHub(org, outbound, policy)
-        org.add_write_listener(hub.on_write)
+        hubs[org.name] = NotificationHub(org, outbound, policy)
     app[HUBS] = hubs
     app.router.add_route("*", r"/crm/{version:v2|v2\.1|v[3-8]}/actions/watch", watch_handler)
 
