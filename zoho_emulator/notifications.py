@@ -77,6 +77,7 @@ class NotificationHub:
         self.scheduled = 0
         self.rng = random.Random()
         self.listening = False
+        self.seen: dict[str, dict[str, dict[str, Any]]] = {}  # module -> id -> field values
 
     def listen(self) -> None:
         """Hook into the org's writes on the first subscription (a write listener makes every
@@ -84,6 +85,11 @@ class NotificationHub:
         if not self.listening:
             self.org.add_write_listener(self.on_write)
             self.listening = True
+
+    def reset(self) -> None:
+        """/__emulator/reset: counters go; channels stay (they are set-up, like webhook rules,
+        and a sync would not know to subscribe again)."""
+        self.scheduled = 0
 
     def now_ms(self) -> int:
         return int(self.org.now_ms())
@@ -101,17 +107,35 @@ class NotificationHub:
         self.org.stats.notifications[outcome] += 1  # the core's /__emulator/stats reads this
 
     def on_write(self, event: Any) -> None:
-        if not self.subs:
+        subs = [s for s in self.active() if s.module == event.module]
+        if not subs:
+            self.seen.pop(event.module, None)  # unwatched: its snapshots would go stale
             return
+        changes = self._changes(event)
         if self.policy.respect_trigger and not workflows_triggered(event.trigger):
             return
         wanted = OP_TO_EVENT.get(event.operation)
-        for sub in self.active():
-            if sub.module == event.module and wanted in sub.events:
-                self._schedule(sub, event)
+        for sub in subs:
+            if wanted in sub.events:
+                self._schedule(sub, event, changes)
 
-    def _schedule(self, sub: Subscription, event: Any) -> None:
-        pairs = list(zip(event.ids, _changes(event), strict=True))
+    def _changes(self, event: Any) -> list[dict[str, Any]]:
+        """Per id, the fields whose value differs from the last version this hub saw (all of
+        them for a record first seen now), with their new values."""
+        seen = self.seen.setdefault(event.module, {})
+        records = list(event.records) + [{}] * (len(event.ids) - len(event.records))
+        out = []
+        for rid, record in zip(event.ids, records, strict=True):
+            now = {f: v for f, v in record.items() if f not in SYSTEM_FIELDS and f[:1] != "$"}
+            before = seen.pop(rid, None) if event.operation == "delete" else seen.get(rid)
+            if event.operation != "delete":
+                seen[rid] = now
+            out.append(now if before is None else
+                       {f: v for f, v in now.items() if f not in before or before[f] != v})
+        return out
+
+    def _schedule(self, sub: Subscription, event: Any, changes: list[dict[str, Any]]) -> None:
+        pairs = list(zip(event.ids, changes, strict=True))
         if event.operation == "update" and sub.notification_condition:
             pairs = [(i, c) for i, c in pairs if _condition_met(sub, set(c))]
         size = max(1, self.policy.ids_per_callback)
@@ -139,19 +163,6 @@ class NotificationHub:
             if attempt < p.retries:
                 await asyncio.sleep(p.retry_backoff_s * 2**attempt)
         return False
-
-
-def _changes(event: Any) -> list[dict[str, Any]]:
-    """Per id, the changed fields with their values. The core's WriteEvent carries the whole
-    rendered record; a ``changed`` attribute (field names per record), when present, narrows
-    it to what the call wrote."""
-    records = list(event.records or ()) + [{}] * (len(event.ids) - len(event.records or ()))
-    names = getattr(event, "changed", None)
-    out = []
-    for k, record in enumerate(records):
-        keys = names[k] if names is not None else record.keys()
-        out.append({f: record.get(f) for f in keys if f not in SYSTEM_FIELDS and f[:1] != "$"})
-    return out
 
 
 def _callback(sub: Subscription, event: Any, pairs: list[tuple[str, dict[str, Any]]],
@@ -527,7 +538,8 @@ def setup_notifications(app: web.Application, emulator_state: Any) -> None:
     policy = policy_from(emulator_state)
     hubs: dict[str, NotificationHub] = {}
     for org in orgs_of(emulator_state):
-        hubs[org.name] = NotificationHub(org, outbound, policy)
+        hub = hubs[org.name] = NotificationHub(org, outbound, policy)
+        org.add_reset_listener(hub.reset)
     app[HUBS] = hubs
     app.router.add_route("*", r"/crm/{version:v2|v2\.1|v[3-8]}/actions/watch", watch_handler)
 

@@ -163,6 +163,7 @@ def setup_webhooks(app: web.Application, emulator_state: Any) -> None:
     by_org: dict[str, WorkflowWebhooks] = {}
     for org in orgs_of(emulator_state):
         hooks = by_org[org.name] = WorkflowWebhooks(_rules_of(org), outbound)
+        org.add_reset_listener(hooks.reset)
         if hooks.rules:  # a listener makes every write render its records: only when needed
             org.add_write_listener(hooks.on_write)
     app[WEBHOOKS] = by_org

@@ -212,9 +212,8 @@ async def test_update_and_delete_callbacks(api: Api, receiver: Receiver) -> None
     assert status == 200
     _, update = await receiver.next()
     assert update["operation"] == "update" and update["ids"] == [lead_id]
-    assert "Phone" in update["affected_fields"][0][lead_id]
-    assert update["affected_values"][0]["record_id"] == lead_id
-    assert update["affected_values"][0]["values"]["Phone"] == "555-1111"
+    assert update["affected_fields"] == [{lead_id: ["Phone"]}]
+    assert update["affected_values"] == [{"record_id": lead_id, "values": {"Phone": "555-1111"}}]
     status, _ = await api.call("DELETE", "/crm/v8/Leads", params={"ids": lead_id})
     assert status == 200
     _, delete = await receiver.next()
@@ -317,3 +316,54 @@ async def test_retry_switch_retries_failed_callbacks(receiver: Receiver) -> None
             await emu.app[OUTBOUND].idle()
     assert bodies[0] == bodies[1] == bodies[2]
     assert emu.state.orgs["alpha"].stats.notifications["failed"] == 1
+
+
+async def test_notification_condition_filters_edits(api: Api, receiver: Receiver) -> None:
+    condition = [{"type": "field_selection", "module": {"api_name": "Leads"},
+                  "field_selection": {"group_operator": "or",
+                                      "group": [{"field": {"api_name": "Phone"}}]}}]
+    await api.watch("POST", _watch(receiver, notification_condition=condition))
+    (lead_id,) = await api.insert(_lead("A"))
+    await receiver.next()
+    await api.call("PUT", "/crm/v8/Leads", json={"data": [{"id": lead_id, "Company": "Other"}]})
+    assert _hub(api).scheduled == 1  # Company is not a watched field
+    await api.call("PUT", "/crm/v8/Leads", json={"data": [{"id": lead_id, "Phone": "1"}]})
+    _, body = await receiver.next()
+    assert body["affected_fields"] == [{lead_id: ["Phone"]}]
+
+
+async def test_one_channel_watches_several_modules(api: Api, receiver: Receiver) -> None:
+    body = _watch(receiver)
+    body["watch"][0]["events"] = ["Leads.create", "Contacts.all"]
+    status, answer = await api.watch("POST", body)
+    assert status == 201
+    names = [e["resource_name"] for e in answer["watch"][0]["details"]["events"]]
+    assert sorted(names) == ["Contacts", "Leads"]
+    _, listed = await api.watch("GET", channel_id="1000000068001")
+    assert len(listed["watch"]) == 2
+    status, created = await api.call("POST", "/crm/v8/Contacts",
+                                     json={"data": [{"Last_Name": "C"}]})
+    assert status == 201
+    _, callback = await receiver.next()
+    assert callback["module"] == "Contacts"
+    assert callback["ids"] == [created["data"][0]["details"]["id"]]
+    patch = {"channel_id": "1000000068001", "events": ["Leads.edit"], "token": "new"}
+    status, answer = await api.watch("PATCH", patch)  # the bare form of the v8 OpenAPI file
+    assert status == 200
+    assert answer["watch"][0]["message"] == "Successfully updated the subscribe details"
+    _, listed = await api.watch("GET", module="Leads")
+    assert listed["watch"][0]["events"] == ["Leads.edit", "Leads.create"]
+    assert listed["watch"][0]["token"] == "new"
+
+
+async def test_reset_keeps_channels_and_zeroes_counters(api: Api, receiver: Receiver) -> None:
+    await api.watch("POST", _watch(receiver))
+    await api.insert(_lead("A"))
+    await receiver.next()
+    await api.emu.app[OUTBOUND].idle()
+    assert api.emu.state.orgs["alpha"].stats.notifications["sent"] == 1
+    async with api.session.post(api.emu.url + "/__emulator/reset") as r:
+        assert r.status == 200
+    assert api.emu.state.orgs["alpha"].stats.notifications["sent"] == 0
+    ids = await api.insert(_lead("B"))
+    assert (await receiver.next())[1]["ids"] == ids
