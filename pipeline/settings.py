@@ -124,10 +124,10 @@ class Topics(NamedTuple):
 
 
 class KafkaSettings(_Model):
-    broker: str = Field("kafka://127.0.0.1:9092", min_length=1)
-    topic_prefix: str = Field("orgsync", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
-    partitions: int = Field(8, ge=1, le=1024)
-    replication_factor: int = Field(1, ge=1, le=16)
+    broker: str = Field(default="kafka://127.0.0.1:9092", min_length=1)
+    topic_prefix: str = Field(default="orgsync", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+    partitions: int = Field(default=8, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
 
     @field_validator("broker")
     @classmethod
@@ -139,8 +139,8 @@ class IngressSettings(_Model):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None
     webhook_secret: SecretStr = Field(repr=False)
-    admin_secret: SecretStr | None = Field(None, repr=False)
-    max_body_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+    admin_secret: SecretStr | None = Field(default=None, repr=False)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
 
     _url = field_validator("public_url")(_http_url)
 
@@ -181,9 +181,9 @@ class OrgSettings(_Model):
     api_url: str | None = None
     accounts_url: str | None = None
     token_cache: Path | None = None
-    max_concurrency: int | None = Field(None, ge=1, le=100)
-    daily_credit_budget: int | None = Field(None, ge=1)
-    credit_reserve: float = Field(0.2, ge=0.0, lt=1.0)
+    max_concurrency: int | None = Field(default=None, ge=1, le=100)
+    daily_credit_budget: int | None = Field(default=None, ge=1)
+    credit_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
 
     _urls = field_validator("api_url", "accounts_url")(_http_url)
     _cache = field_validator("token_cache")(_relative_to_config)
@@ -207,7 +207,7 @@ class ModuleRoute(_Model):
     match_field: ApiName
     match_value: Literal["auto", "source_id", "field"] = "auto"
     target_module: ApiName | None = None
-    fields: tuple[ApiName, ...] | None = Field(None, min_length=1)
+    fields: tuple[ApiName, ...] | None = Field(default=None, min_length=1)
     rename: dict[ApiName, ApiName] = {}
     values: dict[ApiName, dict[str, str]] = {}
     owner: OwnerMapping | None = None
@@ -272,25 +272,25 @@ class Route(_Model):
 
 
 class PollerSettings(_Model):
-    interval_seconds: float = Field(60.0, gt=0)
-    overlap_seconds: float = Field(60.0, ge=0)
+    interval_seconds: float = Field(default=60.0, gt=0)
+    overlap_seconds: float = Field(default=60.0, ge=0)
 
 
 class FetchSettings(_Model):
-    linger_ms: int = Field(200, ge=0, le=60_000)
-    batch_size: int = Field(100, ge=1, le=100)
+    linger_ms: int = Field(default=200, ge=0, le=60_000)
+    batch_size: int = Field(default=100, ge=1, le=100)
 
 
 class SinkSettings(_Model):
-    linger_ms: int = Field(250, ge=0, le=60_000)
-    batch_size: int = Field(100, ge=1, le=100)
-    max_attempts: int = Field(20, ge=1)
-    backoff_initial_ms: int = Field(500, ge=1)
-    backoff_max_ms: int = Field(60_000, ge=1)
+    linger_ms: int = Field(default=250, ge=0, le=60_000)
+    batch_size: int = Field(default=100, ge=1, le=100)
+    max_attempts: int = Field(default=20, ge=1)
+    backoff_initial_ms: int = Field(default=500, ge=1)
+    backoff_max_ms: int = Field(default=60_000, ge=1)
 
 
 class ProcessorSettings(_Model):
-    parent_wait_seconds: float = Field(300.0, gt=0)
+    parent_wait_seconds: float = Field(default=300.0, gt=0)
 
 
 class Settings(_Model):
@@ -348,7 +348,7 @@ def load_settings(
 # --- reading files -------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
     """Safe YAML that rejects duplicate keys and reads only true/false as booleans (not yes/no)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -356,7 +356,8 @@ class _StrictLoader(yaml.SafeLoader):
         for key in _duplicates(k for k in keys if isinstance(k, str)):
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", node.start_mark)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 _StrictLoader.yaml_implicit_resolvers = {
