@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ DATA_CENTRES: dict[str, DataCentre] = {
 }
 
 
+@lru_cache(maxsize=8192)  # a batch renders the same second many times
 def format_datetime(epoch_s: int, tz: timezone) -> str:
     """ISO-8601, second precision, with the org's offset: 2019-01-10T13:04:32+05:30."""
     return datetime.fromtimestamp(epoch_s, tz).isoformat(timespec="seconds").replace("Z", "+00:00")

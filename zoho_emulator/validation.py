@@ -171,6 +171,9 @@ _EXPECTED = {
 }
 
 
+_REFERENCES = frozenset({"lookup", "ownerlookup", "userlookup", "picklist"})
+
+
 class Validator:
     def __init__(self, org: OrgState, module: ModuleDef) -> None:
         self.org = org
@@ -230,7 +233,8 @@ class Validator:
                 "invalid data",
                 {"maximum_length": fd.length, **_path(i, fd.api_name)},
             )
-        self._check_reference(fd, stored, i)
+        if fd.data_type in _REFERENCES:
+            self._check_reference(fd, stored, i)
         return stored
 
     def _check_reference(self, fd: FieldDef, stored: Any, i: int) -> None:

@@ -1,0 +1,66 @@
+# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
+"""Upsert: default duplicate-check fields, duplicate_check_fields, action/duplicate_field."""
+
+from __future__ import annotations
+
+from test_core_support import Client, alpha, emu, session  # noqa: F401
+
+
+async def test_default_check_uses_system_field_then_unique_fields(alpha: Client) -> None:
+    (by_email,) = await alpha.insert("Leads", {"Last_Name": "A", "Email": "a@z.com"})
+    (by_origin,) = await alpha.insert("Leads", {"Last_Name": "B", "Origin_Record_Id": "o-9"})
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json={"data": [
+        {"Last_Name": "A2", "Email": "A@Z.com"},
+        {"Last_Name": "B2", "Origin_Record_Id": "o-9"},
+        {"Last_Name": "C", "Email": "c@z.com"},
+    ]})
+    assert status == 200
+    first, second, third = body["data"]
+    assert (first["action"], first["duplicate_field"], first["details"]["id"]) == (
+        "update", "Email", by_email)
+    assert (second["action"], second["duplicate_field"], second["details"]["id"]) == (
+        "update", "Origin_Record_Id", by_origin)
+    assert (third["action"], third["duplicate_field"], third["message"]) == (
+        "insert", None, "record added")
+    assert list(first) == ["code", "duplicate_field", "action", "details", "message", "status"]
+
+
+async def test_duplicate_check_fields_are_honoured_in_order(alpha: Client) -> None:
+    (lead,) = await alpha.insert("Leads", {"Last_Name": "A", "Email": "a@z.com",
+                                           "Origin_Record_Id": "o-1"})
+    payload = {"data": [{"Last_Name": "X", "Email": "a@z.com", "Origin_Record_Id": "o-2"}],
+               "duplicate_check_fields": ["Origin_Record_Id"]}
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json=payload)
+    assert status == 200 and body["data"][0]["action"] == "insert"
+    payload["duplicate_check_fields"] = ["Origin_Record_Id", "Email"]
+    payload["data"][0]["Origin_Record_Id"] = "o-3"
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json=payload)
+    assert (body["data"][0]["action"], body["data"][0]["duplicate_field"]) == ("update", "Email")
+    assert body["data"][0]["details"]["id"] == lead
+
+
+async def test_non_unique_check_field_is_rejected(alpha: Client) -> None:
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json={
+        "data": [{"Last_Name": "X"}], "duplicate_check_fields": ["Company"]})
+    assert (status, body["code"]) == (400, "INVALID_DATA")
+
+
+async def test_upsert_insert_needs_mandatory_fields(alpha: Client) -> None:
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json={"data": [
+        {"Email": "new@z.com"}]})
+    assert status == 400 and body["data"][0]["code"] == "MANDATORY_NOT_FOUND"
+
+
+async def test_upsert_update_needs_no_mandatory_fields(alpha: Client) -> None:
+    await alpha.insert("Accounts", {"Account_Name": "Zylker"})
+    status, body, _ = await alpha.call("POST", "/crm/v8/Accounts/upsert", json={"data": [
+        {"Account_Name": "zylker", "Phone": "555"}]})
+    assert status == 200 and body["data"][0]["action"] == "update"
+
+
+async def test_unique_clash_on_update_path(alpha: Client) -> None:
+    await alpha.insert("Leads", {"Last_Name": "A", "Email": "a@z.com", "Origin_Record_Id": "o-1"})
+    await alpha.insert("Leads", {"Last_Name": "B", "Email": "b@z.com", "Origin_Record_Id": "o-2"})
+    status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json={"data": [
+        {"Last_Name": "B", "Email": "b@z.com", "Origin_Record_Id": "o-1"}]})
+    assert status == 400 and body["data"][0]["code"] == "DUPLICATE_DATA"
