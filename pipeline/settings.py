@@ -348,7 +348,10 @@ def load_settings(
 # --- reading files -------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """Safe YAML that rejects duplicate keys and reads only true/false as booleans (not yes/no)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -368,11 +371,15 @@ _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _load_yaml(path: Path, what: str) -> Any:
+def _read_text(path: Path, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(path, [f"cannot read the {what}: {error.__class__.__name__}"]) from None
+        reason = getattr(error, "strerror", None) or error.__class__.__name__
+        raise ConfigError(path, [f"cannot read the {what}: {reason}"]) from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as error:
@@ -383,7 +390,7 @@ def _load_yaml(path: Path, what: str) -> Any:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    raw = _load_yaml(path, "configuration file")
+    raw = _parse_yaml(path, _read_text(path, "configuration file"))
     if not isinstance(raw, dict):
         raise ConfigError(path, ["the file must contain a mapping (kafka:, orgs:, sync: ...)"])
     return raw
@@ -401,19 +408,15 @@ def _secrets_for(
 
 def read_secrets_file(path: Path) -> dict[str, str]:
     """A YAML/JSON mapping or KEY=VALUE lines; refused unless only its owner can read it."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError as error:
-        raise ConfigError(path, [f"cannot read the secrets file: {error.__class__.__name__}"]) \
-            from None
+    text = _read_text(path, "secrets file")
+    mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(path, [f"secrets file has mode {mode:04o}; it must be 0600 or stricter "
                                  f"(chmod 600 {path})"])
-    text = path.read_text(encoding="utf-8", errors="replace")
     lines = [ln for ln in map(str.strip, text.splitlines()) if ln and not ln.startswith("#")]
     if lines and all(_ENV_LINE.match(ln) for ln in lines):
         return dict(_env_line(ln) for ln in lines)
-    data = _load_yaml(path, "secrets file")
+    data = _parse_yaml(path, text)
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(

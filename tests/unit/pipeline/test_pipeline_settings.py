@@ -364,7 +364,7 @@ KEYS = st.sampled_from(["kafka", "ingress", "orgs", "sync", "source", "target", 
                         "Leads", "match_field", "dc", "fields", "owner", "values", "a", "b"])
 TREES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     KEYS | st.text(max_size=6), inner, max_size=5), max_leaves=30)
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=80, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -406,6 +406,12 @@ def test_random_edits_of_the_example_only_raise_config_error(
         except (IndexError, TypeError):
             pass
     try:
-        assert isinstance(load_settings(write_config(data), ENV), Settings)
+        assert isinstance(load_settings(write_config(json.dumps(data)), ENV), Settings)
     except ConfigError as error:
         assert error.problems
+
+
+def test_a_directory_as_secrets_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir(mode=0o700)
+    with pytest.raises(ConfigError, match="cannot read the secrets file"):
+        load_settings(EXAMPLE, ENV, secrets_file=tmp_path / "dir")
