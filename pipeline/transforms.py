@@ -312,8 +312,8 @@ def content_hash(mapped: Mapping[str, Any]) -> str:
     Lookups compare by id only (`{"id", "name"}` == `{"id"}`), date-times as instants,
     integral floats as integers, and lists of strings (multi-select picklists) as sets.
     """
-    canonical = orjson.dumps(_canonical(dict(mapped)),
-                             option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    top = {str(key): _canonical(value) for key, value in mapped.items()}
+    canonical = orjson.dumps(top, option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 

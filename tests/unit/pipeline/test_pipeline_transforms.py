@@ -348,6 +348,7 @@ def test_equal_content_hashes_equal(left: dict[str, Any], right: dict[str, Any])
     ({"Account_Name": {"id": "9"}}, {"Account_Name": {"id": "8"}}),
     ({"T": "2024-02-19T18:30:23+05:30"}, {"T": "2024-02-19T18:30:23+00:00"}),
     ({"Revenue": 1.5}, {"Revenue": 1}), ({"x": True}, {"x": 1}),
+    ({"id": "1", "a": 1}, {"id": "1", "a": 2}),
 ])
 def test_different_content_hashes_differ(left: dict[str, Any], right: dict[str, Any]) -> None:
     assert content_hash(left) != content_hash(right)
