@@ -13,6 +13,10 @@ app = faust.App(
     store="memory://",
     topic_partitions=2,
     web_enabled=False,
+    # A restarted worker must not wait a minute for its stopped predecessor's session to expire.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
+    stream_wait_empty=False,
 )
 # Raw bytes on the wire: the test produces and reads them with plain aiokafka.
 events = app.topic(os.environ["SMOKE_IN_TOPIC"], key_serializer="raw", value_serializer="raw")

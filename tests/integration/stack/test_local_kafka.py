@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -11,16 +12,16 @@ SCRIPT = Path(__file__).parents[3] / "scripts" / "local-kafka"
 
 
 def free_port_pair() -> int:
-    """A port p such that p and p+1 (the controller) are both free right now."""
+    """A port p such that p and p+1 (the controller) are free, below the ephemeral range so
+    that outgoing connections of other processes cannot take them between stop and start."""
     for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
+        port = random.randrange(20000, 32000, 2)
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
         return port
     raise RuntimeError("no free port pair")
 
