@@ -1,11 +1,21 @@
-"""The `orgsync` command line: one entry point, one sub-command per job."""
+"""The `orgsync` command line: one entry point, one sub-command per job.
+
+Each sub-command lives in `pipeline/commands/<name>.py` and provides
+`register(subparsers) -> None`, which adds its parser and sets `handler=<fn(args) -> int>`.
+Command modules import heavy dependencies (Faust, aiohttp clients) inside their handlers so
+that `orgsync --help` stays fast. Exit codes: 0 ok, 1 the job found a problem, 2 usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+
+COMMAND_MODULES = ("run", "check", "backfill", "replay", "dlq", "channels", "auth")
 
 
 def _run_emulator(argv: Sequence[str]) -> int:
@@ -25,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a local Zoho CRM emulator (see `orgsync emulator --help`)",
         add_help=False,
     )
+    for name in COMMAND_MODULES:
+        module_name = f"pipeline.commands.{name}"
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register(commands)
     return parser
 
 
@@ -32,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "emulator":
         return _run_emulator(args[1:])
-    build_parser().parse_args(args)
-    return 0
+    parsed = build_parser().parse_args(args)
+    return int(parsed.handler(parsed))
 
 
 if __name__ == "__main__":
