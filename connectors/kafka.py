@@ -1,0 +1,252 @@
+"""Kafka plumbing shared by the ingress, the poller and the pipeline.
+
+- ``ensure_topics``: create topics explicitly (the broker does not auto-create them).
+- ``KafkaProducer``: acks=all, every send bounded in time; raises ``KafkaUnavailable``
+  instead of hanging, and reconnects by itself when the broker comes back.
+- ``KafkaKV``: a small key -> JSON map kept in a compacted topic: read to the end at
+  start, ``put`` returns once the broker acknowledged the write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+Message = tuple[bytes, bytes | None]  # (key, value); a None value is a tombstone
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not acknowledge in time (down, unreachable or the topic is missing)."""
+
+
+def bootstrap_servers(broker: str) -> str:
+    """Faust-style ``kafka://h1:9092;h2:9092`` -> aiokafka's ``h1:9092,h2:9092``."""
+    hosts = broker.replace(";", ",").split(",")
+    return ",".join(h.strip().removeprefix("kafka://") for h in hosts if h.strip())
+
+
+async def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    replication: int,
+    *,
+    compacted: bool = False,
+    wait_s: float = 15.0,
+) -> None:
+    """Create the topics that do not exist yet; an existing topic is left as it is."""
+    configs = {"cleanup.policy": "compact"} if compacted else {}
+    topics = [NewTopic(n, partitions, replication, topic_configs=configs) for n in names]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    try:
+        async with asyncio.timeout(wait_s):
+            await admin.start()
+            response = await admin.create_topics(topics)
+    except (KafkaError, TimeoutError, OSError) as error:
+        raise KafkaUnavailable(f"cannot create topics: {type(error).__name__}") from None
+    finally:
+        await admin.close()
+    for topic, code, message in response.topic_errors:
+        if code not in (0, TOPIC_ALREADY_EXISTS):
+            raise KafkaUnavailable(f"cannot create topic {topic}: error {code} {message}")
+
+
+class Producer(Protocol):
+    """What the ingress needs from Kafka; ``send_many`` returns once every message is acked."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_many(self, topic: str, messages: Sequence[Message]) -> None: ...
+
+
+class KafkaProducer:
+    """aiokafka with acks=all; a send that is not acknowledged within ``timeout`` fails.
+
+    When the broker cannot be reached at start, the producer still starts: each send tries
+    to connect again (at most once per ``retry_interval``) and fails fast meanwhile.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        timeout: float = 5.0,
+        retry_interval: float = 1.0,
+        linger_ms: int = 2,
+        client_id: str = "orgsync-ingress",
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.timeout = timeout
+        self._retry_interval = retry_interval
+        self._options: dict[str, Any] = {"linger_ms": linger_ms, "client_id": client_id}
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._failed_at = -math.inf
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        try:
+            await self._connected()
+        except KafkaUnavailable as error:
+            log.warning("kafka producer not connected yet, will retry: %s", error)
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _stop_quietly(producer, self.timeout)
+
+    async def send_many(self, topic: str, messages: Sequence[Message]) -> None:
+        producer = await self._connected()
+        try:
+            async with asyncio.timeout(self.timeout):
+                acks = [await producer.send(topic, value=v, key=k) for k, v in messages]
+                await _all_acked(acks)
+        except (KafkaError, TimeoutError) as error:
+            raise KafkaUnavailable(f"no acknowledgement from Kafka: {type(error).__name__}") \
+                from None
+
+    async def _connected(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                self._producer = await self._connect()
+            return self._producer
+
+    async def _connect(self) -> AIOKafkaProducer:
+        if time.monotonic() - self._failed_at < self._retry_interval:
+            raise KafkaUnavailable("Kafka is unreachable (retrying shortly)")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            request_timeout_ms=int(self.timeout * 1000),
+            **self._options,
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                await producer.start()
+        except (KafkaError, TimeoutError, OSError) as error:
+            self._failed_at = time.monotonic()
+            await _stop_quietly(producer, self.timeout)
+            raise KafkaUnavailable(f"cannot connect to Kafka: {type(error).__name__}") from None
+        log.info("kafka producer connected bootstrap=%s", self.bootstrap)
+        return producer
+
+
+async def _all_acked(acks: Sequence[asyncio.Future[Any]]) -> None:
+    # asyncio.wait, not gather: a timeout must not cancel aiokafka's own delivery futures
+    if acks:
+        await asyncio.wait(acks)
+    for ack in acks:
+        ack.result()
+
+
+async def _stop_quietly(client: AIOKafkaProducer | AIOKafkaConsumer, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await client.stop()
+    except (KafkaError, TimeoutError, OSError) as error:
+        log.warning("kafka client did not stop cleanly: %s", type(error).__name__)
+
+
+class KafkaKV:
+    """Key -> JSON value in a compacted topic; a restarted process reads its state back.
+
+    Only one process should write a given key. ``start`` reads the topic to its end;
+    later writes by other processes are not followed.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        producer: Producer,
+        *,
+        replication: int = 1,
+        timeout: float = 15.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self._producer = producer
+        self._replication = replication
+        self._timeout = timeout
+        self._data: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        await ensure_topics(self.bootstrap, [self.topic], 1, self._replication, compacted=True)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._load()
+        except (KafkaError, TimeoutError, OSError) as error:
+            raise KafkaUnavailable(f"cannot read {self.topic}: {type(error).__name__}") from None
+        log.info("kv loaded topic=%s keys=%d", self.topic, len(self._data))
+
+    async def stop(self) -> None:
+        """Nothing to release: writes are acknowledged when ``put`` returns."""
+
+    def get(self, key: str) -> Any | None:
+        return self._data.get(key)
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        return [(k, v) for k, v in self._data.items() if k.startswith(prefix)]
+
+    async def put(self, key: str, value: Any) -> None:
+        await self._producer.send_many(self.topic, [(key.encode(), orjson.dumps(value))])
+        self._data[key] = value
+
+    async def delete(self, key: str) -> None:
+        await self._producer.send_many(self.topic, [(key.encode(), None)])
+        self._data.pop(key, None)
+
+    async def _load(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(self.topic, p) for p in await _partitions(consumer, self)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                while await consumer.position(tp) < ends[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=500)
+                    for message in batch.get(tp, []):
+                        self._apply(message.key, message.value)
+        finally:
+            await _stop_quietly(consumer, self._timeout)
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        name = key.decode("utf-8", "replace")
+        if value is None:
+            self._data.pop(name, None)
+            return
+        try:
+            self._data[name] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            log.warning("kv ignores a value that is not JSON topic=%s key=%s", self.topic, name)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, kv: KafkaKV) -> list[int]:
+    await consumer.topics()  # refreshes metadata
+    found = consumer.partitions_for_topic(kv.topic)
+    return sorted(found) if found else [0]
