@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 export VENV
 
-.PHONY: install test test-unit kafka-start kafka-stop lint typecheck clean
+.PHONY: install run test test-unit kafka-start kafka-stop lint typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/python examples/demo/run.py
 
 test: install
 	scripts/run-tests tests
