@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from .http import json_response
-from .middleware import STATE
+from .keys import STATE
 from .state import EmulatorState, OrgState
 
 

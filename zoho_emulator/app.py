@@ -13,8 +13,9 @@ from aiohttp import web
 
 from .admin import admin_routes
 from .config import EmulatorConfig, load_config
+from .keys import STATE
 from .metadata import metadata_routes
-from .middleware import STATE, crm_middleware
+from .middleware import crm_middleware
 from .oauth import token_routes
 from .records import record_routes
 from .search import search_routes

@@ -8,6 +8,8 @@ import orjson
 from aiohttp import web
 
 JSON_TYPE = "application/json;charset=UTF-8"
+# The parsed body of a write, read once (by the middleware to price it, or by the handler).
+JSON_BODY: web.RequestKey[Any] = web.RequestKey("zoho_emulator.json_body", object)
 
 
 class ApiError(Exception):
@@ -79,13 +81,13 @@ def invalid_token() -> ApiError:
 
 async def read_json(request: web.Request) -> Any:
     """The request body parsed once (the middleware may already have done it)."""
-    if "json_body" not in request:
+    if JSON_BODY not in request:
         raw = await request.read()
         try:
-            request["json_body"] = orjson.loads(raw) if raw else None
+            request[JSON_BODY] = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
-            request["json_body"] = _BAD_JSON
-    body = request["json_body"]
+            request[JSON_BODY] = _BAD_JSON
+    body = request[JSON_BODY]
     if body is _BAD_JSON:
         raise ApiError(400, "INVALID_DATA", "body", {"expected_data_type": "jsonobject"})
     return body
@@ -96,5 +98,5 @@ _BAD_JSON = object()
 
 def peek_json(request: web.Request) -> Any:
     """The parsed body if the middleware read it and it parsed, else None."""
-    body = request.get("json_body")
+    body = request.get(JSON_BODY)
     return None if body is _BAD_JSON else body

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .dc import format_datetime
 from .http import invalid_module, json_response, param_missing
+from .keys import ORG
 from .schema import JSON_TYPES, FieldDef, ModuleDef
 from .state import OrgState, User
 
@@ -73,12 +74,12 @@ def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
 
 
 async def list_modules(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     return json_response({"modules": [_module_json(org, m) for m in org.modules.values()]})
 
 
 async def get_module(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     module = org.modules.get(request.match_info["module"])
     if module is None:
         raise invalid_module()
@@ -88,7 +89,7 @@ async def get_module(request: web.Request) -> web.Response:
 
 
 def _module_param(request: web.Request) -> ModuleDef:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     name = request.query.get("module")
     if not name:
         raise param_missing("module")
@@ -99,13 +100,13 @@ def _module_param(request: web.Request) -> ModuleDef:
 
 
 async def list_fields(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     module = _module_param(request)
     return json_response({"fields": [field_json(org, f) for f in module.fields.values()]})
 
 
 async def list_layouts(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     module = _module_param(request)
     section = {
         "api_name": f"{module.singular} Information",
@@ -149,7 +150,7 @@ def _user_json(org: OrgState, user: User) -> dict[str, Any]:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     users = [org.api_user] if request.query.get("type") == "CurrentUser" else org.users
     body = {
         "users": [_user_json(org, u) for u in users],
@@ -159,7 +160,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def get_org(request: web.Request) -> web.Response:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     admin = org.api_user
     edition = org.config.edition
     return json_response(

@@ -8,17 +8,12 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from .http import ApiError, error_body, invalid_token, json_response, too_many_requests
+from .http import JSON_BODY, ApiError, error_body, invalid_token, json_response, too_many_requests
+from .keys import CLIENT_ID, ORG, STATE
 from .limits import write_cost
 from .state import EmulatorState, OrgState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-STATE: web.AppKey[EmulatorState] = web.AppKey("zoho_emulator_state", EmulatorState)
-# The hook contract (request["org"], request["client_id"]) uses plain string keys on purpose;
-# aiohttp warns once per string key, so mark ours as seen.
-_SEEN_KEYS = getattr(web.BaseRequest, "_seen_str_keys", None)
-if isinstance(_SEEN_KEYS, set):
-    _SEEN_KEYS.update(("org", "client_id", "json_body"))
 _NOT_RECORDS = frozenset({"settings", "actions", "users", "org", "coql"})
 _FAULT_CODES = {
     429: ("TOO_MANY_REQUESTS", "too many requests"),
@@ -48,7 +43,7 @@ async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
     if method in ("POST", "PUT") and len(parts) <= 2:
         raw = await request.read()
         try:
-            request["json_body"] = body = orjson.loads(raw) if raw else None
+            request[JSON_BODY] = body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             return 1, False
         data = body.get("data") if isinstance(body, dict) else None
@@ -99,8 +94,8 @@ async def crm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         org, client_id = _authenticate(state, request)
     except ApiError as exc:
         return exc.response()
-    request["org"] = org
-    request["client_id"] = client_id
+    request[ORG] = org
+    request[CLIENT_ID] = client_id
     calls = org.stats.calls.setdefault(client_id, {})
     key = f"{request.method} {request.path}"
     calls[key] = calls.get(key, 0) + 1

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .dc import format_datetime, parse_datetime
 from .http import ApiError, empty, error_body, json_response, read_json
+from .keys import ORG
 from .webhooks import Outbound, orgs_of, outbound_for, workflows_triggered
 
 HOUR_MS = 3_600_000
@@ -511,7 +512,7 @@ async def _disable(request: web.Request, hub: NotificationHub) -> web.Response:
 
 
 async def watch_handler(request: web.Request) -> web.Response:
-    hub: NotificationHub = request.app[HUBS][request["org"].name]
+    hub: NotificationHub = request.app[HUBS][request[ORG].name]
     try:
         if request.method == "GET":
             return await _list(request, hub)

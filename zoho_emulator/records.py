@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .dc import parse_datetime
 from .http import ApiError, empty, invalid_module, json_response, param_missing, read_json
+from .keys import CLIENT_ID, ORG
 from .paging import list_page
 from .state import OrgState
 from .store import index_key
@@ -17,7 +18,7 @@ MAX_WRITE = 100
 
 
 def module_of(request: web.Request) -> tuple[OrgState, str]:
-    org: OrgState = request["org"]
+    org: OrgState = request[ORG]
     module = request.match_info["module"]
     if module not in org.modules:
         raise invalid_module()
@@ -79,7 +80,7 @@ def _trigger(body: dict[str, Any]) -> tuple[str, ...] | None:
 def _batch(
     request: web.Request, org: OrgState, module: str, trigger: tuple[str, ...] | None
 ) -> Batch:
-    batch = Batch(org, module, request.get("client_id"), trigger)
+    batch = Batch(org, module, request[CLIENT_ID], trigger)
     header = request.headers.get("If-Unmodified-Since")
     if header:
         batch.if_unmodified_since = parse_datetime(header)
