@@ -16,7 +16,8 @@ from typing import Any
 import faust
 
 OPERATIONS = ("insert", "update", "delete")
-HINT_SOURCES = ("webhook", "notification", "poll", "backfill")
+# `lookup`: the processor asks for a parent record that a child points to (pipeline/agents.py).
+HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup")
 WRITE_OPERATIONS = ("upsert", "delete")
 
 
@@ -100,6 +101,18 @@ class Write(faust.Record, serializer="json"):
     @property
     def key(self) -> str:
         return record_key(self.source_org, self.source_module, self.source_id)
+
+
+class HeldChange(faust.Record, serializer="json"):
+    """A change whose lookups point to parents not yet in the target, waiting since `held_since`."""
+
+    change: Change
+    held_since: float
+    parents: list[str]  # record keys (org/module/id) of the missing parents
+
+    @property
+    def key(self) -> str:
+        return self.change.key
 
 
 class DeadLetter(faust.Record, serializer="json"):

@@ -1,0 +1,165 @@
+"""The agents of the pipeline: each an `async for` over its topic calling pure code and clients.
+
+Every agent that writes a table runs with concurrency 1 and scales with partitions. An event is
+acknowledged only after its outputs are produced and its table updates are made (Faust flushes
+the producer before it commits offsets), so a crash replays rather than loses; the target
+upserts on a match key, so a replay never creates a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+
+from connectors.zoho import BackoffPolicy, RetryableError, ZohoClient, ZohoError
+from pipeline.app import Pipeline
+from pipeline.fetch import fetch_group, group_hints
+from pipeline.metrics import PipelineMetrics
+from pipeline.models import Change, DeadLetter, HeldChange, Hint, split_key
+from pipeline.processor import Metadata, Processed, Processor
+from pipeline.settings import Settings
+from pipeline.sink import TargetSink
+
+log = logging.getLogger(__name__)
+HELD_POLL_SECONDS = 0.2
+
+
+def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: str,
+                message: str, attempts: int = 1) -> DeadLetter:
+    return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
+                      code=code, message=message, details={}, attempts=attempts,
+                      failed_at=time.time())
+
+
+class Agents:
+    """Registers the agents of `pipeline` on its app; holds what they share."""
+
+    def __init__(self, pipeline: Pipeline, settings: Settings, clients: Mapping[str, ZohoClient],
+                 metrics: PipelineMetrics) -> None:
+        self.p = pipeline
+        self.settings = settings
+        self.clients = clients
+        self.metrics = metrics
+        self.processor = Processor(settings, Metadata(clients), pipeline.fingerprints,
+                                   pipeline.links, pipeline.states)
+        self._backoff = BackoffPolicy(max_attempts=settings.sink.max_attempts,
+                                      base=settings.sink.backoff_initial_ms / 1000,
+                                      cap=settings.sink.backoff_max_ms / 1000)
+        app = pipeline.app
+        app.agent(pipeline.hints, name="fetch_changed_records")(self.fetch_changed_records)
+        app.agent(pipeline.changes, name="sync_changes")(self.sync_changes)
+        app.agent(pipeline.held, name="release_held_changes")(self.release_held_changes)
+        routes = {route.name: route for route in settings.sync}
+        for org, topic in pipeline.writes.items():
+            sink = TargetSink(org, clients[org], routes, settings.sink, pipeline.links,
+                              pipeline.states, metrics)
+            app.agent(topic, name=f"apply_to_{org}")(self._sink_agent(sink))
+
+    async def _start_clients(self) -> None:
+        for client in self.clients.values():
+            await client.start()
+
+    # --- hints -> changes ------------------------------------------------------------------
+
+    async def fetch_changed_records(self, stream: faust.StreamT[Hint]) -> None:
+        await self._start_clients()
+        linger = self.settings.fetch.linger_ms / 1000
+        async for hints in stream.take(self.settings.fetch.batch_size, within=linger):
+            for (org, module), group in group_hints(hints).items():
+                for change in await self._fetch(org, module, group):
+                    self.metrics.changes.labels(org=org, operation=change.operation).inc()
+                    await self.p.changes.send(key=change.key, value=change)
+
+    async def _fetch(self, org: str, module: str, group: dict[str, Hint]) -> list[Change]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.metrics.fetch_calls.labels(org=org).inc()
+                return await fetch_group(self.clients[org], module, group)
+            except RetryableError as error:
+                delay = self._backoff.delay(attempt, retry_after=error.retry_after)
+                log.warning("fetch retry org=%s module=%s error=%s wait=%.2fs", org, module,
+                            error.zoho_code, delay)
+                await asyncio.sleep(delay)
+            except ZohoError as error:
+                for hint in group.values():
+                    await self._dead(dead_letter("", "fetch", hint.key, hint.asdict(),
+                                                 error.zoho_code, error.zoho_message, attempt))
+                return []
+
+    # --- changes -> writes -----------------------------------------------------------------
+
+    async def sync_changes(self, stream: faust.StreamT[Change]) -> None:
+        await self._start_clients()
+        async for change in stream:
+            await self._process(change)
+
+    async def _process(self, change: Change) -> None:
+        out = await self.processor.process(change)
+        for reason, count in out.drops.items():
+            self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
+        for write in out.writes:
+            await self.p.writes[write.target_org].send(key=write.key, value=write)
+        for rejection in out.rejected:
+            await self._dead(dead_letter(rejection.route, "transform", change.key,
+                                         change.asdict(), "REJECTED", rejection.reason))
+        if out.missing_parents:
+            await self._hold(change, out)
+
+    async def _hold(self, change: Change, out: Processed) -> None:
+        now = time.time()
+        for parent in set(out.missing_parents.values()):
+            org, module, record_id = split_key(parent)
+            hint = Hint(org=org, module=module, id=record_id, operation="update",
+                        source="lookup", received_at=now)
+            await self.p.hints.send(key=hint.key, value=hint)
+        held = HeldChange(change=change, held_since=now,
+                          parents=sorted(out.missing_parents))
+        await self.p.held.send(key=change.key, value=held)
+
+    # --- children waiting for their parents ------------------------------------------------
+
+    async def release_held_changes(self, stream: faust.StreamT[HeldChange]) -> None:
+        """Wait (this partition of `held` only) until every parent is linked, then send the
+        change back to `changes` (only sync_changes writes its table); past
+        `processor.parent_wait_seconds` it goes to the DLQ."""
+        wait = self.settings.processor.parent_wait_seconds
+        async for held in stream:
+            deadline = held.held_since + wait
+            # Links arrive from other workers through the changelog: nothing to await but time.
+            while not self._linked(held.parents) and time.time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(HELD_POLL_SECONDS)
+            if self._linked(held.parents):
+                await self.p.changes.send(key=held.change.key, value=held.change)
+            else:
+                missing = [p for p in held.parents if self.p.links.get(p) is None]
+                await self._dead(dead_letter(
+                    "", "parent", held.change.key, held.change.asdict(), "PARENT_NOT_SYNCED",
+                    f"parent records never reached the target within {wait:g}s: "
+                    f"{', '.join(missing)}"))
+
+    def _linked(self, parents: list[str]) -> bool:
+        return all(self.p.links.get(parent) is not None for parent in parents)
+
+    # --- writes -> target ------------------------------------------------------------------
+
+    def _sink_agent(self, sink: TargetSink) -> Any:
+        async def apply_to_target(stream: faust.StreamT[Any]) -> None:
+            await self._start_clients()
+            linger = self.settings.sink.linger_ms / 1000
+            async for writes in stream.take(self.settings.sink.batch_size, within=linger):
+                for letter in await sink.apply(writes):
+                    await self._dead(letter)
+
+        return apply_to_target
+
+    async def _dead(self, letter: DeadLetter) -> None:
+        self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()
+        await self.p.dlq.send(key=letter.key, value=letter)

@@ -1,0 +1,91 @@
+"""The Faust app of orgsync, built from Settings: the app, its topics and its tables.
+
+Topics (all keyed `org/module/id`, see pipeline/models.py):
+  hints           -> fetch_changed_records
+  changes         -> sync_changes (dedup, route, transform, echo and conflict checks)
+  writes.<target> -> apply_to_<target>, one topic per target org, so a failing target only
+                     holds its own partitions back while the others keep writing
+  held            -> release_held_changes (children waiting for their parents)
+  dlq             <- dead letters from every stage
+Tables: see pipeline/state.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from pipeline.models import Change, DeadLetter, HeldChange, Hint, Write
+from pipeline.settings import Settings
+
+TABLE_OPTIONS: dict[str, Any] = {"partitions": 1, "use_partitioner": True,
+                                 "recovery_buffer_size": 1}
+
+
+def writes_topic_name(settings: Settings, target: str) -> str:
+    return f"{settings.topics.writes}.{target}"
+
+
+def held_topic_name(settings: Settings) -> str:
+    return f"{settings.kafka.topic_prefix}.held"
+
+
+def target_orgs(settings: Settings) -> list[str]:
+    return sorted({route.target for route in settings.sync})
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    app: faust.App
+    hints: faust.TopicT
+    changes: faust.TopicT
+    writes: dict[str, faust.TopicT]
+    held: faust.TopicT
+    dlq: faust.TopicT
+    fingerprints: Any  # record_to_fingerprint: Table[str, dict]
+    links: Any  # GlobalTable[str, str]
+    states: Any  # record_state: GlobalTable[str, dict]
+
+    def topic_names(self) -> list[str]:
+        topics = [self.hints, self.changes, self.held, self.dlq, *self.writes.values()]
+        return [name for topic in topics for name in topic.topics]
+
+
+def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
+    kafka = settings.kafka
+    app = faust.App(
+        app_id or f"{kafka.topic_prefix}-pipeline",
+        broker=kafka.broker,
+        store="memory://",
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        # A restarted worker must not wait for its stopped predecessor's session to expire.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        stream_wait_empty=False,
+    )
+
+    def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:
+        return app.topic(name, key_type=str, value_type=value_type,
+                         partitions=kafka.partitions)
+
+    names = settings.topics
+    return Pipeline(
+        app=app,
+        hints=topic(names.hints, Hint),
+        changes=topic(names.changes, Change),
+        writes={org: topic(writes_topic_name(settings, org), Write)
+                for org in target_orgs(settings)},
+        held=topic(held_topic_name(settings), HeldChange),
+        dlq=topic(names.dlq, DeadLetter),
+        fingerprints=app.Table("record_to_fingerprint", default=None, key_type=str,
+                               partitions=kafka.partitions),
+        links=app.GlobalTable("links", default=None, key_type=str, **TABLE_OPTIONS),
+        states=app.GlobalTable("record_state", default=None, key_type=str, **TABLE_OPTIONS),
+    )

@@ -1,0 +1,36 @@
+"""`orgsync run --config FILE [--role all|ingress|worker]` (see pipeline/runner.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "run", help="run the sync: the ingress and/or the Faust worker",
+        description="Run orgsync: the ingress (webhooks, notifications, poller) and the Faust "
+                    "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
+                    "share the work through consumer groups. SIGTERM stops it with exit 0.")
+    run.add_argument("--config", required=True, help="the YAML/JSON configuration file")
+    run.add_argument("--role", choices=("all", "ingress", "worker"), default="all",
+                     help="what this process runs (default: all)")
+    run.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    run.add_argument("--loglevel", default="warning", help="log level (default: warning)")
+    run.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from pipeline.runner import run
+    from pipeline.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.config, secrets_file=args.secrets_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.loglevel.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return run(settings, args.role, args.loglevel)

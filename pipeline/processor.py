@@ -1,0 +1,167 @@
+"""The processor: one change in, the writes for every route out (dedup, transform, echo, conflict).
+
+`Processor.process(change)` reads and updates the tables it is given as plain mappings (see
+pipeline/state.py) and returns a `Processed` with what the agent must produce. It does no Kafka
+I/O; it awaits the Zoho clients only for field metadata and users (cached by the clients).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.dedup import Edit, Fingerprint, decide
+from pipeline.models import Change, Write, record_key
+from pipeline.settings import Route, Settings
+from pipeline.state import changed_fields, is_stale, link_key, observe
+from pipeline.transforms import (
+    FieldMeta,
+    MissingParent,
+    Rejected,
+    TransformContext,
+    UserDirectory,
+    field_index,
+    transform,
+)
+
+
+class MetadataSource(Protocol):
+    async def fields(self, module: str) -> list[dict[str, Any]]: ...
+
+    async def users(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Rejection:
+    route: str
+    reason: str
+
+
+@dataclass
+class Processed:
+    writes: list[Write] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
+    drops: Counter[str] = field(default_factory=Counter)
+
+
+class Metadata:
+    """Target field metadata and org users, from each org's client (which caches them)."""
+
+    def __init__(self, clients: Mapping[str, MetadataSource]) -> None:
+        self._clients = clients
+
+    async def fields(self, org: str, module: str) -> dict[str, FieldMeta]:
+        return field_index(await self._clients[org].fields(module))
+
+    async def users(self, org: str) -> UserDirectory:
+        return UserDirectory.from_users(await self._clients[org].users())
+
+
+class Processor:
+    def __init__(self, settings: Settings, metadata: Metadata,
+                 fingerprints: MutableMapping[str, Any], links: Mapping[str, str],
+                 states: MutableMapping[str, Any]) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.fingerprints = fingerprints
+        self.links = links
+        self.states = states
+
+    def routes_for(self, change: Change) -> list[Route]:
+        return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
+
+    async def process(self, change: Change) -> Processed:
+        out = Processed()
+        routes = self.routes_for(change)
+        if not routes:
+            out.drops["unrouted"] += 1
+        elif change.operation == "delete":
+            self._deletes(change, routes, out)
+        elif self._observe(change):
+            await self._upserts(change, routes, out)
+        else:
+            out.drops["stale"] += 1
+        return out
+
+    def _observe(self, change: Change) -> bool:
+        """Record the change in `record_state` when its org is a target (two-way); False: stale."""
+        if not self.settings.routes_into(change.org):
+            return True
+        previous = self.states.get(change.key)
+        if is_stale(previous, change.modified_time):
+            return False
+        self.states[change.key], _ = observe(previous, change.record, change.modified_time)
+        return True
+
+    def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
+        self.fingerprints.pop(change.key, None)
+        for route in routes:
+            target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+            mapping = route.modules[change.module]
+            if not mapping.delete or target_id is None:
+                out.drops["delete_not_synced"] += 1
+                continue
+            out.writes.append(Write(
+                route=route.name, target_org=route.target,
+                target_module=route.target_module(change.module), source_org=change.org,
+                source_module=change.module, source_id=change.id, operation="delete", record={},
+                match_field=mapping.match_field, content_hash="", modified_time=None,
+                target_id=target_id))
+
+    async def _upserts(self, change: Change, routes: list[Route], out: Processed) -> None:
+        stored = dict(self.fingerprints.get(change.key) or {})
+        for route in routes:
+            write = await self._route(change, route, stored, out)
+            if write is not None:
+                out.writes.append(write)
+        self.fingerprints[change.key] = stored
+
+    async def _route(self, change: Change, route: Route, stored: dict[str, Any],
+                     out: Processed) -> Write | None:
+        mapping = route.modules[change.module]
+        result = transform(change.record, mapping, await self._context(route, change.module))
+        if isinstance(result, Rejected):
+            out.rejected.append(Rejection(route.name, result.reason))
+            return None
+        if isinstance(result, MissingParent):
+            for parent in result.parents:
+                key = link_key(route.source, parent.module, parent.source_id, route.target)
+                out.missing_parents[key] = record_key(route.source, parent.module, parent.source_id)
+            return None
+        previous = stored.get(route.name)
+        decision = decide(Fingerprint.from_dict(previous) if previous else None,
+                          Fingerprint(change.modified_time, result.content_hash))
+        if decision.store is not None:
+            stored[route.name] = decision.store.to_dict()
+        if not decision.accept:
+            out.drops[decision.verdict.value] += 1
+            return None
+        target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+        target_state = (self.states.get(record_key(route.target, result.module, target_id))
+                        if target_id else None)
+        incoming = Edit(change.org, change.modified_time) if change.modified_time else None
+        data = changed_fields(result.data, result.match_field, target_state, incoming,
+                              route.target)
+        if data is None:
+            out.drops["echo"] += 1
+            return None
+        return Write(
+            route=route.name, target_org=route.target, target_module=result.module,
+            source_org=change.org, source_module=change.module, source_id=change.id,
+            operation="upsert", record=data, match_field=result.match_field,
+            content_hash=result.content_hash, modified_time=change.modified_time,
+            target_id=target_id)
+
+    async def _context(self, route: Route, module: str) -> TransformContext:
+        target_module = route.target_module(module)
+
+        def resolve(parent_module: str, source_id: str) -> str | None:
+            return self.links.get(link_key(route.source, parent_module, source_id, route.target))
+
+        return TransformContext.for_route(
+            route, module, await self.metadata.fields(route.target, target_module),
+            await self.metadata.users(route.source), await self.metadata.users(route.target),
+            resolve)

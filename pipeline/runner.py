@@ -1,0 +1,136 @@
+"""`orgsync run`: the Faust worker (fetch, processor, sinks) and the ingress, by role.
+
+Roles: `worker` runs the pipeline agents; `ingress` runs the ingress service (webhooks,
+notifications, channels, poller) from connectors/ingress; `all` runs both in one process.
+Several workers with the same configuration share the partitions through Kafka consumer
+groups. SIGTERM and SIGINT stop the worker gracefully (exit code 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+import mode
+from prometheus_client import REGISTRY
+
+from connectors.kafka import bootstrap_servers, ensure_topics
+from connectors.zoho import OrgConnection, ZohoClient, ZohoMetrics
+from pipeline.agents import Agents
+from pipeline.app import Pipeline, create_pipeline
+from pipeline.metrics import PipelineMetrics
+from pipeline.settings import OrgSettings, Settings
+
+log = logging.getLogger(__name__)
+ROLES = ("all", "ingress", "worker")
+
+
+def connection(name: str, org: OrgSettings) -> OrgConnection:
+    return OrgConnection(
+        name=name, dc=org.dc, edition=org.edition, client_id=org.client_id,
+        client_secret=org.client_secret.get_secret_value(),
+        refresh_token=org.refresh_token.get_secret_value(),
+        accounts_url=org.accounts_url, api_url=org.api_url, token_cache_path=org.token_cache,
+        max_concurrency=org.max_concurrency, daily_credit_budget=org.daily_credit_budget,
+        credit_reserve=org.credit_reserve)
+
+
+def create_clients(settings: Settings, metrics: ZohoMetrics) -> dict[str, ZohoClient]:
+    return {name: ZohoClient(connection(name, org), metrics=metrics)
+            for name, org in settings.orgs.items()}
+
+
+class ClientsService(mode.Service):
+    """Starts the Zoho clients with the worker and closes them when it stops."""
+
+    def __init__(self, clients: Mapping[str, ZohoClient], **kwargs: Any) -> None:
+        self.clients = clients
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        for client in self.clients.values():
+            await client.start()
+
+    async def on_stop(self) -> None:
+        for client in self.clients.values():
+            await client.stop()
+
+
+class IngressAdapter(mode.Service):
+    """Runs connectors.ingress.IngressService (start/stop) inside the Faust worker."""
+
+    def __init__(self, ingress: Any, **kwargs: Any) -> None:
+        self.ingress = ingress
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        await self.ingress.start()
+
+    async def on_stop(self) -> None:
+        await self.ingress.stop()
+
+
+def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> Any:
+    """The ingress service of connectors/ingress, or an error saying it is not available."""
+    module = importlib.import_module("connectors.ingress")
+    service = getattr(module, "IngressService", None)
+    if service is None:
+        raise RuntimeError("this build has no ingress service (connectors.ingress.IngressService)")
+    return service(settings, clients, REGISTRY)
+
+
+def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
+                          metrics: PipelineMetrics) -> Pipeline:
+    pipeline = create_pipeline(settings)
+    Agents(pipeline, settings, clients, metrics)
+    return pipeline
+
+
+async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
+    kafka = settings.kafka
+    await ensure_topics(bootstrap_servers(kafka.broker), pipeline.topic_names(),
+                        kafka.partitions, kafka.replication_factor)
+
+
+def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    clients = create_clients(settings, ZohoMetrics.create(REGISTRY))
+    services: list[mode.ServiceT] = [ClientsService(clients)]
+    if role in ("all", "ingress"):
+        services.append(IngressAdapter(build_ingress(settings, clients)))
+    if role == "ingress":
+        return _run_services(services)
+    pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(create_topics(settings, pipeline))
+    worker = faust.Worker(pipeline.app, *services, loop=loop, loglevel=loglevel,
+                          override_logging=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _run_services(services: list[mode.ServiceT]) -> int:
+    """The ingress alone: start the services, stop them on SIGTERM/SIGINT."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        for service in services:
+            await service.start()
+        try:
+            await stop.wait()
+        finally:
+            for service in reversed(services):
+                await service.stop()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,182 @@
+"""The sink of one target org: batched upserts on the match field, retries, dead letters.
+
+`TargetSink.apply(writes)` writes one batch taken from the target's writes topic and returns
+only when every write has an outcome: written (the links and the record state are updated) or
+dead-lettered (returned as `DeadLetter`s for the agent to produce). Transient failures retry
+the same records with backoff before anything else is taken (a throttle pushes back; nothing is
+acknowledged until written or dead-lettered); per-record order holds because writes of one
+record are merged or sent in rounds, in the order they were taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from connectors.zoho import BackoffPolicy, RetryableError, WriteOutcome, ZohoError
+from pipeline.dedup import parse_instant
+from pipeline.metrics import PipelineMetrics
+from pipeline.models import DeadLetter, Write, record_key
+from pipeline.settings import Route, SinkSettings
+from pipeline.state import link_key, written
+
+log = logging.getLogger(__name__)
+
+
+class TargetClient(Protocol):
+    async def upsert(self, module: str, records: Sequence[dict[str, Any]],
+                     duplicate_check_fields: Sequence[str] | None = None,
+                     trigger: Sequence[str] | None = None) -> list[WriteOutcome]: ...
+
+    async def delete(self, module: str, ids: Sequence[str], *,
+                     wf_trigger: bool | None = None) -> list[WriteOutcome]: ...
+
+
+def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
+    """Per record, consecutive upserts merge into one (later fields win); round n holds each
+    record's n-th remaining write, so a batch never carries one record twice."""
+    per_key: dict[str, list[Write]] = {}
+    for write in writes:
+        ops = per_key.setdefault(write.key, [])
+        if ops and ops[-1].operation == write.operation == "upsert":
+            last = ops[-1]
+            ops[-1] = write.derive(record={**last.record, **write.record},
+                                   target_id=write.target_id or last.target_id)
+        else:
+            ops.append(write)
+    depth = max((len(ops) for ops in per_key.values()), default=0)
+    return [[ops[i] for ops in per_key.values() if len(ops) > i] for i in range(depth)]
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    details: Mapping[str, Any]
+
+
+class TargetSink:
+    def __init__(self, org: str, client: TargetClient, routes: Mapping[str, Route],
+                 settings: SinkSettings, links: MutableMapping[str, str],
+                 states: MutableMapping[str, Any], metrics: PipelineMetrics,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.org = org
+        self.client = client
+        self.routes = routes
+        self.settings = settings
+        self.links = links
+        self.states = states
+        self.metrics = metrics
+        self._sleep = sleep
+        self._backoff = BackoffPolicy(max_attempts=settings.max_attempts,
+                                      base=settings.backoff_initial_ms / 1000,
+                                      cap=settings.backoff_max_ms / 1000)
+
+    async def apply(self, writes: Sequence[Write]) -> list[DeadLetter]:
+        dead: list[DeadLetter] = []
+        for round_ in merge_rounds(writes):
+            for group in _groups(round_, self.routes).values():
+                dead += await self._write_group(group)
+        return dead
+
+    async def _write_group(self, group: list[Write]) -> list[DeadLetter]:
+        pending, dead, attempt = list(group), [], 0
+        while pending:
+            attempt += 1
+            try:
+                outcomes = await self._call(pending)
+            except RetryableError as error:
+                if attempt >= self.settings.max_attempts:
+                    return dead + [self._dead(w, _failure(error), attempt) for w in pending]
+                await self._wait(attempt, error, len(pending))
+                continue
+            except ZohoError as error:
+                return dead + [self._dead(w, _failure(error), attempt) for w in pending]
+            retry: list[Write] = []
+            for write, outcome in zip(pending, outcomes, strict=True):
+                if outcome.ok:
+                    self._succeeded(write, outcome)
+                elif outcome.retryable and attempt < self.settings.max_attempts:
+                    retry.append(write)
+                else:
+                    dead.append(self._dead(write, _outcome_failure(outcome), attempt))
+            pending = retry
+            if pending:
+                await self._wait(attempt, None, len(pending))
+        return dead
+
+    async def _call(self, writes: list[Write]) -> list[WriteOutcome]:
+        first = writes[0]
+        route = self.routes[first.route]
+        if first.operation == "delete":
+            ids = [str(w.target_id) for w in writes]
+            return await self.client.delete(first.target_module, ids,
+                                            wf_trigger=bool(route.trigger))
+        rows = [w.record for w in writes]
+        return await self.client.upsert(first.target_module, rows, [first.match_field],
+                                        trigger=list(route.trigger))
+
+    async def _wait(self, attempt: int, error: RetryableError | None, count: int) -> None:
+        delay = self._backoff.delay(attempt, retry_after=error.retry_after if error else None)
+        log.warning("sink retry target=%s records=%d attempt=%d error=%s wait=%.2fs",
+                    self.org, count, attempt, error.zoho_code if error else "per-record", delay)
+        self.metrics.sink_retries.labels(target=self.org).inc()
+        await self._sleep(delay)
+
+    def _succeeded(self, write: Write, outcome: WriteOutcome) -> None:
+        self.metrics.writes.labels(target=self.org, module=write.target_module,
+                                   outcome=outcome.action or write.operation).inc()
+        if write.operation == "delete":
+            self._forget(write)
+            return
+        target_id = str(outcome.id)
+        self.links[link_key(write.source_org, write.source_module, write.source_id,
+                            self.org)] = target_id
+        self.links[link_key(self.org, write.target_module, target_id,
+                            write.source_org)] = write.source_id
+        key = record_key(self.org, write.target_module, target_id)
+        modified = outcome.details.get("Modified_Time")
+        self.states[key] = written(self.states.get(key), write.record,
+                                   str(modified) if modified else None)
+        if write.modified_time:
+            latency = time.time() - parse_instant(write.modified_time).timestamp()
+            self.metrics.e2e_latency.labels(target=self.org).observe(max(latency, 0.0))
+
+    def _forget(self, write: Write) -> None:
+        target_id = str(write.target_id)
+        for key in (link_key(write.source_org, write.source_module, write.source_id, self.org),
+                    link_key(self.org, write.target_module, target_id, write.source_org)):
+            self.links.pop(key, None)
+        self.states.pop(record_key(self.org, write.target_module, target_id), None)
+
+    def _dead(self, write: Write, failure: Failure, attempts: int) -> DeadLetter:
+        self.metrics.writes.labels(target=self.org, module=write.target_module,
+                                   outcome="failed").inc()
+        log.warning("dead letter route=%s key=%s code=%s message=%s", write.route, write.key,
+                    failure.code, failure.message)
+        return DeadLetter(id=uuid.uuid4().hex, route=write.route, stage="write", key=write.key,
+                          record=write.asdict(), code=failure.code, message=failure.message,
+                          details=dict(failure.details), attempts=attempts,
+                          failed_at=time.time())
+
+
+def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any, ...], list[Write]]:
+    groups: dict[tuple[Any, ...], list[Write]] = {}
+    for write in writes:
+        trigger = routes[write.route].trigger
+        key = (write.operation, write.target_module, write.match_field, trigger)
+        groups.setdefault(key, []).append(write)
+    return groups
+
+
+def _failure(error: ZohoError) -> Failure:
+    return Failure(error.zoho_code, error.zoho_message, dict(error.details))
+
+
+def _outcome_failure(outcome: WriteOutcome) -> Failure:
+    return Failure(outcome.code, outcome.message, dict(outcome.details))

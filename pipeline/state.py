@@ -1,0 +1,112 @@
+"""What the pipeline knows about records, as plain dicts kept in Faust tables (pure functions).
+
+Three tables hold it (created in pipeline/app.py):
+
+- `record_to_fingerprint` (Table, keyed like `changes`): per route, the last accepted change of a
+  source record (`dedup.Fingerprint` as a dict). Only the processor writes it.
+- `links` (GlobalTable): `link_key(org, module, id, other_org)` -> the id of the corresponding
+  record in `other_org`, both directions, written by the sinks from upsert outcomes.
+- `record_state` (GlobalTable, keyed by record key): per field, a hash of the value the record
+  holds and the Modified_Time of the last *genuine* edit of that field. The processor updates it
+  from each observed change; the sink from each write it made. A value we wrote that comes back
+  is therefore not a genuine edit (an echo), and a write that would only set what the target
+  already holds is dropped — which is what stops two-way routes from ping-ponging.
+
+Why global tables for `links` and `record_state`: a child's parent and a target record have other
+keys than the event being processed, so they live on other partitions. A GlobalTable gives every
+worker all of it; both use one partition and the producer's partitioner, so updates of one key
+from the processor and the sinks stay in order in the changelog (Faust's advice for GlobalTable:
+`partitions=1, recovery_buffer_size=1`). The alternative, searching the target by the match field
+for every unresolved lookup, costs an API call per lookup and cannot work for natural keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.dedup import Edit, incoming_wins, parse_instant
+from pipeline.transforms import content_hash
+
+# Fields whose changes are Zoho's bookkeeping, never an edit of content.
+_BOOKKEEPING = frozenset({"id", "Created_Time", "Modified_Time", "Created_By", "Modified_By",
+                          "Last_Activity_Time"})
+
+State = dict[str, Any]
+
+
+def link_key(org: str, module: str, record_id: str, other_org: str) -> str:
+    """Key of the `links` table: the record `org/module/id` as seen from `other_org`."""
+    return f"{other_org}|{org}/{module}/{record_id}"
+
+
+def field_hash(value: Any) -> str:
+    return content_hash({"v": value})[:16]
+
+
+def _copy(state: Mapping[str, Any] | None) -> State:
+    state = state or {}
+    return {"values": dict(state.get("values") or {}), "times": dict(state.get("times") or {}),
+            "modified": state.get("modified")}
+
+
+def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool:
+    """A fetched copy older than what we already know the record holds (e.g. our later write)."""
+    known = (state or {}).get("modified")
+    if not known or not modified_time:
+        return False
+    return parse_instant(modified_time) < parse_instant(known)
+
+
+def observe(state: Mapping[str, Any] | None, record: Mapping[str, Any],
+            modified_time: str | None) -> tuple[State, list[str]]:
+    """The new state after seeing `record`, and the fields that were genuinely edited."""
+    new = _copy(state)
+    edited: list[str] = []
+    for name, value in record.items():
+        if name.startswith("$") or name in _BOOKKEEPING:
+            continue
+        digest = field_hash(value)
+        if new["values"].get(name) != digest:
+            edited.append(name)
+            if modified_time:
+                new["times"][name] = modified_time
+        new["values"][name] = digest
+    if modified_time:
+        new["modified"] = modified_time
+    return new, edited
+
+
+def written(state: Mapping[str, Any] | None, data: Mapping[str, Any],
+            modified_time: str | None) -> State:
+    """The new state of a target record after we wrote `data` to it (not a genuine edit)."""
+    new = _copy(state)
+    for name, value in data.items():
+        new["values"][name] = field_hash(value)
+    if modified_time:
+        new["modified"] = modified_time
+    return new
+
+
+def changed_fields(data: Mapping[str, Any], match_field: str, target: Mapping[str, Any] | None,
+                   incoming: Edit | None, target_org: str) -> dict[str, Any] | None:
+    """The part of `data` worth writing to a record in state `target`, or None for nothing.
+
+    A field is left out when the target already holds that value, or when the target's own
+    genuine edit of it is later than the incoming change (`dedup.incoming_wins`).
+    """
+    if target is None:
+        return dict(data)
+    values, times = target.get("values") or {}, target.get("times") or {}
+    keep: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == match_field or values.get(name) == field_hash(value):
+            continue
+        edited_at = times.get(name)
+        if incoming and edited_at and not incoming_wins(incoming, Edit(target_org, edited_at)):
+            continue
+        keep[name] = value
+    if not keep:
+        return None
+    keep[match_field] = data[match_field]
+    return keep
