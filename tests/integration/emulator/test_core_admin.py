@@ -1,10 +1,11 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """/__emulator/ admin API: stats, write log, faults, reset; and the write-event hook."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
-from test_core_support import Client, admin, alpha, emu, login, session  # noqa: F401
+from emulator_support import Client, admin, login
 
 from zoho_emulator import Emulator, WriteEvent
 
@@ -83,7 +84,7 @@ async def test_revoke_tokens_fault(emu: Emulator, session: aiohttp.ClientSession
 
 async def test_latency_fault_delays_calls(emu: Emulator, session: aiohttp.ClientSession,
                                           alpha: Client) -> None:
-    loop_time = __import__("asyncio").get_running_loop().time
+    loop_time = asyncio.get_running_loop().time
     await admin(session, emu, "POST", "/faults", json={"org": "alpha", "latency_ms": 200})
     start = loop_time()
     await alpha.call("GET", "/crm/v8/org")

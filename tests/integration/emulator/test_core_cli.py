@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from test_core_support import make_config
+from emulator_support import make_config
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """API limits: credits over a rolling day, concurrency and sub-concurrency, 429 bodies."""
 
 from __future__ import annotations
@@ -6,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from test_core_support import admin, login, make_config, session  # noqa: F401
+from emulator_support import admin, login, make_config
 
 from zoho_emulator import Emulator
 

@@ -1,9 +1,8 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Metadata API: modules, fields, layouts, users, org."""
 
 from __future__ import annotations
 
-from test_core_support import Client, alpha, emu, session  # noqa: F401
+from emulator_support import Client
 
 
 async def test_modules(alpha: Client) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """OAuth of the emulator: token endpoint answers, limits, expiry, revoke, org binding."""
 
 from __future__ import annotations
@@ -6,16 +5,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
-from test_core_support import (  # noqa: F401  (fixtures)
-    ALPHA_REFRESH,
-    Client,
-    alpha,
-    beta,
-    emu,
-    login,
-    session,
-    token_call,
-)
+from emulator_support import ALPHA_REFRESH, Client, login, token_call
 
 from zoho_emulator import Emulator
 

@@ -1,11 +1,10 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Records API: insert/get/list/update/delete shapes, statuses and request-level errors."""
 
 from __future__ import annotations
 
 import re
 
-from test_core_support import Client, alpha, emu, login, session  # noqa: F401  (fixtures)
+from emulator_support import Client, login
 
 from zoho_emulator import Emulator
 

@@ -1,9 +1,8 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Search (criteria/email/phone/word) and deleted records."""
 
 from __future__ import annotations
 
-from test_core_support import Client, alpha, emu, session  # noqa: F401
+from emulator_support import Client, login
 
 from zoho_emulator import Emulator
 
@@ -72,8 +71,6 @@ async def test_deleted_records_listing(emu: Emulator, alpha: Client) -> None:
     _, after, _ = await alpha.call("GET", "/crm/v8/Leads/search", params={"word": "boyle"})
     assert after is None
     emu.state.advance(61 * 86_400)
-    from test_core_support import login
-
     alpha = await login(alpha.session, emu)
     _, body, _ = await alpha.call("GET", "/crm/v8/Leads/deleted", params={"type": "permanent"})
     assert [e["type"] for e in body["data"]] == ["permanent", "permanent"]

@@ -1,9 +1,8 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Upsert: default duplicate-check fields, duplicate_check_fields, action/duplicate_field."""
 
 from __future__ import annotations
 
-from test_core_support import Client, alpha, emu, session  # noqa: F401
+from emulator_support import Client
 
 
 async def test_default_check_uses_system_field_then_unique_fields(alpha: Client) -> None:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures are imported from test_core_support)
 """Validation like Zoho's: data types, lengths, lookups, owners, unique fields, read-only fields."""
 
 from __future__ import annotations
@@ -7,7 +6,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_core_support import Client, alpha, emu, make_config, session  # noqa: F401
+from emulator_support import Client, login, make_config
 
 from zoho_emulator import Emulator
 
@@ -108,8 +107,6 @@ async def test_read_only_and_unknown_fields_are_ignored(alpha: Client) -> None:
 
 async def test_strict_switches_reject_read_only_and_unknown_fields(
         session: aiohttp.ClientSession) -> None:
-    from test_core_support import login
-
     config = make_config(behaviour={"read_only_fields": "reject", "unknown_fields": "reject",
                                     "picklist_validation": True})
     async with Emulator(config) as strict:

@@ -1,13 +1,11 @@
-"""Shared fixtures of the emulator-core tests: two orgs, a logged-in client per org."""
+"""Helpers of the emulator tests: the two-org config, a logged-in API client, admin calls."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from zoho_emulator import Emulator
 
@@ -93,25 +91,3 @@ async def admin(session: aiohttp.ClientSession, emu: Emulator, method: str, path
                 **kw: Any) -> tuple[int, Any]:
     async with session.request(method, emu.url + "/__emulator" + path, **kw) as r:
         return r.status, await r.json(content_type=None)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(make_config()) as running:
-        yield running
-
-
-@pytest.fixture
-async def alpha(emu: Emulator, session: aiohttp.ClientSession) -> Client:
-    return await login(session, emu, "alpha")
-
-
-@pytest.fixture
-async def beta(emu: Emulator, session: aiohttp.ClientSession) -> Client:
-    return await login(session, emu, "beta")
