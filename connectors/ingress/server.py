@@ -21,6 +21,7 @@ from typing import Protocol
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from pipeline.settings import Settings
@@ -139,6 +140,8 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         return _refuse(ctx, error.reason, error.status, error.message)
     except web.HTTPRequestEntityTooLarge:
         return _refuse(ctx, "too_large", 413, "body too large")
+    except RequestPayloadError:  # e.g. a body that does not match its Content-Encoding
+        return _refuse(ctx, "malformed", 400, "unreadable body")
     except KafkaUnavailable as error:
         log.warning("ingress answers 503: %s", error)
         return _refuse(ctx, "kafka_unavailable", 503, "Kafka is unavailable, retry later",

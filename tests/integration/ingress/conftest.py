@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from ingress_support import (
-    CHANNEL_ID,
-    CHANNEL_TOKEN,
-    PARTITIONS,
-    Ingress,
-    TopicReader,
-    make_settings,
-    serve,
-)
-from prometheus_client import CollectorRegistry
+from ingress_support import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 
-from connectors.ingress.metrics import IngressMetrics
-from connectors.ingress.server import StaticChannelTokens, create_app
 from connectors.kafka import KafkaProducer, ensure_topics
 from pipeline.settings import Settings
 
@@ -40,12 +28,8 @@ async def producer(kafka_broker: str) -> AsyncIterator[KafkaProducer]:
 
 @pytest.fixture
 async def ingress(settings: Settings, producer: KafkaProducer) -> AsyncIterator[Ingress]:
-    metrics = IngressMetrics.create(CollectorRegistry())
-    tokens = StaticChannelTokens({("alpha", CHANNEL_ID): CHANNEL_TOKEN})
-    runner, url = await serve(create_app(settings, producer, metrics, tokens))
-    async with aiohttp.ClientSession() as session:
-        yield Ingress(url, session, metrics)
-    await runner.cleanup()
+    async with running_ingress(settings, producer) as ingress:
+        yield ingress
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from connectors.ingress.metrics import IngressMetrics
+from connectors.ingress.server import StaticChannelTokens, create_app
+from connectors.kafka import KafkaProducer, bootstrap_servers
 from pipeline.settings import Settings
 
 SECRET = "webhook-secret-0123456789abcdef"
@@ -67,8 +71,9 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
+        # a short fetch wait: end_offsets queues behind the fetch in flight
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                         group_id=None)
+                                         group_id=None, fetch_max_wait_ms=20)
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     async def __aenter__(self) -> TopicReader:
@@ -135,3 +140,23 @@ class Ingress:
         value = self.metrics.registry.get_sample_value(
             "orgsync_hints_total", {"org": org, "source": source})
         return value or 0.0
+
+
+@asynccontextmanager
+async def running_ingress(settings: Settings,
+                          producer: KafkaProducer | None = None) -> AsyncIterator[Ingress]:
+    """The ingress app on a free port, with static channel tokens and a fresh registry."""
+    own = producer is None
+    producer = producer or KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=5.0)
+    if own:
+        await producer.start()
+    metrics = IngressMetrics.create(CollectorRegistry())
+    tokens = StaticChannelTokens({("alpha", CHANNEL_ID): CHANNEL_TOKEN})
+    runner, url = await serve(create_app(settings, producer, metrics, tokens))
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Ingress(url, session, metrics)
+    finally:
+        await runner.cleanup()
+        if own:
+            await producer.stop()
