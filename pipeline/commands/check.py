@@ -1,0 +1,365 @@
+"""`orgsync check --config FILE`: is this configuration ready to run?
+
+Checks, in order: the configuration file; Kafka (describe the cluster); per org the credentials
+(one token refresh) and the OAuth scopes that a read can prove; per route and module that the
+module exists in source and target, that the configured fields exist, that `match_field` exists
+in the target and is something Zoho upserts on, and that the default owner is a target user.
+Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 otherwise. Details
+come from configuration names and Zoho's error codes and messages; never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from connectors.zoho import ZohoClient
+    from pipeline.settings import ModuleRoute, Route, Settings
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
+HTTP_TIMEOUT_S = 15.0
+Fields = dict[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    subject: str
+    result: str
+    detail: str
+
+
+def register(commands: Any) -> None:
+    check = commands.add_parser(
+        "check", help="check the configuration, the Zoho orgs and Kafka before running",
+        description="Validate the configuration; for each org refresh a token and probe the "
+                    "scopes a read can prove; for each route check modules, fields, the "
+                    "match field (exists, unique in the target) and the default owner; check "
+                    "that Kafka answers. Exit 0 when nothing failed, 1 otherwise.")
+    check.add_argument("--config", required=True, help="the YAML/JSON configuration file")
+    check.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    check.add_argument("--format", choices=("table", "json"), default="table",
+                       help="output format (default: table)")
+    check.add_argument("--kafka-timeout", type=float, default=5.0, metavar="SECONDS",
+                       help="how long to wait for Kafka (default: 5)")
+    check.add_argument("--loglevel", default="critical", help="log level (default: critical)")
+    check.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from pipeline.settings import ConfigError, load_settings
+
+    logging.basicConfig(level=args.loglevel.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(args.config, os.environ, args.secrets_file)
+    except ConfigError as error:
+        rows = [_config_row(error.path, problem) for problem in error.problems]
+    else:
+        rows = asyncio.run(run_checks(settings, args.config, args.kafka_timeout))
+    print(render_json(rows) if args.format == "json" else render_table(rows))
+    return 1 if any(row.result == FAIL for row in rows) else 0
+
+
+def _config_row(file: str, problem: str) -> Row:
+    """`orgs.x.dc: message` -> a row for that path; a problem with the file itself -> the file."""
+    path, sep, message = problem.partition(": ")
+    if sep and " " not in path:
+        return Row("config", path, FAIL, message)
+    return Row("config", file, FAIL, problem)
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    header = Row("CHECK", "ORG/ROUTE", "RESULT", "DETAIL")
+    widths = [max(len(getattr(r, f)) for r in (header, *rows)) for f in ("check", "subject",
+                                                                          "result")]
+    lines = [f"{r.check:<{widths[0]}}  {r.subject:<{widths[1]}}  {r.result:<{widths[2]}}  "
+             f"{r.detail}".rstrip() for r in (header, *rows)]
+    counts = {kind: sum(r.result == kind for r in rows) for kind in (OK, WARN, FAIL, SKIP)}
+    lines.append(f"\n{len(rows)} checks: {counts[OK]} ok, {counts[WARN]} warnings, "
+                 f"{counts[FAIL]} failed, {counts[SKIP]} skipped")
+    return "\n".join(lines)
+
+
+def render_json(rows: Sequence[Row]) -> str:
+    import orjson
+
+    body = {"ok": not any(r.result == FAIL for r in rows),
+            "checks": [dataclasses.asdict(r) for r in rows]}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> list[Row]:
+    import aiohttp
+
+    rows = [Row("config", str(config), OK,
+                f"{len(settings.orgs)} orgs, {len(settings.sync)} routes")]
+    kafka = asyncio.create_task(check_kafka(settings.kafka.broker, kafka_timeout))
+    async with aiohttp.ClientSession() as http:
+        orgs = Orgs(settings, http)
+        try:
+            rows += await orgs.check_credentials()
+            route_checks = [check_module(orgs, route, module)
+                            for route in settings.sync for module in route.modules]
+            org_rows = await asyncio.gather(*(orgs.check_scopes(name) for name in settings.orgs))
+            module_rows = await asyncio.gather(*route_checks)
+        finally:
+            await orgs.stop()
+    rows.append(await kafka)
+    return rows + [r for group in (*org_rows, *module_rows) for r in group]
+
+
+async def check_kafka(broker: str, wait_s: float) -> Row:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    from connectors.kafka import bootstrap_servers
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker),
+                                request_timeout_ms=int(wait_s * 1000))
+    try:
+        async with asyncio.timeout(wait_s):
+            await admin.start()
+            cluster = await admin.describe_cluster()
+    except (KafkaError, TimeoutError, OSError) as error:
+        return Row("kafka", broker, FAIL, f"no answer within {wait_s:g} s "
+                                          f"({type(error).__name__}); is the broker running?")
+    finally:
+        await admin.close()
+    return Row("kafka", broker, OK, f"{len(cluster['brokers'])} broker(s), "
+                                    f"cluster {cluster['cluster_id']}")
+
+
+class Orgs:
+    """A started client per org, which orgs authenticated, and metadata fetched once."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.clients = {name: _client(name, settings, http) for name in settings.orgs}
+        self.unusable: dict[str, str] = {}
+        self._memo: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+
+    async def check_credentials(self) -> list[Row]:
+        return list(await asyncio.gather(*(self._credentials(n) for n in self.clients)))
+
+    async def _credentials(self, name: str) -> Row:
+        from connectors.zoho import ZohoError
+
+        client = self.clients[name]
+        await client.start()
+        try:
+            await client.tokens.get()
+        except ZohoError as error:
+            self.unusable[name] = "its credentials failed"
+            return Row("credentials", name, FAIL, str(error))
+        return Row("credentials", name, OK, f"token refreshed at {client.endpoints.token_url} "
+                                            f"(dc {client.endpoints.dc})")
+
+    async def stop(self) -> None:
+        for client in self.clients.values():
+            await client.stop()
+
+    def _once(self, key: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        if key not in self._memo:
+            self._memo[key] = asyncio.ensure_future(fetch())
+        return asyncio.shield(self._memo[key])
+
+    async def fields(self, org: str, module: str) -> Fields:
+        async def fetch() -> Fields:
+            found = await self.clients[org].fields(module)
+            return {str(f["api_name"]): f for f in found if "api_name" in f}
+
+        result: Fields = await self._once(("fields", org, module), fetch)
+        return result
+
+    async def users(self, org: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._once(("users", org), self.clients[org].users)
+        return result
+
+    async def read_probe(self, org: str, module: str) -> None:
+        """One page of records modified from now on: proves the module's READ scope."""
+        records = self.clients[org].list_modified_since(module, datetime.now(UTC),
+                                                        ["Modified_Time"])
+        async for _ in records:
+            break
+        await records.aclose()
+
+    async def check_scopes(self, org: str) -> list[Row]:
+        if org in self.unusable:
+            return [Row("scopes", org, SKIP, f"org {org}: {self.unusable[org]}")]
+        probes = self._scope_probes(org)
+        results = await asyncio.gather(*(probe() for probe in probes.values()),
+                                       return_exceptions=True)
+        return [_scope_row(org, dict(zip(probes, results, strict=True)))]
+
+    def _scope_probes(self, org: str) -> dict[str, Callable[[], Awaitable[Any]]]:
+        modules = _modules_of(self.settings, org)
+        probes: dict[str, Callable[[], Awaitable[Any]]] = {
+            "ZohoCRM.users.READ": lambda: self.users(org)}
+        if modules:
+            first = sorted(modules)[0]
+            probes["ZohoCRM.settings.fields.READ"] = lambda: self.fields(org, first)
+        for module in sorted(self.settings.synced_modules(org)):
+            probes[f"ZohoCRM.modules.{module}.READ"] = partial(self.read_probe, org, module)
+        if self.settings.ingress.public_url and self.settings.routes_from(org):
+            probes["ZohoCRM.notifications.READ"] = self.clients[org].watch_get
+        return probes
+
+
+def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoClient:
+    from connectors.zoho import BackoffPolicy, ZohoClient
+    from pipeline.orgs import org_connection
+
+    # No token cache: the check proves that the refresh token itself still works.
+    connection = dataclasses.replace(org_connection(name, settings.orgs[name]),
+                                     token_cache_path=None)
+    return ZohoClient(connection, session=http, timeout=HTTP_TIMEOUT_S,
+                      backoff=BackoffPolicy(max_attempts=3, base=0.2, cap=2.0))
+
+
+def _modules_of(settings: Settings, org: str) -> set[str]:
+    """Modules of `org` whose field metadata some check reads (as source or as target)."""
+    found = set(settings.synced_modules(org))
+    found |= {route.target_module(m) for route in settings.routes_into(org) for m in route.modules}
+    return found
+
+
+def _scope_row(org: str, results: Mapping[str, Any]) -> Row:
+    from connectors.zoho import errors
+
+    denied = {s: r for s, r in results.items()
+              if isinstance(r, errors.OAuthScopeMismatch | errors.NoPermission)}
+    unknown = {s: r for s, r in results.items() if isinstance(r, BaseException)
+               and s not in denied and not isinstance(r, errors.InvalidModule)}
+    proven = [s for s, r in results.items() if not isinstance(r, BaseException)]
+    if denied:
+        return Row("scopes", org, FAIL, "missing: " + "; ".join(
+            f"{s} ({r.zoho_code})" for s, r in denied.items()))  # type: ignore[attr-defined]
+    detail = f"read scopes proven: {', '.join(proven) or 'none'}; write scopes are not probed"
+    if unknown:
+        return Row("scopes", org, WARN, detail + "; not verified: " + "; ".join(
+            f"{s} ({type(r).__name__})" for s, r in unknown.items()))
+    return Row("scopes", org, OK, detail)
+
+
+# --- per route and module ------------------------------------------------------------------------
+
+
+async def check_module(orgs: Orgs, route: Route, module: str) -> list[Row]:
+    from connectors.zoho import ZohoError
+
+    target_module = route.target_module(module)
+    subject = f"{route.name}/{module}" + (f"->{target_module}" if target_module != module else "")
+    blocked = [f"org {o}: {orgs.unusable[o]}" for o in (route.source, route.target)
+               if o in orgs.unusable]
+    if blocked:
+        return [Row("module", subject, SKIP, "; ".join(blocked))]
+    found: list[Fields] = []
+    for org, name in ((route.source, module), (route.target, target_module)):
+        try:
+            found.append(await orgs.fields(org, name))
+        except ZohoError as error:
+            return [Row("module", subject, FAIL, _module_problem(error, org, name))]
+    source, target = found
+    mapping = route.modules[module]
+    rows = [Row("module", subject, OK, f"{module} in {route.source} ({len(source)} fields), "
+                                      f"{target_module} in {route.target} ({len(target)} fields)"),
+            Row("fields", subject, *_fields_result(mapping, route, source, target)),
+            Row("match_field", subject, *_match_result(mapping, route, module, source, target))]
+    if mapping.owner is not None:
+        rows.append(Row("owner", subject, *await _owner_result(orgs, route, mapping)))
+    return rows
+
+
+def _module_problem(error: Exception, org: str, module: str) -> str:
+    from connectors.zoho import errors
+
+    if isinstance(error, errors.InvalidModule):
+        return f"module {module} does not exist in {org} (or is not available to the API)"
+    return f"cannot read the fields of {org}.{module}: {error}"
+
+
+def _fields_result(mapping: ModuleRoute, route: Route, source: Fields,
+                   target: Fields) -> tuple[str, str]:
+    if mapping.fields is None:
+        return OK, (f"all fields: the {len(source)} source fields that {route.target} "
+                    f"also has ({len(set(source) & set(target))} by name)")
+    missing_source = [f for f in mapping.fields if f not in source]
+    missing_target = [mapping.target_field(f) for f in mapping.fields
+                      if mapping.target_field(f) not in target]
+    read_only = [name for f in mapping.fields
+                 if _read_only(target.get(name := mapping.target_field(f)))]
+    problems = [f"missing in {org}: {', '.join(names)}" for org, names in
+                ((route.source, missing_source), (route.target, missing_target)) if names]
+    if problems:
+        return FAIL, "; ".join(problems)
+    if read_only:
+        return WARN, f"read-only in {route.target}, never written: {', '.join(read_only)}"
+    return OK, f"{len(mapping.fields)} fields exist in both orgs"
+
+
+def _read_only(meta: Mapping[str, Any] | None) -> bool:
+    return bool(meta and (meta.get("read_only") or meta.get("field_read_only")))
+
+
+def _match_result(mapping: ModuleRoute, route: Route, module: str, source: Fields,
+                  target: Fields) -> tuple[str, str]:
+    from pipeline.transforms import SYSTEM_UNIQUE_FIELDS, match_uses_source_id
+
+    target_module = route.target_module(module)
+    name, where = mapping.match_field, f"{route.target}.{target_module}"
+    meta = target.get(name)
+    if meta is None:
+        return FAIL, (f"{name} does not exist in {where}: create it as a unique single-line "
+                      f"field (see docs/zoho-setup.md)")
+    by_source_id = match_uses_source_id(mapping, target_module)
+    origin = [src for src, dst in mapping.rename.items() if dst == name] or [name]
+    if not by_source_id and origin[0] not in source:
+        return FAIL, (f"{name} is copied from {route.source}.{module}.{origin[0]}, "
+                      f"which does not exist")
+    holds = "the source record id" if by_source_id else f"the source's {origin[0]}"
+    if meta.get("unique"):
+        return OK, f"{name} exists in {where}, is unique, holds {holds}"
+    duplicate_check = SYSTEM_UNIQUE_FIELDS.get(target_module, "Name")
+    if name == duplicate_check:
+        return WARN, (f"{name} is Zoho's duplicate-check field of {target_module}: upserts match "
+                      f"on it, but Zoho does not refuse duplicates in it; mark it 'Do not allow "
+                      f"duplicate values' to be sure one record matches")
+    return FAIL, (f"{name} in {where} is not unique: Zoho upserts only on unique fields or "
+                  f"{target_module}'s duplicate-check field ({duplicate_check}); edit the field "
+                  f"and tick 'Do not allow duplicate values'")
+
+
+async def _owner_result(orgs: Orgs, route: Route, mapping: ModuleRoute) -> tuple[str, str]:
+    from connectors.zoho import ZohoError
+
+    assert mapping.owner is not None
+    default = mapping.owner.default
+    if default is None:
+        return OK, "owners mapped by e-mail; no default owner (unmatched owners go to the DLQ)"
+    try:
+        users = await orgs.users(route.target)
+    except ZohoError as error:
+        return FAIL, f"cannot list the users of {route.target}: {error}"
+    active = {str(u.get("email", "")).lower() for u in users if u.get("status") == "active"}
+    if default.lower() in active:
+        return OK, f"default owner {default} is an active user of {route.target}"
+    return FAIL, f"default owner {default} is not an active user of {route.target}"

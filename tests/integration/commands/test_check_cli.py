@@ -1,0 +1,145 @@
+"""`orgsync check` against two emulated orgs and the real Kafka broker: one test per failure."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from cli_check_support import (
+    GOOD_LEADS,
+    Result,
+    assert_no_secret,
+    closed_port,
+    emulator_config,
+    run_cli,
+    secrets_env,
+    write_config,
+)
+
+from zoho_emulator import Emulator
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator(emulator_config(), host="127.0.0.1", port=0) as emu:
+        yield emu
+
+
+async def check(config: Path, *extra: str, **env: str) -> Result:
+    result = await run_cli("check", "--config", str(config), *extra, env=secrets_env(**env))
+    assert_no_secret(result)
+    return result
+
+
+async def test_all_good(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker))
+
+    assert result.code == 0, result.output
+    for org in ("src", "dst"):
+        assert " ok " in result.row("credentials", org)
+        scopes = result.row("scopes", org)
+        assert " ok " in scopes and "ZohoCRM.users.READ" in scopes
+    assert "ZohoCRM.modules.Leads.READ" in result.row("scopes", "src")
+    kafka = result.row("kafka", f"kafka://{kafka_broker}")
+    assert " ok " in kafka and "cluster" in kafka
+    for name in ("module", "fields", "match_field", "owner"):
+        assert " ok " in result.row(name, "src->dst/Leads"), result.output
+    assert "is unique" in result.row("match_field", "src->dst/Leads")
+    assert "sales@dst.example is an active user" in result.row("owner", "src->dst/Leads")
+    assert "0 failed" in result.stdout
+
+
+async def test_bad_credentials(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
+    wrong = "not-the-dst-client-secret-0000000000"
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker),
+                         DST_CLIENT_SECRET=wrong)
+
+    assert result.code == 1
+    row = result.row("credentials", "dst")
+    assert " FAIL " in row and "invalid_client_secret" in row
+    assert " ok " in result.row("credentials", "src")
+    assert " skip " in result.row("module", "src->dst/Leads")
+    assert wrong not in result.output
+
+
+async def test_missing_module(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
+    modules = {"Leads": GOOD_LEADS, "Vendors": {"match_field": "Origin_Record_Id"}}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, modules))
+
+    assert result.code == 1
+    assert " ok " in result.row("module", "src->dst/Leads")
+    row = result.row("module", "src->dst/Vendors")
+    assert " FAIL " in row and "module Vendors does not exist in src" in row
+
+
+async def test_missing_match_field(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
+    leads = {**GOOD_LEADS, "match_field": "External_Key"}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}))
+
+    assert result.code == 1
+    row = result.row("match_field", "src->dst/Leads")
+    assert " FAIL " in row and "External_Key does not exist in dst.Leads" in row
+
+
+async def test_non_unique_match_field(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path
+) -> None:
+    leads = {**GOOD_LEADS, "match_field": "Plain_Text"}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}))
+
+    assert result.code == 1
+    row = result.row("match_field", "src->dst/Leads")
+    assert " FAIL " in row and "Plain_Text in dst.Leads is not unique" in row
+    assert "Do not allow duplicate values" in row
+
+
+async def test_natural_key_is_a_warning_not_a_failure(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path
+) -> None:
+    leads = {**GOOD_LEADS, "match_field": "Email"}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}))
+
+    assert result.code == 0, result.output
+    row = result.row("match_field", "src->dst/Leads")
+    assert " warn " in row and "duplicate-check field of Leads" in row
+
+
+async def test_unreachable_kafka(emulator: Emulator, tmp_path: Path) -> None:
+    broker = f"127.0.0.1:{closed_port()}"
+    config = write_config(tmp_path, emulator.url, broker)
+    result = await check(config, "--kafka-timeout", "2")
+
+    assert result.code == 1
+    row = result.row("kafka", f"kafka://{broker}")
+    assert " FAIL " in row and "no answer within 2 s" in row
+    assert " ok " in result.row("credentials", "dst")  # only Kafka failed
+    assert result.stdout.count(" FAIL ") == 1
+
+
+async def test_unknown_field_and_owner(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path
+) -> None:
+    leads = {**GOOD_LEADS, "fields": ["Last_Name", "Nickname"],
+             "owner": {"match": "email", "default": "nobody@dst.example"}}
+    config = write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads})
+    result = await check(config, "--format", "json")
+
+    assert result.code == 1
+    body = orjson.loads(result.stdout)
+    failed = {row["check"]: row["detail"] for row in body["checks"] if row["result"] == "FAIL"}
+    assert body["ok"] is False and set(failed) == {"fields", "owner"}
+    assert failed["fields"] == "missing in src: Nickname; missing in dst: Nickname"
+    assert "nobody@dst.example is not an active user of dst" in failed["owner"]
+
+
+async def test_invalid_config_lists_problems_by_path(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9", "127.0.0.1:9",
+                          {"Leads": {"fields": ["Email"]}})
+    result = await check(config, DST_REFRESH_TOKEN="")
+
+    assert result.code == 1
+    assert " FAIL " in result.row("config", "orgs.dst.refresh_token")
+    assert "variable DST_REFRESH_TOKEN is not set" in result.row("config", "orgs.dst.refresh_token")
+    assert "required" in result.row("config", "sync[0].modules.Leads.match_field")
