@@ -24,7 +24,7 @@ from .state import EmulatorState
 VERSIONS = ("v2", "v7", "v8")
 # Components built separately; each exposes setup_<name>(app, state) and is optional here.
 _PLUGINS = (
-    ("zoho_emulator.notifications", "setup_notifications"),
+    ("zoho_emulator.watch_api", "setup_notifications"),
     ("zoho_emulator.webhooks", "setup_webhooks"),
 )
 

@@ -186,9 +186,9 @@ def _condition_matcher(
         if op == "equals":
             if value is None:
                 return False
-            return wanted[0] in value if text and equals_contains else value == wanted[0]
+            return bool(wanted[0] in value if text and equals_contains else value == wanted[0])
         if op == "not_equal":
-            return value != wanted[0]
+            return bool(value != wanted[0])
         if op == "starts_with":
             return isinstance(value, str) and value.startswith(wanted[0])
         if op == "in":

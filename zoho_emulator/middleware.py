@@ -59,7 +59,7 @@ async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
 
 async def _latency(org: OrgState) -> None:
     cfg, faults, rnd = org.config, org.faults, org.random
-    delay = cfg.latency_ms + faults.latency_ms
+    delay: float = cfg.latency_ms + faults.latency_ms
     jitter = cfg.latency_jitter_ms + faults.latency_jitter_ms
     if jitter:
         delay += rnd.uniform(0, jitter)
@@ -117,9 +117,10 @@ async def _metered(
     request: web.Request, handler: Handler, org: OrgState, cost: int
 ) -> web.StreamResponse:
     await _latency(org)
-    response = _fault(org)
-    if response is not None:
-        return response
+    faulted = _fault(org)
+    if faulted is not None:
+        return faulted
+    response: web.StreamResponse
     if not org.credits.try_spend(org.now_ms(), cost):
         org.stats.throttled += 1
         response = too_many_requests().response()

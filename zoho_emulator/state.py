@@ -6,8 +6,9 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from .config import Behaviour, EmulatorConfig, OrgConfig
@@ -21,9 +22,19 @@ from .validation import Validator
 log = logging.getLogger("zoho_emulator")
 
 
-@dataclass(frozen=True)
+def _no_records() -> tuple[dict[str, Any], ...]:
+    return ()
+
+
+@dataclass(frozen=True, eq=False)
 class WriteEvent:
-    """One successful API write (one event per API call and operation)."""
+    """One successful API write (one event per API call and operation).
+
+    ``values`` are the records' stored values right after the write (per id; lookups and users
+    as ids, date-times as epoch seconds; never mutated later). ``records`` — the rendered
+    records (delete: the last copies) — are rendered on first access and then kept: rendering
+    costs as much as the write itself, and most listeners never need it.
+    """
 
     org: str
     module: str
@@ -32,7 +43,12 @@ class WriteEvent:
     at_ms: int
     client_id: str | None
     trigger: tuple[str, ...] | None  # None: key absent (automations run); (): none run
-    records: tuple[dict[str, Any], ...]  # rendered records after the write (delete: last copies)
+    values: tuple[Mapping[str, Any], ...] = ()
+    render: Callable[[], tuple[dict[str, Any], ...]] = field(default=_no_records, repr=False)
+
+    @cached_property
+    def records(self) -> tuple[dict[str, Any], ...]:
+        return self.render()
 
 
 WriteListener = Callable[[WriteEvent], None]

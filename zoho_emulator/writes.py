@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from .render import Renderer
@@ -29,7 +30,8 @@ class Batch:
         self.user_id = org.api_user.id
         self.results: list[dict[str, Any]] = []
         self.touched: dict[str, dict[str, StoredRecord]] = {"insert": {}, "update": {}}
-        self.deleted: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, StoredRecord] = {}
+        self.deleted_copies: list[dict[str, Any]] = []  # rendered before removal (listeners)
         self.if_unmodified_since: int | None = None
 
     # -- operations -----------------------------------------------------------------------
@@ -86,14 +88,15 @@ class Batch:
                 RecordError("INVALID_DATA", "the id given seems to be invalid", {"id": rid}).entry()
             )
             return
-        copy = self.renderer.full(record) if self.org.has_write_listeners else {}
+        if self.org.has_write_listeners:
+            self.deleted_copies.append(self.renderer.full(record))
         self.store.remove(rid)
         self.store.deleted.append(
             DeletedEntry(
                 rid, self.renderer.display_name(record), record.created_by, self.user_id, self.now_s
             )
         )
-        self.deleted[rid] = copy
+        self.deleted[rid] = record
         self.results.append(
             {
                 "code": "SUCCESS",
@@ -207,19 +210,25 @@ class Batch:
         return self.org.behaviour.all_failed_status
 
     def emit(self) -> None:
-        with_records = self.org.has_write_listeners
+        listened = self.org.has_write_listeners
+        renderer = self.renderer
         for op, touched in self.touched.items():
             if touched:
-                records = (
-                    tuple(self.renderer.full(r) for r in touched.values()) if with_records else ()
-                )
-                self._emit(op, tuple(touched), records)
+                # Copies: a later write replaces values and times on the live record.
+                snaps = tuple(map(_snapshot, touched.values())) if listened else ()
+                self._emit(op, tuple(touched), snaps, partial(_render_all, renderer, snaps))
         if self.deleted:
-            self._emit(
-                "delete", tuple(self.deleted), tuple(self.deleted.values()) if with_records else ()
-            )
+            copies = tuple(self.deleted_copies)
+            snaps = tuple(self.deleted.values()) if listened else ()
+            self._emit("delete", tuple(self.deleted), snaps, lambda: copies)
 
-    def _emit(self, op: str, ids: tuple[str, ...], records: tuple[dict[str, Any], ...]) -> None:
+    def _emit(
+        self,
+        op: str,
+        ids: tuple[str, ...],
+        snaps: tuple[StoredRecord, ...],
+        render: Callable[[], tuple[dict[str, Any], ...]],
+    ) -> None:
         self.org.emit_write(
             WriteEvent(
                 self.org.name,
@@ -229,6 +238,25 @@ class Batch:
                 self.now_ms,
                 self.client_id,
                 self.trigger,
-                records,
+                tuple(r.values for r in snaps),
+                render,
             )
         )
+
+
+def _render_all(
+    renderer: Renderer, records: tuple[StoredRecord, ...]
+) -> tuple[dict[str, Any], ...]:
+    return tuple(map(renderer.full, records))
+
+
+def _snapshot(record: StoredRecord) -> StoredRecord:
+    # values dicts are replaced, never changed in place, so sharing them is safe
+    return StoredRecord(
+        record.id,
+        record.values,
+        record.created_s,
+        record.modified_s,
+        record.created_by,
+        record.modified_by,
+    )
