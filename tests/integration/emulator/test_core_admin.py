@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
+import pytest
 from emulator_support import Client, admin, login
 
 from zoho_emulator import Emulator, WriteEvent
+from zoho_emulator.render import Renderer
+from zoho_emulator.store import StoredRecord
 
 
 async def test_stats_shape(emu: Emulator, session: aiohttp.ClientSession, alpha: Client) -> None:
@@ -120,3 +124,28 @@ async def test_write_events_one_per_call_and_operation(emu: Emulator, alpha: Cli
     assert upsert_insert.records[0]["Email"] == "b@z.com"
     assert delete.ids == (a,) and delete.records[0]["Last_Name"] == "A2"
     assert update.at_ms >= insert.at_ms
+
+
+async def test_write_event_records_render_on_first_access_as_of_the_write(
+        emu: Emulator, alpha: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[str] = []
+    full = Renderer.full
+
+    def counting_full(self: Renderer, rec: StoredRecord) -> dict[str, Any]:
+        rendered.append(rec.id)
+        return full(self, rec)
+
+    monkeypatch.setattr(Renderer, "full", counting_full)
+    events: list[WriteEvent] = []
+    emu.state.orgs["alpha"].add_write_listener(events.append)
+    (a,) = await alpha.insert("Leads", {"Last_Name": "A", "Email": "a@z.com"})
+    status, _, _ = await alpha.call("PUT", f"/crm/v8/Leads/{a}",
+                                    json={"data": [{"Last_Name": "A2"}]})
+    assert status == 200 and rendered == []  # nobody looked at records yet
+    insert, update = events
+    assert insert.values[0]["Last_Name"] == "A" and update.values[0]["Last_Name"] == "A2"
+    (record,) = insert.records  # rendered now, yet as it was right after the insert
+    assert record["Last_Name"] == "A" and record["Email"] == "a@z.com" and record["id"] == a
+    assert record["Owner"]["email"] == "admin@alpha.example"
+    assert insert.records is insert.records and rendered == [a]
+    assert update.records[0]["Last_Name"] == "A2" and rendered == [a, a]
