@@ -4,11 +4,12 @@ accept the same named parameters from the URL query, a form body or a JSON objec
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+from multidict import MultiMapping
 
 from .hints import BadInput, HintBatch, check_ids, check_module, check_operation, event_time
 
@@ -18,7 +19,7 @@ SECRET_PARAM = "secret"
 SECRET_HEADER = "X-Orgsync-Secret"
 
 
-def query_fields(query: Mapping[str, str] | Any) -> Fields:
+def query_fields(query: MultiMapping[Any]) -> Fields:
     """A MultiDict (request.query / request.post()) as name -> values."""
     return {key: list(query.getall(key)) for key in query.keys()}
 

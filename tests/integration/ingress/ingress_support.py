@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from connectors.ingress.metrics import IngressMetrics
 from connectors.ingress.server import StaticChannelTokens, create_app
 from connectors.kafka import KafkaProducer, bootstrap_servers
+from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
 from pipeline.settings import Settings
 
 SECRET = "webhook-secret-0123456789abcdef"
@@ -160,3 +162,27 @@ async def running_ingress(settings: Settings,
         await runner.cleanup()
         if own:
             await producer.stop()
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the emulator needs our URL before we start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def zoho_client(settings: Settings, org: str = "alpha") -> ZohoClient:
+    conf = settings.orgs[org]
+    connection = OrgConnection(
+        name=org, dc=conf.dc, edition=conf.edition, client_id=conf.client_id,
+        client_secret=conf.client_secret.get_secret_value(),
+        refresh_token=conf.refresh_token.get_secret_value(),
+        accounts_url=conf.accounts_url, api_url=conf.api_url)
+    backoff = BackoffPolicy(max_attempts=4, base=0.01, cap=0.05, throttle_base=0.01)
+    return ZohoClient(connection, metrics=ZohoMetrics.create(CollectorRegistry()),
+                      backoff=backoff)
+
+
+def lead(name: str) -> dict[str, Any]:
+    return {"Last_Name": name, "Company": "Acme"}

@@ -1,0 +1,168 @@
+"""End to end against the emulator: Notification API, workflow webhooks, the poller under
+dropped notifications, channels across restarts, all read back from the hints topic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from ingress_support import (
+    PARTITIONS,
+    SECRET,
+    TopicReader,
+    emulator_config,
+    free_port,
+    lead,
+    make_settings,
+    zoho_client,
+)
+from prometheus_client import CollectorRegistry
+
+from connectors.ingress import IngressService
+from connectors.kafka import ensure_topics
+from connectors.zoho import ZohoClient
+from pipeline.settings import Settings
+from zoho_emulator import Emulator, load_config
+
+
+@dataclass
+class Stack:
+    emu: Emulator
+    settings: Settings
+    zoho: ZohoClient
+    hints: TopicReader
+
+    @asynccontextmanager
+    async def ingress(self, *, clock: Callable[[], float] = time.time,
+                      **kw: Any) -> AsyncIterator[IngressService]:
+        service = IngressService(self.settings, {"alpha": self.zoho}, CollectorRegistry(),
+                                 clock=clock, **kw)
+        await service.start()
+        try:
+            yield service
+        finally:
+            await service.stop()
+
+    async def insert(self, *names: str, workflows: bool = False) -> list[str]:
+        trigger = None if workflows else []
+        outcomes = await self.zoho.insert("Leads", [lead(n) for n in names], trigger=trigger)
+        assert all(o.ok for o in outcomes), outcomes
+        return [str(o.id) for o in outcomes]
+
+    async def faults(self, **faults: Any) -> None:
+        async with aiohttp.ClientSession() as session, session.post(
+                self.emu.url + "/__emulator/faults", json={"org": "alpha", **faults}) as r:
+            assert r.status == 200
+
+    def stats(self) -> dict[str, Any]:
+        return self.emu.state.orgs["alpha"].stats.as_dict()
+
+
+@pytest.fixture
+async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/hooks/zoho/alpha?secret={SECRET}"
+    async with Emulator(load_config(emulator_config(hook)), host="127.0.0.1", port=0) as emu:
+        settings = make_settings(
+            kafka_broker, unique_name, zoho_url=emu.url, public_url=f"http://127.0.0.1:{port}",
+            ingress={"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
+                     "webhook_secret": SECRET},
+            poller={"interval_seconds": 1.0, "overlap_seconds": 1.0})
+        await ensure_topics(kafka_broker, settings.topics, PARTITIONS, 1)
+        async with zoho_client(settings) as zoho, \
+                TopicReader(kafka_broker, settings.topics.hints) as hints:
+            yield Stack(emu, settings, zoho, hints)
+
+
+def _ids_from(source: str, ids: list[str]) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda seen: set(ids) <= {h["id"] for h in seen if h["source"] == source}
+
+
+async def test_record_reaches_hints_through_the_notification_api_within_1s(
+        stack: Stack) -> None:
+    async with stack.ingress(poll=False) as service:
+        assert service.channels is not None
+        (channel,) = [c for c in service.channels.channels() if c.module == "Leads"]
+        started = time.monotonic()
+        ids = await stack.insert("Notified")
+        seen = await stack.hints.until(_ids_from("notification", ids), within=1.0)
+        assert time.monotonic() - started < 1.0
+    (hint,) = [h for h in seen if h["id"] == ids[0]]
+    assert (hint["module"], hint["operation"]) == ("Leads", "insert")
+    listed = await stack.zoho.watch_get(channel.channel_id)
+    assert listed[0]["notify_url"] == f"{stack.settings.ingress.public_url}/notify/alpha"
+
+
+async def test_record_reaches_hints_through_the_workflow_webhook_within_1s(
+        stack: Stack) -> None:
+    async with stack.ingress(poll=False, watch=False):
+        started = time.monotonic()
+        ids = await stack.insert("Hooked", workflows=True)
+        await stack.hints.until(_ids_from("webhook", ids), within=1.0)
+        assert time.monotonic() - started < 1.0
+    assert stack.stats()["notifications"]["sent"] == 0  # no channel: only the webhook path
+
+
+async def test_poller_closes_the_gap_of_dropped_notifications_within_one_interval(
+        stack: Stack) -> None:
+    await stack.faults(drop_notifications=0.3)
+    async with stack.ingress() as service:
+        ids: list[str] = []
+        for batch in range(12):
+            ids += await stack.insert(*(f"Lead {batch}-{i}" for i in range(3)))
+        outcomes = await stack.zoho.delete("Leads", ids[:3])
+        assert all(o.ok for o in outcomes)
+        written = time.monotonic()
+        interval = stack.settings.poller.interval_seconds
+        seen = await stack.hints.until(
+            lambda seen: set(ids) <= {h["id"] for h in seen}
+            and set(ids[:3]) <= {h["id"] for h in seen if h["operation"] == "delete"},
+            within=interval + 1.5)
+        assert time.monotonic() - written <= interval + 1.5
+        assert service.metrics.registry.get_sample_value(
+            "orgsync_hints_total", {"org": "alpha", "source": "poll"})
+    assert stack.stats()["notifications"]["dropped"] > 0
+    notified = {h["id"] for h in seen if h["source"] == "notification"}
+    assert notified < set(ids)  # some were dropped; the poll brought them
+
+
+async def test_channel_survives_a_restart_and_a_vanished_channel_is_recreated(
+        stack: Stack) -> None:
+    async with stack.ingress(poll=False) as first:
+        assert first.channels is not None
+        before = {c.module: c.channel_id for c in first.channels.channels()}
+    assert set(before) == {"Leads", "Contacts"}
+    async with stack.ingress(poll=False) as second:
+        assert second.channels is not None
+        assert {c.module: c.channel_id for c in second.channels.channels()} == before
+        ids = await stack.insert("After restart")
+        await stack.hints.until(_ids_from("notification", ids), within=2.0)
+        outcomes = await stack.zoho.watch_disable([before["Leads"]])
+        assert outcomes[0].ok
+        await second.channels.check()
+        assert await stack.zoho.watch_get(before["Leads"])  # back, same id and token
+        ids = await stack.insert("After recreate")
+        await stack.hints.until(_ids_from("notification", ids), within=2.0)
+
+
+async def test_channel_is_renewed_before_it_expires(stack: Stack) -> None:
+    shift = [0.0]
+    async with stack.ingress(poll=False, clock=lambda: time.time() + shift[0]) as service:
+        assert service.channels is not None
+        (channel,) = [c for c in service.channels.channels() if c.module == "Leads"]
+        first = (await stack.zoho.watch_get(channel.channel_id))[0]["channel_expiry"]
+        shift[0] = 20 * 3600.0  # 4 h left of the default 1-day lifetime: renew
+        await service.channels.check()
+        renewed = (await stack.zoho.watch_get(channel.channel_id))[0]["channel_expiry"]
+    gained = _epoch(renewed) - _epoch(first)
+    assert abs(gained - 20 * 3600) < 60
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
