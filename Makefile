@@ -36,3 +36,11 @@ typecheck: install
 
 clean:
 	rm -rf $(VENV) .local build *.egg-info
+
+# Benchmark (issue 9): orgsync vs the seed's per-record sync vs the physical limit; see docs/benchmarks.md.
+.PHONY: bench bench-quick
+bench: install
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
+bench-quick: install
+	$(VENV)/bin/python -m bench.run --quick $(BENCH_ARGS)
