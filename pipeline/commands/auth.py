@@ -57,10 +57,8 @@ def _plan(config: Path, org: str, secrets_file: str | None) -> _Plan:
         raw = yaml.safe_load(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         raw = None
-    raw = raw if isinstance(raw, dict) else {}
-    orgs = raw.get("orgs") if isinstance(raw.get("orgs"), dict) else {}
-    entry = orgs.get(org) if isinstance(orgs.get(org), dict) else {}
-    reference = entry.get("refresh_token")
+    raw = _mapping(raw)
+    reference = _mapping(_mapping(raw.get("orgs")).get(org)).get("refresh_token")
     match = _REFERENCE.fullmatch(reference) if isinstance(reference, str) else None
     configured = raw.get("secrets_file")
     if secrets_file is not None:
@@ -70,6 +68,10 @@ def _plan(config: Path, org: str, secrets_file: str | None) -> _Plan:
     else:
         path = None
     return _Plan(match.group(1) if match else None, path)
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def handle_exchange(args: argparse.Namespace) -> int:

@@ -169,7 +169,7 @@ class Orgs:
             await client.tokens.get()
         except ZohoError as error:
             self.unusable[name] = "its credentials failed"
-            return Row("credentials", name, FAIL, str(error))
+            return Row("credentials", name, FAIL, _credentials_problem(name, error))
         return Row("credentials", name, OK, f"token refreshed at {client.endpoints.token_url} "
                                             f"(dc {client.endpoints.dc})")
 
@@ -195,12 +195,10 @@ class Orgs:
         return result
 
     async def read_probe(self, org: str, module: str) -> None:
-        """One page of records modified from now on: proves the module's READ scope."""
-        records = self.clients[org].list_modified_since(module, datetime.now(UTC),
-                                                        ["Modified_Time"])
-        async for _ in records:
-            break
-        await records.aclose()
+        """List what was modified from now on (normally nothing): proves the READ scope."""
+        since = datetime.now(UTC)
+        async for _ in self.clients[org].list_modified_since(module, since, ["Modified_Time"]):
+            pass
 
     async def check_scopes(self, org: str) -> list[Row]:
         if org in self.unusable:
@@ -222,6 +220,17 @@ class Orgs:
         if self.settings.ingress.public_url and self.settings.routes_from(org):
             probes["ZohoCRM.notifications.READ"] = self.clients[org].watch_get
         return probes
+
+
+def _credentials_problem(org: str, error: Exception) -> str:
+    from connectors.zoho import errors
+
+    if not isinstance(error, errors.InvalidCode):
+        return str(error)
+    # InvalidCode's own hint is about grant tokens; here it is the stored refresh token.
+    return (f"[{org}] invalid_code: the refresh token was refused (revoked, or made for another "
+            f"client or data centre); make a new one with `orgsync auth exchange --org {org}` "
+            f"(docs/zoho-setup.md)")
 
 
 def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoClient:
@@ -252,7 +261,7 @@ def _scope_row(org: str, results: Mapping[str, Any]) -> Row:
     proven = [s for s, r in results.items() if not isinstance(r, BaseException)]
     if denied:
         return Row("scopes", org, FAIL, "missing: " + "; ".join(
-            f"{s} ({r.zoho_code})" for s, r in denied.items()))  # type: ignore[attr-defined]
+            f"{s} ({r.zoho_code})" for s, r in denied.items()))
     detail = f"read scopes proven: {', '.join(proven) or 'none'}; write scopes are not probed"
     if unknown:
         return Row("scopes", org, WARN, detail + "; not verified: " + "; ".join(

@@ -64,6 +64,16 @@ async def test_bad_credentials(emulator: Emulator, kafka_broker: str, tmp_path: 
     assert wrong not in result.output
 
 
+async def test_revoked_refresh_token(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker),
+                         SRC_REFRESH_TOKEN="1000.revoked.refresh-token")
+
+    assert result.code == 1
+    row = result.row("credentials", "src")
+    assert " FAIL " in row and "refresh token was refused" in row
+    assert "orgsync auth exchange --org src" in row
+
+
 async def test_missing_module(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
     modules = {"Leads": GOOD_LEADS, "Vendors": {"match_field": "Origin_Record_Id"}}
     result = await check(write_config(tmp_path, emulator.url, kafka_broker, modules))
