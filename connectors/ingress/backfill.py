@@ -84,10 +84,10 @@ class Backfill:
         started, done_before = time.monotonic(), state.done
         fields = await self._list_fields()
         while not state.finished:
-            records = await self._page(state, fields)
+            records, exhausted = await self._page(state, fields)
             fresh = [r for r in records if not _seen(state, r)]
             await self._publish(await self._full(fresh, fields))
-            _advance(state, records, fresh)
+            _advance(state, records, fresh, exhausted)
             await self.kv.put(self.key, vars(state))
             self.on_progress(self._progress(state, started, done_before))
         return self._progress(state, started, done_before)
@@ -105,8 +105,10 @@ class Backfill:
         names = await self.client.field_names(self.module, Priority.LOW)
         return names if 0 < len(names) <= MAX_LIST_FIELDS else None
 
-    async def _page(self, state: _State, fields: Sequence[str] | None) -> list[Record]:
-        """One page from ``state.after``; longer when a single second holds more records."""
+    async def _page(self, state: _State,
+                    fields: Sequence[str] | None) -> tuple[list[Record], bool]:
+        """A page from ``state.after`` (longer when one second holds more records), and
+        whether the listing ended."""
         since = datetime.fromisoformat(state.after)
         wanted = fields or ("Modified_Time",)
         records: list[Record] = []
@@ -114,8 +116,8 @@ class Backfill:
             async for record in listing:
                 records.append(record)
                 if len(records) >= PAGE and _modified(record) != state.after:
-                    break
-        return records
+                    return records, False
+        return records, True
 
     async def _full(self, records: list[Record], fields: Sequence[str] | None) -> list[Record]:
         if fields is not None or not records:
@@ -151,12 +153,13 @@ def _seen(state: _State, record: Record) -> bool:
     return _modified(record) == state.after and str(record.get("id")) in state.boundary
 
 
-def _advance(state: _State, records: list[Record], fresh: list[Record]) -> None:
+def _advance(state: _State, records: list[Record], fresh: list[Record],
+             exhausted: bool) -> None:
     state.done += len(fresh)
-    if len(records) < PAGE:
+    if exhausted:
         state.finished = True
         return
-    last = _modified(records[-1])
-    same = [str(r.get("id")) for r in records if _modified(r) == last]
-    state.boundary = same + (state.boundary if last == state.after else [])
-    state.after = last
+    # The page holds every record of its last second listed so far; the next listing
+    # starts at that second and skips these ids.
+    state.after = _modified(records[-1])
+    state.boundary = [str(r.get("id")) for r in records if _modified(r) == state.after]
