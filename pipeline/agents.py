@@ -19,6 +19,7 @@ import faust
 
 from connectors.zoho import BackoffPolicy, RetryableError, ZohoClient, ZohoError
 from pipeline.app import Pipeline
+from pipeline.batching import take_lingering
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
 from pipeline.models import Change, DeadLetter, HeldChange, Hint, split_key
@@ -70,7 +71,7 @@ class Agents:
     async def fetch_changed_records(self, stream: faust.StreamT[Hint]) -> None:
         await self._start_clients()
         linger = self.settings.fetch.linger_ms / 1000
-        async for hints in stream.take(self.settings.fetch.batch_size, within=linger):
+        async for hints in take_lingering(stream, self.settings.fetch.batch_size, linger):
             for (org, module), group in group_hints(hints).items():
                 for change in await self._fetch(org, module, group):
                     self.metrics.changes.labels(org=org, operation=change.operation).inc()
@@ -154,7 +155,7 @@ class Agents:
         async def apply_to_target(stream: faust.StreamT[Any]) -> None:
             await self._start_clients()
             linger = self.settings.sink.linger_ms / 1000
-            async for writes in stream.take(self.settings.sink.batch_size, within=linger):
+            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger):
                 for letter in await sink.apply(writes):
                     await self._dead(letter)
 

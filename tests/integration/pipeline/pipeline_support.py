@@ -122,6 +122,11 @@ def records(emu: Emulator, org: str, module: str) -> list[dict[str, Any]]:
     return [renderer.full(r) for r in state.stores[module].records.values()]
 
 
+def count(emu: Emulator, org: str, module: str) -> int:
+    """Records in a module, without rendering them (cheap enough to poll)."""
+    return len(emu.state.orgs[org].stores[module].records)
+
+
 def by_field(rows: list[dict[str, Any]], name: str) -> dict[Any, dict[str, Any]]:
     return {row[name]: row for row in rows}
 
