@@ -12,33 +12,49 @@ from .store import StoredRecord
 if TYPE_CHECKING:
     from .state import OrgState
 
-_META = ("Created_Time", "Modified_Time", "Created_By", "Modified_By")
-
-
 class Renderer:
     def __init__(self, org: OrgState, module: ModuleDef) -> None:
         self.org = org
         self.module = module
-        self._formats: dict[str, Callable[[Any], Any]] = {
-            name: self._format_for(fd) for name, fd in module.fields.items()
+        self._tz = org.tz
+        self._times: dict[int, str] = {}
+        # shared, never-mutated user shapes: rendering runs for every record written or read
+        self._users = {u.id: u.minified() for u in org.users}
+        self._meta: dict[str, Callable[[StoredRecord], Any]] = {
+            "id": lambda rec: rec.id,
+            "Created_Time": lambda rec: self.time(rec.created_s),
+            "Modified_Time": lambda rec: self.time(rec.modified_s),
+            "Created_By": lambda rec: self.user(rec.created_by),
+            "Modified_By": lambda rec: self.user(rec.modified_by),
         }
+        self._formats: dict[str, Callable[[Any], Any]] = {}
+        for name, fd in module.fields.items():
+            fmt = self._format_for(fd)
+            if fmt is not None:
+                self._formats[name] = fmt
 
-    def _format_for(self, fd: FieldDef) -> Callable[[Any], Any]:
+    def _format_for(self, fd: FieldDef) -> Callable[[Any], Any] | None:
         dt = fd.data_type
         if dt == "datetime":
-            tz = self.org.tz
-            return lambda v: format_datetime(v, tz)
+            return self.time
         if dt in ("ownerlookup", "userlookup"):
             return self.user
         if dt == "lookup":
             return self._lookup_for(fd.lookup_module or "")
         if dt == "multiselectpicklist":
             return list
-        return _identity
+        return None
+
+    def time(self, epoch_s: int) -> str:
+        found = self._times.get(epoch_s)
+        if found is None:
+            if len(self._times) > 4096:
+                self._times.clear()
+            found = self._times[epoch_s] = format_datetime(epoch_s, self._tz)
+        return found
 
     def user(self, uid: Any) -> dict[str, str] | None:
-        user = self.org.users_by_id.get(uid)
-        return user.minified() if user else None
+        return self._users.get(uid)
 
     def _lookup_for(self, target: str) -> Callable[[Any], Any]:
         store = self.org.stores.get(target)
@@ -51,22 +67,14 @@ class Renderer:
         return lookup
 
     def value(self, rec: StoredRecord, name: str) -> Any:
-        if name == "id":
-            return rec.id
-        if name in _META:
-            return self._meta(rec, name)
+        meta = self._meta.get(name)
+        if meta is not None:
+            return meta(rec)
         raw = rec.values.get(name)
         if raw is None:
             return None
         fmt = self._formats.get(name)
         return fmt(raw) if fmt else raw
-
-    def _meta(self, rec: StoredRecord, name: str) -> Any:
-        if name == "Created_Time":
-            return format_datetime(rec.created_s, self.org.tz)
-        if name == "Modified_Time":
-            return format_datetime(rec.modified_s, self.org.tz)
-        return self.user(rec.created_by if name == "Created_By" else rec.modified_by)
 
     def select(self, rec: StoredRecord, names: Iterable[str]) -> dict[str, Any]:
         out = {name: self.value(rec, name) for name in names}
@@ -79,17 +87,14 @@ class Renderer:
         return out
 
     def write_details(self, rec: StoredRecord) -> dict[str, Any]:
+        time, users = self.time, self._users
         return {
-            "Modified_Time": self._meta(rec, "Modified_Time"),
-            "Modified_By": self._meta(rec, "Modified_By"),
-            "Created_Time": self._meta(rec, "Created_Time"),
+            "Modified_Time": time(rec.modified_s),
+            "Modified_By": users.get(rec.modified_by),
+            "Created_Time": time(rec.created_s),
             "id": rec.id,
-            "Created_By": self._meta(rec, "Created_By"),
+            "Created_By": users.get(rec.created_by),
         }
 
     def display_name(self, rec: StoredRecord) -> Any:
         return rec.values.get(self.module.name_field)
-
-
-def _identity(value: Any) -> Any:
-    return value

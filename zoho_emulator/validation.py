@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .dc import parse_datetime
@@ -174,6 +175,11 @@ _EXPECTED = {
 _REFERENCES = frozenset({"lookup", "ownerlookup", "userlookup", "picklist"})
 
 
+_TEXT_TYPES = frozenset({"text", "textarea", "website", "picklist"})  # a str is stored as is
+
+Convert = Callable[[Any, int], Any]
+
+
 class Validator:
     def __init__(self, org: OrgState, module: ModuleDef) -> None:
         self.org = org
@@ -182,6 +188,26 @@ class Validator:
         self.reject_read_only = org.behaviour.read_only_fields == "reject"
         self.reject_unknown = org.behaviour.unknown_fields == "reject"
         self.mandatory = [n for n, f in module.fields.items() if f.system_mandatory]
+        # one converter per writable field, built once: validation runs for every record
+        self._writable: dict[str, Convert] = {
+            name: self._converter(fd)
+            for name, fd in module.fields.items()
+            if not fd.read_only and name not in SYSTEM_FIELDS
+        }
+
+    def _converter(self, fd: FieldDef) -> Convert:
+        if fd.data_type in _TEXT_TYPES and not (
+            fd.data_type == "picklist" and self.org.behaviour.picklist_validation
+        ):
+            length = fd.length
+
+            def text(value: Any, i: int) -> Any:
+                if type(value) is str and len(value) <= length:
+                    return value
+                return self._value(fd, value, i)
+
+            return text
+        return partial(self._value, fd)
 
     def changes(self, raw: Any, i: int, *, creating: bool) -> dict[str, Any]:
         """The stored-form values the record sets; raises RecordError like Zoho's first error."""
@@ -192,19 +218,25 @@ class Validator:
                 {"expected_data_type": "jsonobject", "json_path": f"$.data[{i}]"},
             )
         out: dict[str, Any] = {}
+        writable = self._writable
         for name, value in raw.items():
-            fd = self.fields.get(name)
-            if fd is None:
-                if self.reject_unknown and name != "id" and not name.startswith("$"):
-                    raise RecordError("INVALID_DATA", "invalid data", _path(i, name))
-                continue
-            if fd.read_only or name in SYSTEM_FIELDS:
-                if self.reject_read_only:
-                    raise RecordError("INVALID_DATA", "the field is read only", _path(i, name))
-                continue
-            out[name] = self._value(fd, value, i)
+            convert = writable.get(name)
+            if convert is None:
+                self._not_writable(name, i)
+            elif value is None or value == "" or value == []:
+                out[name] = None
+            else:
+                out[name] = convert(value, i)
         self.check_mandatory(out, i, creating)
         return out
+
+    def _not_writable(self, name: str, i: int) -> None:
+        """Unknown and read-only fields are ignored, or rejected under the strict switches."""
+        if name in self.fields:
+            if self.reject_read_only:
+                raise RecordError("INVALID_DATA", "the field is read only", _path(i, name))
+        elif self.reject_unknown and name != "id" and not name.startswith("$"):
+            raise RecordError("INVALID_DATA", "invalid data", _path(i, name))
 
     def check_mandatory(self, out: dict[str, Any], i: int, creating: bool) -> None:
         for name in self.mandatory:
@@ -214,8 +246,6 @@ class Validator:
                 raise mandatory_missing(i, name)
 
     def _value(self, fd: FieldDef, value: Any, i: int) -> Any:
-        if value is None or value == "" or value == []:
-            return None
         try:
             stored = CONVERTERS[fd.data_type](value, fd)
         except _Invalid:
