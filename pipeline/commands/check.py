@@ -117,10 +117,10 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
         orgs = Orgs(settings, http)
         try:
             rows += await orgs.check_credentials()
-            route_checks = [check_module(orgs, route, module)
-                            for route in settings.sync for module in route.modules]
-            org_rows = await asyncio.gather(*(orgs.check_scopes(name) for name in settings.orgs))
-            module_rows = await asyncio.gather(*route_checks)
+            org_rows, module_rows = await asyncio.gather(
+                asyncio.gather(*(orgs.check_scopes(name) for name in settings.orgs)),
+                asyncio.gather(*(check_module(orgs, route, module)
+                                 for route in settings.sync for module in route.modules)))
         finally:
             await orgs.stop()
     rows.append(await kafka)

@@ -109,11 +109,17 @@ async def test_natural_key_is_a_warning_not_a_failure(
     emulator: Emulator, kafka_broker: str, tmp_path: Path
 ) -> None:
     leads = {**GOOD_LEADS, "match_field": "Email"}
-    result = await check(write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}))
+    # With a public_url the Notification API is in use: its scope is probed in the source.
+    ingress = {"listen": "127.0.0.1:0", "public_url": "https://sync.example.com",
+               "webhook_secret": "${WEBHOOK_SECRET}"}
+    config = write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}, ingress=ingress)
+    result = await check(config)
 
     assert result.code == 0, result.output
     row = result.row("match_field", "src->dst/Leads")
     assert " warn " in row and "duplicate-check field of Leads" in row
+    assert "ZohoCRM.notifications.READ" in result.row("scopes", "src")
+    assert "ZohoCRM.notifications.READ" not in result.row("scopes", "dst")
 
 
 async def test_unreachable_kafka(emulator: Emulator, tmp_path: Path) -> None:
