@@ -155,6 +155,14 @@ class Bench:
 
     async def _warm_up(self, proc: OrgsyncProcess) -> int:
         """One probe lead through the whole path; returns orgsync's token refreshes so far."""
+
+        async def watching() -> bool:  # the ingress has enabled its Notification API channel
+            calls = (await self.admin.stats())["orgs"][SOURCE]["calls"]
+            return any(k.split(" ")[0] in ("POST", "PUT") and k.endswith("/actions/watch")
+                       for k in calls.get(ORGSYNC_SOURCE.client_id, {}))
+
+        await until(watching, proc, self.options.orgsync_timeout_s,
+                    "a Notification API channel on the source org")
         probe = self.caller(WORKLOAD)
         await probe.call_retrying("POST", "/Leads", body={"data": [
             {"Last_Name": "Probe", "Email": "probe@bench.example", "Description": "probe v1"}]})
