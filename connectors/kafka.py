@@ -114,11 +114,15 @@ class KafkaProducer:
 
     async def send_many(self, topic: str, messages: Sequence[Message]) -> None:
         producer = await self._connected()
+        acks: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(self.timeout):
-                acks = [await producer.send(topic, value=v, key=k) for k, v in messages]
+                for key, value in messages:
+                    acks.append(await producer.send(topic, value=value, key=key))
                 await _all_acked(acks)
         except (KafkaError, TimeoutError) as error:
+            for ack in acks:  # they may still fail later; nobody will wait for them
+                ack.add_done_callback(_retrieve)
             raise KafkaUnavailable(f"no acknowledgement from Kafka: {type(error).__name__}") \
                 from None
 
@@ -156,6 +160,11 @@ async def _all_acked(acks: Sequence[asyncio.Future[Any]]) -> None:
         await asyncio.wait(acks)
     for ack in acks:
         ack.result()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _stop_quietly(client: AIOKafkaProducer | AIOKafkaConsumer, seconds: float) -> None:
