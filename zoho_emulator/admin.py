@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 import orjson
@@ -34,9 +33,7 @@ async def write_log(request: web.Request) -> web.Response:
         since = int(request.query.get("since_ms", "0"))
     except ValueError:
         return _error(400, "since_ms must be an integer")
-    entries = org.write_log
-    start = bisect.bisect_left(entries, since, key=lambda e: e["at_ms"])
-    return json_response(entries[start:])
+    return json_response(org.write_log_since(since))
 
 
 async def faults(request: web.Request) -> web.Response:

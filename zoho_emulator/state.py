@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import time
@@ -159,7 +160,8 @@ class OrgState:
             daily_allowance(config.edition, licences, config.credits_per_day)
         )
         self.concurrency: dict[str, Concurrency] = {}
-        self.write_log: list[dict[str, Any]] = []
+        # the write log, one entry per write event: (at_ms, module, op, ids, client_id)
+        self._writes: list[tuple[int, str, str, tuple[str, ...], str | None]] = []
         self.page_tokens: dict[str, tuple[str, int, int]] = {}
         self._write_listeners: list[WriteListener] = []
         self._reset_listeners: list[Callable[[], None]] = []
@@ -196,16 +198,8 @@ class OrgState:
         return bool(self._write_listeners)
 
     def emit_write(self, event: WriteEvent) -> None:
-        op = event.operation
-        self.write_log.extend(
-            {
-                "module": event.module,
-                "id": rid,
-                "op": op,
-                "at_ms": event.at_ms,
-                "client_id": event.client_id,
-            }
-            for rid in event.ids
+        self._writes.append(
+            (event.at_ms, event.module, event.operation, event.ids, event.client_id)
         )
         for listener in self._write_listeners:
             try:
@@ -213,12 +207,26 @@ class OrgState:
             except Exception:  # a listener bug must not fail the API call that wrote
                 log.exception("write listener failed")
 
+    def write_log_since(self, since_ms: int) -> list[dict[str, Any]]:
+        """Every written id with at_ms >= since_ms, in write order (/__emulator/orgs/X/log)."""
+        writes = self._writes
+        start = bisect.bisect_left(writes, since_ms, key=lambda w: w[0])
+        return [
+            {"module": module, "id": rid, "op": op, "at_ms": at_ms, "client_id": client_id}
+            for at_ms, module, op, ids, client_id in writes[start:]
+            for rid in ids
+        ]
+
+    @property
+    def write_log(self) -> list[dict[str, Any]]:
+        return self.write_log_since(0)
+
     def reset(self) -> None:
         for store in self.stores.values():
             store.clear()
         self.stats = OrgStats()
         self.credits.clear()
-        self.write_log.clear()
+        self._writes.clear()
         self.page_tokens.clear()
         self.faults.clear()
         for fn in self._reset_listeners:
