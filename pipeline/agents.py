@@ -29,6 +29,7 @@ from pipeline.sink import TargetSink
 
 log = logging.getLogger(__name__)
 HELD_POLL_SECONDS = 0.2
+DEFER_SECONDS = 1.0  # a change held only because a target is unreachable comes back this late
 
 
 def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: str,
@@ -111,7 +112,7 @@ class Agents:
         for rejection in out.rejected:
             await self._dead(dead_letter(rejection.route, "transform", change.key,
                                          change.asdict(), "REJECTED", rejection.reason))
-        if out.missing_parents:
+        if out.missing_parents or out.deferred:
             await self._hold(change, out)
 
     async def _hold(self, change: Change, out: Processed) -> None:
@@ -133,6 +134,10 @@ class Agents:
         `processor.parent_wait_seconds` it goes to the DLQ."""
         wait = self.settings.processor.parent_wait_seconds
         async for held in stream:
+            if not held.parents:
+                await asyncio.sleep(max(0.0, held.held_since + DEFER_SECONDS - time.time()))
+                await self.p.changes.send(key=held.change.key, value=held.change)
+                continue
             deadline = held.held_since + wait
             # Links arrive from other workers through the changelog: nothing to await but time.
             while not self._linked(held.parents) and time.time() < deadline:  # noqa: ASYNC110

@@ -7,11 +7,13 @@ I/O; it awaits the Zoho clients only for field metadata and users (cached by the
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from connectors.zoho import RetryableError
 from pipeline.dedup import Edit, Fingerprint, decide
 from pipeline.models import Change, Write, record_key
 from pipeline.settings import Route, Settings
@@ -45,19 +47,37 @@ class Processed:
     rejected: list[Rejection] = field(default_factory=list)
     missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
     drops: Counter[str] = field(default_factory=Counter)
+    deferred: list[str] = field(default_factory=list)  # routes whose target is unreachable now
 
 
 class Metadata:
-    """Target field metadata and org users, from each org's client (which caches them)."""
+    """Target field metadata and org users, from each org's client (which caches them).
 
-    def __init__(self, clients: Mapping[str, MetadataSource]) -> None:
+    After an org failed to answer, it is not asked again for `pause` seconds: the processor
+    defers that org's routes at once instead of waiting out the client's retries per change.
+    """
+
+    def __init__(self, clients: Mapping[str, MetadataSource], pause: float = 5.0) -> None:
         self._clients = clients
+        self._pause = pause
+        self._down_until: dict[str, float] = {}
 
     async def fields(self, org: str, module: str) -> dict[str, FieldMeta]:
-        return field_index(await self._clients[org].fields(module))
+        return field_index(await self._ask(org, self._clients[org].fields(module)))
 
     async def users(self, org: str) -> UserDirectory:
-        return UserDirectory.from_users(await self._clients[org].users())
+        return UserDirectory.from_users(await self._ask(org, self._clients[org].users()))
+
+    async def _ask(self, org: str, call: Coroutine[Any, Any, list[dict[str, Any]]]
+                   ) -> list[dict[str, Any]]:
+        if time.monotonic() < self._down_until.get(org, 0.0):
+            call.close()
+            raise RetryableError(f"{org} did not answer recently", org=org)
+        try:
+            return await call
+        except RetryableError:
+            self._down_until[org] = time.monotonic() + self._pause
+            raise
 
 
 class Processor:
@@ -122,7 +142,12 @@ class Processor:
     async def _route(self, change: Change, route: Route, stored: dict[str, Any],
                      out: Processed) -> Write | None:
         mapping = route.modules[change.module]
-        result = transform(change.record, mapping, await self._context(route, change.module))
+        try:
+            context = await self._context(route, change.module)
+        except RetryableError:  # the target's metadata is out of reach: try this route later
+            out.deferred.append(route.name)
+            return None
+        result = transform(change.record, mapping, context)
         if isinstance(result, Rejected):
             out.rejected.append(Rejection(route.name, result.reason))
             return None
