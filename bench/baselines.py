@@ -9,9 +9,13 @@ would fire on (record create/edit), and the record's merge fields come from the 
   /crm/v7/Leads. The 11th refresh in 10 minutes is refused; from then on every event fails
   until the window rolls, so the run stops at the cut-off and reports how far it got.
   The seed's workflow fires on creation only, so updates are never synced.
-* per-record — a per-record connector: a cached token, one upsert POST per change (matched on
-  Origin_Record_Id, so updates land too), as many in flight as the workflow concurrency
-  allows (``--per-record-concurrency``; see docs/benchmarks.md for the chosen default).
+* per-record — a per-record connector: a cached token (one refresh, single flight), one upsert
+  POST per change (matched on Origin_Record_Id, so updates land too), as many in flight as
+  the workflow concurrency allows (``--per-record-concurrency``; default: the edition's API
+  concurrency, see docs/benchmarks.md), 429s retried with a short backoff.
+
+Each event carries the record as the write that fired it left it (the n-th log entry of a
+record is its n-th write), not a later version.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ async def _pump(feed: LogFeed, finished: asyncio.Event, concurrency: int,
                 handle: Handler, run: BaselineRun) -> None:
     """Hands each event to one of ``concurrency`` workers, as concurrent workflow executions."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=concurrency * 4)
+    writes_seen: dict[str, int] = {}
 
     async def worker() -> None:
         while (event := await queue.get()) is not None:
@@ -102,7 +107,9 @@ async def _pump(feed: LogFeed, finished: asyncio.Event, concurrency: int,
             run.events += 1
             if run.cut_off_at is not None:
                 break
-            await queue.put(event)
+            nth = writes_seen.get(event["id"], 0)  # this is the record's nth write
+            writes_seen[event["id"]] = nth + 1
+            await queue.put({**event, "nth": nth})
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
@@ -129,7 +136,7 @@ async def seed_literal(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
     async def handle(event: Event) -> None:
         if event["op"] != "insert" or run.cut_off_at is not None:
             return
-        record = await book.get(event["id"])
+        record = await book.version(event["id"], event["nth"])
         try:
             token = await target.refresh()
         except TokenDenied:
@@ -149,7 +156,7 @@ async def per_record(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
     async def handle(event: Event) -> None:
         if event["op"] == "delete":
             return
-        record = await book.get(event["id"])
+        record = await book.version(event["id"], event["nth"])
         row = {name: record[name] for name in fields if name in record}
         body = {"data": [{**row, MATCH_FIELD: event["id"]}],
                 "duplicate_check_fields": [MATCH_FIELD], "trigger": []}

@@ -1,8 +1,9 @@
 """Changes made in the source org: burst (100-record inserts, then updates) and trickle.
 
 The workload has its own OAuth client; what it spends (credits, 429s) is subtracted from the
-source org's totals. ``RecordBook`` keeps what it wrote, so a baseline can hand a workflow the
-record's merge fields as Zoho does (no API call), and the observer can check the target.
+source org's totals. ``RecordBook`` keeps every version it wrote, so a baseline can hand the
+workflow fired by a write that write's merge fields, as Zoho does (no API call), and the
+observer can check that the target holds each record's last version.
 """
 
 from __future__ import annotations
@@ -10,34 +11,40 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .api import Caller, written_ids
 
 
 class RecordBook:
-    """Source id -> the record as last written; waiters for ids whose write is still in flight."""
+    """Source id -> every version written, in write order; waiters for writes in flight."""
 
     def __init__(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
 
     def put(self, record_id: str, record: dict[str, Any]) -> None:
-        self.records[record_id] = record
+        self.history.setdefault(record_id, []).append(record)
         waiter = self._waiters.pop(record_id, None)
         if waiter is not None:
             waiter.set()
 
-    async def get(self, record_id: str, within: float = 30.0) -> dict[str, Any]:
-        if record_id not in self.records:
-            waiter = self._waiters.setdefault(record_id, asyncio.Event())
-            await asyncio.wait_for(waiter.wait(), within)
-        return self.records[record_id]
+    def latest(self, record_id: str) -> dict[str, Any]:
+        return self.history[record_id][-1]
+
+    async def version(self, record_id: str, nth: int, within: float = 30.0) -> dict[str, Any]:
+        """The record as its ``nth`` write (0-based) left it, once the workload has seen it."""
+        async with asyncio.timeout(within):
+            while len(self.history.get(record_id, ())) <= nth:
+                await self._waiters.setdefault(record_id, asyncio.Event()).wait()
+        return self.history[record_id][nth]
 
     def versions(self) -> dict[str, str]:
         """Source id -> the Description (version marker) the target must end up with."""
-        return {rid: str(rec["Description"]) for rid, rec in self.records.items()}
+        return {rid: str(found[-1]["Description"]) for rid, found in self.history.items()}
 
 
 @dataclass
@@ -83,7 +90,7 @@ class Workload:
         return [rid for rid in ids if rid]
 
     async def _update(self, ids: list[str], log: WorkloadRun) -> None:
-        rows = {rid: bump(self.book.records[rid], self.run) for rid in ids}
+        rows = {rid: bump(self.book.latest(rid), self.run) for rid in ids}
         body = {"data": [{"id": rid, "Description": r["Description"], "Company": r["Company"]}
                          for rid, r in rows.items()]}
         found = await self.caller.call_retrying("PUT", "/Leads", body=body)
@@ -102,14 +109,15 @@ class Workload:
         log = self.log = WorkloadRun("burst", started=time.time())
         gate = asyncio.Semaphore(concurrency)
 
-        async def gated(job: Any) -> Any:
-            async with gate:
-                return await job
+        async def gated(job: Callable[[], Awaitable[Any]]) -> Any:
+            async with gate:  # the coroutine is made inside, so a cancelled run leaves none
+                return await job()
 
         sizes = [min(batch, records - i) for i in range(0, records, batch)]
-        created = await asyncio.gather(*(gated(self._insert(self._rows(n), log)) for n in sizes))
+        created = await asyncio.gather(
+            *(gated(partial(self._insert, self._rows(n), log)) for n in sizes))
         ids = [rid for chunk in created for rid in chunk]
-        await asyncio.gather(*(gated(self._update(ids[i:i + batch], log))
+        await asyncio.gather(*(gated(partial(self._update, ids[i:i + batch], log))
                                for i in range(0, len(ids), batch)))
         log.seconds = time.time() - log.started
         return log
