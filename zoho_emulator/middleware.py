@@ -81,8 +81,9 @@ def _fault(org: OrgState) -> web.Response | None:
 
 def _credits_header(org: OrgState, response: web.StreamResponse) -> None:
     ledger = org.credits
-    if ledger.used >= ledger.allowance * org.behaviour.credits_header_ratio:
-        response.headers["X-API-CREDITS-REMAINING"] = str(max(0, ledger.allowance - ledger.used))
+    remaining = ledger.remaining(org.now_ms())
+    if ledger.allowance - remaining >= ledger.allowance * org.behaviour.credits_header_ratio:
+        response.headers["X-API-CREDITS-REMAINING"] = str(max(0, remaining))
 
 
 @web.middleware
@@ -101,16 +102,20 @@ async def crm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     calls[key] = calls.get(key, 0) + 1
     cost, heavy = await _classify(request, org.behaviour.heavy_write_threshold)
     slot = org.concurrency_for(client_id)
+    response: web.StreamResponse
     if not slot.try_enter(heavy):
         org.stats.throttled += 1
-        return too_many_requests().response()
-    org.in_flight += 1
-    org.stats.max_concurrency = max(org.stats.max_concurrency, org.in_flight)
-    try:
-        return await _metered(request, handler, org, cost)
-    finally:
-        slot.leave(heavy)
-        org.in_flight -= 1
+        response = too_many_requests().response()
+    else:
+        org.in_flight += 1
+        org.stats.max_concurrency = max(org.stats.max_concurrency, org.in_flight)
+        try:
+            response = await _metered(request, handler, org, cost)
+        finally:
+            slot.leave(heavy)
+            org.in_flight -= 1
+    _credits_header(org, response)  # on every authenticated answer, 429s included
+    return response
 
 
 async def _metered(
@@ -120,15 +125,11 @@ async def _metered(
     faulted = _fault(org)
     if faulted is not None:
         return faulted
-    response: web.StreamResponse
     if not org.credits.try_spend(org.now_ms(), cost):
         org.stats.throttled += 1
-        response = too_many_requests().response()
-    else:
-        org.stats.credits_used += cost
-        response = await _handle(request, handler)
-    _credits_header(org, response)
-    return response
+        return too_many_requests().response()
+    org.stats.credits_used += cost
+    return await _handle(request, handler)
 
 
 async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:

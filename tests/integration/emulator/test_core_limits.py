@@ -80,3 +80,19 @@ async def test_admin_api_is_not_metered(session: aiohttp.ClientSession) -> None:
             assert status == 200
         _, stats = await admin(session, emu, "GET", "/stats")
         assert stats["orgs"]["alpha"]["credits_used"] == 0
+
+
+async def test_concurrency_429_also_carries_the_credits_header(
+        session: aiohttp.ClientSession) -> None:
+    async with Emulator(make_config(beta={"credits_per_day": 20})) as emu:
+        client = await login(session, emu, "beta")  # free edition: 5 concurrent calls
+        for _ in range(10):
+            await client.call("GET", "/crm/v8/org")  # half of the 20 credits used
+        await admin(session, emu, "POST", "/faults", json={"org": "beta", "latency_ms": 300})
+        results = await asyncio.gather(*(client.call("GET", "/crm/v8/org") for _ in range(7)))
+        throttled = [r for r in results if r[0] == 429]
+        assert len(throttled) == 2 and all(r[1] == TOO_MANY for r in throttled)
+        assert all(r[2]["X-API-CREDITS-REMAINING"] == "10" for r in throttled)
+        assert "Retry-After" not in throttled[0][2]
+        served = [int(r[2]["X-API-CREDITS-REMAINING"]) for r in results if r[0] == 200]
+        assert len(served) == 5 and all(5 <= n <= 9 for n in served)

@@ -132,3 +132,22 @@ async def test_token_decides_the_org(alpha: Client, beta: Client) -> None:
 
 async def test_unused_session_type_hint(session: aiohttp.ClientSession) -> None:
     assert not session.closed
+
+
+async def test_refresh_limit_counts_per_refresh_token(emu: Emulator, session) -> None:
+    for _ in range(10):
+        _, body = await token_call(session, emu, grant_type="refresh_token",
+                                   refresh_token=ALPHA_REFRESH, **ALPHA)
+        assert "access_token" in body
+    _, denied = await token_call(session, emu, grant_type="refresh_token",
+                                 refresh_token=ALPHA_REFRESH, **ALPHA)
+    assert denied["error"] == "Access Denied"
+    _, granted = await token_call(session, emu, grant_type="authorization_code",
+                                  code="1000.grant.alpha", **ALPHA)
+    status, body = await token_call(session, emu, grant_type="refresh_token",
+                                    refresh_token=granted["refresh_token"], **ALPHA)
+    assert status == 200 and "access_token" in body  # another refresh token: its own window
+    status, denied = await token_call(session, emu, grant_type="refresh_token",
+                                      refresh_token=ALPHA_REFRESH, **ALPHA)
+    assert (status, denied["error"], denied["status"]) == (200, "Access Denied", "failure")
+    assert emu.state.orgs["alpha"].stats.token_refreshes["1000.ALPHACLIENT"] == 11

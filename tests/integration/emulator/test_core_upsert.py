@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from emulator_support import Client
+from typing import Any
+
+import aiohttp
+from emulator_support import Client, login, make_config
+
+from zoho_emulator import Emulator
 
 
 async def test_default_check_uses_system_field_then_unique_fields(alpha: Client) -> None:
@@ -63,3 +68,34 @@ async def test_unique_clash_on_update_path(alpha: Client) -> None:
     status, body, _ = await alpha.call("POST", "/crm/v8/Leads/upsert", json={"data": [
         {"Last_Name": "B", "Email": "b@z.com", "Origin_Record_Id": "o-1"}]})
     assert status == 400 and body["data"][0]["code"] == "DUPLICATE_DATA"
+
+
+async def test_upsert_status_all_insert_all_update_mixed_partial(alpha: Client) -> None:
+    def upsert(*records: dict[str, str]) -> Any:
+        return alpha.call("POST", "/crm/v8/Leads/upsert", json={"data": list(records)})
+
+    status, body, _ = await upsert({"Last_Name": "A", "Email": "a@z.com"},
+                                   {"Last_Name": "B", "Email": "b@z.com"})
+    assert status == 200 and [e["action"] for e in body["data"]] == ["insert", "insert"]
+    assert [e["duplicate_field"] for e in body["data"]] == [None, None]
+    assert [e["message"] for e in body["data"]] == ["record added", "record added"]
+    status, body, _ = await upsert({"Last_Name": "A2", "Email": "a@z.com"},
+                                   {"Last_Name": "B2", "Email": "b@z.com"})
+    assert status == 200 and [e["action"] for e in body["data"]] == ["update", "update"]
+    assert [e["duplicate_field"] for e in body["data"]] == ["Email", "Email"]
+    assert [e["message"] for e in body["data"]] == ["record updated", "record updated"]
+    status, body, _ = await upsert({"Last_Name": "A3", "Email": "a@z.com"},
+                                   {"Last_Name": "C", "Email": "c@z.com"})
+    assert status == 200 and [e["action"] for e in body["data"]] == ["update", "insert"]
+    status, body, _ = await upsert({"Last_Name": "D", "Email": "d@z.com"}, {"Email": "e@z.com"})
+    assert status == 207 and [e["status"] for e in body["data"]] == ["success", "error"]
+    assert "action" not in body["data"][1] and body["data"][1]["code"] == "MANDATORY_NOT_FOUND"
+
+
+async def test_upsert_success_status_switch(session: aiohttp.ClientSession) -> None:
+    config = make_config(behaviour={"upsert_success_status": 201})
+    async with Emulator(config) as emu:
+        client = await login(session, emu)
+        status, body, _ = await client.call("POST", "/crm/v8/Leads/upsert", json={
+            "data": [{"Last_Name": "A", "Email": "a@z.com"}]})
+        assert status == 201 and body["data"][0]["action"] == "insert"
