@@ -367,3 +367,20 @@ async def test_reset_keeps_channels_and_zeroes_counters(api: Api, receiver: Rece
     assert api.emu.state.orgs["alpha"].stats.notifications["sent"] == 0
     ids = await api.insert(_lead("B"))
     assert (await receiver.next())[1]["ids"] == ids
+
+
+async def test_batching_trigger_and_resource_uri_switches(receiver: Receiver) -> None:
+    config = _config(notifications={"ids_per_callback": 2, "respect_trigger": True,
+                                    "resource_uri_version": "v8"})
+    async with Emulator(config, host="127.0.0.1", port=0) as emu:
+        async with aiohttp.ClientSession() as session:
+            api = await _login(emu, session)
+            await api.watch("POST", _watch(receiver))
+            await api.insert(_lead("Quiet"), trigger=[])  # respect_trigger: no callback
+            assert hub_of(emu.app, "alpha").scheduled == 0
+            ids = await api.insert(*(_lead(str(n)) for n in range(5)))
+            bodies = [(await receiver.next())[1] for _ in range(3)]
+            await emu.app[OUTBOUND].idle()
+    assert sorted(b["ids"] for b in bodies) == [ids[0:2], ids[2:4], ids[4:]]  # any order
+    assert all(b["resource_uri"].endswith("/crm/v8/Leads") for b in bodies)
+    assert receiver.calls.empty()
