@@ -8,7 +8,7 @@ delete, and delete hints need no read at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from pipeline.models import Change, Hint
@@ -54,6 +54,3 @@ async def fetch_group(reader: RecordReader, module: str, hints: Mapping[str, Hin
         changes.append(deleted(hint, now) if record is None else fetched(hint, record, now))
     return changes
 
-
-def split(ids: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
