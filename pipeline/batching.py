@@ -45,7 +45,7 @@ async def take_lingering(stream: faust.StreamT[Any], max_: int,
     stream.add_processor(add_to_buffer)
     stream._enable_passive(aiter(stream.channel))  # type: ignore[attr-defined]
     try:
-        while not stream.should_stop:  # type: ignore[attr-defined]
+        while not stream.should_stop:
             await stream.wait_for_stopped(first)  # type: ignore[attr-defined]
             await stream.wait_for_stopped(full, timeout=linger)  # type: ignore[attr-defined]
             if not buffer:

@@ -85,7 +85,8 @@ class TargetSink:
         return dead
 
     async def _write_group(self, group: list[Write]) -> list[DeadLetter]:
-        pending, dead, attempt = list(group), [], 0
+        pending, attempt = list(group), 0
+        dead: list[DeadLetter] = []
         while pending:
             attempt += 1
             try:
