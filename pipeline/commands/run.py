@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -18,11 +17,16 @@ def register(commands: Any) -> None:
     run.add_argument("--role", choices=("all", "ingress", "worker"), default="all",
                      help="what this process runs (default: all)")
     run.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
-    run.add_argument("--loglevel", default="warning", help="log level (default: warning)")
+    run.add_argument("--log-level", "--loglevel", dest="loglevel", default="warning",
+                     type=str.lower, choices=("debug", "info", "warning", "error"),
+                     help="the lowest level logged (default: warning)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="one line per event: key=value text or JSON (default: text)")
     run.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from pipeline.logs import configure, secret_values
     from pipeline.runner import run
     from pipeline.settings import ConfigError, load_settings
 
@@ -31,6 +35,5 @@ def handle(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(args.loglevel, args.log_format, secret_values(settings))
     return run(settings, args.role, args.loglevel)
