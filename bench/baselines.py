@@ -42,6 +42,7 @@ class BaselineRun:
     failed: int = 0
     events: int = 0
     target_of: dict[str, str] = field(default_factory=dict)  # target id -> source id
+    carried: dict[str, list[int]] = field(default_factory=dict)  # source id -> versions written
     cut_off_at: float | None = None  # epoch seconds of the refused refresh
 
 
@@ -120,11 +121,12 @@ async def _pump(feed: LogFeed, finished: asyncio.Event, concurrency: int,
             await asyncio.gather(*workers, return_exceptions=True)
 
 
-def _record(run: BaselineRun, source_id: str, response: Response) -> None:
+def _record(run: BaselineRun, event: Event, response: Response) -> None:
     ids = written_ids(response)
     if ids and ids[0]:
         run.synced += 1
-        run.target_of[ids[0]] = source_id
+        run.target_of[ids[0]] = event["id"]
+        run.carried.setdefault(event["id"], []).append(event["nth"])
     else:
         run.failed += 1
 
@@ -143,7 +145,7 @@ async def seed_literal(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
             run.cut_off_at = run.cut_off_at or time.time()
             return
         body = {"data": [{"Last_Name": record["Last_Name"]}]}
-        _record(run, event["id"], await target.call("POST", "/Leads", body=body, token=token))
+        _record(run, event, await target.call("POST", "/Leads", body=body, token=token))
 
     await _pump(feed, finished, concurrency, handle, run)
     return run
@@ -160,7 +162,7 @@ async def per_record(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
         row = {name: record[name] for name in fields if name in record}
         body = {"data": [{**row, MATCH_FIELD: event["id"]}],
                 "duplicate_check_fields": [MATCH_FIELD], "trigger": []}
-        _record(run, event["id"], await target.call_retrying("POST", "/Leads/upsert", body=body))
+        _record(run, event, await target.call_retrying("POST", "/Leads/upsert", body=body))
 
     await _pump(feed, finished, concurrency, handle, run)
     return run

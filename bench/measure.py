@@ -37,6 +37,7 @@ class Observation:
     observer_throttled: int = 0
     verify: bool = True  # False when the system keeps no source id in the target (seed)
     source_ops: tuple[str, ...] = ("insert", "update")  # the changes the system syncs
+    carried: dict[str, list[int]] | None = None  # what each target write carried, if known
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,7 +59,7 @@ def summarise(obs: Observation) -> dict[str, Any]:
     target_clients = [c.client_id for c in obs.clients if c.org == TARGET]
     matched = st.match_latencies(
         st.write_times(obs.source_log, [WORKLOAD.client_id], ops=obs.source_ops),
-        st.write_times(obs.target_log, target_clients), obs.target_of)
+        st.write_times(obs.target_log, target_clients), obs.target_of, obs.carried)
     synced = len(matched.latencies_ms)
     src = st.client_usage(obs.before, obs.after, SOURCE, source_clients)
     tgt = st.client_usage(obs.before, obs.after, TARGET, target_clients)

@@ -97,6 +97,7 @@ class Bench:
         obs = await self._observation(name, workload, (client,), before, after, source)
         if name == "seed-literal":
             obs.target_of, obs.verify, obs.source_ops = run.target_of, False, ("insert",)
+        obs.carried = run.carried
         obs.extra.update(events_seen=run.events, failed_writes=run.failed)
         if run.cut_off_at is not None:
             first = min((e["at_ms"] for e in obs.source_log), default=0) / 1000

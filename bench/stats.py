@@ -127,13 +127,16 @@ class Matched:
 
 
 def match_latencies(source: Mapping[str, list[int]], target: Mapping[str, list[int]],
-                    source_of_target: Mapping[str, str]) -> Matched:
-    """Each source write -> the first target write of its record at or after it.
+                    source_of_target: Mapping[str, str],
+                    carried: Mapping[str, Sequence[int]] | None = None) -> Matched:
+    """Each source write -> the first target write of its record that carries it.
 
-    A target write after a source write carries that version or a newer one when the writer
-    reads the record after it was told of the change (orgsync fetches after the notification;
-    the baselines send the record the workflow fired with), so the first later write is the
-    one that made the change visible. Source writes with no later target write are unmatched.
+    ``carried[source id]`` lists, per target write of that record in time order, the index of
+    the source write whose version it carried (a baseline knows: it sends the version the
+    firing write left). Without it, the first target write at or after the source write is
+    taken: exact when the writer reads the record after it was told of the change, a lower
+    bound when a read made just before the change is written just after it (orgsync).
+    Source writes that no target write carries are unmatched.
     """
     by_source: dict[str, list[int]] = {}
     for target_id, times in target.items():
@@ -145,15 +148,24 @@ def match_latencies(source: Mapping[str, list[int]], target: Mapping[str, list[i
     last_target: int | None = None
     for source_id, writes in source.items():
         targets = sorted(by_source.get(source_id, ()))
-        for at in writes:
-            i = bisect.bisect_left(targets, at)
-            if i == len(targets):
+        versions = carried.get(source_id, ()) if carried is not None else None
+        for k, at in enumerate(writes):
+            found = _carrier(targets, versions, k, at)
+            if found is None:
                 unmatched += 1
                 continue
-            latencies.append(float(targets[i] - at))
-            last_target = max(last_target or targets[i], targets[i])
+            latencies.append(float(found - at))
+            last_target = found if last_target is None else max(last_target, found)
     first = min((w[0] for w in source.values() if w), default=None)
     return Matched(latencies, unmatched, first, last_target)
+
+
+def _carrier(targets: list[int], versions: Sequence[int] | None, k: int, at: int) -> int | None:
+    start = bisect.bisect_left(targets, at)
+    for j in range(start, len(targets)):
+        if versions is None or (j < len(versions) and versions[j] >= k):
+            return targets[j]
+    return None
 
 
 def throughput(changes: int, first_ms: int | None, last_ms: int | None) -> float | None:

@@ -101,3 +101,21 @@ def test_throughput_and_ratio() -> None:
     assert st.throughput(5, None, 3000) is None
     assert st.ratio(2.0, 8.0) == pytest.approx(0.25)
     assert st.ratio(2.0, 0.0) is None
+
+
+def test_known_carried_versions_skip_a_write_of_an_older_version() -> None:
+    # the update at 1100 is first written at 1300; the write at 1200 still carried the create
+    source = {"s1": [1000, 1100]}
+    target = {"t1": [1200, 1300]}
+    found = st.match_latencies(source, target, {"t1": "s1"}, carried={"s1": [0, 1]})
+    assert sorted(found.latencies_ms) == [200.0, 200.0]
+    assert found.last_target_ms == 1300
+    blind = st.match_latencies(source, target, {"t1": "s1"})
+    assert sorted(blind.latencies_ms) == [100.0, 200.0]  # the lower bound without versions
+
+
+def test_a_version_no_target_write_carried_is_unmatched() -> None:
+    found = st.match_latencies({"s1": [1000, 1100]}, {"t1": [1200]}, {"t1": "s1"},
+                               carried={"s1": [0]})
+    assert found.latencies_ms == [200.0]
+    assert found.unmatched == 1
