@@ -24,6 +24,7 @@ from connectors.zoho import OrgConnection, ZohoClient, ZohoMetrics
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.metrics import PipelineMetrics
+from pipeline.monitoring import CreditsCollector, KafkaMonitor
 from pipeline.settings import OrgSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class ClientsService(mode.Service):
 
 
 class IngressAdapter(mode.Service):
-    """Runs connectors.ingress.IngressService (start/stop) inside the Faust worker."""
+    """Runs connectors.ingress.IngressService (or another start/stop object, such as the
+    KafkaMonitor) inside the Faust worker."""
 
     def __init__(self, ingress: Any, **kwargs: Any) -> None:
         self.ingress = ingress
@@ -101,9 +103,11 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     clients = create_clients(settings, ZohoMetrics.create(REGISTRY))
+    REGISTRY.register(CreditsCollector(clients))
     services: list[mode.ServiceT] = [ClientsService(clients)]
-    if role in ("all", "ingress"):
+    if role in ("all", "ingress"):  # the processes that serve /metrics also measure lag
         services.append(IngressAdapter(build_ingress(settings, clients)))
+        services.append(IngressAdapter(KafkaMonitor(settings, REGISTRY)))
     if role == "ingress":
         return _run_services(services)
     pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY))

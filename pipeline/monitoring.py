@@ -1,0 +1,118 @@
+"""Metrics that are measured rather than counted: consumer lag, DLQ size, Zoho credits left.
+
+- `KafkaMonitor` measures, every `interval` seconds, the lag of the pipeline's consumer group per
+  topic (end offset − committed offset) and the open DLQ entries (dead letters not yet retried or
+  purged, as `orgsync dlq list` shows them; pipeline/dlq.py), into gauges. It never joins the
+  group. Any process can run it (the group is cluster-wide state); `orgsync run`
+  runs it wherever the ingress serves `/metrics`.
+- `CreditsCollector` reads each Zoho client's credit ledger at scrape time.
+
+Labels are bounded: `topic` is one of the pipeline's configured topics, `org` a configured org.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from connectors.kafka import KafkaProducer, KafkaUnavailable, bootstrap_servers
+from pipeline.dlq import DlqStore
+from pipeline.offsets import GroupOffsets, group_id, pipeline_topics
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaGauges(NamedTuple):
+    lag: Gauge
+    dlq: Gauge
+    last_measured: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> KafkaGauges:
+        return cls(
+            lag=Gauge("orgsync_consumer_lag", "Messages of a topic the pipeline's consumer "
+                      "group has not committed yet (end offset - committed offset)", ["topic"],
+                      registry=registry),
+            dlq=Gauge("orgsync_dlq_entries", "Open DLQ entries (dead letters not retried or "
+                      "purged)", registry=registry),
+            last_measured=Gauge("orgsync_kafka_measured_timestamp_seconds",
+                                "When lag and DLQ size were last measured", registry=registry),
+        )
+
+
+class KafkaMonitor:
+    """Measures lag and DLQ size periodically; `start`/`stop`."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry,
+                 interval: float = 5.0) -> None:
+        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.group = group_id(settings)
+        self.topics = pipeline_topics(settings)
+        # reads only; the producer it is given for marking entries is never started
+        self.dlq = DlqStore(settings, KafkaProducer(self.bootstrap), keep_done=False)
+        self._dlq_ready = False
+        self.gauges = KafkaGauges.create(registry)
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="orgsync-kafka-monitor")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def measure(self) -> None:
+        async with GroupOffsets(self.bootstrap, self.group) as offsets:
+            lag = await offsets.lag(self.topics)
+        for topic in self.topics:
+            self.gauges.lag.labels(topic=topic).set(lag.get(topic, 0))
+        if not self._dlq_ready:
+            await self.dlq.start()  # creates the DLQ topics when missing, reads them
+            self._dlq_ready = True
+        else:
+            await self.dlq.refresh()  # only what is new since the last time
+        self.gauges.dlq.set(len(self.dlq.entries()))
+        self.gauges.last_measured.set_to_current_time()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.measure()
+            except (KafkaError, KafkaUnavailable, TimeoutError, OSError) as error:
+                log.warning("kafka monitor could not measure error=%s", type(error).__name__)
+            await asyncio.sleep(self.interval)
+
+
+class CreditsCollector(Collector):
+    """`orgsync_zoho_credits_remaining` / `_budget` per org, from the clients' ledgers."""
+
+    def __init__(self, clients: Mapping[str, Any]) -> None:
+        self.clients = clients
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        remaining = GaugeMetricFamily(
+            "orgsync_zoho_credits_remaining",
+            "API credits left in the rolling 24 h window (our ledger, aligned with Zoho's "
+            "X-API-CREDITS-REMAINING)", labels=["org"])
+        budget = GaugeMetricFamily("orgsync_zoho_credits_budget",
+                                   "API credits per rolling 24 h configured for the org",
+                                   labels=["org"])
+        for org, client in sorted(self.clients.items()):
+            remaining.add_metric([org], client.ledger.remaining())
+            budget.add_metric([org], client.ledger.budget)
+        yield remaining
+        yield budget
