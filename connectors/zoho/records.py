@@ -116,6 +116,12 @@ class RecordsAPI:
                 merged.setdefault(str(record.get("id")), {}).update(record)
         return list(merged.values())
 
+    async def count(self, module: str, *, priority: Priority = Priority.LOW) -> int:
+        """How many records the module holds (``GET /{module}/actions/count``, one credit)."""
+        call = Call("GET", f"/{module}/actions/count", "records.list", priority=priority)
+        body = (await self._transport.call(call)).body
+        return int(body.get("count") or 0) if isinstance(body, dict) else 0
+
     async def list_modified_since(
         self,
         module: str,
