@@ -1,0 +1,194 @@
+"""`orgsync dlq list|show|retry|purge --config FILE`: inspect and retry what failed for good.
+
+Entries live in the `<prefix>.dlq` topic; what was retried or purged is kept in the compacted
+`<prefix>.dlq.state` topic, so those entries leave `list` everywhere (see pipeline/dlq.py for
+how a retry picks between re-reading the source record and re-sending the failed write).
+Exit codes: 0 ok; 1 an unknown entry, a retry that could not be published, Kafka unreachable;
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.dlq import DlqStore, Entry
+    from pipeline.settings import Settings
+
+COLUMNS = ("id", "route", "stage", "key", "code", "message", "failed_at", "attempts")
+MESSAGE_WIDTH = 60
+
+
+def register(commands: Any) -> None:
+    dlq = commands.add_parser(
+        "dlq", help="list, show, retry or purge dead letters",
+        description="Inspect and retry the records that failed for good (the dead-letter "
+                    "queue). Retried and purged entries leave the list.")
+    actions = dlq.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = _action(actions, "list", "list the open entries, newest first")
+    listing.add_argument("--route", help="only this route (SOURCE->TARGET)")
+    listing.add_argument("--format", choices=("table", "json"), default="table",
+                         help="output format (default: table)")
+    show = _action(actions, "show", "print one entry in full (JSON)")
+    show.add_argument("id", help="the entry id (from `list`)")
+    for name, help_text in (("retry", "re-publish entries so the pipeline syncs them again"),
+                            ("purge", "drop entries from the list without retrying them")):
+        parser = _action(actions, name, help_text)
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("id", nargs="?", help="the entry id (from `list`)")
+        which.add_argument("--all", action="store_true", help="every open entry")
+        parser.add_argument("--route", help="with --all: only this route (SOURCE->TARGET)")
+
+
+def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text,
+                                                         description=help_text)
+    parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
+    parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    parser.add_argument("--loglevel", default="error", help="log level (default: error)")
+    parser.set_defaults(handler=handle)
+    return parser
+
+
+def handle(args: argparse.Namespace) -> int:
+    from connectors.kafka import KafkaUnavailable
+    from pipeline.settings import ConfigError, load_settings
+
+    logging.basicConfig(level=args.loglevel.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(args.config, os.environ, args.secrets_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_with_store(settings, ACTIONS[args.action], args))
+    except KafkaUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+Action = Callable[["Settings", "DlqStore", argparse.Namespace], Awaitable[int]]
+
+
+async def _with_store(settings: Settings, action: Action, args: argparse.Namespace) -> int:
+    from connectors.kafka import KafkaProducer, bootstrap_servers
+    from pipeline.dlq import DlqStore
+
+    producer = KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=10.0,
+                             client_id="orgsync-dlq")
+    await producer.start()
+    try:
+        store = DlqStore(settings, producer)
+        await store.start()
+        return await action(settings, store, args)
+    finally:
+        await producer.stop()
+
+
+async def list_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
+    import orjson
+
+    entries = store.entries(args.route)
+    if args.format == "json":
+        print(orjson.dumps([e.summary() for e in entries], option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render_table([_row(e) for e in entries]))
+        print(f"{len(entries)} open entr{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+async def show_entry(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
+    import orjson
+
+    entry = store.get(args.id)
+    if entry is None:
+        print(f"no DLQ entry {args.id}", file=sys.stderr)
+        return 1
+    body = {**entry.to_json(), "failed_at_utc": _when(entry.letter.failed_at)}
+    print(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    return 0
+
+
+async def retry_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
+    from pipeline.dlq import Retrier
+
+    entries = _chosen(store, args)
+    if entries is None:
+        return 1
+    async with _source_clients(settings, entries) as readers:
+        report = await Retrier(store, readers).retry(entries)
+    for entry_id, via in report.done.items():
+        print(f"retried {entry_id} ({'the failed write' if via == 'write' else 're-read'})")
+    for entry_id, why in report.failed.items():
+        print(f"not retried {entry_id}: {why}", file=sys.stderr)
+    print(f"{len(report.done)} retried, {len(report.failed)} failed")
+    return 1 if report.failed else 0
+
+
+async def purge_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
+    entries = _chosen(store, args)
+    if entries is None:
+        return 1
+    await store.mark([e.id for e in entries], "purged")
+    print(f"{len(entries)} purged")
+    return 0
+
+
+ACTIONS: dict[str, Action] = {"list": list_entries, "show": show_entry,
+                              "retry": retry_entries, "purge": purge_entries}
+
+
+def _chosen(store: DlqStore, args: argparse.Namespace) -> list[Entry] | None:
+    if args.all:
+        return store.entries(args.route)
+    entry = store.get(args.id)
+    if entry is None:
+        print(f"no DLQ entry {args.id}", file=sys.stderr)
+        return None
+    return [entry]
+
+
+@asynccontextmanager
+async def _source_clients(settings: Settings, entries: Sequence[Entry],
+                          ) -> AsyncIterator[dict[str, Any]]:
+    """Started Zoho clients of the source orgs of write entries (only those are read)."""
+    from connectors.zoho import ZohoClient, ZohoMetrics
+    from pipeline.runner import connection
+
+    orgs = {e.letter.key.split("/", 1)[0] for e in entries if e.letter.stage == "write"}
+    metrics = ZohoMetrics.create()
+    async with AsyncExitStack() as stack:
+        clients = {org: ZohoClient(connection(org, settings.orgs[org]), metrics=metrics)
+                   for org in sorted(orgs & set(settings.orgs))}
+        for client in clients.values():
+            await client.start()
+            stack.push_async_callback(client.stop)
+        yield clients
+
+
+def _row(entry: Entry) -> dict[str, str]:
+    row = {k: str(v) for k, v in entry.summary().items()}
+    row["failed_at"] = _when(entry.letter.failed_at)
+    message = row["message"].replace("\n", " ")
+    row["message"] = message if len(message) <= MESSAGE_WIDTH else message[:MESSAGE_WIDTH - 1] + "…"
+    return row
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_table(rows: Sequence[dict[str, str]]) -> str:
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in COLUMNS}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS)]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)

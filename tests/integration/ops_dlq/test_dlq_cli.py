@@ -1,0 +1,140 @@
+"""`orgsync dlq`: permanent rejections land in the DLQ; retried after the fix, they arrive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from aiokafka import AIOKafkaProducer
+from dlq_support import Result, letter, make_optional, orgsync, publish
+from pipeline_support import (
+    SECRET,
+    by_field,
+    client,
+    count,
+    records,
+    send_hints,
+    wait_until,
+    worker_env,
+    write_config,
+)
+
+from connectors.kafka import ensure_topics
+from zoho_emulator import Emulator
+
+ROUTE = {"source": "src", "target": "tgt",
+         "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
+
+
+async def dlq(config: Path, *args: str) -> Result:
+    result = await orgsync("dlq", args[0], "--config", str(config), *args[1:],
+                           env=worker_env(("src", "tgt")))
+    assert SECRET not in result.stdout + result.stderr
+    return result
+
+
+async def open_entries(config: Path) -> list[dict[str, Any]]:
+    result = await dlq(config, "list", "--format", "json")
+    assert result.code == 0, result.stderr
+    entries: list[dict[str, Any]] = result.json()
+    return entries
+
+
+async def test_rejected_records_are_retried_after_the_data_is_fixed(
+    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession, unique_name: str, tmp_path: Path,
+) -> None:
+    worker = make_worker([ROUTE])
+    worker.start()
+    src = await client(emu, "src", session)
+    rows = [{"Account_Name": f"Good {n}", "Tier": "gold"} for n in range(3)]
+    rows += [{"Account_Name": "Fixed in source"}, {"Account_Name": "Fixed in target"}]
+    ids = [str(o.id) for o in await src.insert("Accounts", rows)]
+    fixed_in_source, fixed_in_target = ids[3], ids[4]
+    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
+    config = worker.config
+    first: list[dict[str, Any]] = []
+
+    async def two_dead_letters() -> bool:
+        first[:] = await open_entries(config)
+        return len(first) == 2
+
+    await wait_until(two_dead_letters, 60, "two DLQ entries", worker)
+    assert count(emu, "tgt", "Accounts") == 3
+    assert {(e["code"], e["stage"], e["route"]) for e in first} == {
+        ("MANDATORY_NOT_FOUND", "write", "src->tgt")}
+    assert {e["key"] for e in first} == {f"src/Accounts/{i}" for i in ids[3:]}
+
+    # The operator fixes one record in the source; the other stays as it was.
+    await src.update("Accounts", [{"id": fixed_in_source, "Tier": "silver"}])
+    retried = await dlq(config, "retry", "--all")
+    assert retried.code == 0, retried.stderr
+    assert "2 retried, 0 failed" in retried.stdout
+
+    async def fixed_one_synced() -> bool:
+        return count(emu, "tgt", "Accounts") == 4
+
+    await wait_until(fixed_one_synced, 60, "the record fixed in the source", worker)
+    synced = by_field(records(emu, "tgt", "Accounts"), "Origin_Record_Id")
+    assert synced[fixed_in_source]["Tier"] == "silver"
+    again: list[dict[str, Any]] = []
+
+    async def failed_again() -> bool:
+        again[:] = await open_entries(config)
+        return len(again) == 1
+
+    # The unfixed one was re-sent, failed again, and is back under a new id.
+    await wait_until(failed_again, 60, "the unfixed record back in the DLQ", worker)
+    assert again[0]["key"] == f"src/Accounts/{fixed_in_target}"
+    assert again[0]["id"] not in {e["id"] for e in first}
+
+    # Now the fix is made in the target (the field becomes optional): the same write succeeds.
+    make_optional(emu, "tgt", "Accounts", "Tier")
+    retried = await dlq(config, "retry", again[0]["id"])
+    assert retried.code == 0, retried.stderr
+    assert "the failed write" in retried.stdout
+
+    async def all_synced() -> bool:
+        return count(emu, "tgt", "Accounts") == 5
+
+    await wait_until(all_synced, 60, "the record fixed in the target", worker)
+    assert set(by_field(records(emu, "tgt", "Accounts"), "Origin_Record_Id")) == set(ids)
+    assert await open_entries(config) == []
+
+
+async def test_purge_show_and_unknown_entries(
+    emu: Emulator, kafka_broker: str, kafka_producer: AIOKafkaProducer, unique_name: str,
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
+                          ("src", "tgt"), [ROUTE])
+    topic = f"{unique_name}.dlq"
+    await ensure_topics(kafka_broker, [topic], 4, 1)
+    change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
+    a, b, c = (letter("src->tgt", "transform", f"src/Accounts/{n}", change, failed_at=1000.0 + n)
+               for n in range(3))
+    await publish(kafka_producer, topic, a, b, c)
+
+    listed = await open_entries(config)
+    assert [e["id"] for e in listed] == [c.id, b.id, a.id]  # newest first
+    table = await dlq(config, "list")
+    assert table.code == 0 and a.id in table.stdout and "3 open entries" in table.stdout
+
+    assert (await dlq(config, "purge", a.id)).code == 0
+    assert [e["id"] for e in await open_entries(config)] == [c.id, b.id]
+    shown = await dlq(config, "show", a.id)
+    assert shown.code == 0
+    assert shown.json()["state"]["state"] == "purged"
+    assert shown.json()["record"] == change
+
+    assert (await dlq(config, "purge", "--all")).code == 0
+    assert await open_entries(config) == []
+    for action in ("show", "retry", "purge"):
+        missing = await dlq(config, action, "no-such-entry")
+        assert missing.code == 1 and "no DLQ entry" in missing.stderr
+    usage = await dlq(config, "purge")
+    assert usage.code == 2
+    config.write_text(yaml.safe_dump({"kafka": {"broker": "x"}}))
+    assert (await dlq(config, "list")).code == 2
