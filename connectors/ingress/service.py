@@ -22,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from connectors.zoho import ZohoClient
+from pipeline.dlq import DlqStore
 from pipeline.settings import Settings
 
 from ..kafka import KafkaKV, KafkaProducer, bootstrap_servers, ensure_topics
@@ -29,6 +30,7 @@ from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller
 from .server import ChannelTokens, StaticChannelTokens, create_app
+from .status import Access, Status, mount_status
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +53,20 @@ class IngressService:
         *,
         poll: bool = True,
         watch: bool = True,
+        status: bool = True,
         produce_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.clients = {org: c for org, c in clients.items() if settings.synced_modules(org)}
+        self.registry = registry
         self.metrics = IngressMetrics.create(registry)
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
         self.producer = KafkaProducer(self.bootstrap, timeout=produce_timeout)
         self.clock = clock
         self._poll, self._watch = poll, watch and settings.ingress.public_url is not None
+        self._status = status
+        self.dlq: DlqStore | None = None
         self.channels: ChannelManager | None = None
         self.poller: Poller | None = None
         self._runner: web.AppRunner | None = None
@@ -83,8 +89,10 @@ class IngressService:
                                            clock=self.clock)
             await self.channels.load()
             tokens = self.channels
-        await self._serve(create_app(self.settings, self.producer, self.metrics, tokens,
-                                     clock=self.clock))
+        app = create_app(self.settings, self.producer, self.metrics, tokens, clock=self.clock)
+        if self._status:
+            await self._mount_status(app)
+        await self._serve(app)
         if self.channels is not None:
             await self.channels.start()
         if self._poll:
@@ -111,6 +119,13 @@ class IngressService:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
+
+    async def _mount_status(self, app: web.Application) -> None:
+        """The status page and admin API (connectors/ingress/status.py) on the same port."""
+        self.dlq = DlqStore(self.settings, self.producer, keep_done=False)
+        await self.dlq.start()
+        mount_status(app, Status(self.settings, self.registry, self.dlq, self.clients,
+                                 Access.of(self.settings)))
 
     async def _kv(self, topic: str) -> KafkaKV:
         kv = KafkaKV(self.bootstrap, topic, self.producer,

@@ -1,0 +1,374 @@
+"""The status page and the admin API, mounted on the ingress app.
+
+    GET  /                         per route: changes read, records written, dead letters, lag,
+                                   last write queued; per topic: lag; the newest DLQ entries
+                                   with a retry button (server-rendered HTML, no script)
+    GET  /login, POST /login       a form that sets the session cookie
+    GET  /admin/dlq[?route=R]      open DLQ entries (JSON)
+    GET  /admin/dlq/{id}           one entry (JSON)
+    POST /admin/dlq/{id}/retry     re-publish it (pipeline/dlq.py says how)
+    POST /admin/dlq/{id}/purge     drop it from the list
+
+Access (`admin_required`): when `ingress.admin_secret` is set, or the listen address is not a
+loopback one (then the settings insist on the secret), every route above needs the secret:
+`Authorization: Bearer <secret>`, or the cookie set by /login (an HMAC of the secret, never the
+secret; HttpOnly, SameSite=Strict; a cookie-authenticated POST must come from this origin).
+Without a secret, on loopback, a request that came through a proxy (Forwarded headers) is
+refused too: a proxy would expose the page to whoever reaches the proxy. Numbers come from this
+process's metrics registry (the worker's too when it runs in the same process, `--role all`),
+the DLQ store and Kafka's group offsets; nothing secret is ever rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
+
+from pipeline.dlq import DlqStore, Entry, Retrier, SourceReader, partitions_of
+from pipeline.settings import Route, Settings, is_loopback
+
+from ..kafka import KafkaUnavailable, bootstrap_servers
+
+log = logging.getLogger(__name__)
+COOKIE = "orgsync_admin"
+DLQ_ROWS = 20
+KAFKA_WAIT_SECONDS = 5.0
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def admin_required(settings: Settings) -> bool:
+    ingress = settings.ingress
+    return ingress.admin_secret is not None or not is_loopback(ingress.host)
+
+
+def session_token(secret: str) -> str:
+    return hmac.new(secret.encode(), b"orgsync status session v1", hashlib.sha256).hexdigest()
+
+
+def _same(presented: str, expected: str) -> bool:
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may see the page: the policy of the module docstring, sans I/O."""
+
+    required: bool
+    secret: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Access:
+        secret = settings.ingress.admin_secret
+        return cls(admin_required(settings), secret.get_secret_value() if secret else None)
+
+    def allows(self, headers: Mapping[str, str], cookies: Mapping[str, str], method: str,
+               host: str) -> bool:
+        if not self.required:
+            return not any(h in headers for h in _PROXY_HEADERS)
+        if self.secret is None:
+            return False
+        scheme, _, presented = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and presented:
+            return _same(presented.strip(), self.secret)
+        cookie = cookies.get(COOKIE)
+        if cookie is None or not _same(cookie, session_token(self.secret)):
+            return False
+        origin = headers.get("Origin")
+        return method in ("GET", "HEAD") or origin is None or urlsplit(origin).netloc == host
+
+
+@dataclass(frozen=True)
+class Status:
+    settings: Settings
+    registry: CollectorRegistry
+    dlq: DlqStore
+    readers: Mapping[str, SourceReader]
+    access: Access
+
+
+STATUS = web.AppKey("orgsync.status", Status)
+
+
+def mount_status(app: web.Application, status: Status) -> None:
+    app[STATUS] = status
+    app.router.add_get("/", protected(page))
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_get("/admin/dlq", protected(api_list))
+    app.router.add_get("/admin/dlq/{id}", protected(api_show))
+    app.router.add_post("/admin/dlq/{id}/retry", protected(api_retry))
+    app.router.add_post("/admin/dlq/{id}/purge", protected(api_purge))
+
+
+def protected(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        access = request.app[STATUS].access
+        if access.allows(request.headers, request.cookies, request.method, request.host):
+            return await handler(request)
+        if request.path == "/":
+            return _html(_login_body("Sign in with the admin secret."), 401)
+        return _json({"error": "unauthorized", "message": "the admin secret is required"}, 401,
+                     {"WWW-Authenticate": 'Bearer realm="orgsync"'})
+
+    return guarded
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _html(_login_body("Sign in with the admin secret."), 200)
+
+
+async def login(request: web.Request) -> web.Response:
+    access = request.app[STATUS].access
+    presented = str((await request.post()).get("secret", ""))
+    if access.secret is None or not _same(presented, access.secret):
+        return _html(_login_body("Wrong secret."), 401)
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(COOKIE, session_token(access.secret), httponly=True, samesite="Strict",
+                        secure=request.secure, path="/")
+    raise response
+
+
+def _login_body(note: str) -> str:
+    return (f"<h1>orgsync</h1><p>{escape(note)}</p><form method='post' action='/login'>"
+            "<input type='password' name='secret' autocomplete='current-password'>"
+            "<button type='submit'>Sign in</button></form>")
+
+
+# --- admin API ------------------------------------------------------------------------------
+
+
+async def api_list(request: web.Request) -> web.Response:
+    store = await _fresh(request)
+    entries = store.entries(request.query.get("route"))
+    return _json([e.summary() for e in entries], 200)
+
+
+async def api_show(request: web.Request) -> web.Response:
+    return _json((await _entry(request)).to_json(), 200)
+
+
+async def api_retry(request: web.Request) -> web.StreamResponse:
+    entry = await _entry(request)
+    status = request.app[STATUS]
+    report = await Retrier(status.dlq, status.readers).retry([entry])
+    if entry.id in report.failed:
+        return _json({"error": "not_retried", "message": report.failed[entry.id]}, 409)
+    return _done(request, entry.id, "retried", {"via": report.done[entry.id]})
+
+
+async def api_purge(request: web.Request) -> web.StreamResponse:
+    entry = await _entry(request)
+    await request.app[STATUS].dlq.mark([entry.id], "purged")
+    return _done(request, entry.id, "purged", {})
+
+
+async def _fresh(request: web.Request) -> DlqStore:
+    store = request.app[STATUS].dlq
+    await store.refresh()
+    return store
+
+
+async def _entry(request: web.Request) -> Entry:
+    entry = (await _fresh(request)).get(request.match_info["id"])
+    if entry is None:
+        raise web.HTTPNotFound(body=orjson.dumps({"error": "unknown_entry"}),
+                               content_type="application/json")
+    return entry
+
+
+def _done(request: web.Request, entry_id: str, what: str, extra: dict[str, Any],
+          ) -> web.StreamResponse:
+    if request.content_type == "application/x-www-form-urlencoded":  # the page's button
+        raise web.HTTPSeeOther(f"/?{what}={quote(entry_id)}")
+    return _json({"id": entry_id, "state": what, **extra}, 200)
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+async def page(request: web.Request) -> web.Response:
+    status = request.app[STATUS]
+    notes: list[str] = [f"{what.capitalize()} {request.query[what]}."
+                        for what in ("retried", "purged") if what in request.query]
+    try:
+        await status.dlq.refresh()
+        topics = await topic_stats(status.settings)
+    except (KafkaUnavailable, KafkaError, TimeoutError, OSError) as error:
+        notes.append(f"Kafka is unavailable ({type(error).__name__}); figures may be stale.")
+        topics = {}
+    samples = _samples(status.registry)
+    body = [f"<h1>orgsync</h1><p>As of {_when(time.time())}.</p>",
+            *(f"<p class='note'>{escape(n)}</p>" for n in notes),
+            _routes_table(status, samples, topics), _topics_table(topics),
+            _dlq_table(status.dlq.entries())]
+    return _html("".join(body), 200)
+
+
+@dataclass(frozen=True)
+class TopicStat:
+    lag: int | None  # None: the pipeline's group has no offsets for it yet
+    newest: float | None  # timestamp of the newest message, epoch seconds
+
+
+async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
+    """Lag of the pipeline's consumer group and newest message time, per pipeline topic."""
+    names = settings.topics
+    topics = [names.hints, names.changes,
+              *(f"{names.writes}.{t}" for t in sorted({r.target for r in settings.sync}))]
+    bootstrap = bootstrap_servers(settings.kafka.broker)
+    async with asyncio.timeout(KAFKA_WAIT_SECONDS):
+        partitions = await partitions_of(bootstrap, topics)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            group = await admin.list_consumer_group_offsets(f"{settings.kafka.topic_prefix}"
+                                                            "-pipeline", partitions=partitions)
+        finally:
+            await admin.close()
+        ends, newest = await _ends_and_newest(bootstrap, partitions)
+    stats: dict[str, TopicStat] = {}
+    for topic in topics:
+        own = [tp for tp in partitions if tp.topic == topic]
+        committed = [group[tp].offset for tp in own if tp in group and group[tp].offset >= 0]
+        lag = sum(ends[tp] for tp in own) - sum(committed) if committed else None
+        times = [newest[tp] for tp in own if tp in newest]
+        stats[topic] = TopicStat(lag, max(times) if times else None)
+    return stats
+
+
+async def _ends_and_newest(bootstrap: str, partitions: list[Any]) -> tuple[dict[Any, int],
+                                                                          dict[Any, float]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                group_id=None, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        filled = [tp for tp in partitions if ends[tp] > 0]
+        consumer.assign(filled)
+        for tp in filled:
+            consumer.seek(tp, ends[tp] - 1)
+        newest: dict[Any, float] = {}
+        for tp in filled:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            for message in batch.get(tp, []):
+                newest[tp] = message.timestamp / 1000
+        return ends, newest
+    finally:
+        await consumer.stop()
+
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def _samples(registry: CollectorRegistry) -> Samples:
+    found: Samples = {}
+    for metric in registry.collect():
+        for sample in metric.samples:
+            found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return found
+
+
+def _sum(samples: Samples, name: str, **labels: str) -> int:
+    return int(sum(value for found, value in samples.get(name, [])
+                   if all(found.get(k) == v for k, v in labels.items())
+                   and found.get("outcome") != "failed"))
+
+
+def _route_row(status: Status, route: Route, samples: Samples,
+               topics: Mapping[str, TopicStat]) -> list[str]:
+    writes = topics.get(f"{status.settings.topics.writes}.{route.target}")
+    open_entries = len(status.dlq.entries(route.name))
+    return [route.name, ", ".join(sorted(route.modules)),
+            str(_sum(samples, "orgsync_changes_total", org=route.source)),
+            str(_sum(samples, "orgsync_writes_total", target=route.target)),
+            str(_sum(samples, "orgsync_dead_letters_total", route=route.name)),
+            str(open_entries),
+            _lag(writes), _when(writes.newest) if writes and writes.newest else "never"]
+
+
+def _routes_table(status: Status, samples: Samples, topics: Mapping[str, TopicStat]) -> str:
+    head = ["Route", "Modules", "Changes read", "Records written (target)", "Dead letters",
+            "Open in DLQ", "Lag", "Last write queued"]
+    rows = [(f"class='route' data-route='{escape(r.name, quote=True)}'",
+             _route_row(status, r, samples, topics)) for r in status.settings.sync]
+    return "<h2>Routes</h2>" + _table("routes", head, rows)
+
+
+def _topics_table(topics: Mapping[str, TopicStat]) -> str:
+    rows = [("class='topic'", [name, _lag(stat), _when(stat.newest) if stat.newest else "never"])
+            for name, stat in topics.items()]
+    return "<h2>Topics</h2>" + _table("topics", ["Topic", "Lag", "Newest message"], rows)
+
+
+def _dlq_table(entries: list[Entry]) -> str:
+    rows = []
+    for entry in entries[:DLQ_ROWS]:
+        s = entry.summary()
+        button = (f"<form method='post' action='/admin/dlq/{quote(entry.id)}/retry'>"
+                  "<button class='retry' type='submit'>Retry</button></form>")
+        rows.append((f"class='dlq-entry' data-id='{escape(entry.id, quote=True)}'",
+                     [s["id"], s["route"], s["stage"], s["key"], s["code"], s["message"],
+                      _when(s["failed_at"]), str(s["attempts"]), button]))
+    head = ["Id", "Route", "Stage", "Key", "Code", "Message", "Failed at", "Attempts", ""]
+    title = f"<h2>Dead letters ({len(entries)} open, newest {min(len(entries), DLQ_ROWS)})</h2>"
+    return title + _table("dlq", head, rows, raw_last=True)
+
+
+def _table(table_id: str, head: list[str], rows: list[tuple[str, list[str]]], *,
+           raw_last: bool = False) -> str:
+    def cells(values: list[str]) -> str:
+        return "".join(f"<td>{v if raw_last and i == len(values) - 1 else escape(str(v))}</td>"
+                       for i, v in enumerate(values))
+
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join(f"<tr {attrs}>{cells(values)}</tr>" for attrs, values in rows)
+    return f"<table id='{table_id}'><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _lag(stat: TopicStat | None) -> str:
+    return "—" if stat is None or stat.lag is None else str(stat.lag)
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;"
+          "margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+          ".note{background:#ffd;padding:.5em}")
+
+
+def _html(body: str, status: int) -> web.Response:
+    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>orgsync status</title>"
+            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
+    return web.Response(text=text, status=status, content_type="text/html",
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Security-Policy": "default-src 'none'; "
+                                 "style-src 'unsafe-inline'; form-action 'self'",
+                                 "X-Frame-Options": "DENY"})
+
+
+def _json(body: object, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
+                        content_type="application/json")
