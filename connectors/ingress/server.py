@@ -3,6 +3,8 @@
     POST /hooks/zoho/{org}   workflow-rule webhooks (secret in X-Orgsync-Secret or `secret`)
     POST /notify/{org}       Notification API callbacks (the channel token in the body)
     GET  /metrics, /healthz
+    GET  /, /admin/...       the status page and admin API, mounted by IngressService
+                             (connectors/ingress/status.py)
 
 A 2xx means every hint of the request was acknowledged by Kafka (acks=all); when Kafka
 does not acknowledge within the producer's timeout the answer is 503 so Zoho retries.

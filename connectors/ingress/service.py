@@ -2,7 +2,8 @@
 process, with one explicit lifecycle.
 
     service = IngressService(settings, clients, registry)
-    await service.start()        # topics, producer, state, HTTP server, channels, poller
+    await service.start()        # topics, producer, state, HTTP server (with the status
+                                 # page and admin API, status.py), channels, poller
     ...
     await service.stop()         # the reverse order
 
