@@ -20,6 +20,8 @@ class Renderer:
         self._times: dict[int, str] = {}
         # shared, never-mutated user shapes: rendering runs for every record written or read
         self._users = {u.id: u.minified() for u in org.users}
+        # write results show users as {"name", "id"} only (the documented samples)
+        self._writers = {u.id: {"name": u.name, "id": u.id} for u in org.users}
         self._meta: dict[str, Callable[[StoredRecord], Any]] = {
             "id": lambda rec: rec.id,
             "Created_Time": lambda rec: self.time(rec.created_s),
@@ -87,7 +89,7 @@ class Renderer:
         return out
 
     def write_details(self, rec: StoredRecord) -> dict[str, Any]:
-        time, users = self.time, self._users
+        time, users = self.time, self._writers
         return {
             "Modified_Time": time(rec.modified_s),
             "Modified_By": users.get(rec.modified_by),

@@ -79,6 +79,10 @@ async def test_upsert_status_all_insert_all_update_mixed_partial(alpha: Client) 
     assert status == 200 and [e["action"] for e in body["data"]] == ["insert", "insert"]
     assert [e["duplicate_field"] for e in body["data"]] == [None, None]
     assert [e["message"] for e in body["data"]] == ["record added", "record added"]
+    details = body["data"][0]["details"]
+    assert list(details) == ["Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"]
+    assert details["Created_By"] == details["Modified_By"] == {
+        "name": "Alpha Admin", "id": details["Created_By"]["id"]}
     status, body, _ = await upsert({"Last_Name": "A2", "Email": "a@z.com"},
                                    {"Last_Name": "B2", "Email": "b@z.com"})
     assert status == 200 and [e["action"] for e in body["data"]] == ["update", "update"]
