@@ -1,0 +1,85 @@
+"""Fixtures of the reliability suite: the emulator (its tokens recorded), orgsync deployments
+whose whole output is scanned for secrets when the test ends."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+# Reuse the pipeline and ingress tests' support modules (imported, not copied).
+_INTEGRATION = Path(__file__).resolve().parents[1]
+for _folder in ("pipeline", "ingress"):
+    if str(_INTEGRATION / _folder) not in sys.path:
+        sys.path.append(str(_INTEGRATION / _folder))
+
+from pipeline_support import org_config, target_modules  # noqa: E402
+from reliability_support import Deployment, MakeDeployment, Row, deploy, record_row  # noqa: E402
+from secret_scan import SUITE_SCAN  # noqa: E402
+
+from zoho_emulator import Emulator  # noqa: E402
+
+TIER = {"api_name": "Tier", "data_type": "text"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_secret_scan() -> Iterator[None]:
+    """After the suite: a row saying how much output was scanned and what was found."""
+    yield
+    if SUITE_SCAN.scanned_items:
+        record_row(Row(
+            scenario="6b. secrets in all output", passed=not SUITE_SCAN.leaks,
+            load=f"{SUITE_SCAN.scanned_items} outputs, {SUITE_SCAN.scanned_bytes:,} bytes",
+            faults=f"{len(SUITE_SCAN.secrets)} secrets and tokens searched",
+            expected=0, found=len(SUITE_SCAN.leaks), duplicates=0, dlq=0, converge_s=None))
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
+def emulator_orgs() -> dict[str, Any]:
+    return {"src": org_config("src", "in", target_modules(Accounts=TIER)),
+            "tgt": org_config("tgt", "us", target_modules(Accounts=TIER))}
+
+
+@pytest.fixture
+def emulator_extra() -> dict[str, Any]:
+    """Top-level emulator config besides the orgs (a module may override it)."""
+    return {}
+
+
+@pytest.fixture
+async def emu(emulator_orgs: dict[str, Any],
+              emulator_extra: dict[str, Any]) -> AsyncIterator[Emulator]:
+    async with Emulator({"orgs": emulator_orgs, **emulator_extra}) as emulator:
+        SUITE_SCAN.watch(emulator)
+        yield emulator
+        SUITE_SCAN.harvest(emulator)
+
+
+@pytest.fixture
+def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str,
+                    tmp_path: Path) -> Iterator[MakeDeployment]:
+    made: list[Deployment] = []
+
+    def make(sync: list[dict[str, Any]], broker: str | None = None, **kw: Any) -> Deployment:
+        workdir = tmp_path / f"deployment{len(made)}"
+        workdir.mkdir()
+        deployment = deploy(emu, broker or kafka_broker, unique_name, workdir, sync, **kw)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    problems = [p for d in made for p in d.stop_all()]
+    SUITE_SCAN.harvest(emu)
+    for deployment in made:
+        problems += SUITE_SCAN.scan_files(sorted(deployment.workdir.glob("*.log")))
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,99 @@
+"""Scenario 1: the worker is killed (SIGKILL) at random moments of a sync and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import aiohttp
+from pipeline_support import count
+from reliability_support import (
+    ACCOUNTS_ROUTE,
+    MakeDeployment,
+    Orgsync,
+    Row,
+    channels_ready,
+    ingress_ready,
+    insert_accounts,
+    mirror,
+    patient_client,
+    record_row,
+    scaled,
+    topic_count,
+    until,
+)
+
+from zoho_emulator import Emulator
+
+KILLS = 10
+BATCHES = 50
+BATCH_EVERY_S = 1.2  # the load lasts about a minute, across the kills
+
+
+async def kill_repeatedly(worker: Orgsync, emu: Emulator, kills: int, rng: random.Random,
+                          ) -> int:
+    """Kill -9 and restart `kills` times, each a random moment after the restarted worker
+    wrote again; the number of kills that hit a worker with records still to write."""
+    mid_sync = 0
+    for _ in range(kills):
+        written = count(emu, "tgt", "Accounts")
+        try:
+            await until(lambda w=written: count(emu, "tgt", "Accounts") > w, 60,
+                        "the restarted worker to write again", [worker])
+            await asyncio.sleep(rng.uniform(0.0, 1.5))  # a random moment, not a sync point
+        except AssertionError:
+            if not worker.alive():
+                raise
+        mid_sync += count(emu, "tgt", "Accounts") < count(emu, "src", "Accounts")
+        print(f"kill at {time.monotonic():.1f}: {count(emu, 'tgt', 'Accounts')} written")
+        worker.kill()
+        worker.start()
+    return mid_sync
+
+
+async def test_a_worker_killed_ten_times_leaves_every_record_once(
+    emu: Emulator, make_deployment: MakeDeployment, session: aiohttp.ClientSession,
+    kafka_broker: str,
+) -> None:
+    total = scaled(5000, 1000)
+    rng = random.Random()
+    deployment = make_deployment([ACCOUNTS_ROUTE], poll_seconds=10,
+                                 sink={"linger_ms": 100, "backoff_initial_ms": 200,
+                                       "backoff_max_ms": 2000})
+    ingress, worker = deployment.process("ingress"), deployment.process("worker")
+    ingress.start()
+    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
+                [ingress])
+    await until(lambda: channels_ready(emu), 30, "the notification channel", [ingress])
+    worker.start()
+    src = await patient_client(emu, "src", session)
+    batch = max(1, total // BATCHES)
+
+    async def generate() -> None:
+        for start in range(0, total, batch):
+            await insert_accounts(src, range(start, min(start + batch, total)))
+            await asyncio.sleep(BATCH_EVERY_S)  # pacing the load, not waiting for an effect
+
+    load = asyncio.create_task(generate())
+    mid_sync = await kill_repeatedly(worker, emu, KILLS, rng)
+    await load
+    loaded_at = time.monotonic()
+    await until(lambda: count(emu, "tgt", "Accounts") >= total, 240,
+                "every record in the target", [worker, ingress])
+    converge = time.monotonic() - loaded_at
+    result = mirror(emu)
+    dlq = await topic_count(kafka_broker, deployment.topic("dlq"))
+    record_row(Row(
+        scenario="1. worker kill -9 + restart", passed=result.exact and dlq == 0,
+        load=f"{total:,} Accounts created over ~{BATCHES * BATCH_EVERY_S:.0f} s",
+        faults=f"{worker.starts - 1} kill -9 of the worker ({mid_sync} mid-sync)",
+        expected=result.expected, found=result.found, duplicates=result.duplicates, dlq=dlq,
+        converge_s=round(converge, 1)))
+    print(f"kills={worker.starts - 1} mid_sync={mid_sync} converged in {converge:.1f}s")
+    assert worker.starts - 1 >= KILLS
+    assert mid_sync >= KILLS // 2, "most kills must hit a worker with records to write"
+    assert result.expected == total
+    assert not result.missing and not result.wrong, (result.missing[:5], result.wrong[:5])
+    assert result.duplicates == 0 and result.found == total
+    assert dlq == 0
