@@ -19,7 +19,7 @@ import faust
 
 from connectors.zoho import BackoffPolicy, RetryableError, ZohoClient, ZohoError
 from pipeline.app import Pipeline
-from pipeline.batching import take_lingering
+from pipeline.batching import Drain, take_lingering
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
 from pipeline.models import Change, DeadLetter, HeldChange, Hint, split_key
@@ -43,8 +43,9 @@ class Agents:
     """Registers the agents of `pipeline` on its app; holds what they share."""
 
     def __init__(self, pipeline: Pipeline, settings: Settings, clients: Mapping[str, ZohoClient],
-                 metrics: PipelineMetrics) -> None:
+                 metrics: PipelineMetrics, drain: Drain | None = None) -> None:
         self.p = pipeline
+        self.drain = drain or Drain()  # closed by the worker on SIGTERM (pipeline/runner.py)
         self.settings = settings
         self.clients = clients
         self.metrics = metrics
@@ -60,7 +61,8 @@ class Agents:
         routes = {route.name: route for route in settings.sync}
         for org, topic in pipeline.writes.items():
             sink = TargetSink(org, clients[org], routes, settings.sink, pipeline.links,
-                              pipeline.states, metrics)
+                              pipeline.states, metrics,
+                              routed_back=bool(settings.routes_from(org)))
             app.agent(topic, name=f"apply_to_{org}")(self._sink_agent(sink))
 
     async def _start_clients(self) -> None:
@@ -72,11 +74,12 @@ class Agents:
     async def fetch_changed_records(self, stream: faust.StreamT[Hint]) -> None:
         await self._start_clients()
         linger = self.settings.fetch.linger_ms / 1000
-        async for hints in take_lingering(stream, self.settings.fetch.batch_size, linger):
+        async for hints in take_lingering(stream, self.settings.fetch.batch_size, linger,
+                                          self.drain):
             for (org, module), group in group_hints(hints).items():
                 for change in await self._fetch(org, module, group):
                     self.metrics.changes.labels(org=org, operation=change.operation).inc()
-                    await self.p.changes.send(key=change.key, value=change)
+                    await self._send(self.p.changes, change.key, change)
 
     async def _fetch(self, org: str, module: str, group: dict[str, Hint]) -> list[Change]:
         attempt = 0
@@ -108,7 +111,7 @@ class Agents:
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
         for write in out.writes:
-            await self.p.writes[write.target_org].send(key=write.key, value=write)
+            await self._send(self.p.writes[write.target_org], write.key, write)
         for rejection in out.rejected:
             await self._dead(dead_letter(rejection.route, "transform", change.key,
                                          change.asdict(), "REJECTED", rejection.reason))
@@ -121,10 +124,10 @@ class Agents:
             org, module, record_id = split_key(parent)
             hint = Hint(org=org, module=module, id=record_id, operation="update",
                         source="lookup", received_at=now)
-            await self.p.hints.send(key=hint.key, value=hint)
+            await self._send(self.p.hints, hint.key, hint)
         held = HeldChange(change=change, held_since=now,
                           parents=sorted(out.missing_parents))
-        await self.p.held.send(key=change.key, value=held)
+        await self._send(self.p.held, change.key, held)
 
     # --- children waiting for their parents ------------------------------------------------
 
@@ -136,14 +139,14 @@ class Agents:
         async for held in stream:
             if not held.parents:
                 await asyncio.sleep(max(0.0, held.held_since + DEFER_SECONDS - time.time()))
-                await self.p.changes.send(key=held.change.key, value=held.change)
+                await self._send(self.p.changes, held.change.key, held.change)
                 continue
             deadline = held.held_since + wait
             # Links arrive from other workers through the changelog: nothing to await but time.
             while not self._linked(held.parents) and time.time() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(HELD_POLL_SECONDS)
             if self._linked(held.parents):
-                await self.p.changes.send(key=held.change.key, value=held.change)
+                await self._send(self.p.changes, held.change.key, held.change)
             else:
                 missing = [p for p in held.parents if self.p.links.get(p) is None]
                 await self._dead(dead_letter(
@@ -160,12 +163,20 @@ class Agents:
         async def apply_to_target(stream: faust.StreamT[Any]) -> None:
             await self._start_clients()
             linger = self.settings.sink.linger_ms / 1000
-            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger):
+            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger,
+                                               self.drain):
                 for letter in await sink.apply(writes):
                     await self._dead(letter)
 
         return apply_to_target
 
+    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record) -> None:
+        """Produce through the app's producer: `Topic.send` yields to the loop several times per
+        message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
+        this producer before it commits offsets, so the acknowledgement order holds."""
+        await self.p.app.producer.send(topic.get_topic_name(), key.encode(), value.dumps(),
+                                       None, None, None)
+
     async def _dead(self, letter: DeadLetter) -> None:
         self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()
-        await self.p.dlq.send(key=letter.key, value=letter)
+        await self._send(self.p.dlq, letter.key, letter)

@@ -16,12 +16,43 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as kafka_driver
 
 from pipeline.models import Change, DeadLetter, HeldChange, Hint, Write
 from pipeline.settings import Settings
 
 TABLE_OPTIONS: dict[str, Any] = {"partitions": 1, "use_partitioner": True,
                                  "recovery_buffer_size": 1}
+
+
+# Faust's worker consumer asks the broker to hold an empty fetch for 1.5 s. aiokafka leaves the
+# partitions that still have buffered records out of the next fetch, so records arriving there
+# wait for the pending fetch to time out: with several partitions, every batch stalled ~1.5 s.
+FETCH_MAX_WAIT_MS = 50
+PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch, not per message
+
+
+class _ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        return consumer
+
+
+class _Consumer(kafka_driver.Consumer):
+    def _new_consumer_thread(self) -> Any:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(kafka_driver.Transport):
+    Consumer = _Consumer
+
+
+class _App(faust.App):
+    """faust.App whose Kafka transport creates the consumer above."""
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
 
 
 def writes_topic_name(settings: Settings, target: str) -> str:
@@ -55,7 +86,7 @@ class Pipeline:
 
 def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
     kafka = settings.kafka
-    app = faust.App(
+    app = _App(
         app_id or f"{kafka.topic_prefix}-pipeline",
         broker=kafka.broker,
         store="memory://",
@@ -69,6 +100,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         stream_wait_empty=False,
+        producer_linger=PRODUCER_LINGER_S,
     )
 
     def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:

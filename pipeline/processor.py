@@ -61,12 +61,26 @@ class Metadata:
         self._clients = clients
         self._pause = pause
         self._down_until: dict[str, float] = {}
+        # Built views of the clients' cached lists, rebuilt only when a client refetched.
+        self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
 
     async def fields(self, org: str, module: str) -> dict[str, FieldMeta]:
-        return field_index(await self._ask(org, self._clients[org].fields(module)))
+        raw = await self._ask(org, self._clients[org].fields(module))
+        index: dict[str, FieldMeta] = self._view(("fields", org, module), raw, field_index)
+        return index
 
     async def users(self, org: str) -> UserDirectory:
-        return UserDirectory.from_users(await self._ask(org, self._clients[org].users()))
+        raw = await self._ask(org, self._clients[org].users())
+        users: UserDirectory = self._view(("users", org), raw, UserDirectory.from_users)
+        return users
+
+    def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
+        cached = self._views.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        view = build(raw)
+        self._views[key] = (raw, view)
+        return view
 
     async def _ask(self, org: str, call: Coroutine[Any, Any, list[dict[str, Any]]]
                    ) -> list[dict[str, Any]]:

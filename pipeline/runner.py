@@ -3,7 +3,8 @@
 Roles: `worker` runs the pipeline agents; `ingress` runs the ingress service (webhooks,
 notifications, channels, poller) from connectors/ingress; `all` runs both in one process.
 Several workers with the same configuration share the partitions through Kafka consumer
-groups. SIGTERM and SIGINT stop the worker gracefully (exit code 0).
+groups. SIGTERM and SIGINT stop the worker gracefully (exit code 0): the write batches in flight
+finish and are recorded first (`DrainingWorker`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from connectors.kafka import bootstrap_servers, ensure_topics
 from connectors.zoho import OrgConnection, ZohoClient, ZohoMetrics
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
+from pipeline.batching import Drain
 from pipeline.metrics import PipelineMetrics
 from pipeline.monitoring import CreditsCollector, KafkaMonitor
 from pipeline.settings import OrgSettings, Settings
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "ingress", "worker")
+DRAIN_SECONDS = 20.0  # SIGTERM must end the process within 30 s; stopping Faust takes the rest
 
 
 def connection(name: str, org: OrgSettings) -> OrgConnection:
@@ -86,10 +89,32 @@ def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> Any:
     return service(settings, clients, REGISTRY)
 
 
+class DrainingWorker(faust.Worker):
+    """A Faust worker that, when asked to stop, first lets the batches in flight finish.
+
+    Faust stops the app by cancelling its agents, which would abort an upsert under way and
+    lose the links and states of records Zoho already wrote. Here no new batch is taken once
+    stopping starts, and the running ones get `DRAIN_SECONDS` to finish and be acknowledged.
+    """
+
+    def __init__(self, *args: Any, drain: Drain, **kwargs: Any) -> None:
+        self.drain = drain
+        super().__init__(*args, **kwargs)
+
+    async def on_stop(self) -> None:
+        running = self.drain.running
+        if not await self.drain.close(DRAIN_SECONDS):
+            log.warning("stopping with batches still in flight after %.0fs batches=%d",
+                        DRAIN_SECONDS, self.drain.running)
+        elif running:
+            log.info("drained batches in flight batches=%d", running)
+        await super().on_stop()
+
+
 def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
-                          metrics: PipelineMetrics) -> Pipeline:
+                          metrics: PipelineMetrics, drain: Drain | None = None) -> Pipeline:
     pipeline = create_pipeline(settings)
-    Agents(pipeline, settings, clients, metrics)
+    Agents(pipeline, settings, clients, metrics, drain)
     return pipeline
 
 
@@ -110,12 +135,13 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
         services.append(IngressAdapter(KafkaMonitor(settings, REGISTRY)))
     if role == "ingress":
         return _run_services(services)
-    pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY))
+    drain = Drain()
+    pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY), drain)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(settings, pipeline))
-    worker = faust.Worker(pipeline.app, *services, loop=loop, loglevel=loglevel,
-                          override_logging=False)
+    worker = DrainingWorker(pipeline.app, *services, loop=loop, loglevel=loglevel,
+                            override_logging=False, drain=drain)
     worker.execute_from_commandline()
     return 0
 

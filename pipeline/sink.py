@@ -64,8 +64,12 @@ class TargetSink:
     def __init__(self, org: str, client: TargetClient, routes: Mapping[str, Route],
                  settings: SinkSettings, links: MutableMapping[str, str],
                  states: MutableMapping[str, Any], metrics: PipelineMetrics,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 routed_back: bool = True) -> None:
         self.org = org
+        # Only a target that is also a source reads the reverse links and the states of its
+        # records (echoes, conflicts); for the others each table write would be dead weight.
+        self.routed_back = routed_back
         self.client = client
         self.routes = routes
         self.settings = settings
@@ -100,7 +104,7 @@ class TargetSink:
                 return dead + [self._dead(w, _failure(error), attempt) for w in pending]
             retry: list[Write] = []
             for write, outcome in zip(pending, outcomes, strict=True):
-                if outcome.ok:
+                if outcome.ok or already_deleted(write, outcome):
                     self._succeeded(write, outcome)
                 elif outcome.retryable and attempt < self.settings.max_attempts:
                     retry.append(write)
@@ -130,20 +134,23 @@ class TargetSink:
         await self._sleep(delay)
 
     def _succeeded(self, write: Write, outcome: WriteOutcome) -> None:
+        action = outcome.action or (write.operation if outcome.ok else "already_deleted")
         self.metrics.writes.labels(target=self.org, module=write.target_module,
-                                   outcome=outcome.action or write.operation).inc()
+                                   outcome=action).inc()
         if write.operation == "delete":
             self._forget(write)
             return
         target_id = str(outcome.id)
-        self.links[link_key(write.source_org, write.source_module, write.source_id,
-                            self.org)] = target_id
-        self.links[link_key(self.org, write.target_module, target_id,
-                            write.source_org)] = write.source_id
-        key = record_key(self.org, write.target_module, target_id)
-        modified = outcome.details.get("Modified_Time")
-        self.states[key] = written(self.states.get(key), write.record,
-                                   str(modified) if modified else None)
+        forward = link_key(write.source_org, write.source_module, write.source_id, self.org)
+        if self.links.get(forward) != target_id:
+            self.links[forward] = target_id
+        if self.routed_back:
+            self.links[link_key(self.org, write.target_module, target_id,
+                                write.source_org)] = write.source_id
+            key = record_key(self.org, write.target_module, target_id)
+            modified = outcome.details.get("Modified_Time")
+            self.states[key] = written(self.states.get(key), write.record,
+                                       str(modified) if modified else None)
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
             self.metrics.e2e_latency.labels(target=self.org).observe(max(latency, 0.0))
@@ -164,6 +171,14 @@ class TargetSink:
                           record=write.asdict(), code=failure.code, message=failure.message,
                           details=dict(failure.details), attempts=attempts,
                           failed_at=time.time())
+
+
+def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
+    """Zoho answers a delete of an id it no longer has (deleted in the target meanwhile, or by
+    an earlier try of this batch) with INVALID_DATA "the id given seems to be invalid" and the
+    id in `details`: the record is gone, which is what the delete wanted."""
+    return (write.operation == "delete" and outcome.code == "INVALID_DATA"
+            and str(outcome.details.get("id")) == str(write.target_id))
 
 
 def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any, ...], list[Write]]:

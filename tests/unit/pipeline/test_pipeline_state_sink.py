@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
+from connectors.zoho import WriteOutcome
 from pipeline.dedup import Edit
 from pipeline.models import Write
-from pipeline.sink import merge_rounds
+from pipeline.sink import already_deleted, merge_rounds
 from pipeline.state import changed_fields, is_stale, observe, written
 
 
@@ -49,3 +52,17 @@ def test_a_copy_older_than_what_we_wrote_is_stale() -> None:
     state = written(None, {"A": 1}, "2024-01-01T10:00:05+00:00")
     assert is_stale(state, "2024-01-01T10:00:04+00:00")
     assert not is_stale(state, "2024-01-01T10:00:05+00:00")
+
+
+GONE = WriteOutcome(False, "INVALID_DATA", "the id given seems to be invalid", details={"id": "9"})
+
+
+@pytest.mark.parametrize(("operation", "outcome", "gone"), [
+    ("delete", GONE, True),
+    ("delete", WriteOutcome(False, "INVALID_DATA", "bad", details={"id": "8"}), False),
+    ("delete", WriteOutcome(False, "NO_PERMISSION", "no", details={"id": "9"}), False),
+    ("upsert", GONE, False),
+])
+def test_a_delete_of_a_record_the_target_no_longer_has_is_done(
+        operation: str, outcome: WriteOutcome, gone: bool) -> None:
+    assert already_deleted(write("1", operation), outcome) is gone

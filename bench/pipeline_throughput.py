@@ -1,0 +1,266 @@
+"""How fast is the pipeline itself? Records/s through fetch -> process -> sink at zero latency.
+
+The emulator (two orgs, no latency) runs in this process, as the integration tests run it; the
+real broker is the local Kafka; the worker is `orgsync run --role worker` as a subprocess. After
+one warm-up record (the worker has its partitions, as in production), N Leads are created in the
+source in 100-record inserts, then one hint per record is produced to the hints topic (what the
+ingress does for a Notification callback). Measured: records/s from the first hint until the
+target holds every record, upsert and fetch calls, records per upsert, the worker's peak RSS and
+CPU seconds.
+
+    .venv/bin/python bench/pipeline_throughput.py [--records 10000] [--partitions 8]
+        [--profile pyinstrument|cprofile] [--label before]
+
+`--profile` runs the worker under the profiler; the summary goes to
+bench/results/pipeline_profile.txt (profiling slows the worker: compare throughput without it).
+Results: bench/results/pipeline_throughput.json (one entry per label, the latest run wins).
+Target (issue 9): >= 5,000 records/s on a 2-core machine, RSS < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.procstat import TreeSampler  # noqa: E402
+from zoho_emulator import Emulator  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECRET = "bench-secret-0123456789abcdef"
+ORGS = {"src": "in", "tgt": "us"}
+TARGET_RPS = 5_000
+UPSERT = "POST /crm/v8/Leads/upsert"
+FETCH = "GET /crm/v8/Leads"
+
+
+def emulator_orgs() -> dict[str, Any]:
+    return {name: {"dc": dc, "edition": "enterprise",
+                   "users": [{"email": f"admin@{name}.example", "name": "Admin"}],
+                   "clients": [{"client_id": f"1000.{name.upper()}", "client_secret": SECRET,
+                                "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"]}]}
+            for name, dc in ORGS.items()}
+
+
+def worker_config(path: Path, emu_url: str, broker: str, prefix: str, partitions: int) -> Path:
+    config = {
+        "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix,
+                  "partitions": partitions},
+        "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
+        "orgs": {name: {"dc": dc, "edition": "enterprise", "client_id": f"1000.{name.upper()}",
+                        "client_secret": "${CLIENT_SECRET}",
+                        "refresh_token": f"${{REFRESH_{name.upper()}}}",
+                        "api_url": emu_url, "accounts_url": emu_url}
+                 for name, dc in ORGS.items()},
+        "sync": [{"source": "src", "target": "tgt", "modules": {"Leads": {
+            "match_field": "Email", "owner": {"match": "email", "default": "admin@tgt.example"}}}}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def worker_env() -> dict[str, str]:
+    env = {**os.environ, "HOOK_SECRET": SECRET, "CLIENT_SECRET": SECRET}
+    env.update({f"REFRESH_{n.upper()}": f"1000.refresh.{n}.{SECRET}" for n in ORGS})
+    return env
+
+
+def worker_argv(config: Path, profile: str | None, profile_out: Path) -> list[str]:
+    run = ["-m", "pipeline.cli", "run", "--config", str(config), "--role", "worker",
+           "--loglevel", "warning"]
+    if profile == "pyinstrument":
+        return [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all",
+                "-o", str(profile_out), *run]
+    if profile == "cprofile":
+        return [sys.executable, "-m", "cProfile", "-o", str(profile_out) + ".pstats", *run]
+    return [sys.executable, *run]
+
+
+class Source:
+    """Creates Leads in the source org through its API, like a user's integration would."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url, self.token = session, url, ""
+
+    async def login(self) -> None:
+        form = {"grant_type": "refresh_token", "client_id": "1000.SRC", "client_secret": SECRET,
+                "refresh_token": f"1000.refresh.src.{SECRET}"}
+        async with self.session.post(f"{self.url}/oauth/v2/token", data=form) as response:
+            self.token = orjson.loads(await response.read())["access_token"]
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[str]:
+        headers = {"Authorization": f"Zoho-oauthtoken {self.token}"}
+        async with self.session.post(f"{self.url}/crm/v8/Leads", headers=headers,
+                                     data=orjson.dumps({"data": rows})) as response:
+            body = orjson.loads(await response.read())
+        return [str(item["details"]["id"]) for item in body["data"]]
+
+
+def lead(n: int, run: str) -> dict[str, Any]:
+    return {"First_Name": "Ann", "Last_Name": f"Lead {n}", "Email": f"l{n}.{run}@example.com",
+            "Company": f"Company {n % 97}", "Phone": f"+1555{n:07d}",
+            "Lead_Source": "Web Download", "Lead_Status": "Not Contacted"}
+
+
+async def send_hints(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> None:
+    now = time.time()
+    futures = []
+    for record_id in ids:
+        key = f"src/Leads/{record_id}"
+        value = orjson.dumps({"org": "src", "module": "Leads", "id": record_id,
+                              "operation": "insert", "source": "notification",
+                              "received_at": now, "__faust": {"ns": "pipeline.models.Hint"}})
+        futures.append(await producer.send(topic, key=key.encode(), value=value))
+    await asyncio.gather(*futures)
+
+
+def calls(emu: Emulator, org: str, what: str) -> int:
+    method = what.split(" ")[0]
+    return sum(n for per_client in emu.state.orgs[org].stats.calls.values()
+               for key, n in per_client.items()
+               if key.endswith(what) and key.split(" ")[0] == method)
+
+
+def target_count(emu: Emulator) -> int:
+    return len(emu.state.orgs["tgt"].stores["Leads"].records)
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def wait_for(check: Any, within: float, what: str, worker: asyncio.subprocess.Process,
+                   log: Path) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if worker.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not reached\n{tail(log)}")
+        await asyncio.sleep(0.02)
+
+
+async def sample(sampler: TreeSampler, worker: asyncio.subprocess.Process) -> None:
+    while worker.returncode is None:
+        sampler.sample()
+        await asyncio.sleep(0.2)
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    prefix = f"bench-pipe-{run}"
+    async with Emulator({"orgs": emulator_orgs()}) as emu, aiohttp.ClientSession() as session:
+        config = worker_config(workdir / "orgsync.yaml", emu.url, args.broker, prefix,
+                               args.partitions)
+        log = workdir / "worker.log"
+        profile_out = RESULTS / "pipeline_profile.txt"
+        with log.open("wb") as out:
+            worker = await asyncio.create_subprocess_exec(
+                *worker_argv(config, args.profile, profile_out), env=worker_env(),
+                stdout=out, stderr=out)
+        sampler = TreeSampler(worker.pid)
+        sampling = asyncio.create_task(sample(sampler, worker))
+        source = Source(session, emu.url)
+        await source.login()
+        producer = AIOKafkaProducer(bootstrap_servers=args.broker, linger_ms=5)
+        await producer.start()
+        try:
+            hints = f"{prefix}.hints"
+            await send_hints(producer, hints, await source.insert([lead(-1, run)]))
+            await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
+            ids: list[str] = []
+            for start in range(0, args.records, 100):
+                count = min(100, args.records - start)
+                ids += await source.insert([lead(n, run) for n in range(start, start + count)])
+            upserts0, fetches0 = calls(emu, "tgt", UPSERT), calls(emu, "src", FETCH)
+            cpu0 = (sampler.sample(), sampler.cpu_seconds)[1]
+            began = time.monotonic()
+            await send_hints(producer, hints, ids)
+            produced = time.monotonic() - began
+            await wait_for(lambda: target_count(emu) == args.records + 1, args.timeout,
+                           "every record in the target", worker, log)
+            took = time.monotonic() - began
+            sampler.sample()
+            cpu = sampler.cpu_seconds - cpu0
+        finally:
+            await producer.stop()
+            if worker.returncode is None:
+                worker.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(worker.wait(), 60)
+            sampling.cancel()
+        upserts = calls(emu, "tgt", UPSERT) - upserts0
+        return {
+            "label": args.label, "records": args.records, "partitions": args.partitions,
+            "seconds": round(took, 3), "records_per_s": round(args.records / took, 1),
+            "hints_produced_in_s": round(produced, 3),
+            "upsert_calls": upserts, "records_per_upsert": round(args.records / upserts, 1),
+            "fetch_calls": calls(emu, "src", FETCH) - fetches0,
+            "worker_cpu_s": round(cpu, 2), "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
+            "worker_exit_code": code, "profile": args.profile,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+
+def save(result: dict[str, Any]) -> Path:
+    path = RESULTS / "pipeline_throughput.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(path.read_text()) if path.exists() else {}
+    runs[result["label"]] = result
+    path.write_text(json.dumps(runs, indent=2) + "\n")
+    return path
+
+
+def summarise_cprofile(pstats_path: Path, out: Path) -> None:
+    import io
+    import pstats
+
+    text = io.StringIO()
+    stats = pstats.Stats(str(pstats_path), stream=text)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+    out.write_text(text.getvalue())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--broker", default=os.environ.get(
+        "ORGSYNC_KAFKA_BROKER", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"))
+    parser.add_argument("--profile", choices=("pyinstrument", "cprofile"), default=None)
+    parser.add_argument("--label", default="latest")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear with the worker
+    with tempfile.TemporaryDirectory(prefix="orgsync-bench-") as tmp:
+        result = asyncio.run(measure(args, Path(tmp)))
+    if args.profile == "cprofile":
+        summarise_cprofile(RESULTS / "pipeline_profile.txt.pstats",
+                           RESULTS / "pipeline_profile.txt")
+    print(json.dumps(result, indent=2))
+    verdict = "meets" if result["records_per_s"] >= TARGET_RPS else "misses"
+    print(f"{result['records_per_s']:.0f} records/s ({verdict} the {TARGET_RPS}/s target), "
+          f"{result['records_per_upsert']} records per upsert, "
+          f"peak RSS {result['worker_peak_rss_mb']} MB; written to {save(result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
