@@ -30,6 +30,9 @@ class DeletedEntry:
     type: str = "recycle"
 
 
+_NO_INDEX: dict[Any, dict[str, None]] = {}
+
+
 def index_key(value: Any) -> Any:
     # Zoho's duplicate check ignores case on text values.
     return value.strip().lower() if isinstance(value, str) else value
@@ -51,7 +54,7 @@ class ModuleStore:
         """The oldest record whose indexed field equals value (None if absent or not indexed)."""
         if value is None or value == "":
             return None
-        bucket = self.indexes.get(field_name, {}).get(index_key(value))
+        bucket = self.indexes.get(field_name, _NO_INDEX).get(index_key(value))
         if not bucket:
             return None
         for rid in bucket:
@@ -63,7 +66,7 @@ class ModuleStore:
         for name, index in self.indexes.items():
             old = previous.get(name) if previous else None
             new = record.values.get(name)
-            if previous is not None and index_key(old) == index_key(new):
+            if previous is not None and (old == new or index_key(old) == index_key(new)):
                 continue
             if old not in (None, ""):
                 self._unindex(index, old, record.id)

@@ -223,7 +223,9 @@ class Validator:
             convert = writable.get(name)
             if convert is None:
                 self._not_writable(name, i)
-            elif value is None or value == "" or value == []:
+            elif value.__class__ is str:
+                out[name] = convert(value, i) if value else None
+            elif value is None or value == []:
                 out[name] = None
             else:
                 out[name] = convert(value, i)

@@ -33,6 +33,7 @@ class Batch:
         self.deleted: dict[str, StoredRecord] = {}
         self.deleted_copies: list[dict[str, Any]] = []  # rendered before removal (listeners)
         self.if_unmodified_since: int | None = None
+        self._has_full_name = "Full_Name" in self.module.fields
 
     # -- operations -----------------------------------------------------------------------
     def insert(self, raw: Any, i: int) -> None:
@@ -156,9 +157,9 @@ class Batch:
         return record
 
     def _derive(self, values: dict[str, Any]) -> None:
-        if "Full_Name" in self.module.fields:
-            full = " ".join(v for v in (values.get("First_Name"), values.get("Last_Name")) if v)
-            values["Full_Name"] = full or None
+        if self._has_full_name:
+            first, last = values.get("First_Name"), values.get("Last_Name")
+            values["Full_Name"] = f"{first} {last}" if first and last else (first or last or None)
 
     def _check_unique(self, values: dict[str, Any], own: str | None, i: int) -> None:
         for name in self.module.unique_fields:
