@@ -115,7 +115,24 @@ def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
                           metrics: PipelineMetrics, drain: Drain | None = None) -> Pipeline:
     pipeline = create_pipeline(settings)
     Agents(pipeline, settings, clients, metrics, drain)
+    log_assignments(pipeline)
     return pipeline
+
+
+def log_assignments(pipeline: Pipeline) -> None:
+    """One info line per topic of ours after each rebalance: what this worker now consumes."""
+    ours = set(pipeline.topic_names())
+
+    async def assigned(app: Any, assigned: Any, **_: Any) -> None:
+        partitions: dict[str, list[int]] = {}
+        for tp in assigned:
+            if tp.topic in ours:
+                partitions.setdefault(tp.topic, []).append(tp.partition)
+        for topic, numbers in sorted(partitions.items()):
+            log.info("partitions assigned topic=%s partitions=%s", topic,
+                     ",".join(map(str, sorted(numbers))))
+
+    pipeline.app.on_partitions_assigned.connect(assigned)
 
 
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:

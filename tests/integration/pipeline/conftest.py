@@ -41,20 +41,20 @@ MakeWorker = Callable[..., Worker]
 
 
 @pytest.fixture
-def make_worker(emu: Emulator, kafka_broker: str, unique_name: str,
-                tmp_path: Path) -> Any:
+async def make_worker(emu: Emulator, kafka_broker: str, unique_name: str,
+                      tmp_path: Path) -> AsyncIterator[MakeWorker]:
     workers: list[Worker] = []
 
     def make(sync: list[dict[str, Any]], orgs: tuple[str, ...] = ("src", "tgt"),
-             **overrides: Any) -> Worker:
+             log_name: str = "worker.log", **overrides: Any) -> Worker:
         config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
                               orgs, sync, **overrides)
-        worker = Worker(config, worker_env(orgs), tmp_path)
+        worker = Worker(config, worker_env(orgs), tmp_path, log_name=log_name)
         workers.append(worker)
         return worker
 
     yield make
     for worker in workers:
         if worker.alive():
-            code = worker.stop()
+            code = await worker.terminate()
             assert code == 0, f"worker exit code {code} on SIGTERM:\n{worker.log()}"

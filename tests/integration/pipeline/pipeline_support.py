@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,18 +67,19 @@ def worker_env(orgs: Iterable[str]) -> dict[str, str]:
 
 
 class Worker:
-    """`orgsync run --role worker` as a subprocess, logging to a file in the test's tmp dir."""
+    """`orgsync run --role ROLE` as a subprocess, logging to a file in the test's tmp dir."""
 
-    def __init__(self, config: Path, env: dict[str, str], workdir: Path) -> None:
-        self.config, self.env, self.workdir = config, env, workdir
+    def __init__(self, config: Path, env: dict[str, str], workdir: Path, role: str = "worker",
+                 log_name: str = "worker.log") -> None:
+        self.config, self.env, self.workdir, self.role = config, env, workdir, role
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "worker.log"
+        self.log_path = workdir / log_name
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "run", "--config", str(self.config),
-             "--role", "worker", "--loglevel", "warning"],
+             "--role", self.role, "--loglevel", "info"],
             env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
 
     def alive(self) -> bool:
@@ -98,8 +100,30 @@ class Worker:
             self.process.kill()
             raise
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    async def terminate(self, within: float = 30.0) -> int | None:
+        """SIGTERM, then wait for the exit without blocking the loop (the emulator runs in it)."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + within
+        while self.process.poll() is None:
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise AssertionError(f"no exit {within}s after SIGTERM:\n{self.log()}")
+            await asyncio.sleep(0.05)
+        return self.process.returncode
+
+    def log(self, chars: int | None = 4000) -> str:
+        text = self.log_path.read_text(errors="replace")
+        return text if chars is None else text[-chars:]
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], within: float, what: str,
