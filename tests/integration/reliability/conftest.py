@@ -3,7 +3,9 @@ whose whole output is scanned for secrets when the test ends."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from secret_scan import SUITE_SCAN  # noqa: E402
 
 from zoho_emulator import Emulator  # noqa: E402
 
+KEPT_LOGS = Path(tempfile.gettempdir()) / "orgsync-reliability"
 TIER = {"api_name": "Tier", "data_type": "text"}
 
 
@@ -82,4 +85,8 @@ def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str,
     SUITE_SCAN.harvest(emu)
     for deployment in made:
         problems += SUITE_SCAN.scan_files(sorted(deployment.workdir.glob("*.log")))
+    if problems:
+        kept = KEPT_LOGS / unique_name
+        shutil.copytree(tmp_path, kept, ignore=shutil.ignore_patterns("*-data", "kafka"))
+        problems.append(f"logs kept in {kept}")
     assert not problems, "\n".join(problems)
