@@ -15,10 +15,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -27,12 +27,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from ingress_support import free_port
 from pipeline_support import SECRET, Worker, records, worker_env, write_config
 
-from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient
+from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoError
+from connectors.zoho.errors import InternalError
 from zoho_emulator import Emulator
 from zoho_emulator.notifications import hub_of
 
 REPO = Path(__file__).resolve().parents[3]
 RESULTS = REPO / "bench" / "results" / "reliability.json"
+T = TypeVar("T")
 SCALE_ENV = "ORGSYNC_RELIABILITY_SCALE"
 ORIGIN = "Origin_Record_Id"
 ACCOUNTS_ROUTE: dict[str, Any] = {"source": "src", "target": "tgt",
@@ -198,11 +200,25 @@ def account(n: int, tier: str | None = "gold") -> dict[str, Any]:
     return row
 
 
+async def insist(call: Callable[[], Awaitable[T]], attempts: int = 30) -> T:
+    """The test's own writes under injected faults: the client gives up on a 500 to a write
+    (it cannot know whether it happened); an injected fault never writes, so try again."""
+    for _ in range(attempts - 1):
+        try:
+            return await call()
+        except ZohoError as error:
+            if not error.retryable and not isinstance(error, InternalError):
+                raise
+            await asyncio.sleep(0.2)  # a backoff, not a synchronisation
+    return await call()
+
+
 async def insert_accounts(zoho: ZohoClient, numbers: range, **kw: Any) -> list[str]:
     ids: list[str] = []
     for start in range(numbers.start, numbers.stop, 100):
         rows = [account(n, **kw) for n in range(start, min(start + 100, numbers.stop))]
-        ids += [str(o.id) for o in await zoho.insert("Accounts", rows)]
+        outcomes = await insist(lambda rows=rows: zoho.insert("Accounts", rows))
+        ids += [str(o.id) for o in outcomes]
     return ids
 
 
