@@ -1,10 +1,11 @@
 """Structured logging for orgsync processes: one line per event, `key=value` text or JSON.
 
 orgsync's log calls read like `log.warning("sink retry target=%s records=%d", ...)`: an event
-name, then `key=value` pairs. The formatters here turn each record into one line with fixed
-fields (`ts`, `level`, `logger`, `event`) followed by those pairs, so both formats carry the same
-fields. A `key=org/module/id` pair (the key of every topic) also yields `org`, `module` and
-`record_id`, so a line names the record even when its call site only passed the key.
+name, then `key=value` pairs (messages of other libraries are kept whole). The formatters here
+turn each record into one line with fixed fields (`ts`, `level`, `logger`, `event`) followed by
+those pairs, so both formats carry the same fields. A `key=org/module/id` pair (the key of every
+topic) also yields `org`, `module` and `record_id`, so a line names the record even when its call
+site only passed the key.
 
 `SecretRedactor` is the last line of defence: secrets never belong in a log call, but if one slips
 into a message, an argument, an `extra` field or a traceback, the configured secret values (and
@@ -31,6 +32,7 @@ _PAIR = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=")
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _FIXED = ("ts", "level", "logger", "event")
 TRACEBACK = "traceback"
+OWN_LOGGERS = ("pipeline", "connectors", "zoho_emulator", "orgsync")
 
 
 def split_message(message: str) -> tuple[str, dict[str, str]]:
@@ -61,7 +63,11 @@ def record_fields(pairs: dict[str, Any]) -> dict[str, Any]:
 
 def event_fields(record: logging.LogRecord) -> dict[str, Any]:
     """Every field of one log line, fixed fields first."""
-    event, pairs = split_message(record.getMessage())
+    message = record.getMessage()
+    # Only orgsync's own messages follow the `event key=value` convention; a library's message
+    # (which may hold `=` inside reprs) stays whole.
+    event, pairs = (split_message(message) if record.name.startswith(OWN_LOGGERS)
+                    else (message, {}))
     extra = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
     fields: dict[str, Any] = {
         "ts": _timestamp(record.created), "level": record.levelname.lower(),

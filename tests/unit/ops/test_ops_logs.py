@@ -130,3 +130,12 @@ def test_a_traceback_stays_on_its_event_line(output: io.StringIO, fmt: str) -> N
         logging.getLogger("x").exception("failed key=%s", "a/Leads/1")
     [line] = lines(output)
     assert "KeyError" in line and "traceback" in line
+
+
+def test_library_messages_are_kept_whole(output: io.StringIO) -> None:
+    configure("info", "json", stream=output)
+    message = "Setting newly assigned partitions {TopicPartition(topic='a', partition=0)}"
+    logging.getLogger("aiokafka.consumer").info(message)
+    [line] = lines(output)
+    event = orjson.loads(line)
+    assert event["event"] == message and "partition" not in event
