@@ -77,12 +77,10 @@ class GroupOffsets:
 
     async def partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
         """The partitions of those of `topics` that exist."""
-        await self._consumer.topics()  # refreshes the metadata
-        found = []
-        for topic in topics:
-            numbers = self._consumer.partitions_for_topic(topic) or set()
-            found += [TopicPartition(topic, p) for p in sorted(numbers)]
-        return found
+        described = await self._admin.describe_topics(list(topics)) if topics else []
+        return [TopicPartition(info["topic"], p["partition"]) for info in described
+                if info["error_code"] == 0
+                for p in sorted(info["partitions"], key=lambda p: p["partition"])]
 
     async def ends(self, tps: Sequence[TopicPartition]) -> Offsets:
         return dict(await self._consumer.end_offsets(list(tps))) if tps else {}
