@@ -3,7 +3,7 @@
 `Batches(stream, max_, linger, drain)` yields lists of values: a batch leaves when it holds
 `max_` values or `linger` seconds after its first value arrived (Faust's `Stream.take` restarts
 its timer whenever it waits, so a steady trickle makes batches of one). Only public stream API is
-used: a reader task iterates `stream.noack().events()` into a bounded queue, and the events of a
+used: a reader task iterates `stream.noack().events()` into a bounded buffer, and the events of a
 batch are acknowledged (`ack`) only after the consumer of the batch has finished with it, so
 their offsets commit after the outcome is recorded. A batch interrupted by cancellation is never
 acknowledged: it is read again after a restart.
@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import faust
-
-_END = object()
 
 
 class Drain:
@@ -57,55 +55,70 @@ class Drain:
         return True
 
 
-async def _read(events: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
-    async for event in events:
-        await queue.put(event)
+class _Buffer:
+    """Events read ahead of the batch being formed, at most `max_` (the reader waits beyond).
+
+    The collector wakes up twice per batch (first event; full or linger over), not per event.
+    """
+
+    def __init__(self, max_: int) -> None:
+        self.max_ = max_
+        self.events: deque[Any] = deque()
+        self.arrived, self.full, self.space = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self.space.set()
+
+    async def read(self, events: AsyncIterator[Any]) -> None:
+        async for event in events:
+            while len(self.events) >= self.max_:
+                self.space.clear()
+                await self.space.wait()
+            self.events.append(event)
+            self.arrived.set()
+            if len(self.events) >= self.max_:
+                self.full.set()
+
+    def take(self) -> list[Any]:
+        batch = [self.events.popleft() for _ in range(min(self.max_, len(self.events)))]
+        if len(self.events) < self.max_:
+            self.full.clear()
+        if not self.events:
+            self.arrived.clear()
+        self.space.set()
+        return batch
 
 
-async def _first(queue: asyncio.Queue[Any], reader: asyncio.Task[None]) -> Any:
-    """The next event; `_END` when the stream ended (the worker stops); the reader's error."""
-    getter = asyncio.ensure_future(queue.get())
+async def _until(event: asyncio.Event, reader: asyncio.Task[None],
+                 within: float | None = None) -> None:
+    """Wait for `event`, or for the reader to end (its error is raised), or `within` s."""
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, reader}, timeout=within,
+                           return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if not getter.done():
-            getter.cancel()
-    if getter.done() and not getter.cancelled():
-        return getter.result()
-    reader.result()
-    return _END
+        waiter.cancel()
+    if reader.done() and not event.is_set():
+        reader.result()
 
 
-async def _collect(queue: asyncio.Queue[Any], reader: asyncio.Task[None], max_: int,
-                   linger: float) -> list[Any]:
-    """The next batch: wait for a first event, then take more until full or `linger` is up."""
-    first = await _first(queue, reader)
-    if first is _END:
+async def _collect(buffer: _Buffer, reader: asyncio.Task[None], linger: float) -> list[Any]:
+    """The next batch: wait for a first event, then until the buffer is full or `linger` is
+    up; [] when the stream ended (the worker stops)."""
+    await _until(buffer.arrived, reader)
+    if not buffer.events:
         return []
-    batch = [first]
-    deadline = time.monotonic() + linger
-    while len(batch) < max_:
-        while not queue.empty() and len(batch) < max_:
-            batch.append(queue.get_nowait())
-        remaining = deadline - time.monotonic()
-        if len(batch) >= max_ or remaining <= 0:
-            break
-        try:
-            batch.append(await asyncio.wait_for(queue.get(), remaining))
-        except TimeoutError:
-            break
-    return batch
+    await _until(buffer.full, reader, linger)
+    return buffer.take()
 
 
 async def take_lingering(stream: faust.StreamT[Any], max_: int, linger: float,
                          drain: Drain | None = None) -> AsyncIterator[list[Any]]:
     drain = drain or Drain()
-    manual = stream.noack()
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_)
-    reader = asyncio.create_task(_read(manual.events(), queue))
+    manual = cast("faust.Stream[Any]", stream).noack()  # Stream API, missing from StreamT
+    buffer = _Buffer(max_)
+    reader = asyncio.create_task(buffer.read(manual.events()))
     try:
         while True:
-            events = await _collect(queue, reader, max_, linger)
+            events = await _collect(buffer, reader, linger)
             if not events:
                 return  # the stream ended
             if drain.closing:

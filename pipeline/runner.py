@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 import mode
+from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
 from connectors.kafka import bootstrap_servers, ensure_topics
@@ -123,9 +124,10 @@ def log_assignments(pipeline: Pipeline) -> None:
     """One info line per topic of ours after each rebalance: what this worker now consumes."""
     ours = set(pipeline.topic_names())
 
-    async def assigned(app: Any, assigned: Any, **_: Any) -> None:
+    async def assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+                       ) -> None:
         partitions: dict[str, list[int]] = {}
-        for tp in assigned:
+        for tp in args[0] if args else kwargs.get("assigned", ()):
             if tp.topic in ours:
                 partitions.setdefault(tp.topic, []).append(tp.partition)
         for topic, numbers in sorted(partitions.items()):
