@@ -35,6 +35,7 @@ from zoho_emulator.notifications import hub_of
 REPO = Path(__file__).resolve().parents[3]
 RESULTS = REPO / "bench" / "results" / "reliability.json"
 T = TypeVar("T")
+CLI_TIMEOUT_S = 120
 SCALE_ENV = "ORGSYNC_RELIABILITY_SCALE"
 ORIGIN = "Origin_Record_Id"
 ACCOUNTS_ROUTE: dict[str, Any] = {"source": "src", "target": "tgt",
@@ -109,14 +110,31 @@ class Deployment:
                     problems.append(f"{proc.log_path.name}: exit {code} on SIGTERM")
         return problems
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Another orgsync command (dlq, check) with this deployment's config and env."""
-        result = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args, "--config", str(self.config)],
-            env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=timeout)
-        with open(self.workdir / "cli.log", "a") as log:
-            log.write(f"$ orgsync {' '.join(args)}\n{result.stdout}{result.stderr}")
+    async def cli(self, *args: str) -> CliResult:
+        """Another orgsync command (dlq, check) with this deployment's config and env; run
+        without blocking the loop, as the emulator answers it from this very loop."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pipeline.cli", *args, "--config", str(self.config),
+            env=self.env, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        result = CliResult(process.returncode or 0, out.decode(errors="replace"),
+                           err.decode(errors="replace"))
+        log = self.workdir / f"cli-{len(list(self.workdir.glob('cli-*.log')))}.log"
+        log.write_text(f"$ orgsync {' '.join(args)}\n{result.stdout}{result.stderr}")
         return result
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 MakeDeployment = Callable[..., Deployment]
