@@ -1,21 +1,18 @@
-"""The pipeline's consumer group seen from outside: its topics, members, lag, and rewinds.
+"""The pipeline's consumer group seen from outside: its topics, offsets and lag.
 
-Used by the lag gauges (pipeline/monitoring.py) and by `orgsync replay`. `GroupOffsets` is an
-explicit lifecycle (`async with`) around one admin client and one group-less consumer; nothing
-here joins the group, so measuring never triggers a rebalance of the workers.
+Used by the lag gauges (pipeline/monitoring.py) and by `orgsync replay` (offsets for times).
+`GroupOffsets` is an explicit lifecycle (`async with`) around one admin client and one
+group-less consumer; nothing here joins the group, so measuring never triggers a rebalance.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import OffsetAndMetadata
 
 from pipeline.settings import Settings
 
@@ -33,13 +30,6 @@ def pipeline_topics(settings: Settings) -> list[str]:
     targets = sorted({route.target for route in settings.sync})
     return [settings.topics.hints, settings.topics.changes, f"{prefix}.held",
             *(f"{settings.topics.writes}.{target}" for target in targets)]
-
-
-@dataclass(frozen=True)
-class Member:
-    member_id: str
-    client_id: str
-    host: str
 
 
 def lag_by_topic(ends: Mapping[TopicPartition, int], starts: Mapping[TopicPartition, int],
@@ -104,38 +94,3 @@ class GroupOffsets:
         ends, starts, committed = await asyncio.gather(self.ends(tps), self.starts(tps),
                                                        self.committed())
         return lag_by_topic(ends, starts, committed)
-
-    async def members(self) -> list[Member]:
-        """The group's active members (the running workers); empty when none runs."""
-        responses = await self._admin.describe_consumer_groups([self.group])
-        members: list[Member] = []
-        for response in responses:
-            for group in response.groups:
-                members += [_member(m) for m in _group_members(group)]
-        return members
-
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Set the group's committed offsets. Kafka accepts it only while the group has no
-        active member, so call `members()` first and refuse when it is not empty."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group,
-                                    enable_auto_commit=False)
-        async with asyncio.timeout(self.timeout):
-            await consumer.start()
-        try:
-            consumer.assign(list(offsets))  # assign, never subscribe: no rebalance, no join
-            await consumer.commit({tp: OffsetAndMetadata(offset, "orgsync replay")
-                                   for tp, offset in offsets.items()})
-        finally:
-            await consumer.stop()
-
-
-def _group_members(group: Any) -> list[Any]:
-    # DescribeGroupsResponse group: (error_code, group_id, state, protocol_type, protocol,
-    # members[, authorized_operations]); the members are the 6th field in every version
-    return list(group[5]) if len(group) > 5 else []
-
-
-def _member(raw: Any) -> Member:
-    # (member_id[, group_instance_id], client_id, client_host, metadata, assignment)
-    strings = [f for f in raw if isinstance(f, str)]
-    return Member(strings[0], strings[-2], strings[-1])

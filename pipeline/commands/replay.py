@@ -1,18 +1,19 @@
 """`orgsync replay --config FILE --from TS [--route SRC:TGT] [--dry-run]`: re-sync from history.
 
-Moves the pipeline's consumer group on the `changes` topic back to the first change at or after
-TS (Kafka's offsets-for-times on the message timestamps), so the workers process those changes
-again when they start. Decisions (docs/operations.md, "Replay"):
+Finds, per partition of the `changes` topic, the first change at or after TS (Kafka's
+offsets-for-times on the message timestamps) and appends every change from there to the end of
+the topic again, in order, to the same partition. The running workers process the copies like
+any change. Decisions (docs/operations.md, "Replay"):
 
-- Workers must be stopped. Kafka accepts new committed offsets for a group only while it has no
-  active member; rewinding inside running workers would race their in-flight commits. The
-  command asks the broker for the group's members and refuses (exit 1) while any is connected.
-- Offsets only move back. A partition whose committed offset is already before TS, or that the
-  group never committed (its workers start from the beginning anyway), is left alone, so a replay
-  can never skip a change that was not processed yet.
-- Re-syncing is safe: the processor's dedup state is kept per route, so a route added since (a
-  new target) finds no state and receives every replayed change, while routes that already
-  wrote a record drop the replayed copy as a duplicate (no API call). The sink upserts on the
+- The log is re-appended, not rewound. Moving the workers' committed offsets back needs them
+  stopped (Kafka accepts new offsets only for a group without members), and a Faust worker does
+  not seek to a committed offset of 0 (aiokafka's `seek_to_committed` skips it), so a rewind to
+  the start of a topic would be silently ignored. Re-appending works with the workers running,
+  and scaled out, and cannot skip anything.
+- Re-syncing is safe and cheap: the processor's dedup state is kept per route, so a route added
+  since (a new target) finds no state and receives every replayed change, while routes that
+  already synced a record drop the older or identical copy as stale or duplicate (no API call);
+  a newer live change of a record always wins over its replayed copy. The sink upserts on the
   match field, so anything written twice lands once.
 """
 
@@ -28,25 +29,26 @@ from typing import Any, TextIO
 from pipeline.settings import Route, Settings
 
 USAGE, PROBLEM = 2, 1
+SEND_BATCH = 500
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "replay", help="re-sync from the change log, starting at a time (workers stopped)",
-        description="Rewind the workers' consumer group on the changes topic to the first "
-                    "change at or after --from, so that they sync from there again when "
-                    "started. Stop the workers first. This is how a new target route is filled "
-                    "from the topic history; writes are idempotent upserts.")
+        "replay", help="re-sync from the change log, starting at a time",
+        description="Append every change of the changes topic from the first one at or after "
+                    "--from again, so that the running workers sync them again. Routes skip "
+                    "what they already synced; this is how a new target route is filled from "
+                    "the topic history. Writes are idempotent upserts.")
     parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
     parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
     parser.add_argument("--from", dest="since", required=True, type=parse_time, metavar="TS",
                         help="ISO 8601 time (no offset means UTC) or Unix seconds; 0 replays "
                              "the whole topic")
     parser.add_argument("--route", default=None, metavar="SRC:TGT",
-                        help="the route the replay is for (must be configured); other routes "
-                             "skip what they already synced")
+                        help="the route the replay is for (must be configured); only changes "
+                             "of its source org are replayed")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be rewound, change nothing")
+                        help="print what would be replayed, change nothing")
     parser.set_defaults(handler=handle)
 
 
@@ -73,37 +75,30 @@ def find_route(settings: Settings, spec: str) -> Route:
 
 
 @dataclass(frozen=True)
-class Move:
+class Window:
     partition: int
-    committed: int  # -1: never committed
-    target: int  # first offset at or after the time
-    end: int
+    start: int  # first offset at or after the time
+    end: int  # end offset when the replay began: later changes are live ones
 
     @property
-    def new(self) -> int | None:
-        """The offset to commit, or None to leave the partition as it is."""
-        if self.committed < 0 or self.target >= self.committed:
-            return None
-        return self.target
-
-    @property
-    def replayed(self) -> int:
-        return 0 if self.new is None else self.end - self.new
+    def size(self) -> int:
+        return max(self.end - self.start, 0)
 
 
-def plan(targets: Mapping[int, int], committed: Mapping[int, int],
-         ends: Mapping[int, int]) -> list[Move]:
-    return [Move(p, committed.get(p, -1), targets[p], ends[p]) for p in sorted(targets)]
+def windows(starts: Mapping[int, int], ends: Mapping[int, int]) -> list[Window]:
+    return [Window(p, starts[p], ends[p]) for p in sorted(starts)]
 
 
-def describe(moves: list[Move], topic: str) -> list[str]:
-    lines = [f"{'PARTITION':<10} {'COMMITTED':>10} {'NEW':>10} {'END':>10} {'REPLAYED':>9}"]
-    for m in moves:
-        committed = str(m.committed) if m.committed >= 0 else "-"
-        new = str(m.new) if m.new is not None else "(kept)"
-        lines.append(f"{m.partition:<10} {committed:>10} {new:>10} {m.end:>10} {m.replayed:>9}")
-    lines.append(f"{sum(m.replayed for m in moves)} changes of {topic} will be processed again")
+def describe(found: list[Window], topic: str) -> list[str]:
+    lines = [f"{'PARTITION':<10} {'FROM':>10} {'TO':>10} {'CHANGES':>9}"]
+    lines += [f"{w.partition:<10} {w.start:>10} {w.end:>10} {w.size:>9}" for w in found]
+    lines.append(f"{sum(w.size for w in found)} changes of {topic} at or after the time")
     return lines
+
+
+def wanted(key: bytes | None, source: str | None) -> bool:
+    """With a route, only the changes of its source org (keys are `org/module/id`)."""
+    return source is None or (key is not None and key.startswith(f"{source}/".encode()))
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -127,47 +122,58 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
     from connectors.kafka import bootstrap_servers
     from pipeline.offsets import GroupOffsets, group_id
 
-    group, topic = group_id(settings), settings.topics.changes
+    bootstrap, topic = bootstrap_servers(settings.kafka.broker), settings.topics.changes
     try:
-        async with GroupOffsets(bootstrap_servers(settings.kafka.broker), group) as offsets:
-            members = await offsets.members()
-            if members:
-                print(running_workers(group, members), file=sys.stderr)
-                return PROBLEM
+        async with GroupOffsets(bootstrap, group_id(settings)) as offsets:
             tps = await offsets.partitions([topic])
             if not tps:
                 print(f"orgsync replay: topic {topic} does not exist: nothing to replay",
                       file=sys.stderr)
                 return PROBLEM
-            targets = await offsets.offsets_at(tps, int(since.timestamp() * 1000))
-            committed, ends = await offsets.committed(), await offsets.ends(tps)
-            moves = plan({tp.partition: o for tp, o in targets.items()},
-                         {tp.partition: o for tp, o in committed.items() if tp.topic == topic},
-                         {tp.partition: o for tp, o in ends.items()})
-            print("\n".join(describe(moves, topic)), file=out)
-            new = {tp: m.new for tp, m in zip(tps, moves, strict=True) if m.new is not None}
-            if not dry_run and new:
-                await offsets.commit(new)
+            starts = await offsets.offsets_at(tps, int(since.timestamp() * 1000))
+            ends = await offsets.ends(tps)
+        found = windows({tp.partition: o for tp, o in starts.items()},
+                        {tp.partition: o for tp, o in ends.items()})
+        print("\n".join(describe(found, topic)), file=out)
+        if dry_run:
+            print("dry run: nothing appended", file=out)
+            return 0
+        copied = await append_again(bootstrap, topic, found, route.source if route else None)
     except (KafkaError, TimeoutError, OSError) as error:
         print(f"orgsync replay: Kafka did not answer: {type(error).__name__}", file=sys.stderr)
         return PROBLEM
-    print(outcome(since, route, dry_run, bool(new)), file=out)
+    scope = f" of {route.source} for route {route.source}:{route.target}" if route else ""
+    print(f"appended {copied} changes{scope} from {since.isoformat()} again; the running "
+          "workers sync what each route has not synced yet", file=out)
     return 0
 
 
-def running_workers(group: str, members: list[Any]) -> str:
-    who = ", ".join(sorted({f"{m.client_id}@{m.host.lstrip('/')}" for m in members}))
-    return (f"orgsync replay: {len(members)} worker(s) are running in consumer group {group} "
-            f"({who}). Kafka moves a group's offsets only while none is connected: stop the "
-            "workers (SIGTERM), run the replay, then start them again.")
+async def append_again(bootstrap: str, topic: str, found: list[Window],
+                       source: str | None) -> int:
+    """Read each window and produce its messages again to the same partition, in order."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-
-def outcome(since: datetime, route: Route | None, dry_run: bool, moved: bool) -> str:
-    if dry_run:
-        return "dry run: nothing changed"
-    if not moved:
-        return f"nothing to rewind: no processed change at or after {since.isoformat()}"
-    scope = (f"route {route.source}:{route.target} receives every replayed change it has not "
-             "synced yet; other routes skip what they already wrote" if route is not None else
-             "every route receives the replayed changes it has not synced yet")
-    return f"rewound to {since.isoformat()}: {scope}. Start the workers to sync."
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    copied = 0
+    try:
+        for window in (w for w in found if w.size):
+            tp = TopicPartition(topic, window.partition)
+            consumer.assign([tp])
+            consumer.seek(tp, window.start)
+            while await consumer.position(tp) < window.end:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=SEND_BATCH)
+                acks = [await producer.send(topic, m.value, key=m.key, partition=tp.partition,
+                                            headers=list(m.headers))
+                        for m in batch.get(tp, []) if m.offset < window.end
+                        and wanted(m.key, source)]
+                for ack in acks:
+                    await ack
+                copied += len(acks)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return copied
