@@ -37,6 +37,7 @@ import aiohttp
 import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -203,6 +204,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 worker.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(worker.wait(), 60)
             sampling.cancel()
+            await delete_topics(args.broker, prefix)
         upserts = calls(emu, "tgt", UPSERT) - upserts0
         return {
             "label": args.label, "records": args.records, "partitions": args.partitions,
@@ -216,6 +218,19 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "platform": platform.platform()},
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+
+
+async def delete_topics(broker: str, prefix: str) -> None:
+    """The run's topics (ours and Faust's changelogs) go: a broker with thousands of topics
+    answers every metadata request with all of them, which costs every client CPU."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 def save(result: dict[str, Any]) -> Path:

@@ -30,6 +30,9 @@ TABLE_OPTIONS: dict[str, Any] = {"partitions": 1, "use_partitioner": True,
 # wait for the pending fetch to time out: with several partitions, every batch stalled ~1.5 s.
 FETCH_MAX_WAIT_MS = 50
 PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch, not per message
+# aiokafka keeps one open batch per partition and makes a sender wait until a full one is sent:
+# at Faust's 16 KiB (8 changes) every agent stalled on broker round trips.
+PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
 class _ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
@@ -101,6 +104,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
         broker_heartbeat_interval=1.0,
         stream_wait_empty=False,
         producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
     )
 
     def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:
