@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 export VENV
 
-.PHONY: install run test test-unit kafka-start kafka-stop lint typecheck clean
+.PHONY: install system-deps run test test-unit kafka-start kafka-stop lint typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +13,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+system-deps:
+	scripts/install-system-deps
+
 run: install
 	$(VENV)/bin/python examples/demo/run.py
 
-test: install
+test: install system-deps
 	scripts/run-tests tests
 
 test-unit: install

@@ -47,3 +47,15 @@ def test_prometheus_scrapes_orgsync_and_grafana_loads_dashboards() -> None:
     for dashboard in dashboards:
         panels = orjson.loads(dashboard.read_bytes())["panels"]
         assert all(target["expr"] for panel in panels for target in panel["targets"])
+
+
+def test_compose_config_is_valid_for_orgsync() -> None:
+    from pipeline.settings import load_settings
+
+    environ = {name: "x" * 24 for name in (
+        "ORGSYNC_WEBHOOK_SECRET", "ORGSYNC_ADMIN_SECRET", "IN_CLIENT_ID", "IN_CLIENT_SECRET",
+        "IN_REFRESH_TOKEN", "US_CLIENT_ID", "US_CLIENT_SECRET", "US_REFRESH_TOKEN")}
+    environ["ORGSYNC_PUBLIC_URL"] = "https://sync.example.com"
+    settings = load_settings(ROOT / "deploy/orgsync.compose.yaml", environ=environ)
+    assert settings.ingress.port == 8080
+    assert settings.kafka.broker == "kafka://kafka:9092"
