@@ -20,7 +20,17 @@ for _folder in ("pipeline", "ingress"):
         sys.path.append(str(_INTEGRATION / _folder))
 
 from pipeline_support import org_config, target_modules  # noqa: E402
-from reliability_support import Deployment, MakeDeployment, Row, deploy, record_row  # noqa: E402
+from reliability_support import (  # noqa: E402
+    ACCOUNTS_ROUTE,
+    ADMIN_SECRET,
+    Deployment,
+    MakeDeployment,
+    Row,
+    RunningIngress,
+    deploy,
+    record_row,
+    start_ingress,
+)
 from secret_scan import SUITE_SCAN  # noqa: E402
 
 from zoho_emulator import Emulator  # noqa: E402
@@ -64,6 +74,7 @@ async def emu(emulator_orgs: dict[str, Any],
               emulator_extra: dict[str, Any]) -> AsyncIterator[Emulator]:
     async with Emulator({"orgs": emulator_orgs, **emulator_extra}) as emulator:
         SUITE_SCAN.watch(emulator)
+        SUITE_SCAN.add(ADMIN_SECRET)
         yield emulator
         SUITE_SCAN.harvest(emulator)
 
@@ -84,9 +95,16 @@ def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str,
     problems = [p for d in made for p in d.stop_all()]
     SUITE_SCAN.harvest(emu)
     for deployment in made:
-        problems += SUITE_SCAN.scan_files(sorted(deployment.workdir.glob("*.log")))
+        problems += SUITE_SCAN.scan_logs(deployment.workdir)
     if problems:
         kept = KEPT_LOGS / unique_name
         shutil.copytree(tmp_path, kept, ignore=shutil.ignore_patterns("*-data", "kafka"))
         problems.append(f"logs kept in {kept}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+async def ingress(emu: Emulator, make_deployment: MakeDeployment, kafka_broker: str,
+                  session: aiohttp.ClientSession) -> RunningIngress:
+    """`orgsync run --role ingress` (Accounts of src), its channel subscribed."""
+    return await start_ingress(emu, make_deployment([ACCOUNTS_ROUTE]), kafka_broker, session)

@@ -110,15 +110,16 @@ class Deployment:
                     problems.append(f"{proc.log_path.name}: exit {code} on SIGTERM")
         return problems
 
-    async def cli(self, *args: str) -> CliResult:
+    async def cli(self, *args: str, stdin: bytes | None = None) -> CliResult:
         """Another orgsync command (dlq, check) with this deployment's config and env; run
         without blocking the loop, as the emulator answers it from this very loop."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pipeline.cli", *args, "--config", str(self.config),
             env=self.env, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else None)
         try:
-            out, err = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT_S)
+            out, err = await asyncio.wait_for(process.communicate(stdin), CLI_TIMEOUT_S)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -140,19 +141,24 @@ class CliResult:
 MakeDeployment = Callable[..., Deployment]
 
 
+ADMIN_SECRET = "admin-secret-0123456789abcdef-admin"
+
+
 def deploy(emu: Emulator, broker: str, prefix: str, workdir: Path,
            sync: list[dict[str, Any]], orgs: tuple[str, ...] = ("src", "tgt"),
-           poll_seconds: float = 600.0, **overrides: Any) -> Deployment:
-    """A config whose ingress gets the emulator's Notification API callbacks."""
+           poll_seconds: float = 600.0, host: str = "127.0.0.1", **overrides: Any) -> Deployment:
+    """A config whose ingress gets the emulator's Notification API callbacks; bound to `host`
+    (beyond loopback it is protected by an admin secret)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    ingress = {"listen": f"127.0.0.1:{port}", "public_url": url,
-               "webhook_secret": "${HOOK_SECRET}"}
+    ingress = {"listen": f"{host}:{port}", "public_url": url,
+               "webhook_secret": "${HOOK_SECRET}", "admin_secret": "${ADMIN_SECRET}"}
     poller = {"interval_seconds": poll_seconds, "overlap_seconds": 5}
     config = write_config(workdir / "orgsync.yaml", emu.url, broker, prefix, orgs, sync,
                           ingress=ingress, poller=poller, **overrides)
     with_token_cache(config)
-    return Deployment(config, worker_env(orgs), workdir, prefix, url)
+    env = {**worker_env(orgs), "ADMIN_SECRET": ADMIN_SECRET}
+    return Deployment(config, env, workdir, prefix, url)
 
 
 def with_token_cache(config: Path) -> None:
@@ -194,6 +200,36 @@ async def ingress_ready(session: aiohttp.ClientSession, url: str) -> bool:
 def channels_ready(emu: Emulator, org: str = "src") -> bool:
     """The ingress subscribed a Notification API channel for the source org."""
     return bool(hub_of(emu.app, org).active())
+
+
+@dataclass
+class RunningIngress:
+    """`orgsync run --role ingress` with its Notification API channel subscribed."""
+
+    deployment: Deployment
+    process: Orgsync
+    broker: str
+    channel_id: str
+    token: str
+
+    @property
+    def url(self) -> str:
+        return self.deployment.ingress_url
+
+    async def hints(self) -> int:
+        return await topic_count(self.broker, self.deployment.topic("hints"))
+
+
+async def start_ingress(emu: Emulator, deployment: Deployment, broker: str,
+                        session: aiohttp.ClientSession) -> RunningIngress:
+    process = deployment.process("ingress")
+    process.start()
+    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
+                [process])
+    await until(lambda: channels_ready(emu), 30, "the notification channel", [process])
+    [sub] = hub_of(emu.app, "src").active()
+    assert sub.token is not None
+    return RunningIngress(deployment, process, broker, sub.channel_id, sub.token)
 
 
 # --- load ----------------------------------------------------------------------------------------

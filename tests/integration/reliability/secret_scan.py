@@ -58,6 +58,10 @@ class SecretScan:
         self.leaks += found
         return found
 
+    def scan_logs(self, folder: Path) -> list[str]:
+        """Every *.log file of `folder` (each process's output, each CLI run's)."""
+        return self.scan_files(sorted(folder.glob("*.log")))
+
     def scan_files(self, paths: Iterable[Path]) -> list[str]:
         found: list[str] = []
         for path in paths:

@@ -12,8 +12,6 @@ import asyncio
 import copy
 import json
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,55 +24,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pipeline_support import SECRET
 from reliability_support import (
-    ACCOUNTS_ROUTE,
     REPO,
-    Deployment,
-    MakeDeployment,
-    Orgsync,
     Row,
-    channels_ready,
-    ingress_ready,
+    RunningIngress,
     record_row,
-    topic_count,
-    until,
 )
 from secret_scan import SUITE_SCAN
 
 from pipeline.settings import ConfigError, load_settings
-from zoho_emulator import Emulator
-from zoho_emulator.notifications import hub_of
 
 FUZZ_EXAMPLES = 250
-
-
-@dataclass
-class RunningIngress:
-    deployment: Deployment
-    process: Orgsync
-    broker: str
-    channel_id: str
-    token: str
-
-    @property
-    def url(self) -> str:
-        return self.deployment.ingress_url
-
-    async def hints(self) -> int:
-        return await topic_count(self.broker, self.deployment.topic("hints"))
-
-
-@pytest.fixture
-async def ingress(emu: Emulator, make_deployment: MakeDeployment, kafka_broker: str,
-                  session: aiohttp.ClientSession) -> AsyncIterator[RunningIngress]:
-    deployment = make_deployment([ACCOUNTS_ROUTE])
-    process = deployment.process("ingress")
-    process.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [process])
-    await until(lambda: channels_ready(emu), 30, "the notification channel", [process])
-    [sub] = hub_of(emu.app, "src").active()
-    assert sub.token is not None
-    yield RunningIngress(deployment, process, kafka_broker, sub.channel_id, sub.token)
 
 
 def note(ingress: RunningIngress) -> st.SearchStrategy[dict[str, Any]]:
