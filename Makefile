@@ -47,3 +47,14 @@ bench: install
 
 bench-quick: install
 	$(VENV)/bin/python -m bench.run --quick $(BENCH_ARGS)
+
+# Reliability and security suite (issue 8): the issue's full loads, then the table in
+# docs/reliability.md; CI runs the same tests at ORGSYNC_RELIABILITY_SCALE=0.2 within `make test`.
+.PHONY: reliability soak
+reliability: install
+	ORGSYNC_RELIABILITY_SCALE=$${ORGSYNC_RELIABILITY_SCALE:-1} scripts/run-tests tests/integration/reliability; \
+	rc=$$?; $(VENV)/bin/python -m bench.reliability_report; exit $$rc
+
+soak: install
+	$(VENV)/bin/python -m bench.soak $(SOAK_ARGS)
+	$(VENV)/bin/python -m bench.reliability_report
