@@ -121,18 +121,19 @@ def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
 
 
 def log_assignments(pipeline: Pipeline) -> None:
-    """One info line per topic of ours after each rebalance: what this worker now consumes."""
+    """One info line per topic of ours after each rebalance: what this worker now consumes
+    (`-` for none)."""
     ours = set(pipeline.topic_names())
 
     async def assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
                        ) -> None:
-        partitions: dict[str, list[int]] = {}
+        partitions: dict[str, list[int]] = {topic: [] for topic in ours}
         for tp in args[0] if args else kwargs.get("assigned", ()):
             if tp.topic in ours:
-                partitions.setdefault(tp.topic, []).append(tp.partition)
+                partitions[tp.topic].append(tp.partition)
         for topic, numbers in sorted(partitions.items()):
             log.info("partitions assigned topic=%s partitions=%s", topic,
-                     ",".join(map(str, sorted(numbers))))
+                     ",".join(map(str, sorted(numbers))) or "-")
 
     pipeline.app.on_partitions_assigned.connect(assigned)
 

@@ -101,22 +101,26 @@ async def test_two_workers_share_the_partitions_and_write_each_record_once(
     await wait_until(synced, 90, "every record through two workers", first)
     rows = records(emu, "tgt", "Accounts")
     assert sorted(r["Origin_Record_Id"] for r in rows) == sorted(ids)
-    writes = f"{unique_name}.writes.tgt"
+    topics = [f"{unique_name}.{name}" for name in ("hints", "changes", "writes.tgt")]
 
-    async def both_assigned() -> bool:
-        return all(assigned(w, writes) for w in (first, second))
+    def shares() -> list[dict[str, set[int]]]:
+        return [{topic: assigned(w, topic) for topic in topics} for w in (first, second)]
 
-    await wait_until(both_assigned, 30, "an assignment of the writes topic in each worker")
-    shares = [assigned(w, writes) for w in (first, second)]
-    assert shares[0].isdisjoint(shares[1]) and shares[0] | shares[1] == {0, 1, 2, 3}, shares
+    async def split() -> bool:  # each topic's partitions divided between the two, none twice
+        a, b = shares()
+        return all(a[t].isdisjoint(b[t]) and a[t] | b[t] == {0, 1, 2, 3} for t in topics) \
+            and any(a.values()) and any(b.values())
+
+    await wait_until(split, 30, "the partitions split between the two workers")
+    print("assignments:", shares())
 
 
 def assigned(worker: Worker, topic: str) -> set[int]:
     """The partitions of `topic` the worker holds after its last rebalance (from its log)."""
     found: set[int] = set()
-    pattern = re.compile(rf"partitions assigned.* topic={re.escape(topic)} partitions=([\d,]+)")
+    pattern = re.compile(rf"partitions assigned.* topic={re.escape(topic)} partitions=([\d,-]+)")
     for match in pattern.finditer(worker.log(chars=None)):
-        found = {int(p) for p in match.group(1).split(",")}
+        found = {int(p) for p in match.group(1).split(",") if p != "-"}
     return found
 
 
