@@ -37,7 +37,9 @@ def scenario_table(rows: dict[str, dict[str, Any]]) -> str:
         row = rows[name]
         converge = "—" if row["converge_s"] is None else f"{row['converge_s']:.1f}"
         cells = (row["scenario"], row["load"], row["faults"], row["expected"], row["found"],
-                 row["duplicates"], row["dlq"], converge, "pass" if row["passed"] else "FAIL")
+                 row["duplicates"], row["dlq"], converge,
+                 ("pass" if row["passed"] else "FAIL") + (f": {row['note']}" if row.get("note")
+                                                          else ""))
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     scales = sorted({row["scale"] for row in rows.values()})
     newest = max(row["at"] for row in rows.values())

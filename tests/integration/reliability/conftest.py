@@ -39,6 +39,14 @@ KEPT_LOGS = Path(tempfile.gettempdir()) / "orgsync-reliability"
 TIER = {"api_name": "Tier", "data_type": "text"}
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report on the item, so fixtures can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session", autouse=True)
 def suite_secret_scan() -> Iterator[None]:
     """After the suite: a row saying how much output was scanned and what was found."""
@@ -80,8 +88,8 @@ async def emu(emulator_orgs: dict[str, Any],
 
 
 @pytest.fixture
-def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str,
-                    tmp_path: Path) -> Iterator[MakeDeployment]:
+def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path,
+                    request: pytest.FixtureRequest) -> Iterator[MakeDeployment]:
     made: list[Deployment] = []
 
     def make(sync: list[dict[str, Any]], broker: str | None = None, **kw: Any) -> Deployment:
@@ -96,10 +104,12 @@ def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str,
     SUITE_SCAN.harvest(emu)
     for deployment in made:
         problems += SUITE_SCAN.scan_logs(deployment.workdir)
-    if problems:
+    call = getattr(request.node, "report_call", None)
+    if problems or (call is not None and call.failed):
         kept = KEPT_LOGS / unique_name
         shutil.copytree(tmp_path, kept, ignore=shutil.ignore_patterns("*-data", "kafka"))
-        problems.append(f"logs kept in {kept}")
+        print(f"logs kept in {kept}")
+        problems += [f"logs kept in {kept}"] if problems else []
     assert not problems, "\n".join(problems)
 
 

@@ -189,6 +189,15 @@ async def until(check: Any, within: float, what: str, procs: Iterable[Orgsync] =
         await asyncio.sleep(0.25)
 
 
+async def converged(check: Any, within: float, what: str, procs: Iterable[Orgsync] = (),
+                    ) -> tuple[float | None, str]:
+    """As `until`, but a timeout is a result: (None, why), so the row is still recorded."""
+    try:
+        return await until(check, within, what, procs), ""
+    except AssertionError as error:
+        return None, str(error)
+
+
 async def ingress_ready(session: aiohttp.ClientSession, url: str) -> bool:
     try:
         async with session.get(f"{url}/healthz") as response:
@@ -340,6 +349,7 @@ class Row:
     dlq: int
     converge_s: float | None
     passed: bool = False
+    note: str = ""
     scale: float = field(default_factory=scale)
     at: float = field(default_factory=time.time)
 
