@@ -103,6 +103,7 @@ class Agents:
 
     async def sync_changes(self, stream: faust.StreamT[Change]) -> None:
         await self._start_clients()
+        await self.processor.metadata.warm(self.settings)
         async for change in stream:
             await self._process(change)
 

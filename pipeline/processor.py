@@ -7,6 +7,7 @@ I/O; it awaits the Zoho clients only for field metadata and users (cached by the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, MutableMapping
@@ -78,6 +79,16 @@ class Metadata:
         raw = await self._ask(key, lambda: self._clients[org].users())
         users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
         return users
+
+    async def warm(self, settings: Settings) -> None:
+        """Ask for what the first changes will need (target fields, users of both orgs) now,
+        so that the first burst is not slowed down by it; an org out of reach is skipped."""
+        wanted: list[Coroutine[Any, Any, Any]] = []
+        for route in settings.sync:
+            wanted += [self.users(route.source), self.users(route.target)]
+            wanted += [self.fields(route.target, route.target_module(module))
+                       for module in route.modules]
+        await asyncio.gather(*wanted, return_exceptions=True)
 
     def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
         cached = self._views.get(key)
