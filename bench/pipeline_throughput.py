@@ -11,8 +11,9 @@ CPU seconds.
     .venv/bin/python bench/pipeline_throughput.py [--records 10000] [--partitions 8]
         [--profile pyinstrument|cprofile] [--label before]
 
-`--profile` runs the worker under the profiler; the summary goes to
-bench/results/pipeline_profile.txt (profiling slows the worker: compare throughput without it).
+`--profile` runs the worker under the profiler: the full output goes to
+bench/results/pipeline_profile.txt, the lines holding >= 2 % of the time to
+pipeline_profile_summary.txt (profiling slows the worker: compare throughput without it).
 Results: bench/results/pipeline_throughput.json (one entry per label, the latest run wins).
 Target (issue 9): >= 5,000 records/s on a 2-core machine, RSS < 300 MB.
 """
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import platform
+import re
 import signal
 import sys
 import tempfile
@@ -215,7 +217,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "worker_cpu_s": round(cpu, 2), "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
             "worker_exit_code": code, "profile": args.profile,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform()},
+                        "platform": platform.platform(),
+                        "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
@@ -240,6 +243,16 @@ def save(result: dict[str, Any]) -> Path:
     runs[result["label"]] = result
     path.write_text(json.dumps(runs, indent=2) + "\n")
     return path
+
+
+def summarise_pyinstrument(full: Path, out: Path, share: float = 0.02) -> None:
+    """The call tree's lines that hold at least `share` of the total time."""
+    lines = full.read_text().splitlines()
+    times = [re.search(r"(\d+\.\d+) ", line) for line in lines]
+    total = max((float(m.group(1)) for m in times if m), default=0.0)
+    kept = [line for line, m in zip(lines, times, strict=True)
+            if m is None or float(m.group(1)) >= share * total]
+    out.write_text("\n".join(kept) + "\n")
 
 
 def summarise_cprofile(pstats_path: Path, out: Path) -> None:
@@ -268,7 +281,10 @@ def main() -> int:
         result = asyncio.run(measure(args, Path(tmp)))
     if args.profile == "cprofile":
         summarise_cprofile(RESULTS / "pipeline_profile.txt.pstats",
-                           RESULTS / "pipeline_profile.txt")
+                           RESULTS / "pipeline_profile_summary.txt")
+    elif args.profile == "pyinstrument":
+        summarise_pyinstrument(RESULTS / "pipeline_profile.txt",
+                               RESULTS / "pipeline_profile_summary.txt")
     print(json.dumps(result, indent=2))
     verdict = "meets" if result["records_per_s"] >= TARGET_RPS else "misses"
     print(f"{result['records_per_s']:.0f} records/s ({verdict} the {TARGET_RPS}/s target), "
