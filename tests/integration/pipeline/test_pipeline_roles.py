@@ -1,4 +1,5 @@
-"""`orgsync run` roles and lifecycle: SIGTERM drains, two workers share, ingress + worker apart."""
+"""`orgsync run` roles and lifecycle: SIGTERM drains, two workers share, ingress + worker apart
+or in one process (`--role all`), a delete of a record already gone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiokafka import AIOKafkaProducer
 from pipeline_support import (
     SECRET,
@@ -124,9 +126,10 @@ def assigned(worker: Worker, topic: str) -> set[int]:
     return found
 
 
-async def test_ingress_and_worker_as_separate_processes_sync_a_webhook(
-    emu: Emulator, kafka_producer: AIOKafkaProducer, session: aiohttp.ClientSession,
-    unique_name: str, kafka_broker: str, tmp_path: Path,
+@pytest.mark.parametrize("roles", [("ingress", "worker"), ("all",)], ids=["apart", "all"])
+async def test_a_webhook_syncs_through_ingress_and_worker_roles(
+    emu: Emulator, session: aiohttp.ClientSession, unique_name: str, kafka_broker: str,
+    tmp_path: Path, roles: tuple[str, ...],
 ) -> None:
     port = free_port()
     config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
@@ -134,10 +137,10 @@ async def test_ingress_and_worker_as_separate_processes_sync_a_webhook(
                           ingress={"listen": f"127.0.0.1:{port}",
                                    "webhook_secret": "${HOOK_SECRET}"})
     env = worker_env(("src", "tgt"))
-    ingress = Worker(config, env, tmp_path, role="ingress", log_name="ingress.log")
-    worker = Worker(config, env, tmp_path)
-    ingress.start()
-    worker.start()
+    processes = [Worker(config, env, tmp_path, role=role, log_name=f"{role}.log")
+                 for role in roles]
+    for process in processes:
+        process.start()
     try:
         src = await client(emu, "src", session)
         [account] = await insert(src, accounts("Hooked", 1))
@@ -152,14 +155,14 @@ async def test_ingress_and_worker_as_separate_processes_sync_a_webhook(
             except aiohttp.ClientConnectionError:
                 return False  # the ingress is still starting
 
-        await wait_until(accepted, 30, "the ingress to accept the webhook", ingress)
+        await wait_until(accepted, 30, "the ingress to accept the webhook", processes[0])
         await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 1), 60,
-                         "the webhook's record in the target", worker)
+                         "the webhook's record in the target", processes[-1])
         [row] = records(emu, "tgt", "Accounts")
         assert (row["Origin_Record_Id"], row["Account_Name"]) == (account, "Hooked 0")
     finally:
-        codes = (await ingress.terminate(), await worker.terminate())
-    assert codes == (0, 0), ingress.log() + worker.log()
+        codes = [await process.terminate() for process in processes]
+    assert codes == [0] * len(roles), "".join(p.log() for p in processes)
 
 
 async def test_deleting_a_record_the_target_no_longer_has_is_done_not_dead(
