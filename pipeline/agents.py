@@ -133,21 +133,24 @@ class Agents:
     # --- children waiting for their parents ------------------------------------------------
 
     async def release_held_changes(self, stream: faust.StreamT[HeldChange]) -> None:
-        """Wait (this partition of `held` only) until every parent is linked, then send the
-        change back to `changes` (only sync_changes writes its table); past
-        `processor.parent_wait_seconds` it goes to the DLQ."""
+        """Send a held change back to `changes` (only sync_changes writes its table) once every
+        parent is linked; past `processor.parent_wait_seconds` it goes to the DLQ. A change
+        whose parents are still missing goes back to the end of `held` instead of blocking the
+        partition, so one orphan never holds up the children queued behind it."""
         wait = self.settings.processor.parent_wait_seconds
         async for held in stream:
             if not held.parents:
                 await asyncio.sleep(max(0.0, held.held_since + DEFER_SECONDS - time.time()))
                 await self._send(self.p.changes, held.change.key, held.change)
                 continue
-            deadline = held.held_since + wait
             # Links arrive from other workers through the changelog: nothing to await but time.
-            while not self._linked(held.parents) and time.time() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(HELD_POLL_SECONDS)
+            await asyncio.sleep(max(0.0, held.checked_at + HELD_POLL_SECONDS - time.time()))
             if self._linked(held.parents):
                 await self._send(self.p.changes, held.change.key, held.change)
+            elif time.time() < held.held_since + wait:
+                await self._send(self.p.held, held.change.key, HeldChange(
+                    change=held.change, held_since=held.held_since, parents=held.parents,
+                    checked_at=time.time()))
             else:
                 missing = [p for p in held.parents if self.p.links.get(p) is None]
                 await self._dead(dead_letter(

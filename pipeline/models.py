@@ -109,6 +109,7 @@ class HeldChange(faust.Record, serializer="json"):
     change: Change
     held_since: float
     parents: list[str]  # record keys (org/module/id) of the missing parents
+    checked_at: float = 0.0  # when the parents were last looked for (0: never)
 
     @property
     def key(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -16,6 +18,7 @@ from pipeline_support import (
     wait_until,
 )
 
+from pipeline.models import Change, HeldChange
 from zoho_emulator import Emulator
 
 ACCOUNTS = {"Accounts": {"match_field": "Origin_Record_Id"}}
@@ -53,6 +56,40 @@ async def test_a_contact_before_its_account_is_linked_to_the_synced_account(
     assert target_account["Account_Name"] == "Parent"
     assert target_contact["Origin_Record_Id"] == contact
     assert target_contact["Account_Name"]["id"] == target_account["id"]
+
+
+async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
+    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession, unique_name: str,
+) -> None:
+    worker = make_worker([route(Accounts={"match_field": "Origin_Record_Id"},
+                                Contacts={"match_field": "Origin_Record_Id"})])
+    worker.start()
+    src = await client(emu, "src", session)
+    [first] = await insert(src, "Accounts", [{"Account_Name": "First", "Tier": "gold"}])
+    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", [first])
+
+    async def synced(module: str) -> bool:
+        return count(emu, "tgt", module) == 1
+
+    await wait_until(lambda: synced("Accounts"), 60, "the worker syncing", worker)
+    # Orphans in (almost surely) every partition of `held`: their parents never reach the
+    # target, so they wait the whole parent_wait_seconds (15 s in these tests).
+    for _ in range(24):
+        orphan = Change(org="src", module="Contacts", id=uuid.uuid4().hex, operation="insert",
+                        modified_time=None, record={}, source="notification",
+                        received_at=time.time())
+        held = HeldChange(change=orphan, held_since=time.time(),
+                          parents=[f"src/Accounts/{uuid.uuid4().hex}"])
+        await kafka_producer.send_and_wait(f"{unique_name}.held", key=orphan.key.encode(),
+                                           value=held.dumps())
+    [account] = await insert(src, "Accounts", [{"Account_Name": "Parent", "Tier": "gold"}])
+    [contact] = await insert(src, "Contacts", [{"Last_Name": "Child",
+                                                "Account_Name": {"id": account}}])
+    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Contacts", [contact])
+
+    # Well before the orphans' 15 s are up: they must not block the partition.
+    await wait_until(lambda: synced("Contacts"), 10, "the contact queued behind orphans", worker)
 
 
 async def test_a_record_missing_a_mandatory_field_is_dead_lettered_alone(
