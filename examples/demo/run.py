@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo"
@@ -166,6 +167,18 @@ async def live_view(session: aiohttp.ClientSession, started_ms: int) -> None:
         await asyncio.sleep(1)
 
 
+def fresh_config() -> Path:
+    """The demo config with topics of its own: every run starts a new emulator, whose record ids
+    start over, so the id map and dedup state of an earlier run must not apply to this one."""
+    config = yaml.safe_load((DEMO / "orgsync.yaml").read_text())
+    config["kafka"]["topic_prefix"] = f"orgsync-demo-{int(time.time())}"
+    for org in config["orgs"].values():
+        org["token_cache"] = str((DEMO / org["token_cache"]).resolve())
+    path = ROOT / ".local" / "demo-orgsync.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 async def demo(args: argparse.Namespace, processes: Processes) -> None:
     (ROOT / ".local").mkdir(exist_ok=True)
     processes.start_kafka()
@@ -174,7 +187,7 @@ async def demo(args: argparse.Namespace, processes: Processes) -> None:
     async with aiohttp.ClientSession() as session:
         await wait_http(session, f"{EMULATOR_URL}/__emulator/stats", processes)
         processes.spawn("orgsync", [sys.executable, "-m", "pipeline.cli", "run", "--config",
-                                    str(DEMO / "orgsync.yaml")], env=ORGSYNC_ENV)
+                                    str(fresh_config())], env=ORGSYNC_ENV)
         await wait_http(session, f"{INGRESS_URL}/healthz", processes)
         say(f"status page {INGRESS_URL}/  metrics {INGRESS_URL}/metrics  "
             f"emulator {EMULATOR_URL}/__emulator/stats  (Ctrl-C stops everything)")
