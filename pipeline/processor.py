@@ -51,6 +51,8 @@ class Processed:
     missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
     drops: Counter[str] = field(default_factory=Counter)
     deferred: list[str] = field(default_factory=list)  # routes whose target is unreachable now
+    # The change's new dedup fingerprints, for `Processor.remember` once `writes` are in Kafka.
+    fingerprints: dict[str, Any] | None = None
 
 
 class Metadata:
@@ -174,7 +176,13 @@ class Processor:
             write = await self._route(change, route, stored, out)
             if write is not None:
                 out.writes.append(write)
-        self.fingerprints[change.key] = stored
+        out.fingerprints = stored
+
+    def remember(self, key: str, fingerprints: dict[str, Any]) -> None:
+        """Record what `process` accepted, only once its writes are durable: a fingerprint in
+        the changelog without its write would drop the replay and every re-hint of the change
+        as a duplicate, losing it for good (a worker killed between the two)."""
+        self.fingerprints[key] = fingerprints
 
     async def _route(self, change: Change, route: Route, stored: dict[str, Any],
                      out: Processed) -> Write | None:

@@ -1,0 +1,53 @@
+"""The processor's dedup fingerprints count only once the change's writes are durable."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pipeline_fixtures import ENV, EXAMPLE
+
+from pipeline.models import Change
+from pipeline.processor import Metadata, Processed, Processor
+from pipeline.settings import load_settings
+
+FIELDS = [{"api_name": "Account_Name", "data_type": "text"},
+          {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}]
+
+
+class FakeOrg:
+    async def fields(self, module: str) -> list[dict[str, Any]]:
+        return FIELDS
+
+    async def users(self) -> list[dict[str, Any]]:
+        return []
+
+
+def change() -> Change:
+    return Change(org="regional_in", module="Accounts", id="4001", operation="update",
+                  modified_time="2026-01-05T10:00:00+00:00",
+                  record={"id": "4001", "Account_Name": "Acme"}, source="notification",
+                  received_at=0.0)
+
+
+def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_again() -> None:
+    settings = load_settings(EXAMPLE, ENV)
+    fingerprints: dict[str, Any] = {}
+    processor = Processor(settings, Metadata({org: FakeOrg() for org in settings.orgs}),
+                          fingerprints, {}, {})
+
+    def process() -> Processed:
+        return asyncio.run(processor.process(change()))
+
+    first = process()
+    assert [w.record["Account_Name"] for w in first.writes] == ["Acme"]
+    # The worker died before the write reached Kafka: nothing may be remembered yet.
+    assert fingerprints == {}
+    again = process()  # the replay, or the poller's re-hint of the same content
+    assert [w.record["Account_Name"] for w in again.writes] == ["Acme"]
+    assert again.fingerprints is not None
+
+    processor.remember(change().key, again.fingerprints)  # its write is in Kafka now
+    duplicate = process()
+    assert duplicate.writes == []
+    assert duplicate.drops["duplicate"] == 1
