@@ -43,8 +43,38 @@ class _ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
 
 
 class _Consumer(kafka_driver.Consumer):
+    """Faust's consumer, but a stream partition is fetched only once it was sought.
+
+    After a rebalance Faust resumes the stream partitions and only then seeks them to their
+    committed offsets (faust/tables/recovery.py). Records fetched in between reach the agents,
+    then the seek rewinds the fetch position and Faust's read offset under the running fetcher:
+    records are delivered twice or not at all, and its gap filling counts records not yet
+    processed as acknowledged. A restarted worker skipped one change per partition that way.
+    Here the resume of stream partitions waits for `perform_seek`, which Faust calls right after.
+    """
+
+    _unsought: frozenset[Any] = frozenset()
+
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def resume_partitions(self, tps: Any) -> None:
+        tps = set(tps)
+        streams = {tp for tp in tps if not self._is_changelog_tp(tp)}
+        self._unsought = self._unsought | streams
+        super().resume_partitions(tps - streams)
+
+    def pause_partitions(self, tps: Any) -> None:
+        tps = set(tps)
+        self._unsought = self._unsought - tps
+        super().pause_partitions(tps)
+
+    async def perform_seek(self) -> None:
+        try:
+            await super().perform_seek()
+        finally:
+            held, self._unsought = self._unsought, frozenset()
+            super().resume_partitions(held & set(self.assignment()))
 
 
 class _Transport(kafka_driver.Transport):

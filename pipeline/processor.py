@@ -1,8 +1,10 @@
 """The processor: one change in, the writes for every route out (dedup, transform, echo, conflict).
 
 `Processor.process(change)` reads and updates the tables it is given as plain mappings (see
-pipeline/state.py) and returns a `Processed` with what the agent must produce. It does no Kafka
-I/O; it awaits the Zoho clients only for field metadata and users (cached by the clients).
+pipeline/state.py) and returns a `Processed` with what the agent must produce; the dedup
+fingerprints it returns are stored by `Processor.remember` once the writes are in Kafka. It
+does no Kafka I/O; it awaits the Zoho clients only for field metadata and users (cached by the
+clients).
 """
 
 from __future__ import annotations
@@ -171,12 +173,14 @@ class Processor:
                 target_id=target_id))
 
     async def _upserts(self, change: Change, routes: list[Route], out: Processed) -> None:
-        stored = dict(self.fingerprints.get(change.key) or {})
+        previous = self.fingerprints.get(change.key) or {}
+        stored = dict(previous)
         for route in routes:
             write = await self._route(change, route, stored, out)
             if write is not None:
                 out.writes.append(write)
-        out.fingerprints = stored
+        if stored != previous:
+            out.fingerprints = stored
 
     def remember(self, key: str, fingerprints: dict[str, Any]) -> None:
         """Record what `process` accepted, only once its writes are durable: a fingerprint in
