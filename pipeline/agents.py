@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -111,10 +111,12 @@ class Agents:
         out = await self.processor.process(change)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
-        sent = [await self._send(self.p.writes[write.target_org], write.key, write)
-                for write in out.writes]
+        for write in out.writes:
+            await self._send(self.p.writes[write.target_org], write.key, write)
         if out.fingerprints is not None:
-            await asyncio.gather(*sent)  # the writes are in Kafka: see Processor.remember
+            # After the writes are queued in the producer, whose older batches leave first: the
+            # changelog never carries a fingerprint ahead of its write (Processor.remember).
+            # Awaiting each delivery would be strict but cost a broker round trip per change.
             self.processor.remember(change.key, out.fingerprints)
         for rejection in out.rejected:
             await self._dead(dead_letter(rejection.route, "transform", change.key,
@@ -177,13 +179,12 @@ class Agents:
 
         return apply_to_target
 
-    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record) -> Awaitable[Any]:
+    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record) -> None:
         """Produce through the app's producer: `Topic.send` yields to the loop several times per
         message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
-        this producer before it commits offsets, so the acknowledgement order holds. Returns
-        the delivery (awaited only where another write must not overtake this one)."""
-        return await self.p.app.producer.send(topic.get_topic_name(), key.encode(),
-                                              value.dumps(), None, None, None)
+        this producer before it commits offsets, so the acknowledgement order holds."""
+        await self.p.app.producer.send(topic.get_topic_name(), key.encode(), value.dumps(),
+                                       None, None, None)
 
     async def _dead(self, letter: DeadLetter) -> None:
         self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()

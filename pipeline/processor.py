@@ -2,7 +2,7 @@
 
 `Processor.process(change)` reads and updates the tables it is given as plain mappings (see
 pipeline/state.py) and returns a `Processed` with what the agent must produce; the dedup
-fingerprints it returns are stored by `Processor.remember` once the writes are in Kafka. It
+fingerprints it returns are stored by `Processor.remember` once the writes are produced. It
 does no Kafka I/O; it awaits the Zoho clients only for field metadata and users (cached by the
 clients).
 """
@@ -183,9 +183,9 @@ class Processor:
             out.fingerprints = stored
 
     def remember(self, key: str, fingerprints: dict[str, Any]) -> None:
-        """Record what `process` accepted, only once its writes are durable: a fingerprint in
-        the changelog without its write would drop the replay and every re-hint of the change
-        as a duplicate, losing it for good (a worker killed between the two)."""
+        """Record what `process` accepted, only once its writes were handed to the producer: a
+        fingerprint in the changelog without its write would drop the replay and every re-hint
+        of the change as a duplicate, losing it for good (a worker killed between the two)."""
         self.fingerprints[key] = fingerprints
 
     async def _route(self, change: Change, route: Route, stored: dict[str, Any],
