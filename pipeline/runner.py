@@ -22,31 +22,22 @@ from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
 from connectors.kafka import bootstrap_servers, ensure_topics
-from connectors.zoho import OrgConnection, ZohoClient, ZohoMetrics
+from connectors.zoho import ZohoClient, ZohoMetrics
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.batching import Drain
 from pipeline.metrics import PipelineMetrics
 from pipeline.monitoring import CreditsCollector, KafkaMonitor
-from pipeline.settings import OrgSettings, Settings
+from pipeline.orgs import org_connection
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "ingress", "worker")
 DRAIN_SECONDS = 20.0  # SIGTERM must end the process within 30 s; stopping Faust takes the rest
 
 
-def connection(name: str, org: OrgSettings) -> OrgConnection:
-    return OrgConnection(
-        name=name, dc=org.dc, edition=org.edition, client_id=org.client_id,
-        client_secret=org.client_secret.get_secret_value(),
-        refresh_token=org.refresh_token.get_secret_value(),
-        accounts_url=org.accounts_url, api_url=org.api_url, token_cache_path=org.token_cache,
-        max_concurrency=org.max_concurrency, daily_credit_budget=org.daily_credit_budget,
-        credit_reserve=org.credit_reserve)
-
-
 def create_clients(settings: Settings, metrics: ZohoMetrics) -> dict[str, ZohoClient]:
-    return {name: ZohoClient(connection(name, org), metrics=metrics)
+    return {name: ZohoClient(org_connection(name, org), metrics=metrics)
             for name, org in settings.orgs.items()}
 
 

@@ -120,14 +120,14 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
         ensure_topics,
     )
     from connectors.zoho import ZohoClient, ZohoError
-    from pipeline.runner import connection
+    from pipeline.orgs import org_connection
 
     kafka = settings.kafka
     bootstrap = bootstrap_servers(kafka.broker)
     producer = KafkaProducer(bootstrap, client_id="orgsync-backfill")
     started = time.monotonic()
     try:
-        async with ZohoClient(connection(org, settings.orgs[org])) as client:
+        async with ZohoClient(org_connection(org, settings.orgs[org])) as client:
             await ensure_topics(bootstrap, [settings.topics.changes], kafka.partitions,
                                 kafka.replication_factor)
             await producer.start()

@@ -162,12 +162,12 @@ async def _source_clients(settings: Settings, entries: Sequence[Entry],
                           ) -> AsyncIterator[dict[str, Any]]:
     """Started Zoho clients of the source orgs of write entries (only those are read)."""
     from connectors.zoho import ZohoClient, ZohoMetrics
-    from pipeline.runner import connection
+    from pipeline.orgs import org_connection
 
     orgs = {e.letter.key.split("/", 1)[0] for e in entries if e.letter.stage == "write"}
     metrics = ZohoMetrics.create()
     async with AsyncExitStack() as stack:
-        clients = {org: ZohoClient(connection(org, settings.orgs[org]), metrics=metrics)
+        clients = {org: ZohoClient(org_connection(org, settings.orgs[org]), metrics=metrics)
                    for org in sorted(orgs & set(settings.orgs))}
         for client in clients.values():
             await client.start()
