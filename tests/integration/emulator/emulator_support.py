@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from zoho_emulator import Emulator
 
@@ -91,3 +94,21 @@ async def admin(session: aiohttp.ClientSession, emu: Emulator, method: str, path
                 **kw: Any) -> tuple[int, Any]:
     async with session.request(method, emu.url + "/__emulator" + path, **kw) as r:
         return r.status, await r.json(content_type=None)
+
+
+@contextlib.asynccontextmanager
+async def post_receiver(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """A loopback HTTP server answering every POST with `handle`; yields its base URL."""
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from emulator_support import post_receiver
 
 from zoho_emulator import Emulator, load_config
 from zoho_emulator.webhooks import OUTBOUND, webhooks_of
@@ -44,16 +45,8 @@ class Hooks:
 @pytest.fixture
 async def hooks() -> AsyncIterator[Hooks]:
     rec = Hooks()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rec.url = f"http://127.0.0.1:{port}"
-    yield rec
-    await runner.cleanup()
+    async with post_receiver(rec.handle) as rec.url:
+        yield rec
 
 
 class Crm:
