@@ -6,8 +6,34 @@ as `SecretStr`) becomes a `connectors.zoho.OrgConnection` (plain strings kept ou
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 from connectors.zoho import OrgConnection
 from pipeline.settings import OrgSettings
+
+
+def state_dir() -> Path:
+    """Where orgsync keeps per-machine state by default: `$XDG_STATE_HOME/orgsync`."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "orgsync"
+
+
+def default_token_cache(name: str, org: OrgSettings) -> Path:
+    """One file per org and credentials: a restart (or a crash loop) reuses the access token
+    instead of spending one of Zoho's 10 refreshes per 10 minutes. The name is a digest, so it
+    reveals nothing, and two configs for different orgs or accounts hosts never share a file."""
+    identity = "|".join((name, org.dc, org.accounts_url or "", org.client_id,
+                         org.refresh_token.get_secret_value()))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return state_dir() / "tokens" / f"{name}-{digest}.json"
+
+
+def token_cache_path(name: str, org: OrgSettings) -> Path | None:
+    if org.token_cache is False:
+        return None
+    return org.token_cache or default_token_cache(name, org)
 
 
 def org_connection(name: str, org: OrgSettings) -> OrgConnection:
@@ -20,7 +46,7 @@ def org_connection(name: str, org: OrgSettings) -> OrgConnection:
         refresh_token=org.refresh_token.get_secret_value(),
         accounts_url=org.accounts_url,
         api_url=org.api_url,
-        token_cache_path=org.token_cache,
+        token_cache_path=token_cache_path(name, org),
         max_concurrency=org.max_concurrency,
         daily_credit_budget=org.daily_credit_budget,
         credit_reserve=org.credit_reserve,

@@ -180,13 +180,18 @@ class OrgSettings(_Model):
     refresh_token: SecretStr = Field(min_length=1, repr=False)
     api_url: str | None = None
     accounts_url: str | None = None
-    token_cache: Path | None = None
+    # None: the default file under the state directory (pipeline/orgs.py); False: memory only.
+    token_cache: Path | Literal[False] | None = None
     max_concurrency: int | None = Field(default=None, ge=1, le=100)
     daily_credit_budget: int | None = Field(default=None, ge=1)
     credit_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
 
     _urls = field_validator("api_url", "accounts_url")(_http_url)
-    _cache = field_validator("token_cache")(_relative_to_config)
+    @field_validator("token_cache")
+    @classmethod
+    def _cache(cls, value: Path | Literal[False] | None,
+               info: ValidationInfo) -> Path | Literal[False] | None:
+        return value if value is False else _relative_to_config(value, info)
 
     @field_validator("dc", "edition", mode="before")
     @classmethod
@@ -293,6 +298,18 @@ class ProcessorSettings(_Model):
     parent_wait_seconds: float = Field(default=300.0, gt=0)
 
 
+class WorkerSettings(_Model):
+    # `orgsync run --role worker` serves /metrics here (the other roles serve it on the ingress).
+    metrics_listen: str | None = None
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+
 class Settings(_Model):
     kafka: KafkaSettings = KafkaSettings()
     ingress: IngressSettings
@@ -302,6 +319,7 @@ class Settings(_Model):
     fetch: FetchSettings = FetchSettings()
     sink: SinkSettings = SinkSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    worker: WorkerSettings = WorkerSettings()
     secrets_file: Path | None = None
 
     _secrets = field_validator("secrets_file")(_relative_to_config)

@@ -174,7 +174,7 @@ class TokenCache:
 
 def write_private_file(path: Path, data: bytes) -> None:
     """Write atomically with mode 0600 from the first byte (never briefly world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

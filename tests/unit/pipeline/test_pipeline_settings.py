@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pipeline_fixtures import ENV, EXAMPLE, SECRET_VALUES, example_dict
 from pydantic import SecretStr, ValidationError
 
+from pipeline.orgs import token_cache_path
 from pipeline.settings import ConfigError, Settings, Topics, load_settings, parse_listen
 
 WriteConfig = Callable[..., Path]
@@ -331,6 +332,21 @@ def test_secrets_file_and_token_cache_from_config_are_relative_to_it(
     s = load_settings(write_config(data), {})
     assert s.secrets_file == tmp_path / "secrets.env"
     assert s.orgs["global_us"].token_cache == tmp_path / "state" / "us.token"
+
+
+def test_token_cache_defaults_to_a_private_file_per_org_and_can_be_turned_off(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    data = mutated(lambda d: d["orgs"]["regional_in"].update(token_cache=False))
+    s = load_settings(write_config(data), ENV)
+    default = token_cache_path("global_us", s.orgs["global_us"])
+    assert default is not None and default.parent == tmp_path / "state" / "orgsync" / "tokens"
+    assert default.name.startswith("global_us-")
+    assert not any(secret in str(default) for secret in SECRET_VALUES)
+    assert token_cache_path("regional_in", s.orgs["regional_in"]) is None
+    other = s.orgs["global_us"].model_copy(update={"refresh_token": SecretStr("another")})
+    assert token_cache_path("global_us", other) != default
 
 
 def test_missing_variable_mentions_the_secrets_file(tmp_path: Path) -> None:
