@@ -6,6 +6,7 @@
   group. Any process can run it (the group is cluster-wide state); `orgsync run`
   runs it wherever the ingress serves `/metrics`.
 - `CreditsCollector` reads each Zoho client's credit ledger at scrape time.
+- `MetricsServer` serves `/metrics` for a process without the ingress (`--role worker`).
 
 Labels are bounded: `topic` is one of the pipeline's configured topics, `org` a configured org.
 """
@@ -18,15 +19,17 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
+from aiohttp import web
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.kafka import KafkaProducer, KafkaUnavailable, bootstrap_servers
 from pipeline.dlq import DlqStore
 from pipeline.offsets import GroupOffsets, group_id, pipeline_topics
-from pipeline.settings import Settings
+from pipeline.settings import Settings, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +119,27 @@ class CreditsCollector(Collector):
             budget.add_metric([org], client.ledger.budget)
         yield remaining
         yield budget
+
+
+class MetricsServer:
+    """`GET /metrics` of `registry` on `listen` (host:port; port 0 picks a free one)."""
+
+    def __init__(self, listen: str, registry: CollectorRegistry) -> None:
+        self.host, self.port = parse_listen(listen)
+        self.registry = registry
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", make_aiohttp_handler(self.registry))
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("worker metrics on http://%s:%d/metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -27,7 +27,7 @@ from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.batching import Drain
 from pipeline.metrics import PipelineMetrics
-from pipeline.monitoring import CreditsCollector, KafkaMonitor
+from pipeline.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
 from pipeline.orgs import org_connection
 from pipeline.settings import Settings
 
@@ -146,6 +146,8 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
         services.append(IngressAdapter(KafkaMonitor(settings, REGISTRY)))
     if role == "ingress":
         return _run_services(services)
+    if role == "worker" and settings.worker.metrics_listen:
+        services.append(IngressAdapter(MetricsServer(settings.worker.metrics_listen, REGISTRY)))
     drain = Drain()
     pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY), drain)
     loop = asyncio.new_event_loop()

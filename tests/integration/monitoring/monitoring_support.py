@@ -93,9 +93,9 @@ class Process:
         return self.process.returncode
 
 
-def orgsync_run(config: Path, env: dict[str, str], log: Path) -> Process:
+def orgsync_run(config: Path, env: dict[str, str], log: Path, role: str = "all") -> Process:
     return Process([sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
-                    "--role", "all", "--log-format", "json", "--log-level", "info"], log, env)
+                    "--role", role, "--log-format", "json", "--log-level", "info"], log, env)
 
 
 def prometheus(workdir: Path, target: str) -> tuple[Process, str]:

@@ -105,3 +105,50 @@ async def test_running_orgsync_is_scraped_and_its_dashboard_metrics_exist(
     assert any(e["logger"].startswith("connectors.ingress") for e in events)
     assert all({"ts", "level", "logger", "event"} <= e.keys() for e in events)
     assert SECRET not in log.read_text()
+
+
+async def test_a_worker_without_ingress_serves_its_metrics_on_worker_metrics_listen(
+        emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path) -> None:
+    """Two processes as in production: the ingress, and a worker whose pipeline metrics (the
+    writes it made, the end-to-end latency) only it can expose."""
+    port, ingress_port = free_port(), free_port()
+    config = pipeline_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
+                             ("src", "tgt"), [ROUTE])
+    raw = config.read_text().replace("127.0.0.1:0", f"127.0.0.1:{ingress_port}")
+    config.write_text(raw + f"worker: {{metrics_listen: '127.0.0.1:{port}'}}\n")
+    env = worker_env(("src", "tgt"))
+    ingress_log, worker_log = tmp_path / "ingress.log", tmp_path / "worker.log"
+    ingress = orgsync_run(config, env, ingress_log, role="ingress")
+    worker = orgsync_run(config, env, worker_log, role="worker")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def written() -> str | None:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        text = await response.text()
+                except aiohttp.ClientConnectionError:
+                    return None
+                return text if 'orgsync_e2e_latency_seconds_count{target="tgt"} 1.0' in text \
+                    else None
+
+            async def ingress_up() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{ingress_port}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            src = await client(emu, "src", http)
+            [created] = await src.insert("Accounts", [{"Account_Name": "Seen by the worker"}])
+            await wait_for(ingress_up, 60, "the ingress", ingress_log)
+            form = {"module": "Accounts", "ids": str(created.id), "operation": "create"}
+            async with http.post(f"http://127.0.0.1:{ingress_port}/hooks/zoho/src?"
+                                 f"secret={SECRET}", data=form) as answer:
+                assert answer.status == 200
+            text = await wait_for(written, 60, "the write in the worker's metrics", worker_log)
+            assert "orgsync_writes_total{" in text
+            assert count(emu, "tgt", "Accounts") == 1
+            assert SECRET not in text
+    finally:
+        codes = (worker.stop(), ingress.stop())
+    assert codes == (0, 0), worker_log.read_text(errors="replace")[-3000:]
