@@ -187,6 +187,13 @@ class OrgSettings(_Model):
     credit_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
 
     _urls = field_validator("api_url", "accounts_url")(_http_url)
+    @field_validator("token_cache", mode="before")
+    @classmethod
+    def _cache_kind(cls, value: Any) -> Any:
+        if value is None or value is False or isinstance(value, str | Path):
+            return value
+        raise ValueError("must be a file path, or false to keep tokens in memory only")
+
     @field_validator("token_cache")
     @classmethod
     def _cache(cls, value: Path | Literal[False] | None,

@@ -159,6 +159,9 @@ INVALID = [
     (lambda d: d.update(fetch={"linger_ms": -1}), "fetch.linger_ms:"),
     (lambda d: d.update(poller={"interval_seconds": 0}), "poller.interval_seconds:"),
     (lambda d: d["kafka"].update(topic_prefix="has space"), "kafka.topic_prefix:"),
+    (lambda d: d.update(worker={"metrics_listen": "9464"}),
+     "worker.metrics_listen: must be host:port"),
+    (lambda d: d["orgs"]["global_us"].update(token_cache=True), "orgs.global_us.token_cache:"),
 ]
 
 
