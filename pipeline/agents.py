@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
@@ -29,6 +29,7 @@ from pipeline.sink import TargetSink
 
 log = logging.getLogger(__name__)
 HELD_POLL_SECONDS = 0.2
+CHANGE_BATCH = 100
 DEFER_SECONDS = 1.0  # a change held only because a target is unreachable comes back this late
 
 
@@ -104,25 +105,29 @@ class Agents:
     async def sync_changes(self, stream: faust.StreamT[Change]) -> None:
         await self._start_clients()
         await self.processor.metadata.warm(self.settings)
-        async for change in stream:
-            await self._process(change)
+        # What arrived meanwhile, no lingering: one Kafka acknowledgement to await per batch.
+        async for changes in take_lingering(stream, CHANGE_BATCH, 0.0, self.drain):
+            try:
+                deliveries = [d for change in changes for d in await self._process(change)]
+                await asyncio.gather(*deliveries)
+            except BaseException:
+                self.processor.discard_unconfirmed()
+                raise
+            self.processor.confirm()
 
-    async def _process(self, change: Change) -> None:
+    async def _process(self, change: Change) -> list[Awaitable[Any]]:
+        """Produce what `change` leads to; the acknowledgements of its writes."""
         out = await self.processor.process(change)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
-        for write in out.writes:
-            await self._send(self.p.writes[write.target_org], write.key, write)
-        if out.fingerprints is not None:
-            # After the writes are queued in the producer, whose older batches leave first: the
-            # changelog never carries a fingerprint ahead of its write (Processor.remember).
-            # Awaiting each delivery would be strict but cost a broker round trip per change.
-            self.processor.remember(change.key, out.fingerprints)
+        deliveries = [await self._send(self.p.writes[write.target_org], write.key, write)
+                      for write in out.writes]
         for rejection in out.rejected:
             await self._dead(dead_letter(rejection.route, "transform", change.key,
                                          change.asdict(), "REJECTED", rejection.reason))
         if out.missing_parents or out.deferred:
             await self._hold(change, out)
+        return deliveries
 
     async def _hold(self, change: Change, out: Processed) -> None:
         now = time.time()
@@ -179,12 +184,15 @@ class Agents:
 
         return apply_to_target
 
-    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record) -> None:
+    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record
+                    ) -> Awaitable[Any]:
         """Produce through the app's producer: `Topic.send` yields to the loop several times per
         message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
-        this producer before it commits offsets, so the acknowledgement order holds."""
-        await self.p.app.producer.send(topic.get_topic_name(), key.encode(), value.dumps(),
-                                       None, None, None)
+        this producer before it commits offsets, so the acknowledgement order holds. Returns
+        the broker's acknowledgement to await."""
+        delivery: Awaitable[Any] = await self.p.app.producer.send(
+            topic.get_topic_name(), key.encode(), value.dumps(), None, None, None)
+        return delivery
 
     async def _dead(self, letter: DeadLetter) -> None:
         self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()

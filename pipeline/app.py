@@ -100,6 +100,18 @@ def target_orgs(settings: Settings) -> list[str]:
     return sorted({route.target for route in settings.sync})
 
 
+def fingerprint_table(app: faust.App, partitions: int) -> Any:
+    """The processor's dedup table. It is written after a batch's writes are acknowledged,
+    outside any event's context, so the producer's partitioner places each entry; on the raw
+    key (not Faust's JSON-quoted one) that is the partition number of the record's `changes`
+    partition, whose worker recovers it."""
+    table = app.Table("record_to_fingerprint", default=None, key_type=str,
+                      partitions=partitions, use_partitioner=True)
+    table.key_serializer = "raw"
+    table.changelog_topic = table._new_changelog_topic()  # the same topic, with raw keys
+    return table
+
+
 @dataclass(frozen=True)
 class Pipeline:
     app: faust.App
@@ -150,8 +162,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
                 for org in target_orgs(settings)},
         held=topic(held_topic_name(settings), HeldChange),
         dlq=topic(names.dlq, DeadLetter),
-        fingerprints=app.Table("record_to_fingerprint", default=None, key_type=str,
-                               partitions=kafka.partitions),
+        fingerprints=fingerprint_table(app, kafka.partitions),
         links=app.GlobalTable("links", default=None, key_type=str, **TABLE_OPTIONS),
         states=app.GlobalTable("record_state", default=None, key_type=str, **TABLE_OPTIONS),
     )

@@ -1,8 +1,9 @@
 """The processor: one change in, the writes for every route out (dedup, transform, echo, conflict).
 
 `Processor.process(change)` reads and updates the tables it is given as plain mappings (see
-pipeline/state.py) and returns a `Processed` with what the agent must produce; the dedup
-fingerprints it returns are stored by `Processor.remember` once the writes are produced. It
+pipeline/state.py) and returns a `Processed` with what the agent must produce. The dedup
+fingerprints of accepted changes stay unconfirmed (seen by the next changes, not yet in the
+table) until the agent calls `Processor.confirm()` once Kafka acknowledged their writes. It
 does no Kafka I/O; it awaits the Zoho clients only for field metadata and users (cached by the
 clients).
 """
@@ -53,7 +54,7 @@ class Processed:
     missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
     drops: Counter[str] = field(default_factory=Counter)
     deferred: list[str] = field(default_factory=list)  # routes whose target is unreachable now
-    # The change's new dedup fingerprints, for `Processor.remember` once `writes` are in Kafka.
+    # The change's new dedup fingerprints, unconfirmed until `writes` are in Kafka.
     fingerprints: dict[str, Any] | None = None
 
 
@@ -130,6 +131,7 @@ class Processor:
         self.fingerprints = fingerprints
         self.links = links
         self.states = states
+        self._unconfirmed: dict[str, dict[str, Any]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
@@ -158,6 +160,7 @@ class Processor:
         return True
 
     def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
+        self._unconfirmed.pop(change.key, None)
         self.fingerprints.pop(change.key, None)
         for route in routes:
             target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
@@ -173,20 +176,27 @@ class Processor:
                 target_id=target_id))
 
     async def _upserts(self, change: Change, routes: list[Route], out: Processed) -> None:
-        previous = self.fingerprints.get(change.key) or {}
+        previous = self._unconfirmed.get(change.key) or self.fingerprints.get(change.key) or {}
         stored = dict(previous)
         for route in routes:
             write = await self._route(change, route, stored, out)
             if write is not None:
                 out.writes.append(write)
         if stored != previous:
-            out.fingerprints = stored
+            out.fingerprints = self._unconfirmed[change.key] = stored
 
-    def remember(self, key: str, fingerprints: dict[str, Any]) -> None:
-        """Record what `process` accepted, only once its writes were handed to the producer: a
-        fingerprint in the changelog without its write would drop the replay and every re-hint
-        of the change as a duplicate, losing it for good (a worker killed between the two)."""
-        self.fingerprints[key] = fingerprints
+    def confirm(self) -> None:
+        """Store the fingerprints of the changes processed since the last call, once Kafka
+        acknowledged their writes. Queued is not enough: the producer batches per partition,
+        so a fingerprint can reach the changelog before a write queued ahead of it, and a
+        worker killed in between would drop the replay as a duplicate: the change lost."""
+        for key, fingerprints in self._unconfirmed.items():
+            self.fingerprints[key] = fingerprints
+        self._unconfirmed.clear()
+
+    def discard_unconfirmed(self) -> None:
+        """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""
+        self._unconfirmed.clear()
 
     async def _route(self, change: Change, route: Route, stored: dict[str, Any],
                      out: Processed) -> Write | None:
