@@ -30,6 +30,8 @@ def _authenticate(state: EmulatorState, request: web.Request) -> tuple[OrgState,
         raise invalid_token()
     access = state.tokens.authenticate(token.strip())
     if access is None:
+        if token.strip() in state.tokens.evicted:
+            raise ApiError(401, "INVALID_OAUTHTOKEN", "invalid oauth token", {})
         raise invalid_token()
     return state.orgs[access.org], access.client_id
 

@@ -59,6 +59,9 @@ class TokenStore:
         self.secrets: dict[str, str] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.access: dict[str, AccessToken] = {}
+        # Tokens pushed out by a newer one (more than `max_live_access_tokens`): Zoho names
+        # their use INVALID_OAUTHTOKEN, not INVALID_TOKEN. Bounded: only recent ones matter.
+        self.evicted: deque[str] = deque(maxlen=10_000)
         self.grants: dict[str, tuple[str, str, int]] = {}
         self.minted: dict[tuple[str, str], deque[str]] = {}
         ttl_ms = state.behaviour.grant_code_ttl_s * 1000
@@ -139,7 +142,9 @@ class TokenStore:
         refresh.issued_ms.append(now)
         refresh.live.append(token)
         while len(refresh.live) > self.state.behaviour.max_live_access_tokens:
-            self.access.pop(refresh.live.popleft(), None)
+            oldest = refresh.live.popleft()
+            if self.access.pop(oldest, None) is not None:
+                self.evicted.append(oldest)
         return {
             "access_token": token,
             "api_domain": self.state.public_url,

@@ -14,6 +14,7 @@
     │   └── UntrustedApiDomain        api_domain is not a Zoho API host nor the override
     ├── RetryableError                try again later; .retry_after (seconds or None)
     │   ├── InvalidToken              INVALID_TOKEN (refresh, then retry once)
+    │   │   └── EvictedToken          INVALID_OAUTHTOKEN (the same)
     │   ├── TooManyRequests           TOO_MANY_REQUESTS (HTTP 429)
     │   ├── RefreshThrottled          "Access Denied" / local refresh-rate guard
     │   ├── GrantThrottled            access_denied (too many grant tokens)
@@ -149,6 +150,12 @@ class UntrustedApiDomain(AuthError):
 
 class InvalidToken(RetryableError):
     code = "INVALID_TOKEN"
+
+
+class EvictedToken(InvalidToken):
+    """The access token was pushed out by newer ones (Zoho keeps 15 per refresh token)."""
+
+    code = "INVALID_OAUTHTOKEN"
 
 
 class TooManyRequests(RetryableError):

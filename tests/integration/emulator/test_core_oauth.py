@@ -92,7 +92,8 @@ async def test_sixteenth_live_token_invalidates_the_oldest(emu: Emulator, sessio
     for _ in range(15):
         await login(session, emu)
         emu.state.advance(61)
-    assert (await first.call("GET", "/crm/v8/org"))[0] == 401
+    status, body, _ = await first.call("GET", "/crm/v8/org")
+    assert (status, body["code"]) == (401, "INVALID_OAUTHTOKEN")
 
 
 async def test_revoke_invalidates_refresh_and_access_tokens(emu: Emulator, session,

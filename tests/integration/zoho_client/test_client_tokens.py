@@ -8,7 +8,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from zoho_client_support import CLIENT_ID, Emu, MakeClient, emulator_config, lead
+from zoho_client_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    Emu,
+    MakeClient,
+    emulator_config,
+    lead,
+)
 
 from connectors.zoho.errors import AuthError, InvalidClientSecret, InvalidCode, UntrustedApiDomain
 from zoho_emulator import Emulator
@@ -27,6 +35,27 @@ async def test_revoked_access_token_is_recovered_transparently(
 
     assert all(r[0]["Email"] == "lead1@example.com" for r in got)
     assert await emu.refreshes() == 2  # the first token, and exactly one after the revocation
+
+
+async def test_a_token_evicted_by_fifteen_newer_ones_is_replaced_with_one_refresh(
+    emu: Emu, make_client: MakeClient, session: aiohttp.ClientSession
+) -> None:
+    """Other processes sharing the refresh token log in 15 times: Zoho keeps 15 live access
+    tokens per refresh token, so ours is pushed out (INVALID_OAUTHTOKEN)."""
+    client = await make_client()
+    [first] = await client.insert("Leads", [lead(1)], trigger=[])
+    form = {"grant_type": "refresh_token", "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}
+    for _ in range(15):
+        emu.emulator.state.advance(61)  # under the 10 refreshes per 10 minutes
+        async with session.post(f"{emu.url}/oauth/v2/token", data=form) as answer:
+            assert "access_token" in await answer.json(content_type=None)
+    before = await emu.refreshes()
+
+    [got] = await client.get_by_ids("Leads", [first.id], ["Email"])
+
+    assert got["Email"] == "lead1@example.com"
+    assert await emu.refreshes() == before + 1
 
 
 async def test_invalid_refresh_token_is_an_auth_error_without_retry_storm(

@@ -7,6 +7,7 @@ from connectors.zoho import errors as e
 # The one status/code → class table, as the client applies it.
 TABLE = [
     (401, "INVALID_TOKEN", e.InvalidToken, e.RetryableError),
+    (401, "INVALID_OAUTHTOKEN", e.EvictedToken, e.InvalidToken),
     (429, "TOO_MANY_REQUESTS", e.TooManyRequests, e.RetryableError),
     (429, None, e.TooManyRequests, e.RetryableError),
     (500, "INTERNAL_ERROR", e.InternalError, e.RetryableError),
