@@ -48,8 +48,17 @@ bench: install
 bench-quick: install
 	$(VENV)/bin/python -m bench.run --quick $(BENCH_ARGS)
 
+# The pipeline alone at zero latency (issue 9, second mode): one worker, two workers, a profile.
+.PHONY: bench-pipeline
+bench-pipeline: install
+	scripts/local-kafka start
+	$(VENV)/bin/python bench/pipeline_throughput.py --label "1 worker" --doc
+	$(VENV)/bin/python bench/pipeline_throughput.py --label "2 workers" --workers 2 --doc
+	$(VENV)/bin/python bench/pipeline_throughput.py --label "1 worker, cProfile" --records 5000 \
+		--profile cprofile --doc
+
 # Reliability and security suite (issue 8): the issue's full loads, then the table in
-# docs/reliability.md; CI runs the same tests at ORGSYNC_RELIABILITY_SCALE=0.2 within `make test`.
+# docs/reliability.md; CI runs the same tests at the same full sizes within `make test`.
 .PHONY: reliability soak
 reliability: install
 	ORGSYNC_RELIABILITY_SCALE=$${ORGSYNC_RELIABILITY_SCALE:-1} scripts/run-tests tests/integration/reliability; \

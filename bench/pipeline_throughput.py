@@ -9,7 +9,7 @@ target holds every record, upsert and fetch calls, records per upsert, the worke
 CPU seconds.
 
     .venv/bin/python bench/pipeline_throughput.py [--records 10000] [--partitions 8]
-        [--profile pyinstrument|cprofile] [--label before]
+        [--workers 1] [--profile pyinstrument|cprofile] [--label before]
 
 `--profile` runs the worker under the profiler: the full output goes to
 bench/results/pipeline_profile.txt, the lines holding >= 2 % of the time to
@@ -172,12 +172,16 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                args.partitions)
         log = workdir / "worker.log"
         profile_out = RESULTS / "pipeline_profile.txt"
+        workers: list[asyncio.subprocess.Process] = []
         with log.open("wb") as out:
-            worker = await asyncio.create_subprocess_exec(
-                *worker_argv(config, args.profile, profile_out), env=worker_env(),
-                stdout=out, stderr=out)
-        sampler = TreeSampler(worker.pid)
-        sampling = asyncio.create_task(sample(sampler, worker))
+            for n in range(args.workers):  # only the first one runs under the profiler
+                workers.append(await asyncio.create_subprocess_exec(
+                    *worker_argv(config, args.profile if n == 0 else None, profile_out),
+                    env=worker_env(), stdout=out, stderr=out))
+        samplers = [TreeSampler(w.pid) for w in workers]
+        sampling = [asyncio.create_task(sample(s, w)) for s, w in zip(samplers, workers,
+                                                                       strict=True)]
+        worker = workers[0]
         source = Source(session, emu.url)
         await source.login()
         producer = AIOKafkaProducer(bootstrap_servers=args.broker, linger_ms=5)
@@ -186,41 +190,70 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             hints = f"{prefix}.hints"
             await send_hints(producer, hints, await source.insert([lead(-1, run)]))
             await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
+            await group_stable(args.broker, f"{prefix}-pipeline", args.workers, 120)
             ids: list[str] = []
             for start in range(0, args.records, 100):
                 count = min(100, args.records - start)
                 ids += await source.insert([lead(n, run) for n in range(start, start + count)])
             upserts0, fetches0 = calls(emu, "tgt", UPSERT), calls(emu, "src", FETCH)
-            cpu0 = (sampler.sample(), sampler.cpu_seconds)[1]
+            cpu0 = tree_cpu(samplers)
             began = time.monotonic()
             await send_hints(producer, hints, ids)
             produced = time.monotonic() - began
             await wait_for(lambda: target_count(emu) == args.records + 1, args.timeout,
                            "every record in the target", worker, log)
             took = time.monotonic() - began
-            sampler.sample()
-            cpu = sampler.cpu_seconds - cpu0
+            cpu = tree_cpu(samplers) - cpu0
         finally:
             await producer.stop()
-            if worker.returncode is None:
-                worker.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(worker.wait(), 60)
-            sampling.cancel()
+            for each in workers:
+                if each.returncode is None:
+                    each.send_signal(signal.SIGTERM)
+            codes = [await asyncio.wait_for(each.wait(), 60) for each in workers]
+            for task in sampling:
+                task.cancel()
             await delete_topics(args.broker, prefix)
         upserts = calls(emu, "tgt", UPSERT) - upserts0
         return {
             "label": args.label, "records": args.records, "partitions": args.partitions,
+            "workers": args.workers,
             "seconds": round(took, 3), "records_per_s": round(args.records / took, 1),
             "hints_produced_in_s": round(produced, 3),
             "upsert_calls": upserts, "records_per_upsert": round(args.records / upserts, 1),
             "fetch_calls": calls(emu, "src", FETCH) - fetches0,
-            "worker_cpu_s": round(cpu, 2), "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
-            "worker_exit_code": code, "profile": args.profile,
+            "worker_cpu_s": round(cpu, 2),
+            "worker_peak_rss_mb": round(max(s.peak_rss_mb for s in samplers), 1),
+            "worker_exit_code": max(codes, key=abs), "profile": args.profile,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "platform": platform.platform(),
                         "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+
+
+def tree_cpu(samplers: list[TreeSampler]) -> float:
+    for sampler in samplers:
+        sampler.sample()
+    return sum(sampler.cpu_seconds for sampler in samplers)
+
+
+async def group_stable(broker: str, group: str, members: int, within: float) -> None:
+    """Wait until every worker has joined the consumer group: a worker joining during the
+    measurement would stop the others for a rebalance."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            response = (await admin.describe_consumer_groups([group]))[0]
+            _, _, state, _, _, joined, *_ = response.groups[0]
+            if state == "Stable" and len(joined) == members:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"group {group}: {state} with {len(joined)} members")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 async def delete_topics(broker: str, prefix: str) -> None:
@@ -234,6 +267,26 @@ async def delete_topics(broker: str, prefix: str) -> None:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+def refresh_doc(profiled: str | None) -> None:
+    """The runs in pipeline_throughput.json and the areas of the latest cProfile (run
+    `profiled`, or the last profiled one) into docs/benchmarks.md."""
+    import pstats
+
+    from bench.pipeline_doc import BEGIN, END, render, time_by_area
+    from bench.report import refresh_section
+
+    runs = json.loads((RESULTS / "pipeline_throughput.json").read_text())
+    profile = RESULTS / "pipeline_profile.txt.pstats"
+    label = profiled or next((k for k, r in runs.items() if r.get("profile") == "cprofile"), None)
+    areas = None
+    if label and profile.exists():
+        areas = time_by_area(pstats.Stats(str(profile)).stats)  # type: ignore[attr-defined]
+    measured = {k: r for k, r in runs.items() if not r.get("profile")}
+    doc = RESULTS.parents[1] / "docs" / "benchmarks.md"
+    doc.write_text(refresh_section(doc.read_text(), render(measured, areas, label),
+                                   BEGIN, END))
 
 
 def save(result: dict[str, Any]) -> Path:
@@ -273,7 +326,11 @@ def main() -> int:
     parser.add_argument("--broker", default=os.environ.get(
         "ORGSYNC_KAFKA_BROKER", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"))
     parser.add_argument("--profile", choices=("pyinstrument", "cprofile"), default=None)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the partitions (one per core)")
     parser.add_argument("--label", default="latest")
+    parser.add_argument("--doc", action="store_true",
+                        help="refresh the pipeline section of docs/benchmarks.md")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear with the worker
@@ -286,10 +343,13 @@ def main() -> int:
         summarise_pyinstrument(RESULTS / "pipeline_profile.txt",
                                RESULTS / "pipeline_profile_summary.txt")
     print(json.dumps(result, indent=2))
+    saved = save(result)
+    if args.doc:
+        refresh_doc(args.label if args.profile == "cprofile" else None)
     verdict = "meets" if result["records_per_s"] >= TARGET_RPS else "misses"
     print(f"{result['records_per_s']:.0f} records/s ({verdict} the {TARGET_RPS}/s target), "
           f"{result['records_per_upsert']} records per upsert, "
-          f"peak RSS {result['worker_peak_rss_mb']} MB; written to {save(result)}")
+          f"peak RSS {result['worker_peak_rss_mb']} MB; written to {saved}")
     return 0
 
 

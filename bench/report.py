@@ -109,10 +109,10 @@ def _cell(result: Result | str | None, get: Getter) -> str:
     return fmt(_value(result, get))
 
 
-def refresh_section(document: str, generated: str) -> str:
-    """Replace the text between the bench markers (append the section when there is none)."""
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    start, end = document.find(BEGIN), document.find(END)
-    if start == -1 or end == -1 or end < start:
+def refresh_section(document: str, generated: str, begin: str = BEGIN, end: str = END) -> str:
+    """Replace the text between the markers (append the section when there is none)."""
+    block = f"{begin}\n{generated.rstrip()}\n{end}"
+    first, last = document.find(begin), document.find(end)
+    if first == -1 or last == -1 or last < first:
         return document.rstrip() + "\n\n" + block + "\n"
-    return document[:start] + block + document[end + len(END):]
+    return document[:first] + block + document[last + len(end):]
