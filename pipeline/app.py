@@ -76,6 +76,20 @@ class _Consumer(kafka_driver.Consumer):
             held, self._unsought = self._unsought, frozenset()
             super().resume_partitions(held & set(self.assignment()))
 
+    async def seek_to_committed(self) -> Any:
+        """Also rewind the stream partitions that have no committed offset (or 0) to their
+        beginning. Faust drops fetched records that it cannot hand to a stream at that moment
+        (a partition paused meanwhile, a rebalance starting) and relies on this seek to read
+        them again; aiokafka seeks only to a committed offset above 0, so on a partition that
+        was never committed (a worker killed before its first commit there) the position
+        stayed past the dropped records, and they were never processed."""
+        committed = await super().seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items()
+                       if not offset and not self._is_changelog_tp(tp)]
+        if uncommitted:
+            await self._thread.seek_to_beginning(*uncommitted)
+        return committed
+
 
 class _Transport(kafka_driver.Transport):
     Consumer = _Consumer
@@ -105,8 +119,8 @@ def fingerprint_table(app: faust.App, partitions: int) -> Any:
     outside any event's context, so the producer's partitioner places each entry; on the raw
     key (not Faust's JSON-quoted one) that is the partition number of the record's `changes`
     partition, whose worker recovers it."""
-    table = app.Table("record_to_fingerprint", default=None, key_type=str,
-                      partitions=partitions, use_partitioner=True)
+    table: Any = app.Table("record_to_fingerprint", default=None, key_type=str,
+                           partitions=partitions, use_partitioner=True)
     table.key_serializer = "raw"
     table.changelog_topic = table._new_changelog_topic()  # the same topic, with raw keys
     return table
