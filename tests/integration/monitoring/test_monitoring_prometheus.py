@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 import pytest
 from monitoring_support import (
+    answers_healthz,
     dashboard_metrics,
     exposed_names,
     free_port,
@@ -52,14 +53,7 @@ async def test_running_orgsync_is_scraped_and_its_dashboard_metrics_exist(
     scraper, prom = prometheus(tmp_path, f"127.0.0.1:{port}")
     try:
         async with aiohttp.ClientSession() as http:
-            async def healthy() -> bool:
-                try:
-                    async with http.get(f"{base}/healthz") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await wait_for(healthy, 60, "the ingress", log)
+            await wait_for(lambda: answers_healthz(http, base), 60, "the ingress", log)
             src = await client(emu, "src", http)
             [created] = await src.insert("Accounts", [{"Account_Name": "Monitored"}])
             form = {"module": "Accounts", "ids": str(created.id), "operation": "create"}
@@ -131,16 +125,10 @@ async def test_a_worker_without_ingress_serves_its_metrics_on_worker_metrics_lis
                 return text if 'orgsync_e2e_latency_seconds_count{target="tgt"} 1.0' in text \
                     else None
 
-            async def ingress_up() -> bool:
-                try:
-                    async with http.get(f"http://127.0.0.1:{ingress_port}/healthz") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
             src = await client(emu, "src", http)
             [created] = await src.insert("Accounts", [{"Account_Name": "Seen by the worker"}])
-            await wait_for(ingress_up, 60, "the ingress", ingress_log)
+            await wait_for(lambda: answers_healthz(http, f"http://127.0.0.1:{ingress_port}"), 60,
+                           "the ingress", ingress_log)
             form = {"module": "Accounts", "ids": str(created.id), "operation": "create"}
             async with http.post(f"http://127.0.0.1:{ingress_port}/hooks/zoho/src?"
                                  f"secret={SECRET}", data=form) as answer:
