@@ -134,9 +134,8 @@ class MetricsServer:
         app.router.add_get("/metrics", make_aiohttp_handler(self.registry))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
         log.info("worker metrics on http://%s:%d/metrics", self.host, self.port)
 
     async def stop(self) -> None:
