@@ -159,16 +159,21 @@ class TokenCache:
             return None
 
     def save(self, token: AccessToken) -> None:
+        """Keep `token` for the next start; a cache that cannot be written (read-only or
+        missing home directory) costs a refresh at the next start, never this one's token."""
         payload = {
             "fingerprint": self._fingerprint,
             "access_token": token.value,
             "api_domain": token.api_domain,
             "expires_at": token.expires_at,
         }
-        write_private_file(self.path, orjson.dumps(payload))
+        try:
+            write_private_file(self.path, orjson.dumps(payload))
+        except OSError as error:
+            log.warning("token cache not written path=%s error=%s", self.path, error.strerror)
 
     def clear(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             self.path.unlink()
 
 

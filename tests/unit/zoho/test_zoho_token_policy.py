@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from connectors.zoho.auth import AccessToken, TokenGrant, TokenManager
+from connectors.zoho.auth import AccessToken, TokenCache, TokenGrant, TokenManager
 from connectors.zoho.errors import InvalidCode, RefreshThrottled, TransportError
 
 
@@ -118,3 +119,19 @@ async def test_transient_failure_is_not_remembered() -> None:
     with pytest.raises(TransportError):
         await tokens.get()
     assert (await tokens.get()).value == "tok-2"
+
+
+async def test_an_unwritable_token_cache_costs_nothing_but_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache directory should be")
+    cache = TokenCache(blocker / "tokens" / "alpha.json", "refresh-secret")
+    refresher = Refresher()
+    tokens = manager(refresher, Clock(), cache=cache)
+
+    assert (await tokens.get()).value == "tok-1"
+    assert refresher.calls == 1
+    assert "token cache not written" in caplog.text
+    assert "tok-1" not in caplog.text and "refresh-secret" not in caplog.text
+    cache.clear()  # nothing to remove, nothing raised
