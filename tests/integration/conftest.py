@@ -12,10 +12,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    """host:port of the broker under test (env ORGSYNC_KAFKA_BROKER, default the local broker on KAFKA_PORT)."""
+    """host:port of the broker under test (env ORGSYNC_KAFKA_BROKER, default the local broker on
+    KAFKA_PORT)."""
     local_default = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
     broker = os.environ.get("ORGSYNC_KAFKA_BROKER", local_default)
     return broker.removeprefix("kafka://")
@@ -23,7 +23,8 @@ def kafka_bootstrap() -> str:
 
 @pytest.fixture
 async def kafka_broker(kafka_bootstrap: str) -> str:
-    """The broker's bootstrap address, after checking that it answers. Fails (never skips) when absent."""
+    """The broker's bootstrap address, after checking that it answers. Fails (never skips) when
+    absent."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=5000)
     try:
         await admin.start()

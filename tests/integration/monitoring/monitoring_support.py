@@ -93,15 +93,6 @@ class Process:
         return self.process.returncode
 
 
-async def answers_healthz(http: aiohttp.ClientSession, base: str) -> bool:
-    """True once the ingress at `base` answers /healthz with 200."""
-    try:
-        async with http.get(f"{base}/healthz") as response:
-            return response.status == 200
-    except aiohttp.ClientConnectionError:
-        return False
-
-
 def orgsync_run(config: Path, env: dict[str, str], log: Path, role: str = "all") -> Process:
     return Process([sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
                     "--role", role, "--log-format", "json", "--log-level", "info"], log, env)

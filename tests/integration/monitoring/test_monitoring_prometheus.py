@@ -14,7 +14,6 @@ import aiohttp
 import orjson
 import pytest
 from monitoring_support import (
-    answers_healthz,
     dashboard_metrics,
     exposed_names,
     free_port,
@@ -23,7 +22,15 @@ from monitoring_support import (
     query,
     wait_for,
 )
-from pipeline_support import SECRET, client, count, org_config, target_modules, worker_env
+from pipeline_support import (
+    SECRET,
+    client,
+    count,
+    ingress_ready,
+    org_config,
+    target_modules,
+    worker_env,
+)
 from pipeline_support import write_config as pipeline_config
 
 from zoho_emulator import Emulator
@@ -53,7 +60,7 @@ async def test_running_orgsync_is_scraped_and_its_dashboard_metrics_exist(
     scraper, prom = prometheus(tmp_path, f"127.0.0.1:{port}")
     try:
         async with aiohttp.ClientSession() as http:
-            await wait_for(lambda: answers_healthz(http, base), 60, "the ingress", log)
+            await wait_for(lambda: ingress_ready(http, base), 60, "the ingress", log)
             src = await client(emu, "src", http)
             [created] = await src.insert("Accounts", [{"Account_Name": "Monitored"}])
             form = {"module": "Accounts", "ids": str(created.id), "operation": "create"}
@@ -127,7 +134,7 @@ async def test_a_worker_without_ingress_serves_its_metrics_on_worker_metrics_lis
 
             src = await client(emu, "src", http)
             [created] = await src.insert("Accounts", [{"Account_Name": "Seen by the worker"}])
-            await wait_for(lambda: answers_healthz(http, f"http://127.0.0.1:{ingress_port}"), 60,
+            await wait_for(lambda: ingress_ready(http, f"http://127.0.0.1:{ingress_port}"), 60,
                            "the ingress", ingress_log)
             form = {"module": "Accounts", "ids": str(created.id), "operation": "create"}
             async with http.post(f"http://127.0.0.1:{ingress_port}/hooks/zoho/src?"

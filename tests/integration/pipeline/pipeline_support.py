@@ -25,6 +25,15 @@ SECRET = "secret-0123456789abcdef-secret"
 ORIGIN = {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}
 
 
+async def ingress_ready(session: aiohttp.ClientSession, url: str) -> bool:
+    """True once the ingress at `url` answers /healthz with 200."""
+    try:
+        async with session.get(f"{url}/healthz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
 def org_config(name: str, dc: str, modules: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"dc": dc, "edition": "enterprise", "modules": modules or {},
             "users": [{"email": f"admin@{name}.example", "name": "Admin"},

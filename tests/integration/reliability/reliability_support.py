@@ -25,7 +25,14 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from ingress_support import free_port
-from pipeline_support import SECRET, Worker, records, worker_env, write_config
+from pipeline_support import (  # noqa: F401 - ingress_ready is used through this module
+    SECRET,
+    Worker,
+    ingress_ready,
+    records,
+    worker_env,
+    write_config,
+)
 
 from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoError
 from connectors.zoho.errors import InternalError
@@ -196,14 +203,6 @@ async def converged(check: Any, within: float, what: str, procs: Iterable[Orgsyn
         return await until(check, within, what, procs), ""
     except AssertionError as error:
         return None, str(error)
-
-
-async def ingress_ready(session: aiohttp.ClientSession, url: str) -> bool:
-    try:
-        async with session.get(f"{url}/healthz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False
 
 
 def channels_ready(emu: Emulator, org: str = "src") -> bool:
