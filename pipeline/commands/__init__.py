@@ -1,1 +1,36 @@
-"""Sub-commands of `orgsync`; see pipeline/cli.py for the contract each module follows."""
+"""Sub-commands of `orgsync`; see pipeline/cli.py for the contract each module follows.
+
+What the commands share: the configuration arguments, loading the configuration (a problem is
+printed and the command exits 2), and plain logging to stderr for the short-lived commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
+    parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+
+
+def load_config(args: argparse.Namespace) -> Settings | None:
+    """The validated settings, or None after printing every problem (exit with 2)."""
+    from pipeline.settings import ConfigError, load_settings
+
+    try:
+        return load_settings(args.config, secrets_file=args.secrets_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None
+
+
+def log_to_stderr(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")

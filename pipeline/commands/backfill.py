@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from pipeline.commands import add_config_arguments, load_config
 from pipeline.settings import Settings
 
 USAGE, PROBLEM = 2, 1
@@ -26,8 +27,7 @@ def register(commands: Any) -> None:
         description="Publish every record of a module of a source org (or those modified at "
                     "or after --since) into the changes topic; running workers sync them. "
                     "Prints progress (done/total, rate, ETA); resumable after a crash.")
-    parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
-    parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    add_config_arguments(parser)
     parser.add_argument("--org", required=True, help="the source org (a name from orgs:)")
     parser.add_argument("--module", required=True, help="a module the org's routes sync")
     parser.add_argument("--since", default=None, type=parse_since, metavar="TS",
@@ -95,12 +95,8 @@ def usage_problem(settings: Settings, org: str, module: str) -> str | None:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pipeline.settings import ConfigError, load_settings
-
-    try:
-        settings = load_settings(args.config, secrets_file=args.secrets_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    settings = load_config(args)
+    if settings is None:
         return USAGE
     problem = usage_problem(settings, args.org, args.module)
     if problem is not None:

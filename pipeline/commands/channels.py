@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from pipeline.commands import add_config_arguments, load_config, log_to_stderr
 
 if TYPE_CHECKING:
     from connectors.ingress import ChannelState
@@ -51,23 +51,17 @@ def register(commands: Any) -> None:
     for name, help_text in (("list", "list the channels of each source org (never a token)"),
                             ("renew", "renew (or create) our channels now, then list them")):
         parser = actions.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
-        parser.add_argument("--secrets-file", default=None,
-                            help="a 0600 file with the ${VARIABLES}")
+        add_config_arguments(parser)
         parser.add_argument("--loglevel", default="error", help="log level (default: error)")
         parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaUnavailable
-    from pipeline.settings import ConfigError, load_settings
 
-    logging.basicConfig(level=args.loglevel.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        settings = load_settings(args.config, os.environ, args.secrets_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    log_to_stderr(args.loglevel)
+    settings = load_config(args)
+    if settings is None:
         return 2
     if args.action == "renew" and settings.ingress.public_url is None:
         print("ingress.public_url is not set: orgsync uses no Notification API channels",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from pipeline.commands import add_config_arguments, log_to_stderr
 
 if TYPE_CHECKING:
     import aiohttp
@@ -48,8 +48,7 @@ def register(commands: Any) -> None:
                     "scopes a read can prove; for each route check modules, fields, the "
                     "match field (exists, unique in the target) and the default owner; check "
                     "that Kafka answers. Exit 0 when nothing failed, 1 otherwise.")
-    check.add_argument("--config", required=True, help="the YAML/JSON configuration file")
-    check.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    add_config_arguments(check)
     check.add_argument("--format", choices=("table", "json"), default="table",
                        help="output format (default: table)")
     check.add_argument("--kafka-timeout", type=float, default=5.0, metavar="SECONDS",
@@ -61,8 +60,7 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pipeline.settings import ConfigError, load_settings
 
-    logging.basicConfig(level=args.loglevel.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_to_stderr(args.loglevel)
     try:
         settings = load_settings(args.config, os.environ, args.secrets_file)
     except ConfigError as error:

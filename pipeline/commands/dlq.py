@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from pipeline.commands import add_config_arguments, load_config, log_to_stderr
 
 if TYPE_CHECKING:
     from pipeline.dlq import DlqStore, Entry
@@ -51,8 +51,7 @@ def register(commands: Any) -> None:
 def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text,
                                                          description=help_text)
-    parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
-    parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    add_config_arguments(parser)
     parser.add_argument("--loglevel", default="error", help="log level (default: error)")
     parser.set_defaults(handler=handle)
     return parser
@@ -60,14 +59,10 @@ def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
 
 def handle(args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaUnavailable
-    from pipeline.settings import ConfigError, load_settings
 
-    logging.basicConfig(level=args.loglevel.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        settings = load_settings(args.config, os.environ, args.secrets_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    log_to_stderr(args.loglevel)
+    settings = load_config(args)
+    if settings is None:
         return 2
     try:
         return asyncio.run(_with_store(settings, ACTIONS[args.action], args))

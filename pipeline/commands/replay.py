@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from pipeline.commands import add_config_arguments
 from pipeline.settings import Route, Settings
 
 USAGE, PROBLEM = 2, 1
@@ -39,8 +40,7 @@ def register(commands: Any) -> None:
                     "--from again, so that the running workers sync them again. Routes skip "
                     "what they already synced; this is how a new target route is filled from "
                     "the topic history. Writes are idempotent upserts.")
-    parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
-    parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
+    add_config_arguments(parser)
     parser.add_argument("--from", dest="since", required=True, type=parse_time, metavar="TS",
                         help="ISO 8601 time (no offset means UTC) or Unix seconds; 0 replays "
                              "the whole topic")

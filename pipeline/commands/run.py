@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from pipeline.commands import load_config
 
 
 def register(commands: Any) -> None:
@@ -28,12 +29,9 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from pipeline.logs import configure, secret_values
     from pipeline.runner import run
-    from pipeline.settings import ConfigError, load_settings
 
-    try:
-        settings = load_settings(args.config, secrets_file=args.secrets_file)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    settings = load_config(args)
+    if settings is None:
         return 2
     configure(args.loglevel, args.log_format, secret_values(settings))
     return run(settings, args.role, args.loglevel)
