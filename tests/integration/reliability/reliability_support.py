@@ -25,7 +25,7 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from ingress_support import free_port
-from pipeline_support import (  # noqa: F401 - ingress_ready is used through this module
+from pipeline_support import (
     SECRET,
     Worker,
     ingress_ready,
@@ -45,6 +45,8 @@ T = TypeVar("T")
 CLI_TIMEOUT_S = 120
 SCALE_ENV = "ORGSYNC_RELIABILITY_SCALE"
 ORIGIN = "Origin_Record_Id"
+# A sink that retries soon after a fault, so that the scenarios converge within seconds.
+QUICK_SINK: dict[str, Any] = {"linger_ms": 100, "backoff_initial_ms": 200, "backoff_max_ms": 2000}
 ACCOUNTS_ROUTE: dict[str, Any] = {"source": "src", "target": "tgt",
                                   "modules": {"Accounts": {"match_field": ORIGIN}}}
 
@@ -228,13 +230,20 @@ class RunningIngress:
         return await topic_count(self.broker, self.deployment.topic("hints"))
 
 
-async def start_ingress(emu: Emulator, deployment: Deployment, broker: str,
-                        session: aiohttp.ClientSession) -> RunningIngress:
-    process = deployment.process("ingress")
+async def start_receiving(process: Orgsync, deployment: Deployment, emu: Emulator,
+                          session: aiohttp.ClientSession) -> None:
+    """Start an orgsync process that runs the ingress; return once it answers and its
+    Notification API channel for the source org is subscribed."""
     process.start()
     await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
                 [process])
     await until(lambda: channels_ready(emu), 30, "the notification channel", [process])
+
+
+async def start_ingress(emu: Emulator, deployment: Deployment, broker: str,
+                        session: aiohttp.ClientSession) -> RunningIngress:
+    process = deployment.process("ingress")
+    await start_receiving(process, deployment, emu, session)
     [sub] = hub_of(emu.app, "src").active()
     assert sub.token is not None
     return RunningIngress(deployment, process, broker, sub.channel_id, sub.token)

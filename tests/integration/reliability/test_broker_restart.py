@@ -16,17 +16,17 @@ import pytest
 from pipeline_support import SECRET, count
 from reliability_support import (
     ACCOUNTS_ROUTE,
+    QUICK_SINK,
     REPO,
     MakeDeployment,
     Row,
-    channels_ready,
     converged,
-    ingress_ready,
     insert_accounts,
     mirror,
     patient_client,
     record_row,
     scaled,
+    start_receiving,
     topic_count,
     until,
 )
@@ -89,13 +89,9 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
     # `broker` comes first: fixtures stop in reverse order, so orgsync stops before it.
     total = scaled(2000, 600)
     deployment = make_deployment([ACCOUNTS_ROUTE], broker=broker.address, poll_seconds=5,
-                                 sink={"linger_ms": 100, "backoff_initial_ms": 200,
-                                       "backoff_max_ms": 2000})
+                                 sink=QUICK_SINK)
     orgsync = deployment.process("all")
-    orgsync.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [orgsync])
-    await until(lambda: channels_ready(emu), 30, "the notification channel", [orgsync])
+    await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
     batch = max(1, total // 60)
 

@@ -15,13 +15,12 @@ from reliability_support import (
     Deployment,
     MakeDeployment,
     Row,
-    channels_ready,
-    ingress_ready,
     insert_accounts,
     mirror,
     patient_client,
     record_row,
     scaled,
+    start_receiving,
     topic_count,
     until,
 )
@@ -53,10 +52,7 @@ async def test_rejected_records_are_dead_lettered_and_retried_after_the_fix(
     deployment = make_deployment([ACCOUNTS_ROUTE], sink={"linger_ms": 100,
                                                           "backoff_initial_ms": 200})
     orgsync = deployment.process("all")
-    orgsync.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [orgsync])
-    await until(lambda: channels_ready(emu), 30, "the notification channel", [orgsync])
+    await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
     good: list[str] = []
     bad: list[str] = []

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from ingress_support import serve
-from pipeline_support import SECRET, org_config, target_modules
+from pipeline_support import SECRET, ingress_ready, org_config, target_modules
 from reliability_support import (
     ACCOUNTS_ROUTE,
     ADMIN_SECRET,
@@ -23,7 +23,6 @@ from reliability_support import (
     Row,
     RunningIngress,
     deploy,
-    ingress_ready,
     record_row,
     until,
 )

@@ -10,17 +10,17 @@ import aiohttp
 from pipeline_support import count
 from reliability_support import (
     ACCOUNTS_ROUTE,
+    QUICK_SINK,
     MakeDeployment,
     Orgsync,
     Row,
-    channels_ready,
     converged,
-    ingress_ready,
     insert_accounts,
     mirror,
     patient_client,
     record_row,
     scaled,
+    start_receiving,
     topic_count,
     until,
 )
@@ -60,13 +60,9 @@ async def test_a_worker_killed_ten_times_leaves_every_record_once(
     total = scaled(5000, 1000)
     rng = random.Random()
     deployment = make_deployment([ACCOUNTS_ROUTE], poll_seconds=10,
-                                 sink={"linger_ms": 100, "backoff_initial_ms": 200,
-                                       "backoff_max_ms": 2000})
+                                 sink=QUICK_SINK)
     ingress, worker = deployment.process("ingress"), deployment.process("worker")
-    ingress.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [ingress])
-    await until(lambda: channels_ready(emu), 30, "the notification channel", [ingress])
+    await start_receiving(ingress, deployment, emu, session)
     worker.start()
     src = await patient_client(emu, "src", session)
     batch = max(1, total // BATCHES)

@@ -9,19 +9,18 @@ import aiohttp
 from pipeline_support import count
 from reliability_support import (
     ACCOUNTS_ROUTE,
+    QUICK_SINK,
     MakeDeployment,
     Row,
-    channels_ready,
     converged,
-    ingress_ready,
     insert_accounts,
     insist,
     mirror,
     patient_client,
     record_row,
     scaled,
+    start_receiving,
     topic_count,
-    until,
 )
 
 from connectors.zoho import ZohoClient
@@ -104,13 +103,9 @@ async def test_transient_zoho_faults_on_both_orgs_lose_nothing(
 ) -> None:
     total = scaled(5000, 600)
     deployment = make_deployment([ACCOUNTS_ROUTE], poll_seconds=POLL_SECONDS,
-                                 sink={"linger_ms": 100, "backoff_initial_ms": 200,
-                                       "backoff_max_ms": 2000})
+                                 sink=QUICK_SINK)
     orgsync = deployment.process("all")
-    orgsync.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [orgsync])
-    await until(lambda: channels_ready(emu), 30, "the notification channel", [orgsync])
+    await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
     chaos, stop = Chaos(emu), asyncio.Event()
     faults = asyncio.create_task(chaos.run(stop))
