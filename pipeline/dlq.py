@@ -103,6 +103,9 @@ class DlqStore:
         self._states: dict[str, dict[str, Any]] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
+        # Kept between refreshes (the status page and the DLQ gauge refresh every few seconds);
+        # dropped after a Kafka error so that the next refresh starts from a fresh connection.
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         kafka = self.settings.kafka
@@ -118,7 +121,13 @@ class DlqStore:
                 async with asyncio.timeout(self.timeout):
                     await self._read_new()
             except (KafkaError, TimeoutError, OSError) as error:
+                await self.close()
                 raise KafkaUnavailable(f"cannot read the DLQ: {type(error).__name__}") from None
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
     def entries(self, route: str | None = None, *, include_done: bool = False) -> list[Entry]:
         """Entries, newest first; only the open ones unless `include_done`."""
@@ -141,27 +150,32 @@ class DlqStore:
         self._states.update(values)
         self._forget_done()
 
+    async def _reader(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
+                                        enable_auto_commit=False, group_id=None,
+                                        fetch_max_wait_ms=50)
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
     async def _read_new(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    group_id=None, fetch_max_wait_ms=50)
-        await consumer.start()
-        try:
-            partitions = await partitions_of(self.bootstrap, self.topics)
+        consumer = await self._reader()
+        partitions = await partitions_of(self.bootstrap, self.topics)
+        if set(partitions) != consumer.assignment():
             consumer.assign(partitions)
-            for tp in partitions:
-                if tp in self._positions:
-                    consumer.seek(tp, self._positions[tp])
-                else:
-                    await consumer.seek_to_beginning(tp)
-            ends = await consumer.end_offsets(partitions)
-            for tp in partitions:
-                while await consumer.position(tp) < ends[tp]:
-                    batch = await consumer.getmany(tp, timeout_ms=500)
-                    for message in batch.get(tp, []):
-                        self._apply(tp.topic, message.key, message.value)
-                self._positions[tp] = await consumer.position(tp)
-        finally:
-            await consumer.stop()
+        for tp in partitions:
+            if tp in self._positions:
+                consumer.seek(tp, self._positions[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                for message in batch.get(tp, []):
+                    self._apply(tp.topic, message.key, message.value)
+            self._positions[tp] = await consumer.position(tp)
         self._forget_done()
 
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:

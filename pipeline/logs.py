@@ -156,9 +156,4 @@ def configure(level: str = "info", fmt: str = "text", secrets: Iterable[str] = (
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # aiokafka announces every assignment at info; the DLQ reader of the status page and the
-    # metrics assigns its partitions every few seconds, which would flood an info log.
-    quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
-    for name in ("aiokafka.consumer.subscription_state", "aiokafka.consumer.consumer"):
-        logging.getLogger(name).setLevel(quiet)
     return handler

@@ -77,6 +77,7 @@ class KafkaMonitor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.dlq.close()
 
     async def measure(self) -> None:
         async with GroupOffsets(self.bootstrap, self.group) as offsets:

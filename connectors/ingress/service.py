@@ -111,6 +111,8 @@ class IngressService:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.dlq is not None:
+            await self.dlq.close()
         await self.producer.stop()
 
     async def __aenter__(self) -> IngressService:

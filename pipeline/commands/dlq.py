@@ -81,11 +81,12 @@ async def _with_store(settings: Settings, action: Action, args: argparse.Namespa
     producer = KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=10.0,
                              client_id="orgsync-dlq")
     await producer.start()
+    store = DlqStore(settings, producer)
     try:
-        store = DlqStore(settings, producer)
         await store.start()
         return await action(settings, store, args)
     finally:
+        await store.close()
         await producer.stop()
 
 

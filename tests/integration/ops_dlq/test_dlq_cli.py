@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiokafka import AIOKafkaProducer
 from dlq_support import Result, letter, make_optional, orgsync, publish
 from pipeline_support import (
@@ -21,7 +23,9 @@ from pipeline_support import (
     write_config,
 )
 
-from connectors.kafka import ensure_topics
+from connectors.kafka import KafkaProducer, ensure_topics
+from pipeline.dlq import DlqStore
+from pipeline.settings import load_settings
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",
@@ -136,3 +140,31 @@ async def test_purge_show_and_unknown_entries(
         dlq(config, "purge"))
     assert (show.code, retry.code, usage.code) == (1, 1, 2)
     assert "no DLQ entry" in show.stderr and "no DLQ entry" in retry.stderr
+
+
+async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
+    emu: Emulator, kafka_broker: str, kafka_producer: AIOKafkaProducer, unique_name: str,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The status page and the DLQ gauge refresh every few seconds: each refresh reads only
+    what is new, on the consumer it already has (assigned once, not once per refresh)."""
+    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
+                          ("src", "tgt"), [ROUTE])
+    settings = load_settings(config, worker_env(("src", "tgt")))
+    change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
+    store = DlqStore(settings, KafkaProducer(kafka_broker), keep_done=False)
+    caplog.set_level(logging.INFO, logger="aiokafka.consumer.subscription_state")
+    try:
+        await store.start()
+        assert store.entries() == []
+        for n in range(3):
+            entry = letter("src->tgt", "transform", f"src/Accounts/{n}", change)
+            await publish(kafka_producer, f"{unique_name}.dlq", entry)
+            await store.refresh()
+            assert [e.letter.id for e in store.entries()][:1] == [entry.id]
+        assert len(store.entries()) == 3
+    finally:
+        await store.close()
+    assignments = [r for r in caplog.records if "Updating subscribed topics" in r.getMessage()
+                   or "assigned" in r.getMessage().lower()]
+    assert len(assignments) <= 1, [r.getMessage() for r in assignments]

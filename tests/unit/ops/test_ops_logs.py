@@ -140,14 +140,3 @@ def test_library_messages_are_kept_whole(output: io.StringIO) -> None:
     event = orjson.loads(line)
     assert event["event"] == message and "partition" not in event
 
-
-def test_kafka_assignment_chatter_is_left_out_of_an_info_log(output: io.StringIO) -> None:
-    configure("info", "text", stream=output)
-    chatty = logging.getLogger("aiokafka.consumer.subscription_state")
-    chatty.info("Updating subscribed topics to: frozenset({'orgsync.dlq'})")
-    chatty.warning("a real problem")
-    assert "Updating subscribed topics" not in output.getvalue()
-    assert "a real problem" in output.getvalue()
-    configure("debug", "text", stream=output)
-    chatty.info("Updating subscribed topics again")
-    assert "Updating subscribed topics again" in output.getvalue()
