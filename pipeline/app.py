@@ -43,17 +43,20 @@ class _ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
 
 
 class _Consumer(kafka_driver.Consumer):
-    """Faust's consumer, but a stream partition is fetched only once it was sought.
+    """Faust's consumer, but a stream partition is handed to the agents only once it was
+    sought to its committed offset and the flow of messages was resumed.
 
-    After a rebalance Faust resumes the stream partitions and only then seeks them to their
-    committed offsets (faust/tables/recovery.py). Records fetched in between reach the agents,
-    then the seek rewinds the fetch position and Faust's read offset under the running fetcher:
-    records are delivered twice or not at all, and its gap filling counts records not yet
-    processed as acknowledged. A restarted worker skipped one change per partition that way.
-    Here the resume of stream partitions waits for `perform_seek`, which Faust calls right after.
+    After a rebalance Faust resumes the stream partitions, seeks them to their committed
+    offsets, and only then resumes the flow (faust/tables/recovery.py). A record fetched
+    before the seek reached the agents and was then rewound under the running fetcher:
+    delivered twice or not at all. A record fetched between the seek and the flow's resumption
+    was dropped by the fetch loop (flow suspended) with no seek left to read it again: a
+    restarted worker skipped the first change of a partition. Here the stream partitions that
+    Faust resumes stay inactive until both `perform_seek` and `resume_flow` have run.
     """
 
-    _unsought: frozenset[Any] = frozenset()
+    _unsought: frozenset[Any] = frozenset()  # resumed by Faust, not yet sought
+    _awaiting_flow: frozenset[Any] = frozenset()  # sought, waiting for the flow to resume
 
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -67,14 +70,34 @@ class _Consumer(kafka_driver.Consumer):
     def pause_partitions(self, tps: Any) -> None:
         tps = set(tps)
         self._unsought = self._unsought - tps
+        self._awaiting_flow = self._awaiting_flow - tps
         super().pause_partitions(tps)
 
     async def perform_seek(self) -> None:
         try:
             await super().perform_seek()
         finally:
-            held, self._unsought = self._unsought, frozenset()
-            super().resume_partitions(held & set(self.assignment()))
+            self._awaiting_flow = self._awaiting_flow | self._unsought
+            self._unsought = frozenset()
+            if self.flow_active:
+                self._activate_sought_partitions()
+
+    def resume_flow(self) -> None:
+        super().resume_flow()
+        self._activate_sought_partitions()
+
+    def _activate_sought_partitions(self) -> None:
+        sought, self._awaiting_flow = self._awaiting_flow, frozenset()
+        super().resume_partitions(sought & set(self.assignment()))
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109
+        """Fetch for a snapshot of the active partitions. Faust passes its live set, and
+        aiokafka reads an empty set as "every partition": when the set emptied during the wait
+        (the changelogs paused at the end of a recovery), aiokafka handed out records of
+        inactive stream partitions, Faust discarded them, and the position stayed past them."""
+        if active_partitions is not None:
+            active_partitions = frozenset(active_partitions)
+        return await super()._getmany(active_partitions, timeout)
 
     async def seek_to_committed(self) -> Any:
         """Also rewind the stream partitions that have no committed offset (or 0) to their
@@ -95,8 +118,9 @@ class _Transport(kafka_driver.Transport):
     Consumer = _Consumer
 
 
-class _App(faust.App):
-    """faust.App whose Kafka transport creates the consumer above."""
+class FaustApp(faust.App):
+    """faust.App whose Kafka transport creates the consumer above: every Faust service of
+    orgsync (and the stack's smoke test) runs on it."""
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
@@ -145,7 +169,7 @@ class Pipeline:
 
 def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
     kafka = settings.kafka
-    app = _App(
+    app = FaustApp(
         app_id or f"{kafka.topic_prefix}-pipeline",
         broker=kafka.broker,
         store="memory://",

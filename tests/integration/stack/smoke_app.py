@@ -1,4 +1,5 @@
-"""A minimal Faust service used by the stack smoke test: an agent counts events per key in a
+"""A minimal Faust service used by the stack smoke test, on orgsync's FaustApp (Faust with the
+consumer fixes every orgsync worker runs): an agent counts events per key in a
 changelog-backed table and publishes each new count, so the test can observe recovery."""
 
 from __future__ import annotations
@@ -7,7 +8,9 @@ import os
 
 import faust
 
-app = faust.App(
+from pipeline.app import FaustApp
+
+app = FaustApp(
     os.environ["SMOKE_APP_ID"],
     broker=os.environ["SMOKE_BROKER"],
     store="memory://",

@@ -22,7 +22,8 @@ SMOKE_APP = Path(__file__).with_name("smoke_app.py")
 def start_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
     log = open(workdir / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed with process
     return subprocess.Popen(
-        [sys.executable, str(SMOKE_APP), "worker", "--loglevel", "warn", "--without-web"],
+        [sys.executable, str(SMOKE_APP), "worker", "--without-web",
+         "--loglevel", os.environ.get("SMOKE_LOGLEVEL", "warn")],  # debug to see the fetches
         env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
     )
 
