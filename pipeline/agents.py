@@ -22,16 +22,7 @@ from pipeline.app import Pipeline
 from pipeline.batching import Drain, take_lingering
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
-from pipeline.models import (
-    Change,
-    DeadLetter,
-    HeldChange,
-    Hint,
-    Write,
-    WriteBatch,
-    batch_writes,
-    split_key,
-)
+from pipeline.models import Change, DeadLetter, HeldChange, Hint, split_key
 from pipeline.processor import Metadata, Processed, Processor
 from pipeline.settings import Settings
 from pipeline.sink import TargetSink
@@ -47,10 +38,6 @@ def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: 
     return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
                       code=code, message=message, details={}, attempts=attempts,
                       failed_at=time.time())
-
-
-def _write_count(batch: WriteBatch) -> int:
-    return len(batch.writes)
 
 
 class Agents:
@@ -118,37 +105,29 @@ class Agents:
     async def sync_changes(self, stream: faust.StreamT[Change]) -> None:
         await self._start_clients()
         await self.processor.metadata.warm(self.settings)
-        partitions = {org: await self._partition_count(topic)
-                      for org, topic in self.p.writes.items()}
         # What arrived meanwhile, no lingering: one Kafka acknowledgement to await per batch.
         async for changes in take_lingering(stream, CHANGE_BATCH, 0.0, self.drain):
             try:
-                writes = [w for change in changes for w in await self._process(change)]
-                deliveries = [
-                    await self._send(self.p.writes[org], batch.key, batch, partition)
-                    for (org, partition), batch in batch_writes(writes, partitions).items()]
+                deliveries = [d for change in changes for d in await self._process(change)]
                 await asyncio.gather(*deliveries)
             except BaseException:
                 self.processor.discard_unconfirmed()
                 raise
             self.processor.confirm()
 
-    async def _process(self, change: Change) -> list[Write]:
-        """Produce the side effects of `change` (dead letters, held changes); its writes."""
+    async def _process(self, change: Change) -> list[Awaitable[Any]]:
+        """Produce what `change` leads to; the acknowledgements of its writes."""
         out = await self.processor.process(change)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
+        deliveries = [await self._send(self.p.writes[write.target_org], write.key, write)
+                      for write in out.writes]
         for rejection in out.rejected:
             await self._dead(dead_letter(rejection.route, "transform", change.key,
                                          change.asdict(), "REJECTED", rejection.reason))
         if out.missing_parents or out.deferred:
             await self._hold(change, out)
-        return out.writes
-
-    async def _partition_count(self, topic: faust.TopicT) -> int:
-        faust_producer: Any = self.p.app.producer
-        producer = faust_producer._ensure_producer()  # aiokafka's, for its metadata
-        return len(await producer.partitions_for(topic.get_topic_name()))
+        return deliveries
 
     async def _hold(self, change: Change, out: Processed) -> None:
         now = time.time()
@@ -198,21 +177,21 @@ class Agents:
         async def apply_to_target(stream: faust.StreamT[Any]) -> None:
             await self._start_clients()
             linger = self.settings.sink.linger_ms / 1000
-            async for batches in take_lingering(stream, self.settings.sink.batch_size, linger,
-                                                self.drain, weight=_write_count):
-                for letter in await sink.apply([w for batch in batches for w in batch.writes]):
+            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger,
+                                               self.drain):
+                for letter in await sink.apply(writes):
                     await self._dead(letter)
 
         return apply_to_target
 
-    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record,
-                    partition: int | None = None) -> Awaitable[Any]:
+    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record
+                    ) -> Awaitable[Any]:
         """Produce through the app's producer: `Topic.send` yields to the loop several times per
         message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
         this producer before it commits offsets, so the acknowledgement order holds. Returns
         the broker's acknowledgement to await."""
         delivery: Awaitable[Any] = await self.p.app.producer.send(
-            topic.get_topic_name(), key.encode(), value.dumps(), partition, None, None)
+            topic.get_topic_name(), key.encode(), value.dumps(), None, None, None)
         return delivery
 
     async def _dead(self, letter: DeadLetter) -> None:

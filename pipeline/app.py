@@ -4,8 +4,7 @@ Topics (all keyed `org/module/id`, see pipeline/models.py):
   hints           -> fetch_changed_records
   changes         -> sync_changes (dedup, route, transform, echo and conflict checks)
   writes.<target> -> apply_to_<target>, one topic per target org, so a failing target only
-                     holds its own partitions back while the others keep writing; each
-                     message a WriteBatch (the writes of one processed batch, per partition)
+                     holds its own partitions back while the others keep writing
   held            -> release_held_changes (children waiting for their parents)
   dlq             <- dead letters from every stage
 Tables: see pipeline/state.py.
@@ -19,7 +18,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as kafka_driver
 
-from pipeline.models import Change, DeadLetter, HeldChange, Hint, WriteBatch
+from pipeline.models import Change, DeadLetter, HeldChange, Hint, Write
 from pipeline.settings import Settings
 
 TABLE_OPTIONS: dict[str, Any] = {"partitions": 1, "use_partitioner": True,
@@ -197,7 +196,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
         app=app,
         hints=topic(names.hints, Hint),
         changes=topic(names.changes, Change),
-        writes={org: topic(writes_topic_name(settings, org), WriteBatch)
+        writes={org: topic(writes_topic_name(settings, org), Write)
                 for org in target_orgs(settings)},
         held=topic(held_topic_name(settings), HeldChange),
         dlq=topic(names.dlq, DeadLetter),

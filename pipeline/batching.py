@@ -1,8 +1,7 @@
 """Batches from a Faust stream, lingering from their first event, drained on shutdown.
 
-`take_lingering(stream, max_, linger, drain, weight)` yields lists of values: a batch leaves
-when it holds `max_` units (values, or what `weight` counts in each, such as the writes of a
-WriteBatch) or `linger` seconds after its first value arrived (Faust's `Stream.take` restarts
+`Batches(stream, max_, linger, drain)` yields lists of values: a batch leaves when it holds
+`max_` values or `linger` seconds after its first value arrived (Faust's `Stream.take` restarts
 its timer whenever it waits, so a steady trickle makes batches of one). Only public stream API is
 used: a reader task iterates `stream.noack().events()` into a bounded buffer, and the events of a
 batch are acknowledged (`ack`) only after the consumer of the batch has finished with it, so
@@ -18,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import faust
@@ -56,47 +55,31 @@ class Drain:
         return True
 
 
-def _one(_value: Any) -> int:
-    return 1
-
-
 class _Buffer:
-    """Events read ahead of the batch being formed, at most `max_` units (the reader waits
-    beyond); an event weighs `weight(event.value)` units.
+    """Events read ahead of the batch being formed, at most `max_` (the reader waits beyond).
 
     The collector wakes up twice per batch (first event; full or linger over), not per event.
     """
 
-    def __init__(self, max_: int, weight: Callable[[Any], int] = _one) -> None:
+    def __init__(self, max_: int) -> None:
         self.max_ = max_
-        self.weight = weight
-        self.events: deque[tuple[Any, int]] = deque()
-        self.units = 0
+        self.events: deque[Any] = deque()
         self.arrived, self.full, self.space = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self.space.set()
 
     async def read(self, events: AsyncIterator[Any]) -> None:
         async for event in events:
-            while self.units >= self.max_:
+            while len(self.events) >= self.max_:
                 self.space.clear()
                 await self.space.wait()
-            units = self.weight(event.value)
-            self.events.append((event, units))
-            self.units += units
+            self.events.append(event)
             self.arrived.set()
-            if self.units >= self.max_:
+            if len(self.events) >= self.max_:
                 self.full.set()
 
     def take(self) -> list[Any]:
-        """Events up to `max_` units (at least one, however heavy)."""
-        batch: list[Any] = []
-        units = 0
-        while self.events and (not batch or units + self.events[0][1] <= self.max_):
-            event, weight = self.events.popleft()
-            batch.append(event)
-            units += weight
-        self.units -= units
-        if self.units < self.max_:
+        batch = [self.events.popleft() for _ in range(min(self.max_, len(self.events)))]
+        if len(self.events) < self.max_:
             self.full.clear()
         if not self.events:
             self.arrived.clear()
@@ -128,11 +111,10 @@ async def _collect(buffer: _Buffer, reader: asyncio.Task[None], linger: float) -
 
 
 async def take_lingering(stream: faust.StreamT[Any], max_: int, linger: float,
-                         drain: Drain | None = None, weight: Callable[[Any], int] = _one,
-                         ) -> AsyncIterator[list[Any]]:
+                         drain: Drain | None = None) -> AsyncIterator[list[Any]]:
     drain = drain or Drain()
     manual = cast("faust.Stream[Any]", stream).noack()  # Stream API, missing from StreamT
-    buffer = _Buffer(max_, weight)
+    buffer = _Buffer(max_)
     reader = asyncio.create_task(buffer.read(manual.events()))
     try:
         while True:

@@ -40,7 +40,7 @@ from aiokafka.errors import KafkaError
 from connectors.kafka import KafkaUnavailable, Producer, bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoError
 from pipeline.dedup import parse_instant
-from pipeline.models import DeadLetter, Hint, Write, WriteBatch, split_key
+from pipeline.models import DeadLetter, Hint, Write, split_key
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -248,8 +248,7 @@ def retry_message(settings: Settings, letter: DeadLetter, via: Via, now: float,
     """(topic, key, value) that retries `letter`."""
     if via == "write":
         write = Write.from_data(letter.record).derive(attempt=0)
-        return (f"{settings.topics.writes}.{write.target_org}", write.key.encode(),
-                WriteBatch(writes=[write]).dumps())  # keyed by the record: its partition
+        return f"{settings.topics.writes}.{write.target_org}", write.key.encode(), write.dumps()
     org, module, record_id = split_key(letter.key)
     hint = Hint(org=org, module=module, id=record_id, operation="update", source="backfill",
                 received_at=now)

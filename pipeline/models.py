@@ -2,8 +2,7 @@
 
 hints   -> Hint        a record changed somewhere (webhook, notification, poll, backfill)
 changes -> Change      the full record as fetched, the replayable change log per source org
-writes  -> WriteBatch the mapped records for one target org (one Write per route and record),
-                       as many as one processed batch of changes had for one partition
+writes  -> Write       one mapped record for one target org (one per route)
 dlq     -> DeadLetter  a change or write that failed for good, with Zoho's reason
 
 Times: `received_at`, `fetched_at`, `failed_at` are Unix epoch seconds (float) taken by orgsync;
@@ -12,11 +11,9 @@ Times: `received_at`, `fetched_at`, `failed_at` are Unix epoch seconds (float) t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
 OPERATIONS = ("insert", "update", "delete")
 # `lookup`: the processor asks for a parent record that a child points to (pipeline/agents.py).
@@ -104,35 +101,6 @@ class Write(faust.Record, serializer="json"):
     @property
     def key(self) -> str:
         return record_key(self.source_org, self.source_module, self.source_id)
-
-
-class WriteBatch(faust.Record, serializer="json"):
-    """The writes that one processed batch of changes has for one partition of a target's
-    writes topic, in order: one Kafka message instead of one per record (each message costs
-    the worker a produce and a consume). Every write in it has a key of that partition, so a
-    record's writes stay in one partition; the message's key is its first write's."""
-
-    writes: list[Write]
-
-    @property
-    def key(self) -> str:
-        return self.writes[0].key
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2 of the key) gives `key`."""
-    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
-
-
-def batch_writes(writes: list[Write], partitions: Mapping[str, int]
-                 ) -> dict[tuple[str, int], WriteBatch]:
-    """`writes` grouped by target org and the partition of their key in that target's writes
-    topic (`partitions`: its partition count by target org), order kept within each group."""
-    groups: dict[tuple[str, int], list[Write]] = {}
-    for write in writes:
-        org = write.target_org
-        groups.setdefault((org, partition_of(write.key, partitions[org])), []).append(write)
-    return {where: WriteBatch(writes=group) for where, group in groups.items()}
 
 
 class HeldChange(faust.Record, serializer="json"):

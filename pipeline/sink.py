@@ -5,8 +5,7 @@ only when every write has an outcome: written (the links and the record state ar
 dead-lettered (returned as `DeadLetter`s for the agent to produce). Transient failures retry
 the same records with backoff before anything else is taken (a throttle pushes back; nothing is
 acknowledged until written or dead-lettered); per-record order holds because writes of one
-record are merged or sent in rounds, in the order they were taken, and a round's calls (sent
-concurrently) never share a record.
+record are merged or sent in rounds, in the order they were taken.
 """
 
 from __future__ import annotations
@@ -83,16 +82,10 @@ class TargetSink:
                                       cap=settings.backoff_max_ms / 1000)
 
     async def apply(self, writes: Sequence[Write]) -> list[DeadLetter]:
-        """Rounds one after the other; within a round (each record at most once) the calls of
-        up to `batch_size` records go out together, as many at once as the client's
-        concurrency slots allow (Zoho's sub-concurrency 10 for large writes)."""
         dead: list[DeadLetter] = []
-        size = self.settings.batch_size
         for round_ in merge_rounds(writes):
-            calls = [group[i:i + size] for group in _groups(round_, self.routes).values()
-                     for i in range(0, len(group), size)]
-            for letters in await asyncio.gather(*(self._write_group(c) for c in calls)):
-                dead += letters
+            for group in _groups(round_, self.routes).values():
+                dead += await self._write_group(group)
         return dead
 
     async def _write_group(self, group: list[Write]) -> list[DeadLetter]:

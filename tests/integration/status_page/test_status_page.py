@@ -138,5 +138,4 @@ async def test_page_renders_and_retry_button_republishes(
     for secret in SECRETS:
         assert secret not in seen["html"]
     [republished] = await read_all(kafka_broker, writes_topic, expect=1)
-    [write] = republished["writes"]
-    assert write["source_id"] == str(outcome.id) and write["attempt"] == 0
+    assert republished["source_id"] == str(outcome.id) and republished["attempt"] == 0

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
 
 from connectors.zoho import WriteOutcome
 from pipeline.dedup import Edit
-from pipeline.metrics import PipelineMetrics
-from pipeline.models import Write, batch_writes
-from pipeline.settings import ModuleRoute, Route, SinkSettings
-from pipeline.sink import TargetSink, already_deleted, merge_rounds
+from pipeline.models import Write
+from pipeline.sink import already_deleted, merge_rounds
 from pipeline.state import changed_fields, is_stale, observe, written
 
 
@@ -71,54 +66,3 @@ GONE = WriteOutcome(False, "INVALID_DATA", "the id given seems to be invalid", d
 def test_a_delete_of_a_record_the_target_no_longer_has_is_done(
         operation: str, outcome: WriteOutcome, gone: bool) -> None:
     assert already_deleted(write("1", operation), outcome) is gone
-
-
-def test_writes_are_batched_per_target_and_partition_as_kafka_would_place_each_record() -> None:
-    from aiokafka.partitioner import DefaultPartitioner
-
-    writes = [write(str(i % 40), Last_Name=str(i)).derive(target_org="bc"[i % 2])
-              for i in range(200)]
-    batches = batch_writes(writes, {"b": 4, "c": 3})
-    kafka = DefaultPartitioner()
-    for (org, partition), batch in batches.items():
-        count = {"b": 4, "c": 3}[org]
-        assert {kafka(w.key.encode(), list(range(count)), list(range(count)))
-                for w in batch.writes} == {partition}
-        assert {w.target_org for w in batch.writes} == {org}
-    assert sorted(w.record["Last_Name"] for b in batches.values() for w in b.writes) == \
-        sorted(str(i) for i in range(200))
-    for batch in batches.values():  # a record's writes keep their order
-        for key in {w.key for w in batch.writes}:
-            seen = [int(w.record["Last_Name"]) for w in batch.writes if w.key == key]
-            assert seen == sorted(seen)
-
-
-class SlowTarget:
-    def __init__(self) -> None:
-        self.in_flight = self.most_in_flight = 0
-        self.calls: list[list[str]] = []
-
-    async def upsert(self, module: str, records: Any, duplicate_check_fields: Any = None,
-                     trigger: Any = None) -> list[WriteOutcome]:
-        self.calls.append([r["Email"] for r in records])
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        await asyncio.sleep(0.01)
-        self.in_flight -= 1
-        return [WriteOutcome(True, "SUCCESS", "", id=r["Email"], action="insert")
-                for r in records]
-
-    async def delete(self, module: str, ids: Any, *, wf_trigger: Any = None) -> Any:
-        raise AssertionError("no deletes here")
-
-
-async def test_a_round_goes_out_in_calls_of_at_most_the_batch_size_at_the_same_time() -> None:
-    target = SlowTarget()
-    route = Route(source="a", target="b", modules={"Leads": ModuleRoute(match_field="Email")})
-    sink = TargetSink("b", target, {route.name: route}, SinkSettings(), {}, {},
-                      PipelineMetrics.create(), routed_back=False)
-    writes = [write(str(i), Email=f"{i}@x") for i in range(250)] + [write("7", Email="7@y")]
-    assert await sink.apply(writes) == []
-    assert [len(call) for call in target.calls] == [100, 100, 50]  # "7" merged, not resent
-    assert target.most_in_flight == 3
-    assert "7@y" in target.calls[0]
