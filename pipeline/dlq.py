@@ -161,7 +161,8 @@ class DlqStore:
 
     async def _read_new(self) -> None:
         consumer = await self._reader()
-        partitions = await partitions_of(self.bootstrap, self.topics)
+        partitions = known_partitions(consumer, self.topics) \
+            or await partitions_of(self.bootstrap, self.topics)
         if set(partitions) != consumer.assignment():
             consumer.assign(partitions)
         for tp in partitions:
@@ -205,6 +206,20 @@ class DlqStore:
         if not self.keep_done:
             for entry_id in self._states.keys() & self._letters.keys():
                 del self._letters[entry_id]
+
+
+def known_partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]
+                     ) -> list[TopicPartition] | None:
+    """Every partition of `topics` from the consumer's own metadata (kept current for the
+    topics it is assigned), so that a refresh opens no admin connection; None while it does
+    not know them all yet."""
+    found: list[TopicPartition] = []
+    for topic in topics:
+        ids = consumer.partitions_for_topic(topic)
+        if not ids:
+            return None
+        found += [TopicPartition(topic, p) for p in sorted(ids)]
+    return found
 
 
 async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:

@@ -24,7 +24,7 @@ from pipeline_support import (
 )
 
 from connectors.kafka import KafkaProducer, ensure_topics
-from pipeline.dlq import DlqStore
+from pipeline.dlq import DlqStore, partitions_of
 from pipeline.settings import load_settings
 from zoho_emulator import Emulator
 
@@ -144,7 +144,7 @@ async def test_purge_show_and_unknown_entries(
 
 async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
     emu: Emulator, kafka_broker: str, kafka_producer: AIOKafkaProducer, unique_name: str,
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The status page and the DLQ gauge refresh every few seconds: each refresh reads only
     what is new, on the consumer it already has (assigned once, not once per refresh)."""
@@ -154,6 +154,13 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
     store = DlqStore(settings, KafkaProducer(kafka_broker), keep_done=False)
     caplog.set_level(logging.INFO, logger="aiokafka.consumer.subscription_state")
+    admin_lookups: list[object] = []
+
+    async def counted_partitions_of(*args: Any) -> Any:
+        admin_lookups.append(args)
+        return await partitions_of(*args)
+
+    monkeypatch.setattr("pipeline.dlq.partitions_of", counted_partitions_of)
     try:
         await store.start()
         assert store.entries() == []
@@ -168,3 +175,4 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
     assignments = [r for r in caplog.records if "Updating subscribed topics" in r.getMessage()
                    or "assigned" in r.getMessage().lower()]
     assert len(assignments) <= 1, [r.getMessage() for r in assignments]
+    assert len(admin_lookups) <= 1  # later refreshes take the partitions from the consumer
