@@ -32,7 +32,7 @@ kafka-stop:
 	scripts/local-kafka stop
 
 lint: install
-	$(VENV)/bin/ruff check pipeline connectors zoho_emulator tests bench
+	$(VENV)/bin/ruff check orgsync_kernel connectors pipeline orgsync_operations orgsync zoho_emulator tests bench examples
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry  # noqa: E402
 
 from connectors.ingress import IngressMetrics, StaticChannelTokens, create_app  # noqa: E402
 from connectors.kafka import KafkaProducer, ensure_topics  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
+from orgsync_kernel.settings import Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingress_load.json"
 SECRET = "bench-webhook-secret-0123456789"

@@ -44,6 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.procstat import TreeSampler  # noqa: E402
+from orgsync_kernel.topics import Topics  # noqa: E402
 from zoho_emulator import Emulator  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -86,7 +87,7 @@ def worker_env() -> dict[str, str]:
 
 
 def worker_argv(config: Path, profile: str | None, profile_out: Path) -> list[str]:
-    run = ["-m", "pipeline.cli", "run", "--config", str(config), "--role", "worker",
+    run = ["-m", "orgsync.cli", "run", "--config", str(config), "--role", "worker",
            "--loglevel", "warning"]
     if profile == "pyinstrument":
         return [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all",
@@ -129,7 +130,7 @@ async def send_hints(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> 
         key = f"src/Leads/{record_id}"
         value = orjson.dumps({"org": "src", "module": "Leads", "id": record_id,
                               "operation": "insert", "source": "notification",
-                              "received_at": now, "__faust": {"ns": "pipeline.models.Hint"}})
+                              "received_at": now, "__faust": {"ns": "orgsync_kernel.events.Hint"}})
         futures.append(await producer.send(topic, key=key.encode(), value=value))
     await asyncio.gather(*futures)
 
@@ -190,7 +191,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             hints = f"{prefix}.hints"
             await send_hints(producer, hints, await source.insert([lead(-1, run)]))
             await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
-            await group_stable(args.broker, f"{prefix}-pipeline", args.workers, 120)
+            await group_stable(args.broker, Topics(prefix).group, args.workers, 120)
             ids: list[str] = []
             for start in range(0, args.records, 100):
                 count = min(100, args.records - start)

@@ -112,7 +112,7 @@ class OrgsyncProcess(Child):
     """`orgsync run --config FILE` (role all), sampled for peak RSS and CPU seconds."""
 
     def __init__(self, config_path: Path, log_path: Path, env: dict[str, str]) -> None:
-        super().__init__([sys.executable, "-m", "pipeline.cli", "run", "--config",
+        super().__init__([sys.executable, "-m", "orgsync.cli", "run", "--config",
                           str(config_path), "--loglevel", "warning"], log_path, env)
         self.sampler: TreeSampler | None = None
         self._sampling: asyncio.Task[None] | None = None

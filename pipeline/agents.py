@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
 
 from connectors.zoho import BackoffPolicy, RetryableError, ZohoClient, ZohoError
+from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
+from orgsync_kernel.settings import Settings
 from pipeline.app import Pipeline
 from pipeline.batching import Drain, take_lingering
+from pipeline.faust_patches import produce
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
-from pipeline.models import Change, DeadLetter, HeldChange, Hint, split_key
 from pipeline.processor import Metadata, Processed, Processor
-from pipeline.settings import Settings
 from pipeline.sink import TargetSink
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,13 @@ CHANGE_BATCH = 100
 DEFER_SECONDS = 1.0  # a change held only because a target is unreachable comes back this late
 
 
-def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: str,
-                message: str, attempts: int = 1) -> DeadLetter:
-    return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
-                      code=code, message=message, details={}, attempts=attempts,
-                      failed_at=time.time())
-
-
 class Agents:
     """Registers the agents of `pipeline` on its app; holds what they share."""
 
     def __init__(self, pipeline: Pipeline, settings: Settings, clients: Mapping[str, ZohoClient],
                  metrics: PipelineMetrics, drain: Drain | None = None) -> None:
         self.p = pipeline
-        self.drain = drain or Drain()  # closed by the worker on SIGTERM (pipeline/runner.py)
+        self.drain = drain or Drain()  # closed by the worker on SIGTERM (orgsync/runner.py)
         self.settings = settings
         self.clients = clients
         self.metrics = metrics
@@ -97,7 +90,8 @@ class Agents:
             except ZohoError as error:
                 for hint in group.values():
                     await self._dead(dead_letter("", "fetch", hint.key, hint.asdict(),
-                                                 error.zoho_code, error.zoho_message, attempt))
+                                                 error.zoho_code, error.zoho_message,
+                                                 attempts=attempt))
                 return []
 
     # --- changes -> writes -----------------------------------------------------------------
@@ -186,13 +180,8 @@ class Agents:
 
     async def _send(self, topic: faust.TopicT, key: str, value: faust.Record
                     ) -> Awaitable[Any]:
-        """Produce through the app's producer: `Topic.send` yields to the loop several times per
-        message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
-        this producer before it commits offsets, so the acknowledgement order holds. Returns
-        the broker's acknowledgement to await."""
-        delivery: Awaitable[Any] = await self.p.app.producer.send(
-            topic.get_topic_name(), key.encode(), value.dumps(), None, None, None)
-        return delivery
+        """Produce `value`; returns the broker's acknowledgement to await."""
+        return await produce(self.p.app, topic.get_topic_name(), key, value)
 
     async def _dead(self, letter: DeadLetter) -> None:
         self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()

@@ -9,7 +9,7 @@ two edits made within the same second; the content hash can:
 - same mapped content as last processed  -> DUPLICATE (dropped; webhook + notification + poll)
 - anything else, including a different content within the same second -> ACCEPT
 
-Two-way routes: `is_echo` recognises our own write coming back; `incoming_wins` settles a
+Two-way routes: `incoming_wins` settles a
 conflict when both orgs edited the same record: the later Modified_Time wins, and a tie (same
 second) goes to the org whose name sorts first, so both directions agree on one winner.
 """
@@ -17,15 +17,11 @@ second) goes to the org whose name sorts first, so both directions agree on one 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-
-def parse_instant(text: str) -> datetime:
-    """An ISO-8601 time as an aware instant (Zoho sends org-local offsets; naive = UTC)."""
-    instant = datetime.fromisoformat(text)
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+from orgsync_kernel.events import parse_instant
 
 
 @dataclass(frozen=True)
@@ -78,16 +74,6 @@ def decide(previous: Fingerprint | None, incoming: Fingerprint) -> Decision:
         newer = before is None or (now is not None and now > before)
         return Decision(Verdict.DUPLICATE, incoming if newer else None)
     return Decision(Verdict.ACCEPT, incoming)
-
-
-def is_echo(last_written_hash: str | None, incoming_hash: str) -> bool:
-    """True when a change of a target record only shows what orgsync itself last wrote there.
-
-    `incoming_hash` must be `content_hash(written_view(record, fields_we_wrote))`, so that
-    edits to fields the route does not write never count, and a genuine edit of a written
-    field always does.
-    """
-    return last_written_hash is not None and last_written_hash == incoming_hash
 
 
 @dataclass(frozen=True)

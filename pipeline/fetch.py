@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from pipeline.models import Change, Hint
+from orgsync_kernel.events import Change, Hint
 
 
 class RecordReader(Protocol):

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.zoho import RetryableError
+from orgsync_kernel.events import Change, Write, record_key
+from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, decide
-from pipeline.models import Change, Write, record_key
-from pipeline.settings import Route, Settings
 from pipeline.state import changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
     FieldMeta,

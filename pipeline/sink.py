@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connectors.zoho import BackoffPolicy, RetryableError, WriteOutcome, ZohoError
-from pipeline.dedup import parse_instant
+from orgsync_kernel.events import DeadLetter, Write, dead_letter, parse_instant, record_key
+from orgsync_kernel.settings import Route, SinkSettings
 from pipeline.metrics import PipelineMetrics
-from pipeline.models import DeadLetter, Write, record_key
-from pipeline.settings import Route, SinkSettings
 from pipeline.state import link_key, written
 
 log = logging.getLogger(__name__)
@@ -167,10 +165,8 @@ class TargetSink:
                                    outcome="failed").inc()
         log.warning("dead letter route=%s key=%s code=%s message=%s", write.route, write.key,
                     failure.code, failure.message)
-        return DeadLetter(id=uuid.uuid4().hex, route=write.route, stage="write", key=write.key,
-                          record=write.asdict(), code=failure.code, message=failure.message,
-                          details=dict(failure.details), attempts=attempts,
-                          failed_at=time.time())
+        return dead_letter(write.route, "write", write.key, write.asdict(), failure.code,
+                           failure.message, dict(failure.details), attempts)
 
 
 def already_deleted(write: Write, outcome: WriteOutcome) -> bool:

@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.dedup import Edit, incoming_wins, parse_instant
+from orgsync_kernel.events import parse_instant
+from pipeline.dedup import Edit, incoming_wins
 from pipeline.transforms import content_hash
 
 # Fields whose changes are Zoho's bookkeeping, never an edit of content.

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.settings import ModuleRoute, Route
+from orgsync_kernel.settings import ModuleRoute, Route
 
 # Never copied between orgs, whatever the metadata says (reference section 3).
 SYSTEM_FIELDS = frozenset({

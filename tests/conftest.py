@@ -3,6 +3,6 @@ from __future__ import annotations
 import os
 import tempfile
 
-# Workers started by tests keep their token caches here (pipeline/orgs.py), never in the
+# Workers started by tests keep their token caches here (orgsync/orgs.py), never in the
 # developer's own state directory.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="orgsync-test-state-")

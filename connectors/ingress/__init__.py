@@ -8,9 +8,10 @@ from .hints import BadInput, HintBatch
 from .metrics import IngressMetrics
 from .poller import Poller
 from .server import ChannelTokens, StaticChannelTokens, create_app
-from .service import IngressService, channels_topic, cursors_topic
+from .service import AppExtension, IngressService
 
 __all__ = [
+    "AppExtension",
     "Backfill",
     "BadInput",
     "ChannelManager",
@@ -22,7 +23,5 @@ __all__ = [
     "Poller",
     "Progress",
     "StaticChannelTokens",
-    "channels_topic",
     "create_app",
-    "cursors_topic",
 ]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.zoho import Priority, ZohoClient
-from pipeline.models import Change, record_key
+from orgsync_kernel.events import Change, record_key
 
 from ..kafka import KafkaKV, Producer
 

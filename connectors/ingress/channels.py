@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.zoho import WatchChannel, ZohoClient, ZohoError
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaKV, KafkaUnavailable
 

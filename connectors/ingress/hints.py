@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.models import Hint, record_key
+from orgsync_kernel.events import Hint, record_key
 
 from ..kafka import Message
 

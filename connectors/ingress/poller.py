@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
-from pipeline.models import Hint, record_key
-from pipeline.settings import Settings
+from orgsync_kernel.events import Hint, record_key
+from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
 from .metrics import IngressMetrics

@@ -4,7 +4,7 @@
     POST /notify/{org}       Notification API callbacks (the channel token in the body)
     GET  /metrics, /healthz
     GET  /, /admin/...       the status page and admin API, mounted by IngressService
-                             (connectors/ingress/status.py)
+                             (orgsync_operations/status.py)
 
 A 2xx means every hint of the request was acknowledged by Kafka (acks=all); when Kafka
 does not acknowledge within the producer's timeout the answer is 503 so Zoho retries.
@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaUnavailable, Producer
 from .hints import BadInput, HintBatch

@@ -1,9 +1,9 @@
 """``IngressService``: the HTTP receivers, the channel manager and the poller in one
 process, with one explicit lifecycle.
 
-    service = IngressService(settings, clients, registry)
-    await service.start()        # topics, producer, state, HTTP server (with the status
-                                 # page and admin API, status.py), channels, poller
+    service = IngressService(settings, clients, registry, extensions=[...])
+    await service.start()        # topics, producer, state, HTTP server (with what the
+                                 # extensions mount, e.g. the status page), channels, poller
     ...
     await service.stop()         # the reverse order
 
@@ -16,33 +16,31 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from connectors.zoho import ZohoClient
-from pipeline.dlq import DlqStore
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaKV, KafkaProducer, bootstrap_servers, ensure_topics
 from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller
 from .server import ChannelTokens, StaticChannelTokens, create_app
-from .status import Access, Status, mount_status
 
 log = logging.getLogger(__name__)
 
 
-def channels_topic(settings: Settings) -> str:
-    return f"{settings.kafka.topic_prefix}.channels"
+class AppExtension(Protocol):
+    """Routes that the process running the ingress adds to its HTTP app (the status page)."""
 
+    async def mount(self, app: web.Application, producer: KafkaProducer) -> None: ...
 
-def cursors_topic(settings: Settings) -> str:
-    """Poller cursors and backfill progress (keys ``poll/…`` and ``backfill/…``)."""
-    return f"{settings.kafka.topic_prefix}.cursors"
+    async def close(self) -> None: ...
 
 
 class IngressService:
@@ -54,7 +52,7 @@ class IngressService:
         *,
         poll: bool = True,
         watch: bool = True,
-        status: bool = True,
+        extensions: Sequence[AppExtension] = (),
         produce_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -66,8 +64,7 @@ class IngressService:
         self.producer = KafkaProducer(self.bootstrap, timeout=produce_timeout)
         self.clock = clock
         self._poll, self._watch = poll, watch and settings.ingress.public_url is not None
-        self._status = status
-        self.dlq: DlqStore | None = None
+        self.extensions = tuple(extensions)
         self.channels: ChannelManager | None = None
         self.poller: Poller | None = None
         self._runner: web.AppRunner | None = None
@@ -86,19 +83,19 @@ class IngressService:
         tokens: ChannelTokens = StaticChannelTokens()
         if self._watch:
             self.channels = ChannelManager(self.settings, self.clients,
-                                           await self._kv(channels_topic(self.settings)),
+                                           await self._kv(self.settings.topics.channels),
                                            clock=self.clock)
             await self.channels.load()
             tokens = self.channels
         app = create_app(self.settings, self.producer, self.metrics, tokens, clock=self.clock)
-        if self._status:
-            await self._mount_status(app)
+        for extension in self.extensions:
+            await extension.mount(app, self.producer)
         await self._serve(app)
         if self.channels is not None:
             await self.channels.start()
         if self._poll:
             self.poller = Poller(self.settings, self.clients,
-                                 await self._kv(cursors_topic(self.settings)), self.producer,
+                                 await self._kv(self.settings.topics.cursors), self.producer,
                                  self.metrics, clock=self.clock)
             await self.poller.start()
         log.info("ingress started on %s (watch=%s, poll=%s)", self.url, self._watch, self._poll)
@@ -111,8 +108,8 @@ class IngressService:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self.dlq is not None:
-            await self.dlq.close()
+        for extension in self.extensions:
+            await extension.close()
         await self.producer.stop()
 
     async def __aenter__(self) -> IngressService:
@@ -122,13 +119,6 @@ class IngressService:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
-
-    async def _mount_status(self, app: web.Application) -> None:
-        """The status page and admin API (connectors/ingress/status.py) on the same port."""
-        self.dlq = DlqStore(self.settings, self.producer, keep_done=False)
-        await self.dlq.start()
-        mount_status(app, Status(self.settings, self.registry, self.dlq, self.clients,
-                                 Access.of(self.settings)))
 
     async def _kv(self, topic: str) -> KafkaKV:
         kv = KafkaKV(self.bootstrap, topic, self.producer,
@@ -141,6 +131,4 @@ class IngressService:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.ingress.host, self.settings.ingress.port)
         await site.start()
-        server = site._server  # the bound port, when the configured one is 0
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.ingress.port
+        self.port = self._runner.addresses[0][1]  # the bound port, when the configured one is 0

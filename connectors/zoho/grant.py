@@ -2,7 +2,7 @@
 
 The refresh token goes into a secrets file (mode 0600), never to the terminal or logs,
 under the variable name the config's ``refresh_token: "${NAME}"`` refers to (the format
-``pipeline.settings.read_secrets_file`` reads; other entries are kept).
+``orgsync_kernel.settings.read_secrets_file`` reads; other entries are kept).
 
 An expired or already used grant raises ``InvalidCode``, whose message says that grant
 tokens live only minutes and how to make a new one.
@@ -83,7 +83,7 @@ def default_secret_name(org: str) -> str:
 def store_refresh_token(path: Path, name: str, refresh_token: str) -> None:
     """Set ``name`` in the secrets file (mode 0600), keeping every other entry.
 
-    The file is what ``pipeline.settings`` reads: ``KEY=VALUE`` lines (kept in that style)
+    The file is what ``orgsync_kernel.settings`` reads: ``KEY=VALUE`` lines (kept in that style)
     or a YAML/JSON mapping of NAME to string (rewritten as JSON).
     """
     text = _read_text(path)

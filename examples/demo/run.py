@@ -186,7 +186,7 @@ async def demo(args: argparse.Namespace, processes: Processes) -> None:
                                  str(DEMO / "emulator.yaml"), "--port", "8700"])
     async with aiohttp.ClientSession() as session:
         await wait_http(session, f"{EMULATOR_URL}/__emulator/stats", processes)
-        processes.spawn("orgsync", [sys.executable, "-m", "pipeline.cli", "run", "--config",
+        processes.spawn("orgsync", [sys.executable, "-m", "orgsync.cli", "run", "--config",
                                     str(fresh_config())], env=ORGSYNC_ENV)
         await wait_http(session, f"{INGRESS_URL}/healthz", processes)
         say(f"status page {INGRESS_URL}/  metrics {INGRESS_URL}/metrics  "

@@ -50,8 +50,7 @@ def test_prometheus_scrapes_orgsync_and_grafana_loads_dashboards() -> None:
 
 
 def test_compose_config_is_valid_for_orgsync() -> None:
-    from pipeline.settings import load_settings
-
+    from orgsync_kernel.config_file import load_settings
     environ = {name: "x" * 24 for name in (
         "ORGSYNC_WEBHOOK_SECRET", "ORGSYNC_ADMIN_SECRET", "IN_CLIENT_ID", "IN_CLIENT_SECRET",
         "IN_REFRESH_TOKEN", "US_CLIENT_ID", "US_CLIENT_SECRET", "US_REFRESH_TOKEN")}

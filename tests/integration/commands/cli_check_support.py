@@ -101,7 +101,7 @@ class Result:
 
 def orgsync_command() -> list[str]:
     script = Path(sys.executable).parent / "orgsync"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "orgsync.cli"]
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: str | None = None,

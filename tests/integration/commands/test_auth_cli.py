@@ -17,7 +17,7 @@ from cli_check_support import (
     write_config,
 )
 
-from pipeline.settings import read_secrets_file
+from orgsync_kernel.config_file import read_secrets_file
 from zoho_emulator import Emulator
 
 

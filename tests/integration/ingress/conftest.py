@@ -8,7 +8,7 @@ import pytest
 from ingress_support import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 
 from connectors.kafka import KafkaProducer, ensure_topics
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 
 @pytest.fixture

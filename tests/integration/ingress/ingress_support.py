@@ -20,7 +20,7 @@ from connectors.ingress.metrics import IngressMetrics
 from connectors.ingress.server import StaticChannelTokens, create_app
 from connectors.kafka import KafkaProducer, bootstrap_servers
 from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 SECRET = "webhook-secret-0123456789abcdef"
 CLIENT_ID = "1000.INGRESSCLIENT"

@@ -15,10 +15,10 @@ from ingress_support import (
     zoho_client,
 )
 
-from connectors.ingress import Backfill, Progress, cursors_topic
+from connectors.ingress import Backfill, Progress
 from connectors.kafka import KafkaKV, KafkaProducer, ensure_topics
 from connectors.zoho import ZohoClient
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 from zoho_emulator import Emulator, load_config
 
 RECORDS = 450  # more than two pages, mostly written within the same second
@@ -42,7 +42,7 @@ async def source(kafka_broker: str, unique_name: str) -> AsyncIterator[tuple[Set
 
 
 async def _kv(settings: Settings, producer: KafkaProducer) -> KafkaKV:
-    kv = KafkaKV(producer.bootstrap, cursors_topic(settings), producer)
+    kv = KafkaKV(producer.bootstrap, settings.topics.cursors, producer)
     await kv.start()
     return kv
 

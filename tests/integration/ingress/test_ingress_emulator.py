@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from connectors.ingress import IngressService
 from connectors.kafka import ensure_topics
 from connectors.zoho import ZohoClient
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 from zoho_emulator import Emulator, load_config
 
 

@@ -23,7 +23,7 @@ from ingress_support import (
 )
 
 from connectors.kafka import KafkaProducer, ensure_topics
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
 
 GOOD = {"module": "Leads", "id": "5150"}
 LOCAL_KAFKA = Path(__file__).parents[3] / "scripts" / "local-kafka"

@@ -94,7 +94,7 @@ class Process:
 
 
 def orgsync_run(config: Path, env: dict[str, str], log: Path, role: str = "all") -> Process:
-    return Process([sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
+    return Process([sys.executable, "-m", "orgsync.cli", "run", "--config", str(config),
                     "--role", role, "--log-format", "json", "--log-level", "info"], log, env)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from pipeline.models import DeadLetter
+from orgsync_kernel.events import DeadLetter
 from zoho_emulator import Emulator
 
 
@@ -29,7 +29,7 @@ class Result:
 async def orgsync(*args: str, env: dict[str, str], within: float = 60.0) -> Result:
     """The CLI as a subprocess, without blocking the loop (the emulator serves in-process)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pipeline.cli", *args, env=env,
+        sys.executable, "-m", "orgsync.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(process.communicate(), within)

@@ -24,8 +24,8 @@ from pipeline_support import (
 )
 
 from connectors.kafka import KafkaProducer, ensure_topics
-from pipeline.dlq import DlqStore, partitions_of
-from pipeline.settings import load_settings
+from orgsync_kernel.config_file import load_settings
+from orgsync_operations.dlq import DlqStore, partitions_of
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",
@@ -160,7 +160,7 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
         admin_lookups.append(args)
         return await partitions_of(*args)
 
-    monkeypatch.setattr("pipeline.dlq.partitions_of", counted_partitions_of)
+    monkeypatch.setattr("orgsync_operations.dlq.partitions_of", counted_partitions_of)
     try:
         await store.start()
         assert store.entries() == []

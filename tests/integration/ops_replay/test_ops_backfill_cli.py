@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from ops_support import orgsync
 from pipeline_support import client, worker_env, write_config
 
-from pipeline.models import Change
+from orgsync_kernel.events import Change
 from zoho_emulator import Emulator
 
 RECORDS = 250  # more than one page of 200

@@ -18,7 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient
-from pipeline.models import DeadLetter, Hint
+from orgsync_kernel.events import DeadLetter, Hint
 from zoho_emulator import Emulator
 
 SECRET = "secret-0123456789abcdef-secret"
@@ -87,7 +87,7 @@ class Worker:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", "--config", str(self.config),
+            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(self.config),
              "--role", self.role, "--loglevel", "info"],
             env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
 

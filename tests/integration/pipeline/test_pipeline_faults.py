@@ -18,7 +18,8 @@ from pipeline_support import (
     wait_until,
 )
 
-from pipeline.models import Change, HeldChange
+from orgsync_kernel.events import Change, HeldChange
+from orgsync_kernel.topics import Topics
 from zoho_emulator import Emulator
 
 ACCOUNTS = {"Accounts": {"match_field": "Origin_Record_Id"}}
@@ -81,7 +82,7 @@ async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
                         received_at=time.time())
         held = HeldChange(change=orphan, held_since=time.time() + 120,
                           parents=[f"src/Accounts/{uuid.uuid4().hex}"])
-        await kafka_producer.send_and_wait(f"{unique_name}.held", key=orphan.key.encode(),
+        await kafka_producer.send_and_wait(Topics(unique_name).held, key=orphan.key.encode(),
                                            value=held.dumps())
     [account] = await insert(src, "Accounts", [{"Account_Name": "Parent", "Tier": "gold"}])
     [contact] = await insert(src, "Contacts", [{"Last_Name": "Child",

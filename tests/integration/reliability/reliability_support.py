@@ -76,7 +76,7 @@ class Orgsync(Worker):
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", "--config", str(self.config),
+            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(self.config),
              "--role", self.role, "--log-level", "info"],
             env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self.starts += 1
@@ -123,7 +123,7 @@ class Deployment:
         """Another orgsync command (dlq, check) with this deployment's config and env; run
         without blocking the loop, as the emulator answers it from this very loop."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pipeline.cli", *args, "--config", str(self.config),
+            sys.executable, "-m", "orgsync.cli", *args, "--config", str(self.config),
             env=self.env, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.PIPE if stdin is not None else None)

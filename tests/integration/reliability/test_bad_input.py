@@ -31,7 +31,7 @@ from reliability_support import (
 )
 from secret_scan import SUITE_SCAN
 
-from pipeline.settings import ConfigError, load_settings
+from orgsync_kernel.config_file import ConfigError, load_settings
 
 FUZZ_EXAMPLES = 250
 
@@ -265,7 +265,7 @@ async def test_orgsync_run_refuses_a_bad_config_with_its_problem_and_exit_2(
     config.write_text(text.replace(original, EDITS[case], 1))
     env = {**ENV, "SHORT_SECRET": "tiny-secret", "PATH": "/usr/bin:/bin"}
     run = await asyncio.create_subprocess_exec(
-        str(REPO / ".venv" / "bin" / "python"), "-m", "pipeline.cli", "run", "--config",
+        str(REPO / ".venv" / "bin" / "python"), "-m", "orgsync.cli", "run", "--config",
         str(config), env=env, cwd=REPO, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(run.communicate(), 60)

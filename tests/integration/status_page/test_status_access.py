@@ -15,8 +15,8 @@ from status_support import (
 )
 
 from connectors.ingress import IngressService
-from connectors.ingress.status import Access, session_token
-from pipeline.settings import Settings
+from orgsync_kernel.settings import Settings
+from orgsync_operations.status import Access, StatusPage, session_token
 
 BEARER = {"Authorization": f"Bearer {ADMIN_SECRET}"}
 PATHS = (("GET", "/"), ("GET", "/admin/dlq"), ("GET", "/admin/dlq/some-id"),
@@ -28,7 +28,9 @@ async def exposed(kafka_broker: str, unique_name: str) -> AsyncIterator[str]:
     """An ingress bound to this machine's non-loopback address, with an admin secret."""
     settings = make_settings(kafka_broker, unique_name, "http://127.0.0.1:9",
                              listen=f"{non_loopback_address()}:0", admin_secret=ADMIN_SECRET)
-    async with IngressService(settings, {}, CollectorRegistry(), poll=False, watch=False) as svc:
+    registry = CollectorRegistry()
+    async with IngressService(settings, {}, registry, poll=False, watch=False,
+                              extensions=[StatusPage(settings, registry, {})]) as svc:
         yield svc.url
 
 

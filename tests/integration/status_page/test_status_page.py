@@ -18,9 +18,10 @@ from status_support import SECRETS, chromium, emulator_config, make_settings
 from connectors.ingress import IngressService
 from connectors.kafka import ensure_topics
 from connectors.zoho import OrgConnection, ZohoClient
+from orgsync_kernel.events import DeadLetter, Write
+from orgsync_kernel.settings import Settings
+from orgsync_operations.status import StatusPage
 from pipeline.metrics import PipelineMetrics
-from pipeline.models import DeadLetter, Write
-from pipeline.settings import Settings
 from zoho_emulator import Emulator
 
 
@@ -117,7 +118,7 @@ async def test_page_renders_and_retry_button_republishes(
     settings: Settings = make_settings(kafka_broker, unique_name, emu.url)
     [outcome] = await clients["src"].insert("Accounts", [{"Account_Name": "Acme"}])
     [record] = await clients["src"].get_by_ids("Accounts", [str(outcome.id)])
-    writes_topic = f"{settings.topics.writes}.tgt"
+    writes_topic = settings.topics.writes("tgt")
     await ensure_topics(kafka_broker, [settings.topics.dlq, writes_topic], 2, 1)
     failed = dead_write(str(outcome.id), str(record["Modified_Time"]))
     await produce(kafka_broker, settings.topics.dlq, failed, dead_transform("42"))
@@ -125,7 +126,9 @@ async def test_page_renders_and_retry_button_republishes(
     PipelineMetrics.create(registry).writes.labels(target="tgt", module="Accounts",
                                                    outcome="insert").inc(7)
 
-    async with IngressService(settings, clients, registry, poll=False, watch=False) as ingress:
+    status_page = StatusPage(settings, registry, clients)
+    async with IngressService(settings, clients, registry, poll=False, watch=False,
+                              extensions=[status_page]) as ingress:
         seen = await asyncio.to_thread(browse_and_retry, ingress.url + "/", failed.id)
         async with aiohttp.ClientSession() as http, http.get(ingress.url + "/admin/dlq") as r:
             still_open = [e["id"] for e in await r.json()]

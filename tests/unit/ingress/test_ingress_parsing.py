@@ -12,7 +12,7 @@ from connectors.ingress.hints import MAX_IDS, BadInput, HintBatch
 from connectors.ingress.notifications import parse_callback, parse_envelope
 from connectors.ingress.webhooks import body_fields, merged, parse_webhook, secret_of
 from connectors.kafka import bootstrap_servers
-from pipeline.models import Hint
+from orgsync_kernel.events import Hint
 
 SYNCED = frozenset({"Leads", "Contacts"})
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.commands.backfill import parse_since, progress_line
-from pipeline.commands.replay import describe, find_route, parse_time, wanted, windows
-from pipeline.settings import Settings
+from orgsync.commands.backfill import parse_since, progress_line
+from orgsync.commands.replay import describe, find_route, parse_time, wanted, windows
+from orgsync_kernel.settings import Settings
 
 
 @pytest.mark.parametrize(("text", "expected"), [

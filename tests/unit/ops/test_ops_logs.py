@@ -1,4 +1,4 @@
-"""Structured log lines (text and JSON) and the secret redactor of pipeline/logs.py."""
+"""Structured log lines (text and JSON) and the secret redactor of orgsync_operations/logs.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from pipeline.logs import (
+from orgsync_kernel.settings import Settings
+from orgsync_operations.logs import (
     REDACTED,
     SecretRedactor,
     configure,
@@ -17,7 +18,6 @@ from pipeline.logs import (
     secret_values,
     split_message,
 )
-from pipeline.settings import Settings
 
 SECRET = "client-secret-0123456789abcdef"
 TOKEN = "1000." + "ab" * 16 + "." + "cd" * 16

@@ -7,10 +7,10 @@ from typing import Any
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
+from orgsync_kernel.settings import Settings
+from orgsync_operations.monitoring import CreditsCollector
+from orgsync_operations.offsets import lag_by_topic
 from pipeline.app import create_pipeline
-from pipeline.monitoring import CreditsCollector
-from pipeline.offsets import group_id, lag_by_topic, pipeline_topics
-from pipeline.settings import Settings
 
 ORG = {"dc": "in", "edition": "enterprise", "client_id": "1000.X",
        "client_secret": "org-client-secret", "refresh_token": "org-refresh-token"}
@@ -43,8 +43,9 @@ def test_lag_is_never_negative() -> None:
 def test_group_and_topics_are_those_of_the_faust_app() -> None:
     config = settings()
     pipeline = create_pipeline(config)
-    assert group_id(config) == pipeline.app.conf.id
-    assert set(pipeline_topics(config)) == set(pipeline.topic_names()) - {config.topics.dlq}
+    assert config.topics.group == pipeline.app.conf.id
+    assert set(config.topics.consumed(config.targets)) == (
+        set(pipeline.topic_names()) - {config.topics.dlq})
 
 
 class Ledger:

@@ -7,7 +7,8 @@ import yaml
 from pipeline_fixtures import ENV, EXAMPLE
 from pydantic import BaseModel
 
-from pipeline.settings import Settings, load_settings
+from orgsync_kernel.config_file import load_settings
+from orgsync_kernel.settings import Settings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 

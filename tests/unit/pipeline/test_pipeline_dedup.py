@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orgsync_kernel.events import parse_instant
 from pipeline.dedup import (
     Decision,
     Edit,
@@ -13,8 +14,6 @@ from pipeline.dedup import (
     Verdict,
     decide,
     incoming_wins,
-    is_echo,
-    parse_instant,
 )
 
 T0 = "2024-02-19T18:30:23+05:30"          # the same instant as T0_UTC
@@ -102,12 +101,6 @@ def test_fingerprint_round_trip_and_naive_times_are_utc() -> None:
     print_ = Fingerprint(T0, "abc")
     assert Fingerprint.from_dict(print_.to_dict()) == print_
     assert parse_instant("2024-02-19T13:00:23") == parse_instant(T0)
-
-
-@pytest.mark.parametrize(("written", "incoming", "echo"), [
-    ("h1", "h1", True), ("h1", "h2", False), (None, "h1", False)])
-def test_is_echo(written: str | None, incoming: str, echo: bool) -> None:
-    assert is_echo(written, incoming) is echo
 
 
 @pytest.mark.parametrize(("incoming", "target_last", "wins"), [

@@ -5,7 +5,7 @@ from typing import Any
 import faust
 import pytest
 
-from pipeline.models import Change, DeadLetter, Hint, Write, record_key, split_key
+from orgsync_kernel.events import Change, DeadLetter, Hint, Write, record_key, split_key
 
 
 def hint(**overrides: Any) -> Hint:

@@ -7,9 +7,9 @@ from typing import Any
 
 from pipeline_fixtures import ENV, EXAMPLE
 
-from pipeline.models import Change
+from orgsync_kernel.config_file import load_settings
+from orgsync_kernel.events import Change
 from pipeline.processor import Metadata, Processed, Processor
-from pipeline.settings import load_settings
 
 FIELDS = [{"api_name": "Account_Name", "data_type": "text"},
           {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}]

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from pipeline_fixtures import ENV, EXAMPLE, SECRET_VALUES, example_dict
 from pydantic import SecretStr, ValidationError
 
-from pipeline.orgs import token_cache_path
-from pipeline.settings import ConfigError, Settings, Topics, load_settings, parse_listen
+from orgsync.orgs import org_connection, token_cache_path
+from orgsync_kernel.config_file import ConfigError, load_settings
+from orgsync_kernel.settings import Settings, parse_listen
+from orgsync_kernel.topics import Topics
 
 WriteConfig = Callable[..., Path]
 
@@ -35,7 +37,9 @@ def problems_of(path: Path, environ: dict[str, str] | None = None, **kwargs: Any
 def test_example_config_loads_with_the_documented_shape() -> None:
     s = load_settings(EXAMPLE, ENV)
     assert s.kafka.broker == "kafka://127.0.0.1:9092"
-    assert s.topics == Topics("orgsync.hints", "orgsync.changes", "orgsync.writes", "orgsync.dlq")
+    assert s.topics == Topics("orgsync")
+    assert (s.topics.hints, s.topics.changes, s.topics.writes("global_us"), s.topics.dlq) == (
+        "orgsync.hints", "orgsync.changes", "orgsync.writes.global_us", "orgsync.dlq")
     assert (s.ingress.host, s.ingress.port) == ("127.0.0.1", 8080)
     assert s.ingress.public_url == "https://sync.example.com"
     assert s.ingress.webhook_secret.get_secret_value() == ENV["ORGSYNC_WEBHOOK_SECRET"]
@@ -55,6 +59,11 @@ def test_example_config_loads_with_the_documented_shape() -> None:
     assert s.sync[0].trigger == ()
 
 
+def concurrency(s: Settings, org: str) -> int:
+    """The concurrency the org's client gets from its settings (edition or max_concurrency)."""
+    return org_connection(org, s.orgs[org]).concurrency
+
+
 def test_defaults() -> None:
     s = load_settings(EXAMPLE, ENV)
     assert s.poller.interval_seconds == 60
@@ -62,7 +71,7 @@ def test_defaults() -> None:
     assert s.fetch.linger_ms == 200 and s.fetch.batch_size == 100
     assert s.ingress.max_body_bytes == 1 << 20
     assert s.ingress.admin_secret is None
-    assert s.orgs["regional_in"].concurrency == 20
+    assert concurrency(s, "regional_in") == 20
     assert s.processor.parent_wait_seconds > 0
 
 
@@ -199,8 +208,8 @@ def test_concurrency_follows_edition_unless_set(
     data = mutated(lambda d: d["orgs"]["regional_in"].update(edition=edition))
     data["orgs"]["global_us"]["max_concurrency"] = 3
     s = load_settings(write_config(data), ENV)
-    assert s.orgs["regional_in"].concurrency == expected
-    assert s.orgs["global_us"].concurrency == 3
+    assert concurrency(s, "regional_in") == expected
+    assert concurrency(s, "global_us") == 3
 
 
 @pytest.mark.parametrize(("listen", "host", "port"), [

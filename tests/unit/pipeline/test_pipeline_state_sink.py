@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.zoho import WriteOutcome
+from orgsync_kernel.events import Write
 from pipeline.dedup import Edit
-from pipeline.models import Write
 from pipeline.sink import already_deleted, merge_rounds
 from pipeline.state import changed_fields, is_stale, observe, written
 

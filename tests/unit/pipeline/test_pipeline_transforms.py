@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pipeline_fixtures import ENV, EXAMPLE
 
-from pipeline.settings import ModuleRoute, load_settings
+from orgsync_kernel.config_file import load_settings
+from orgsync_kernel.settings import ModuleRoute
 from pipeline.transforms import (
     FieldMeta,
     IdResolver,

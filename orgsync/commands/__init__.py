@@ -1,4 +1,4 @@
-"""Sub-commands of `orgsync`; see pipeline/cli.py for the contract each module follows.
+"""Sub-commands of `orgsync`; see orgsync/cli.py for the contract each module follows.
 
 What the commands share: the configuration arguments, loading the configuration (a problem is
 printed and the command exits 2), and plain logging to stderr for the short-lived commands.
@@ -12,9 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.settings import Settings
-
-
+    from orgsync_kernel.settings import Settings
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
     parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
@@ -22,8 +20,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> Settings | None:
     """The validated settings, or None after printing every problem (exit with 2)."""
-    from pipeline.settings import ConfigError, load_settings
-
+    from orgsync_kernel.config_file import ConfigError, load_settings
     try:
         return load_settings(args.config, secrets_file=args.secrets_file)
     except ConfigError as error:

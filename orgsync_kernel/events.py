@@ -11,12 +11,15 @@ Times: `received_at`, `fetched_at`, `failed_at` are Unix epoch seconds (float) t
 
 from __future__ import annotations
 
+import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 OPERATIONS = ("insert", "update", "delete")
-# `lookup`: the processor asks for a parent record that a child points to (pipeline/agents.py).
+# `lookup`: the processor asks for a parent record that a child points to.
 HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup")
 WRITE_OPERATIONS = ("upsert", "delete")
 
@@ -31,51 +34,48 @@ def split_key(key: str) -> tuple[str, str, str]:
     return org, module, record_id
 
 
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 time as an aware instant (Zoho sends org-local offsets; naive = UTC)."""
+    instant = datetime.fromisoformat(text)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-class Hint(faust.Record, serializer="json"):
+class _RecordEvent(faust.Record, abstract=True):
+    """What hints and changes share: which record, what happened to it, who told us, when."""
+
+    org: str
+    module: str
+    id: str
+    operation: str
+    source: str
+    received_at: float
+
+    def __post_init__(self) -> None:
+        _check(self.operation, OPERATIONS, "operation")
+        _check(self.source, HINT_SOURCES, "source")
+
+    @property
+    def key(self) -> str:
+        return record_key(self.org, self.module, self.id)
+
+
+class Hint(_RecordEvent, serializer="json"):
     """A small notice that a record changed; the fetch stage turns it into a Change."""
 
-    org: str
-    module: str
-    id: str
-    operation: str
-    source: str
-    received_at: float
     event_time: str | None = None
 
-    def __post_init__(self) -> None:
-        _check(self.operation, OPERATIONS, "operation")
-        _check(self.source, HINT_SOURCES, "source")
 
-    @property
-    def key(self) -> str:
-        return record_key(self.org, self.module, self.id)
-
-
-class Change(faust.Record, serializer="json"):
+class Change(_RecordEvent, serializer="json"):
     """One record's state as fetched from its org (for a delete, `record` may be empty)."""
 
-    org: str
-    module: str
-    id: str
-    operation: str
     modified_time: str | None
     record: dict[str, Any]
-    source: str
-    received_at: float
     fetched_at: float | None = None
-
-    def __post_init__(self) -> None:
-        _check(self.operation, OPERATIONS, "operation")
-        _check(self.source, HINT_SOURCES, "source")
-
-    @property
-    def key(self) -> str:
-        return record_key(self.org, self.module, self.id)
 
 
 class Write(faust.Record, serializer="json"):
@@ -134,3 +134,12 @@ class DeadLetter(faust.Record, serializer="json"):
     details: dict[str, Any]
     attempts: int
     failed_at: float
+
+
+def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: str,
+                message: str, details: dict[str, Any] | None = None,
+                attempts: int = 1) -> DeadLetter:
+    """The one way a dead letter is made: a fresh id, the time of failure, Zoho's reason."""
+    return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
+                      code=code, message=message, details=details or {}, attempts=attempts,
+                      failed_at=time.time())

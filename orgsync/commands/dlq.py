@@ -1,8 +1,9 @@
 """`orgsync dlq list|show|retry|purge --config FILE`: inspect and retry what failed for good.
 
 Entries live in the `<prefix>.dlq` topic; what was retried or purged is kept in the compacted
-`<prefix>.dlq.state` topic, so those entries leave `list` everywhere (see pipeline/dlq.py for
-how a retry picks between re-reading the source record and re-sending the failed write).
+`<prefix>.dlq.state` topic, so those entries leave `list` everywhere (see
+orgsync_operations/dlq.py for how a retry picks between re-reading the source record and
+re-sending the failed write).
 Exit codes: 0 ok; 1 an unknown entry, a retry that could not be published, Kafka unreachable;
 2 usage or configuration error.
 """
@@ -17,12 +18,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pipeline.commands import add_config_arguments, load_config, log_to_stderr
+from orgsync.commands import add_config_arguments, load_config, log_to_stderr
 
 if TYPE_CHECKING:
-    from pipeline.dlq import DlqStore, Entry
-    from pipeline.settings import Settings
-
+    from orgsync_kernel.settings import Settings
+    from orgsync_operations.dlq import DlqStore, Entry
 COLUMNS = ("id", "route", "stage", "key", "code", "message", "failed_at", "attempts")
 MESSAGE_WIDTH = 60
 
@@ -76,7 +76,7 @@ Action = Callable[["Settings", "DlqStore", argparse.Namespace], Awaitable[int]]
 
 async def _with_store(settings: Settings, action: Action, args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaProducer, bootstrap_servers
-    from pipeline.dlq import DlqStore
+    from orgsync_operations.dlq import DlqStore
 
     producer = KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=10.0,
                              client_id="orgsync-dlq")
@@ -115,7 +115,7 @@ async def show_entry(settings: Settings, store: DlqStore, args: argparse.Namespa
 
 
 async def retry_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
-    from pipeline.dlq import Retrier
+    from orgsync_operations.dlq import Retrier
 
     entries = _chosen(store, args)
     if entries is None:
@@ -158,7 +158,7 @@ async def _source_clients(settings: Settings, entries: Sequence[Entry],
                           ) -> AsyncIterator[dict[str, Any]]:
     """Started Zoho clients of the source orgs of write entries (only those are read)."""
     from connectors.zoho import ZohoClient, ZohoMetrics
-    from pipeline.orgs import org_connection
+    from orgsync.orgs import org_connection
 
     orgs = {e.letter.key.split("/", 1)[0] for e in entries if e.letter.stage == "write"}
     metrics = ZohoMetrics.create()

@@ -136,7 +136,7 @@ class SecretRedactor(logging.Filter):
 
 
 def secret_values(settings: Any) -> list[str]:
-    """Every secret of a `pipeline.settings.Settings` (ingress secrets, org credentials)."""
+    """Every secret of a `orgsync_kernel.settings.Settings` (ingress secrets, org credentials)."""
     secrets = [settings.ingress.webhook_secret, settings.ingress.admin_secret]
     for org in settings.orgs.values():
         secrets += [org.client_secret, org.refresh_token]

@@ -15,8 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pipeline.commands import add_config_arguments, load_config
-from pipeline.settings import Settings
+from orgsync.commands import add_config_arguments, load_config
+from orgsync_kernel.settings import Settings
 
 USAGE, PROBLEM = 2, 1
 
@@ -107,7 +107,7 @@ def handle(args: argparse.Namespace) -> int:
 
 async def backfill(settings: Settings, org: str, module: str, since: datetime | None,
                    restart: bool = False, out: TextIO = sys.stderr) -> int:
-    from connectors.ingress import Backfill, cursors_topic
+    from connectors.ingress import Backfill
     from connectors.kafka import (
         KafkaKV,
         KafkaProducer,
@@ -116,7 +116,7 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
         ensure_topics,
     )
     from connectors.zoho import ZohoClient, ZohoError
-    from pipeline.orgs import org_connection
+    from orgsync.orgs import org_connection
 
     kafka = settings.kafka
     bootstrap = bootstrap_servers(kafka.broker)
@@ -127,7 +127,7 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
             await ensure_topics(bootstrap, [settings.topics.changes], kafka.partitions,
                                 kafka.replication_factor)
             await producer.start()
-            kv = KafkaKV(bootstrap, cursors_topic(settings), producer,
+            kv = KafkaKV(bootstrap, settings.topics.cursors, producer,
                          replication=kafka.replication_factor)
             await kv.start()
             total = await client.count(module) if since is None else None

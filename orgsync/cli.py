@@ -1,6 +1,6 @@
 """The `orgsync` command line: one entry point, one sub-command per job.
 
-Each sub-command lives in `pipeline/commands/<name>.py` and provides
+Each sub-command lives in `orgsync/commands/<name>.py` and provides
 `register(subparsers) -> None`, which adds its parser and sets `handler=<fn(args) -> int>`.
 Command modules import heavy dependencies (Faust, aiohttp clients) inside their handlers so
 that `orgsync --help` stays fast. Exit codes: 0 ok, 1 the job found a problem, 2 usage error.
@@ -9,13 +9,13 @@ that `orgsync --help` stays fast. Exit codes: 0 ok, 1 the job found a problem, 2
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES = ("run", "check", "backfill", "replay", "dlq", "channels", "auth")
+from orgsync.commands import auth, backfill, channels, check, dlq, replay, run
+
+COMMANDS = (run, check, backfill, replay, dlq, channels, auth)
 
 
 def _run_emulator(argv: Sequence[str]) -> int:
@@ -35,10 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a local Zoho CRM emulator (see `orgsync emulator --help`)",
         add_help=False,
     )
-    for name in COMMAND_MODULES:
-        module_name = f"pipeline.commands.{name}"
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).register(commands)
+    for command in COMMANDS:
+        command.register(commands)
     return parser
 
 

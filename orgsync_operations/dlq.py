@@ -39,18 +39,13 @@ from aiokafka.errors import KafkaError
 
 from connectors.kafka import KafkaUnavailable, Producer, bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoError
-from pipeline.dedup import parse_instant
-from pipeline.models import DeadLetter, Hint, Write, split_key
-from pipeline.settings import Settings
+from orgsync_kernel.events import DeadLetter, Hint, Write, parse_instant, split_key
+from orgsync_kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 States = Literal["retried", "purged"]
 Via = Literal["write", "hint"]
 _SECRET_WORDS = ("token", "secret", "password", "authorization")
-
-
-def state_topic(settings: Settings) -> str:
-    return f"{settings.kafka.topic_prefix}.dlq.state"
 
 
 def redacted(value: Any) -> Any:
@@ -98,7 +93,7 @@ class DlqStore:
         self.keep_done = keep_done
         self.timeout = timeout
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        self.topics = (settings.topics.dlq, state_topic(settings))
+        self.topics = (settings.topics.dlq, settings.topics.dlq_state)
         self._letters: dict[str, DeadLetter] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._positions: dict[TopicPartition, int] = {}
@@ -263,7 +258,7 @@ def retry_message(settings: Settings, letter: DeadLetter, via: Via, now: float,
     """(topic, key, value) that retries `letter`."""
     if via == "write":
         write = Write.from_data(letter.record).derive(attempt=0)
-        return f"{settings.topics.writes}.{write.target_org}", write.key.encode(), write.dumps()
+        return settings.topics.writes(write.target_org), write.key.encode(), write.dumps()
     org, module, record_id = split_key(letter.key)
     hint = Hint(org=org, module=module, id=record_id, operation="update", source="backfill",
                 received_at=now)

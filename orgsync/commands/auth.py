@@ -105,8 +105,7 @@ def _create_private(path: Path) -> bool:
 
 def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
     from connectors.zoho import ZohoError, exchange_grant
-    from pipeline.settings import ConfigError, load_settings
-
+    from orgsync_kernel.config_file import ConfigError, load_settings
     assert plan.secrets_path is not None
     environ = dict(os.environ)
     if plan.variable is not None:

@@ -1,4 +1,8 @@
-"""The status page and the admin API, mounted on the ingress app.
+"""The status page and the admin API, mounted on the ingress app by the process that runs it.
+
+    StatusPage(settings, registry, readers)  the extension `orgsync.runner` hands to the
+                                             ingress: it opens the DLQ store on the ingress's
+                                             producer and mounts the routes below
 
     GET  /                         per route: changes read, records written, dead letters, lag,
                                    last write queued; per topic: lag; the newest DLQ entries
@@ -6,7 +10,7 @@
     GET  /login, POST /login       a form that sets the session cookie
     GET  /admin/dlq[?route=R]      open DLQ entries (JSON)
     GET  /admin/dlq/{id}           one entry (JSON)
-    POST /admin/dlq/{id}/retry     re-publish it (pipeline/dlq.py says how)
+    POST /admin/dlq/{id}/retry     re-publish it (orgsync_operations/dlq.py says how)
     POST /admin/dlq/{id}/purge     drop it from the list
 
 Access (`admin_required`): when `ingress.admin_secret` is set, or the listen address is not a
@@ -40,10 +44,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from pipeline.dlq import DlqStore, Entry, Retrier, SourceReader, partitions_of
-from pipeline.settings import Route, Settings, is_loopback
-
-from ..kafka import KafkaUnavailable, bootstrap_servers
+from connectors.kafka import KafkaUnavailable, Producer, bootstrap_servers
+from orgsync_kernel.settings import Route, Settings, is_loopback
+from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader, partitions_of
 
 log = logging.getLogger(__name__)
 COOKIE = "orgsync_admin"
@@ -116,6 +119,26 @@ def mount_status(app: web.Application, status: Status) -> None:
     app.router.add_get("/admin/dlq/{id}", protected(api_show))
     app.router.add_post("/admin/dlq/{id}/retry", protected(api_retry))
     app.router.add_post("/admin/dlq/{id}/purge", protected(api_purge))
+
+
+class StatusPage:
+    """The status page as an ingress extension (connectors.ingress.AppExtension)."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry,
+                 readers: Mapping[str, SourceReader]) -> None:
+        self.settings, self.registry, self.readers = settings, registry, readers
+        self.dlq: DlqStore | None = None
+
+    async def mount(self, app: web.Application, producer: Producer) -> None:
+        self.dlq = DlqStore(self.settings, producer, keep_done=False)
+        await self.dlq.start()
+        mount_status(app, Status(self.settings, self.registry, self.dlq, self.readers,
+                                 Access.of(self.settings)))
+
+    async def close(self) -> None:
+        if self.dlq is not None:
+            await self.dlq.close()
+            self.dlq = None
 
 
 def protected(handler: Handler) -> Handler:
@@ -233,17 +256,15 @@ class TopicStat:
 
 async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
     """Lag of the pipeline's consumer group and newest message time, per pipeline topic."""
-    names = settings.topics
-    topics = [names.hints, names.changes,
-              *(f"{names.writes}.{t}" for t in sorted({r.target for r in settings.sync}))]
+    topics = settings.topics.consumed(settings.targets)
     bootstrap = bootstrap_servers(settings.kafka.broker)
     async with asyncio.timeout(KAFKA_WAIT_SECONDS):
         partitions = await partitions_of(bootstrap, topics)
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            group = await admin.list_consumer_group_offsets(f"{settings.kafka.topic_prefix}"
-                                                            "-pipeline", partitions=partitions)
+            group = await admin.list_consumer_group_offsets(settings.topics.group,
+                                                            partitions=partitions)
         finally:
             await admin.close()
         ends, newest = await _ends_and_newest(bootstrap, partitions)
@@ -297,7 +318,7 @@ def _sum(samples: Samples, name: str, **labels: str) -> int:
 
 def _route_row(status: Status, route: Route, samples: Samples,
                topics: Mapping[str, TopicStat]) -> list[str]:
-    writes = topics.get(f"{status.settings.topics.writes}.{route.target}")
+    writes = topics.get(status.settings.topics.writes(route.target))
     open_entries = len(status.dlq.entries(route.name))
     return [route.name, ", ".join(sorted(route.modules)),
             str(_sum(samples, "orgsync_changes_total", org=route.source)),

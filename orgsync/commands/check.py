@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pipeline.commands import add_config_arguments, log_to_stderr
+from orgsync.commands import add_config_arguments, log_to_stderr
 
 if TYPE_CHECKING:
     import aiohttp
 
     from connectors.zoho import ZohoClient
-    from pipeline.settings import ModuleRoute, Route, Settings
-
+    from orgsync_kernel.settings import ModuleRoute, Route, Settings
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 HTTP_TIMEOUT_S = 15.0
 Fields = dict[str, Mapping[str, Any]]
@@ -58,8 +57,7 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from pipeline.settings import ConfigError, load_settings
-
+    from orgsync_kernel.config_file import ConfigError, load_settings
     log_to_stderr(args.loglevel)
     try:
         settings = load_settings(args.config, os.environ, args.secrets_file)
@@ -233,7 +231,7 @@ def _credentials_problem(org: str, error: Exception) -> str:
 
 def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoClient:
     from connectors.zoho import BackoffPolicy, ZohoClient
-    from pipeline.orgs import org_connection
+    from orgsync.orgs import org_connection
 
     # No token cache: the check proves that the refresh token itself still works.
     connection = dataclasses.replace(org_connection(name, settings.orgs[name]),

@@ -1,11 +1,11 @@
-"""`orgsync run --config FILE [--role all|ingress|worker]` (see pipeline/runner.py)."""
+"""`orgsync run --config FILE [--role all|ingress|worker]` (see orgsync/runner.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from pipeline.commands import load_config
+from orgsync.commands import load_config
 
 
 def register(commands: Any) -> None:
@@ -27,8 +27,8 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from pipeline.logs import configure, secret_values
-    from pipeline.runner import run
+    from orgsync.runner import run
+    from orgsync_operations.logs import configure, secret_values
 
     settings = load_config(args)
     if settings is None:

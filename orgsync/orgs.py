@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from connectors.zoho import OrgConnection
-from pipeline.settings import OrgSettings
+from orgsync_kernel.settings import OrgSettings
 
 
 def state_dir() -> Path:

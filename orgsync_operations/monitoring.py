@@ -2,8 +2,8 @@
 
 - `KafkaMonitor` measures, every `interval` seconds, the lag of the pipeline's consumer group per
   topic (end offset − committed offset) and the open DLQ entries (dead letters not yet retried or
-  purged, as `orgsync dlq list` shows them; pipeline/dlq.py), into gauges. It never joins the
-  group. Any process can run it (the group is cluster-wide state); `orgsync run`
+  purged, as `orgsync dlq list` shows them; orgsync_operations/dlq.py), into gauges. It never
+  joins the group. Any process can run it (the group is cluster-wide state); `orgsync run`
   runs it wherever the ingress serves `/metrics`.
 - `CreditsCollector` reads each Zoho client's credit ledger at scrape time.
 - `MetricsServer` serves `/metrics` for a process without the ingress (`--role worker`).
@@ -27,9 +27,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.kafka import KafkaProducer, KafkaUnavailable, bootstrap_servers
-from pipeline.dlq import DlqStore
-from pipeline.offsets import GroupOffsets, group_id, pipeline_topics
-from pipeline.settings import Settings, parse_listen
+from orgsync_kernel.settings import Settings, parse_listen
+from orgsync_operations.dlq import DlqStore
+from orgsync_operations.offsets import GroupOffsets
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class KafkaMonitor:
     def __init__(self, settings: Settings, registry: CollectorRegistry,
                  interval: float = 5.0) -> None:
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        self.group = group_id(settings)
-        self.topics = pipeline_topics(settings)
+        self.group = settings.topics.group
+        self.topics = settings.topics.consumed(settings.targets)
         # reads only; the producer it is given for marking entries is never started
         self.dlq = DlqStore(settings, KafkaProducer(self.bootstrap), keep_done=False)
         self._dlq_ready = False

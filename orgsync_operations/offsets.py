@@ -1,6 +1,7 @@
 """The pipeline's consumer group seen from outside: its topics, offsets and lag.
 
-Used by the lag gauges (pipeline/monitoring.py) and by `orgsync replay` (offsets for times).
+Used by the lag gauges (orgsync_operations/monitoring.py) and by `orgsync replay` (offsets for
+times).
 `GroupOffsets` is an explicit lifecycle (`async with`) around one admin client and one
 group-less consumer; nothing here joins the group, so measuring never triggers a rebalance.
 """
@@ -14,22 +15,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pipeline.settings import Settings
-
 Offsets = dict[TopicPartition, int]
-
-
-def group_id(settings: Settings) -> str:
-    """The Faust app id of the pipeline, which is its consumer group (pipeline/app.py)."""
-    return f"{settings.kafka.topic_prefix}-pipeline"
-
-
-def pipeline_topics(settings: Settings) -> list[str]:
-    """The topics the workers consume (hints, changes, held, one writes topic per target)."""
-    prefix = settings.kafka.topic_prefix
-    targets = sorted({route.target for route in settings.sync})
-    return [settings.topics.hints, settings.topics.changes, f"{prefix}.held",
-            *(f"{settings.topics.writes}.{target}" for target in targets)]
 
 
 def lag_by_topic(ends: Mapping[TopicPartition, int], starts: Mapping[TopicPartition, int],

@@ -1,7 +1,8 @@
 """`orgsync run`: the Faust worker (fetch, processor, sinks) and the ingress, by role.
 
 Roles: `worker` runs the pipeline agents; `ingress` runs the ingress service (webhooks,
-notifications, channels, poller) from connectors/ingress; `all` runs both in one process.
+notifications, channels, poller) from connectors/ingress with the status page of
+orgsync_operations mounted on it; `all` runs both in one process.
 Several workers with the same configuration share the partitions through Kafka consumer
 groups. SIGTERM and SIGINT stop the worker gracefully (exit code 0): the write batches in flight
 finish and are recorded first (`DrainingWorker`).
@@ -10,7 +11,6 @@ finish and are recorded first (`DrainingWorker`).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -21,15 +21,17 @@ import mode
 from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
+from connectors.ingress import IngressService
 from connectors.kafka import bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoClient, ZohoMetrics
+from orgsync.orgs import org_connection
+from orgsync_kernel.settings import Settings
+from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
+from orgsync_operations.status import StatusPage
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.batching import Drain
 from pipeline.metrics import PipelineMetrics
-from pipeline.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
-from pipeline.orgs import org_connection
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "ingress", "worker")
@@ -59,7 +61,7 @@ class ClientsService(mode.Service):
 
 class IngressAdapter(mode.Service):
     """Runs connectors.ingress.IngressService (or another start/stop object, such as the
-    KafkaMonitor) inside the Faust worker."""
+    KafkaMonitor) inside the Faust worker or beside the other services."""
 
     def __init__(self, ingress: Any, **kwargs: Any) -> None:
         self.ingress = ingress
@@ -72,13 +74,11 @@ class IngressAdapter(mode.Service):
         await self.ingress.stop()
 
 
-def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> Any:
-    """The ingress service of connectors/ingress, or an error saying it is not available."""
-    module = importlib.import_module("connectors.ingress")
-    service = getattr(module, "IngressService", None)
-    if service is None:
-        raise RuntimeError("this build has no ingress service (connectors.ingress.IngressService)")
-    return service(settings, clients, REGISTRY)
+def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> IngressService:
+    """The ingress with the status page and admin API on its port."""
+    readers = {org: client for org, client in clients.items() if settings.synced_modules(org)}
+    return IngressService(settings, clients, REGISTRY,
+                          extensions=[StatusPage(settings, REGISTRY, readers)])
 
 
 class DrainingWorker(faust.Worker):

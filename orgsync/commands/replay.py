@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pipeline.commands import add_config_arguments
-from pipeline.settings import Route, Settings
+from orgsync.commands import add_config_arguments
+from orgsync_kernel.settings import Route, Settings
 
 USAGE, PROBLEM = 2, 1
 SEND_BATCH = 500
@@ -104,8 +104,7 @@ def wanted(key: bytes | None, source: str | None) -> bool:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pipeline.settings import ConfigError, load_settings
-
+    from orgsync_kernel.config_file import ConfigError, load_settings
     try:
         settings = load_settings(args.config, secrets_file=args.secrets_file)
         route = find_route(settings, args.route) if args.route else None
@@ -120,11 +119,11 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
     from aiokafka.errors import KafkaError
 
     from connectors.kafka import bootstrap_servers
-    from pipeline.offsets import GroupOffsets, group_id
+    from orgsync_operations.offsets import GroupOffsets
 
     bootstrap, topic = bootstrap_servers(settings.kafka.broker), settings.topics.changes
     try:
-        async with GroupOffsets(bootstrap, group_id(settings)) as offsets:
+        async with GroupOffsets(bootstrap, settings.topics.group) as offsets:
             tps = await offsets.partitions([topic])
             if not tps:
                 print(f"orgsync replay: topic {topic} does not exist: nothing to replay",

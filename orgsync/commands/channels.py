@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pipeline.commands import add_config_arguments, load_config, log_to_stderr
+from orgsync.commands import add_config_arguments, load_config, log_to_stderr
 
 if TYPE_CHECKING:
     from connectors.ingress import ChannelState
     from connectors.kafka import KafkaKV
     from connectors.zoho import ZohoClient
-    from pipeline.settings import Settings
-
+    from orgsync_kernel.settings import Settings
 COLUMNS = ("org", "module", "channel_id", "events", "expiry", "notify_url", "status")
 LIFETIME = timedelta(days=1)
 
@@ -77,10 +76,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, *, renew: bool) -> list[Row]:
-    from connectors.ingress import ChannelManager, channels_topic
+    from connectors.ingress import ChannelManager
     from connectors.kafka import KafkaKV, KafkaProducer, bootstrap_servers
     from connectors.zoho import ZohoMetrics
-    from pipeline.runner import create_clients
+    from orgsync.runner import create_clients
 
     clients = {org: c for org, c in create_clients(settings, ZohoMetrics.create()).items()
                if settings.synced_modules(org)}
@@ -90,7 +89,7 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
     try:
         for client in clients.values():
             await client.start()
-        kv = KafkaKV(producer.bootstrap, channels_topic(settings), producer,
+        kv = KafkaKV(producer.bootstrap, settings.topics.channels, producer,
                      replication=settings.kafka.replication_factor)
         await kv.start()
         if renew:  # every channel counts as expiring: renewed (or created) now
