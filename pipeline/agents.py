@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 
-from connectors.zoho import BackoffPolicy, RetryableError, ZohoClient, ZohoError
+from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
 from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
 from orgsync_kernel.settings import Settings
 from pipeline.app import Pipeline
@@ -45,9 +45,9 @@ class Agents:
         self.metrics = metrics
         self.processor = Processor(settings, Metadata(clients), pipeline.fingerprints,
                                    pipeline.links, pipeline.states)
-        self._backoff = BackoffPolicy(max_attempts=settings.sink.max_attempts,
-                                      base=settings.sink.backoff_initial_ms / 1000,
-                                      cap=settings.sink.backoff_max_ms / 1000)
+        self._retry = BackoffPolicy(max_attempts=settings.sink.max_attempts,
+                                    base=settings.sink.backoff_initial_ms / 1000,
+                                    cap=settings.sink.backoff_max_ms / 1000)
         app = pipeline.app
         app.agent(pipeline.hints, name="fetch_changed_records")(self.fetch_changed_records)
         app.agent(pipeline.changes, name="sync_changes")(self.sync_changes)
@@ -76,23 +76,19 @@ class Agents:
                     await self._send(self.p.changes, change.key, change)
 
     async def _fetch(self, org: str, module: str, group: dict[str, Hint]) -> list[Change]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                self.metrics.fetch_calls.labels(org=org).inc()
-                return await fetch_group(self.clients[org], module, group)
-            except RetryableError as error:
-                delay = self._backoff.delay(attempt, retry_after=error.retry_after)
-                log.warning("fetch retry org=%s module=%s error=%s wait=%.2fs", org, module,
-                            error.zoho_code, delay)
-                await asyncio.sleep(delay)
-            except ZohoError as error:
-                for hint in group.values():
-                    await self._dead(dead_letter("", "fetch", hint.key, hint.asdict(),
-                                                 error.zoho_code, error.zoho_message,
-                                                 attempts=attempt))
-                return []
+        """The group's changes; its hints go to the DLQ when the read fails for good (the
+        client retried it within the fetch budget, `sink.max_attempts` and its backoff)."""
+        try:
+            self.metrics.fetch_calls.labels(org=org).inc()
+            return await fetch_group(self.clients[org], module, group, self._retry)
+        except ZohoError as error:
+            log.warning("fetch failed org=%s module=%s records=%d error=%s", org, module,
+                        len(group), error.zoho_code)
+            for hint in group.values():
+                await self._dead(dead_letter("", "fetch", hint.key, hint.asdict(),
+                                             error.zoho_code, error.zoho_message,
+                                             attempts=self._retry.max_attempts))
+            return []
 
     # --- changes -> writes -----------------------------------------------------------------
 

@@ -11,11 +11,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from connectors.zoho import BackoffPolicy
 from orgsync_kernel.events import Change, Hint
 
 
 class RecordReader(Protocol):
-    async def get_by_ids(self, module: str, ids: Iterable[str]) -> list[dict[str, Any]]: ...
+    async def get_by_ids(self, module: str, ids: Iterable[str], *,
+                         retry: BackoffPolicy | None = None) -> list[dict[str, Any]]: ...
 
 
 def group_hints(hints: Iterable[Hint]) -> dict[tuple[str, str], dict[str, Hint]]:
@@ -42,10 +44,12 @@ def fetched(hint: Hint, record: Mapping[str, Any], now: float) -> Change:
                   source=hint.source, received_at=hint.received_at, fetched_at=now)
 
 
-async def fetch_group(reader: RecordReader, module: str, hints: Mapping[str, Hint]) -> list[Change]:
-    """Changes for one org/module group, in the order of the hints."""
+async def fetch_group(reader: RecordReader, module: str, hints: Mapping[str, Hint],
+                      retry: BackoffPolicy | None = None) -> list[Change]:
+    """Changes for one org/module group, in the order of the hints; the client retries a
+    failed read within `retry` (the fetch stage's budget) and then raises."""
     wanted = [record_id for record_id, hint in hints.items() if hint.operation != "delete"]
-    records = await reader.get_by_ids(module, wanted) if wanted else []
+    records = await reader.get_by_ids(module, wanted, retry=retry) if wanted else []
     now = time.time()
     by_id = {str(record.get("id")): record for record in records}
     changes: list[Change] = []

@@ -6,6 +6,10 @@ dead-lettered (returned as `DeadLetter`s for the agent to produce). Transient fa
 the same records with backoff before anything else is taken (a throttle pushes back; nothing is
 acknowledged until written or dead-lettered); per-record order holds because writes of one
 record are merged or sent in rounds, in the order they were taken.
+
+The sink owns the retries of its writes: one budget (`sink.max_attempts` HTTP attempts per
+group) covers failed calls and records Zoho answered with a retryable code alike, so the
+client makes a single attempt per call (`SINGLE_ATTEMPT`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connectors.zoho import BackoffPolicy, RetryableError, WriteOutcome, ZohoError
+from connectors.zoho import (
+    SINGLE_ATTEMPT,
+    BackoffPolicy,
+    RetryableError,
+    WriteOutcome,
+    ZohoError,
+)
 from orgsync_kernel.events import DeadLetter, Write, dead_letter, parse_instant, record_key
 from orgsync_kernel.settings import Route, SinkSettings
 from pipeline.metrics import PipelineMetrics
@@ -29,10 +39,11 @@ log = logging.getLogger(__name__)
 class TargetClient(Protocol):
     async def upsert(self, module: str, records: Sequence[dict[str, Any]],
                      duplicate_check_fields: Sequence[str] | None = None,
-                     trigger: Sequence[str] | None = None) -> list[WriteOutcome]: ...
+                     trigger: Sequence[str] | None = None, *,
+                     retry: BackoffPolicy | None = None) -> list[WriteOutcome]: ...
 
-    async def delete(self, module: str, ids: Sequence[str], *,
-                     wf_trigger: bool | None = None) -> list[WriteOutcome]: ...
+    async def delete(self, module: str, ids: Sequence[str], *, wf_trigger: bool | None = None,
+                     retry: BackoffPolicy | None = None) -> list[WriteOutcome]: ...
 
 
 def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
@@ -119,10 +130,10 @@ class TargetSink:
         if first.operation == "delete":
             ids = [str(w.target_id) for w in writes]
             return await self.client.delete(first.target_module, ids,
-                                            wf_trigger=bool(route.trigger))
+                                            wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT)
         rows = [w.record for w in writes]
         return await self.client.upsert(first.target_module, rows, [first.match_field],
-                                        trigger=list(route.trigger))
+                                        trigger=list(route.trigger), retry=SINGLE_ATTEMPT)
 
     async def _wait(self, attempt: int, error: RetryableError | None, count: int) -> None:
         delay = self._backoff.delay(attempt, retry_after=error.retry_after if error else None)

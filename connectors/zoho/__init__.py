@@ -13,7 +13,7 @@ from .errors import (
     for_code,
 )
 from .grant import GrantResult, exchange_grant
-from .limits import BackoffPolicy, Priority
+from .limits import SINGLE_ATTEMPT, BackoffPolicy, Priority
 from .metrics import ZohoMetrics
 from .notifications import WatchChannel
 from .outcomes import WriteOutcome
@@ -21,6 +21,7 @@ from .records import DeletedRecord
 
 __all__ = [
     "DATA_CENTRES",
+    "SINGLE_ATTEMPT",
     "AccessToken",
     "AuthError",
     "BackoffPolicy",

@@ -196,6 +196,9 @@ class BackoffPolicy:
         return retry_after is None or retry_after <= self.max_retry_after
 
 
+SINGLE_ATTEMPT = BackoffPolicy(max_attempts=1)  # for callers that run their own retry loop
+
+
 def retry_after_from_headers(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait per ``Retry-After`` or ``X-RateLimit-Reset``; None if neither is sent.
 

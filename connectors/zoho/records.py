@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .limits import Priority, write_credits
+from .limits import BackoffPolicy, Priority, write_credits
 from .outcomes import Action, WriteOutcome, parse_write_response
 from .transport import Call, Response, ZohoTransport
 
@@ -87,6 +87,7 @@ class RecordsAPI:
         fields: Sequence[str] | None = None,
         *,
         priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
     ) -> list[Record]:
         """The records with these ids (missing ids are absent), 100 ids per call."""
         unique = list(dict.fromkeys(str(i) for i in ids))
@@ -97,20 +98,27 @@ class RecordsAPI:
         try:
             async with asyncio.TaskGroup() as tasks:  # one chunk fails: the others stop
                 futures = [
-                    tasks.create_task(self._get_chunk(module, c, groups, priority)) for c in chunks
+                    tasks.create_task(self._get_chunk(module, c, groups, priority, retry))
+                    for c in chunks
                 ]
         except ExceptionGroup as group:
             raise group.exceptions[0] from None  # callers branch on the typed ZohoError
         return [record for future in futures for record in future.result()]
 
     async def _get_chunk(
-        self, module: str, ids: Sequence[str], groups: Sequence[str], priority: Priority
+        self,
+        module: str,
+        ids: Sequence[str],
+        groups: Sequence[str],
+        priority: Priority,
+        retry: BackoffPolicy | None,
     ) -> list[Record]:
         merged: dict[str, Record] = {}
         for group in groups:  # one call unless the caller wants more than 50 fields
             params = {"ids": ",".join(ids), "fields": group}
             response = await self._transport.call(
-                Call("GET", f"/{module}", "records.get", params=params, priority=priority)
+                Call("GET", f"/{module}", "records.get", params=params, priority=priority,
+                     retry=retry)
             )
             for record in _data(response):
                 merged.setdefault(str(record.get("id")), {}).update(record)
@@ -196,6 +204,7 @@ class RecordsAPI:
         trigger: Sequence[str] | None = None,
         *,
         priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
     ) -> list[WriteOutcome]:
         """Insert or update on the duplicate-check fields.  ``trigger=None`` omits the key
         (Zoho then runs workflows, approvals, blueprints); pass ``[]`` to run none."""
@@ -203,7 +212,7 @@ class RecordsAPI:
         if duplicate_check_fields:
             extra["duplicate_check_fields"] = list(duplicate_check_fields)
         return await self._write(
-            "POST", f"/{module}/upsert", records, trigger, extra, "insert", priority
+            "POST", f"/{module}/upsert", records, trigger, extra, "insert", priority, retry=retry
         )
 
     async def update(
@@ -237,6 +246,7 @@ class RecordsAPI:
         *,
         wf_trigger: bool | None = None,
         priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
     ) -> list[WriteOutcome]:
         """Delete records by id, 100 per call; ``wf_trigger=False`` runs no workflows."""
         outcomes: list[WriteOutcome] = []
@@ -244,7 +254,10 @@ class RecordsAPI:
             params = {"ids": ",".join(chunk)}
             if wf_trigger is not None:
                 params["wf_trigger"] = "true" if wf_trigger else "false"
-            call = Call("DELETE", f"/{module}", "records.delete", params=params, priority=priority)
+            call = Call(
+                "DELETE", f"/{module}", "records.delete", params=params, priority=priority,
+                retry=retry,
+            )
             response = await self._transport.call(call)
             outcomes += parse_write_response(response.body, len(chunk), "delete")
         return outcomes
@@ -259,6 +272,7 @@ class RecordsAPI:
         action: Action,
         priority: Priority,
         idempotent: bool = True,
+        retry: BackoffPolicy | None = None,
     ) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
         for chunk in chunked(list(records), MAX_RECORDS):
@@ -274,6 +288,7 @@ class RecordsAPI:
                 heavy=len(chunk) > HEAVY_WRITE,
                 priority=priority,
                 idempotent=idempotent,
+                retry=retry,
             )
             response = await self._transport.call(call)
             outcomes += parse_write_response(response.body, len(chunk), action)

@@ -4,9 +4,12 @@ Every call goes through ``ZohoTransport.call``.  Per attempt it spends credits f
 ledger, takes a concurrency slot, sends with the cached token, and classifies the
 answer.  INVALID_TOKEN → invalidate, refresh once, retry once.  429 → wait per the
 backoff policy (honouring rate-limit headers), retry.  5xx/timeouts → jittered backoff up
-to ``max_attempts``, then the ``RetryableError`` goes to the caller.  Anything else
-raises its typed error.  Write answers with a per-record ``data`` list (200/201/207 and
-the all-failed 400) are returned, not raised: the caller turns them into outcomes.
+to ``max_attempts``, then the ``RetryableError`` goes to the caller.  The policy is the
+call's own (``Call.retry``: the budget of the operation) or the client's default; a caller
+that retries by itself passes ``SINGLE_ATTEMPT``, so no call is retried at two levels.
+Anything else raises its typed error.  Write answers with a per-record ``data`` list
+(200/201/207 and the all-failed 400) are returned, not raised: the caller turns them into
+outcomes.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Call:
     # Not idempotent (insert): a timeout or 5xx may have written, so only 429 and
     # INVALID_TOKEN (refused before any work) are retried here.
     idempotent: bool = True
+    retry: BackoffPolicy | None = None  # None: the client's policy
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,10 @@ class ZohoTransport:
 
     async def _back_off(self, call: Call, exc: RetryableError, attempt: int) -> None:
         throttled = isinstance(exc, TooManyRequests)
-        if not (call.idempotent or throttled) or not self._backoff.should_retry(
-            attempt, exc.retry_after
-        ):
+        policy = call.retry or self._backoff
+        if not (call.idempotent or throttled) or not policy.should_retry(attempt, exc.retry_after):
             raise exc
-        delay = self._backoff.delay(attempt, throttled=throttled, retry_after=exc.retry_after)
+        delay = policy.delay(attempt, throttled=throttled, retry_after=exc.retry_after)
         log.info(
             "zoho retry org=%s kind=%s attempt=%d error=%s wait=%.3fs",
             self.org,
