@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -238,21 +238,26 @@ class KafkaKV:
                 while await consumer.position(tp) < ends[tp]:
                     batch = await consumer.getmany(tp, timeout_ms=500)
                     for message in batch.get(tp, []):
-                        self._apply(message.key, message.value)
+                        apply_compacted(self._data, message.key, message.value, self.topic)
         finally:
             await _stop_quietly(consumer, self._timeout)
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        name = key.decode("utf-8", "replace")
-        if value is None:
-            self._data.pop(name, None)
-            return
-        try:
-            self._data[name] = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            log.warning("kv ignores a value that is not JSON topic=%s key=%s", self.topic, name)
+
+
+def apply_compacted(view: MutableMapping[str, Any], key: bytes | None, value: bytes | None,
+                    topic: str) -> None:
+    """One message of a compacted topic of JSON values, applied to its in-memory view: a
+    tombstone deletes the key; a value that is not JSON is skipped with a warning."""
+    if key is None:
+        return
+    name = key.decode("utf-8", "replace")
+    if value is None:
+        view.pop(name, None)
+        return
+    try:
+        view[name] = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        log.warning("skipped a value that is not JSON topic=%s key=%s", topic, name)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, kv: KafkaKV) -> list[int]:

@@ -37,7 +37,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from connectors.kafka import KafkaUnavailable, Producer, bootstrap_servers, ensure_topics
+from connectors.kafka import (
+    KafkaUnavailable,
+    Producer,
+    apply_compacted,
+    bootstrap_servers,
+    ensure_topics,
+)
 from connectors.zoho import ZohoError
 from orgsync_kernel.events import DeadLetter, Hint, Write, parse_instant, split_key
 from orgsync_kernel.settings import Settings
@@ -176,7 +182,7 @@ class DlqStore:
 
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         if topic == self.topics[1]:
-            self._apply_state(key, value)
+            apply_compacted(self._states, key, value, topic)
         elif value is not None:
             try:
                 letter = DeadLetter.loads(value)
@@ -184,18 +190,6 @@ class DlqStore:
                 log.warning("dlq: skipped an entry that is not a DeadLetter")
                 return
             self._letters[letter.id] = letter
-
-    def _apply_state(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        entry_id = key.decode("utf-8", "replace")
-        if value is None:
-            self._states.pop(entry_id, None)
-            return
-        try:
-            self._states[entry_id] = dict(orjson.loads(value))
-        except (orjson.JSONDecodeError, TypeError, ValueError):
-            log.warning("dlq: skipped a state that is not a JSON object")
 
     def _forget_done(self) -> None:
         if not self.keep_done:

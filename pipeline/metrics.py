@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from orgsync_kernel.metrics import counter, create_metrics, histogram
+
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
@@ -25,23 +27,22 @@ class PipelineMetrics(NamedTuple):
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
         """Metrics on `registry`; a fresh private registry when none is given."""
-        reg = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        return cls(
-            fetch_calls=Counter("orgsync_fetch_calls_total",
-                                "get_by_ids calls of the fetch stage", ["org"], registry=reg),
-            changes=Counter("orgsync_changes_total", "Changes produced by the fetch stage",
-                            ["org", "operation"], registry=reg),
-            drops=Counter("orgsync_dropped_changes_total",
+        return create_metrics(
+            cls, registry,
+            fetch_calls=counter("orgsync_fetch_calls_total",
+                                "get_by_ids calls of the fetch stage", "org"),
+            changes=counter("orgsync_changes_total", "Changes produced by the fetch stage",
+                            "org", "operation"),
+            drops=counter("orgsync_dropped_changes_total",
                           "Changes or route writes dropped (duplicate, stale, echo, ...)",
-                          ["org", "reason"], registry=reg),
-            writes=Counter("orgsync_writes_total", "Records written to target orgs",
-                           ["target", "module", "outcome"], registry=reg),
-            sink_retries=Counter("orgsync_sink_retries_total",
-                                 "Batches retried by a sink after a transient failure",
-                                 ["target"], registry=reg),
-            dead_letters=Counter("orgsync_dead_letters_total", "Records sent to the DLQ",
-                                 ["route", "stage"], registry=reg),
-            e2e_latency=Histogram("orgsync_e2e_latency_seconds",
+                          "org", "reason"),
+            writes=counter("orgsync_writes_total", "Records written to target orgs",
+                           "target", "module", "outcome"),
+            sink_retries=counter("orgsync_sink_retries_total",
+                                 "Batches retried by a sink after a transient failure", "target"),
+            dead_letters=counter("orgsync_dead_letters_total", "Records sent to the DLQ",
+                                 "route", "stage"),
+            e2e_latency=histogram("orgsync_e2e_latency_seconds",
                                   "Source Modified_Time to target write acknowledged",
-                                  ["target"], buckets=LATENCY_BUCKETS, registry=reg),
+                                  ["target"], LATENCY_BUCKETS),
         )

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from orgsync_kernel.metrics import counter, create_metrics, histogram
+
 REASONS = (
     "unknown_org",  # 404
     "unauthorized",  # 401: missing or wrong secret/token
@@ -30,32 +32,18 @@ class IngressMetrics(NamedTuple):
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> IngressMetrics:
-        reg = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        return cls(
-            registry=reg,
-            rejected=Counter(
-                "orgsync_ingress_rejected",
-                "Ingress requests refused, by reason",
-                ["reason"],
-                registry=reg,
-            ),
-            hints=Counter(
-                "orgsync_hints",
-                "Hints acknowledged by Kafka, by org and source",
-                ["org", "source"],
-                registry=reg,
-            ),
-            latency=Histogram(
+        return create_metrics(
+            cls, registry,
+            rejected=counter("orgsync_ingress_rejected", "Ingress requests refused, by reason",
+                             "reason"),
+            hints=counter("orgsync_hints", "Hints acknowledged by Kafka, by org and source",
+                          "org", "source"),
+            latency=histogram(
                 "orgsync_ingress_request_seconds",
                 "Time from request to answer, by endpoint",
                 ["endpoint"],
-                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-                registry=reg,
+                (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             ),
-            poll_errors=Counter(
-                "orgsync_poller_errors",
-                "Reconciliation polls that failed (Zoho or Kafka), by org",
-                ["org"],
-                registry=reg,
-            ),
+            poll_errors=counter("orgsync_poller_errors",
+                                "Reconciliation polls that failed (Zoho or Kafka), by org", "org"),
         )

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from orgsync_kernel.metrics import counter, create_metrics, histogram
+
 KINDS = (
     "records.get",
     "records.list",
@@ -32,37 +34,21 @@ class ZohoMetrics(NamedTuple):
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ZohoMetrics:
         """Metrics on ``registry``; a fresh private registry when none is given."""
-        reg = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        return cls(
-            calls=Counter(
-                "orgsync_zoho_calls_total",
-                "Zoho API HTTP attempts by outcome",
-                ["org", "kind", "outcome"],
-                registry=reg,
-            ),
-            credits=Counter(
-                "orgsync_zoho_credits_total",
-                "Zoho API credits spent (by our own count)",
-                ["org", "kind"],
-                registry=reg,
-            ),
-            latency=Histogram(
+        return create_metrics(
+            cls, registry,
+            calls=counter("orgsync_zoho_calls_total", "Zoho API HTTP attempts by outcome",
+                          "org", "kind", "outcome"),
+            credits=counter("orgsync_zoho_credits_total",
+                            "Zoho API credits spent (by our own count)", "org", "kind"),
+            latency=histogram(
                 "orgsync_zoho_call_latency_seconds",
                 "Latency of one Zoho API HTTP attempt",
                 ["org", "kind"],
-                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-                registry=reg,
+                (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             ),
-            throttled=Counter(
-                "orgsync_zoho_throttled_total",
-                "Zoho answers of HTTP 429 TOO_MANY_REQUESTS",
-                ["org", "kind"],
-                registry=reg,
-            ),
-            token_refreshes=Counter(
-                "orgsync_zoho_token_refreshes_total",
-                "Access-token refresh attempts at the accounts server",
-                ["org", "outcome"],
-                registry=reg,
-            ),
+            throttled=counter("orgsync_zoho_throttled_total",
+                              "Zoho answers of HTTP 429 TOO_MANY_REQUESTS", "org", "kind"),
+            token_refreshes=counter("orgsync_zoho_token_refreshes_total",
+                                    "Access-token refresh attempts at the accounts server",
+                                    "org", "outcome"),
         )
