@@ -308,3 +308,8 @@ class Settings(_Model):
     def synced_modules(self, org: str) -> frozenset[str]:
         """Modules of `org` that some route reads (what ingress, poller and channels watch)."""
         return frozenset(m for route in self.routes_from(org) for m in route.modules)
+
+    @property
+    def watched(self) -> dict[str, frozenset[str]]:
+        """Per source org (an org some route reads), the modules to watch and poll."""
+        return {org: modules for org in self.orgs if (modules := self.synced_modules(org))}

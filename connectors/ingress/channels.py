@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.zoho import WatchChannel, ZohoClient, ZohoError
-from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaKV, KafkaUnavailable
 
@@ -61,7 +60,8 @@ class ChannelManager:
 
     def __init__(
         self,
-        settings: Settings,
+        public_url: str | None,
+        watched: Mapping[str, frozenset[str]],
         clients: Mapping[str, ZohoClient],
         kv: KafkaKV,
         *,
@@ -70,11 +70,12 @@ class ChannelManager:
         check_interval: float = 900.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if settings.ingress.public_url is None:
+        if public_url is None:
             raise ValueError("the Notification API needs ingress.public_url")
         if not timedelta(0) < lifetime <= timedelta(days=7):
             raise ValueError("a channel lives at most one week")
-        self.settings = settings
+        self.public_url = public_url
+        self.watched = watched
         self.clients = clients
         self.kv = kv
         self.lifetime = lifetime
@@ -115,7 +116,7 @@ class ChannelManager:
     async def check(self) -> None:
         """One pass over every org: create, recreate or renew what needs it."""
         for org in sorted(self.clients):
-            modules = self.settings.synced_modules(org)
+            modules = self.watched.get(org, frozenset())
             if modules:
                 await self._check_org(org, modules)
 
@@ -134,7 +135,7 @@ class ChannelManager:
 
     async def _ensure(self, client: ZohoClient, org: str, module: str,
                       listed: Mapping[str, Mapping[str, Any]]) -> None:
-        url = f"{self.settings.ingress.public_url}/notify/{org}"
+        url = f"{self.public_url}/notify/{org}"
         state = self._stored(org, module)
         if state is None:
             state = new_channel(org, module, url)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
 from orgsync_kernel.events import Hint, record_key
-from orgsync_kernel.settings import Settings
+from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
 from .metrics import IngressMetrics
@@ -32,7 +32,9 @@ LIST_FIELDS = ("Modified_Time", "Created_Time")
 class Poller:
     def __init__(
         self,
-        settings: Settings,
+        settings: PollerSettings,
+        watched: Mapping[str, frozenset[str]],
+        hints_topic: str,
         clients: Mapping[str, ZohoClient],
         kv: KafkaKV,
         producer: Producer,
@@ -40,19 +42,20 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
+        self.watched = watched
+        self.hints_topic = hints_topic
         self.clients = clients
         self.kv = kv
         self.producer = producer
         self.metrics = metrics
         self.clock = clock
-        self.interval = settings.poller.interval_seconds
-        self.overlap = timedelta(seconds=settings.poller.overlap_seconds)
+        self.interval = settings.interval_seconds
+        self.overlap = timedelta(seconds=settings.overlap_seconds)
         self._tasks: list[asyncio.Task[None]] = []
 
     def pairs(self) -> list[tuple[str, str]]:
         return [(org, module) for org in sorted(self.clients)
-                for module in sorted(self.settings.synced_modules(org))]
+                for module in sorted(self.watched.get(org, ()))]
 
     async def start(self) -> None:
         for org, module in self.pairs():
@@ -133,7 +136,7 @@ class _Batch:
     async def flush(self) -> None:
         if self.messages:
             poller = self.poller
-            await poller.producer.send_many(poller.settings.topics.hints, self.messages)
+            await poller.producer.send_many(poller.hints_topic, self.messages)
             poller.metrics.hints.labels(self.org, "poll").inc(len(self.messages))
             self.messages = []
 

@@ -82,7 +82,8 @@ class IngressService:
         await self.producer.start()
         tokens: ChannelTokens = StaticChannelTokens()
         if self._watch:
-            self.channels = ChannelManager(self.settings, self.clients,
+            self.channels = ChannelManager(self.settings.ingress.public_url,
+                                           self.settings.watched, self.clients,
                                            await self._kv(self.settings.topics.channels),
                                            clock=self.clock)
             await self.channels.load()
@@ -94,7 +95,8 @@ class IngressService:
         if self.channels is not None:
             await self.channels.start()
         if self._poll:
-            self.poller = Poller(self.settings, self.clients,
+            self.poller = Poller(self.settings.poller, self.settings.watched,
+                                 self.settings.topics.hints, self.clients,
                                  await self._kv(self.settings.topics.cursors), self.producer,
                                  self.metrics, clock=self.clock)
             await self.poller.start()

@@ -93,8 +93,8 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
                      replication=settings.kafka.replication_factor)
         await kv.start()
         if renew:  # every channel counts as expiring: renewed (or created) now
-            manager = ChannelManager(settings, clients, kv, lifetime=LIFETIME,
-                                     renew_before=LIFETIME)
+            manager = ChannelManager(settings.ingress.public_url, settings.watched, clients, kv,
+                                     lifetime=LIFETIME, renew_before=LIFETIME)
             await manager.load()
             await manager.check()
         return await list_rows(settings, clients, kv)
