@@ -1,7 +1,8 @@
 """Sub-commands of `orgsync`; see orgsync/cli.py for the contract each module follows.
 
 What the commands share: the configuration arguments, loading the configuration (a problem is
-printed and the command exits 2), and plain logging to stderr for the short-lived commands.
+printed and the command exits 2), ISO 8601 times as arguments, and plain logging to stderr for
+the short-lived commands.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +28,12 @@ def load_config(args: argparse.Namespace) -> Settings | None:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return None
+
+
+def iso_time(text: str) -> datetime:
+    """An ISO 8601 time (`Z` or an offset; none means UTC); ValueError when it is not one."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def log_to_stderr(level: str) -> None:

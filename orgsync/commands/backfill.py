@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
-from orgsync.commands import add_config_arguments, load_config
+from orgsync.commands import add_config_arguments, iso_time, load_config
 from orgsync_kernel.settings import Settings
 
 USAGE, PROBLEM = 2, 1
@@ -40,11 +40,10 @@ def register(commands: Any) -> None:
 
 def parse_since(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return iso_time(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 time such as 2025-01-31T00:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def progress_line(what: str, done: int, total: int | None, rate: float,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from orgsync.commands import add_config_arguments
+from orgsync.commands import add_config_arguments, iso_time
 from orgsync_kernel.settings import Route, Settings
 
 USAGE, PROBLEM = 2, 1
@@ -57,12 +57,11 @@ def parse_time(text: str) -> datetime:
     try:
         if text.replace(".", "", 1).isdigit():
             return datetime.fromtimestamp(float(text), UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return iso_time(text)
     except (ValueError, OverflowError, OSError):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: use ISO 8601 (2025-01-31T12:00:00Z) or Unix seconds"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def find_route(settings: Settings, spec: str) -> Route:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from orgsync.commands import load_config
+from orgsync.commands import add_config_arguments, load_config
 
 
 def register(commands: Any) -> None:
@@ -14,10 +14,9 @@ def register(commands: Any) -> None:
         description="Run orgsync: the ingress (webhooks, notifications, poller) and the Faust "
                     "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
                     "share the work through consumer groups. SIGTERM stops it with exit 0.")
-    run.add_argument("--config", required=True, help="the YAML/JSON configuration file")
+    add_config_arguments(run)
     run.add_argument("--role", choices=("all", "ingress", "worker"), default="all",
                      help="what this process runs (default: all)")
-    run.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
     run.add_argument("--log-level", "--loglevel", dest="loglevel", default="warning",
                      type=str.lower, choices=("debug", "info", "warning", "error"),
                      help="the lowest level logged (default: warning)")
