@@ -3,7 +3,8 @@
 `load_settings(path, environ, secrets_file)` is the only entry point. It reads the file, resolves
 `${VARIABLE}` references from the given environment mapping or a secrets file, validates the whole
 tree against `settings.Settings` and raises one `ConfigError` that lists every problem by path.
-Nothing else in orgsync reads `os.environ` for configuration.
+The commands hand `os.environ` in; apart from `$XDG_STATE_HOME` (the default token-cache
+directory, orgsync/orgs.py), nothing else in orgsync reads the environment.
 """
 
 from __future__ import annotations
