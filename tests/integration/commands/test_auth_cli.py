@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cli_check_support import (
+
+from orgsync_kernel.config_file import read_secrets_file
+from tests.support.cli_check import (
     SRC_GRANT,
     Result,
     assert_no_secret,
@@ -16,8 +18,6 @@ from cli_check_support import (
     secrets_env,
     write_config,
 )
-
-from orgsync_kernel.config_file import read_secrets_file
 from zoho_emulator import Emulator
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from cli_check_support import (
+
+from tests.support.cli_check import (
     GOOD_LEADS,
     Result,
     assert_no_secret,
@@ -17,7 +18,6 @@ from cli_check_support import (
     secrets_env,
     write_config,
 )
-
 from zoho_emulator import Emulator
 
 

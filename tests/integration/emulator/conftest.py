@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from emulator_support import Client, login, make_config
 
+from tests.support.emulator import Client, login, make_config
 from zoho_emulator import Emulator
 
 

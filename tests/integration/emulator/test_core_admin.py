@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from emulator_support import Client, admin, login
 
+from tests.support.emulator import Client, admin, login
 from zoho_emulator import Emulator, WriteEvent
 from zoho_emulator.render import Renderer
 from zoho_emulator.store import StoredRecord

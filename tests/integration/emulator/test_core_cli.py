@@ -11,7 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from emulator_support import make_config
+
+from tests.support.emulator import make_config
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from emulator_support import admin, login, make_config
 
+from tests.support.emulator import admin, login, make_config
 from zoho_emulator import Emulator
 
 TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {},

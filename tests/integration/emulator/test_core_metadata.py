@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator_support import Client
+from tests.support.emulator import Client
 
 
 async def test_modules(alpha: Client) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import aiohttp
-from emulator_support import ALPHA_REFRESH, Client, login, token_call
 
+from tests.support.emulator import ALPHA_REFRESH, Client, login, token_call
 from zoho_emulator import Emulator
 
 TOKEN = re.compile(r"^1000\.[0-9a-f]{32}\.[0-9a-f]{32}$")

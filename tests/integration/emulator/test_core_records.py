@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from emulator_support import Client, login
-
+from tests.support.emulator import Client, login
 from zoho_emulator import Emulator
 
 ID = re.compile(r"^\d{19}$")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from emulator_support import Client, login
-
+from tests.support.emulator import Client, login
 from zoho_emulator import Emulator
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from emulator_support import Client, login, make_config
 
+from tests.support.emulator import Client, login, make_config
 from zoho_emulator import Emulator
 
 

@@ -13,8 +13,8 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from emulator_support import post_receiver
 
+from tests.support.emulator import post_receiver
 from zoho_emulator import Emulator, load_config
 from zoho_emulator.notifications import hub_of
 from zoho_emulator.webhooks import OUTBOUND

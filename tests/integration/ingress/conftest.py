@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from ingress_support import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 
 from connectors.kafka import KafkaProducer, ensure_topics
 from orgsync_kernel.settings import Settings
+from tests.support.ingress import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from ingress_support import (
+
+from connectors.ingress import Backfill, Progress
+from connectors.kafka import KafkaKV, KafkaProducer, ensure_topics
+from connectors.zoho import ZohoClient
+from orgsync_kernel.settings import Settings
+from tests.support.ingress import (
     PARTITIONS,
     TopicReader,
     emulator_config,
@@ -14,11 +19,6 @@ from ingress_support import (
     make_settings,
     zoho_client,
 )
-
-from connectors.ingress import Backfill, Progress
-from connectors.kafka import KafkaKV, KafkaProducer, ensure_topics
-from connectors.zoho import ZohoClient
-from orgsync_kernel.settings import Settings
 from zoho_emulator import Emulator, load_config
 
 RECORDS = 450  # more than two pages, mostly written within the same second

@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
-from ingress_support import CHANNEL_ID, CHANNEL_TOKEN, SECRET, Ingress, TopicReader
+
+from tests.support.ingress import CHANNEL_ID, CHANNEL_TOKEN, SECRET, Ingress, TopicReader
 
 
 async def test_json_webhook_with_header_secret_becomes_a_hint(

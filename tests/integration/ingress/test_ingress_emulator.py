@@ -12,7 +12,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from ingress_support import (
+from prometheus_client import CollectorRegistry
+
+from connectors.ingress import IngressService
+from connectors.kafka import ensure_topics
+from connectors.zoho import ZohoClient
+from orgsync_kernel.settings import Settings
+from tests.support.ingress import (
     PARTITIONS,
     SECRET,
     TopicReader,
@@ -23,12 +29,6 @@ from ingress_support import (
     wait_for,
     zoho_client,
 )
-from prometheus_client import CollectorRegistry
-
-from connectors.ingress import IngressService
-from connectors.kafka import ensure_topics
-from connectors.zoho import ZohoClient
-from orgsync_kernel.settings import Settings
 from zoho_emulator import Emulator, load_config
 
 

@@ -7,7 +7,8 @@ import asyncio
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingress_support import CHANNEL_ID, CHANNEL_TOKEN, SECRET, Ingress, TopicReader
+
+from tests.support.ingress import CHANNEL_ID, CHANNEL_TOKEN, SECRET, Ingress, TopicReader
 
 GOOD_HOOK = {"module": "Leads", "id": "123"}
 GOOD_NOTE = {"module": "Leads", "ids": ["1", "2"], "operation": "update",

@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from ingress_support import (
+
+from connectors.kafka import KafkaProducer, ensure_topics
+from orgsync_kernel.settings import Settings
+from tests.support.ingress import (
     PARTITIONS,
     SECRET,
     Ingress,
@@ -21,9 +24,6 @@ from ingress_support import (
     make_settings,
     running_ingress,
 )
-
-from connectors.kafka import KafkaProducer, ensure_topics
-from orgsync_kernel.settings import Settings
 
 GOOD = {"module": "Leads", "id": "5150"}
 LOCAL_KAFKA = Path(__file__).parents[3] / "scripts" / "local-kafka"

@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-from ingress_support import (
+
+from connectors.kafka import ensure_topics
+from tests.support.ingress import (
     CHANNEL_ID,
     CHANNEL_TOKEN,
     PARTITIONS,
@@ -19,8 +21,6 @@ from ingress_support import (
     make_settings,
     running_ingress,
 )
-
-from connectors.kafka import ensure_topics
 
 GOOD_HOOK = {"module": "Leads", "id": "123"}
 GOOD_NOTE = {"module": "Leads", "ids": ["1", "2"], "operation": "update",

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from monitoring_support import (
+
+from tests.support.monitoring import (
     dashboard_metrics,
     exposed_names,
     free_port,
@@ -22,7 +23,7 @@ from monitoring_support import (
     query,
     wait_for,
 )
-from pipeline_support import (
+from tests.support.pipeline import (
     SECRET,
     client,
     count,
@@ -31,8 +32,7 @@ from pipeline_support import (
     target_modules,
     worker_env,
 )
-from pipeline_support import write_config as pipeline_config
-
+from tests.support.pipeline import write_config as pipeline_config
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",

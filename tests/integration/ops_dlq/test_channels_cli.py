@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from dlq_support import orgsync
-from pipeline_support import SECRET, client, worker_env, write_config
 
+from tests.support.dlq import orgsync
+from tests.support.pipeline import SECRET, client, worker_env, write_config
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",

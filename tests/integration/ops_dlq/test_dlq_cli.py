@@ -10,8 +10,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from dlq_support import Result, letter, make_optional, orgsync, publish
-from pipeline_support import (
+
+from connectors.kafka import KafkaProducer, ensure_topics
+from orgsync_kernel.config_file import load_settings
+from orgsync_operations.dlq import DlqStore, partitions_of
+from tests.support.dlq import Result, letter, make_optional, orgsync, publish
+from tests.support.pipeline import (
     SECRET,
     by_field,
     client,
@@ -22,10 +26,6 @@ from pipeline_support import (
     worker_env,
     write_config,
 )
-
-from connectors.kafka import KafkaProducer, ensure_topics
-from orgsync_kernel.config_file import load_settings
-from orgsync_operations.dlq import DlqStore, partitions_of
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",

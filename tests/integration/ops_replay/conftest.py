@@ -1,24 +1,19 @@
 """Fixtures for the backfill and replay command tests: emulated orgs, configs, workers.
 
 The worker subprocess, the config writer and the emulated orgs are those of the pipeline tests
-(tests/integration/pipeline/pipeline_support.py), imported rather than copied.
+(tests/support/pipeline.py), imported rather than copied.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "pipeline"))
-
-from pipeline_support import Worker, org_config, target_modules  # noqa: E402
-
-from zoho_emulator import Emulator  # noqa: E402
+from tests.support.pipeline import Worker, org_config, target_modules
+from zoho_emulator import Emulator
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer
-from ops_support import orgsync
-from pipeline_support import client, worker_env, write_config
 
 from orgsync_kernel.events import Change
+from tests.support.cli import orgsync
+from tests.support.pipeline import client, worker_env, write_config
 from zoho_emulator import Emulator
 
 RECORDS = 250  # more than one page of 200

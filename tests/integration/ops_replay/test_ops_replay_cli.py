@@ -11,8 +11,9 @@ from pathlib import Path
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
-from ops_support import orgsync
-from pipeline_support import (
+
+from tests.support.cli import orgsync
+from tests.support.pipeline import (
     Worker,
     by_field,
     client,
@@ -23,7 +24,6 @@ from pipeline_support import (
     worker_env,
     write_config,
 )
-
 from zoho_emulator import Emulator
 
 RECORDS = 30

@@ -8,7 +8,10 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
-from pipeline_support import (
+
+from orgsync_kernel.events import Change, HeldChange
+from orgsync_kernel.topics import Topics
+from tests.support.pipeline import (
     by_field,
     client,
     count,
@@ -17,9 +20,6 @@ from pipeline_support import (
     send_hints,
     wait_until,
 )
-
-from orgsync_kernel.events import Change, HeldChange
-from orgsync_kernel.topics import Topics
 from zoho_emulator import Emulator
 
 ACCOUNTS = {"Accounts": {"match_field": "Origin_Record_Id"}}

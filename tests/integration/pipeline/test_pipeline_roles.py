@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from pipeline_support import (
+
+from tests.support.pipeline import (
     SECRET,
     Worker,
     by_field,
@@ -26,7 +27,6 @@ from pipeline_support import (
     worker_env,
     write_config,
 )
-
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",

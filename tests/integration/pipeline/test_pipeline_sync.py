@@ -6,8 +6,8 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
-from pipeline_support import by_field, calls, client, count, records, send_hints, wait_until
 
+from tests.support.pipeline import by_field, calls, client, count, records, send_hints, wait_until
 from zoho_emulator import Emulator
 
 LEADS_ROUTE: dict[str, Any] = {

@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
-from pipeline_support import by_field, calls, client, records, send_hints, wait_until
 
+from tests.support.pipeline import by_field, calls, client, records, send_hints, wait_until
 from zoho_emulator import Emulator
 
 FIELDS = ["First_Name", "Last_Name", "Email", "Lead_Status"]

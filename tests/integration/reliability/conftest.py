@@ -4,7 +4,6 @@ whose whole output is scanned for secrets when the test ends."""
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,14 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-# Reuse the pipeline and ingress tests' support modules (imported, not copied).
-_INTEGRATION = Path(__file__).resolve().parents[1]
-for _folder in ("pipeline", "ingress"):
-    if str(_INTEGRATION / _folder) not in sys.path:
-        sys.path.append(str(_INTEGRATION / _folder))
-
-from pipeline_support import org_config, target_modules  # noqa: E402
-from reliability_support import (  # noqa: E402
+from tests.support.pipeline import org_config, target_modules
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     ADMIN_SECRET,
     Deployment,
@@ -31,9 +24,8 @@ from reliability_support import (  # noqa: E402
     record_row,
     start_ingress,
 )
-from secret_scan import SUITE_SCAN  # noqa: E402
-
-from zoho_emulator import Emulator  # noqa: E402
+from tests.support.secret_scan import SUITE_SCAN
+from zoho_emulator import Emulator
 
 KEPT_LOGS = Path(tempfile.gettempdir()) / "orgsync-reliability"
 TIER = {"api_name": "Tier", "data_type": "text"}

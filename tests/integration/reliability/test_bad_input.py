@@ -18,20 +18,22 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-import test_ingress_fuzz as ingress_fuzz  # the module, so its tests are not collected twice
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pipeline_support import SECRET
-from reliability_support import (
+
+from orgsync_kernel.config_file import ConfigError, load_settings
+from tests.integration.ingress import (
+    test_ingress_fuzz as ingress_fuzz,  # the module: its tests are not collected twice
+)
+from tests.support.pipeline import SECRET
+from tests.support.reliability import (
     REPO,
     Row,
     RunningIngress,
     record_row,
 )
-from secret_scan import SUITE_SCAN
-
-from orgsync_kernel.config_file import ConfigError, load_settings
+from tests.support.secret_scan import SUITE_SCAN
 
 FUZZ_EXAMPLES = 250
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from pipeline_support import SECRET, count
-from reliability_support import (
+
+from tests.support.pipeline import SECRET, count
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     QUICK_SINK,
     REPO,
@@ -30,7 +31,6 @@ from reliability_support import (
     topic_count,
     until,
 )
-
 from zoho_emulator import Emulator
 
 

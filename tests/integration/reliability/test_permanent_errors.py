@@ -9,8 +9,9 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from pipeline_support import count, org_config, records, target_modules
-from reliability_support import (
+
+from tests.support.pipeline import count, org_config, records, target_modules
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     Deployment,
     MakeDeployment,
@@ -24,7 +25,6 @@ from reliability_support import (
     topic_count,
     until,
 )
-
 from zoho_emulator import Emulator
 
 TIER = {"api_name": "Tier", "data_type": "text"}

@@ -1,6 +1,6 @@
 """Scenario 6: strangers are refused, files are private, tokens go only to Zoho, the status
 page and admin API need the admin secret beyond loopback. (Secrets in every output: the
-make_deployment fixture scans each test's output, see secret_scan.py.)"""
+make_deployment fixture scans each test's output, see tests/support/secret_scan.py.)"""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from ingress_support import serve
-from pipeline_support import SECRET, ingress_ready, org_config, target_modules
-from reliability_support import (
+
+from tests.support.ingress import serve
+from tests.support.pipeline import SECRET, ingress_ready, org_config, target_modules
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     ADMIN_SECRET,
     MakeDeployment,
@@ -26,8 +27,7 @@ from reliability_support import (
     record_row,
     until,
 )
-from secret_scan import SUITE_SCAN
-
+from tests.support.secret_scan import SUITE_SCAN
 from zoho_emulator import Emulator
 
 ZOHO_TOKEN = re.compile(r"1000\.[0-9a-f]{32}\.[0-9a-f]{32}")

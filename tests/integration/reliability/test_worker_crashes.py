@@ -7,8 +7,9 @@ import random
 import time
 
 import aiohttp
-from pipeline_support import count
-from reliability_support import (
+
+from tests.support.pipeline import count
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     QUICK_SINK,
     MakeDeployment,
@@ -24,7 +25,6 @@ from reliability_support import (
     topic_count,
     until,
 )
-
 from zoho_emulator import Emulator
 
 KILLS = 10

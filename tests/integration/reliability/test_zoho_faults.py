@@ -6,8 +6,10 @@ import asyncio
 from dataclasses import dataclass
 
 import aiohttp
-from pipeline_support import count
-from reliability_support import (
+
+from connectors.zoho import ZohoClient
+from tests.support.pipeline import count
+from tests.support.reliability import (
     ACCOUNTS_ROUTE,
     QUICK_SINK,
     MakeDeployment,
@@ -22,8 +24,6 @@ from reliability_support import (
     start_receiving,
     topic_count,
 )
-
-from connectors.zoho import ZohoClient
 from zoho_emulator import Emulator
 
 ORGS = ("src", "tgt")

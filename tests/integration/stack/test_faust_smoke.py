@@ -16,15 +16,18 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-SMOKE_APP = Path(__file__).with_name("smoke_app.py")
+# Run as a module of the tests package (from the repository root), not as a script: a script's
+# folder comes first on sys.path, and tests/support/pipeline.py would shadow the pipeline package.
+REPO = Path(__file__).resolve().parents[3]
+SMOKE_APP = "tests.support.smoke_app"
 
 
 def start_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
     log = open(workdir / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed with process
     return subprocess.Popen(
-        [sys.executable, str(SMOKE_APP), "worker", "--without-web",
+        [sys.executable, "-m", SMOKE_APP, "worker", "--without-web",
          "--loglevel", os.environ.get("SMOKE_LOGLEVEL", "warn")],  # debug to see the fetches
-        env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+        env={**env, "PYTHONPATH": str(REPO)}, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
     )
 
 

@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
-from status_support import (
+
+from connectors.ingress import IngressService
+from orgsync_kernel.settings import Settings
+from orgsync_operations.status import Access, StatusPage, session_token
+from tests.support.status_page import (
     ADMIN_SECRET,
     SECRETS,
     make_settings,
     non_loopback_address,
 )
-
-from connectors.ingress import IngressService
-from orgsync_kernel.settings import Settings
-from orgsync_operations.status import Access, StatusPage, session_token
 
 BEARER = {"Authorization": f"Bearer {ADMIN_SECRET}"}
 PATHS = (("GET", "/"), ("GET", "/admin/dlq"), ("GET", "/admin/dlq/some-id"),

@@ -13,7 +13,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.by import By
-from status_support import SECRETS, chromium, emulator_config, make_settings
 
 from connectors.ingress import IngressService
 from connectors.kafka import ensure_topics
@@ -22,6 +21,7 @@ from orgsync_kernel.events import DeadLetter, Write
 from orgsync_kernel.settings import Settings
 from orgsync_operations.status import StatusPage
 from pipeline.metrics import PipelineMetrics
+from tests.support.status_page import SECRETS, chromium, emulator_config, make_settings
 from zoho_emulator import Emulator
 
 

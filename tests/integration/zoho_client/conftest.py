@@ -8,7 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
-from zoho_client_support import (
+
+from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
+from tests.support.zoho_client import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -17,8 +19,6 @@ from zoho_client_support import (
     emulator_config,
     fast_backoff,
 )
-
-from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
 from zoho_emulator import Emulator
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from zoho_client_support import Emu, MakeClient, lead
+from tests.support.zoho_client import Emu, MakeClient, lead
 
 LIMIT = 6
 

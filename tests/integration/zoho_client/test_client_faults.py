@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from zoho_client_support import Emu, MakeClient, fast_backoff, lead
 
 from connectors.zoho.errors import InternalError, RetryableError, TooManyRequests
+from tests.support.zoho_client import Emu, MakeClient, fast_backoff, lead
 
 
 async def _seed(make_client: MakeClient, n: int = 20) -> list[str]:

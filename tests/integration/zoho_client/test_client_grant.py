@@ -7,10 +7,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from zoho_client_support import CLIENT_ID, CLIENT_SECRET, GRANT_CODE, Emu, MakeClient
 
 from connectors.zoho.errors import InvalidCode
 from connectors.zoho.grant import default_secret_name, exchange_grant
+from tests.support.zoho_client import CLIENT_ID, CLIENT_SECRET, GRANT_CODE, Emu, MakeClient
 
 
 async def _exchange(

@@ -6,9 +6,16 @@ import logging
 
 import pytest
 from prometheus_client import CollectorRegistry
-from zoho_client_support import CLIENT_SECRET, REFRESH_TOKEN, Emu, MakeClient, fast_backoff, lead
 
 from connectors.zoho.errors import InvalidClientSecret, ZohoError
+from tests.support.zoho_client import (
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    Emu,
+    MakeClient,
+    fast_backoff,
+    lead,
+)
 
 
 async def test_no_token_or_secret_in_logs(

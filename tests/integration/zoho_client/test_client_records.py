@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from zoho_client_support import Emu, MakeClient, lead
-
 from connectors.zoho import Priority, WatchChannel
+from tests.support.zoho_client import Emu, MakeClient, lead
 
 
 async def test_250_upserts_are_3_calls_with_per_record_outcomes(

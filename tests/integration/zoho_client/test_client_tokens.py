@@ -8,7 +8,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from zoho_client_support import (
+
+from connectors.zoho.errors import AuthError, InvalidClientSecret, InvalidCode, UntrustedApiDomain
+from tests.support.zoho_client import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -17,8 +19,6 @@ from zoho_client_support import (
     emulator_config,
     lead,
 )
-
-from connectors.zoho.errors import AuthError, InvalidClientSecret, InvalidCode, UntrustedApiDomain
 from zoho_emulator import Emulator
 
 

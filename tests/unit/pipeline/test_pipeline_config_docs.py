@@ -4,11 +4,11 @@ import re
 from pathlib import Path
 
 import yaml
-from pipeline_fixtures import ENV, EXAMPLE
 from pydantic import BaseModel
 
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.settings import Settings
+from tests.support.config import ENV, EXAMPLE
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 

@@ -8,10 +8,10 @@ import asyncio
 from typing import Any
 
 from faust.types import TP
-from pipeline_fixtures import ENV, EXAMPLE
 
 from orgsync_kernel.config_file import load_settings
 from pipeline.app import create_pipeline
+from tests.support.config import ENV, EXAMPLE
 
 
 def test_a_resumed_stream_partition_is_fetched_only_after_the_seek() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pipeline_fixtures import ENV, EXAMPLE
-
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.events import Change
 from pipeline.processor import Metadata, Processed, Processor
+from tests.support.config import ENV, EXAMPLE
 
 FIELDS = [{"api_name": "Account_Name", "data_type": "text"},
           {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}]

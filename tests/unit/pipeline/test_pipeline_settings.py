@@ -10,13 +10,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pipeline_fixtures import ENV, EXAMPLE, SECRET_VALUES, example_dict
 from pydantic import SecretStr, ValidationError
 
 from orgsync.orgs import org_connection, token_cache_path
 from orgsync_kernel.config_file import ConfigError, load_settings
 from orgsync_kernel.settings import Settings, parse_listen
 from orgsync_kernel.topics import Topics
+from tests.support.config import ENV, EXAMPLE, SECRET_VALUES, example_dict
 
 WriteConfig = Callable[..., Path]
 

@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pipeline_fixtures import ENV, EXAMPLE
 
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.settings import ModuleRoute
@@ -24,6 +23,7 @@ from pipeline.transforms import (
     transform,
     written_view,
 )
+from tests.support.config import ENV, EXAMPLE
 
 SETTINGS = load_settings(EXAMPLE, ENV)
 FORWARD, BACK = SETTINGS.sync

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "config.example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.example.yaml"
 
 # Values of the variables the example config refers to; long enough for every rule.
 ENV = {

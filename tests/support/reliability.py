@@ -1,6 +1,6 @@
 """Helpers for the reliability suite: orgsync processes, load, record-by-record checks, results.
 
-The pipeline tests' support (tests/integration/pipeline/pipeline_support.py) provides the
+The pipeline tests' support (tests/support/pipeline.py) provides the
 emulated orgs, the config writer and the worker subprocess; this module adds what the
 scenarios need on top: any role, a public ingress URL for Notification API callbacks, a short
 poller, a mirror check that counts duplicates, and the results file behind docs/reliability.md.
@@ -24,8 +24,11 @@ import aiohttp
 import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from ingress_support import free_port
-from pipeline_support import (
+
+from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoError
+from connectors.zoho.errors import InternalError
+from tests.support.ingress import free_port
+from tests.support.pipeline import (
     SECRET,
     Worker,
     ingress_ready,
@@ -33,13 +36,10 @@ from pipeline_support import (
     worker_env,
     write_config,
 )
-
-from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoError
-from connectors.zoho.errors import InternalError
 from zoho_emulator import Emulator
 from zoho_emulator.notifications import hub_of
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results" / "reliability.json"
 T = TypeVar("T")
 CLI_TIMEOUT_S = 120

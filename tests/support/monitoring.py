@@ -18,7 +18,7 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 _METRIC = re.compile(r"\borgsync_[a-z0-9_]+\b")
 _SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
