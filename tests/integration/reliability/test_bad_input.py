@@ -1,6 +1,6 @@
 """Scenario 5: bad input at the running `orgsync run --role ingress` and at the config loader.
 
-Extends tests/integration/ingress/test_ingress_fuzz.py (random requests at the in-process app
+Extends tests/integration/connectors/ingress/test_fuzz.py (random requests at the in-process app
 never get a 5xx, reusing its strategies) with what only the real process shows: the hints topic
 holds exactly what 2xx answers acknowledged, raw HTTP garbage never hurts it, and every bad
 configuration stops `orgsync run` with exit 2 and its problems by path, never a traceback.
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orgsync_kernel.config_file import ConfigError, load_settings
-from tests.integration.ingress import (
-    test_ingress_fuzz as ingress_fuzz,  # the module: its tests are not collected twice
+from tests.integration.connectors.ingress import (
+    test_fuzz as ingress_fuzz,  # the module: its tests are not collected twice
 )
 from tests.support.pipeline import SECRET
 from tests.support.reliability import (

@@ -26,7 +26,7 @@ from tests.support.ingress import (
 )
 
 GOOD = {"module": "Leads", "id": "5150"}
-LOCAL_KAFKA = Path(__file__).parents[3] / "scripts" / "local-kafka"
+LOCAL_KAFKA = Path(__file__).parents[4] / "scripts" / "local-kafka"
 
 
 async def _hook_status(ingress: Ingress) -> tuple[int, str | None]:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 from aiokafka import AIOKafkaConsumer
 
 from orgsync_kernel.events import Change
 from tests.support.cli import orgsync
-from tests.support.pipeline import client, worker_env, write_config
+from tests.support.pipeline import client, org_config, target_modules, worker_env, write_config
 from zoho_emulator import Emulator
 
 RECORDS = 250  # more than one page of 200
+
+
+@pytest.fixture
+def emulator_orgs() -> dict[str, Any]:
+    """Plain orgs, without the pipeline tests' Tier fields."""
+    return {"src": org_config("src", "in", target_modules()),
+            "tgt": org_config("tgt", "us", target_modules()),
+            "tgt2": org_config("tgt2", "us", target_modules())}
 
 
 async def read_changes(broker: str, topic: str, expect: int) -> list[Change]:

@@ -8,8 +8,10 @@ already wrote those changes).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.support.cli import orgsync
@@ -18,8 +20,10 @@ from tests.support.pipeline import (
     by_field,
     client,
     count,
+    org_config,
     records,
     send_hints,
+    target_modules,
     wait_until,
     worker_env,
     write_config,
@@ -28,6 +32,14 @@ from zoho_emulator import Emulator
 
 RECORDS = 30
 ORGS = ("src", "tgt", "tgt2")
+
+
+@pytest.fixture
+def emulator_orgs() -> dict[str, Any]:
+    """Plain orgs, without the pipeline tests' Tier fields."""
+    return {"src": org_config("src", "in", target_modules()),
+            "tgt": org_config("tgt", "us", target_modules()),
+            "tgt2": org_config("tgt2", "us", target_modules())}
 
 
 def route(target: str) -> dict[str, object]:
