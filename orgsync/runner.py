@@ -27,11 +27,13 @@ from connectors.zoho import ZohoClient, ZohoMetrics
 from orgsync.orgs import org_connection
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
+from orgsync_operations.offsets import GroupOffsets
 from orgsync_operations.status import StatusPage
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.batching import Drain
 from pipeline.metrics import PipelineMetrics
+from pipeline.worker import HotPath
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "ingress", "worker")
@@ -103,12 +105,39 @@ class DrainingWorker(faust.Worker):
         await super().on_stop()
 
 
-def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
-                          metrics: PipelineMetrics, drain: Drain | None = None) -> Pipeline:
+class QueueBacklog(mode.Service):
+    """How many writes wait in a target's queue: the cold-path agents' lag on its topic."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.group = settings.topics.group
+        self.offsets: GroupOffsets | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self.offsets = GroupOffsets(self.bootstrap, self.group)  # inside the running loop
+        await self.offsets.__aenter__()
+
+    async def on_stop(self) -> None:
+        if self.offsets is not None:
+            await self.offsets.__aexit__(None, None, None)
+
+    async def __call__(self, topic: str) -> int:
+        if self.offsets is None:
+            raise RuntimeError("the queue backlog is measured only while the worker runs")
+        return (await self.offsets.lag([topic])).get(topic, 0)
+
+
+def build_worker(settings: Settings, clients: Mapping[str, ZohoClient],
+                 metrics: PipelineMetrics, drain: Drain | None = None
+                 ) -> tuple[Pipeline, list[mode.ServiceT]]:
+    """The Faust app of the cold paths and the services that run beside it (in this order)."""
+    backlog = QueueBacklog(settings)
+    hot_path = HotPath(settings, clients, metrics, backlog)
     pipeline = create_pipeline(settings)
-    Agents(pipeline, settings, clients, metrics, drain)
+    Agents(pipeline, settings, clients, hot_path.store, metrics, drain)
     log_assignments(pipeline)
-    return pipeline
+    return pipeline, [backlog, hot_path]
 
 
 def log_assignments(pipeline: Pipeline) -> None:
@@ -130,9 +159,10 @@ def log_assignments(pipeline: Pipeline) -> None:
 
 
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
-    kafka = settings.kafka
-    await ensure_topics(bootstrap_servers(kafka.broker), pipeline.topic_names(),
-                        kafka.partitions, kafka.replication_factor)
+    kafka, topics = settings.kafka, settings.topics
+    names = [topics.hints, topics.fetched, topics.changes, *pipeline.topic_names()]
+    await ensure_topics(bootstrap_servers(kafka.broker), names, kafka.partitions,
+                        kafka.replication_factor)
 
 
 def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int:
@@ -149,12 +179,13 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
     if role == "worker" and settings.worker.metrics_listen:
         services.append(IngressAdapter(MetricsServer(settings.worker.metrics_listen, REGISTRY)))
     drain = Drain()
-    pipeline = build_worker_pipeline(settings, clients, PipelineMetrics.create(REGISTRY), drain)
+    pipeline, worker_services = build_worker(settings, clients,
+                                             PipelineMetrics.create(REGISTRY), drain)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(settings, pipeline))
-    worker = DrainingWorker(pipeline.app, *services, loop=loop, loglevel=loglevel,
-                            override_logging=False, drain=drain)
+    worker = DrainingWorker(pipeline.app, *services, *worker_services, loop=loop,
+                            loglevel=loglevel, override_logging=False, drain=drain)
     worker.execute_from_commandline()
     return 0
 

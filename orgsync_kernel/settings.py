@@ -254,6 +254,9 @@ class FetchSettings(_Model):
 
 class SinkSettings(_Model):
     linger_ms: int = Field(default=250, ge=0, le=60_000)
+    # A target whose direct write from a round takes longer, or fails transiently, gets its
+    # writes queued (writes.<target>) until the queue is empty again.
+    direct_write_timeout_seconds: float = Field(default=1.5, gt=0, le=600)
     batch_size: int = Field(default=100, ge=1, le=100)
     max_attempts: int = Field(default=20, ge=1)
     backoff_initial_ms: int = Field(default=500, ge=1)

@@ -3,14 +3,17 @@
 Nothing else spells a topic name: the ingress, the pipeline, the operations code and the CLI all
 ask `Topics(prefix)` (or `settings.topics`).
 
-    <prefix>.hints            a record changed somewhere (ingress -> fetch)
+    <prefix>.hints            a record changed somewhere (ingress -> the round loop)
+    <prefix>.fetched          records already read (backfill, replay, released children)
     <prefix>.changes          the full records as fetched: the replayable change log
-    <prefix>.writes.<target>  mapped records for one target org
+    <prefix>.writes.<target>  mapped records queued for a target org that is slow or down
     <prefix>.held             children waiting for their parents
     <prefix>.dlq              dead letters;  <prefix>.dlq.state  their retried/purged marks
+    <prefix>.fingerprints     dedup state per record (compacted, partitioned like hints)
+    <prefix>.links, .states   id links and record states (compacted, one partition each)
     <prefix>.channels         Notification API channels;  <prefix>.cursors  poller/backfill
-    <prefix>-pipeline         the Faust app id = the workers' consumer group; Faust names its
-                              table changelogs `<prefix>-pipeline-<table>-changelog`
+    <prefix>-rounds           the consumer group of the round loop (hints, fetched)
+    <prefix>-pipeline         the Faust app id = the consumer group of the cold-path agents
 """
 
 from __future__ import annotations
@@ -35,6 +38,27 @@ class Topics:
         return f"{self.prefix}.writes.{target}"
 
     @property
+    def fetched(self) -> str:
+        return f"{self.prefix}.fetched"
+
+    @property
+    def fingerprints(self) -> str:
+        return f"{self.prefix}.fingerprints"
+
+    @property
+    def links(self) -> str:
+        return f"{self.prefix}.links"
+
+    @property
+    def states(self) -> str:
+        return f"{self.prefix}.states"
+
+    @property
+    def rounds_group(self) -> str:
+        """The consumer group of the round loop, which reads hints and fetched."""
+        return f"{self.prefix}-rounds"
+
+    @property
     def held(self) -> str:
         return f"{self.prefix}.held"
 
@@ -57,16 +81,15 @@ class Topics:
 
     @property
     def group(self) -> str:
-        """The Faust app id of the pipeline, which is also its consumer group."""
+        """The Faust app id of the pipeline, which is also the cold-path agents' group."""
         return f"{self.prefix}-pipeline"
 
-    def changelog(self, table: str) -> str:
-        return f"{self.group}-{table}-changelog"
+    def consumers(self, targets: Iterable[str]) -> dict[str, list[str]]:
+        """What the workers consume, per consumer group: the round loop reads hints and
+        fetched; the cold-path agents read held and one queue per target."""
+        return {self.rounds_group: [self.hints, self.fetched],
+                self.group: [self.held, *(self.writes(t) for t in sorted(targets))]}
 
     def consumed(self, targets: Iterable[str]) -> list[str]:
-        """The topics the workers consume: hints, changes, held, one writes topic per target."""
-        return [self.hints, self.changes, self.held, *(self.writes(t) for t in sorted(targets))]
-
-    def pipeline(self, targets: Iterable[str]) -> list[str]:
-        """Every stream topic of the pipeline: what the workers consume, and the DLQ."""
-        return [*self.consumed(targets), self.dlq]
+        """Every topic the workers consume, whatever the group."""
+        return [topic for topics in self.consumers(targets).values() for topic in topics]

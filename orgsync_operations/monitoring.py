@@ -58,8 +58,7 @@ class KafkaMonitor:
     def __init__(self, settings: Settings, registry: CollectorRegistry,
                  interval: float = 5.0) -> None:
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        self.group = settings.topics.group
-        self.topics = settings.topics.consumed(settings.targets)
+        self.consumers = settings.topics.consumers(settings.targets)
         # reads only; the producer it is given for marking entries is never started
         self.dlq = DlqStore(settings, KafkaProducer(self.bootstrap), keep_done=False)
         self._dlq_ready = False
@@ -80,10 +79,11 @@ class KafkaMonitor:
         await self.dlq.close()
 
     async def measure(self) -> None:
-        async with GroupOffsets(self.bootstrap, self.group) as offsets:
-            lag = await offsets.lag(self.topics)
-        for topic in self.topics:
-            self.gauges.lag.labels(topic=topic).set(lag.get(topic, 0))
+        for group, topics in self.consumers.items():
+            async with GroupOffsets(self.bootstrap, group) as offsets:
+                lag = await offsets.lag(topics)
+            for topic in topics:
+                self.gauges.lag.labels(topic=topic).set(lag.get(topic, 0))
         if not self._dlq_ready:
             await self.dlq.start()  # creates the DLQ topics when missing, reads them
             self._dlq_ready = True

@@ -255,16 +255,19 @@ class TopicStat:
 
 
 async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
-    """Lag of the pipeline's consumer group and newest message time, per pipeline topic."""
-    topics = settings.topics.consumed(settings.targets)
+    """Lag of the workers' consumer groups and newest message time, per pipeline topic."""
+    consumers = settings.topics.consumers(settings.targets)
+    topics = [topic for group_topics in consumers.values() for topic in group_topics]
     bootstrap = bootstrap_servers(settings.kafka.broker)
     async with asyncio.timeout(KAFKA_WAIT_SECONDS):
         partitions = await partitions_of(bootstrap, topics)
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
+        group: dict[Any, Any] = {}
         try:
-            group = await admin.list_consumer_group_offsets(settings.topics.group,
-                                                            partitions=partitions)
+            for name, group_topics in consumers.items():
+                group |= await admin.list_consumer_group_offsets(
+                    name, partitions=[tp for tp in partitions if tp.topic in group_topics])
         finally:
             await admin.close()
         ends, newest = await _ends_and_newest(bootstrap, partitions)

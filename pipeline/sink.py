@@ -62,6 +62,10 @@ def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
     return [[ops[i] for ops in per_key.values() if len(ops) > i] for i in range(depth)]
 
 
+class Deferred(Exception):
+    """A direct write (`apply(..., direct=True)`) met a transient failure: queue it instead."""
+
+
 @dataclass(frozen=True)
 class Failure:
     code: str
@@ -90,14 +94,25 @@ class TargetSink:
                                       base=settings.backoff_initial_ms / 1000,
                                       cap=settings.backoff_max_ms / 1000)
 
-    async def apply(self, writes: Sequence[Write]) -> list[DeadLetter]:
+    async def apply(self, writes: Sequence[Write], *, direct: bool = False) -> list[DeadLetter]:
+        """Write `writes` in order; `direct`: one attempt, and `Deferred` on a transient
+        failure instead of waiting to retry (the caller queues them)."""
         dead: list[DeadLetter] = []
+        size = self.settings.batch_size
         for round_ in merge_rounds(writes):
-            for group in _groups(round_, self.routes).values():
-                dead += await self._write_group(group)
+            calls = [group[i:i + size] for group in _groups(round_, self.routes).values()
+                     for i in range(0, len(group), size)]
+            # A record stands once per round: its calls are independent, the client's
+            # concurrency limit bounds how many are in flight.
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    running = [tasks.create_task(self._write_group(c, direct)) for c in calls]
+            except* Deferred as deferred:
+                raise deferred.exceptions[0] from None
+            dead += [letter for task in running for letter in task.result()]
         return dead
 
-    async def _write_group(self, group: list[Write]) -> list[DeadLetter]:
+    async def _write_group(self, group: list[Write], direct: bool = False) -> list[DeadLetter]:
         pending, attempt = list(group), 0
         dead: list[DeadLetter] = []
         while pending:
@@ -105,6 +120,8 @@ class TargetSink:
             try:
                 outcomes = await self._call(pending)
             except RetryableError as error:
+                if direct:
+                    raise Deferred(error.zoho_code) from None
                 if attempt >= self.settings.max_attempts:
                     return dead + [self._dead(w, _failure(error), attempt) for w in pending]
                 await self._wait(attempt, error, len(pending))
@@ -115,6 +132,8 @@ class TargetSink:
             for write, outcome in zip(pending, outcomes, strict=True):
                 if outcome.ok or already_deleted(write, outcome):
                     self._succeeded(write, outcome)
+                elif outcome.retryable and direct:
+                    raise Deferred(outcome.code)
                 elif outcome.retryable and attempt < self.settings.max_attempts:
                     retry.append(write)
                 else:

@@ -1,5 +1,6 @@
 """Backfill: publish every record of a module (or those modified since a time) as full
-``Change`` events straight to the changes topic, with source ``backfill``.
+``Change`` events straight to the worker's input of records already read (the ``fetched``
+topic), with source ``backfill``.
 
 Records are listed oldest ``Modified_Time`` first, one page at a time, and each page
 restarts the listing from the last time seen: deep offset paging over a list that shifts
@@ -54,7 +55,7 @@ class Backfill:
         client: ZohoClient,
         module: str,
         producer: Producer,
-        changes_topic: str,
+        fetched_topic: str,
         kv: KafkaKV,
         *,
         since: datetime | None = None,
@@ -66,7 +67,7 @@ class Backfill:
         self.org = client.name
         self.module = module
         self.producer = producer
-        self.topic = changes_topic
+        self.topic = fetched_topic
         self.kv = kv
         self.since = since or EPOCH
         self.total = total

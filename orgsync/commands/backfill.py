@@ -1,8 +1,8 @@
 """`orgsync backfill --config FILE --org NAME --module M [--since TS]`: publish existing records.
 
-Every record of the module (or those modified at or after TS) goes into the `changes` topic as a
-full change (connectors/ingress/backfill.py); a running worker syncs them like live changes, and
-dedup drops those a target already has. Progress is saved after each page, so running the same
+Every record of the module (or those modified at or after TS) goes into the `fetched` topic as
+a full change (connectors/ingress/backfill.py); a running worker syncs them like live changes
+and logs them in `changes`, and dedup drops those a target already has. Progress is saved after each page, so running the same
 command again after a crash or Ctrl-C resumes where it stopped (`--restart` starts over). Reads
 use the low priority: a backfill yields to live traffic when the org's credits run low.
 """
@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "backfill", help="publish the existing records of a module into the change log",
         description="Publish every record of a module of a source org (or those modified at "
-                    "or after --since) into the changes topic; running workers sync them. "
+                    "or after --since) into the pipeline; running workers sync them. "
                     "Prints progress (done/total, rate, ETA); resumable after a crash.")
     add_config_arguments(parser)
     parser.add_argument("--org", required=True, help="the source org (a name from orgs:)")
@@ -123,7 +123,7 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
     started = time.monotonic()
     try:
         async with ZohoClient(org_connection(org, settings.orgs[org])) as client:
-            await ensure_topics(bootstrap, [settings.topics.changes], kafka.partitions,
+            await ensure_topics(bootstrap, [settings.topics.fetched], kafka.partitions,
                                 kafka.replication_factor)
             await producer.start()
             kv = KafkaKV(bootstrap, settings.topics.cursors, producer,
@@ -131,7 +131,7 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
             await kv.start()
             total = await client.count(module) if since is None else None
             printer = ProgressPrinter(f"{module} of {org}", out)
-            job = Backfill(client, module, producer, settings.topics.changes, kv, since=since,
+            job = Backfill(client, module, producer, settings.topics.fetched, kv, since=since,
                            total=total, on_progress=printer)
             result = await job.run(restart=restart)
     except ZohoError as error:
@@ -148,5 +148,5 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
               "again", file=out)
         return 0
     print(f"published {result.done} records of {module} from {org} into "
-          f"{settings.topics.changes} in {time.monotonic() - started:.1f}s", file=out)
+          f"{settings.topics.fetched} in {time.monotonic() - started:.1f}s", file=out)
     return 0

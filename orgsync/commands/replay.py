@@ -2,8 +2,9 @@
 
 Finds, per partition of the `changes` topic, the first change at or after TS (Kafka's
 offsets-for-times on the message timestamps) and appends every change from there to the end of
-the topic again, in order, to the same partition. The running workers process the copies like
-any change. Decisions (docs/operations.md, "Replay"):
+the topic to `fetched`, in order, to the same partition number (the round loop's input of
+records already read). The running workers process the copies like any change, and log them in
+`changes` again. Decisions (docs/operations.md, "Replay"):
 
 - The log is re-appended, not rewound. Moving the workers' committed offsets back needs them
   stopped (Kafka accepts new offsets only for a group without members), and a Faust worker does
@@ -136,7 +137,8 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
         if dry_run:
             print("dry run: nothing appended", file=out)
             return 0
-        copied = await append_again(bootstrap, topic, found, route.source if route else None)
+        copied = await append_again(bootstrap, topic, settings.topics.fetched, found,
+                                    route.source if route else None)
     except (KafkaError, TimeoutError, OSError) as error:
         print(f"orgsync replay: Kafka did not answer: {type(error).__name__}", file=sys.stderr)
         return PROBLEM
@@ -146,9 +148,10 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
     return 0
 
 
-async def append_again(bootstrap: str, topic: str, found: list[Window],
+async def append_again(bootstrap: str, topic: str, into: str, found: list[Window],
                        source: str | None) -> int:
-    """Read each window and produce its messages again to the same partition, in order."""
+    """Read each window of `topic` and produce its messages to the same partition of `into`,
+    in order."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
@@ -164,7 +167,7 @@ async def append_again(bootstrap: str, topic: str, found: list[Window],
             consumer.seek(tp, window.start)
             while await consumer.position(tp) < window.end:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=SEND_BATCH)
-                acks = [await producer.send(topic, m.value, key=m.key, partition=tp.partition,
+                acks = [await producer.send(into, m.value, key=m.key, partition=tp.partition,
                                             headers=list(m.headers))
                         for m in batch.get(tp, []) if m.offset < window.end
                         and wanted(m.key, source)]

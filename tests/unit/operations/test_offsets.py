@@ -44,8 +44,8 @@ def test_group_and_topics_are_those_of_the_faust_app() -> None:
     config = settings()
     pipeline = create_pipeline(config)
     assert config.topics.group == pipeline.app.conf.id
-    assert set(config.topics.consumed(config.targets)) == (
-        set(pipeline.topic_names()) - {config.topics.dlq})
+    agents_read = config.topics.consumers(config.targets)[config.topics.group]
+    assert set(agents_read) == set(pipeline.topic_names()) - {config.topics.dlq}
 
 
 class Ledger:

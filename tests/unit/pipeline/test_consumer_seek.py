@@ -18,7 +18,7 @@ def test_a_resumed_stream_partition_is_fetched_only_after_the_seek() -> None:
     async def scenario() -> None:
         pipeline = create_pipeline(load_settings(EXAMPLE, ENV), app_id="t-consumer-seek")
         consumer: Any = pipeline.app.consumer
-        changes = TP(pipeline.changes.get_topic_name(), 0)
+        changes = TP(pipeline.held.get_topic_name(), 0)
         sought: list[bool] = []
 
         async def seek_to_committed() -> dict[TP, int]:
@@ -40,7 +40,7 @@ def test_a_sought_stream_partition_waits_for_the_flow_to_resume() -> None:
     async def scenario() -> None:
         pipeline = create_pipeline(load_settings(EXAMPLE, ENV), app_id="t-consumer-flow")
         consumer: Any = pipeline.app.consumer
-        changes = TP(pipeline.changes.get_topic_name(), 0)
+        changes = TP(pipeline.held.get_topic_name(), 0)
 
         async def seek_to_committed() -> dict[TP, int]:
             return {changes: 12}
@@ -71,10 +71,10 @@ def test_aiokafka_is_asked_for_a_snapshot_of_the_active_partitions() -> None:
                 return {}
 
         consumer._thread = Thread()
-        live = {TP(pipeline.changes.get_topic_name(), 0)}
+        live = {TP(pipeline.held.get_topic_name(), 0)}
         await consumer._getmany(active_partitions=live, timeout=0.1)
         live.clear()
-        assert asked[0] == {TP(pipeline.changes.get_topic_name(), 0)}
+        assert asked[0] == {TP(pipeline.held.get_topic_name(), 0)}
         assert isinstance(asked[0], frozenset)
 
     asyncio.run(scenario())

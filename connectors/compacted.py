@@ -1,0 +1,194 @@
+"""A compacted Kafka topic of JSON values as an in-memory map, loaded, followed and written.
+
+    table = CompactedTable(topic)               # the map; reads never wait
+    await reader.load(table, partitions)        # read those partitions from the start to the end
+    reader.follow(table, partitions)            # keep applying what others write (global tables)
+    table[key] = value; table.pop(key)          # local at once; queued for the topic
+    await writer.flush([table, ...])            # produce what is queued, await every ack
+
+A write is visible to this process at once. Until the reader has seen it come back from the
+topic, it stays in the table's overlay, so an older value read back meanwhile (written earlier,
+by this process or another) never hides it. Values are JSON; a `None` value is a tombstone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+log = logging.getLogger(__name__)
+_MISSING = object()
+
+
+class CompactedTable(MutableMapping[str, Any]):
+    """Key -> JSON value: what the topic holds (`base`) under this process's own writes that
+    have not come back from the topic yet (`overlay`)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.base: dict[str, Any] = {}
+        self.overlay: dict[str, Any] = {}  # a value, or _MISSING for a deletion
+        self.queued: list[tuple[str, Any]] = []  # (key, value or None) not yet produced
+        self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet read back
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.overlay.get(key, self.base.get(key, _MISSING))
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.overlay[key] = value
+        self.queued.append((key, value))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.overlay[key] = _MISSING
+        self.queued.append((key, None))
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        del self[key]
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        keys = {*self.base, *self.overlay}
+        return iter([k for k in keys if self.overlay.get(k, self.base.get(k)) is not _MISSING])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def take_queued(self) -> list[tuple[str, Any]]:
+        queued, self.queued = self.queued, []
+        for key, _ in queued:
+            self._echoes[key] = self._echoes.get(key, 0) + 1
+        return queued
+
+    def apply(self, key: bytes | None, value: bytes | None, *, own: bool = False) -> None:
+        """One message read from the topic. `own`: this process wrote it (read while loading
+        its own partitions: no overlay to settle)."""
+        if key is None:
+            return
+        name = key.decode("utf-8", "replace")
+        if value is None:
+            self.base.pop(name, None)
+        else:
+            try:
+                self.base[name] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                log.warning("skipped a value that is not JSON topic=%s key=%s", self.topic, name)
+        if not own:
+            self._settle(name)
+
+    def forget_unsent(self) -> None:
+        """Drop the writes not produced yet and their overlay (a round that is redone)."""
+        for key, _ in self.queued:
+            if not self._echoes.get(key):
+                self.overlay.pop(key, None)
+        self.queued = []
+
+    def _settle(self, name: str) -> None:
+        pending = self._echoes.get(name)
+        if not pending:
+            return
+        if pending == 1:
+            del self._echoes[name]
+            if not any(key == name for key, _ in self.queued):
+                self.overlay.pop(name, None)
+        else:
+            self._echoes[name] = pending - 1
+
+
+class CompactedWriter:
+    """Produces what the tables queued, in one burst, and awaits the broker's acks: those of
+    this flush and of any other flush still in flight (a concurrent flush may have taken what
+    this caller queued)."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    async def flush(self, tables: Sequence[CompactedTable]) -> None:
+        for table in tables:
+            for key, value in table.take_queued():
+                data = None if value is None else orjson.dumps(value)
+                ack = await self.producer.send(table.topic, value=data, key=key.encode())
+                self._in_flight.add(ack)
+                ack.add_done_callback(self._in_flight.discard)
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight)
+
+
+class CompactedReader:
+    """Reads compacted topics with group-less consumers (it never joins a group)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._follower: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                enable_auto_commit=False, fetch_max_wait_ms=50)
+
+    async def load(self, table: CompactedTable, partitions: Sequence[int], *,
+                   own: bool = False) -> None:
+        """Read `partitions` of the table's topic from the start to their current end."""
+        tps = [TopicPartition(table.topic, p) for p in partitions]
+        if not tps:
+            return
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            await _read_to_end(consumer, tps, {table.topic: table}, own=own)
+        finally:
+            await consumer.stop()
+
+    async def follow(self, tables: Sequence[CompactedTable]) -> None:
+        """Load these one-partition tables, then keep applying what anyone writes to them."""
+        self._follower = consumer = self._consumer()
+        await consumer.start()
+        by_topic = {table.topic: table for table in tables}
+        await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
+        self._task = asyncio.create_task(self._tail(consumer, by_topic),
+                                         name="orgsync-follow-state")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            await follower.stop()
+
+    @staticmethod
+    async def _tail(consumer: AIOKafkaConsumer, tables: dict[str, CompactedTable]) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, messages in batches.items():
+                table = tables[tp.topic]
+                for message in messages:
+                    table.apply(message.key, message.value)
+
+
+async def _read_to_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
+                       tables: dict[str, CompactedTable], *, own: bool = False) -> None:
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+    for tp in tps:
+        while await consumer.position(tp) < ends[tp]:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for message in batch.get(tp, []):
+                tables[tp.topic].apply(message.key, message.value, own=own)

@@ -1,0 +1,117 @@
+"""The worker's state, kept in three compacted topics instead of Faust tables (see state.py).
+
+    fingerprints  <prefix>.fingerprints  partitioned like `hints`: a worker loads the partitions
+                                         it is assigned before it processes them, drops them
+                                         when they are revoked, and is their only writer
+    links         <prefix>.links         one partition, loaded and followed by every worker
+    states        <prefix>.states        one partition, loaded and followed by every worker
+
+Writes land in memory at once and are produced together by `flush()`, which returns once the
+broker acknowledged every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+from connectors.compacted import CompactedReader, CompactedTable, CompactedWriter
+from connectors.kafka import ensure_topics
+from orgsync_kernel.topics import Topics
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Fingerprints(MutableMapping[str, Any]):
+    """The fingerprints of the partitions this worker owns, one table per partition."""
+
+    def __init__(self, topic: str, partitions: int) -> None:
+        self.topic = topic
+        self.partitions = partitions
+        self.owned: dict[int, CompactedTable] = {}
+
+    def table(self, key: str) -> CompactedTable:
+        partition = partition_of(key, self.partitions)
+        try:
+            return self.owned[partition]
+        except KeyError:
+            raise LookupError(f"partition {partition} of {key} is not owned here") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table(key)[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table(key)[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table(key)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for table in self.owned.values() for key in table)
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self.owned.values())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table(key).get(key, default)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        return self.table(key).pop(key, default)
+
+
+class PipelineState:
+    """fingerprints, links and states of one worker, on their compacted topics."""
+
+    def __init__(self, bootstrap: str, topics: Topics, partitions: int,
+                 replication: int) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.replication = replication
+        self.fingerprints = Fingerprints(topics.fingerprints, partitions)
+        self.links = CompactedTable(topics.links)
+        self.states = CompactedTable(topics.states)
+        self.reader = CompactedReader(bootstrap)
+        self.writer: CompactedWriter | None = None
+
+    async def create_topics(self) -> None:
+        await ensure_topics(self.bootstrap, [self.topics.fingerprints],
+                            self.fingerprints.partitions, self.replication, compacted=True)
+        await ensure_topics(self.bootstrap, [self.topics.links, self.topics.states], 1,
+                            self.replication, compacted=True)
+
+    async def start(self, producer: AIOKafkaProducer) -> None:
+        self.writer = CompactedWriter(producer)
+        await self.reader.follow([self.links, self.states])
+
+    async def stop(self) -> None:
+        await self.reader.stop()
+
+    async def own(self, partitions: Iterable[int]) -> None:
+        """Load the fingerprints of newly assigned partitions (before processing them)."""
+        for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
+            table = CompactedTable(self.topics.fingerprints)
+            await self.reader.load(table, [partition], own=True)
+            self.fingerprints.owned[partition] = table
+
+    def disown(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.fingerprints.owned.pop(partition, None)
+
+    def tables(self) -> list[CompactedTable]:
+        return [*self.fingerprints.owned.values(), self.links, self.states]
+
+    async def flush(self) -> None:
+        """Produce every queued change of the state; returns once all are acknowledged."""
+        if self.writer is None:
+            raise RuntimeError("the pipeline state is not started")
+        await self.writer.flush(self.tables())
+
+    def forget_unsent(self) -> None:
+        for table in self.tables():
+            table.forget_unsent()
