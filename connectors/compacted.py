@@ -137,11 +137,16 @@ class CompactedReader:
         self._task: asyncio.Task[None] | None = None
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                enable_auto_commit=False, fetch_max_wait_ms=50)
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+        )
 
-    async def load(self, table: CompactedTable, partitions: Sequence[int], *,
-                   own: bool = False) -> None:
+    async def load(
+        self, table: CompactedTable, partitions: Sequence[int], *, own: bool = False
+    ) -> None:
         """Read `partitions` of the table's topic from the start to their current end."""
         tps = [TopicPartition(table.topic, p) for p in partitions]
         if not tps:
@@ -159,8 +164,9 @@ class CompactedReader:
         await consumer.start()
         by_topic = {table.topic: table for table in tables}
         await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
-        self._task = asyncio.create_task(self._tail(consumer, by_topic),
-                                         name="orgsync-follow-state")
+        self._task = asyncio.create_task(
+            self._tail(consumer, by_topic), name="orgsync-follow-state"
+        )
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -182,8 +188,13 @@ class CompactedReader:
                     table.apply(message.key, message.value)
 
 
-async def _read_to_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
-                       tables: dict[str, CompactedTable], *, own: bool = False) -> None:
+async def _read_to_end(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    tables: dict[str, CompactedTable],
+    *,
+    own: bool = False,
+) -> None:
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     ends = await consumer.end_offsets(tps)

@@ -87,8 +87,10 @@ class Topics:
     def consumers(self, targets: Iterable[str]) -> dict[str, list[str]]:
         """What the workers consume, per consumer group: the round loop reads hints and
         fetched; the cold-path agents read held and one queue per target."""
-        return {self.rounds_group: [self.hints, self.fetched],
-                self.group: [self.held, *(self.writes(t) for t in sorted(targets))]}
+        return {
+            self.rounds_group: [self.hints, self.fetched],
+            self.group: [self.held, *(self.writes(t) for t in sorted(targets))],
+        }
 
     def consumed(self, targets: Iterable[str]) -> list[str]:
         """Every topic the workers consume, whatever the group."""

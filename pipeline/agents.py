@@ -31,19 +31,38 @@ HELD_POLL_SECONDS = 0.2
 DEFER_SECONDS = 1.0  # a change held only because a target is unreachable comes back this late
 
 
-def target_sink(org: str, settings: Settings, clients: Mapping[str, ZohoClient],
-                state: PipelineState, metrics: PipelineMetrics) -> TargetSink:
+def target_sink(
+    org: str,
+    settings: Settings,
+    clients: Mapping[str, ZohoClient],
+    state: PipelineState,
+    metrics: PipelineMetrics,
+) -> TargetSink:
     routes = {route.name: route for route in settings.sync}
-    return TargetSink(org, clients[org], routes, settings.sink, state.links, state.states,
-                      metrics, routed_back=bool(settings.routes_from(org)))
+    return TargetSink(
+        org,
+        clients[org],
+        routes,
+        settings.sink,
+        state.links,
+        state.states,
+        metrics,
+        routed_back=bool(settings.routes_from(org)),
+    )
 
 
 class Agents:
     """Registers the cold-path agents of `pipeline` on its app; holds what they share."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, clients: Mapping[str, ZohoClient],
-                 state: PipelineState, metrics: PipelineMetrics,
-                 drain: Drain | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        clients: Mapping[str, ZohoClient],
+        state: PipelineState,
+        metrics: PipelineMetrics,
+        drain: Drain | None = None,
+    ) -> None:
         self.p = pipeline
         self.drain = drain or Drain()  # closed by the worker on SIGTERM (orgsync/runner.py)
         self.settings = settings
@@ -74,15 +93,29 @@ class Agents:
             if self._linked(held.parents):
                 await self._send(fetched, held.change.key, held.change)
             elif time.time() < held.held_since + wait:
-                await self._send(self.settings.topics.held, held.change.key, HeldChange(
-                    change=held.change, held_since=held.held_since, parents=held.parents,
-                    checked_at=time.time()))
+                await self._send(
+                    self.settings.topics.held,
+                    held.change.key,
+                    HeldChange(
+                        change=held.change,
+                        held_since=held.held_since,
+                        parents=held.parents,
+                        checked_at=time.time(),
+                    ),
+                )
             else:
                 missing = [p for p in held.parents if self.state.links.get(p) is None]
-                await self._dead(dead_letter(
-                    "", "parent", held.change.key, held.change.asdict(), "PARENT_NOT_SYNCED",
-                    f"parent records never reached the target within {wait:g}s: "
-                    f"{', '.join(missing)}"))
+                await self._dead(
+                    dead_letter(
+                        "",
+                        "parent",
+                        held.change.key,
+                        held.change.asdict(),
+                        "PARENT_NOT_SYNCED",
+                        f"parent records never reached the target within {wait:g}s: "
+                        f"{', '.join(missing)}",
+                    )
+                )
 
     def _linked(self, parents: list[str]) -> bool:
         return all(self.state.links.get(parent) is not None for parent in parents)
@@ -92,8 +125,9 @@ class Agents:
     def _sink_agent(self, sink: TargetSink) -> Any:
         async def apply_to_target(stream: faust.StreamT[Any]) -> None:
             linger = self.settings.sink.linger_ms / 1000
-            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger,
-                                               self.drain):
+            async for writes in take_lingering(
+                stream, self.settings.sink.batch_size, linger, self.drain
+            ):
                 letters = await sink.apply(writes)
                 await asyncio.gather(*[await self._dead(letter) for letter in letters])
                 await self.state.flush()

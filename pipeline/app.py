@@ -23,6 +23,8 @@ PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch
 # aiokafka keeps one open batch per partition and makes a sender wait until a full one is sent:
 # at Faust's 16 KiB (8 changes) every agent stalled on broker round trips.
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
+
+
 @dataclass(frozen=True)
 class Pipeline:
     app: faust.App
@@ -56,8 +58,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
     )
 
     def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:
-        return app.topic(name, key_type=str, value_type=value_type,
-                         partitions=kafka.partitions)
+        return app.topic(name, key_type=str, value_type=value_type, partitions=kafka.partitions)
 
     names = settings.topics
     return Pipeline(

@@ -53,9 +53,16 @@ class Round:
 
 
 class RoundLoop:
-    def __init__(self, settings: Settings, clients: Mapping[str, ZohoClient],
-                 processor: Processor, state: PipelineState, producer: AIOKafkaProducer,
-                 writers: Mapping[str, TargetWriter], metrics: PipelineMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Mapping[str, ZohoClient],
+        processor: Processor,
+        state: PipelineState,
+        producer: AIOKafkaProducer,
+        writers: Mapping[str, TargetWriter],
+        metrics: PipelineMetrics,
+    ) -> None:
         """Build it inside the running event loop (aiokafka clients bind to it)."""
         self.settings = settings
         self.topics = settings.topics
@@ -65,14 +72,22 @@ class RoundLoop:
         self.producer = producer
         self.writers = writers
         self.metrics = metrics
-        self.retry = BackoffPolicy(max_attempts=settings.sink.max_attempts,
-                                   base=settings.sink.backoff_initial_ms / 1000,
-                                   cap=settings.sink.backoff_max_ms / 1000)
+        self.retry = BackoffPolicy(
+            max_attempts=settings.sink.max_attempts,
+            base=settings.sink.backoff_initial_ms / 1000,
+            cap=settings.sink.backoff_max_ms / 1000,
+        )
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=state.bootstrap, group_id=self.topics.rounds_group,
-            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
-            max_partition_fetch_bytes=4 << 20, session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000, partition_assignment_strategy=(RangePartitionAssignor,))
+            bootstrap_servers=state.bootstrap,
+            group_id=self.topics.rounds_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=4 << 20,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            partition_assignment_strategy=(RangePartitionAssignor,),
+        )
         self.busy = asyncio.Lock()  # held by a round; a rebalance waits for it
         self.closing = False
         self._task: asyncio.Task[None] | None = None
@@ -80,8 +95,7 @@ class RoundLoop:
     async def start(self) -> None:
         await self.consumer.start()
         await self._wait_for_topics()
-        self.consumer.subscribe([self.topics.hints, self.topics.fetched],
-                                listener=_Rebalance(self))
+        self.consumer.subscribe([self.topics.hints, self.topics.fetched], listener=_Rebalance(self))
         self._task = asyncio.create_task(self._run(), name="orgsync-rounds")
 
     async def stop(self) -> None:
@@ -99,8 +113,10 @@ class RoundLoop:
         deadline = time.monotonic() + TOPIC_WAIT_SECONDS
         while not wanted <= await self.consumer.topics():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"topics {', '.join(sorted(wanted))} never appeared in the "
-                                   f"cluster's metadata within {TOPIC_WAIT_SECONDS:.0f}s")
+                raise RuntimeError(
+                    f"topics {', '.join(sorted(wanted))} never appeared in the "
+                    f"cluster's metadata within {TOPIC_WAIT_SECONDS:.0f}s"
+                )
             log.info("waiting for topics %s", ", ".join(sorted(wanted)))
             await asyncio.sleep(0.5)
 
@@ -120,8 +136,9 @@ class RoundLoop:
         count = sum(map(len, batches.values()))
         deadline = time.monotonic() + self.settings.fetch.linger_ms / 1000
         while batches and count < ROUND_MAX and (left := deadline - time.monotonic()) > 0:
-            more = await self.consumer.getmany(timeout_ms=max(1, int(left * 1000)),
-                                               max_records=ROUND_MAX - count)
+            more = await self.consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=ROUND_MAX - count
+            )
             for tp, messages in more.items():
                 batches.setdefault(tp, []).extend(messages)
                 count += len(messages)
@@ -141,8 +158,9 @@ class RoundLoop:
         except (CommitFailedError, KafkaError) as error:  # redone by the partition's new owner
             log.warning("round not committed (%s): it will be redone", type(error).__name__)
 
-    def _decode(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]
-                ) -> tuple[list[Hint], list[Change]]:
+    def _decode(
+        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]
+    ) -> tuple[list[Hint], list[Change]]:
         hints: list[Hint] = []
         fetched: list[Change] = []
         for tp, messages in batches.items():
@@ -152,8 +170,13 @@ class RoundLoop:
                 try:
                     into.append(kind.loads(message.value))
                 except (ValueError, TypeError, KeyError) as error:
-                    log.warning("skipped a message that is not a %s topic=%s offset=%d: %s",
-                                kind.__name__, tp.topic, message.offset, error)
+                    log.warning(
+                        "skipped a message that is not a %s topic=%s offset=%d: %s",
+                        kind.__name__,
+                        tp.topic,
+                        message.offset,
+                        error,
+                    )
         return hints, fetched
 
     async def _process(self, hints: list[Hint], fetched: list[Change]) -> None:
@@ -176,22 +199,39 @@ class RoundLoop:
 
     async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
         groups = group_hints(hints).items()
-        results = await asyncio.gather(*(self._fetch_group(org, module, group, round_)
-                                         for (org, module), group in groups))
+        results = await asyncio.gather(
+            *(self._fetch_group(org, module, group, round_) for (org, module), group in groups)
+        )
         return [change for changes in results for change in changes]
 
-    async def _fetch_group(self, org: str, module: str, group: dict[str, Hint],
-                           round_: Round) -> list[Change]:
+    async def _fetch_group(
+        self, org: str, module: str, group: dict[str, Hint], round_: Round
+    ) -> list[Change]:
         try:
             self.metrics.fetch_calls.labels(org=org).inc()
-            return await fetch_group(self.clients[org], module, group, self.retry,
-                                     self.settings.fetch.batch_size)
+            return await fetch_group(
+                self.clients[org], module, group, self.retry, self.settings.fetch.batch_size
+            )
         except ZohoError as error:
-            log.warning("fetch failed org=%s module=%s records=%d error=%s", org, module,
-                        len(group), error.zoho_code)
-            round_.dead += [dead_letter("", "fetch", hint.key, hint.asdict(), error.zoho_code,
-                                        error.zoho_message, attempts=self.retry.max_attempts)
-                            for hint in group.values()]
+            log.warning(
+                "fetch failed org=%s module=%s records=%d error=%s",
+                org,
+                module,
+                len(group),
+                error.zoho_code,
+            )
+            round_.dead += [
+                dead_letter(
+                    "",
+                    "fetch",
+                    hint.key,
+                    hint.asdict(),
+                    error.zoho_code,
+                    error.zoho_message,
+                    attempts=self.retry.max_attempts,
+                )
+                for hint in group.values()
+            ]
             return []
 
     async def _route(self, change: Change, round_: Round) -> None:
@@ -200,8 +240,10 @@ class RoundLoop:
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
         for write in out.writes:
             round_.writes.setdefault(write.target_org, []).append(write)
-        round_.dead += [dead_letter(r.route, "transform", change.key, change.asdict(),
-                                    "REJECTED", r.reason) for r in out.rejected]
+        round_.dead += [
+            dead_letter(r.route, "transform", change.key, change.asdict(), "REJECTED", r.reason)
+            for r in out.rejected
+        ]
         if out.missing_parents or out.deferred:
             await self._hold(change, out, round_)
 
@@ -209,15 +251,22 @@ class RoundLoop:
         now = time.time()
         for parent in set(out.missing_parents.values()):
             org, module, record_id = split_key(parent)
-            hint = Hint(org=org, module=module, id=record_id, operation="update",
-                        source="lookup", received_at=now)
+            hint = Hint(
+                org=org,
+                module=module,
+                id=record_id,
+                operation="update",
+                source="lookup",
+                received_at=now,
+            )
             round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
         held = HeldChange(change=change, held_since=now, parents=sorted(out.missing_parents))
         round_.acks.append(await self._send(self.topics.held, change.key, held))
 
     async def _write(self, round_: Round) -> None:
-        results = await asyncio.gather(*(self.writers[target].write(writes)
-                                         for target, writes in round_.writes.items()))
+        results = await asyncio.gather(
+            *(self.writers[target].write(writes) for target, writes in round_.writes.items())
+        )
         for dead, queued in results:
             round_.dead += dead
             round_.acks += queued
@@ -227,8 +276,7 @@ class RoundLoop:
         round_.acks.append(await self._send(self.topics.dlq, letter.key, letter))
 
     async def _send(self, topic: str, key: str, value: faust.Record) -> Awaitable[Any]:
-        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(),
-                                                       key=key.encode())
+        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(), key=key.encode())
         return ack
 
     def partitions_changed(self) -> None:

@@ -68,8 +68,7 @@ class Fingerprints(MutableMapping[str, Any]):
 class PipelineState:
     """fingerprints, links and states of one worker, on their compacted topics."""
 
-    def __init__(self, bootstrap: str, topics: Topics, partitions: int,
-                 replication: int) -> None:
+    def __init__(self, bootstrap: str, topics: Topics, partitions: int, replication: int) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.replication = replication
@@ -80,10 +79,20 @@ class PipelineState:
         self.writer: CompactedWriter | None = None
 
     async def create_topics(self) -> None:
-        await ensure_topics(self.bootstrap, [self.topics.fingerprints],
-                            self.fingerprints.partitions, self.replication, compacted=True)
-        await ensure_topics(self.bootstrap, [self.topics.links, self.topics.states], 1,
-                            self.replication, compacted=True)
+        await ensure_topics(
+            self.bootstrap,
+            [self.topics.fingerprints],
+            self.fingerprints.partitions,
+            self.replication,
+            compacted=True,
+        )
+        await ensure_topics(
+            self.bootstrap,
+            [self.topics.links, self.topics.states],
+            1,
+            self.replication,
+            compacted=True,
+        )
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         self.writer = CompactedWriter(producer)

@@ -31,8 +31,15 @@ Backlog = Callable[[str], Awaitable[int]]
 
 
 class TargetWriter:
-    def __init__(self, org: str, sink: TargetSink, queue_topic: str, produce: Produce,
-                 backlog: Backlog, direct_seconds: float) -> None:
+    def __init__(
+        self,
+        org: str,
+        sink: TargetSink,
+        queue_topic: str,
+        produce: Produce,
+        backlog: Backlog,
+        direct_seconds: float,
+    ) -> None:
         self.org = org
         self.sink = sink
         self.queue_topic = queue_topic
@@ -58,8 +65,11 @@ class TargetWriter:
                     return await self.sink.apply(writes, direct=True), []
             except (Deferred, TimeoutError) as reason:
                 self.queued = True
-                log.warning("target %s is slow or failing (%s): queueing its writes", self.org,
-                            type(reason).__name__)
+                log.warning(
+                    "target %s is slow or failing (%s): queueing its writes",
+                    self.org,
+                    type(reason).__name__,
+                )
         return [], [await self.produce(self.queue_topic, w.key, w) for w in writes]
 
     async def _maybe_resume(self) -> None:

@@ -31,47 +31,67 @@ PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
 class HotPath(mode.Service):
-    def __init__(self, settings: Settings, clients: Mapping[str, ZohoClient],
-                 metrics: PipelineMetrics, backlog: Callable[[str], Awaitable[int]],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Mapping[str, ZohoClient],
+        metrics: PipelineMetrics,
+        backlog: Callable[[str], Awaitable[int]],
+        **kwargs: Any,
+    ) -> None:
         self.settings = settings
         self.clients = clients
         self.metrics = metrics
         self.backlog = backlog
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
         kafka = settings.kafka
-        self.store = PipelineState(self.bootstrap, settings.topics, kafka.partitions,
-                                   kafka.replication_factor)
+        self.store = PipelineState(
+            self.bootstrap, settings.topics, kafka.partitions, kafka.replication_factor
+        )
         self.producer: AIOKafkaProducer | None = None
         self.rounds: RoundLoop | None = None
         super().__init__(**kwargs)
 
     def _round_loop(self, producer: AIOKafkaProducer) -> RoundLoop:
         settings, clients, store = self.settings, self.clients, self.store
-        processor = Processor(settings, Metadata(clients), store.fingerprints, store.links,
-                              store.states)
+        processor = Processor(
+            settings, Metadata(clients), store.fingerprints, store.links, store.states
+        )
         direct = settings.sink.direct_write_timeout_seconds
-        writers = {org: TargetWriter(org, target_sink(org, settings, clients, store,
-                                                      self.metrics),
-                                     settings.topics.writes(org), self._produce, self.backlog,
-                                     direct)
-                   for org in settings.targets}
+        writers = {
+            org: TargetWriter(
+                org,
+                target_sink(org, settings, clients, store, self.metrics),
+                settings.topics.writes(org),
+                self._produce,
+                self.backlog,
+                direct,
+            )
+            for org in settings.targets
+        }
         return RoundLoop(settings, clients, processor, store, producer, writers, self.metrics)
 
     async def _produce(self, topic: str, key: str, value: faust.Record) -> Awaitable[Any]:
         assert self.producer is not None
-        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(),
-                                                       key=key.encode())
+        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(), key=key.encode())
         return ack
 
     async def on_start(self) -> None:
         kafka, topics = self.settings.kafka, self.settings.topics
-        await ensure_topics(self.bootstrap, [topics.hints, topics.fetched, topics.changes],
-                            kafka.partitions, kafka.replication_factor)
+        await ensure_topics(
+            self.bootstrap,
+            [topics.hints, topics.fetched, topics.changes],
+            kafka.partitions,
+            kafka.replication_factor,
+        )
         await self.store.create_topics()
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
-            linger_ms=PRODUCER_LINGER_MS, max_batch_size=PRODUCER_MAX_BATCH_BYTES)
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=PRODUCER_LINGER_MS,
+            max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        )
         await self.producer.start()
         await self.store.start(self.producer)
         self.rounds = self._round_loop(self.producer)

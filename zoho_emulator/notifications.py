@@ -115,7 +115,8 @@ class NotificationHub:
         if found is None:
             names = self.org.modules[module].fields
             found = self.watchable[module] = tuple(
-                f for f in names if f not in SYSTEM_FIELDS and f[:1] != "$")
+                f for f in names if f not in SYSTEM_FIELDS and f[:1] != "$"
+            )
         return found
 
     def _changes(self, event: Any) -> list[tuple[str, ...]]:
@@ -168,16 +169,18 @@ class NotificationHub:
         return False
 
 
-def _callback(sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]],
-              now_ms: int) -> dict[str, Any]:
+def _callback(
+    sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]], now_ms: int
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "server_time": now_ms,
         "query_params": dict(parse_qsl(urlsplit(sub.notify_url).query, keep_blank_values=True)),
         "module": event.module,
         "resource_uri": f"{sub.resource_base}/{event.module}",
         "ids": [str(i) for i, _, _ in pairs],
-        "affected_fields": ([{str(i): list(c)} for i, c, _ in pairs]
-                            if event.operation == "update" else []),
+        "affected_fields": (
+            [{str(i): list(c)} for i, c, _ in pairs] if event.operation == "update" else []
+        ),
         "operation": event.operation,
         "channel_id": sub.channel_id,
         "token": sub.token,
@@ -185,14 +188,16 @@ def _callback(sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, .
     if sub.return_affected_field_values:
         records = event.records  # rendered only for channels that ask for values
         body["affected_values"] = [
-            {"record_id": str(i), "values": {f: records[n].get(f) for f in c}}
-            for i, c, n in pairs]
+            {"record_id": str(i), "values": {f: records[n].get(f) for f in c}} for i, c, n in pairs
+        ]
     return body
 
 
 def _condition_met(sub: Subscription, changed: set[str]) -> bool:
-    return any(_group_met(c.get("field_selection") or {}, changed)
-               for c in sub.notification_condition or [])
+    return any(
+        _group_met(c.get("field_selection") or {}, changed)
+        for c in sub.notification_condition or []
+    )
 
 
 def _group_met(node: dict[str, Any], changed: set[str]) -> bool:

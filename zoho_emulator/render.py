@@ -12,6 +12,7 @@ from .store import StoredRecord
 if TYPE_CHECKING:
     from .state import OrgState
 
+
 class Renderer:
     def __init__(self, org: OrgState, module: ModuleDef) -> None:
         self.org = org

@@ -37,11 +37,22 @@ async def ingress_ready(session: aiohttp.ClientSession, url: str) -> bool:
 
 
 def org_config(name: str, dc: str, modules: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"dc": dc, "edition": "enterprise", "modules": modules or {},
-            "users": [{"email": f"admin@{name}.example", "name": "Admin"},
-                      {"email": "shared@example.com", "name": "Shared"}],
-            "clients": [{"client_id": f"1000.{name.upper()}", "client_secret": SECRET,
-                         "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"]}]}
+    return {
+        "dc": dc,
+        "edition": "enterprise",
+        "modules": modules or {},
+        "users": [
+            {"email": f"admin@{name}.example", "name": "Admin"},
+            {"email": "shared@example.com", "name": "Shared"},
+        ],
+        "clients": [
+            {
+                "client_id": f"1000.{name.upper()}",
+                "client_secret": SECRET,
+                "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"],
+            }
+        ],
+    }
 
 
 def target_modules(**extra: dict[str, Any]) -> dict[str, Any]:
@@ -51,16 +62,30 @@ def target_modules(**extra: dict[str, Any]) -> dict[str, Any]:
     return modules
 
 
-def write_config(path: Path, emu_url: str, broker: str, prefix: str, orgs: Iterable[str],
-                 sync: list[dict[str, Any]], **overrides: Any) -> Path:
+def write_config(
+    path: Path,
+    emu_url: str,
+    broker: str,
+    prefix: str,
+    orgs: Iterable[str],
+    sync: list[dict[str, Any]],
+    **overrides: Any,
+) -> Path:
     config: dict[str, Any] = {
         "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": 4},
         "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
-        "orgs": {name: {"dc": "in" if name == "src" else "us", "edition": "enterprise",
-                        "client_id": f"1000.{name.upper()}",
-                        "client_secret": "${CLIENT_SECRET}",
-                        "refresh_token": f"${{REFRESH_{name.upper()}}}",
-                        "api_url": emu_url, "accounts_url": emu_url} for name in orgs},
+        "orgs": {
+            name: {
+                "dc": "in" if name == "src" else "us",
+                "edition": "enterprise",
+                "client_id": f"1000.{name.upper()}",
+                "client_secret": "${CLIENT_SECRET}",
+                "refresh_token": f"${{REFRESH_{name.upper()}}}",
+                "api_url": emu_url,
+                "accounts_url": emu_url,
+            }
+            for name in orgs
+        },
         "sync": sync,
         "fetch": {"linger_ms": 200},
         "sink": {"linger_ms": 150, "backoff_initial_ms": 200, "backoff_max_ms": 1000},
@@ -80,8 +105,14 @@ def worker_env(orgs: Iterable[str]) -> dict[str, str]:
 class Worker:
     """`orgsync run --role ROLE` as a subprocess, logging to a file in the test's tmp dir."""
 
-    def __init__(self, config: Path, env: dict[str, str], workdir: Path, role: str = "worker",
-                 log_name: str = "worker.log") -> None:
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str],
+        workdir: Path,
+        role: str = "worker",
+        log_name: str = "worker.log",
+    ) -> None:
         self.config, self.env, self.workdir, self.role = config, env, workdir, role
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / log_name
@@ -89,9 +120,23 @@ class Worker:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(self.config),
-             "--role", self.role, "--loglevel", "info"],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "orgsync.cli",
+                "run",
+                "--config",
+                str(self.config),
+                "--role",
+                self.role,
+                "--loglevel",
+                "info",
+            ],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -137,8 +182,9 @@ def free_port() -> int:
         return port
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], within: float, what: str,
-                     worker: Worker | None = None) -> float:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], within: float, what: str, worker: Worker | None = None
+) -> float:
     """Poll `check` until it is true; fail after `within` seconds. Returns the seconds taken."""
     start = time.monotonic()
     while not await check():
@@ -170,34 +216,57 @@ def calls(emu: Emulator, org: str, method_path: str) -> int:
     """API calls of every client to `METHOD /crm/v8/...` paths ending like `method_path`."""
     total = 0
     for per_client in emu.state.orgs[org].stats.calls.values():
-        total += sum(n for key, n in per_client.items() if key.endswith(method_path)
-                     and key.split(" ")[0] == method_path.split(" ")[0])
+        total += sum(
+            n
+            for key, n in per_client.items()
+            if key.endswith(method_path) and key.split(" ")[0] == method_path.split(" ")[0]
+        )
     return total
 
 
 async def client(emu: Emulator, name: str, session: aiohttp.ClientSession) -> ZohoClient:
-    conn = OrgConnection(name=name, dc="in" if name == "src" else "us", edition="enterprise",
-                         client_id=f"1000.{name.upper()}", client_secret=SECRET,
-                         refresh_token=f"1000.refresh.{name}.{SECRET}", accounts_url=emu.url,
-                         api_url=emu.url)
-    zoho = ZohoClient(conn, session=session,
-                      backoff=BackoffPolicy(max_attempts=3, base=0.01, cap=0.05))
+    conn = OrgConnection(
+        name=name,
+        dc="in" if name == "src" else "us",
+        edition="enterprise",
+        client_id=f"1000.{name.upper()}",
+        client_secret=SECRET,
+        refresh_token=f"1000.refresh.{name}.{SECRET}",
+        accounts_url=emu.url,
+        api_url=emu.url,
+    )
+    zoho = ZohoClient(
+        conn, session=session, backoff=BackoffPolicy(max_attempts=3, base=0.01, cap=0.05)
+    )
     await zoho.start()
     return zoho
 
 
-async def send_hints(producer: AIOKafkaProducer, topic: str, org: str, module: str,
-                     ids: Iterable[str], operation: str = "update") -> None:
+async def send_hints(
+    producer: AIOKafkaProducer,
+    topic: str,
+    org: str,
+    module: str,
+    ids: Iterable[str],
+    operation: str = "update",
+) -> None:
     futures = []
     for record_id in ids:
-        hint = Hint(org=org, module=module, id=record_id, operation=operation,
-                    source="notification", received_at=time.time())
+        hint = Hint(
+            org=org,
+            module=module,
+            id=record_id,
+            operation=operation,
+            source="notification",
+            received_at=time.time(),
+        )
         futures.append(await producer.send(topic, key=hint.key.encode(), value=hint.dumps()))
     await asyncio.gather(*futures)
 
 
-async def read_dead_letters(broker: str, topic: str, expect: int,
-                            within: float = 30.0) -> list[DeadLetter]:
+async def read_dead_letters(
+    broker: str, topic: str, expect: int, within: float = 30.0
+) -> list[DeadLetter]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
     await consumer.start()
     letters: list[DeadLetter] = []
@@ -224,11 +293,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     return {
-        "src": org_config("src", "in", target_modules(Accounts={"api_name": "Tier",
-                                                               "data_type": "text"})),
-        "tgt": org_config("tgt", "us", target_modules(Accounts={"api_name": "Tier",
-                                                               "data_type": "text",
-                                                               "mandatory": True})),
+        "src": org_config(
+            "src", "in", target_modules(Accounts={"api_name": "Tier", "data_type": "text"})
+        ),
+        "tgt": org_config(
+            "tgt",
+            "us",
+            target_modules(Accounts={"api_name": "Tier", "data_type": "text", "mandatory": True}),
+        ),
         "tgt2": org_config("tgt2", "us", target_modules()),
     }
 
@@ -243,14 +315,20 @@ MakeWorker = Callable[..., Worker]
 
 
 @pytest.fixture
-async def make_worker(emu: Emulator, kafka_broker: str, unique_name: str,
-                      tmp_path: Path) -> AsyncIterator[MakeWorker]:
+async def make_worker(
+    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path
+) -> AsyncIterator[MakeWorker]:
     workers: list[Worker] = []
 
-    def make(sync: list[dict[str, Any]], orgs: tuple[str, ...] = ("src", "tgt"),
-             log_name: str = "worker.log", **overrides: Any) -> Worker:
-        config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                              orgs, sync, **overrides)
+    def make(
+        sync: list[dict[str, Any]],
+        orgs: tuple[str, ...] = ("src", "tgt"),
+        log_name: str = "worker.log",
+        **overrides: Any,
+    ) -> Worker:
+        config = write_config(
+            tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, orgs, sync, **overrides
+        )
         worker = Worker(config, worker_env(orgs), tmp_path, log_name=log_name)
         workers.append(worker)
         return worker
