@@ -9,9 +9,10 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from bench.deployment import org_config, target_modules, worker_env, write_config
 from orgsync_kernel.events import Change
 from tests.support.cli import orgsync
-from tests.support.pipeline import client, org_config, target_modules, worker_env, write_config
+from tests.support.pipeline import client
 from zoho_emulator import Emulator
 
 RECORDS = 250  # more than one page of 200

@@ -11,21 +11,12 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import SECRET, count, records, worker_env, write_config
 from connectors.kafka import KafkaProducer, ensure_topics
 from orgsync_kernel.config_file import load_settings
 from orgsync_operations.dlq import DlqStore, partitions_of
 from tests.support.dlq import Result, letter, make_optional, orgsync, publish
-from tests.support.pipeline import (
-    SECRET,
-    by_field,
-    client,
-    count,
-    records,
-    send_hints,
-    wait_until,
-    worker_env,
-    write_config,
-)
+from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 ROUTE = {"source": "src", "target": "tgt",

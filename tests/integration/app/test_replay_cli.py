@@ -14,20 +14,17 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.support.cli import orgsync
-from tests.support.pipeline import (
+from bench.deployment import (
     Worker,
-    by_field,
-    client,
     count,
     org_config,
     records,
-    send_hints,
     target_modules,
-    wait_until,
     worker_env,
     write_config,
 )
+from tests.support.cli import orgsync
+from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 RECORDS = 30

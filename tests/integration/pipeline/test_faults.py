@@ -9,17 +9,10 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import count, records
 from orgsync_kernel.events import Change, HeldChange
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import (
-    by_field,
-    client,
-    count,
-    read_dead_letters,
-    records,
-    send_hints,
-    wait_until,
-)
+from tests.support.pipeline import by_field, client, read_dead_letters, send_hints, wait_until
 from zoho_emulator import Emulator
 
 ACCOUNTS = {"Accounts": {"match_field": "Origin_Record_Id"}}

@@ -12,20 +12,14 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import SECRET, Worker, count, free_port, records, worker_env, write_config
 from tests.support.pipeline import (
-    SECRET,
-    Worker,
     by_field,
     calls,
     client,
-    count,
-    free_port,
     read_dead_letters,
-    records,
     send_hints,
     wait_until,
-    worker_env,
-    write_config,
 )
 from zoho_emulator import Emulator
 

@@ -7,7 +7,8 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from tests.support.pipeline import by_field, calls, client, count, records, send_hints, wait_until
+from bench.deployment import count, records
+from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 LEADS_ROUTE: dict[str, Any] = {

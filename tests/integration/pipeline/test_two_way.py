@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from tests.support.pipeline import by_field, calls, client, records, send_hints, wait_until
+from bench.deployment import records
+from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 FIELDS = ["First_Name", "Last_Name", "Email", "Lead_Status"]

@@ -14,22 +14,25 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.pipeline import SECRET, count
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
-    QUICK_SINK,
-    REPO,
+    SECRET,
     MakeDeployment,
-    Row,
-    converged,
+    count,
     insert_accounts,
     mirror,
     patient_client,
+    until,
+)
+from tests.support.reliability import (
+    QUICK_SINK,
+    REPO,
+    Row,
+    converged,
     record_row,
     scaled,
     start_receiving,
     topic_count,
-    until,
 )
 from zoho_emulator import Emulator
 

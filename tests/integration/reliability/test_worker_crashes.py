@@ -8,22 +8,24 @@ import time
 
 import aiohttp
 
-from tests.support.pipeline import count
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
-    QUICK_SINK,
     MakeDeployment,
     Orgsync,
-    Row,
-    converged,
+    count,
     insert_accounts,
     mirror,
     patient_client,
+    until,
+)
+from tests.support.reliability import (
+    QUICK_SINK,
+    Row,
+    converged,
     record_row,
     scaled,
     start_receiving,
     topic_count,
-    until,
 )
 from zoho_emulator import Emulator
 
