@@ -75,7 +75,7 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
             ingress={"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
                      "webhook_secret": SECRET},
             poller={"interval_seconds": 1.0, "overlap_seconds": 1.0})
-        await ensure_topics(kafka_broker, settings.topics, PARTITIONS, 1)
+        await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
         async with zoho_client(settings) as zoho, \
                 TopicReader(kafka_broker, settings.topics.hints) as hints:
             yield Stack(emu, settings, zoho, hints)
