@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import criteria
+from .dc import format_datetime
 from .http import ApiError, empty, invalid_param, json_response, param_missing
 from .paging import MAX_PER_PAGE, int_param, modified_since, render_rows, wanted_fields
 from .records import module_of
@@ -79,8 +80,6 @@ def _name_id(user: dict[str, str] | None) -> dict[str, str] | None:
 
 
 def _fmt(org: OrgState, epoch_s: int) -> str:
-    from .dc import format_datetime
-
     return format_datetime(epoch_s, org.tz)
 
 
