@@ -46,7 +46,7 @@ async def test_search_by_email_phone_word_and_no_match(alpha: Client) -> None:
 
 
 async def test_search_errors(alpha: Client) -> None:
-    for params, code in (({}, "REQUIRED_PARAM_MISSING"),
+    for params, code in (({}, "EXPECTED_PARAM_MISSING"),
                          ({"criteria": "(Last_Name:equals"}, "INVALID_QUERY"),
                          ({"criteria": "(Nope:equals:x)"}, "INVALID_QUERY"),
                          ({"criteria": "(Last_Name:like:x)"}, "INVALID_QUERY"),
