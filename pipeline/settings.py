@@ -30,7 +30,17 @@ from pydantic import (
     model_validator,
 )
 
-DataCentre = Literal["us", "eu", "in", "au", "jp", "ca", "cn", "sa"]
+from connectors.zoho.endpoints import DATA_CENTRES
+
+
+def _known_dc(value: str) -> str:
+    if value not in DATA_CENTRES:
+        *rest, last = (repr(dc) for dc in DATA_CENTRES)
+        raise ValueError(f"Input should be {', '.join(rest)} or {last}")
+    return value
+
+
+DataCentre = Annotated[str, AfterValidator(_known_dc)]  # the one table: connectors.zoho
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 Trigger = Literal["workflow", "approval", "blueprint"]
 # Concurrent in-flight calls Zoho allows per org and edition (reference section 7).

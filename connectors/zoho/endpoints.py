@@ -1,6 +1,7 @@
 """Zoho data centres: which accounts server and API host an org talks to.
 
-An org is configured by ``dc``; ``accounts_url``/``api_url`` override the table (for the
+An org is configured by ``dc``; ``DATA_CENTRES`` is the one table of them (settings validate
+``dc`` against it); ``accounts_url``/``api_url`` override the table (for the
 emulator or a proxy).  ``api_domain`` from a token response is followed only when it is
 a known Zoho API host or equals the configured override — a token is never sent to any
 other host.
@@ -29,6 +30,8 @@ DATA_CENTRES: dict[str, DataCentre] = {
     "ca": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
     "cn": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
     "sa": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    # Zoho Accounts' multi-DC page lists the UK; the API host follows the other DCs' pattern.
+    "uk": DataCentre("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
 }
 
 # Production, sandbox and developer environments share the DC's accounts server.
