@@ -215,6 +215,8 @@ class OrgState:
             fn()
 
     def concurrency_for(self, client_id: str) -> Concurrency:
+        """The slots of the calling app (Zoho: "the concurrency limit of the user for the app";
+        every token here acts as the org's first user), or of the whole org under "org"."""
         key = client_id if self.behaviour.concurrency_scope == "client" else ""
         slot = self.concurrency.get(key)
         if slot is None:
