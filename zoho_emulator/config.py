@@ -41,7 +41,7 @@ class Behaviour:
     concurrency_scope: str = "client"  # per user per app (every token acts as one user); "org"
     sub_concurrency: int = 10
     heavy_write_threshold: int = 10
-    search_index_delay_ms: int = 0
+    search_index_delay_ms: int = 5000  # Zoho: just-written records may be missing (204)
     search_equals_contains: bool = True
 
     @classmethod
