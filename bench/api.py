@@ -43,8 +43,12 @@ class Caller:
 
     async def refresh(self) -> str:
         """POST /oauth/v2/token grant_type=refresh_token; returns the new access token."""
-        form = {"grant_type": "refresh_token", "client_id": self.client.client_id,
-                "client_secret": self.client.secret, "refresh_token": self.client.refresh_token}
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.client.client_id,
+            "client_secret": self.client.secret,
+            "refresh_token": self.client.refresh_token,
+        }
         async with self.session.post(f"{self.url}/oauth/v2/token", data=form) as response:
             body = orjson.loads(await response.read())
         self.refreshes += 1
@@ -58,25 +62,39 @@ class Caller:
         async with self._lock:  # one refresh for every caller waiting on it
             return self.token or await self.refresh()
 
-    async def call(self, method: str, path: str, *, body: Any = None,
-                   params: dict[str, str] | None = None, token: str | None = None) -> Response:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Response:
         """One HTTP call (no retry); ``token`` overrides the cached one."""
         bearer = token or self.token or await self._cached_token()
         headers = {"Authorization": f"Zoho-oauthtoken {bearer}"}
         data = None if body is None else orjson.dumps(body)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        async with self.session.request(method, self.url + API + path, data=data,
-                                        params=params, headers=headers) as response:
+        async with self.session.request(
+            method, self.url + API + path, data=data, params=params, headers=headers
+        ) as response:
             raw = await response.read()
         self.calls += 1
         if response.status == 429:
             self.throttled += 1
         return Response(response.status, orjson.loads(raw) if raw else None)
 
-    async def call_retrying(self, method: str, path: str, *, body: Any = None,
-                            params: dict[str, str] | None = None,
-                            attempts: int = 30) -> Response:
+    async def call_retrying(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        attempts: int = 30,
+    ) -> Response:
         """Retry 429 and 5xx with a short bounded backoff (what any sane caller does)."""
         delay = 0.05
         for _ in range(attempts - 1):
@@ -92,8 +110,10 @@ def written_ids(response: Response) -> list[str | None]:
     """Per-record ids of a write response, in request order (None where that record failed)."""
     if not isinstance(response.body, dict):
         return []
-    return [item.get("details", {}).get("id") if item.get("status") == "success" else None
-            for item in response.body.get("data", [])]
+    return [
+        item.get("details", {}).get("id") if item.get("status") == "success" else None
+        for item in response.body.get("data", [])
+    ]
 
 
 async def read_all(caller: Caller, module: str, fields: list[str]) -> list[dict[str, Any]]:

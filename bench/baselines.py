@@ -92,8 +92,9 @@ def _after(entries: list[Event], since: int, skip: int) -> list[Event]:
 Handler = Callable[[Event], Awaitable[None]]
 
 
-async def _pump(feed: LogFeed, finished: asyncio.Event, concurrency: int,
-                handle: Handler, run: BaselineRun) -> None:
+async def _pump(
+    feed: LogFeed, finished: asyncio.Event, concurrency: int, handle: Handler, run: BaselineRun
+) -> None:
     """Hands each event to one of ``concurrency`` workers, as concurrent workflow executions."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=concurrency * 4)
     writes_seen: dict[str, int] = {}
@@ -131,8 +132,9 @@ def _record(run: BaselineRun, event: Event, response: Response) -> None:
         run.failed += 1
 
 
-async def seed_literal(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
-                       target: Caller, concurrency: int) -> BaselineRun:
+async def seed_literal(
+    feed: LogFeed, finished: asyncio.Event, book: RecordBook, target: Caller, concurrency: int
+) -> BaselineRun:
     run = BaselineRun("seed-literal")
 
     async def handle(event: Event) -> None:
@@ -151,8 +153,14 @@ async def seed_literal(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
     return run
 
 
-async def per_record(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
-                     target: Caller, concurrency: int, fields: tuple[str, ...]) -> BaselineRun:
+async def per_record(
+    feed: LogFeed,
+    finished: asyncio.Event,
+    book: RecordBook,
+    target: Caller,
+    concurrency: int,
+    fields: tuple[str, ...],
+) -> BaselineRun:
     run = BaselineRun("per-record")
 
     async def handle(event: Event) -> None:
@@ -160,8 +168,11 @@ async def per_record(feed: LogFeed, finished: asyncio.Event, book: RecordBook,
             return
         record = await book.version(event["id"], event["nth"])
         row = {name: record[name] for name in fields if name in record}
-        body = {"data": [{**row, MATCH_FIELD: event["id"]}],
-                "duplicate_check_fields": [MATCH_FIELD], "trigger": []}
+        body = {
+            "data": [{**row, MATCH_FIELD: event["id"]}],
+            "duplicate_check_fields": [MATCH_FIELD],
+            "trigger": [],
+        }
         _record(run, event, await target.call_retrying("POST", "/Leads/upsert", body=body))
 
     await _pump(feed, finished, concurrency, handle, run)

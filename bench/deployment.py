@@ -34,19 +34,33 @@ ADMIN_SECRET = "admin-secret-0123456789abcdef-admin"
 CLI_TIMEOUT_S = 120
 ORIGIN = "Origin_Record_Id"
 ORIGIN_FIELD = {"api_name": ORIGIN, "data_type": "text", "unique": True}
-ACCOUNTS_ROUTE: dict[str, Any] = {"source": "src", "target": "tgt",
-                                  "modules": {"Accounts": {"match_field": ORIGIN}}}
+ACCOUNTS_ROUTE: dict[str, Any] = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {"Accounts": {"match_field": ORIGIN}},
+}
 
 
 # --- orgs and config ------------------------------------------------------------------------------
 
 
 def org_config(name: str, dc: str, modules: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"dc": dc, "edition": "enterprise", "modules": modules or {},
-            "users": [{"email": f"admin@{name}.example", "name": "Admin"},
-                      {"email": "shared@example.com", "name": "Shared"}],
-            "clients": [{"client_id": f"1000.{name.upper()}", "client_secret": SECRET,
-                         "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"]}]}
+    return {
+        "dc": dc,
+        "edition": "enterprise",
+        "modules": modules or {},
+        "users": [
+            {"email": f"admin@{name}.example", "name": "Admin"},
+            {"email": "shared@example.com", "name": "Shared"},
+        ],
+        "clients": [
+            {
+                "client_id": f"1000.{name.upper()}",
+                "client_secret": SECRET,
+                "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"],
+            }
+        ],
+    }
 
 
 def target_modules(**extra: dict[str, Any]) -> dict[str, Any]:
@@ -56,16 +70,30 @@ def target_modules(**extra: dict[str, Any]) -> dict[str, Any]:
     return modules
 
 
-def write_config(path: Path, emu_url: str, broker: str, prefix: str, orgs: Iterable[str],
-                 sync: list[dict[str, Any]], **overrides: Any) -> Path:
+def write_config(
+    path: Path,
+    emu_url: str,
+    broker: str,
+    prefix: str,
+    orgs: Iterable[str],
+    sync: list[dict[str, Any]],
+    **overrides: Any,
+) -> Path:
     config: dict[str, Any] = {
         "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": 4},
         "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
-        "orgs": {name: {"dc": "in" if name == "src" else "us", "edition": "enterprise",
-                        "client_id": f"1000.{name.upper()}",
-                        "client_secret": "${CLIENT_SECRET}",
-                        "refresh_token": f"${{REFRESH_{name.upper()}}}",
-                        "api_url": emu_url, "accounts_url": emu_url} for name in orgs},
+        "orgs": {
+            name: {
+                "dc": "in" if name == "src" else "us",
+                "edition": "enterprise",
+                "client_id": f"1000.{name.upper()}",
+                "client_secret": "${CLIENT_SECRET}",
+                "refresh_token": f"${{REFRESH_{name.upper()}}}",
+                "api_url": emu_url,
+                "accounts_url": emu_url,
+            }
+            for name in orgs
+        },
         "sync": sync,
         "fetch": {"linger_ms": 200},
         "sink": {"linger_ms": 150, "backoff_initial_ms": 200, "backoff_max_ms": 1000},
@@ -105,8 +133,14 @@ def free_port() -> int:
 class Worker:
     """`orgsync run --role ROLE` as a subprocess, logging to a file in the test's tmp dir."""
 
-    def __init__(self, config: Path, env: dict[str, str], workdir: Path, role: str = "worker",
-                 log_name: str = "worker.log") -> None:
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str],
+        workdir: Path,
+        role: str = "worker",
+        log_name: str = "worker.log",
+    ) -> None:
         self.config, self.env, self.workdir, self.role = config, env, workdir, role
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / log_name
@@ -114,9 +148,23 @@ class Worker:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(self.config),
-             "--role", self.role, "--loglevel", "info"],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "orgsync.cli",
+                "run",
+                "--config",
+                str(self.config),
+                "--role",
+                self.role,
+                "--loglevel",
+                "info",
+            ],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -157,8 +205,9 @@ class Worker:
 class Orgsync(Worker):
     """`orgsync run --role ROLE` with its own log file (all its output), info level."""
 
-    def __init__(self, config: Path, env: dict[str, str], workdir: Path, role: str,
-                 name: str) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str], workdir: Path, role: str, name: str
+    ) -> None:
         super().__init__(config, env, workdir)
         self.role = role
         self.log_path = workdir / f"{name}.log"
@@ -167,9 +216,23 @@ class Orgsync(Worker):
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(self.config),
-             "--role", self.role, "--log-level", "info"],
-            env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "orgsync.cli",
+                "run",
+                "--config",
+                str(self.config),
+                "--role",
+                self.role,
+                "--log-level",
+                "info",
+            ],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.starts += 1
 
     @property
@@ -214,18 +277,27 @@ class Deployment:
         """Another orgsync command (dlq, check) with this deployment's config and env; run
         without blocking the loop, as the emulator answers it from this very loop."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orgsync.cli", *args, "--config", str(self.config),
-            env=self.env, cwd=self.workdir, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "orgsync.cli",
+            *args,
+            "--config",
+            str(self.config),
+            env=self.env,
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else None)
+            stdin=asyncio.subprocess.PIPE if stdin is not None else None,
+        )
         try:
             out, err = await asyncio.wait_for(process.communicate(stdin), CLI_TIMEOUT_S)
         except TimeoutError:
             process.kill()
             await process.wait()
             raise
-        result = CliResult(process.returncode or 0, out.decode(errors="replace"),
-                           err.decode(errors="replace"))
+        result = CliResult(
+            process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+        )
         log = self.workdir / f"cli-{len(list(self.workdir.glob('cli-*.log')))}.log"
         log.write_text(f"$ orgsync {' '.join(args)}\n{result.stdout}{result.stderr}")
         return result
@@ -241,18 +313,39 @@ class CliResult:
 MakeDeployment = Callable[..., Deployment]
 
 
-def deploy(emu: Emulator, broker: str, prefix: str, workdir: Path,
-           sync: list[dict[str, Any]], orgs: tuple[str, ...] = ("src", "tgt"),
-           poll_seconds: float = 600.0, host: str = "127.0.0.1", **overrides: Any) -> Deployment:
+def deploy(
+    emu: Emulator,
+    broker: str,
+    prefix: str,
+    workdir: Path,
+    sync: list[dict[str, Any]],
+    orgs: tuple[str, ...] = ("src", "tgt"),
+    poll_seconds: float = 600.0,
+    host: str = "127.0.0.1",
+    **overrides: Any,
+) -> Deployment:
     """A config whose ingress gets the emulator's Notification API callbacks; bound to `host`
     (beyond loopback it is protected by an admin secret)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    ingress = {"listen": f"{host}:{port}", "public_url": url,
-               "webhook_secret": "${HOOK_SECRET}", "admin_secret": "${ADMIN_SECRET}"}
+    ingress = {
+        "listen": f"{host}:{port}",
+        "public_url": url,
+        "webhook_secret": "${HOOK_SECRET}",
+        "admin_secret": "${ADMIN_SECRET}",
+    }
     poller = {"interval_seconds": poll_seconds, "overlap_seconds": 5}
-    config = write_config(workdir / "orgsync.yaml", emu.url, broker, prefix, orgs, sync,
-                          ingress=ingress, poller=poller, **overrides)
+    config = write_config(
+        workdir / "orgsync.yaml",
+        emu.url,
+        broker,
+        prefix,
+        orgs,
+        sync,
+        ingress=ingress,
+        poller=poller,
+        **overrides,
+    )
     with_token_cache(config)
     env = {**worker_env(orgs), "ADMIN_SECRET": ADMIN_SECRET}
     return Deployment(config, env, workdir, prefix, url)
@@ -286,8 +379,9 @@ async def until(check: Any, within: float, what: str, procs: Iterable[Orgsync] =
             return time.monotonic() - start
         for proc in procs:
             if proc.process is not None and not proc.alive():
-                raise AssertionError(f"{proc.log_path.name} exited "
-                                     f"({proc.process.returncode}):\n{proc.log()}")
+                raise AssertionError(
+                    f"{proc.log_path.name} exited ({proc.process.returncode}):\n{proc.log()}"
+                )
         if time.monotonic() - start > within:
             tails = "\n".join(f"--- {p.log_path.name}\n{p.log()}" for p in procs)
             raise AssertionError(f"timed out after {within}s waiting for {what}\n{tails}")
@@ -299,12 +393,19 @@ async def until(check: Any, within: float, what: str, procs: Iterable[Orgsync] =
 
 async def patient_client(emu: Emulator, org: str, session: aiohttp.ClientSession) -> ZohoClient:
     """The test's own writer: retries long enough to get through the injected faults."""
-    conn = OrgConnection(name=org, dc="in" if org == "src" else "us", edition="enterprise",
-                         client_id=f"1000.{org.upper()}", client_secret=SECRET,
-                         refresh_token=f"1000.refresh.{org}.{SECRET}", accounts_url=emu.url,
-                         api_url=emu.url)
-    zoho = ZohoClient(conn, session=session,
-                      backoff=BackoffPolicy(max_attempts=12, base=0.05, cap=0.5))
+    conn = OrgConnection(
+        name=org,
+        dc="in" if org == "src" else "us",
+        edition="enterprise",
+        client_id=f"1000.{org.upper()}",
+        client_secret=SECRET,
+        refresh_token=f"1000.refresh.{org}.{SECRET}",
+        accounts_url=emu.url,
+        api_url=emu.url,
+    )
+    zoho = ZohoClient(
+        conn, session=session, backoff=BackoffPolicy(max_attempts=12, base=0.05, cap=0.5)
+    )
     await zoho.start()
     return zoho
 
@@ -367,18 +468,30 @@ class Mirror:
 
     @property
     def exact(self) -> bool:
-        return (self.found == self.expected and not self.duplicates and not self.missing
-                and not self.wrong)
+        return (
+            self.found == self.expected
+            and not self.duplicates
+            and not self.missing
+            and not self.wrong
+        )
 
 
-def mirror(emu: Emulator, module: str = "Accounts", fields: tuple[str, ...] = MIRRORED,
-           source: str = "src", target: str = "tgt") -> Mirror:
+def mirror(
+    emu: Emulator,
+    module: str = "Accounts",
+    fields: tuple[str, ...] = MIRRORED,
+    source: str = "src",
+    target: str = "tgt",
+) -> Mirror:
     sources = {str(r["id"]): r for r in records(emu, source, module)}
     targets = records(emu, target, module)
     per_origin = Counter(str(r.get(ORIGIN)) for r in targets)
     by_origin = {str(r.get(ORIGIN)): r for r in targets}
     missing = sorted(set(sources) - set(by_origin))
-    wrong = [sid for sid, row in sources.items() if sid in by_origin
-             and any(by_origin[sid].get(f) != row.get(f) for f in fields)]
+    wrong = [
+        sid
+        for sid, row in sources.items()
+        if sid in by_origin and any(by_origin[sid].get(f) != row.get(f) for f in fields)
+    ]
     extra = sum(n - 1 for n in per_origin.values() if n > 1)
     return Mirror(len(sources), len(targets), extra, missing, sorted(wrong))

@@ -45,8 +45,14 @@ from zoho_emulator import Emulator, load_config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "emulator_speed.json"
 TARGETS = {"small_calls_per_s": 1_000, "upsert_records_per_s": 20_000}
-CLIENTS = [{"client_id": f"1000.BENCH{i}", "client_secret": f"bench-secret-{i}",
-            "refresh_tokens": [f"1000.{i:032x}.{i + 1:032x}"]} for i in range(2)]
+CLIENTS = [
+    {
+        "client_id": f"1000.BENCH{i}",
+        "client_secret": f"bench-secret-{i}",
+        "refresh_tokens": [f"1000.{i:032x}.{i + 1:032x}"],
+    }
+    for i in range(2)
+]
 PER_CLIENT_LIMIT = 25  # ultimate edition
 SUB_LIMIT = 10
 
@@ -78,15 +84,19 @@ class Outcome:
 
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms) or [0.0]
-        return {"calls": self.calls, "records": self.records, "seconds": round(self.seconds, 3),
-                "calls_per_s": round(self.calls / self.seconds, 1),
-                "records_per_s": round(self.records / self.seconds, 1),
-                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-                "p50_ms": round(statistics.median(lat), 2),
-                "p99_ms": round(lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0], 2),
-                "server_cpu_s": round(self.server_cpu_s, 3),
-                "client_cpu_s": round(self.client_cpu_s, 3),
-                **({} if self.callbacks is None else {"callbacks": self.callbacks})}
+        return {
+            "calls": self.calls,
+            "records": self.records,
+            "seconds": round(self.seconds, 3),
+            "calls_per_s": round(self.calls / self.seconds, 1),
+            "records_per_s": round(self.records / self.seconds, 1),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "p50_ms": round(statistics.median(lat), 2),
+            "p99_ms": round(lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0], 2),
+            "server_cpu_s": round(self.server_cpu_s, 3),
+            "client_cpu_s": round(self.client_cpu_s, 3),
+            **({} if self.callbacks is None else {"callbacks": self.callbacks}),
+        }
 
 
 def _config() -> Any:
@@ -95,34 +105,54 @@ def _config() -> Any:
 
 
 def _records(worker: int, start: int, offset: int) -> list[dict[str, Any]]:
-    return [{"Last_Name": f"Bench {n}", "Company": "Speed Ltd",
-             "Email": f"w{worker}-{n + offset}@bench.example"} for n in range(start, start + 100)]
+    return [
+        {
+            "Last_Name": f"Bench {n}",
+            "Company": "Speed Ltd",
+            "Email": f"w{worker}-{n + offset}@bench.example",
+        }
+        for n in range(start, start + 100)
+    ]
 
 
-async def _get_loop(session: aiohttp.ClientSession, phase: Phase, token: str,
-                    out: Outcome, deadline: float) -> None:
+async def _get_loop(
+    session: aiohttp.ClientSession, phase: Phase, token: str, out: Outcome, deadline: float
+) -> None:
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}
     rnd = random.Random()
     while time.perf_counter() < deadline:
         started = time.perf_counter()
-        async with session.get(f"{phase.url}/crm/v8/Leads/{rnd.choice(phase.ids)}",
-                               headers=headers) as r:
+        async with session.get(
+            f"{phase.url}/crm/v8/Leads/{rnd.choice(phase.ids)}", headers=headers
+        ) as r:
             await r.read()
         out.latencies_ms.append((time.perf_counter() - started) * 1000)
         out.statuses[r.status] = out.statuses.get(r.status, 0) + 1
         out.calls += 1
 
 
-async def _upsert_loop(session: aiohttp.ClientSession, phase: Phase, token: str, worker: int,
-                       out: Outcome, deadline: float) -> None:
+async def _upsert_loop(
+    session: aiohttp.ClientSession,
+    phase: Phase,
+    token: str,
+    worker: int,
+    out: Outcome,
+    deadline: float,
+) -> None:
     headers = {"Authorization": f"Zoho-oauthtoken {token}", "Content-Type": "application/json"}
     sent = 0
     while time.perf_counter() < deadline:
-        body = orjson.dumps({"data": _records(worker, sent, phase.email_offset), "trigger": [],
-                             "duplicate_check_fields": ["Email"]})
+        body = orjson.dumps(
+            {
+                "data": _records(worker, sent, phase.email_offset),
+                "trigger": [],
+                "duplicate_check_fields": ["Email"],
+            }
+        )
         started = time.perf_counter()
-        async with session.post(f"{phase.url}/crm/v8/Leads/upsert", data=body,
-                                headers=headers) as r:
+        async with session.post(
+            f"{phase.url}/crm/v8/Leads/upsert", data=body, headers=headers
+        ) as r:
             await r.read()
         out.latencies_ms.append((time.perf_counter() - started) * 1000)
         out.statuses[r.status] = out.statuses.get(r.status, 0) + 1
@@ -155,10 +185,19 @@ class Receiver:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        watch = {"watch": [{"channel_id": self.CHANNEL, "events": ["Leads.create", "Leads.edit"],
-                            "notify_url": f"http://127.0.0.1:{port}/hooks", "token": "bench"}]}
-        async with session.post(f"{phase.url}/crm/v8/actions/watch", json=watch,
-                                headers=_auth(phase.tokens[0])) as r:
+        watch = {
+            "watch": [
+                {
+                    "channel_id": self.CHANNEL,
+                    "events": ["Leads.create", "Leads.edit"],
+                    "notify_url": f"http://127.0.0.1:{port}/hooks",
+                    "token": "bench",
+                }
+            ]
+        }
+        async with session.post(
+            f"{phase.url}/crm/v8/actions/watch", json=watch, headers=_auth(phase.tokens[0])
+        ) as r:
             assert r.status == 201, await r.text()
 
     async def stop(self, session: aiohttp.ClientSession, phase: Phase, expected: int) -> int:
@@ -169,9 +208,11 @@ class Receiver:
                     await self.arrived.wait()
         except TimeoutError:
             pass  # reported: callbacks < calls
-        async with session.delete(f"{phase.url}/crm/v8/actions/watch",
-                                  params={"channel_ids": self.CHANNEL},
-                                  headers=_auth(phase.tokens[0])) as r:
+        async with session.delete(
+            f"{phase.url}/crm/v8/actions/watch",
+            params={"channel_ids": self.CHANNEL},
+            headers=_auth(phase.tokens[0]),
+        ) as r:
             assert r.status == 200, await r.text()
         if self.runner is not None:
             await self.runner.cleanup()
@@ -216,8 +257,12 @@ def run_phase(phase: Phase) -> Outcome:
 async def _tokens(session: aiohttp.ClientSession, url: str) -> list[str]:
     tokens = []
     for client in CLIENTS:
-        form = {"grant_type": "refresh_token", "refresh_token": client["refresh_tokens"][0],
-                "client_id": client["client_id"], "client_secret": client["client_secret"]}
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": client["refresh_tokens"][0],
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        }
         async with session.post(f"{url}/oauth/v2/token", data=form) as r:
             tokens.append((await r.json(content_type=None))["access_token"])
     return tokens
@@ -227,14 +272,16 @@ async def _seed(session: aiohttp.ClientSession, url: str, token: str) -> list[st
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}
     ids: list[str] = []
     for batch in range(10):
-        async with session.post(f"{url}/crm/v8/Leads", headers=headers,
-                                json={"data": _records(999_999, batch * 100, 0)}) as r:
+        async with session.post(
+            f"{url}/crm/v8/Leads", headers=headers, json={"data": _records(999_999, batch * 100, 0)}
+        ) as r:
             ids += [e["details"]["id"] for e in (await r.json())["data"]]
     return ids
 
 
-async def _phases(emu: Emulator, args: argparse.Namespace,
-                  pool: ProcessPoolExecutor) -> dict[str, Outcome]:
+async def _phases(
+    emu: Emulator, args: argparse.Namespace, pool: ProcessPoolExecutor
+) -> dict[str, Outcome]:
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as session:
         tokens = await _tokens(session, emu.url)
@@ -245,10 +292,12 @@ async def _phases(emu: Emulator, args: argparse.Namespace,
         "get_by_id": Phase("get", emu.url, tokens, per_get, args.seconds, ids),
         "upsert_insert": Phase("upsert", emu.url, tokens, per_write, args.seconds),
         "upsert_update": Phase("upsert", emu.url, tokens, per_write, args.seconds),
-        "upsert_insert_notify": Phase("upsert", emu.url, tokens, per_write, args.seconds,
-                                      email_offset=10_000_000, notify=True),
-        "upsert_update_notify": Phase("upsert", emu.url, tokens, per_write, args.seconds,
-                                      email_offset=10_000_000, notify=True),
+        "upsert_insert_notify": Phase(
+            "upsert", emu.url, tokens, per_write, args.seconds, email_offset=10_000_000, notify=True
+        ),
+        "upsert_update_notify": Phase(
+            "upsert", emu.url, tokens, per_write, args.seconds, email_offset=10_000_000, notify=True
+        ),
     }
     results: dict[str, Outcome] = {}
     for name, phase in plan.items():
@@ -287,16 +336,22 @@ def _report(results: dict[str, Outcome], args: argparse.Namespace) -> dict[str, 
     notified = [results[k] for k in ("upsert_insert_notify", "upsert_update_notify")]
     records_notify = min(o.records / o.seconds for o in notified)
     return {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "settings": {"seconds": args.seconds, "concurrency": args.concurrency},
         "phases": {name: o.summary() for name, o in results.items()},
         "load_average": os.getloadavg(),
-        "verdict": {"small_calls_per_s": round(small, 1), "upsert_records_per_s": round(records, 1),
-                    "upsert_records_per_s_with_channel": round(records_notify, 1),
-                    "targets": TARGETS,
-                    "met": small >= TARGETS["small_calls_per_s"]
-                    and min(records, records_notify) >= TARGETS["upsert_records_per_s"]},
+        "verdict": {
+            "small_calls_per_s": round(small, 1),
+            "upsert_records_per_s": round(records, 1),
+            "upsert_records_per_s_with_channel": round(records_notify, 1),
+            "targets": TARGETS,
+            "met": small >= TARGETS["small_calls_per_s"]
+            and min(records, records_notify) >= TARGETS["upsert_records_per_s"],
+        },
     }
 
 

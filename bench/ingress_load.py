@@ -46,22 +46,39 @@ PARTITIONS = 8
 
 
 def _settings(broker: str, prefix: str) -> Settings:
-    org = {"dc": "us", "edition": "enterprise", "client_id": "1000.BENCH",
-           "client_secret": "bench", "refresh_token": "bench"}
-    return Settings.model_validate({
-        "kafka": {"broker": broker, "topic_prefix": prefix, "partitions": PARTITIONS},
-        "ingress": {"listen": "127.0.0.1:0", "webhook_secret": SECRET},
-        "orgs": {"alpha": org, "beta": org},
-        "sync": [{"source": "alpha", "target": "beta",
-                  "modules": {"Leads": {"match_field": "Origin_Record_Id"}}}],
-    })
+    org = {
+        "dc": "us",
+        "edition": "enterprise",
+        "client_id": "1000.BENCH",
+        "client_secret": "bench",
+        "refresh_token": "bench",
+    }
+    return Settings.model_validate(
+        {
+            "kafka": {"broker": broker, "topic_prefix": prefix, "partitions": PARTITIONS},
+            "ingress": {"listen": "127.0.0.1:0", "webhook_secret": SECRET},
+            "orgs": {"alpha": org, "beta": org},
+            "sync": [
+                {
+                    "source": "alpha",
+                    "target": "beta",
+                    "modules": {"Leads": {"match_field": "Origin_Record_Id"}},
+                }
+            ],
+        }
+    )
 
 
 # --- the load process ------------------------------------------------------------------
 
 
-async def _connection(session: aiohttp.ClientSession, url: str, until: float,
-                      latencies: list[float], statuses: dict[int, int]) -> None:
+async def _connection(
+    session: aiohttp.ClientSession,
+    url: str,
+    until: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+) -> None:
     headers = {"X-Orgsync-Secret": SECRET}
     while time.perf_counter() < until:
         body = {"module": "Leads", "id": str(random.randrange(10**17, 10**18))}
@@ -79,8 +96,9 @@ async def _load(url: str, seconds: float, connections: int) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.perf_counter()
         until = started + seconds
-        await asyncio.gather(*(_connection(session, url, until, latencies, statuses)
-                               for _ in range(connections)))
+        await asyncio.gather(
+            *(_connection(session, url, until, latencies, statuses) for _ in range(connections))
+        )
         elapsed = time.perf_counter() - started
     return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed}
 
@@ -117,8 +135,9 @@ async def run(seconds: float, connections: int, broker: str) -> dict[str, Any]:
     await ensure_topics(bootstrap, settings.topics, PARTITIONS, 1)
     producer = KafkaProducer(bootstrap, timeout=5.0)
     await producer.start()
-    app = create_app(settings, producer, IngressMetrics.create(CollectorRegistry()),
-                     StaticChannelTokens())
+    app = create_app(
+        settings, producer, IngressMetrics.create(CollectorRegistry()), StaticChannelTokens()
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -137,23 +156,29 @@ async def run(seconds: float, connections: int, broker: str) -> dict[str, Any]:
     return _summary(raw, produced, seconds, connections)
 
 
-def _summary(raw: dict[str, Any], produced: int, seconds: float,
-             connections: int) -> dict[str, Any]:
+def _summary(
+    raw: dict[str, Any], produced: int, seconds: float, connections: int
+) -> dict[str, Any]:
     latencies = sorted(raw["latencies"])
     ok = raw["statuses"].get(200, 0)
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "seconds": seconds,
         "connections": connections,
         "requests": len(latencies),
         "statuses": {str(k): v for k, v in sorted(raw["statuses"].items())},
         "requests_per_s": round(ok / raw["elapsed"], 1),
-        "latency_ms": {"p50": round(quantiles[49] * 1000, 2),
-                       "p99": round(quantiles[98] * 1000, 2),
-                       "max": round(latencies[-1] * 1000, 2) if latencies else None},
+        "latency_ms": {
+            "p50": round(quantiles[49] * 1000, 2),
+            "p99": round(quantiles[98] * 1000, 2),
+            "max": round(latencies[-1] * 1000, 2) if latencies else None,
+        },
         "hints_in_topic": produced,
         "every_200_produced": produced >= ok,
     }
@@ -168,10 +193,12 @@ def main() -> None:
     result = asyncio.run(run(args.seconds, args.connections, args.broker))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"ingress webhooks: {result['requests_per_s']} req/s over {args.seconds:g}s, "
-          f"{args.connections} connections; latency p50 {result['latency_ms']['p50']} ms, "
-          f"p99 {result['latency_ms']['p99']} ms; statuses {result['statuses']}; "
-          f"hints in topic {result['hints_in_topic']}")
+    print(
+        f"ingress webhooks: {result['requests_per_s']} req/s over {args.seconds:g}s, "
+        f"{args.connections} connections; latency p50 {result['latency_ms']['p50']} ms, "
+        f"p99 {result['latency_ms']['p99']} ms; statuses {result['statuses']}; "
+        f"hints in topic {result['hints_in_topic']}"
+    )
     print(f"wrote {RESULTS}")
 
 

@@ -59,33 +59,50 @@ def summarise(obs: Observation) -> dict[str, Any]:
     target_clients = [c.client_id for c in obs.clients if c.org == TARGET]
     matched = st.match_latencies(
         st.write_times(obs.source_log, [WORKLOAD.client_id], ops=obs.source_ops),
-        st.write_times(obs.target_log, target_clients), obs.target_of, obs.carried)
+        st.write_times(obs.target_log, target_clients),
+        obs.target_of,
+        obs.carried,
+    )
     synced = len(matched.latencies_ms)
     src = st.client_usage(obs.before, obs.after, SOURCE, source_clients)
     tgt = st.client_usage(obs.before, obs.after, TARGET, target_clients)
-    src_credits = (st.org_delta(obs.before, obs.after, SOURCE, "credits_used")
-                   - st.workload_credits(obs.workload.batch_sizes)) if source_clients else 0
+    src_credits = (
+        (
+            st.org_delta(obs.before, obs.after, SOURCE, "credits_used")
+            - st.workload_credits(obs.workload.batch_sizes)
+        )
+        if source_clients
+        else 0
+    )
     tgt_credits = st.org_delta(obs.before, obs.after, TARGET, "credits_used") - obs.observer_calls
-    throttled = (st.org_delta(obs.before, obs.after, SOURCE, "throttled")
-                 + st.org_delta(obs.before, obs.after, TARGET, "throttled")
-                 - obs.workload_throttled - obs.observer_throttled)
-    writes = sum(st.write_calls(st.calls_by_path(obs.before, obs.after, TARGET, c))
-                 for c in target_clients)
+    throttled = (
+        st.org_delta(obs.before, obs.after, SOURCE, "throttled")
+        + st.org_delta(obs.before, obs.after, TARGET, "throttled")
+        - obs.workload_throttled
+        - obs.observer_throttled
+    )
+    writes = sum(
+        st.write_calls(st.calls_by_path(obs.before, obs.after, TARGET, c)) for c in target_clients
+    )
     written = sum(1 for e in obs.target_log if e["client_id"] in target_clients)
 
     def per(value: float) -> float | None:
         return value / synced if synced else None
 
     return {
-        "system": obs.system, "workload": obs.workload.kind,
-        "changes": obs.workload.changes, "records": len(obs.expected),
-        "synced_changes": synced, "unmatched_changes": matched.unmatched,
+        "system": obs.system,
+        "workload": obs.workload.kind,
+        "changes": obs.workload.changes,
+        "records": len(obs.expected),
+        "synced_changes": synced,
+        "unmatched_changes": matched.unmatched,
         "stale_records": stale(obs.expected, obs.final) if obs.verify else None,
         "latency_ms": st.latency_summary(matched.latencies_ms),
-        "throughput_per_s": st.throughput(synced, matched.first_source_ms,
-                                          matched.last_target_ms),
-        "source_calls": src.calls, "target_calls": tgt.calls,
-        "source_credits": src_credits, "target_credits": tgt_credits,
+        "throughput_per_s": st.throughput(synced, matched.first_source_ms, matched.last_target_ms),
+        "source_calls": src.calls,
+        "target_calls": tgt.calls,
+        "source_credits": src_credits,
+        "target_credits": tgt_credits,
         # token requests count as calls: the seed spends one per record
         "calls_per_change": per(src.calls + tgt.calls + src.refreshes + tgt.refreshes),
         "credits_per_change": per(src_credits + tgt_credits),

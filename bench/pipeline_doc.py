@@ -47,9 +47,15 @@ def time_by_area(stats: Mapping[Key, tuple[Any, ...]]) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
-RUN_COLUMNS = (("records", "records"), ("workers", "workers"), ("records/s", "records_per_s"),
-               ("records per upsert", "records_per_upsert"), ("fetch calls", "fetch_calls"),
-               ("worker CPU s", "worker_cpu_s"), ("peak RSS (MB)", "worker_peak_rss_mb"))
+RUN_COLUMNS = (
+    ("records", "records"),
+    ("workers", "workers"),
+    ("records/s", "records_per_s"),
+    ("records per upsert", "records_per_upsert"),
+    ("fetch calls", "fetch_calls"),
+    ("worker CPU s", "worker_cpu_s"),
+    ("peak RSS (MB)", "worker_peak_rss_mb"),
+)
 
 
 def _cell(value: Any) -> str:
@@ -64,20 +70,33 @@ def cpu_ms_per_record(run: Mapping[str, Any]) -> str:
     return f"{1000 * run['worker_cpu_s'] / run['records']:.2f}"
 
 
-def render(runs: Mapping[str, Mapping[str, Any]], areas: Mapping[str, float] | None,
-           profiled_label: str | None) -> str:
+def render(
+    runs: Mapping[str, Mapping[str, Any]],
+    areas: Mapping[str, float] | None,
+    profiled_label: str | None,
+) -> str:
     header = ["run", *(name for name, _ in RUN_COLUMNS), "CPU ms per record", "measured"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, run in runs.items():
-        cells = [label, *(_cell(run.get(field, 1 if field == "workers" else None))
-                          for _, field in RUN_COLUMNS),
-                 cpu_ms_per_record(run), str(run.get("at", "–"))]
+        cells = [
+            label,
+            *(_cell(run.get(field, 1 if field == "workers" else None)) for _, field in RUN_COLUMNS),
+            cpu_ms_per_record(run),
+            str(run.get("at", "–")),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if areas:
         total = sum(areas.values()) or 1.0
-        lines += ["", f"Where the worker's time goes (cProfile own time, run `{profiled_label}`; "
-                      "the profiler slows the worker, so compare shares, not seconds):", "",
-                  "| area | seconds | share |", "|---|---|---|"]
-        lines += [f"| {area} | {seconds:.1f} | {100 * seconds / total:.0f} % |"
-                  for area, seconds in areas.items()]
+        lines += [
+            "",
+            f"Where the worker's time goes (cProfile own time, run `{profiled_label}`; "
+            "the profiler slows the worker, so compare shares, not seconds):",
+            "",
+            "| area | seconds | share |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {area} | {seconds:.1f} | {100 * seconds / total:.0f} % |"
+            for area, seconds in areas.items()
+        ]
     return "\n".join(lines)

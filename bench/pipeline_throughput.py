@@ -56,25 +56,51 @@ FETCH = "GET /crm/v8/Leads"
 
 
 def emulator_orgs() -> dict[str, Any]:
-    return {name: {"dc": dc, "edition": "enterprise",
-                   "users": [{"email": f"admin@{name}.example", "name": "Admin"}],
-                   "clients": [{"client_id": f"1000.{name.upper()}", "client_secret": SECRET,
-                                "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"]}]}
-            for name, dc in ORGS.items()}
+    return {
+        name: {
+            "dc": dc,
+            "edition": "enterprise",
+            "users": [{"email": f"admin@{name}.example", "name": "Admin"}],
+            "clients": [
+                {
+                    "client_id": f"1000.{name.upper()}",
+                    "client_secret": SECRET,
+                    "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"],
+                }
+            ],
+        }
+        for name, dc in ORGS.items()
+    }
 
 
 def worker_config(path: Path, emu_url: str, broker: str, prefix: str, partitions: int) -> Path:
     config = {
-        "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix,
-                  "partitions": partitions},
+        "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": partitions},
         "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
-        "orgs": {name: {"dc": dc, "edition": "enterprise", "client_id": f"1000.{name.upper()}",
-                        "client_secret": "${CLIENT_SECRET}",
-                        "refresh_token": f"${{REFRESH_{name.upper()}}}",
-                        "api_url": emu_url, "accounts_url": emu_url}
-                 for name, dc in ORGS.items()},
-        "sync": [{"source": "src", "target": "tgt", "modules": {"Leads": {
-            "match_field": "Email", "owner": {"match": "email", "default": "admin@tgt.example"}}}}],
+        "orgs": {
+            name: {
+                "dc": dc,
+                "edition": "enterprise",
+                "client_id": f"1000.{name.upper()}",
+                "client_secret": "${CLIENT_SECRET}",
+                "refresh_token": f"${{REFRESH_{name.upper()}}}",
+                "api_url": emu_url,
+                "accounts_url": emu_url,
+            }
+            for name, dc in ORGS.items()
+        },
+        "sync": [
+            {
+                "source": "src",
+                "target": "tgt",
+                "modules": {
+                    "Leads": {
+                        "match_field": "Email",
+                        "owner": {"match": "email", "default": "admin@tgt.example"},
+                    }
+                },
+            }
+        ],
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -87,11 +113,29 @@ def worker_env() -> dict[str, str]:
 
 
 def worker_argv(config: Path, profile: str | None, profile_out: Path) -> list[str]:
-    run = ["-m", "orgsync.cli", "run", "--config", str(config), "--role", "worker",
-           "--loglevel", "warning"]
+    run = [
+        "-m",
+        "orgsync.cli",
+        "run",
+        "--config",
+        str(config),
+        "--role",
+        "worker",
+        "--loglevel",
+        "warning",
+    ]
     if profile == "pyinstrument":
-        return [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all",
-                "-o", str(profile_out), *run]
+        return [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-r",
+            "text",
+            "--show-all",
+            "-o",
+            str(profile_out),
+            *run,
+        ]
     if profile == "cprofile":
         return [sys.executable, "-m", "cProfile", "-o", str(profile_out) + ".pstats", *run]
     return [sys.executable, *run]
@@ -104,23 +148,34 @@ class Source:
         self.session, self.url, self.token = session, url, ""
 
     async def login(self) -> None:
-        form = {"grant_type": "refresh_token", "client_id": "1000.SRC", "client_secret": SECRET,
-                "refresh_token": f"1000.refresh.src.{SECRET}"}
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": "1000.SRC",
+            "client_secret": SECRET,
+            "refresh_token": f"1000.refresh.src.{SECRET}",
+        }
         async with self.session.post(f"{self.url}/oauth/v2/token", data=form) as response:
             self.token = orjson.loads(await response.read())["access_token"]
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[str]:
         headers = {"Authorization": f"Zoho-oauthtoken {self.token}"}
-        async with self.session.post(f"{self.url}/crm/v8/Leads", headers=headers,
-                                     data=orjson.dumps({"data": rows})) as response:
+        async with self.session.post(
+            f"{self.url}/crm/v8/Leads", headers=headers, data=orjson.dumps({"data": rows})
+        ) as response:
             body = orjson.loads(await response.read())
         return [str(item["details"]["id"]) for item in body["data"]]
 
 
 def lead(n: int, run: str) -> dict[str, Any]:
-    return {"First_Name": "Ann", "Last_Name": f"Lead {n}", "Email": f"l{n}.{run}@example.com",
-            "Company": f"Company {n % 97}", "Phone": f"+1555{n:07d}",
-            "Lead_Source": "Web Download", "Lead_Status": "Not Contacted"}
+    return {
+        "First_Name": "Ann",
+        "Last_Name": f"Lead {n}",
+        "Email": f"l{n}.{run}@example.com",
+        "Company": f"Company {n % 97}",
+        "Phone": f"+1555{n:07d}",
+        "Lead_Source": "Web Download",
+        "Lead_Status": "Not Contacted",
+    }
 
 
 async def send_hints(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> None:
@@ -128,18 +183,29 @@ async def send_hints(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> 
     futures = []
     for record_id in ids:
         key = f"src/Leads/{record_id}"
-        value = orjson.dumps({"org": "src", "module": "Leads", "id": record_id,
-                              "operation": "insert", "source": "notification",
-                              "received_at": now, "__faust": {"ns": "orgsync_kernel.events.Hint"}})
+        value = orjson.dumps(
+            {
+                "org": "src",
+                "module": "Leads",
+                "id": record_id,
+                "operation": "insert",
+                "source": "notification",
+                "received_at": now,
+                "__faust": {"ns": "orgsync_kernel.events.Hint"},
+            }
+        )
         futures.append(await producer.send(topic, key=key.encode(), value=value))
     await asyncio.gather(*futures)
 
 
 def calls(emu: Emulator, org: str, what: str) -> int:
     method = what.split(" ")[0]
-    return sum(n for per_client in emu.state.orgs[org].stats.calls.values()
-               for key, n in per_client.items()
-               if key.endswith(what) and key.split(" ")[0] == method)
+    return sum(
+        n
+        for per_client in emu.state.orgs[org].stats.calls.values()
+        for key, n in per_client.items()
+        if key.endswith(what) and key.split(" ")[0] == method
+    )
 
 
 def target_count(emu: Emulator) -> int:
@@ -150,8 +216,9 @@ def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
 
-async def wait_for(check: Any, within: float, what: str, worker: asyncio.subprocess.Process,
-                   log: Path) -> None:
+async def wait_for(
+    check: Any, within: float, what: str, worker: asyncio.subprocess.Process, log: Path
+) -> None:
     deadline = time.monotonic() + within
     while not check():
         if worker.returncode is not None or time.monotonic() > deadline:
@@ -169,19 +236,26 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-pipe-{run}"
     async with Emulator({"orgs": emulator_orgs()}) as emu, aiohttp.ClientSession() as session:
-        config = worker_config(workdir / "orgsync.yaml", emu.url, args.broker, prefix,
-                               args.partitions)
+        config = worker_config(
+            workdir / "orgsync.yaml", emu.url, args.broker, prefix, args.partitions
+        )
         log = workdir / "worker.log"
         profile_out = RESULTS / "pipeline_profile.txt"
         workers: list[asyncio.subprocess.Process] = []
         with log.open("wb") as out:
             for n in range(args.workers):  # only the first one runs under the profiler
-                workers.append(await asyncio.create_subprocess_exec(
-                    *worker_argv(config, args.profile if n == 0 else None, profile_out),
-                    env=worker_env(), stdout=out, stderr=out))
+                workers.append(
+                    await asyncio.create_subprocess_exec(
+                        *worker_argv(config, args.profile if n == 0 else None, profile_out),
+                        env=worker_env(),
+                        stdout=out,
+                        stderr=out,
+                    )
+                )
         samplers = [TreeSampler(w.pid) for w in workers]
-        sampling = [asyncio.create_task(sample(s, w)) for s, w in zip(samplers, workers,
-                                                                       strict=True)]
+        sampling = [
+            asyncio.create_task(sample(s, w)) for s, w in zip(samplers, workers, strict=True)
+        ]
         worker = workers[0]
         source = Source(session, emu.url)
         await source.login()
@@ -201,8 +275,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             began = time.monotonic()
             await send_hints(producer, hints, ids)
             produced = time.monotonic() - began
-            await wait_for(lambda: target_count(emu) == args.records + 1, args.timeout,
-                           "every record in the target", worker, log)
+            await wait_for(
+                lambda: target_count(emu) == args.records + 1,
+                args.timeout,
+                "every record in the target",
+                worker,
+                log,
+            )
             took = time.monotonic() - began
             cpu = tree_cpu(samplers) - cpu0
         finally:
@@ -216,18 +295,26 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await delete_topics(args.broker, prefix)
         upserts = calls(emu, "tgt", UPSERT) - upserts0
         return {
-            "label": args.label, "records": args.records, "partitions": args.partitions,
+            "label": args.label,
+            "records": args.records,
+            "partitions": args.partitions,
             "workers": args.workers,
-            "seconds": round(took, 3), "records_per_s": round(args.records / took, 1),
+            "seconds": round(took, 3),
+            "records_per_s": round(args.records / took, 1),
             "hints_produced_in_s": round(produced, 3),
-            "upsert_calls": upserts, "records_per_upsert": round(args.records / upserts, 1),
+            "upsert_calls": upserts,
+            "records_per_upsert": round(args.records / upserts, 1),
             "fetch_calls": calls(emu, "src", FETCH) - fetches0,
             "worker_cpu_s": round(cpu, 2),
             "worker_peak_rss_mb": round(max(s.peak_rss_mb for s in samplers), 1),
-            "worker_exit_code": max(codes, key=abs), "profile": args.profile,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform(),
-                        "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+            "worker_exit_code": max(codes, key=abs),
+            "profile": args.profile,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+            },
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
@@ -286,8 +373,7 @@ def refresh_doc(profiled: str | None) -> None:
         areas = time_by_area(pstats.Stats(str(profile)).stats)  # type: ignore[attr-defined]
     measured = {k: r for k, r in runs.items() if not r.get("profile")}
     doc = RESULTS.parents[1] / "docs" / "benchmarks.md"
-    doc.write_text(refresh_section(doc.read_text(), render(measured, areas, label),
-                                   BEGIN, END))
+    doc.write_text(refresh_section(doc.read_text(), render(measured, areas, label), BEGIN, END))
 
 
 def save(result: dict[str, Any]) -> Path:
@@ -304,8 +390,11 @@ def summarise_pyinstrument(full: Path, out: Path, share: float = 0.02) -> None:
     lines = full.read_text().splitlines()
     times = [re.search(r"(\d+\.\d+) ", line) for line in lines]
     total = max((float(m.group(1)) for m in times if m), default=0.0)
-    kept = [line for line, m in zip(lines, times, strict=True)
-            if m is None or float(m.group(1)) >= share * total]
+    kept = [
+        line
+        for line, m in zip(lines, times, strict=True)
+        if m is None or float(m.group(1)) >= share * total
+    ]
     out.write_text("\n".join(kept) + "\n")
 
 
@@ -324,33 +413,46 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--broker", default=os.environ.get(
-        "ORGSYNC_KAFKA_BROKER", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"))
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get(
+            "ORGSYNC_KAFKA_BROKER", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+        ),
+    )
     parser.add_argument("--profile", choices=("pyinstrument", "cprofile"), default=None)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes sharing the partitions (one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the partitions (one per core)",
+    )
     parser.add_argument("--label", default="latest")
-    parser.add_argument("--doc", action="store_true",
-                        help="refresh the pipeline section of docs/benchmarks.md")
+    parser.add_argument(
+        "--doc", action="store_true", help="refresh the pipeline section of docs/benchmarks.md"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # topics appear with the worker
     with tempfile.TemporaryDirectory(prefix="orgsync-bench-") as tmp:
         result = asyncio.run(measure(args, Path(tmp)))
     if args.profile == "cprofile":
-        summarise_cprofile(RESULTS / "pipeline_profile.txt.pstats",
-                           RESULTS / "pipeline_profile_summary.txt")
+        summarise_cprofile(
+            RESULTS / "pipeline_profile.txt.pstats", RESULTS / "pipeline_profile_summary.txt"
+        )
     elif args.profile == "pyinstrument":
-        summarise_pyinstrument(RESULTS / "pipeline_profile.txt",
-                               RESULTS / "pipeline_profile_summary.txt")
+        summarise_pyinstrument(
+            RESULTS / "pipeline_profile.txt", RESULTS / "pipeline_profile_summary.txt"
+        )
     print(json.dumps(result, indent=2))
     saved = save(result)
     if args.doc:
         refresh_doc(args.label if args.profile == "cprofile" else None)
     verdict = "meets" if result["records_per_s"] >= TARGET_RPS else "misses"
-    print(f"{result['records_per_s']:.0f} records/s ({verdict} the {TARGET_RPS}/s target), "
-          f"{result['records_per_upsert']} records per upsert, "
-          f"peak RSS {result['worker_peak_rss_mb']} MB; written to {saved}")
+    print(
+        f"{result['records_per_s']:.0f} records/s ({verdict} the {TARGET_RPS}/s target), "
+        f"{result['records_per_upsert']} records per upsert, "
+        f"peak RSS {result['worker_peak_rss_mb']} MB; written to {saved}"
+    )
     return 0
 
 

@@ -34,7 +34,8 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:  # a local file; the child keeps its own fd
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdout=log, stderr=log, env=self.env, cwd=ROOT)
+                *self.argv, stdout=log, stderr=log, env=self.env, cwd=ROOT
+            )
 
     @property
     def pid(self) -> int:
@@ -65,8 +66,10 @@ class EmulatorProcess(Child):
     """`python -m zoho_emulator --config FILE --port 0`; ``url`` once it listens."""
 
     def __init__(self, config_path: Path, log_path: Path) -> None:
-        super().__init__([sys.executable, "-m", "zoho_emulator", "--config", str(config_path),
-                          "--port", "0"], log_path)
+        super().__init__(
+            [sys.executable, "-m", "zoho_emulator", "--config", str(config_path), "--port", "0"],
+            log_path,
+        )
         self.url = ""
 
     async def start(self, within: float = 20.0) -> None:
@@ -101,7 +104,8 @@ class Admin:
 
     async def log(self, org: str, since_ms: int = 0) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self._json(
-            "GET", f"/__emulator/orgs/{org}/log?since_ms={since_ms}")
+            "GET", f"/__emulator/orgs/{org}/log?since_ms={since_ms}"
+        )
         return found
 
     async def reset(self) -> None:
@@ -112,8 +116,20 @@ class OrgsyncProcess(Child):
     """`orgsync run --config FILE` (role all), sampled for peak RSS and CPU seconds."""
 
     def __init__(self, config_path: Path, log_path: Path, env: dict[str, str]) -> None:
-        super().__init__([sys.executable, "-m", "orgsync.cli", "run", "--config",
-                          str(config_path), "--loglevel", "warning"], log_path, env)
+        super().__init__(
+            [
+                sys.executable,
+                "-m",
+                "orgsync.cli",
+                "run",
+                "--config",
+                str(config_path),
+                "--loglevel",
+                "warning",
+            ],
+            log_path,
+            env,
+        )
         self.sampler: TreeSampler | None = None
         self._sampling: asyncio.Task[None] | None = None
 

@@ -95,8 +95,7 @@ class TreeSampler:
             return
         tree = [stats[p] for p in descendants(self.pid, {s.pid: s.ppid for s in stats.values()})]
         self.cpu_ticks = max(self.cpu_ticks, tree_cpu_ticks(root, tree))
-        rss = sum(parse_vmhwm_kib(_read(PROC / str(s.pid) / "status") or "")
-                  for s in [root, *tree])
+        rss = sum(parse_vmhwm_kib(_read(PROC / str(s.pid) / "status") or "") for s in [root, *tree])
         self.peak_rss_kib = max(self.peak_rss_kib, rss)
 
     @property

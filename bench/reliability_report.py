@@ -19,8 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DOC = REPO / "docs" / "reliability.md"
 BEGIN, END = "<!-- reliability-table:begin -->", "<!-- reliability-table:end -->"
-COLUMNS = ("scenario", "load", "faults injected", "expected", "found", "duplicates",
-           "DLQ entries", "converged (s)", "result")
+COLUMNS = (
+    "scenario",
+    "load",
+    "faults injected",
+    "expected",
+    "found",
+    "duplicates",
+    "DLQ entries",
+    "converged (s)",
+    "result",
+)
 
 
 def _cell(value: Any) -> str:
@@ -36,31 +45,43 @@ def scenario_table(rows: dict[str, dict[str, Any]]) -> str:
     for name in sorted(rows):
         row = rows[name]
         converge = "—" if row["converge_s"] is None else f"{row['converge_s']:.1f}"
-        cells = (row["scenario"], row["load"], row["faults"], row["expected"], row["found"],
-                 row["duplicates"], row["dlq"], converge,
-                 ("pass" if row["passed"] else "FAIL") + (f": {row['note']}" if row.get("note")
-                                                          else ""))
+        cells = (
+            row["scenario"],
+            row["load"],
+            row["faults"],
+            row["expected"],
+            row["found"],
+            row["duplicates"],
+            row["dlq"],
+            converge,
+            ("pass" if row["passed"] else "FAIL") + (f": {row['note']}" if row.get("note") else ""),
+        )
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     scales = sorted({row["scale"] for row in rows.values()})
     newest = max(row["at"] for row in rows.values())
     lines.append("")
-    lines.append(f"Last run: {_when(newest)}; load scale "
-                 f"{', '.join(str(s) for s in scales)} (`ORGSYNC_RELIABILITY_SCALE`, "
-                 "1.0 = the issue's full sizes).")
+    lines.append(
+        f"Last run: {_when(newest)}; load scale "
+        f"{', '.join(str(s) for s in scales)} (`ORGSYNC_RELIABILITY_SCALE`, "
+        "1.0 = the issue's full sizes)."
+    )
     return "\n".join(lines)
 
 
 def soak_table(soak: dict[str, Any]) -> str:
-    return "\n".join([
-        "| duration | records | faults | RSS start → end (MiB) | RSS slope (MiB/h) | "
-        "target exact | converged (s) |",
-        "|---|---|---|---|---|---|---|",
-        f"| {soak['minutes']:.0f} min | {soak['records']:,} | {_cell(soak['faults'])} | "
-        f"{soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} | "
-        f"{soak['rss_slope_mib_per_hour']:+.1f} | {'yes' if soak['exact'] else 'NO'} | "
-        f"{soak['converge_s']:.1f} |",
-        "", f"Soak run: {_when(soak['at'])}.",
-    ])
+    return "\n".join(
+        [
+            "| duration | records | faults | RSS start → end (MiB) | RSS slope (MiB/h) | "
+            "target exact | converged (s) |",
+            "|---|---|---|---|---|---|---|",
+            f"| {soak['minutes']:.0f} min | {soak['records']:,} | {_cell(soak['faults'])} | "
+            f"{soak['rss_start_mib']:.0f} → {soak['rss_end_mib']:.0f} | "
+            f"{soak['rss_slope_mib_per_hour']:+.1f} | {'yes' if soak['exact'] else 'NO'} | "
+            f"{soak['converge_s']:.1f} |",
+            "",
+            f"Soak run: {_when(soak['at'])}.",
+        ]
+    )
 
 
 def render() -> str:

@@ -67,9 +67,12 @@ def fmt(value: Any) -> str:
 
 
 def limits_row(limits: PhysicalLimits) -> dict[str, float]:
-    return {"calls_per_record": limits.calls_per_record,
-            "credits_per_record": limits.credits_per_record,
-            "throughput_bound": limits.throughput_bound, "records_per_call": 100.0}
+    return {
+        "calls_per_record": limits.calls_per_record,
+        "credits_per_record": limits.credits_per_record,
+        "throughput_bound": limits.throughput_bound,
+        "records_per_call": 100.0,
+    }
 
 
 def _ratio_cell(ours: Any, theirs: Any) -> str:
@@ -79,12 +82,15 @@ def _ratio_cell(ours: Any, theirs: Any) -> str:
     return "–" if found is None else f"{found:.3g}×"
 
 
-def render_table(workload: str, results: Mapping[str, Result | str],
-                 limits: PhysicalLimits) -> str:
+def render_table(workload: str, results: Mapping[str, Result | str], limits: PhysicalLimits) -> str:
     """One Markdown table; ``results[system]`` is the measures or a "not available" reason."""
     header = ["measure", *SYSTEMS, *(f"orgsync/{b}" for b in BASELINES), "physical limit"]
-    lines = [f"**{workload}**", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        f"**{workload}**",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     bounds = limits_row(limits)
     for label, get, limit in ROWS:
         cells = [_cell(results.get(s), get) for s in SYSTEMS]
@@ -115,4 +121,4 @@ def refresh_section(document: str, generated: str, begin: str = BEGIN, end: str 
     first, last = document.find(begin), document.find(end)
     if first == -1 or last == -1 or last < first:
         return document.rstrip() + "\n\n" + block + "\n"
-    return document[:first] + block + document[last + len(end):]
+    return document[:first] + block + document[last + len(end) :]

@@ -46,19 +46,34 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller workloads (under 3 minutes)")
     p.add_argument("--latency-ms", type=int, default=100, help="emulated API latency")
     p.add_argument("--jitter-ms", type=int, default=20, help="± uniform jitter on it")
-    p.add_argument("--edition", default="enterprise", choices=sorted(EDITION_CONCURRENCY),
-                   help="edition of both orgs (sets the concurrency limit)")
+    p.add_argument(
+        "--edition",
+        default="enterprise",
+        choices=sorted(EDITION_CONCURRENCY),
+        help="edition of both orgs (sets the concurrency limit)",
+    )
     p.add_argument("--burst", type=int, help="records created then updated in the burst")
     p.add_argument("--trickle-rate", type=float, default=20.0, help="changes per second")
     p.add_argument("--trickle-seconds", type=float, help="trickle duration")
-    p.add_argument("--per-record-concurrency", type=int,
-                   help="calls in flight for the baselines (default: the edition's limit)")
-    p.add_argument("--workload-concurrency", type=int, default=10,
-                   help="concurrent 100-record writes of the generator (sub-concurrency 10)")
+    p.add_argument(
+        "--per-record-concurrency",
+        type=int,
+        help="calls in flight for the baselines (default: the edition's limit)",
+    )
+    p.add_argument(
+        "--workload-concurrency",
+        type=int,
+        default=10,
+        help="concurrent 100-record writes of the generator (sub-concurrency 10)",
+    )
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
-    p.add_argument("--orgsync-timeout", type=float, default=120.0,
-                   help="seconds to wait for orgsync to start, or to finish a workload")
+    p.add_argument(
+        "--orgsync-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for orgsync to start, or to finish a workload",
+    )
     p.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     return p
 
@@ -78,29 +93,38 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def kafka(command: str) -> int:
-    return subprocess.run([str(ROOT / "scripts" / "local-kafka"), command], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    return subprocess.run(
+        [str(ROOT / "scripts" / "local-kafka"), command],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ).returncode
 
 
-async def run_all(options: Options, systems: Sequence[str],
-                  workloads: Sequence[str]) -> dict[str, dict[str, Outcome]]:
+async def run_all(
+    options: Options, systems: Sequence[str], workloads: Sequence[str]
+) -> dict[str, dict[str, Outcome]]:
     config = write_yaml(options.workdir / "emulator.yaml", emulator_config(options.shape))
     emulator = EmulatorProcess(config, options.workdir / "emulator.log")
     await emulator.start()
     results: dict[str, dict[str, Outcome]] = {w: {} for w in workloads}
     try:
-        async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=200)) as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
             bench = Bench(options, session, emulator.url)
             for workload in workloads:
                 for system in systems:
                     started = time.monotonic()
                     print(f"  {workload:8} {system:13}", end="", flush=True)
-                    outcome = await (bench.orgsync(workload) if system == "orgsync"
-                                     else bench.baseline(system, workload))
+                    outcome = await (
+                        bench.orgsync(workload)
+                        if system == "orgsync"
+                        else bench.baseline(system, workload)
+                    )
                     results[workload][system] = outcome
-                    print(f" {time.monotonic() - started:6.1f} s"
-                          + (f"  {outcome}" if isinstance(outcome, str) else ""))
+                    print(
+                        f" {time.monotonic() - started:6.1f} s"
+                        + (f"  {outcome}" if isinstance(outcome, str) else "")
+                    )
     finally:
         await emulator.stop()
     return results
@@ -112,14 +136,18 @@ def tables(results: dict[str, dict[str, Outcome]], limits: PhysicalLimits) -> st
 
 def document_section(info: dict[str, Any], options: Options, body: str) -> str:
     shape = options.shape
-    return "\n".join([
-        f"Measured {info['date']} on {info['cpus']} CPUs, {info['memory_gb']} GB RAM, "
-        f"Python {info['python']}, Kafka {info['kafka']} ({info['mode']} mode).",
-        f"Emulator latency {shape.latency_ms} ms ± {shape.jitter_ms} ms, edition "
-        f"{shape.edition}; burst {options.burst_records:,} creates + {options.burst_records:,} "
-        f"updates; trickle {options.trickle_rate:g}/s for {options.trickle_seconds:g} s; "
-        f"baseline concurrency {options.per_record_concurrency}.",
-        "", body])
+    return "\n".join(
+        [
+            f"Measured {info['date']} on {info['cpus']} CPUs, {info['memory_gb']} GB RAM, "
+            f"Python {info['python']}, Kafka {info['kafka']} ({info['mode']} mode).",
+            f"Emulator latency {shape.latency_ms} ms ± {shape.jitter_ms} ms, edition "
+            f"{shape.edition}; burst {options.burst_records:,} creates + {options.burst_records:,} "
+            f"updates; trickle {options.trickle_rate:g}/s for {options.trickle_seconds:g} s; "
+            f"baseline concurrency {options.per_record_concurrency}.",
+            "",
+            body,
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,13 +173,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = tables(results, limits)
     print("\n" + body)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps({"machine": info, "options": _options_json(options),
-                                      "limits": limits.__dict__, "results": results},
-                                     option=orjson.OPT_INDENT_2))
+    RESULTS.write_bytes(
+        orjson.dumps(
+            {
+                "machine": info,
+                "options": _options_json(options),
+                "limits": limits.__dict__,
+                "results": results,
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
     if not args.no_docs:
         text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-        DOC.write_text(refresh_section(text, document_section(info, options, body)),
-                       encoding="utf-8")
+        DOC.write_text(
+            refresh_section(text, document_section(info, options, body)), encoding="utf-8"
+        )
     return 0
 
 

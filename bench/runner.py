@@ -81,8 +81,11 @@ class Bench:
         target, source = self.caller(client), self.caller(WORKLOAD)
         feed = baselines.LogFeed(self.admin, SOURCE, WORKLOAD.client_id)
         n = self.options.per_record_concurrency
-        job = (baselines.seed_literal(feed, finished, book, target, n) if name == "seed-literal"
-               else baselines.per_record(feed, finished, book, target, n, SYNCED_FIELDS))
+        job = (
+            baselines.seed_literal(feed, finished, book, target, n)
+            if name == "seed-literal"
+            else baselines.per_record(feed, finished, book, target, n, SYNCED_FIELDS)
+        )
         system = asyncio.create_task(job)
         workload = Workload(source, book, f"{name}-{kind}")
         load = asyncio.create_task(self._drive(workload, kind))
@@ -104,23 +107,41 @@ class Bench:
             obs.extra["cut_off_after_s"] = round(run.cut_off_at - first, 3)
         return summarise(obs)
 
-    async def _observation(self, system: str, workload: Workload, clients: tuple[Any, ...],
-                           before: dict[str, Any], after: dict[str, Any],
-                           source: Caller) -> Observation:
+    async def _observation(
+        self,
+        system: str,
+        workload: Workload,
+        clients: tuple[Any, ...],
+        before: dict[str, Any],
+        after: dict[str, Any],
+        source: Caller,
+    ) -> Observation:
         target_of, final = await observe_target(self.caller(OBSERVER))
         return Observation(
-            system=system, workload=workload.log, clients=clients, before=before, after=after,
-            source_log=await self.admin.log(SOURCE), target_log=await self.admin.log(TARGET),
-            target_of=target_of, expected=workload.book.versions(), final=final,
-            workload_throttled=source.throttled)
+            system=system,
+            workload=workload.log,
+            clients=clients,
+            before=before,
+            after=after,
+            source_log=await self.admin.log(SOURCE),
+            target_log=await self.admin.log(TARGET),
+            target_of=target_of,
+            expected=workload.book.versions(),
+            final=final,
+            workload_throttled=source.throttled,
+        )
 
     # --- orgsync -----------------------------------------------------------------------------
 
     async def orgsync(self, kind: str) -> Outcome:
         o = self.options
         o.workdir.mkdir(parents=True, exist_ok=True)
-        config = write_yaml(o.workdir / f"orgsync-{kind}.yaml", orgsync_config(
-            self.url, o.broker, f"bench-{kind}-{int(time.time())}", free_port(), o.shape))
+        config = write_yaml(
+            o.workdir / f"orgsync-{kind}.yaml",
+            orgsync_config(
+                self.url, o.broker, f"bench-{kind}-{int(time.time())}", free_port(), o.shape
+            ),
+        )
         await self.admin.reset()
         proc = OrgsyncProcess(config, o.workdir / f"orgsync-{kind}.log", orgsync_env())
         await proc.start()
@@ -144,12 +165,15 @@ class Bench:
         complete = await self._wait_complete(proc, observer, book)
         proc.sampler.sample()
         after = await self.admin.stats()
-        obs = await self._observation("orgsync", workload, (ORGSYNC_SOURCE, ORGSYNC_TARGET),
-                                      before, after, source)
+        obs = await self._observation(
+            "orgsync", workload, (ORGSYNC_SOURCE, ORGSYNC_TARGET), before, after, source
+        )
         obs.observer_calls, obs.observer_throttled = observer.calls, observer.throttled
-        obs.extra.update(complete=complete, cpu_seconds=round(proc.sampler.cpu_seconds
-                                                              - cpu_start, 2),
-                         peak_rss_mb=round(proc.sampler.peak_rss_mb, 1))
+        obs.extra.update(
+            complete=complete,
+            cpu_seconds=round(proc.sampler.cpu_seconds - cpu_start, 2),
+            peak_rss_mb=round(proc.sampler.peak_rss_mb, 1),
+        )
         result = summarise(obs)
         result["token_refreshes"] += startup_refreshes
         return result
@@ -159,27 +183,48 @@ class Bench:
 
         async def watching() -> bool:  # the ingress has enabled its Notification API channel
             calls = (await self.admin.stats())["orgs"][SOURCE]["calls"]
-            return any(k.split(" ")[0] in ("POST", "PUT") and k.endswith("/actions/watch")
-                       for k in calls.get(ORGSYNC_SOURCE.client_id, {}))
+            return any(
+                k.split(" ")[0] in ("POST", "PUT") and k.endswith("/actions/watch")
+                for k in calls.get(ORGSYNC_SOURCE.client_id, {})
+            )
 
-        await until(watching, proc, self.options.orgsync_timeout_s,
-                    "a Notification API channel on the source org")
+        await until(
+            watching,
+            proc,
+            self.options.orgsync_timeout_s,
+            "a Notification API channel on the source org",
+        )
         probe = self.caller(WORKLOAD)
-        await probe.call_retrying("POST", "/Leads", body={"data": [
-            {"Last_Name": "Probe", "Email": "probe@bench.example", "Description": "probe v1"}]})
+        await probe.call_retrying(
+            "POST",
+            "/Leads",
+            body={
+                "data": [
+                    {
+                        "Last_Name": "Probe",
+                        "Email": "probe@bench.example",
+                        "Description": "probe v1",
+                    }
+                ]
+            },
+        )
 
         async def arrived() -> bool:
             log = await self.admin.log(TARGET)
             return any(e["client_id"] == ORGSYNC_TARGET.client_id for e in log)
 
-        await until(arrived, proc, self.options.orgsync_timeout_s,
-                    "the probe lead to reach the target")
+        await until(
+            arrived, proc, self.options.orgsync_timeout_s, "the probe lead to reach the target"
+        )
         found = await self.admin.stats()
-        return sum(found["orgs"][c.org].get("token_refreshes", {}).get(c.client_id, 0)
-                   for c in (ORGSYNC_SOURCE, ORGSYNC_TARGET))
+        return sum(
+            found["orgs"][c.org].get("token_refreshes", {}).get(c.client_id, 0)
+            for c in (ORGSYNC_SOURCE, ORGSYNC_TARGET)
+        )
 
-    async def _wait_complete(self, proc: OrgsyncProcess, observer: Caller, book: RecordBook,
-                             quiet_s: float = 2.0) -> bool:
+    async def _wait_complete(
+        self, proc: OrgsyncProcess, observer: Caller, book: RecordBook, quiet_s: float = 2.0
+    ) -> bool:
         """Until the target holds every last version, checked after its writes go quiet."""
         deadline = time.monotonic() + self.options.orgsync_timeout_s
         seen, quiet_from = (0, -1), time.monotonic()  # (newest at_ms, entries at or after it)
@@ -204,15 +249,17 @@ class NotReady(Exception):
     """orgsync could not be brought to a working state; the message says why."""
 
 
-async def until(check: Callable[[], Awaitable[bool]], proc: OrgsyncProcess, within: float,
-                what: str) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]], proc: OrgsyncProcess, within: float, what: str
+) -> None:
     deadline = time.monotonic() + within
     while not await check():
         if not proc.alive():
             raise NotReady(f"orgsync run exited before {what}: {last_line(proc.tail())}")
         if time.monotonic() > deadline:
-            raise NotReady(f"timed out after {within:.0f} s waiting for {what} "
-                           f"(log: {last_line(proc.tail())})")
+            raise NotReady(
+                f"timed out after {within:.0f} s waiting for {what} (log: {last_line(proc.tail())})"
+            )
         await asyncio.sleep(0.2)
 
 

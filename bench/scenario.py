@@ -59,36 +59,60 @@ def emulator_config(shape: OrgShape) -> dict[str, Any]:
     dcs = {SOURCE: "in", TARGET: "us"}
     orgs = {
         name: {
-            "dc": dcs[name], "edition": shape.edition,
+            "dc": dcs[name],
+            "edition": shape.edition,
             "latency_ms": max(0, shape.latency_ms - shape.jitter_ms),
-            "latency_jitter_ms": 2 * shape.jitter_ms, "modules": modules[name],
-            "clients": [{"client_id": c.client_id, "client_secret": c.secret,
-                         "refresh_tokens": [c.refresh_token]} for c in CLIENTS if c.org == name],
+            "latency_jitter_ms": 2 * shape.jitter_ms,
+            "modules": modules[name],
+            "clients": [
+                {
+                    "client_id": c.client_id,
+                    "client_secret": c.secret,
+                    "refresh_tokens": [c.refresh_token],
+                }
+                for c in CLIENTS
+                if c.org == name
+            ],
         }
         for name in (SOURCE, TARGET)
     }
     return {"orgs": orgs}
 
 
-def orgsync_config(emulator_url: str, broker: str, prefix: str, ingress_port: int,
-                   shape: OrgShape) -> dict[str, Any]:
+def orgsync_config(
+    emulator_url: str, broker: str, prefix: str, ingress_port: int, shape: OrgShape
+) -> dict[str, Any]:
     """A one-way Leads route, matched on the target's external-id field."""
+
     def org(client: Client, dc: str) -> dict[str, Any]:
         var = client.org.upper()
-        return {"dc": dc, "edition": shape.edition, "client_id": client.client_id,
-                "client_secret": f"${{BENCH_{var}_SECRET}}",
-                "refresh_token": f"${{BENCH_{var}_REFRESH}}",
-                "api_url": emulator_url, "accounts_url": emulator_url}
+        return {
+            "dc": dc,
+            "edition": shape.edition,
+            "client_id": client.client_id,
+            "client_secret": f"${{BENCH_{var}_SECRET}}",
+            "refresh_token": f"${{BENCH_{var}_REFRESH}}",
+            "api_url": emulator_url,
+            "accounts_url": emulator_url,
+        }
 
     listen = f"127.0.0.1:{ingress_port}"
     return {
         "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": 4},
-        "ingress": {"listen": listen, "public_url": f"http://{listen}",
-                    "webhook_secret": "${BENCH_WEBHOOK_SECRET}"},
+        "ingress": {
+            "listen": listen,
+            "public_url": f"http://{listen}",
+            "webhook_secret": "${BENCH_WEBHOOK_SECRET}",
+        },
         "orgs": {SOURCE: org(ORGSYNC_SOURCE, "in"), TARGET: org(ORGSYNC_TARGET, "us")},
-        "sync": [{"source": SOURCE, "target": TARGET, "trigger": [],
-                  "modules": {"Leads": {"match_field": MATCH_FIELD,
-                                        "fields": list(SYNCED_FIELDS)}}}],
+        "sync": [
+            {
+                "source": SOURCE,
+                "target": TARGET,
+                "trigger": [],
+                "modules": {"Leads": {"match_field": MATCH_FIELD, "fields": list(SYNCED_FIELDS)}},
+            }
+        ],
     }
 
 

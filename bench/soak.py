@@ -74,12 +74,16 @@ def slope_per_hour(samples: list[tuple[float, int]]) -> float:
     ys = [r / MIB for _, r in samples]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mx) ** 2 for x in xs)
-    return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) \
-        / var * 3600
+    return (
+        0.0
+        if var == 0
+        else sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var * 3600
+    )
 
 
-async def trickle(emu: Emulator, http: aiohttp.ClientSession, proc: Orgsync,
-                  args: argparse.Namespace) -> tuple[int, list[str], list[tuple[float, int]]]:
+async def trickle(
+    emu: Emulator, http: aiohttp.ClientSession, proc: Orgsync, args: argparse.Namespace
+) -> tuple[int, list[str], list[tuple[float, int]]]:
     src = await patient_client(emu, "src", http)
     end = time.monotonic() + args.minutes * 60
     next_fault = time.monotonic() + args.fault_every
@@ -112,36 +116,59 @@ async def trickle(emu: Emulator, http: aiohttp.ClientSession, proc: Orgsync,
 
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
-    orgs = {"src": org_config("src", "in", target_modules(Accounts={"api_name": "Tier",
-                                                                  "data_type": "text"})),
-            "tgt": org_config("tgt", "us", target_modules(Accounts={"api_name": "Tier",
-                                                                  "data_type": "text"}))}
+    orgs = {
+        "src": org_config(
+            "src", "in", target_modules(Accounts={"api_name": "Tier", "data_type": "text"})
+        ),
+        "tgt": org_config(
+            "tgt", "us", target_modules(Accounts={"api_name": "Tier", "data_type": "text"})
+        ),
+    }
     workdir = Path(tempfile.mkdtemp(prefix="orgsync-soak-"))
     async with Emulator({"orgs": orgs}) as emu, aiohttp.ClientSession() as http:
-        deployment = deploy(emu, args.broker, f"soak-{int(time.time())}", workdir,
-                            [ACCOUNTS_ROUTE], poll_seconds=args.poll_seconds)
+        deployment = deploy(
+            emu,
+            args.broker,
+            f"soak-{int(time.time())}",
+            workdir,
+            [ACCOUNTS_ROUTE],
+            poll_seconds=args.poll_seconds,
+        )
         proc = deployment.process("all")
         proc.start()
         try:
-            await until(lambda: ingress_ready(http, deployment.ingress_url), 90, "the ingress",
-                        [proc])
+            await until(
+                lambda: ingress_ready(http, deployment.ingress_url), 90, "the ingress", [proc]
+            )
             await until(lambda: channels_ready(emu), 60, "the channel", [proc])
             created, faults, samples = await trickle(emu, http, proc, args)
             done = time.monotonic()
-            await until(lambda: count(emu, "tgt", "Accounts") >= created
-                        and mirror(emu).exact, args.poll_seconds + 120, "convergence", [proc])
+            await until(
+                lambda: count(emu, "tgt", "Accounts") >= created and mirror(emu).exact,
+                args.poll_seconds + 120,
+                "convergence",
+                [proc],
+            )
             converge = time.monotonic() - done
         finally:
             deployment.stop_all()
         result = mirror(emu)
-    warm = samples[len(samples) // 5:]  # after start-up and the first fills
-    return {"minutes": args.minutes, "records": created, "faults": ", ".join(
-        sorted(set(faults))) + f" ({len(faults)} bursts of {args.fault_seconds} s)",
+    warm = samples[len(samples) // 5 :]  # after start-up and the first fills
+    return {
+        "minutes": args.minutes,
+        "records": created,
+        "faults": ", ".join(sorted(set(faults)))
+        + f" ({len(faults)} bursts of {args.fault_seconds} s)",
         "rss_start_mib": warm[0][1] / MIB if warm else 0.0,
         "rss_end_mib": warm[-1][1] / MIB if warm else 0.0,
-        "rss_slope_mib_per_hour": slope_per_hour(warm), "exact": result.exact,
-        "duplicates": result.duplicates, "missing": len(result.missing),
-        "converge_s": converge, "at": time.time(), "logs": str(workdir)}
+        "rss_slope_mib_per_hour": slope_per_hour(warm),
+        "exact": result.exact,
+        "duplicates": result.duplicates,
+        "missing": len(result.missing),
+        "converge_s": converge,
+        "at": time.time(),
+        "logs": str(workdir),
+    }
 
 
 def main() -> int:

@@ -14,7 +14,11 @@ from typing import Any
 MAX_RECORDS_PER_CALL = 100  # ids per GET and records per insert/update/upsert
 SUB_CONCURRENCY = 10  # Zoho's limit for writes of more than 10 records, all editions
 EDITION_CONCURRENCY: Mapping[str, int] = {
-    "free": 5, "standard": 10, "professional": 15, "enterprise": 20, "ultimate": 25,
+    "free": 5,
+    "standard": 10,
+    "professional": 15,
+    "enterprise": 20,
+    "ultimate": 25,
 }
 
 
@@ -76,14 +80,16 @@ class ClientUsage:
     refreshes: int
 
 
-def client_usage(before: Mapping[str, Any], after: Mapping[str, Any], org: str,
-                 clients: Iterable[str]) -> ClientUsage:
+def client_usage(
+    before: Mapping[str, Any], after: Mapping[str, Any], org: str, clients: Iterable[str]
+) -> ClientUsage:
     """Calls and token refreshes of ``clients`` in ``org`` between two /__emulator/stats."""
     calls = refreshes = 0
     for client in clients:
         calls += _total(after, org, "calls", client) - _total(before, org, "calls", client)
-        refreshes += (_org(after, org).get("token_refreshes", {}).get(client, 0)
-                      - _org(before, org).get("token_refreshes", {}).get(client, 0))
+        refreshes += _org(after, org).get("token_refreshes", {}).get(client, 0) - _org(
+            before, org
+        ).get("token_refreshes", {}).get(client, 0)
     return ClientUsage(calls, refreshes)
 
 
@@ -104,9 +110,12 @@ def _total(stats: Mapping[str, Any], org: str, key: str, client: str) -> int:
 # --- end-to-end latency from the write logs ------------------------------------------------------
 
 
-def write_times(log: Iterable[Mapping[str, Any]], clients: Iterable[str],
-                module: str = "Leads",
-                ops: Iterable[str] = ("insert", "update")) -> dict[str, list[int]]:
+def write_times(
+    log: Iterable[Mapping[str, Any]],
+    clients: Iterable[str],
+    module: str = "Leads",
+    ops: Iterable[str] = ("insert", "update"),
+) -> dict[str, list[int]]:
     """Record id -> sorted write times (ms) of the given clients' writes of the given kinds."""
     wanted, kinds = set(clients), set(ops)
     times: dict[str, list[int]] = {}
@@ -126,9 +135,12 @@ class Matched:
     last_target_ms: int | None
 
 
-def match_latencies(source: Mapping[str, list[int]], target: Mapping[str, list[int]],
-                    source_of_target: Mapping[str, str],
-                    carried: Mapping[str, Sequence[int]] | None = None) -> Matched:
+def match_latencies(
+    source: Mapping[str, list[int]],
+    target: Mapping[str, list[int]],
+    source_of_target: Mapping[str, str],
+    carried: Mapping[str, Sequence[int]] | None = None,
+) -> Matched:
     """Each source write -> the first target write of its record that carries it.
 
     ``carried[source id]`` lists, per target write of that record in time order, the index of
@@ -181,8 +193,9 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
     return ours / theirs
 
 
-def calls_by_path(before: Mapping[str, Any], after: Mapping[str, Any], org: str,
-                  client: str) -> dict[str, int]:
+def calls_by_path(
+    before: Mapping[str, Any], after: Mapping[str, Any], org: str, client: str
+) -> dict[str, int]:
     """``"METHOD /path" -> calls`` of one client between two stats snapshots."""
     old = _org(before, org).get("calls", {}).get(client, {})
     new = _org(after, org).get("calls", {}).get(client, {})

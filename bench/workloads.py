@@ -61,8 +61,13 @@ class WorkloadRun:
 
 
 def new_lead(n: int, run: str) -> dict[str, Any]:
-    return {"Last_Name": f"Bench {n}", "First_Name": "Load", "Company": f"Company {n % 97}",
-            "Email": f"lead{n}.{run}@bench.example", "Description": f"{run} v1"}
+    return {
+        "Last_Name": f"Bench {n}",
+        "First_Name": "Load",
+        "Company": f"Company {n % 97}",
+        "Email": f"lead{n}.{run}@bench.example",
+        "Description": f"{run} v1",
+    }
 
 
 def bump(record: dict[str, Any], run: str) -> dict[str, Any]:
@@ -91,8 +96,12 @@ class Workload:
 
     async def _update(self, ids: list[str], log: WorkloadRun) -> None:
         rows = {rid: bump(self.book.latest(rid), self.run) for rid in ids}
-        body = {"data": [{"id": rid, "Description": r["Description"], "Company": r["Company"]}
-                         for rid, r in rows.items()]}
+        body = {
+            "data": [
+                {"id": rid, "Description": r["Description"], "Company": r["Company"]}
+                for rid, r in rows.items()
+            ]
+        }
         found = await self.caller.call_retrying("PUT", "/Leads", body=body)
         log.batch_sizes.append(len(ids))
         done = [rid for rid in written_ids(found) if rid]
@@ -115,10 +124,15 @@ class Workload:
 
         sizes = [min(batch, records - i) for i in range(0, records, batch)]
         created = await asyncio.gather(
-            *(gated(partial(self._insert, self._rows(n), log)) for n in sizes))
+            *(gated(partial(self._insert, self._rows(n), log)) for n in sizes)
+        )
         ids = [rid for chunk in created for rid in chunk]
-        await asyncio.gather(*(gated(partial(self._update, ids[i:i + batch], log))
-                               for i in range(0, len(ids), batch)))
+        await asyncio.gather(
+            *(
+                gated(partial(self._update, ids[i : i + batch], log))
+                for i in range(0, len(ids), batch)
+            )
+        )
         log.seconds = time.time() - log.started
         return log
 

@@ -123,8 +123,9 @@ class KafkaProducer:
         except (KafkaError, TimeoutError) as error:
             for ack in acks:  # they may still fail later; nobody will wait for them
                 ack.add_done_callback(_retrieve)
-            raise KafkaUnavailable(f"no acknowledgement from Kafka: {type(error).__name__}") \
-                from None
+            raise KafkaUnavailable(
+                f"no acknowledgement from Kafka: {type(error).__name__}"
+            ) from None
 
     async def _connected(self) -> AIOKafkaProducer:
         if self._producer is not None:
@@ -243,9 +244,9 @@ class KafkaKV:
             await _stop_quietly(consumer, self._timeout)
 
 
-
-def apply_compacted(view: MutableMapping[str, Any], key: bytes | None, value: bytes | None,
-                    topic: str) -> None:
+def apply_compacted(
+    view: MutableMapping[str, Any], key: bytes | None, value: bytes | None, topic: str
+) -> None:
     """One message of a compacted topic of JSON values, applied to its in-memory view: a
     tombstone deletes the key; a value that is not JSON is skipped with a warning."""
     if key is None:

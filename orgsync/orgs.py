@@ -24,8 +24,9 @@ def default_token_cache(name: str, org: OrgSettings) -> Path:
     """One file per org and credentials: a restart (or a crash loop) reuses the access token
     instead of spending one of Zoho's 10 refreshes per 10 minutes. The name is a digest, so it
     reveals nothing, and two configs for different orgs or accounts hosts never share a file."""
-    identity = "|".join((name, org.dc, org.accounts_url or "", org.client_id,
-                         org.refresh_token.get_secret_value()))
+    identity = "|".join(
+        (name, org.dc, org.accounts_url or "", org.client_id, org.refresh_token.get_secret_value())
+    )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     return state_dir() / "tokens" / f"{name}-{digest}.json"
 

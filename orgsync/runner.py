@@ -39,8 +39,10 @@ DRAIN_SECONDS = 20.0  # SIGTERM must end the process within 30 s; stopping Faust
 
 
 def create_clients(settings: Settings, metrics: ZohoMetrics) -> dict[str, ZohoClient]:
-    return {name: ZohoClient(org_connection(name, org), metrics=metrics)
-            for name, org in settings.orgs.items()}
+    return {
+        name: ZohoClient(org_connection(name, org), metrics=metrics)
+        for name, org in settings.orgs.items()
+    }
 
 
 class ClientsService(mode.Service):
@@ -77,8 +79,9 @@ class IngressAdapter(mode.Service):
 def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> IngressService:
     """The ingress with the status page and admin API on its port."""
     readers = {org: client for org, client in clients.items() if settings.synced_modules(org)}
-    return IngressService(settings, clients, REGISTRY,
-                          extensions=[StatusPage(settings, REGISTRY, readers)])
+    return IngressService(
+        settings, clients, REGISTRY, extensions=[StatusPage(settings, REGISTRY, readers)]
+    )
 
 
 class DrainingWorker(faust.Worker):
@@ -96,15 +99,22 @@ class DrainingWorker(faust.Worker):
     async def on_stop(self) -> None:
         running = self.drain.running
         if not await self.drain.close(DRAIN_SECONDS):
-            log.warning("stopping with batches still in flight after %.0fs batches=%d",
-                        DRAIN_SECONDS, self.drain.running)
+            log.warning(
+                "stopping with batches still in flight after %.0fs batches=%d",
+                DRAIN_SECONDS,
+                self.drain.running,
+            )
         elif running:
             log.info("drained batches in flight batches=%d", running)
         await super().on_stop()
 
 
-def build_worker_pipeline(settings: Settings, clients: Mapping[str, ZohoClient],
-                          metrics: PipelineMetrics, drain: Drain | None = None) -> Pipeline:
+def build_worker_pipeline(
+    settings: Settings,
+    clients: Mapping[str, ZohoClient],
+    metrics: PipelineMetrics,
+    drain: Drain | None = None,
+) -> Pipeline:
     pipeline = create_pipeline(settings)
     Agents(pipeline, settings, clients, metrics, drain)
     log_assignments(pipeline)
@@ -116,23 +126,29 @@ def log_assignments(pipeline: Pipeline) -> None:
     (`-` for none)."""
     ours = set(pipeline.topic_names())
 
-    async def assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-                       ) -> None:
+    async def assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         partitions: dict[str, list[int]] = {topic: [] for topic in ours}
         for tp in args[0] if args else kwargs.get("assigned", ()):
             if tp.topic in ours:
                 partitions[tp.topic].append(tp.partition)
         for topic, numbers in sorted(partitions.items()):
-            log.info("partitions assigned topic=%s partitions=%s", topic,
-                     ",".join(map(str, sorted(numbers))) or "-")
+            log.info(
+                "partitions assigned topic=%s partitions=%s",
+                topic,
+                ",".join(map(str, sorted(numbers))) or "-",
+            )
 
     pipeline.app.on_partitions_assigned.connect(assigned)
 
 
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
     kafka = settings.kafka
-    await ensure_topics(bootstrap_servers(kafka.broker), pipeline.topic_names(),
-                        kafka.partitions, kafka.replication_factor)
+    await ensure_topics(
+        bootstrap_servers(kafka.broker),
+        pipeline.topic_names(),
+        kafka.partitions,
+        kafka.replication_factor,
+    )
 
 
 def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int:
@@ -153,8 +169,9 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(create_topics(settings, pipeline))
-    worker = DrainingWorker(pipeline.app, *services, loop=loop, loglevel=loglevel,
-                            override_logging=False, drain=drain)
+    worker = DrainingWorker(
+        pipeline.app, *services, loop=loop, loglevel=loglevel, override_logging=False, drain=drain
+    )
     worker.execute_from_commandline()
     return 0
 

@@ -58,8 +58,11 @@ def load_settings(
     try:
         settings = Settings.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as error:
-        problems += [_describe(e) for e in error.errors(include_input=False, include_url=False)
-                     if tuple(e["loc"]) not in env.problems or e["type"] == "extra_forbidden"]
+        problems += [
+            _describe(e)
+            for e in error.errors(include_input=False, include_url=False)
+            if tuple(e["loc"]) not in env.problems or e["type"] == "extra_forbidden"
+        ]
     if problems:
         raise ConfigError(path, problems)
     return settings
@@ -78,7 +81,8 @@ class _StrictLoader(_SafeLoader):  # type: ignore[misc,valid-type]
         keys = [self.construct_object(key, deep=True) for key, _ in node.value]
         for key in duplicates(k for k in keys if isinstance(k, str)):
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", node.start_mark)
+                None, None, f"duplicate key {key!r}", node.start_mark
+            )
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return mapping
 
@@ -88,7 +92,8 @@ _StrictLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -131,8 +136,10 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     text = _read_text(path, "secrets file")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ConfigError(path, [f"secrets file has mode {mode:04o}; it must be 0600 or stricter "
-                                 f"(chmod 600 {path})"])
+        raise ConfigError(
+            path,
+            [f"secrets file has mode {mode:04o}; it must be 0600 or stricter (chmod 600 {path})"],
+        )
     lines = [ln for ln in map(str.strip, text.splitlines()) if ln and not ln.startswith("#")]
     if lines and all(_ENV_LINE.match(ln) for ln in lines):
         return dict(_env_line(ln) for ln in lines)
@@ -140,7 +147,8 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(
-            isinstance(v, str | int | float) and not isinstance(v, bool) for v in data.values()):
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in data.values()
+    ):
         raise ConfigError(path, ["secrets file must map NAME to a string value"])
     return {str(key): str(value) for key, value in data.items()}
 
@@ -176,8 +184,10 @@ class _Variables:
 
 
 def _is_secret(loc: tuple[Any, ...]) -> bool:
-    return any(len(loc) == len(p) and all(q in ("*", part) for q, part in zip(p, loc, strict=True))
-               for p in SECRET_PATHS)
+    return any(
+        len(loc) == len(p) and all(q in ("*", part) for q, part in zip(p, loc, strict=True))
+        for p in SECRET_PATHS
+    )
 
 
 def _resolve(node: Any, loc: tuple[Any, ...], env: _Variables) -> Any:
@@ -230,14 +240,17 @@ def _route_problems(raw: dict[str, Any]) -> list[str]:
         ends = {key: route.get(key) for key in ("source", "target")}
         for key, org in ends.items():
             if isinstance(org, str) and org not in defined:
-                problems.append(f"sync[{i}].{key}: unknown org {org!r} "
-                                f"(defined: {', '.join(defined) or 'none'})")
+                problems.append(
+                    f"sync[{i}].{key}: unknown org {org!r} "
+                    f"(defined: {', '.join(defined) or 'none'})"
+                )
         pair = (str(ends["source"]), str(ends["target"]))
         if pair[0] == pair[1]:
             problems.append(f"sync[{i}].target: must differ from source")
         elif pair in seen:
-            problems.append(f"sync[{i}]: duplicate route {pair[0]} -> {pair[1]} "
-                            f"(first at sync[{seen[pair]}])")
+            problems.append(
+                f"sync[{i}]: duplicate route {pair[0]} -> {pair[1]} (first at sync[{seen[pair]}])"
+            )
         seen.setdefault(pair, i)
     return problems
 

@@ -136,10 +136,26 @@ class DeadLetter(faust.Record, serializer="json"):
     failed_at: float
 
 
-def dead_letter(route: str, stage: str, key: str, record: dict[str, Any], code: str,
-                message: str, details: dict[str, Any] | None = None,
-                attempts: int = 1) -> DeadLetter:
+def dead_letter(
+    route: str,
+    stage: str,
+    key: str,
+    record: dict[str, Any],
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    attempts: int = 1,
+) -> DeadLetter:
     """The one way a dead letter is made: a fresh id, the time of failure, Zoho's reason."""
-    return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
-                      code=code, message=message, details=details or {}, attempts=attempts,
-                      failed_at=time.time())
+    return DeadLetter(
+        id=uuid.uuid4().hex,
+        route=route,
+        stage=stage,
+        key=key,
+        record=record,
+        code=code,
+        message=message,
+        details=details or {},
+        attempts=attempts,
+        failed_at=time.time(),
+    )

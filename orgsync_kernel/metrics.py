@@ -26,14 +26,17 @@ def counter(name: str, documentation: str, *labels: str) -> Spec:
     return lambda registry: Counter(name, documentation, list(labels), registry=registry)
 
 
-def histogram(name: str, documentation: str, labels: Sequence[str],
-              buckets: Sequence[float]) -> Spec:
-    return lambda registry: Histogram(name, documentation, list(labels), buckets=buckets,
-                                      registry=registry)
+def histogram(
+    name: str, documentation: str, labels: Sequence[str], buckets: Sequence[float]
+) -> Spec:
+    return lambda registry: Histogram(
+        name, documentation, list(labels), buckets=buckets, registry=registry
+    )
 
 
-def create_metrics(group: Callable[..., Group], registry: CollectorRegistry | None,
-                   **specs: Spec) -> Group:
+def create_metrics(
+    group: Callable[..., Group], registry: CollectorRegistry | None, **specs: Spec
+) -> Group:
     """The group's metrics on `registry` (a fresh private registry when None)."""
     reg = registry if registry is not None else CollectorRegistry(auto_describe=True)
     fields = getattr(group, "_fields", ())

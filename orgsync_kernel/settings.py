@@ -51,11 +51,13 @@ def _matching(pattern: str, meaning: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-OrgName = Annotated[str, _matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}",
-                                   "a valid org name (letters, digits, _ and -)")]
+OrgName = Annotated[
+    str, _matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", "a valid org name (letters, digits, _ and -)")
+]
 ApiName = Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9_]{0,99}", "a Zoho API name")]
 Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+", "an e-mail address")]
 _MIN_SHARED_SECRET = 16
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -159,6 +161,7 @@ class OrgSettings(_Model):
     credit_reserve: float = Field(default=0.2, ge=0.0, lt=1.0)
 
     _urls = field_validator("api_url", "accounts_url")(_http_url)
+
     @field_validator("token_cache", mode="before")
     @classmethod
     def _cache_kind(cls, value: Any) -> Any:
@@ -168,8 +171,9 @@ class OrgSettings(_Model):
 
     @field_validator("token_cache")
     @classmethod
-    def _cache(cls, value: Path | Literal[False] | None,
-               info: ValidationInfo) -> Path | Literal[False] | None:
+    def _cache(
+        cls, value: Path | Literal[False] | None, info: ValidationInfo
+    ) -> Path | Literal[False] | None:
         return value if value is False else _relative_to_config(value, info)
 
     @field_validator("dc", "edition", mode="before")
@@ -197,13 +201,16 @@ class ModuleRoute(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
         problems = [f"fields: {name} is listed twice" for name in duplicates(self.fields or ())]
-        problems += [f"rename: two fields renamed to {n}"
-                     for n in duplicates(self.rename.values())]
+        problems += [f"rename: two fields renamed to {n}" for n in duplicates(self.rename.values())]
         if self.fields is not None:
-            for key, mapping in (("rename", self.rename), ("values", self.values),
-                                 ("lookups", self.lookups)):
-                problems += [f"{key}: {name} is not in fields" for name in mapping
-                             if name not in self.fields]
+            for key, mapping in (
+                ("rename", self.rename),
+                ("values", self.values),
+                ("lookups", self.lookups),
+            ):
+                problems += [
+                    f"{key}: {name} is not in fields" for name in mapping if name not in self.fields
+                ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -229,9 +236,12 @@ class Route(_Model):
 
     @model_validator(mode="after")
     def _lookups_synced(self) -> Route:
-        problems = [f"modules.{module}.lookups.{name}: {parent} is not a module of this route"
-                    for module, mapping in self.modules.items()
-                    for name, parent in mapping.lookups.items() if parent not in self.modules]
+        problems = [
+            f"modules.{module}.lookups.{name}: {parent} is not a module of this route"
+            for module, mapping in self.modules.items()
+            for name, parent in mapping.lookups.items()
+            if parent not in self.modules
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

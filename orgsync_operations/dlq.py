@@ -57,8 +57,10 @@ _SECRET_WORDS = ("token", "secret", "password", "authorization")
 def redacted(value: Any) -> Any:
     """A copy of `value` with the values of secret-looking keys masked (defence in depth)."""
     if isinstance(value, Mapping):
-        return {k: "***" if any(w in str(k).lower() for w in _SECRET_WORDS) else redacted(v)
-                for k, v in value.items()}
+        return {
+            k: "***" if any(w in str(k).lower() for w in _SECRET_WORDS) else redacted(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redacted(v) for v in value]
     return value
@@ -75,13 +77,24 @@ class Entry:
 
     def summary(self) -> dict[str, Any]:
         letter = self.letter
-        return {"id": letter.id, "route": letter.route, "stage": letter.stage,
-                "key": letter.key, "code": letter.code, "message": letter.message,
-                "failed_at": letter.failed_at, "attempts": letter.attempts}
+        return {
+            "id": letter.id,
+            "route": letter.route,
+            "stage": letter.stage,
+            "key": letter.key,
+            "code": letter.code,
+            "message": letter.message,
+            "failed_at": letter.failed_at,
+            "attempts": letter.attempts,
+        }
 
     def to_json(self) -> dict[str, Any]:
-        body = {**self.summary(), "details": self.letter.details, "record": self.letter.record,
-                "state": self.state}
+        body = {
+            **self.summary(),
+            "details": self.letter.details,
+            "record": self.letter.record,
+            "state": self.state,
+        }
         return dict(redacted(body))
 
 
@@ -92,8 +105,14 @@ class DlqStore:
     retried or purged; the CLI keeps them so that `show` still finds them.
     """
 
-    def __init__(self, settings: Settings, producer: Producer, *, keep_done: bool = True,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer,
+        *,
+        keep_done: bool = True,
+        timeout: float = 15.0,
+    ) -> None:
         self.settings = settings
         self.producer = producer
         self.keep_done = keep_done
@@ -110,10 +129,12 @@ class DlqStore:
 
     async def start(self) -> None:
         kafka = self.settings.kafka
-        await ensure_topics(self.bootstrap, [self.topics[0]], kafka.partitions,
-                            kafka.replication_factor)
-        await ensure_topics(self.bootstrap, [self.topics[1]], 1, kafka.replication_factor,
-                            compacted=True)
+        await ensure_topics(
+            self.bootstrap, [self.topics[0]], kafka.partitions, kafka.replication_factor
+        )
+        await ensure_topics(
+            self.bootstrap, [self.topics[1]], 1, kafka.replication_factor, compacted=True
+        )
         await self.refresh()
 
     async def refresh(self) -> None:
@@ -132,8 +153,11 @@ class DlqStore:
 
     def entries(self, route: str | None = None, *, include_done: bool = False) -> list[Entry]:
         """Entries, newest first; only the open ones unless `include_done`."""
-        found = [Entry(letter, self._states.get(letter.id)) for letter in self._letters.values()
-                 if route is None or letter.route == route]
+        found = [
+            Entry(letter, self._states.get(letter.id))
+            for letter in self._letters.values()
+            if route is None or letter.route == route
+        ]
         found = [e for e in found if include_done or e.state is None]
         return sorted(found, key=lambda e: e.letter.failed_at, reverse=True)
 
@@ -141,29 +165,38 @@ class DlqStore:
         letter = self._letters.get(entry_id)
         return None if letter is None else Entry(letter, self._states.get(entry_id))
 
-    async def mark(self, entry_ids: Sequence[str], state: States, via: Via | None = None,
-                   ) -> None:
+    async def mark(
+        self,
+        entry_ids: Sequence[str],
+        state: States,
+        via: Via | None = None,
+    ) -> None:
         values = {i: {"state": state, "at": time.time(), "via": via} for i in entry_ids}
         if not values:
             return
-        await self.producer.send_many(self.topics[1], [(i.encode(), orjson.dumps(v))
-                                                       for i, v in values.items()])
+        await self.producer.send_many(
+            self.topics[1], [(i.encode(), orjson.dumps(v)) for i, v in values.items()]
+        )
         self._states.update(values)
         self._forget_done()
 
     async def _reader(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap,
-                                        enable_auto_commit=False, group_id=None,
-                                        fetch_max_wait_ms=50)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                fetch_max_wait_ms=50,
+            )
             await consumer.start()
             self._consumer = consumer
         return self._consumer
 
     async def _read_new(self) -> None:
         consumer = await self._reader()
-        partitions = known_partitions(consumer, self.topics) \
-            or await partitions_of(self.bootstrap, self.topics)
+        partitions = known_partitions(consumer, self.topics) or await partitions_of(
+            self.bootstrap, self.topics
+        )
         if set(partitions) != consumer.assignment():
             consumer.assign(partitions)
         for tp in partitions:
@@ -197,8 +230,9 @@ class DlqStore:
                 del self._letters[entry_id]
 
 
-def known_partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]
-                     ) -> list[TopicPartition] | None:
+def known_partitions(
+    consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> list[TopicPartition] | None:
     """Every partition of `topics` from the consumer's own metadata (kept current for the
     topics it is assigned), so that a refresh opens no admin connection; None while it does
     not know them all yet."""
@@ -219,8 +253,12 @@ async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPart
         described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
-    return [TopicPartition(t["topic"], p["partition"]) for t in described
-            if t["error_code"] == 0 for p in sorted(t["partitions"], key=lambda p: p["partition"])]
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in sorted(t["partitions"], key=lambda p: p["partition"])
+    ]
 
 
 # --- retry --------------------------------------------------------------------------------------
@@ -243,19 +281,25 @@ def retry_via(letter: DeadLetter, source_modified: str | None) -> Via:
         return "write"
     if source_modified == GONE or not source_modified or not write.modified_time:
         return "hint"
-    return "hint" if parse_instant(source_modified) > parse_instant(write.modified_time) \
-        else "write"
+    return (
+        "hint" if parse_instant(source_modified) > parse_instant(write.modified_time) else "write"
+    )
 
 
-def retry_message(settings: Settings, letter: DeadLetter, via: Via, now: float,
-                  ) -> tuple[str, bytes, bytes]:
+def retry_message(
+    settings: Settings,
+    letter: DeadLetter,
+    via: Via,
+    now: float,
+) -> tuple[str, bytes, bytes]:
     """(topic, key, value) that retries `letter`."""
     if via == "write":
         write = Write.from_data(letter.record).derive(attempt=0)
         return settings.topics.writes(write.target_org), write.key.encode(), write.dumps()
     org, module, record_id = split_key(letter.key)
-    hint = Hint(org=org, module=module, id=record_id, operation="update", source="backfill",
-                received_at=now)
+    hint = Hint(
+        org=org, module=module, id=record_id, operation="update", source="backfill", received_at=now
+    )
     return settings.topics.hints, hint.key.encode(), hint.dumps()
 
 
@@ -275,8 +319,9 @@ class Retrier:
 
     async def retry(self, entries: Sequence[Entry]) -> RetryReport:
         report = RetryReport()
-        modified = await self._source_times([e for e in entries if e.letter.stage == "write"],
-                                            report)
+        modified = await self._source_times(
+            [e for e in entries if e.letter.stage == "write"], report
+        )
         now = time.time()
         for entry in entries:
             if entry.id in report.failed:
@@ -302,8 +347,11 @@ class Retrier:
             return f"org {org} is no longer configured"
         return None
 
-    async def _source_times(self, entries: Sequence[Entry], report: RetryReport,
-                            ) -> dict[str, str]:
+    async def _source_times(
+        self,
+        entries: Sequence[Entry],
+        report: RetryReport,
+    ) -> dict[str, str]:
         """Modified_Time now of each write entry's source record, by record key."""
         wanted: dict[tuple[str, str], dict[str, list[str]]] = {}
         for entry in entries:
@@ -316,10 +364,10 @@ class Retrier:
                 if reader is None:
                     raise LookupError(f"org {org} is not configured")
                 for record in await reader.get_by_ids(module, sorted(ids)):  # 100 per call
-                    times[f"{org}/{module}/{record.get('id')}"] = \
-                        str(record.get("Modified_Time") or "")
+                    times[f"{org}/{module}/{record.get('id')}"] = str(
+                        record.get("Modified_Time") or ""
+                    )
             except (ZohoError, LookupError) as error:
                 why = f"cannot read the source record: {error}"
                 report.failed.update({i: why for group in ids.values() for i in group})
         return times
-

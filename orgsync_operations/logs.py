@@ -43,11 +43,11 @@ def split_message(message: str) -> tuple[str, dict[str, str]]:
     matches = list(_PAIR.finditer(message))
     if not matches:
         return message.strip(), {}
-    event = message[:matches[0].start()].strip()
+    event = message[: matches[0].start()].strip()
     pairs: dict[str, str] = {}
     for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following is not None else len(message)
-        pairs[match.group(1)] = message[match.end():end].strip()
+        pairs[match.group(1)] = message[match.end() : end].strip()
     return event, pairs
 
 
@@ -66,12 +66,14 @@ def event_fields(record: logging.LogRecord) -> dict[str, Any]:
     message = record.getMessage()
     # Only orgsync's own messages follow the `event key=value` convention; a library's message
     # (which may hold `=` inside reprs) stays whole.
-    event, pairs = (split_message(message) if record.name.startswith(OWN_LOGGERS)
-                    else (message, {}))
+    event, pairs = split_message(message) if record.name.startswith(OWN_LOGGERS) else (message, {})
     extra = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
     fields: dict[str, Any] = {
-        "ts": _timestamp(record.created), "level": record.levelname.lower(),
-        "logger": record.name, "event": event}
+        "ts": _timestamp(record.created),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "event": event,
+    }
     fields.update({k: v for k, v in {**pairs, **extra}.items() if k not in _FIXED})
     fields.update(record_fields(fields))
     if record.exc_info and not record.exc_text:
@@ -143,8 +145,12 @@ def secret_values(settings: Any) -> list[str]:
     return [s.get_secret_value() for s in secrets if s is not None]
 
 
-def configure(level: str = "info", fmt: str = "text", secrets: Iterable[str] = (),
-              stream: TextIO | None = None) -> logging.Handler:
+def configure(
+    level: str = "info",
+    fmt: str = "text",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Handler:
     """Make the root logger write one structured line per event to `stream` (stderr)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}")

@@ -42,21 +42,32 @@ class KafkaGauges(NamedTuple):
     @classmethod
     def create(cls, registry: CollectorRegistry) -> KafkaGauges:
         return cls(
-            lag=Gauge("orgsync_consumer_lag", "Messages of a topic the pipeline's consumer "
-                      "group has not committed yet (end offset - committed offset)", ["topic"],
-                      registry=registry),
-            dlq=Gauge("orgsync_dlq_entries", "Open DLQ entries (dead letters not retried or "
-                      "purged)", registry=registry),
-            last_measured=Gauge("orgsync_kafka_measured_timestamp_seconds",
-                                "When lag and DLQ size were last measured", registry=registry),
+            lag=Gauge(
+                "orgsync_consumer_lag",
+                "Messages of a topic the pipeline's consumer "
+                "group has not committed yet (end offset - committed offset)",
+                ["topic"],
+                registry=registry,
+            ),
+            dlq=Gauge(
+                "orgsync_dlq_entries",
+                "Open DLQ entries (dead letters not retried or purged)",
+                registry=registry,
+            ),
+            last_measured=Gauge(
+                "orgsync_kafka_measured_timestamp_seconds",
+                "When lag and DLQ size were last measured",
+                registry=registry,
+            ),
         )
 
 
 class KafkaMonitor:
     """Measures lag and DLQ size periodically; `start`/`stop`."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry,
-                 interval: float = 5.0) -> None:
+    def __init__(
+        self, settings: Settings, registry: CollectorRegistry, interval: float = 5.0
+    ) -> None:
         self.bootstrap = bootstrap_servers(settings.kafka.broker)
         self.group = settings.topics.group
         self.topics = settings.topics.consumed(settings.targets)
@@ -111,10 +122,14 @@ class CreditsCollector(Collector):
         remaining = GaugeMetricFamily(
             "orgsync_zoho_credits_remaining",
             "API credits left in the rolling 24 h window (our ledger, aligned with Zoho's "
-            "X-API-CREDITS-REMAINING)", labels=["org"])
-        budget = GaugeMetricFamily("orgsync_zoho_credits_budget",
-                                   "API credits per rolling 24 h configured for the org",
-                                   labels=["org"])
+            "X-API-CREDITS-REMAINING)",
+            labels=["org"],
+        )
+        budget = GaugeMetricFamily(
+            "orgsync_zoho_credits_budget",
+            "API credits per rolling 24 h configured for the org",
+            labels=["org"],
+        )
         for org, client in sorted(self.clients.items()):
             remaining.add_metric([org], client.ledger.remaining())
             budget.add_metric([org], client.ledger.budget)

@@ -18,8 +18,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 Offsets = dict[TopicPartition, int]
 
 
-def lag_by_topic(ends: Mapping[TopicPartition, int], starts: Mapping[TopicPartition, int],
-                 committed: Mapping[TopicPartition, int]) -> dict[str, int]:
+def lag_by_topic(
+    ends: Mapping[TopicPartition, int],
+    starts: Mapping[TopicPartition, int],
+    committed: Mapping[TopicPartition, int],
+) -> dict[str, int]:
     """Messages not yet consumed, per topic: end − committed offset (− start when none)."""
     lag: dict[str, int] = {}
     for tp, end in ends.items():
@@ -34,11 +37,15 @@ class GroupOffsets:
         self.bootstrap = bootstrap
         self.group = group
         self.timeout = timeout
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
-                                          request_timeout_ms=int(timeout * 1000))
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                          enable_auto_commit=False,
-                                          request_timeout_ms=int(timeout * 1000))
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=int(timeout * 1000),
+        )
 
     async def __aenter__(self) -> GroupOffsets:
         async with asyncio.timeout(self.timeout):
@@ -46,17 +53,24 @@ class GroupOffsets:
             await self._consumer.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._consumer.stop()
         await self._admin.close()
 
     async def partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
         """The partitions of those of `topics` that exist."""
         described = await self._admin.describe_topics(list(topics)) if topics else []
-        return [TopicPartition(info["topic"], p["partition"]) for info in described
-                if info["error_code"] == 0
-                for p in sorted(info["partitions"], key=lambda p: p["partition"])]
+        return [
+            TopicPartition(info["topic"], p["partition"])
+            for info in described
+            if info["error_code"] == 0
+            for p in sorted(info["partitions"], key=lambda p: p["partition"])
+        ]
 
     async def ends(self, tps: Sequence[TopicPartition]) -> Offsets:
         return dict(await self._consumer.end_offsets(list(tps))) if tps else {}
@@ -77,6 +91,7 @@ class GroupOffsets:
 
     async def lag(self, topics: Sequence[str]) -> dict[str, int]:
         tps = await self.partitions(topics)
-        ends, starts, committed = await asyncio.gather(self.ends(tps), self.starts(tps),
-                                                       self.committed())
+        ends, starts, committed = await asyncio.gather(
+            self.ends(tps), self.starts(tps), self.committed()
+        )
         return lag_by_topic(ends, starts, committed)

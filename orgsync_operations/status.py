@@ -66,8 +66,9 @@ def session_token(secret: str) -> str:
 
 
 def _same(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"),
-                               expected.encode("utf-8", "surrogatepass"))
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ class Access:
         secret = settings.ingress.admin_secret
         return cls(admin_required(settings), secret.get_secret_value() if secret else None)
 
-    def allows(self, headers: Mapping[str, str], cookies: Mapping[str, str], method: str,
-               host: str) -> bool:
+    def allows(
+        self, headers: Mapping[str, str], cookies: Mapping[str, str], method: str, host: str
+    ) -> bool:
         if not self.required:
             return not any(h in headers for h in _PROXY_HEADERS)
         if self.secret is None:
@@ -124,16 +126,19 @@ def mount_status(app: web.Application, status: Status) -> None:
 class StatusPage:
     """The status page as an ingress extension (connectors.ingress.AppExtension)."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry,
-                 readers: Mapping[str, SourceReader]) -> None:
+    def __init__(
+        self, settings: Settings, registry: CollectorRegistry, readers: Mapping[str, SourceReader]
+    ) -> None:
         self.settings, self.registry, self.readers = settings, registry, readers
         self.dlq: DlqStore | None = None
 
     async def mount(self, app: web.Application, producer: Producer) -> None:
         self.dlq = DlqStore(self.settings, producer, keep_done=False)
         await self.dlq.start()
-        mount_status(app, Status(self.settings, self.registry, self.dlq, self.readers,
-                                 Access.of(self.settings)))
+        mount_status(
+            app,
+            Status(self.settings, self.registry, self.dlq, self.readers, Access.of(self.settings)),
+        )
 
     async def close(self) -> None:
         if self.dlq is not None:
@@ -148,8 +153,11 @@ def protected(handler: Handler) -> Handler:
             return await handler(request)
         if request.path == "/":
             return _html(_login_body("Sign in with the admin secret."), 401)
-        return _json({"error": "unauthorized", "message": "the admin secret is required"}, 401,
-                     {"WWW-Authenticate": 'Bearer realm="orgsync"'})
+        return _json(
+            {"error": "unauthorized", "message": "the admin secret is required"},
+            401,
+            {"WWW-Authenticate": 'Bearer realm="orgsync"'},
+        )
 
     return guarded
 
@@ -167,15 +175,23 @@ async def login(request: web.Request) -> web.Response:
     if access.secret is None or not _same(presented, access.secret):
         return _html(_login_body("Wrong secret."), 401)
     response = web.HTTPSeeOther("/")
-    response.set_cookie(COOKIE, session_token(access.secret), httponly=True, samesite="Strict",
-                        secure=request.secure, path="/")
+    response.set_cookie(
+        COOKIE,
+        session_token(access.secret),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+    )
     raise response
 
 
 def _login_body(note: str) -> str:
-    return (f"<h1>orgsync</h1><p>{escape(note)}</p><form method='post' action='/login'>"
-            "<input type='password' name='secret' autocomplete='current-password'>"
-            "<button type='submit'>Sign in</button></form>")
+    return (
+        f"<h1>orgsync</h1><p>{escape(note)}</p><form method='post' action='/login'>"
+        "<input type='password' name='secret' autocomplete='current-password'>"
+        "<button type='submit'>Sign in</button></form>"
+    )
 
 
 # --- admin API ------------------------------------------------------------------------------
@@ -215,13 +231,18 @@ async def _fresh(request: web.Request) -> DlqStore:
 async def _entry(request: web.Request) -> Entry:
     entry = (await _fresh(request)).get(request.match_info["id"])
     if entry is None:
-        raise web.HTTPNotFound(body=orjson.dumps({"error": "unknown_entry"}),
-                               content_type="application/json")
+        raise web.HTTPNotFound(
+            body=orjson.dumps({"error": "unknown_entry"}), content_type="application/json"
+        )
     return entry
 
 
-def _done(request: web.Request, entry_id: str, what: str, extra: dict[str, Any],
-          ) -> web.StreamResponse:
+def _done(
+    request: web.Request,
+    entry_id: str,
+    what: str,
+    extra: dict[str, Any],
+) -> web.StreamResponse:
     if request.content_type == "application/x-www-form-urlencoded":  # the page's button
         raise web.HTTPSeeOther(f"/?{what}={quote(entry_id)}")
     return _json({"id": entry_id, "state": what, **extra}, 200)
@@ -232,8 +253,11 @@ def _done(request: web.Request, entry_id: str, what: str, extra: dict[str, Any],
 
 async def page(request: web.Request) -> web.Response:
     status = request.app[STATUS]
-    notes: list[str] = [f"{what.capitalize()} {request.query[what]}."
-                        for what in ("retried", "purged") if what in request.query]
+    notes: list[str] = [
+        f"{what.capitalize()} {request.query[what]}."
+        for what in ("retried", "purged")
+        if what in request.query
+    ]
     try:
         await status.dlq.refresh()
         topics = await topic_stats(status.settings)
@@ -241,10 +265,13 @@ async def page(request: web.Request) -> web.Response:
         notes.append(f"Kafka is unavailable ({type(error).__name__}); figures may be stale.")
         topics = {}
     samples = _samples(status.registry)
-    body = [f"<h1>orgsync</h1><p>As of {_when(time.time())}.</p>",
-            *(f"<p class='note'>{escape(n)}</p>" for n in notes),
-            _routes_table(status, samples, topics), _topics_table(topics),
-            _dlq_table(status.dlq.entries())]
+    body = [
+        f"<h1>orgsync</h1><p>As of {_when(time.time())}.</p>",
+        *(f"<p class='note'>{escape(n)}</p>" for n in notes),
+        _routes_table(status, samples, topics),
+        _topics_table(topics),
+        _dlq_table(status.dlq.entries()),
+    ]
     return _html("".join(body), 200)
 
 
@@ -263,8 +290,9 @@ async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            group = await admin.list_consumer_group_offsets(settings.topics.group,
-                                                            partitions=partitions)
+            group = await admin.list_consumer_group_offsets(
+                settings.topics.group, partitions=partitions
+            )
         finally:
             await admin.close()
         ends, newest = await _ends_and_newest(bootstrap, partitions)
@@ -278,10 +306,12 @@ async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
     return stats
 
 
-async def _ends_and_newest(bootstrap: str, partitions: list[Any]) -> tuple[dict[Any, int],
-                                                                          dict[Any, float]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, fetch_max_wait_ms=50)
+async def _ends_and_newest(
+    bootstrap: str, partitions: list[Any]
+) -> tuple[dict[Any, int], dict[Any, float]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions) if partitions else {}
@@ -311,34 +341,59 @@ def _samples(registry: CollectorRegistry) -> Samples:
 
 
 def _sum(samples: Samples, name: str, **labels: str) -> int:
-    return int(sum(value for found, value in samples.get(name, [])
-                   if all(found.get(k) == v for k, v in labels.items())
-                   and found.get("outcome") != "failed"))
+    return int(
+        sum(
+            value
+            for found, value in samples.get(name, [])
+            if all(found.get(k) == v for k, v in labels.items())
+            and found.get("outcome") != "failed"
+        )
+    )
 
 
-def _route_row(status: Status, route: Route, samples: Samples,
-               topics: Mapping[str, TopicStat]) -> list[str]:
+def _route_row(
+    status: Status, route: Route, samples: Samples, topics: Mapping[str, TopicStat]
+) -> list[str]:
     writes = topics.get(status.settings.topics.writes(route.target))
     open_entries = len(status.dlq.entries(route.name))
-    return [route.name, ", ".join(sorted(route.modules)),
-            str(_sum(samples, "orgsync_changes_total", org=route.source)),
-            str(_sum(samples, "orgsync_writes_total", target=route.target)),
-            str(_sum(samples, "orgsync_dead_letters_total", route=route.name)),
-            str(open_entries),
-            _lag(writes), _when(writes.newest) if writes and writes.newest else "never"]
+    return [
+        route.name,
+        ", ".join(sorted(route.modules)),
+        str(_sum(samples, "orgsync_changes_total", org=route.source)),
+        str(_sum(samples, "orgsync_writes_total", target=route.target)),
+        str(_sum(samples, "orgsync_dead_letters_total", route=route.name)),
+        str(open_entries),
+        _lag(writes),
+        _when(writes.newest) if writes and writes.newest else "never",
+    ]
 
 
 def _routes_table(status: Status, samples: Samples, topics: Mapping[str, TopicStat]) -> str:
-    head = ["Route", "Modules", "Changes read", "Records written (target)", "Dead letters",
-            "Open in DLQ", "Lag", "Last write queued"]
-    rows = [(f"class='route' data-route='{escape(r.name, quote=True)}'",
-             _route_row(status, r, samples, topics)) for r in status.settings.sync]
+    head = [
+        "Route",
+        "Modules",
+        "Changes read",
+        "Records written (target)",
+        "Dead letters",
+        "Open in DLQ",
+        "Lag",
+        "Last write queued",
+    ]
+    rows = [
+        (
+            f"class='route' data-route='{escape(r.name, quote=True)}'",
+            _route_row(status, r, samples, topics),
+        )
+        for r in status.settings.sync
+    ]
     return "<h2>Routes</h2>" + _table("routes", head, rows)
 
 
 def _topics_table(topics: Mapping[str, TopicStat]) -> str:
-    rows = [("class='topic'", [name, _lag(stat), _when(stat.newest) if stat.newest else "never"])
-            for name, stat in topics.items()]
+    rows = [
+        ("class='topic'", [name, _lag(stat), _when(stat.newest) if stat.newest else "never"])
+        for name, stat in topics.items()
+    ]
     return "<h2>Topics</h2>" + _table("topics", ["Topic", "Lag", "Newest message"], rows)
 
 
@@ -346,21 +401,39 @@ def _dlq_table(entries: list[Entry]) -> str:
     rows = []
     for entry in entries[:DLQ_ROWS]:
         s = entry.summary()
-        button = (f"<form method='post' action='/admin/dlq/{quote(entry.id)}/retry'>"
-                  "<button class='retry' type='submit'>Retry</button></form>")
-        rows.append((f"class='dlq-entry' data-id='{escape(entry.id, quote=True)}'",
-                     [s["id"], s["route"], s["stage"], s["key"], s["code"], s["message"],
-                      _when(s["failed_at"]), str(s["attempts"]), button]))
+        button = (
+            f"<form method='post' action='/admin/dlq/{quote(entry.id)}/retry'>"
+            "<button class='retry' type='submit'>Retry</button></form>"
+        )
+        rows.append(
+            (
+                f"class='dlq-entry' data-id='{escape(entry.id, quote=True)}'",
+                [
+                    s["id"],
+                    s["route"],
+                    s["stage"],
+                    s["key"],
+                    s["code"],
+                    s["message"],
+                    _when(s["failed_at"]),
+                    str(s["attempts"]),
+                    button,
+                ],
+            )
+        )
     head = ["Id", "Route", "Stage", "Key", "Code", "Message", "Failed at", "Attempts", ""]
     title = f"<h2>Dead letters ({len(entries)} open, newest {min(len(entries), DLQ_ROWS)})</h2>"
     return title + _table("dlq", head, rows, raw_last=True)
 
 
-def _table(table_id: str, head: list[str], rows: list[tuple[str, list[str]]], *,
-           raw_last: bool = False) -> str:
+def _table(
+    table_id: str, head: list[str], rows: list[tuple[str, list[str]]], *, raw_last: bool = False
+) -> str:
     def cells(values: list[str]) -> str:
-        return "".join(f"<td>{v if raw_last and i == len(values) - 1 else escape(str(v))}</td>"
-                       for i, v in enumerate(values))
+        return "".join(
+            f"<td>{v if raw_last and i == len(values) - 1 else escape(str(v))}</td>"
+            for i, v in enumerate(values)
+        )
 
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(f"<tr {attrs}>{cells(values)}</tr>" for attrs, values in rows)
@@ -375,21 +448,32 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;"
-          "margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-          ".note{background:#ffd;padding:.5em}")
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;"
+    "margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+    ".note{background:#ffd;padding:.5em}"
+)
 
 
 def _html(body: str, status: int) -> web.Response:
-    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>orgsync status</title>"
-            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
-    return web.Response(text=text, status=status, content_type="text/html",
-                        headers={"Cache-Control": "no-store",
-                                 "Content-Security-Policy": "default-src 'none'; "
-                                 "style-src 'unsafe-inline'; form-action 'self'",
-                                 "X-Frame-Options": "DENY"})
+    text = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>orgsync status</title>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; "
+            "style-src 'unsafe-inline'; form-action 'self'",
+            "X-Frame-Options": "DENY",
+        },
+    )
 
 
 def _json(body: object, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
+    )

@@ -36,27 +36,43 @@ DEFER_SECONDS = 1.0  # a change held only because a target is unreachable comes 
 class Agents:
     """Registers the agents of `pipeline` on its app; holds what they share."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, clients: Mapping[str, ZohoClient],
-                 metrics: PipelineMetrics, drain: Drain | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        clients: Mapping[str, ZohoClient],
+        metrics: PipelineMetrics,
+        drain: Drain | None = None,
+    ) -> None:
         self.p = pipeline
         self.drain = drain or Drain()  # closed by the worker on SIGTERM (orgsync/runner.py)
         self.settings = settings
         self.clients = clients
         self.metrics = metrics
-        self.processor = Processor(settings, Metadata(clients), pipeline.fingerprints,
-                                   pipeline.links, pipeline.states)
-        self._retry = BackoffPolicy(max_attempts=settings.sink.max_attempts,
-                                    base=settings.sink.backoff_initial_ms / 1000,
-                                    cap=settings.sink.backoff_max_ms / 1000)
+        self.processor = Processor(
+            settings, Metadata(clients), pipeline.fingerprints, pipeline.links, pipeline.states
+        )
+        self._retry = BackoffPolicy(
+            max_attempts=settings.sink.max_attempts,
+            base=settings.sink.backoff_initial_ms / 1000,
+            cap=settings.sink.backoff_max_ms / 1000,
+        )
         app = pipeline.app
         app.agent(pipeline.hints, name="fetch_changed_records")(self.fetch_changed_records)
         app.agent(pipeline.changes, name="sync_changes")(self.sync_changes)
         app.agent(pipeline.held, name="release_held_changes")(self.release_held_changes)
         routes = {route.name: route for route in settings.sync}
         for org, topic in pipeline.writes.items():
-            sink = TargetSink(org, clients[org], routes, settings.sink, pipeline.links,
-                              pipeline.states, metrics,
-                              routed_back=bool(settings.routes_from(org)))
+            sink = TargetSink(
+                org,
+                clients[org],
+                routes,
+                settings.sink,
+                pipeline.links,
+                pipeline.states,
+                metrics,
+                routed_back=bool(settings.routes_from(org)),
+            )
             app.agent(topic, name=f"apply_to_{org}")(self._sink_agent(sink))
 
     async def _start_clients(self) -> None:
@@ -68,8 +84,9 @@ class Agents:
     async def fetch_changed_records(self, stream: faust.StreamT[Hint]) -> None:
         await self._start_clients()
         linger = self.settings.fetch.linger_ms / 1000
-        async for hints in take_lingering(stream, self.settings.fetch.batch_size, linger,
-                                          self.drain):
+        async for hints in take_lingering(
+            stream, self.settings.fetch.batch_size, linger, self.drain
+        ):
             for (org, module), group in group_hints(hints).items():
                 for change in await self._fetch(org, module, group):
                     self.metrics.changes.labels(org=org, operation=change.operation).inc()
@@ -82,12 +99,25 @@ class Agents:
             self.metrics.fetch_calls.labels(org=org).inc()
             return await fetch_group(self.clients[org], module, group, self._retry)
         except ZohoError as error:
-            log.warning("fetch failed org=%s module=%s records=%d error=%s", org, module,
-                        len(group), error.zoho_code)
+            log.warning(
+                "fetch failed org=%s module=%s records=%d error=%s",
+                org,
+                module,
+                len(group),
+                error.zoho_code,
+            )
             for hint in group.values():
-                await self._dead(dead_letter("", "fetch", hint.key, hint.asdict(),
-                                             error.zoho_code, error.zoho_message,
-                                             attempts=self._retry.max_attempts))
+                await self._dead(
+                    dead_letter(
+                        "",
+                        "fetch",
+                        hint.key,
+                        hint.asdict(),
+                        error.zoho_code,
+                        error.zoho_message,
+                        attempts=self._retry.max_attempts,
+                    )
+                )
             return []
 
     # --- changes -> writes -----------------------------------------------------------------
@@ -110,11 +140,21 @@ class Agents:
         out = await self.processor.process(change)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
-        deliveries = [await self._send(self.p.writes[write.target_org], write.key, write)
-                      for write in out.writes]
+        deliveries = [
+            await self._send(self.p.writes[write.target_org], write.key, write)
+            for write in out.writes
+        ]
         for rejection in out.rejected:
-            await self._dead(dead_letter(rejection.route, "transform", change.key,
-                                         change.asdict(), "REJECTED", rejection.reason))
+            await self._dead(
+                dead_letter(
+                    rejection.route,
+                    "transform",
+                    change.key,
+                    change.asdict(),
+                    "REJECTED",
+                    rejection.reason,
+                )
+            )
         if out.missing_parents or out.deferred:
             await self._hold(change, out)
         return deliveries
@@ -123,11 +163,16 @@ class Agents:
         now = time.time()
         for parent in set(out.missing_parents.values()):
             org, module, record_id = split_key(parent)
-            hint = Hint(org=org, module=module, id=record_id, operation="update",
-                        source="lookup", received_at=now)
+            hint = Hint(
+                org=org,
+                module=module,
+                id=record_id,
+                operation="update",
+                source="lookup",
+                received_at=now,
+            )
             await self._send(self.p.hints, hint.key, hint)
-        held = HeldChange(change=change, held_since=now,
-                          parents=sorted(out.missing_parents))
+        held = HeldChange(change=change, held_since=now, parents=sorted(out.missing_parents))
         await self._send(self.p.held, change.key, held)
 
     # --- children waiting for their parents ------------------------------------------------
@@ -148,15 +193,29 @@ class Agents:
             if self._linked(held.parents):
                 await self._send(self.p.changes, held.change.key, held.change)
             elif time.time() < held.held_since + wait:
-                await self._send(self.p.held, held.change.key, HeldChange(
-                    change=held.change, held_since=held.held_since, parents=held.parents,
-                    checked_at=time.time()))
+                await self._send(
+                    self.p.held,
+                    held.change.key,
+                    HeldChange(
+                        change=held.change,
+                        held_since=held.held_since,
+                        parents=held.parents,
+                        checked_at=time.time(),
+                    ),
+                )
             else:
                 missing = [p for p in held.parents if self.p.links.get(p) is None]
-                await self._dead(dead_letter(
-                    "", "parent", held.change.key, held.change.asdict(), "PARENT_NOT_SYNCED",
-                    f"parent records never reached the target within {wait:g}s: "
-                    f"{', '.join(missing)}"))
+                await self._dead(
+                    dead_letter(
+                        "",
+                        "parent",
+                        held.change.key,
+                        held.change.asdict(),
+                        "PARENT_NOT_SYNCED",
+                        f"parent records never reached the target within {wait:g}s: "
+                        f"{', '.join(missing)}",
+                    )
+                )
 
     def _linked(self, parents: list[str]) -> bool:
         return all(self.p.links.get(parent) is not None for parent in parents)
@@ -167,15 +226,15 @@ class Agents:
         async def apply_to_target(stream: faust.StreamT[Any]) -> None:
             await self._start_clients()
             linger = self.settings.sink.linger_ms / 1000
-            async for writes in take_lingering(stream, self.settings.sink.batch_size, linger,
-                                               self.drain):
+            async for writes in take_lingering(
+                stream, self.settings.sink.batch_size, linger, self.drain
+            ):
                 for letter in await sink.apply(writes):
                     await self._dead(letter)
 
         return apply_to_target
 
-    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record
-                    ) -> Awaitable[Any]:
+    async def _send(self, topic: faust.TopicT, key: str, value: faust.Record) -> Awaitable[Any]:
         """Produce `value`; returns the broker's acknowledgement to await."""
         return await produce(self.p.app, topic.get_topic_name(), key, value)
 

@@ -25,8 +25,11 @@ PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch
 # aiokafka keeps one open batch per partition and makes a sender wait until a full one is sent:
 # at Faust's 16 KiB (8 changes) every agent stalled on broker round trips.
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
-TABLE_OPTIONS: dict[str, Any] = {"partitions": 1, "use_partitioner": True,
-                                 "recovery_buffer_size": 1}
+TABLE_OPTIONS: dict[str, Any] = {
+    "partitions": 1,
+    "use_partitioner": True,
+    "recovery_buffer_size": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
     )
 
     def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:
-        return app.topic(name, key_type=str, value_type=value_type,
-                         partitions=kafka.partitions)
+        return app.topic(name, key_type=str, value_type=value_type, partitions=kafka.partitions)
 
     names = settings.topics
     return Pipeline(

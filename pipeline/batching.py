@@ -87,13 +87,13 @@ class _Buffer:
         return batch
 
 
-async def _until(event: asyncio.Event, reader: asyncio.Task[None],
-                 within: float | None = None) -> None:
+async def _until(
+    event: asyncio.Event, reader: asyncio.Task[None], within: float | None = None
+) -> None:
     """Wait for `event`, or for the reader to end (its error is raised), or `within` s."""
     waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait({waiter, reader}, timeout=within,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, reader}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
     if reader.done() and not event.is_set():
@@ -110,8 +110,9 @@ async def _collect(buffer: _Buffer, reader: asyncio.Task[None], linger: float) -
     return buffer.take()
 
 
-async def take_lingering(stream: faust.StreamT[Any], max_: int, linger: float,
-                         drain: Drain | None = None) -> AsyncIterator[list[Any]]:
+async def take_lingering(
+    stream: faust.StreamT[Any], max_: int, linger: float, drain: Drain | None = None
+) -> AsyncIterator[list[Any]]:
     drain = drain or Drain()
     manual = cast("faust.Stream[Any]", stream).noack()  # Stream API, missing from StreamT
     buffer = _Buffer(max_)

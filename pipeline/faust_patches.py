@@ -103,8 +103,9 @@ class _Consumer(kafka_driver.Consumer):
         was never committed (a worker killed before its first commit there) the position
         stayed past the dropped records, and they were never processed."""
         committed = await super().seek_to_committed()
-        uncommitted = [tp for tp, offset in committed.items()
-                       if not offset and not self._is_changelog_tp(tp)]
+        uncommitted = [
+            tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)
+        ]
         if uncommitted:
             await self._thread.seek_to_beginning(*uncommitted)
         return committed
@@ -127,8 +128,13 @@ def fingerprint_table(app: faust.App, partitions: int) -> Any:
     outside any event's context, so the producer's partitioner places each entry; on the raw
     key (not Faust's JSON-quoted one) that is the partition number of the record's `changes`
     partition, whose worker recovers it."""
-    table: Any = app.Table("record_to_fingerprint", default=None, key_type=str,
-                           partitions=partitions, use_partitioner=True)
+    table: Any = app.Table(
+        "record_to_fingerprint",
+        default=None,
+        key_type=str,
+        partitions=partitions,
+        use_partitioner=True,
+    )
     table.key_serializer = "raw"
     table.changelog_topic = table._new_changelog_topic()  # the same topic, with raw keys
     return table
@@ -139,6 +145,7 @@ async def produce(app: faust.App, topic: str, key: str, value: faust.Record) -> 
     message (its producer start-up guard), which dominated the worker's CPU. Faust flushes
     this producer before it commits offsets, so the acknowledgement order holds. Returns the
     broker's acknowledgement to await."""
-    delivery: Awaitable[Any] = await app.producer.send(topic, key.encode(), value.dumps(),
-                                                       None, None, None)
+    delivery: Awaitable[Any] = await app.producer.send(
+        topic, key.encode(), value.dumps(), None, None, None
+    )
     return delivery

@@ -16,8 +16,9 @@ from orgsync_kernel.events import Change, Hint
 
 
 class RecordReader(Protocol):
-    async def get_by_ids(self, module: str, ids: Iterable[str], *,
-                         retry: BackoffPolicy | None = None) -> list[dict[str, Any]]: ...
+    async def get_by_ids(
+        self, module: str, ids: Iterable[str], *, retry: BackoffPolicy | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 def group_hints(hints: Iterable[Hint]) -> dict[tuple[str, str], dict[str, Hint]]:
@@ -31,21 +32,38 @@ def group_hints(hints: Iterable[Hint]) -> dict[tuple[str, str], dict[str, Hint]]
 
 
 def deleted(hint: Hint, now: float) -> Change:
-    return Change(org=hint.org, module=hint.module, id=hint.id, operation="delete",
-                  modified_time=None, record={}, source=hint.source,
-                  received_at=hint.received_at, fetched_at=now)
+    return Change(
+        org=hint.org,
+        module=hint.module,
+        id=hint.id,
+        operation="delete",
+        modified_time=None,
+        record={},
+        source=hint.source,
+        received_at=hint.received_at,
+        fetched_at=now,
+    )
 
 
 def fetched(hint: Hint, record: Mapping[str, Any], now: float) -> Change:
     operation = "insert" if hint.operation == "insert" else "update"
     modified = record.get("Modified_Time")
-    return Change(org=hint.org, module=hint.module, id=hint.id, operation=operation,
-                  modified_time=str(modified) if modified else None, record=dict(record),
-                  source=hint.source, received_at=hint.received_at, fetched_at=now)
+    return Change(
+        org=hint.org,
+        module=hint.module,
+        id=hint.id,
+        operation=operation,
+        modified_time=str(modified) if modified else None,
+        record=dict(record),
+        source=hint.source,
+        received_at=hint.received_at,
+        fetched_at=now,
+    )
 
 
-async def fetch_group(reader: RecordReader, module: str, hints: Mapping[str, Hint],
-                      retry: BackoffPolicy | None = None) -> list[Change]:
+async def fetch_group(
+    reader: RecordReader, module: str, hints: Mapping[str, Hint], retry: BackoffPolicy | None = None
+) -> list[Change]:
     """Changes for one org/module group, in the order of the hints; the client retries a
     failed read within `retry` (the fetch stage's budget) and then raises."""
     wanted = [record_id for record_id, hint in hints.items() if hint.operation != "delete"]
@@ -57,4 +75,3 @@ async def fetch_group(reader: RecordReader, module: str, hints: Mapping[str, Hin
         record = by_id.get(record_id)
         changes.append(deleted(hint, now) if record is None else fetched(hint, record, now))
     return changes
-

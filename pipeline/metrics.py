@@ -28,21 +28,39 @@ class PipelineMetrics(NamedTuple):
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
         """Metrics on `registry`; a fresh private registry when none is given."""
         return create_metrics(
-            cls, registry,
-            fetch_calls=counter("orgsync_fetch_calls_total",
-                                "get_by_ids calls of the fetch stage", "org"),
-            changes=counter("orgsync_changes_total", "Changes produced by the fetch stage",
-                            "org", "operation"),
-            drops=counter("orgsync_dropped_changes_total",
-                          "Changes or route writes dropped (duplicate, stale, echo, ...)",
-                          "org", "reason"),
-            writes=counter("orgsync_writes_total", "Records written to target orgs",
-                           "target", "module", "outcome"),
-            sink_retries=counter("orgsync_sink_retries_total",
-                                 "Batches retried by a sink after a transient failure", "target"),
-            dead_letters=counter("orgsync_dead_letters_total", "Records sent to the DLQ",
-                                 "route", "stage"),
-            e2e_latency=histogram("orgsync_e2e_latency_seconds",
-                                  "Source Modified_Time to target write acknowledged",
-                                  ["target"], LATENCY_BUCKETS),
+            cls,
+            registry,
+            fetch_calls=counter(
+                "orgsync_fetch_calls_total", "get_by_ids calls of the fetch stage", "org"
+            ),
+            changes=counter(
+                "orgsync_changes_total", "Changes produced by the fetch stage", "org", "operation"
+            ),
+            drops=counter(
+                "orgsync_dropped_changes_total",
+                "Changes or route writes dropped (duplicate, stale, echo, ...)",
+                "org",
+                "reason",
+            ),
+            writes=counter(
+                "orgsync_writes_total",
+                "Records written to target orgs",
+                "target",
+                "module",
+                "outcome",
+            ),
+            sink_retries=counter(
+                "orgsync_sink_retries_total",
+                "Batches retried by a sink after a transient failure",
+                "target",
+            ),
+            dead_letters=counter(
+                "orgsync_dead_letters_total", "Records sent to the DLQ", "route", "stage"
+            ),
+            e2e_latency=histogram(
+                "orgsync_e2e_latency_seconds",
+                "Source Modified_Time to target write acknowledged",
+                ["target"],
+                LATENCY_BUCKETS,
+            ),
         )

@@ -91,8 +91,9 @@ class Metadata:
         wanted: list[Coroutine[Any, Any, Any]] = []
         for route in settings.sync:
             wanted += [self.users(route.source), self.users(route.target)]
-            wanted += [self.fields(route.target, route.target_module(module))
-                       for module in route.modules]
+            wanted += [
+                self.fields(route.target, route.target_module(module)) for module in route.modules
+            ]
         await asyncio.gather(*wanted, return_exceptions=True)
 
     def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
@@ -103,8 +104,9 @@ class Metadata:
         self._views[key] = (raw, view)
         return view
 
-    async def _ask(self, key: tuple[str, ...], ask: Callable[[], Coroutine[
-                       Any, Any, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    async def _ask(
+        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
+    ) -> list[dict[str, Any]]:
         """The client's (cached) answer; reused for `REUSE_SECONDS` without asking the client,
         whose cache lookup costs a task and a loop turn per call (three per change)."""
         org, now = key[1], time.monotonic()
@@ -123,9 +125,14 @@ class Metadata:
 
 
 class Processor:
-    def __init__(self, settings: Settings, metadata: Metadata,
-                 fingerprints: MutableMapping[str, Any], links: Mapping[str, str],
-                 states: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metadata: Metadata,
+        fingerprints: MutableMapping[str, Any],
+        links: Mapping[str, str],
+        states: MutableMapping[str, Any],
+    ) -> None:
         self.settings = settings
         self.metadata = metadata
         self.fingerprints = fingerprints
@@ -168,12 +175,22 @@ class Processor:
             if not mapping.delete or target_id is None:
                 out.drops["delete_not_synced"] += 1
                 continue
-            out.writes.append(Write(
-                route=route.name, target_org=route.target,
-                target_module=route.target_module(change.module), source_org=change.org,
-                source_module=change.module, source_id=change.id, operation="delete", record={},
-                match_field=mapping.match_field, content_hash="", modified_time=None,
-                target_id=target_id))
+            out.writes.append(
+                Write(
+                    route=route.name,
+                    target_org=route.target,
+                    target_module=route.target_module(change.module),
+                    source_org=change.org,
+                    source_module=change.module,
+                    source_id=change.id,
+                    operation="delete",
+                    record={},
+                    match_field=mapping.match_field,
+                    content_hash="",
+                    modified_time=None,
+                    target_id=target_id,
+                )
+            )
 
     async def _upserts(self, change: Change, routes: list[Route], out: Processed) -> None:
         previous = self._unconfirmed.get(change.key) or self.fingerprints.get(change.key) or {}
@@ -198,8 +215,9 @@ class Processor:
         """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""
         self._unconfirmed.clear()
 
-    async def _route(self, change: Change, route: Route, stored: dict[str, Any],
-                     out: Processed) -> Write | None:
+    async def _route(
+        self, change: Change, route: Route, stored: dict[str, Any], out: Processed
+    ) -> Write | None:
         mapping = route.modules[change.module]
         try:
             context = await self._context(route, change.module)
@@ -217,28 +235,40 @@ class Processor:
             return None
         previous = stored.get(route.name)
         digest = result.content_hash  # a property that hashes the whole record: once
-        decision = decide(Fingerprint.from_dict(previous) if previous else None,
-                          Fingerprint(change.modified_time, digest))
+        decision = decide(
+            Fingerprint.from_dict(previous) if previous else None,
+            Fingerprint(change.modified_time, digest),
+        )
         if decision.store is not None:
             stored[route.name] = decision.store.to_dict()
         if not decision.accept:
             out.drops[decision.verdict.value] += 1
             return None
         target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
-        target_state = (self.states.get(record_key(route.target, result.module, target_id))
-                        if target_id else None)
+        target_state = (
+            self.states.get(record_key(route.target, result.module, target_id))
+            if target_id
+            else None
+        )
         incoming = Edit(change.org, change.modified_time) if change.modified_time else None
-        data = changed_fields(result.data, result.match_field, target_state, incoming,
-                              route.target)
+        data = changed_fields(result.data, result.match_field, target_state, incoming, route.target)
         if data is None:
             out.drops["echo"] += 1
             return None
         return Write(
-            route=route.name, target_org=route.target, target_module=result.module,
-            source_org=change.org, source_module=change.module, source_id=change.id,
-            operation="upsert", record=data, match_field=result.match_field,
-            content_hash=digest, modified_time=change.modified_time,
-            target_id=target_id)
+            route=route.name,
+            target_org=route.target,
+            target_module=result.module,
+            source_org=change.org,
+            source_module=change.module,
+            source_id=change.id,
+            operation="upsert",
+            record=data,
+            match_field=result.match_field,
+            content_hash=digest,
+            modified_time=change.modified_time,
+            target_id=target_id,
+        )
 
     async def _context(self, route: Route, module: str) -> TransformContext:
         target_module = route.target_module(module)
@@ -247,6 +277,10 @@ class Processor:
             return self.links.get(link_key(route.source, parent_module, source_id, route.target))
 
         return TransformContext.for_route(
-            route, module, await self.metadata.fields(route.target, target_module),
-            await self.metadata.users(route.source), await self.metadata.users(route.target),
-            resolve)
+            route,
+            module,
+            await self.metadata.fields(route.target, target_module),
+            await self.metadata.users(route.source),
+            await self.metadata.users(route.target),
+            resolve,
+        )

@@ -37,13 +37,24 @@ log = logging.getLogger(__name__)
 
 
 class TargetClient(Protocol):
-    async def upsert(self, module: str, records: Sequence[dict[str, Any]],
-                     duplicate_check_fields: Sequence[str] | None = None,
-                     trigger: Sequence[str] | None = None, *,
-                     retry: BackoffPolicy | None = None) -> list[WriteOutcome]: ...
+    async def upsert(
+        self,
+        module: str,
+        records: Sequence[dict[str, Any]],
+        duplicate_check_fields: Sequence[str] | None = None,
+        trigger: Sequence[str] | None = None,
+        *,
+        retry: BackoffPolicy | None = None,
+    ) -> list[WriteOutcome]: ...
 
-    async def delete(self, module: str, ids: Sequence[str], *, wf_trigger: bool | None = None,
-                     retry: BackoffPolicy | None = None) -> list[WriteOutcome]: ...
+    async def delete(
+        self,
+        module: str,
+        ids: Sequence[str],
+        *,
+        wf_trigger: bool | None = None,
+        retry: BackoffPolicy | None = None,
+    ) -> list[WriteOutcome]: ...
 
 
 def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
@@ -54,8 +65,9 @@ def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
         ops = per_key.setdefault(write.key, [])
         if ops and ops[-1].operation == write.operation == "upsert":
             last = ops[-1]
-            ops[-1] = write.derive(record={**last.record, **write.record},
-                                   target_id=write.target_id or last.target_id)
+            ops[-1] = write.derive(
+                record={**last.record, **write.record}, target_id=write.target_id or last.target_id
+            )
         else:
             ops.append(write)
     depth = max((len(ops) for ops in per_key.values()), default=0)
@@ -70,11 +82,18 @@ class Failure:
 
 
 class TargetSink:
-    def __init__(self, org: str, client: TargetClient, routes: Mapping[str, Route],
-                 settings: SinkSettings, links: MutableMapping[str, str],
-                 states: MutableMapping[str, Any], metrics: PipelineMetrics,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 routed_back: bool = True) -> None:
+    def __init__(
+        self,
+        org: str,
+        client: TargetClient,
+        routes: Mapping[str, Route],
+        settings: SinkSettings,
+        links: MutableMapping[str, str],
+        states: MutableMapping[str, Any],
+        metrics: PipelineMetrics,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        routed_back: bool = True,
+    ) -> None:
         self.org = org
         # Only a target that is also a source reads the reverse links and the states of its
         # records (echoes, conflicts); for the others each table write would be dead weight.
@@ -86,9 +105,11 @@ class TargetSink:
         self.states = states
         self.metrics = metrics
         self._sleep = sleep
-        self._backoff = BackoffPolicy(max_attempts=settings.max_attempts,
-                                      base=settings.backoff_initial_ms / 1000,
-                                      cap=settings.backoff_max_ms / 1000)
+        self._backoff = BackoffPolicy(
+            max_attempts=settings.max_attempts,
+            base=settings.backoff_initial_ms / 1000,
+            cap=settings.backoff_max_ms / 1000,
+        )
 
     async def apply(self, writes: Sequence[Write]) -> list[DeadLetter]:
         dead: list[DeadLetter] = []
@@ -129,23 +150,36 @@ class TargetSink:
         route = self.routes[first.route]
         if first.operation == "delete":
             ids = [str(w.target_id) for w in writes]
-            return await self.client.delete(first.target_module, ids,
-                                            wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT)
+            return await self.client.delete(
+                first.target_module, ids, wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT
+            )
         rows = [w.record for w in writes]
-        return await self.client.upsert(first.target_module, rows, [first.match_field],
-                                        trigger=list(route.trigger), retry=SINGLE_ATTEMPT)
+        return await self.client.upsert(
+            first.target_module,
+            rows,
+            [first.match_field],
+            trigger=list(route.trigger),
+            retry=SINGLE_ATTEMPT,
+        )
 
     async def _wait(self, attempt: int, error: RetryableError | None, count: int) -> None:
         delay = self._backoff.delay(attempt, retry_after=error.retry_after if error else None)
-        log.warning("sink retry target=%s records=%d attempt=%d error=%s wait=%.2fs",
-                    self.org, count, attempt, error.zoho_code if error else "per-record", delay)
+        log.warning(
+            "sink retry target=%s records=%d attempt=%d error=%s wait=%.2fs",
+            self.org,
+            count,
+            attempt,
+            error.zoho_code if error else "per-record",
+            delay,
+        )
         self.metrics.sink_retries.labels(target=self.org).inc()
         await self._sleep(delay)
 
     def _succeeded(self, write: Write, outcome: WriteOutcome) -> None:
         action = outcome.action or (write.operation if outcome.ok else "already_deleted")
-        self.metrics.writes.labels(target=self.org, module=write.target_module,
-                                   outcome=action).inc()
+        self.metrics.writes.labels(
+            target=self.org, module=write.target_module, outcome=action
+        ).inc()
         if write.operation == "delete":
             self._forget(write)
             return
@@ -154,38 +188,59 @@ class TargetSink:
         if self.links.get(forward) != target_id:
             self.links[forward] = target_id
         if self.routed_back:
-            self.links[link_key(self.org, write.target_module, target_id,
-                                write.source_org)] = write.source_id
+            self.links[link_key(self.org, write.target_module, target_id, write.source_org)] = (
+                write.source_id
+            )
             key = record_key(self.org, write.target_module, target_id)
             modified = outcome.details.get("Modified_Time")
-            self.states[key] = written(self.states.get(key), write.record,
-                                       str(modified) if modified else None)
+            self.states[key] = written(
+                self.states.get(key), write.record, str(modified) if modified else None
+            )
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
             self.metrics.e2e_latency.labels(target=self.org).observe(max(latency, 0.0))
 
     def _forget(self, write: Write) -> None:
         target_id = str(write.target_id)
-        for key in (link_key(write.source_org, write.source_module, write.source_id, self.org),
-                    link_key(self.org, write.target_module, target_id, write.source_org)):
+        for key in (
+            link_key(write.source_org, write.source_module, write.source_id, self.org),
+            link_key(self.org, write.target_module, target_id, write.source_org),
+        ):
             self.links.pop(key, None)
         self.states.pop(record_key(self.org, write.target_module, target_id), None)
 
     def _dead(self, write: Write, failure: Failure, attempts: int) -> DeadLetter:
-        self.metrics.writes.labels(target=self.org, module=write.target_module,
-                                   outcome="failed").inc()
-        log.warning("dead letter route=%s key=%s code=%s message=%s", write.route, write.key,
-                    failure.code, failure.message)
-        return dead_letter(write.route, "write", write.key, write.asdict(), failure.code,
-                           failure.message, dict(failure.details), attempts)
+        self.metrics.writes.labels(
+            target=self.org, module=write.target_module, outcome="failed"
+        ).inc()
+        log.warning(
+            "dead letter route=%s key=%s code=%s message=%s",
+            write.route,
+            write.key,
+            failure.code,
+            failure.message,
+        )
+        return dead_letter(
+            write.route,
+            "write",
+            write.key,
+            write.asdict(),
+            failure.code,
+            failure.message,
+            dict(failure.details),
+            attempts,
+        )
 
 
 def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
     """Zoho answers a delete of an id it no longer has (deleted in the target meanwhile, or by
     an earlier try of this batch) with INVALID_DATA "the id given seems to be invalid" and the
     id in `details`: the record is gone, which is what the delete wanted."""
-    return (write.operation == "delete" and outcome.code == "INVALID_DATA"
-            and str(outcome.details.get("id")) == str(write.target_id))
+    return (
+        write.operation == "delete"
+        and outcome.code == "INVALID_DATA"
+        and str(outcome.details.get("id")) == str(write.target_id)
+    )
 
 
 def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any, ...], list[Write]]:

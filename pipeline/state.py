@@ -30,8 +30,9 @@ from pipeline.dedup import Edit, incoming_wins
 from pipeline.transforms import content_hash
 
 # Fields whose changes are Zoho's bookkeeping, never an edit of content.
-_BOOKKEEPING = frozenset({"id", "Created_Time", "Modified_Time", "Created_By", "Modified_By",
-                          "Last_Activity_Time"})
+_BOOKKEEPING = frozenset(
+    {"id", "Created_Time", "Modified_Time", "Created_By", "Modified_By", "Last_Activity_Time"}
+)
 
 State = dict[str, Any]
 
@@ -47,8 +48,11 @@ def field_hash(value: Any) -> str:
 
 def _copy(state: Mapping[str, Any] | None) -> State:
     state = state or {}
-    return {"values": dict(state.get("values") or {}), "times": dict(state.get("times") or {}),
-            "modified": state.get("modified")}
+    return {
+        "values": dict(state.get("values") or {}),
+        "times": dict(state.get("times") or {}),
+        "modified": state.get("modified"),
+    }
 
 
 def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool:
@@ -59,8 +63,9 @@ def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool
     return parse_instant(modified_time) < parse_instant(known)
 
 
-def observe(state: Mapping[str, Any] | None, record: Mapping[str, Any],
-            modified_time: str | None) -> tuple[State, list[str]]:
+def observe(
+    state: Mapping[str, Any] | None, record: Mapping[str, Any], modified_time: str | None
+) -> tuple[State, list[str]]:
     """The new state after seeing `record`, and the fields that were genuinely edited."""
     new = _copy(state)
     edited: list[str] = []
@@ -78,8 +83,9 @@ def observe(state: Mapping[str, Any] | None, record: Mapping[str, Any],
     return new, edited
 
 
-def written(state: Mapping[str, Any] | None, data: Mapping[str, Any],
-            modified_time: str | None) -> State:
+def written(
+    state: Mapping[str, Any] | None, data: Mapping[str, Any], modified_time: str | None
+) -> State:
     """The new state of a target record after we wrote `data` to it (not a genuine edit)."""
     new = _copy(state)
     for name, value in data.items():
@@ -89,8 +95,13 @@ def written(state: Mapping[str, Any] | None, data: Mapping[str, Any],
     return new
 
 
-def changed_fields(data: Mapping[str, Any], match_field: str, target: Mapping[str, Any] | None,
-                   incoming: Edit | None, target_org: str) -> dict[str, Any] | None:
+def changed_fields(
+    data: Mapping[str, Any],
+    match_field: str,
+    target: Mapping[str, Any] | None,
+    incoming: Edit | None,
+    target_org: str,
+) -> dict[str, Any] | None:
     """The part of `data` worth writing to a record in state `target`, or None for nothing.
 
     A field is left out when the target already holds that value, or when the target's own

@@ -21,25 +21,64 @@ import orjson
 from orgsync_kernel.settings import ModuleRoute, Route
 
 # Never copied between orgs, whatever the metadata says (reference section 3).
-SYSTEM_FIELDS = frozenset({
-    "id", "Owner", "Created_By", "Created_Time", "Modified_By", "Modified_Time",
-    "Last_Activity_Time", "Full_Name", "Record_Status__s", "Locked__s", "Converted__s",
-    "Converted_Date_Time", "Converted_Account", "Converted_Contact", "Converted_Deal",
-    "Lead_Conversion_Time", "Enrich_Status__s", "Last_Enriched_Time__s", "Layout", "Tag",
-    "Unsubscribed_Time", "Data_Processing_Basis_Details",
-})
+SYSTEM_FIELDS = frozenset(
+    {
+        "id",
+        "Owner",
+        "Created_By",
+        "Created_Time",
+        "Modified_By",
+        "Modified_Time",
+        "Last_Activity_Time",
+        "Full_Name",
+        "Record_Status__s",
+        "Locked__s",
+        "Converted__s",
+        "Converted_Date_Time",
+        "Converted_Account",
+        "Converted_Contact",
+        "Converted_Deal",
+        "Lead_Conversion_Time",
+        "Enrich_Status__s",
+        "Last_Enriched_Time__s",
+        "Layout",
+        "Tag",
+        "Unsubscribed_Time",
+        "Data_Processing_Basis_Details",
+    }
+)
 # Data types whose values are computed by Zoho or hold org-specific ids we cannot translate.
-NOT_COPYABLE_TYPES = frozenset({
-    "formula", "autonumber", "rollup_summary", "subform", "fileupload", "imageupload",
-    "profileimage", "multiselectlookup", "multiuserlookup", "multi_module_lookup",
-    "consent_lookup", "layout",
-})
+NOT_COPYABLE_TYPES = frozenset(
+    {
+        "formula",
+        "autonumber",
+        "rollup_summary",
+        "subform",
+        "fileupload",
+        "imageupload",
+        "profileimage",
+        "multiselectlookup",
+        "multiuserlookup",
+        "multi_module_lookup",
+        "consent_lookup",
+        "layout",
+    }
+)
 # The field Zoho itself checks for duplicates per module (reference section 2.3): a natural key.
 SYSTEM_UNIQUE_FIELDS: Mapping[str, str] = {
-    "Leads": "Email", "Contacts": "Email", "Accounts": "Account_Name", "Deals": "Deal_Name",
-    "Campaigns": "Campaign_Name", "Cases": "Subject", "Solutions": "Solution_Title",
-    "Products": "Product_Name", "Vendors": "Vendor_Name", "Price_Books": "Price_Book_Name",
-    "Quotes": "Subject", "Sales_Orders": "Subject", "Purchase_Orders": "Subject",
+    "Leads": "Email",
+    "Contacts": "Email",
+    "Accounts": "Account_Name",
+    "Deals": "Deal_Name",
+    "Campaigns": "Campaign_Name",
+    "Cases": "Subject",
+    "Solutions": "Solution_Title",
+    "Products": "Product_Name",
+    "Vendors": "Vendor_Name",
+    "Price_Books": "Price_Book_Name",
+    "Quotes": "Subject",
+    "Sales_Orders": "Subject",
+    "Purchase_Orders": "Subject",
     "Invoices": "Subject",
 }
 _NATURAL_EVERYWHERE = frozenset({"Email", "Name"})
@@ -131,8 +170,13 @@ class TransformContext:
 
     @classmethod
     def for_route(
-        cls, route: Route, source_module: str, target_fields: Mapping[str, FieldMeta],
-        source_users: UserDirectory, target_users: UserDirectory, resolve_id: IdResolver,
+        cls,
+        route: Route,
+        source_module: str,
+        target_fields: Mapping[str, FieldMeta],
+        source_users: UserDirectory,
+        target_users: UserDirectory,
+        resolve_id: IdResolver,
     ) -> TransformContext:
         parents = {route.target_module(module): module for module in route.modules}
         return cls(source_module, target_fields, source_users, target_users, resolve_id, parents)
@@ -238,8 +282,13 @@ def _map_fields(
     for source_field in names:
         target_field = route.target_field(source_field)
         meta = context.target_fields.get(target_field)
-        if (source_field not in record or target_field == skip or meta is None
-                or not meta.writable or not (_copyable(source_field) and _copyable(target_field))):
+        if (
+            source_field not in record
+            or target_field == skip
+            or meta is None
+            or not meta.writable
+            or not (_copyable(source_field) and _copyable(target_field))
+        ):
             continue
         value = _map_value(source_field, record[source_field], meta, route, context, parents)
         if value is not _DROP:
@@ -248,8 +297,12 @@ def _map_fields(
 
 
 def _map_value(
-    source_field: str, value: Any, meta: FieldMeta, route: ModuleRoute,
-    context: TransformContext, parents: list[ParentRef],
+    source_field: str,
+    value: Any,
+    meta: FieldMeta,
+    route: ModuleRoute,
+    context: TransformContext,
+    parents: list[ParentRef],
 ) -> Any:
     if meta.data_type == "lookup" or source_field in route.lookups:
         return _map_lookup(source_field, value, meta, route, context, parents)
@@ -262,12 +315,17 @@ def _map_value(
 
 
 def _map_lookup(
-    source_field: str, value: Any, meta: FieldMeta, route: ModuleRoute,
-    context: TransformContext, parents: list[ParentRef],
+    source_field: str,
+    value: Any,
+    meta: FieldMeta,
+    route: ModuleRoute,
+    context: TransformContext,
+    parents: list[ParentRef],
 ) -> Any:
     source_id = value.get("id") if isinstance(value, Mapping) else value
     parent_module = route.lookups.get(source_field) or context.parent_modules.get(
-        meta.lookup_module or "")
+        meta.lookup_module or ""
+    )
     if parent_module is None or isinstance(source_id, Mapping | list):
         return _DROP  # a module this route does not sync: its ids mean nothing in the target
     if source_id is None or source_id == "":
@@ -298,8 +356,10 @@ def _map_owner(
     default = route.owner.default
     user_id = context.target_users.id_for(email) or context.target_users.id_for(default)
     if user_id is None:
-        return Rejected(f"owner {email or '(none)'} is not an active user of the target org "
-                        f"and the default owner {default or '(not set)'} is not either")
+        return Rejected(
+            f"owner {email or '(none)'} is not an active user of the target org "
+            f"and the default owner {default or '(not set)'} is not either"
+        )
     return {"id": user_id}
 
 

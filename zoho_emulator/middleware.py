@@ -152,4 +152,3 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
             "Please check if the URL trying to access is a correct one",
             {},
         ).response()
-

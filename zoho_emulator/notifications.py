@@ -110,8 +110,11 @@ class NotificationHub:
     def on_write(self, event: Any) -> None:
         active = self.active()
         subs = [s for s in active if s.module == event.module]
-        related = [s for s in active if s.module != event.module and s.notify_on_related_action
-                   and "edit" in s.events]
+        related = [
+            s
+            for s in active
+            if s.module != event.module and s.notify_on_related_action and "edit" in s.events
+        ]
         if not subs:
             self.seen.pop(event.module, None)  # unwatched: its snapshots would go stale
         if not subs and not related:
@@ -134,8 +137,7 @@ class NotificationHub:
         if not links:
             return
         parents = self.org.stores[sub.module].records
-        ids = dict.fromkeys(
-            v[f] for v in event.values for f in links if v.get(f) in parents)
+        ids = dict.fromkeys(v[f] for v in event.values for f in links if v.get(f) in parents)
         if ids:
             pairs = [(rid, (), n) for n, rid in enumerate(ids)]
             self._dispatch(sub, RelatedEvent(sub.module), pairs)
@@ -145,8 +147,10 @@ class NotificationHub:
         found = self.links.get(key)
         if found is None:
             found = self.links[key] = tuple(
-                name for name, fd in self.org.modules[module].fields.items()
-                if fd.data_type == "lookup" and fd.lookup_module == parent)
+                name
+                for name, fd in self.org.modules[module].fields.items()
+                if fd.data_type == "lookup" and fd.lookup_module == parent
+            )
         return found
 
     def _fields_of(self, module: str) -> tuple[str, ...]:
@@ -154,7 +158,8 @@ class NotificationHub:
         if found is None:
             names = self.org.modules[module].fields
             found = self.watchable[module] = tuple(
-                f for f in names if f not in SYSTEM_FIELDS and f[:1] != "$")
+                f for f in names if f not in SYSTEM_FIELDS and f[:1] != "$"
+            )
         return found
 
     def _changes(self, event: Any) -> list[tuple[str, ...]]:
@@ -182,8 +187,9 @@ class NotificationHub:
             pairs = [p for p in pairs if _condition_met(sub, set(p[1]))]
         self._dispatch(sub, event, pairs)
 
-    def _dispatch(self, sub: Subscription, event: Any,
-                  pairs: list[tuple[str, tuple[str, ...], int]]) -> None:
+    def _dispatch(
+        self, sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]]
+    ) -> None:
         size = max(1, self.policy.ids_per_callback)
         for start in range(0, len(pairs), size):
             if self.rng.random() < self.org.faults.drop_notifications:
@@ -211,16 +217,18 @@ class NotificationHub:
         return False
 
 
-def _callback(sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]],
-              now_ms: int) -> dict[str, Any]:
+def _callback(
+    sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]], now_ms: int
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "server_time": now_ms,
         "query_params": dict(parse_qsl(urlsplit(sub.notify_url).query, keep_blank_values=True)),
         "module": event.module,
         "resource_uri": f"{sub.resource_base}/{event.module}",
         "ids": [str(i) for i, _, _ in pairs],
-        "affected_fields": ([{str(i): list(c)} for i, c, _ in pairs]
-                            if event.operation == "update" else []),
+        "affected_fields": (
+            [{str(i): list(c)} for i, c, _ in pairs] if event.operation == "update" else []
+        ),
         "operation": event.operation,
         "channel_id": sub.channel_id,
         "token": sub.token,
@@ -228,15 +236,18 @@ def _callback(sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, .
     if sub.return_affected_field_values:
         records = event.records  # rendered only for channels that ask for values
         body["affected_values"] = [
-            {"record_id": str(i), "values": {f: records[n].get(f) for f in c}}
-            for i, c, n in pairs]
+            {"record_id": str(i), "values": {f: records[n].get(f) for f in c}} for i, c, n in pairs
+        ]
     return body
 
 
 def _condition_met(sub: Subscription, changed: set[str]) -> bool:
     """The conditions given for the subscription's module (none given for it: no filter)."""
-    mine = [c for c in sub.notification_condition or []
-            if (c.get("module") or {}).get("api_name") in (None, sub.module)]
+    mine = [
+        c
+        for c in sub.notification_condition or []
+        if (c.get("module") or {}).get("api_name") in (None, sub.module)
+    ]
     return not mine or any(_group_met(c.get("field_selection") or {}, changed) for c in mine)
 
 

@@ -27,16 +27,23 @@ UNSUBSCRIBED = "Successfully un-subscribed from actions-watch"
 
 def _summary(sub: Subscription, org: Any) -> dict[str, Any]:
     module = org.modules.get(sub.module)
-    return {"channel_expiry": format_datetime(sub.expiry_ms // 1000, org.tz),
-            "resource_uri": f"{sub.resource_base}/{sub.module}",
-            "resource_id": module.id if module else "", "resource_name": sub.module,
-            "channel_id": sub.channel_id}
+    return {
+        "channel_expiry": format_datetime(sub.expiry_ms // 1000, org.tz),
+        "resource_uri": f"{sub.resource_base}/{sub.module}",
+        "resource_id": module.id if module else "",
+        "resource_name": sub.module,
+        "channel_id": sub.channel_id,
+    }
 
 
 def _success(hub: NotificationHub, channel_id: str, message: str) -> dict[str, Any]:
     events = [_summary(s, hub.org) for s in hub.of_channel(channel_id)]
-    return {"code": "SUCCESS", "details": {"events": events}, "message": message,
-            "status": "success"}
+    return {
+        "code": "SUCCESS",
+        "details": {"events": events},
+        "message": message,
+        "status": "success",
+    }
 
 
 def _not_subscribed(channel_id: str, path: str) -> dict[str, Any]:
@@ -61,12 +68,17 @@ def _subscribe(hub: NotificationHub, spec: WatchSpec, base: str) -> dict[str, An
     hub.listen()
     for module, events in spec.events.items():
         hub.subs[(spec.channel_id, module)] = Subscription(
-            channel_id=spec.channel_id, module=module, events=set(events),
-            notify_url=spec.notify_url or "", token=spec.token, expiry_ms=expiry,
+            channel_id=spec.channel_id,
+            module=module,
+            events=set(events),
+            notify_url=spec.notify_url or "",
+            token=spec.token,
+            expiry_ms=expiry,
             resource_base=base,
             return_affected_field_values=bool(spec.return_affected_field_values),
             notify_on_related_action=spec.notify_on_related_action is not False,
-            notification_condition=spec.notification_condition)
+            notification_condition=spec.notification_condition,
+        )
     return _success(hub, spec.channel_id, SUBSCRIBED)
 
 
@@ -109,8 +121,11 @@ def _apply_given(sub: Subscription, spec: WatchSpec, now_ms: int) -> None:
         sub.notification_condition = spec.notification_condition
 
 
-ACTIONS = {"POST": ("create", _subscribe, 201), "PUT": ("replace", _replace, 200),
-           "PATCH": ("patch", _patch, 200)}
+ACTIONS = {
+    "POST": ("create", _subscribe, 201),
+    "PUT": ("replace", _replace, 200),
+    "PATCH": ("patch", _patch, 200),
+}
 
 
 async def _write(request: web.Request, hub: NotificationHub) -> web.Response:
@@ -134,14 +149,20 @@ async def _write(request: web.Request, hub: NotificationHub) -> web.Response:
 
 def _listing(sub: Subscription, org: Any) -> dict[str, Any]:
     summary = _summary(sub, org)
-    return {"notify_on_related_action": sub.notify_on_related_action,
-            "channel_expiry": summary["channel_expiry"],
-            "return_affected_field_values": sub.return_affected_field_values,
-            "resource_uri": summary["resource_uri"], "resource_id": summary["resource_id"],
-            "notify_url": sub.notify_url, "resource_name": sub.module, "fields": None,
-            "notification_condition": sub.notification_condition, "channel_id": sub.channel_id,
-            "events": [f"{sub.module}.{e}" for e in EVENT_ORDER if e in sub.events],
-            "token": sub.token}
+    return {
+        "notify_on_related_action": sub.notify_on_related_action,
+        "channel_expiry": summary["channel_expiry"],
+        "return_affected_field_values": sub.return_affected_field_values,
+        "resource_uri": summary["resource_uri"],
+        "resource_id": summary["resource_id"],
+        "notify_url": sub.notify_url,
+        "resource_name": sub.module,
+        "fields": None,
+        "notification_condition": sub.notification_condition,
+        "channel_id": sub.channel_id,
+        "events": [f"{sub.module}.{e}" for e in EVENT_ORDER if e in sub.events],
+        "token": sub.token,
+    }
 
 
 def _paging(query: Any) -> tuple[int, int]:
@@ -158,21 +179,33 @@ def _paging(query: Any) -> tuple[int, int]:
 async def _list(request: web.Request, hub: NotificationHub) -> web.Response:
     query = request.query
     page, per_page = _paging(query)
-    subs = [s for s in hub.active() if query.get("module") in (None, s.module)
-            and query.get("channel_id") in (None, s.channel_id)]
+    subs = [
+        s
+        for s in hub.active()
+        if query.get("module") in (None, s.module)
+        and query.get("channel_id") in (None, s.channel_id)
+    ]
     chunk = subs[(page - 1) * per_page : page * per_page]
     if not chunk:
         return empty(204)
-    info = {"per_page": per_page, "count": len(chunk), "page": page,
-            "more_records": len(subs) > page * per_page}
+    info = {
+        "per_page": per_page,
+        "count": len(chunk),
+        "page": page,
+        "more_records": len(subs) > page * per_page,
+    }
     return json_response({"watch": [_listing(s, hub.org) for s in chunk], "info": info})
 
 
 async def _disable(request: web.Request, hub: NotificationHub) -> web.Response:
     ids = [c.strip() for c in request.query.get("channel_ids", "").split(",") if c.strip()]
     if not ids:
-        raise ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                       {"param": "channel_ids", "param_name": "channel_ids"})
+        raise ApiError(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            {"param": "channel_ids", "param_name": "channel_ids"},
+        )
     results: list[dict[str, Any]] = []
     for channel_id in ids:
         subs = hub.of_channel(channel_id)
@@ -180,10 +213,19 @@ async def _disable(request: web.Request, hub: NotificationHub) -> web.Response:
             results.append(_not_subscribed(channel_id, "channel_ids"))
         for sub in subs:
             del hub.subs[(sub.channel_id, sub.module)]
-            details = {k: v for k, v in _summary(sub, hub.org).items()
-                       if k in ("resource_uri", "resource_id", "channel_id")}
-            results.append({"code": "SUCCESS", "details": details, "message": UNSUBSCRIBED,
-                            "status": "success"})
+            details = {
+                k: v
+                for k, v in _summary(sub, hub.org).items()
+                if k in ("resource_uri", "resource_id", "channel_id")
+            }
+            results.append(
+                {
+                    "code": "SUCCESS",
+                    "details": details,
+                    "message": UNSUBSCRIBED,
+                    "status": "success",
+                }
+            )
     return _multi(results, 200)
 
 
@@ -196,8 +238,9 @@ async def watch_handler(request: web.Request) -> web.Response:
             return await _write(request, hub)
         if request.method == "DELETE":
             return await _disable(request, hub)
-        raise ApiError(400, "INVALID_REQUEST_METHOD",
-                       "The http request method type is not a valid one")
+        raise ApiError(
+            400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one"
+        )
     except ApiError as e:
         return e.response()
 

@@ -57,8 +57,11 @@ def watch_items(body: Any, allow_bare: bool) -> list[Any]:
     if not isinstance(items, list) or not items:
         raise _invalid("watch", "$.watch", expected_data_type="jsonarray")
     if len(items) > MAX_WATCH_ITEMS:
-        raise _error("LIMIT_EXCEEDED", "the limit has been exceeded",
-                     {"api_name": "watch", "json_path": "$.watch", "limit": MAX_WATCH_ITEMS})
+        raise _error(
+            "LIMIT_EXCEEDED",
+            "the limit has been exceeded",
+            {"api_name": "watch", "json_path": "$.watch", "limit": MAX_WATCH_ITEMS},
+        )
     return items
 
 
@@ -152,14 +155,19 @@ def _conditions(value: Any, path: str) -> list[dict[str, Any]]:
             raise _invalid("type", f"{here}.type", supported_values=["field_selection"])
         selection = cond.get("field_selection")
         if not isinstance(selection, dict):
-            raise _invalid("field_selection", f"{here}.field_selection",
-                           expected_data_type="jsonobject")
+            raise _invalid(
+                "field_selection", f"{here}.field_selection", expected_data_type="jsonobject"
+            )
         if selection.get("group_operator") not in ("and", "or"):
-            raise _invalid("group_operator", f"{here}.field_selection.group_operator",
-                           supported_values=["or", "and"])
+            raise _invalid(
+                "group_operator",
+                f"{here}.field_selection.group_operator",
+                supported_values=["or", "and"],
+            )
         if _field_count(selection) > MAX_CONDITION_FIELDS:
-            raise _invalid("field_selection", f"{here}.field_selection",
-                           maximum_length=MAX_CONDITION_FIELDS)
+            raise _invalid(
+                "field_selection", f"{here}.field_selection", maximum_length=MAX_CONDITION_FIELDS
+            )
     return value
 
 

@@ -122,8 +122,9 @@ class WebhookStats:
 class WorkflowWebhooks:
     """The webhook rules of one org, fired from its write listener."""
 
-    def __init__(self, rules: Iterable[WebhookRule], outbound: Outbound,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, rules: Iterable[WebhookRule], outbound: Outbound, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         self.rules = tuple(rules)
         self.outbound = outbound
         self.timeout_s = timeout_s

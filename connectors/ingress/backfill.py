@@ -105,8 +105,7 @@ class Backfill:
         names = await self.client.field_names(self.module, Priority.LOW)
         return names if 0 < len(names) <= MAX_LIST_FIELDS else None
 
-    async def _page(self, state: _State,
-                    fields: Sequence[str] | None) -> tuple[list[Record], bool]:
+    async def _page(self, state: _State, fields: Sequence[str] | None) -> tuple[list[Record], bool]:
         """A page from ``state.after`` (longer when one second holds more records), and
         whether the listing ended."""
         since = datetime.fromisoformat(state.after)
@@ -128,18 +127,29 @@ class Backfill:
     async def _publish(self, records: list[Record]) -> None:
         now = self.clock()
         messages = [
-            (record_key(self.org, self.module, str(r.get("id"))).encode(),
-             Change(org=self.org, module=self.module, id=str(r.get("id")), operation="update",
-                    modified_time=r.get("Modified_Time"), record=r, source="backfill",
-                    received_at=now, fetched_at=now).dumps())
+            (
+                record_key(self.org, self.module, str(r.get("id"))).encode(),
+                Change(
+                    org=self.org,
+                    module=self.module,
+                    id=str(r.get("id")),
+                    operation="update",
+                    modified_time=r.get("Modified_Time"),
+                    record=r,
+                    source="backfill",
+                    received_at=now,
+                    fetched_at=now,
+                ).dumps(),
+            )
             for r in records
         ]
         if messages:
             await self.producer.send_many(self.topic, messages)
 
 
-async def _listing(client: ZohoClient, module: str, since: datetime,
-                   fields: Sequence[str]) -> AsyncGenerator[Record, None]:
+async def _listing(
+    client: ZohoClient, module: str, since: datetime, fields: Sequence[str]
+) -> AsyncGenerator[Record, None]:
     async for record in client.list_modified_since(module, since, fields, priority=Priority.LOW):
         yield record
 
@@ -153,8 +163,7 @@ def _seen(state: _State, record: Record) -> bool:
     return _modified(record) == state.after and str(record.get("id")) in state.boundary
 
 
-def _advance(state: _State, records: list[Record], fresh: list[Record],
-             exhausted: bool) -> None:
+def _advance(state: _State, records: list[Record], fresh: list[Record], exhausted: bool) -> None:
     state.done += len(fresh)
     if exhausted:
         state.finished = True

@@ -40,14 +40,25 @@ class ChannelState:
         return f"{KEY_PREFIX}{self.org}/{self.module}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"org": self.org, "module": self.module, "channel_id": self.channel_id,
-                "token": self.token, "notify_url": self.notify_url,
-                "expires_at": self.expires_at}
+        return {
+            "org": self.org,
+            "module": self.module,
+            "channel_id": self.channel_id,
+            "token": self.token,
+            "notify_url": self.notify_url,
+            "expires_at": self.expires_at,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChannelState:
-        return cls(str(data["org"]), str(data["module"]), str(data["channel_id"]),
-                   str(data["token"]), str(data["notify_url"]), float(data["expires_at"]))
+        return cls(
+            str(data["org"]),
+            str(data["module"]),
+            str(data["channel_id"]),
+            str(data["token"]),
+            str(data["notify_url"]),
+            float(data["expires_at"]),
+        )
 
 
 def new_channel(org: str, module: str, notify_url: str) -> ChannelState:
@@ -133,8 +144,9 @@ class ChannelManager:
             except (ZohoError, KafkaUnavailable) as error:
                 log.warning("channels: org=%s module=%s not ensured: %s", org, module, error)
 
-    async def _ensure(self, client: ZohoClient, org: str, module: str,
-                      listed: Mapping[str, Mapping[str, Any]]) -> None:
+    async def _ensure(
+        self, client: ZohoClient, org: str, module: str, listed: Mapping[str, Mapping[str, Any]]
+    ) -> None:
         url = f"{self.public_url}/notify/{org}"
         state = self._stored(org, module)
         if state is None:
@@ -160,22 +172,38 @@ class ChannelManager:
         state = replace(state, expires_at=expiry.timestamp())
         await self.kv.put(state.key, state.to_json())  # before Zoho can call back with it
         self._remember(state)
-        channel = WatchChannel(int(state.channel_id), [f"{state.module}.all"], state.notify_url,
-                               state.token, expiry.replace(microsecond=0))
+        channel = WatchChannel(
+            int(state.channel_id),
+            [f"{state.module}.all"],
+            state.notify_url,
+            state.token,
+            expiry.replace(microsecond=0),
+        )
         outcome = (await (client.watch_update if renew else client.watch_subscribe)([channel]))[0]
         if not outcome.ok and renew and outcome.code == "NOT_SUBSCRIBED":
             outcome = (await client.watch_subscribe([channel]))[0]
         action = "renewed" if renew else "subscribed"
         if outcome.ok:
-            log.info("channels: %s org=%s module=%s channel=%s", action, state.org,
-                     state.module, state.channel_id)
+            log.info(
+                "channels: %s org=%s module=%s channel=%s",
+                action,
+                state.org,
+                state.module,
+                state.channel_id,
+            )
         else:
-            log.warning("channels: org=%s module=%s refused: %s %s", state.org, state.module,
-                        outcome.code, outcome.message)
+            log.warning(
+                "channels: org=%s module=%s refused: %s %s",
+                state.org,
+                state.module,
+                outcome.code,
+                outcome.message,
+            )
 
     def _remember(self, state: ChannelState) -> None:
-        stale = [k for k, s in self._states.items() if (s.org, s.module) == (state.org,
-                                                                               state.module)]
+        stale = [
+            k for k, s in self._states.items() if (s.org, s.module) == (state.org, state.module)
+        ]
         for key in stale:
             del self._states[key]
         self._states[(state.org, state.channel_id)] = state

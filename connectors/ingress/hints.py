@@ -15,8 +15,10 @@ from ..kafka import Message
 MAX_IDS = 5000  # far above a Zoho callback (<= a few hundred ids); bounds the work per request
 _ID = re.compile(r"[0-9]{1,19}")  # Zoho record ids are 64-bit integers
 _OPERATIONS = {
-    "insert": "insert", "create": "insert",
-    "update": "update", "edit": "update",
+    "insert": "insert",
+    "create": "insert",
+    "update": "update",
+    "edit": "update",
     "delete": "delete",
 }
 
@@ -40,9 +42,18 @@ class HintBatch:
 
     def messages(self, org: str, source: str, received_at: float) -> list[Message]:
         return [
-            (record_key(org, self.module, record_id).encode(),
-             Hint(org=org, module=self.module, id=record_id, operation=self.operation,
-                  source=source, received_at=received_at, event_time=self.event_time).dumps())
+            (
+                record_key(org, self.module, record_id).encode(),
+                Hint(
+                    org=org,
+                    module=self.module,
+                    id=record_id,
+                    operation=self.operation,
+                    source=source,
+                    received_at=received_at,
+                    event_time=self.event_time,
+                ).dumps(),
+            )
             for record_id in self.ids
         ]
 

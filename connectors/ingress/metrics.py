@@ -33,17 +33,23 @@ class IngressMetrics(NamedTuple):
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> IngressMetrics:
         return create_metrics(
-            cls, registry,
-            rejected=counter("orgsync_ingress_rejected", "Ingress requests refused, by reason",
-                             "reason"),
-            hints=counter("orgsync_hints", "Hints acknowledged by Kafka, by org and source",
-                          "org", "source"),
+            cls,
+            registry,
+            rejected=counter(
+                "orgsync_ingress_rejected", "Ingress requests refused, by reason", "reason"
+            ),
+            hints=counter(
+                "orgsync_hints", "Hints acknowledged by Kafka, by org and source", "org", "source"
+            ),
             latency=histogram(
                 "orgsync_ingress_request_seconds",
                 "Time from request to answer, by endpoint",
                 ["endpoint"],
                 (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             ),
-            poll_errors=counter("orgsync_poller_errors",
-                                "Reconciliation polls that failed (Zoho or Kafka), by org", "org"),
+            poll_errors=counter(
+                "orgsync_poller_errors",
+                "Reconciliation polls that failed (Zoho or Kafka), by org",
+                "org",
+            ),
         )

@@ -54,14 +54,18 @@ class Poller:
         self._tasks: list[asyncio.Task[None]] = []
 
     def pairs(self) -> list[tuple[str, str]]:
-        return [(org, module) for org in sorted(self.clients)
-                for module in sorted(self.watched.get(org, ()))]
+        return [
+            (org, module)
+            for org in sorted(self.clients)
+            for module in sorted(self.watched.get(org, ()))
+        ]
 
     async def start(self) -> None:
         for org, module in self.pairs():
             await self._cursor(org, module)  # the first cursor is "now", kept from the start
-            self._tasks.append(asyncio.create_task(self._run(org, module),
-                                                   name=f"orgsync-poll-{org}-{module}"))
+            self._tasks.append(
+                asyncio.create_task(self._run(org, module), name=f"orgsync-poll-{org}-{module}")
+            )
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -103,8 +107,9 @@ class Poller:
         async for record in client.list_modified_since(module, since, LIST_FIELDS):
             when = str(record.get("Modified_Time") or "")
             created = record.get("Created_Time") == record.get("Modified_Time")
-            await batch.add(module, str(record.get("id")), "insert" if created else "update",
-                            when or None)
+            await batch.add(
+                module, str(record.get("id")), "insert" if created else "update", when or None
+            )
             newest, count = _later(newest, when), count + 1
         await batch.flush()
         return newest, count
@@ -127,8 +132,15 @@ class _Batch:
         self.messages: list[Message] = []
 
     async def add(self, module: str, record_id: str, operation: str, when: str | None) -> None:
-        hint = Hint(org=self.org, module=module, id=record_id, operation=operation,
-                    source="poll", received_at=self.poller.clock(), event_time=when)
+        hint = Hint(
+            org=self.org,
+            module=module,
+            id=record_id,
+            operation=operation,
+            source="poll",
+            received_at=self.poller.clock(),
+            event_time=when,
+        )
         self.messages.append((record_key(self.org, module, record_id).encode(), hint.dumps()))
         if len(self.messages) >= BATCH:
             await self.flush()
@@ -148,7 +160,10 @@ def _key(org: str, module: str) -> str:
 def _later(current: str, candidate: str) -> str:
     """The later of two ISO-8601 times; an unreadable candidate never moves the cursor."""
     try:
-        return candidate if datetime.fromisoformat(candidate) > datetime.fromisoformat(current) \
+        return (
+            candidate
+            if datetime.fromisoformat(candidate) > datetime.fromisoformat(current)
             else current
+        )
     except ValueError:
         return current

@@ -87,8 +87,11 @@ class Ingress:
     def check_token(self, org: str, envelope: Envelope) -> None:
         expected = self.tokens.token_for(org, envelope.channel_id)
         presented = envelope.token
-        if expected is None or presented is None or \
-                not hmac.compare_digest(_raw(presented), _raw(expected)):
+        if (
+            expected is None
+            or presented is None
+            or not hmac.compare_digest(_raw(presented), _raw(expected))
+        ):
             raise BadInput("unauthorized", "unknown channel or wrong token", status=401)
 
     async def produce(self, org: str, batch: HintBatch, source: str) -> web.Response:
@@ -106,8 +109,9 @@ def _raw(text: str) -> bytes:
 
 
 def _json(body: object, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def create_app(
@@ -118,8 +122,7 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    app = web.Application(client_max_size=settings.ingress.max_body_bytes,
-                          middlewares=[refusals])
+    app = web.Application(client_max_size=settings.ingress.max_body_bytes, middlewares=[refusals])
     app[INGRESS] = Ingress(settings, producer, metrics, channel_tokens, clock)
     app.router.add_post("/hooks/zoho/{org}", receive_webhook, name="hooks")
     app.router.add_post("/notify/{org}", receive_notification, name="notify")
@@ -146,16 +149,22 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         return _refuse(ctx, "malformed", 400, "unreadable body")
     except KafkaUnavailable as error:
         log.warning("ingress answers 503: %s", error)
-        return _refuse(ctx, "kafka_unavailable", 503, "Kafka is unavailable, retry later",
-                       {"Retry-After": RETRY_AFTER_SECONDS})
+        return _refuse(
+            ctx,
+            "kafka_unavailable",
+            503,
+            "Kafka is unavailable, retry later",
+            {"Retry-After": RETRY_AFTER_SECONDS},
+        )
     finally:
         endpoint = request.match_info.route.name
         if endpoint in _ENDPOINTS:
             ctx.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
 
 
-def _refuse(ctx: Ingress, reason: str, status: int, message: str,
-            headers: Mapping[str, str] | None = None) -> web.Response:
+def _refuse(
+    ctx: Ingress, reason: str, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
     ctx.metrics.rejected.labels(reason).inc()
     return _json({"error": reason, "message": message}, status, headers)
 
@@ -164,7 +173,8 @@ def _check_length(request: web.Request, ctx: Ingress) -> None:
     length = request.content_length
     if length is not None and length > ctx.settings.ingress.max_body_bytes:
         raise web.HTTPRequestEntityTooLarge(
-            max_size=ctx.settings.ingress.max_body_bytes, actual_size=length)
+            max_size=ctx.settings.ingress.max_body_bytes, actual_size=length
+        )
 
 
 async def receive_webhook(request: web.Request) -> web.Response:

@@ -77,15 +77,19 @@ class IngressService:
 
     async def start(self) -> None:
         kafka = self.settings.kafka
-        await ensure_topics(self.bootstrap, [self.settings.topics.hints], kafka.partitions,
-                            kafka.replication_factor)
+        await ensure_topics(
+            self.bootstrap, [self.settings.topics.hints], kafka.partitions, kafka.replication_factor
+        )
         await self.producer.start()
         tokens: ChannelTokens = StaticChannelTokens()
         if self._watch:
-            self.channels = ChannelManager(self.settings.ingress.public_url,
-                                           self.settings.watched, self.clients,
-                                           await self._kv(self.settings.topics.channels),
-                                           clock=self.clock)
+            self.channels = ChannelManager(
+                self.settings.ingress.public_url,
+                self.settings.watched,
+                self.clients,
+                await self._kv(self.settings.topics.channels),
+                clock=self.clock,
+            )
             await self.channels.load()
             tokens = self.channels
         app = create_app(self.settings, self.producer, self.metrics, tokens, clock=self.clock)
@@ -95,10 +99,16 @@ class IngressService:
         if self.channels is not None:
             await self.channels.start()
         if self._poll:
-            self.poller = Poller(self.settings.poller, self.settings.watched,
-                                 self.settings.topics.hints, self.clients,
-                                 await self._kv(self.settings.topics.cursors), self.producer,
-                                 self.metrics, clock=self.clock)
+            self.poller = Poller(
+                self.settings.poller,
+                self.settings.watched,
+                self.settings.topics.hints,
+                self.clients,
+                await self._kv(self.settings.topics.cursors),
+                self.producer,
+                self.metrics,
+                clock=self.clock,
+            )
             await self.poller.start()
         log.info("ingress started on %s (watch=%s, poll=%s)", self.url, self._watch, self._poll)
 
@@ -118,13 +128,18 @@ class IngressService:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     async def _kv(self, topic: str) -> KafkaKV:
-        kv = KafkaKV(self.bootstrap, topic, self.producer,
-                     replication=self.settings.kafka.replication_factor)
+        kv = KafkaKV(
+            self.bootstrap, topic, self.producer, replication=self.settings.kafka.replication_factor
+        )
         await kv.start()
         return kv
 

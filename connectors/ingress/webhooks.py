@@ -48,8 +48,9 @@ def _json(body: bytes) -> Fields:
 def _form(body: bytes) -> Fields:
     try:
         text = body.decode("utf-8")
-        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=True,
-                          max_num_fields=MAX_FIELDS)
+        parsed = parse_qs(
+            text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS
+        )
     except ValueError:  # also UnicodeDecodeError
         raise BadInput("malformed", "body is neither a JSON object nor a form") from None
     return {key: list(values) for key, values in parsed.items()}
@@ -83,5 +84,6 @@ def _single(fields: Fields, name: str) -> Any:
 def _ids(fields: Fields) -> Iterable[Any]:
     yield from fields.get("id") or ()
     for value in fields.get("ids") or ():
-        yield from (part.strip() for part in value.split(",")) if isinstance(value, str) \
-            else [value]
+        yield from (
+            (part.strip() for part in value.split(",")) if isinstance(value, str) else [value]
+        )

@@ -35,20 +35,37 @@ class ZohoMetrics(NamedTuple):
     def create(cls, registry: CollectorRegistry | None = None) -> ZohoMetrics:
         """Metrics on ``registry``; a fresh private registry when none is given."""
         return create_metrics(
-            cls, registry,
-            calls=counter("orgsync_zoho_calls_total", "Zoho API HTTP attempts by outcome",
-                          "org", "kind", "outcome"),
-            credits=counter("orgsync_zoho_credits_total",
-                            "Zoho API credits spent (by our own count)", "org", "kind"),
+            cls,
+            registry,
+            calls=counter(
+                "orgsync_zoho_calls_total",
+                "Zoho API HTTP attempts by outcome",
+                "org",
+                "kind",
+                "outcome",
+            ),
+            credits=counter(
+                "orgsync_zoho_credits_total",
+                "Zoho API credits spent (by our own count)",
+                "org",
+                "kind",
+            ),
             latency=histogram(
                 "orgsync_zoho_call_latency_seconds",
                 "Latency of one Zoho API HTTP attempt",
                 ["org", "kind"],
                 (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             ),
-            throttled=counter("orgsync_zoho_throttled_total",
-                              "Zoho answers of HTTP 429 TOO_MANY_REQUESTS", "org", "kind"),
-            token_refreshes=counter("orgsync_zoho_token_refreshes_total",
-                                    "Access-token refresh attempts at the accounts server",
-                                    "org", "outcome"),
+            throttled=counter(
+                "orgsync_zoho_throttled_total",
+                "Zoho answers of HTTP 429 TOO_MANY_REQUESTS",
+                "org",
+                "kind",
+            ),
+            token_refreshes=counter(
+                "orgsync_zoho_token_refreshes_total",
+                "Access-token refresh attempts at the accounts server",
+                "org",
+                "outcome",
+            ),
         )

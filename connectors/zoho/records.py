@@ -117,8 +117,14 @@ class RecordsAPI:
         for group in groups:  # one call unless the caller wants more than 50 fields
             params = {"ids": ",".join(ids), "fields": group}
             response = await self._transport.call(
-                Call("GET", f"/{module}", "records.get", params=params, priority=priority,
-                     retry=retry)
+                Call(
+                    "GET",
+                    f"/{module}",
+                    "records.get",
+                    params=params,
+                    priority=priority,
+                    retry=retry,
+                )
             )
             for record in _data(response):
                 merged.setdefault(str(record.get("id")), {}).update(record)
@@ -255,7 +261,11 @@ class RecordsAPI:
             if wf_trigger is not None:
                 params["wf_trigger"] = "true" if wf_trigger else "false"
             call = Call(
-                "DELETE", f"/{module}", "records.delete", params=params, priority=priority,
+                "DELETE",
+                f"/{module}",
+                "records.delete",
+                params=params,
+                priority=priority,
                 retry=retry,
             )
             response = await self._transport.call(call)

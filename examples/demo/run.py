@@ -60,15 +60,17 @@ class Processes:
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = open(ROOT / ".local" / f"demo-{name}.log", "wb")  # noqa: SIM115 - lives with the process
-        process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
         self.started.append((name, process))
 
     def check_alive(self) -> None:
         for name, process in self.started:
             if process.poll() is not None:
-                raise SystemExit(f"demo: {name} exited with {process.returncode}; "
-                                 f"see .local/demo-{name}.log")
+                raise SystemExit(
+                    f"demo: {name} exited with {process.returncode}; see .local/demo-{name}.log"
+                )
 
     def stop_all(self) -> None:
         for name, process in reversed(self.started):
@@ -83,8 +85,9 @@ class Processes:
             subprocess.run([ROOT / "scripts/local-kafka", "stop"], check=False)
 
 
-async def wait_http(session: aiohttp.ClientSession, url: str, processes: Processes,
-                    deadline_s: float = 90) -> None:
+async def wait_http(
+    session: aiohttp.ClientSession, url: str, processes: Processes, deadline_s: float = 90
+) -> None:
     deadline = time.monotonic() + deadline_s
     while True:
         processes.check_alive()
@@ -99,17 +102,23 @@ async def wait_http(session: aiohttp.ClientSession, url: str, processes: Process
 
 async def access_token(session: aiohttp.ClientSession, org: str) -> str:
     client_id, client_secret, refresh_token = CREDENTIALS[org]
-    form = {"grant_type": "refresh_token", "client_id": client_id,
-            "client_secret": client_secret, "refresh_token": refresh_token}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+    }
     async with session.post(f"{EMULATOR_URL}/oauth/v2/token", data=form) as response:
         return str((await response.json())["access_token"])
 
 
-async def zoho(session: aiohttp.ClientSession, token: str, method: str, path: str,
-               **kwargs: object) -> dict[str, object]:
+async def zoho(
+    session: aiohttp.ClientSession, token: str, method: str, path: str, **kwargs: object
+) -> dict[str, object]:
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}
-    async with session.request(method, f"{EMULATOR_URL}/crm/v8/{path}", headers=headers,
-                               **kwargs) as response:  # type: ignore[arg-type]
+    async with session.request(
+        method, f"{EMULATOR_URL}/crm/v8/{path}", headers=headers, **kwargs
+    ) as response:  # type: ignore[arg-type]
         return await response.json() if response.status != 204 else {}
 
 
@@ -122,21 +131,69 @@ async def generate_changes(session: aiohttp.ClientSession, rate: float) -> None:
     token = await access_token(session, SOURCE)
     leads: list[str] = []
     for n in itertools.count(1):
-        account = created_id(await zoho(session, token, "POST", "Accounts", json={"data": [
-            {"Account_Name": f"Demo Account {n} {random.randrange(10**6)}",
-             "Phone": "+91 80 5550 1000"}]}))
-        await zoho(session, token, "POST", "Contacts", json={"data": [
-            {"Last_Name": f"Contact {n}",
-             "Email": f"contact{n}.{random.randrange(10**6)}@regional.example",
-             "Account_Name": {"id": account}}]})
-        answer = await zoho(session, token, "POST", "Leads", json={"data": [
-            {"Last_Name": f"Lead {n}", "Company": "Acme India", "Lead_Source": "Web Form",
-             "Email": f"lead{n}.{random.randrange(10**6)}@regional.example"}]})
+        account = created_id(
+            await zoho(
+                session,
+                token,
+                "POST",
+                "Accounts",
+                json={
+                    "data": [
+                        {
+                            "Account_Name": f"Demo Account {n} {random.randrange(10**6)}",
+                            "Phone": "+91 80 5550 1000",
+                        }
+                    ]
+                },
+            )
+        )
+        await zoho(
+            session,
+            token,
+            "POST",
+            "Contacts",
+            json={
+                "data": [
+                    {
+                        "Last_Name": f"Contact {n}",
+                        "Email": f"contact{n}.{random.randrange(10**6)}@regional.example",
+                        "Account_Name": {"id": account},
+                    }
+                ]
+            },
+        )
+        answer = await zoho(
+            session,
+            token,
+            "POST",
+            "Leads",
+            json={
+                "data": [
+                    {
+                        "Last_Name": f"Lead {n}",
+                        "Company": "Acme India",
+                        "Lead_Source": "Web Form",
+                        "Email": f"lead{n}.{random.randrange(10**6)}@regional.example",
+                    }
+                ]
+            },
+        )
         leads.append(created_id(answer))
         if n % 3 == 0:
-            await zoho(session, token, "PUT", "Leads", json={"data": [
-                {"id": random.choice(leads),
-                 "Lead_Status": random.choice(["Contacted", "Qualified"])}]})
+            await zoho(
+                session,
+                token,
+                "PUT",
+                "Leads",
+                json={
+                    "data": [
+                        {
+                            "id": random.choice(leads),
+                            "Lead_Status": random.choice(["Contacted", "Qualified"]),
+                        }
+                    ]
+                },
+            )
         await asyncio.sleep(4 / rate)
 
 
@@ -144,11 +201,13 @@ async def live_view(session: aiohttp.ClientSession, started_ms: int) -> None:
     """One refreshed line: what arrived in the global org and the latest end-to-end latency."""
     token = await access_token(session, TARGET)
     while True:
-        async with session.get(f"{EMULATOR_URL}/__emulator/orgs/{TARGET}/log",
-                               params={"since_ms": str(started_ms)}) as response:
+        async with session.get(
+            f"{EMULATOR_URL}/__emulator/orgs/{TARGET}/log", params={"since_ms": str(started_ms)}
+        ) as response:
             target_log = await response.json()
-        async with session.get(f"{EMULATOR_URL}/__emulator/orgs/{SOURCE}/log",
-                               params={"since_ms": str(started_ms)}) as response:
+        async with session.get(
+            f"{EMULATOR_URL}/__emulator/orgs/{SOURCE}/log", params={"since_ms": str(started_ms)}
+        ) as response:
             source_log = await response.json()
         arrived = Counter(f"{e['module']} {e['op']}" for e in target_log)
         latency = "-"
@@ -157,13 +216,20 @@ async def live_view(session: aiohttp.ClientSession, started_ms: int) -> None:
             record = await zoho(session, token, "GET", f"{last['module']}/{last['id']}")
             rows = record.get("data") or [{}]
             source_id = rows[0].get("Origin_Record_Id")  # type: ignore[index]
-            written = [e["at_ms"] for e in source_log
-                       if e["id"] == source_id and e["at_ms"] <= last["at_ms"]]
+            written = [
+                e["at_ms"]
+                for e in source_log
+                if e["id"] == source_id and e["at_ms"] <= last["at_ms"]
+            ]
             if written:
                 latency = f"{(last['at_ms'] - max(written)) / 1000:.2f}s"
         summary = "  ".join(f"{k}: {v}" for k, v in sorted(arrived.items())) or "waiting…"
-        print(f"\r{TARGET} ← {summary} | source writes: {len(source_log)} "
-              f"| last latency: {latency}   ", end="", flush=True)
+        print(
+            f"\r{TARGET} ← {summary} | source writes: {len(source_log)} "
+            f"| last latency: {latency}   ",
+            end="",
+            flush=True,
+        )
         await asyncio.sleep(1)
 
 
@@ -182,18 +248,35 @@ def fresh_config() -> Path:
 async def demo(args: argparse.Namespace, processes: Processes) -> None:
     (ROOT / ".local").mkdir(exist_ok=True)
     processes.start_kafka()
-    processes.spawn("emulator", [sys.executable, "-m", "zoho_emulator", "--config",
-                                 str(DEMO / "emulator.yaml"), "--port", "8700"])
+    processes.spawn(
+        "emulator",
+        [
+            sys.executable,
+            "-m",
+            "zoho_emulator",
+            "--config",
+            str(DEMO / "emulator.yaml"),
+            "--port",
+            "8700",
+        ],
+    )
     async with aiohttp.ClientSession() as session:
         await wait_http(session, f"{EMULATOR_URL}/__emulator/stats", processes)
-        processes.spawn("orgsync", [sys.executable, "-m", "orgsync.cli", "run", "--config",
-                                    str(fresh_config())], env=ORGSYNC_ENV)
+        processes.spawn(
+            "orgsync",
+            [sys.executable, "-m", "orgsync.cli", "run", "--config", str(fresh_config())],
+            env=ORGSYNC_ENV,
+        )
         await wait_http(session, f"{INGRESS_URL}/healthz", processes)
-        say(f"status page {INGRESS_URL}/  metrics {INGRESS_URL}/metrics  "
-            f"emulator {EMULATOR_URL}/__emulator/stats  (Ctrl-C stops everything)")
+        say(
+            f"status page {INGRESS_URL}/  metrics {INGRESS_URL}/metrics  "
+            f"emulator {EMULATOR_URL}/__emulator/stats  (Ctrl-C stops everything)"
+        )
         started_ms = int(time.time() * 1000)
-        tasks = [asyncio.create_task(generate_changes(session, args.rate)),
-                 asyncio.create_task(live_view(session, started_ms))]
+        tasks = [
+            asyncio.create_task(generate_changes(session, args.rate)),
+            asyncio.create_task(live_view(session, started_ms)),
+        ]
         try:
             deadline = time.monotonic() + args.duration if args.duration else None
             while deadline is None or time.monotonic() < deadline:
@@ -214,8 +297,9 @@ def stop_on_sigterm(_signum: int, _frame: object) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=0,
-                        help="stop after N seconds (0: until Ctrl-C)")
+    parser.add_argument(
+        "--duration", type=float, default=0, help="stop after N seconds (0: until Ctrl-C)"
+    )
     parser.add_argument("--rate", type=float, default=4.0, help="source changes per second")
     args = parser.parse_args()
     processes = Processes()

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from orgsync_kernel.settings import Settings
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the YAML/JSON configuration file")
     parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
@@ -23,6 +25,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def load_config(args: argparse.Namespace) -> Settings | None:
     """The validated settings, or None after printing every problem (exit with 2)."""
     from orgsync_kernel.config_file import ConfigError, load_settings
+
     try:
         return load_settings(args.config, secrets_file=args.secrets_file)
     except ConfigError as error:
@@ -37,5 +40,8 @@ def iso_time(text: str) -> datetime:
 
 
 def log_to_stderr(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

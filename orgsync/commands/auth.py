@@ -25,21 +25,29 @@ _PENDING = "pending-orgsync-auth-exchange"  # stands in for the token being crea
 
 def register(commands: Any) -> None:
     auth = commands.add_parser(
-        "auth", help="OAuth set-up of the orgs (Zoho Self Client)",
-        description="OAuth set-up of the orgs. See docs/zoho-setup.md for the Self Client.")
+        "auth",
+        help="OAuth set-up of the orgs (Zoho Self Client)",
+        description="OAuth set-up of the orgs. See docs/zoho-setup.md for the Self Client.",
+    )
     actions = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
     exchange = actions.add_parser(
-        "exchange", help="exchange a Self Client grant token for a refresh token",
+        "exchange",
+        help="exchange a Self Client grant token for a refresh token",
         description="Exchange a Self Client grant token (API console > Self Client > Generate "
-                    "Code) for a refresh token and store it in the secrets file (mode 0600) "
-                    "under the variable the org's refresh_token refers to. Grant tokens live "
-                    "only minutes: run this right after generating one.")
+        "Code) for a refresh token and store it in the secrets file (mode 0600) "
+        "under the variable the org's refresh_token refers to. Grant tokens live "
+        "only minutes: run this right after generating one.",
+    )
     exchange.add_argument("--config", required=True, help="the YAML/JSON configuration file")
     exchange.add_argument("--org", required=True, help="the org's name in the configuration")
-    exchange.add_argument("--code", required=True,
-                          help="the grant token; '-' reads it from standard input")
-    exchange.add_argument("--secrets-file", default=None,
-                          help="where to store it (default: the config's secrets_file)")
+    exchange.add_argument(
+        "--code", required=True, help="the grant token; '-' reads it from standard input"
+    )
+    exchange.add_argument(
+        "--secrets-file",
+        default=None,
+        help="where to store it (default: the config's secrets_file)",
+    )
     exchange.set_defaults(handler=handle_exchange)
 
 
@@ -78,8 +86,11 @@ def handle_exchange(args: argparse.Namespace) -> int:
     config = Path(args.config)
     plan = _plan(config, args.org, args.secrets_file)
     if plan.secrets_path is None:
-        print("orgsync auth exchange: no secrets file: pass --secrets-file PATH or set "
-              "secrets_file in the configuration", file=sys.stderr)
+        print(
+            "orgsync auth exchange: no secrets file: pass --secrets-file PATH or set "
+            "secrets_file in the configuration",
+            file=sys.stderr,
+        )
         return 2
     code = sys.stdin.readline().strip() if args.code == "-" else args.code.strip()
     if not code:
@@ -106,6 +117,7 @@ def _create_private(path: Path) -> bool:
 def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
     from connectors.zoho import ZohoError, exchange_grant
     from orgsync_kernel.config_file import ConfigError, load_settings
+
     assert plan.secrets_path is not None
     environ = dict(os.environ)
     if plan.variable is not None:
@@ -116,21 +128,34 @@ def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
         print(error, file=sys.stderr)
         return 1
     if org not in settings.orgs:
-        print(f"orgsync auth exchange: no org {org!r} in {config} "
-              f"(orgs: {', '.join(sorted(settings.orgs))})", file=sys.stderr)
+        print(
+            f"orgsync auth exchange: no org {org!r} in {config} "
+            f"(orgs: {', '.join(sorted(settings.orgs))})",
+            file=sys.stderr,
+        )
         return 2
     settings_org = settings.orgs[org]
     try:
-        result = asyncio.run(exchange_grant(
-            org=org, dc=settings_org.dc, client_id=settings_org.client_id,
-            client_secret=settings_org.client_secret.get_secret_value(), code=code,
-            secrets_path=plan.secrets_path, secret_name=plan.variable,
-            accounts_url=settings_org.accounts_url, api_url=settings_org.api_url))
+        result = asyncio.run(
+            exchange_grant(
+                org=org,
+                dc=settings_org.dc,
+                client_id=settings_org.client_id,
+                client_secret=settings_org.client_secret.get_secret_value(),
+                code=code,
+                secrets_path=plan.secrets_path,
+                secret_name=plan.variable,
+                accounts_url=settings_org.accounts_url,
+                api_url=settings_org.api_url,
+            )
+        )
     except (ZohoError, ValueError, OSError) as error:  # ValueError: an unreadable secrets file
         print(f"orgsync auth exchange: {error}", file=sys.stderr)
         return 1
-    print(f"Stored the refresh token of org {org} as {result.secret_name} in "
-          f"{result.secrets_path} (mode 0600); API domain {result.api_domain}.")
+    print(
+        f"Stored the refresh token of org {org} as {result.secret_name} in "
+        f"{result.secrets_path} (mode 0600); API domain {result.api_domain}."
+    )
     _advise(config, plan, settings.secrets_file, result.secret_name)
     return 0
 
@@ -138,9 +163,13 @@ def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
 def _advise(config: Path, plan: _Plan, configured: Path | None, name: str) -> None:
     assert plan.secrets_path is not None
     if configured is None or configured.resolve() != plan.secrets_path.resolve():
-        print(f"Pass --secrets-file {plan.secrets_path} to orgsync run and check, or set "
-              f"secrets_file in {config}.")
+        print(
+            f"Pass --secrets-file {plan.secrets_path} to orgsync run and check, or set "
+            f"secrets_file in {config}."
+        )
     if name in os.environ:
-        print(f"Note: {name} is also set in the environment, which wins over the secrets "
-              f"file; unset it.")
+        print(
+            f"Note: {name} is also set in the environment, which wins over the secrets "
+            f"file; unset it."
+        )
     print(f"Next: orgsync check --config {config}")

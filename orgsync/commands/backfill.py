@@ -23,18 +23,28 @@ USAGE, PROBLEM = 2, 1
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "backfill", help="publish the existing records of a module into the change log",
+        "backfill",
+        help="publish the existing records of a module into the change log",
         description="Publish every record of a module of a source org (or those modified at "
-                    "or after --since) into the changes topic; running workers sync them. "
-                    "Prints progress (done/total, rate, ETA); resumable after a crash.")
+        "or after --since) into the changes topic; running workers sync them. "
+        "Prints progress (done/total, rate, ETA); resumable after a crash.",
+    )
     add_config_arguments(parser)
     parser.add_argument("--org", required=True, help="the source org (a name from orgs:)")
     parser.add_argument("--module", required=True, help="a module the org's routes sync")
-    parser.add_argument("--since", default=None, type=parse_since, metavar="TS",
-                        help="only records modified at or after TS (ISO 8601, e.g. "
-                             "2025-01-31T00:00:00Z; no offset means UTC)")
-    parser.add_argument("--restart", action="store_true",
-                        help="forget the saved progress of this backfill and start over")
+    parser.add_argument(
+        "--since",
+        default=None,
+        type=parse_since,
+        metavar="TS",
+        help="only records modified at or after TS (ISO 8601, e.g. "
+        "2025-01-31T00:00:00Z; no offset means UTC)",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="forget the saved progress of this backfill and start over",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -43,11 +53,13 @@ def parse_since(text: str) -> datetime:
         return iso_time(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time such as 2025-01-31T00:00:00Z") from None
+            f"{text!r} is not an ISO 8601 time such as 2025-01-31T00:00:00Z"
+        ) from None
 
 
-def progress_line(what: str, done: int, total: int | None, rate: float,
-                  finished: bool = False) -> str:
+def progress_line(
+    what: str, done: int, total: int | None, rate: float, finished: bool = False
+) -> str:
     """`Leads of src: 400/450 (88.9%)  120.5 records/s  ETA 0:00:01`."""
     count = f"{done}/{total} ({100 * done / total:.1f}%)" if total else f"{done}/?"
     if finished:
@@ -74,8 +86,9 @@ class ProgressPrinter:
 
     def __call__(self, progress: Any) -> None:
         self.pages += 1
-        line = progress_line(self.what, progress.done, progress.total, progress.rate,
-                             progress.finished)
+        line = progress_line(
+            self.what, progress.done, progress.total, progress.rate, progress.finished
+        )
         end = "\n" if progress.finished or not self.live else ""
         self.stream.write(("\r\033[K" if self.live else "") + line + end)
         self.stream.flush()
@@ -104,8 +117,14 @@ def handle(args: argparse.Namespace) -> int:
     return asyncio.run(backfill(settings, args.org, args.module, args.since, args.restart))
 
 
-async def backfill(settings: Settings, org: str, module: str, since: datetime | None,
-                   restart: bool = False, out: TextIO = sys.stderr) -> int:
+async def backfill(
+    settings: Settings,
+    org: str,
+    module: str,
+    since: datetime | None,
+    restart: bool = False,
+    out: TextIO = sys.stderr,
+) -> int:
     from connectors.ingress import Backfill
     from connectors.kafka import (
         KafkaKV,
@@ -123,20 +142,29 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
     started = time.monotonic()
     try:
         async with ZohoClient(org_connection(org, settings.orgs[org])) as client:
-            await ensure_topics(bootstrap, [settings.topics.changes], kafka.partitions,
-                                kafka.replication_factor)
+            await ensure_topics(
+                bootstrap, [settings.topics.changes], kafka.partitions, kafka.replication_factor
+            )
             await producer.start()
-            kv = KafkaKV(bootstrap, settings.topics.cursors, producer,
-                         replication=kafka.replication_factor)
+            kv = KafkaKV(
+                bootstrap, settings.topics.cursors, producer, replication=kafka.replication_factor
+            )
             await kv.start()
             total = await client.count(module) if since is None else None
             printer = ProgressPrinter(f"{module} of {org}", out)
-            job = Backfill(client, module, producer, settings.topics.changes, kv, since=since,
-                           total=total, on_progress=printer)
+            job = Backfill(
+                client,
+                module,
+                producer,
+                settings.topics.changes,
+                kv,
+                since=since,
+                total=total,
+                on_progress=printer,
+            )
             result = await job.run(restart=restart)
     except ZohoError as error:
-        print(f"orgsync backfill: Zoho refused: {error.zoho_code} {error.zoho_message}",
-              file=out)
+        print(f"orgsync backfill: Zoho refused: {error.zoho_code} {error.zoho_message}", file=out)
         return PROBLEM
     except KafkaUnavailable as error:
         print(f"orgsync backfill: {error}", file=out)
@@ -144,9 +172,14 @@ async def backfill(settings: Settings, org: str, module: str, since: datetime | 
     finally:
         await producer.stop()
     if not printer.pages:
-        print(f"this backfill already finished ({result.done} records); --restart runs it "
-              "again", file=out)
+        print(
+            f"this backfill already finished ({result.done} records); --restart runs it again",
+            file=out,
+        )
         return 0
-    print(f"published {result.done} records of {module} from {org} into "
-          f"{settings.topics.changes} in {time.monotonic() - started:.1f}s", file=out)
+    print(
+        f"published {result.done} records of {module} from {org} into "
+        f"{settings.topics.changes} in {time.monotonic() - started:.1f}s",
+        file=out,
+    )
     return 0

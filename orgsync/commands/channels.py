@@ -44,11 +44,15 @@ class Row:
 
 def register(commands: Any) -> None:
     channels = commands.add_parser(
-        "channels", help="list or renew the Notification API channels",
-        description="List the Notification API channels of each source org, or renew ours now.")
+        "channels",
+        help="list or renew the Notification API channels",
+        description="List the Notification API channels of each source org, or renew ours now.",
+    )
     actions = channels.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, help_text in (("list", "list the channels of each source org (never a token)"),
-                            ("renew", "renew (or create) our channels now, then list them")):
+    for name, help_text in (
+        ("list", "list the channels of each source org (never a token)"),
+        ("renew", "renew (or create) our channels now, then list them"),
+    ):
         parser = actions.add_parser(name, help=help_text, description=help_text)
         add_config_arguments(parser)
         parser.add_argument("--loglevel", default="error", help="log level (default: error)")
@@ -63,8 +67,10 @@ def handle(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     if args.action == "renew" and settings.ingress.public_url is None:
-        print("ingress.public_url is not set: orgsync uses no Notification API channels",
-              file=sys.stderr)
+        print(
+            "ingress.public_url is not set: orgsync uses no Notification API channels",
+            file=sys.stderr,
+        )
         return 1
     try:
         rows = asyncio.run(_run(settings, renew=args.action == "renew"))
@@ -81,20 +87,34 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
     from connectors.zoho import ZohoMetrics
     from orgsync.runner import create_clients
 
-    clients = {org: c for org, c in create_clients(settings, ZohoMetrics.create()).items()
-               if settings.synced_modules(org)}
-    producer = KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=10.0,
-                             client_id="orgsync-channels")
+    clients = {
+        org: c
+        for org, c in create_clients(settings, ZohoMetrics.create()).items()
+        if settings.synced_modules(org)
+    }
+    producer = KafkaProducer(
+        bootstrap_servers(settings.kafka.broker), timeout=10.0, client_id="orgsync-channels"
+    )
     await producer.start()
     try:
         for client in clients.values():
             await client.start()
-        kv = KafkaKV(producer.bootstrap, settings.topics.channels, producer,
-                     replication=settings.kafka.replication_factor)
+        kv = KafkaKV(
+            producer.bootstrap,
+            settings.topics.channels,
+            producer,
+            replication=settings.kafka.replication_factor,
+        )
         await kv.start()
         if renew:  # every channel counts as expiring: renewed (or created) now
-            manager = ChannelManager(settings.ingress.public_url, settings.watched, clients, kv,
-                                     lifetime=LIFETIME, renew_before=LIFETIME)
+            manager = ChannelManager(
+                settings.ingress.public_url,
+                settings.watched,
+                clients,
+                kv,
+                lifetime=LIFETIME,
+                renew_before=LIFETIME,
+            )
             await manager.load()
             await manager.check()
         return await list_rows(settings, clients, kv)
@@ -104,8 +124,11 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
         await producer.stop()
 
 
-async def list_rows(settings: Settings, clients: Mapping[str, ZohoClient], kv: KafkaKV,
-                    ) -> list[Row]:
+async def list_rows(
+    settings: Settings,
+    clients: Mapping[str, ZohoClient],
+    kv: KafkaKV,
+) -> list[Row]:
     from connectors.ingress import ChannelState
     from connectors.ingress.channels import KEY_PREFIX
     from connectors.zoho import ZohoError
@@ -122,21 +145,32 @@ async def list_rows(settings: Settings, clients: Mapping[str, ZohoClient], kv: K
     return rows
 
 
-def _org_rows(settings: Settings, org: str, listed: Sequence[Mapping[str, Any]],
-              ours: Sequence[ChannelState]) -> list[Row]:
+def _org_rows(
+    settings: Settings, org: str, listed: Sequence[Mapping[str, Any]], ours: Sequence[ChannelState]
+) -> list[Row]:
     by_id = {s.channel_id: s for s in ours}
     rows = []
     for channel in listed:
         channel_id = str(channel.get("channel_id"))
         state = by_id.get(channel_id)
         module = state.module if state else str(channel.get("resource_name") or "")
-        rows.append(Row(org, module, channel_id, ",".join(channel.get("events") or []),
-                        str(channel.get("channel_expiry") or ""),
-                        str(channel.get("notify_url") or ""), "ours" if state else "other"))
+        rows.append(
+            Row(
+                org,
+                module,
+                channel_id,
+                ",".join(channel.get("events") or []),
+                str(channel.get("channel_expiry") or ""),
+                str(channel.get("notify_url") or ""),
+                "ours" if state else "other",
+            )
+        )
     if settings.ingress.public_url is not None:
         live = {row.module for row in rows if row.status == "ours"}
-        rows += [Row(org, module, "", "", "", "", "missing")
-                 for module in sorted(settings.synced_modules(org) - live)]
+        rows += [
+            Row(org, module, "", "", "", "", "missing")
+            for module in sorted(settings.synced_modules(org) - live)
+        ]
     return rows
 
 

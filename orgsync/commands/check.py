@@ -42,22 +42,34 @@ class Row:
 
 def register(commands: Any) -> None:
     check = commands.add_parser(
-        "check", help="check the configuration, the Zoho orgs and Kafka before running",
+        "check",
+        help="check the configuration, the Zoho orgs and Kafka before running",
         description="Validate the configuration; for each org refresh a token and probe the "
-                    "scopes a read can prove; for each route check modules, fields, the "
-                    "match field (exists, unique in the target) and the default owner; check "
-                    "that Kafka answers. Exit 0 when nothing failed, 1 otherwise.")
+        "scopes a read can prove; for each route check modules, fields, the "
+        "match field (exists, unique in the target) and the default owner; check "
+        "that Kafka answers. Exit 0 when nothing failed, 1 otherwise.",
+    )
     add_config_arguments(check)
-    check.add_argument("--format", choices=("table", "json"), default="table",
-                       help="output format (default: table)")
-    check.add_argument("--kafka-timeout", type=float, default=5.0, metavar="SECONDS",
-                       help="how long to wait for Kafka (default: 5)")
+    check.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
+    check.add_argument(
+        "--kafka-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for Kafka (default: 5)",
+    )
     check.add_argument("--loglevel", default="critical", help="log level (default: critical)")
     check.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from orgsync_kernel.config_file import ConfigError, load_settings
+
     log_to_stderr(args.loglevel)
     try:
         settings = load_settings(args.config, os.environ, args.secrets_file)
@@ -82,21 +94,29 @@ def _config_row(file: str, problem: str) -> Row:
 
 def render_table(rows: Sequence[Row]) -> str:
     header = Row("CHECK", "ORG/ROUTE", "RESULT", "DETAIL")
-    widths = [max(len(getattr(r, f)) for r in (header, *rows)) for f in ("check", "subject",
-                                                                          "result")]
-    lines = [f"{r.check:<{widths[0]}}  {r.subject:<{widths[1]}}  {r.result:<{widths[2]}}  "
-             f"{r.detail}".rstrip() for r in (header, *rows)]
+    widths = [
+        max(len(getattr(r, f)) for r in (header, *rows)) for f in ("check", "subject", "result")
+    ]
+    lines = [
+        f"{r.check:<{widths[0]}}  {r.subject:<{widths[1]}}  {r.result:<{widths[2]}}  "
+        f"{r.detail}".rstrip()
+        for r in (header, *rows)
+    ]
     counts = {kind: sum(r.result == kind for r in rows) for kind in (OK, WARN, FAIL, SKIP)}
-    lines.append(f"\n{len(rows)} checks: {counts[OK]} ok, {counts[WARN]} warnings, "
-                 f"{counts[FAIL]} failed, {counts[SKIP]} skipped")
+    lines.append(
+        f"\n{len(rows)} checks: {counts[OK]} ok, {counts[WARN]} warnings, "
+        f"{counts[FAIL]} failed, {counts[SKIP]} skipped"
+    )
     return "\n".join(lines)
 
 
 def render_json(rows: Sequence[Row]) -> str:
     import orjson
 
-    body = {"ok": not any(r.result == FAIL for r in rows),
-            "checks": [dataclasses.asdict(r) for r in rows]}
+    body = {
+        "ok": not any(r.result == FAIL for r in rows),
+        "checks": [dataclasses.asdict(r) for r in rows],
+    }
     return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
 
 
@@ -106,8 +126,9 @@ def render_json(rows: Sequence[Row]) -> str:
 async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> list[Row]:
     import aiohttp
 
-    rows = [Row("config", str(config), OK,
-                f"{len(settings.orgs)} orgs, {len(settings.sync)} routes")]
+    rows = [
+        Row("config", str(config), OK, f"{len(settings.orgs)} orgs, {len(settings.sync)} routes")
+    ]
     kafka = asyncio.create_task(check_kafka(settings.kafka.broker, kafka_timeout))
     async with aiohttp.ClientSession() as http:
         orgs = Orgs(settings, http)
@@ -115,8 +136,14 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
             rows += await orgs.check_credentials()
             org_rows, module_rows = await asyncio.gather(
                 asyncio.gather(*(orgs.check_scopes(name) for name in settings.orgs)),
-                asyncio.gather(*(check_module(orgs, route, module)
-                                 for route in settings.sync for module in route.modules)))
+                asyncio.gather(
+                    *(
+                        check_module(orgs, route, module)
+                        for route in settings.sync
+                        for module in route.modules
+                    )
+                ),
+            )
         finally:
             await orgs.stop()
     rows.append(await kafka)
@@ -129,19 +156,25 @@ async def check_kafka(broker: str, wait_s: float) -> Row:
 
     from connectors.kafka import bootstrap_servers
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker),
-                                request_timeout_ms=int(wait_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers(broker), request_timeout_ms=int(wait_s * 1000)
+    )
     try:
         async with asyncio.timeout(wait_s):
             await admin.start()
             cluster = await admin.describe_cluster()
     except (KafkaError, TimeoutError, OSError) as error:
-        return Row("kafka", broker, FAIL, f"no answer within {wait_s:g} s "
-                                          f"({type(error).__name__}); is the broker running?")
+        return Row(
+            "kafka",
+            broker,
+            FAIL,
+            f"no answer within {wait_s:g} s ({type(error).__name__}); is the broker running?",
+        )
     finally:
         await admin.close()
-    return Row("kafka", broker, OK, f"{len(cluster['brokers'])} broker(s), "
-                                    f"cluster {cluster['cluster_id']}")
+    return Row(
+        "kafka", broker, OK, f"{len(cluster['brokers'])} broker(s), cluster {cluster['cluster_id']}"
+    )
 
 
 class Orgs:
@@ -166,8 +199,12 @@ class Orgs:
         except ZohoError as error:
             self.unusable[name] = "its credentials failed"
             return Row("credentials", name, FAIL, _credentials_problem(name, error))
-        return Row("credentials", name, OK, f"token refreshed at {client.endpoints.token_url} "
-                                            f"(dc {client.endpoints.dc})")
+        return Row(
+            "credentials",
+            name,
+            OK,
+            f"token refreshed at {client.endpoints.token_url} (dc {client.endpoints.dc})",
+        )
 
     async def stop(self) -> None:
         for client in self.clients.values():
@@ -200,14 +237,16 @@ class Orgs:
         if org in self.unusable:
             return [Row("scopes", org, SKIP, f"org {org}: {self.unusable[org]}")]
         probes = self._scope_probes(org)
-        results = await asyncio.gather(*(probe() for probe in probes.values()),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(probe() for probe in probes.values()), return_exceptions=True
+        )
         return [_scope_row(org, dict(zip(probes, results, strict=True)))]
 
     def _scope_probes(self, org: str) -> dict[str, Callable[[], Awaitable[Any]]]:
         modules = _modules_of(self.settings, org)
         probes: dict[str, Callable[[], Awaitable[Any]]] = {
-            "ZohoCRM.users.READ": lambda: self.users(org)}
+            "ZohoCRM.users.READ": lambda: self.users(org)
+        }
         if modules:
             first = sorted(modules)[0]
             probes["ZohoCRM.settings.fields.READ"] = lambda: self.fields(org, first)
@@ -224,9 +263,11 @@ def _credentials_problem(org: str, error: Exception) -> str:
     if not isinstance(error, errors.InvalidCode):
         return str(error)
     # InvalidCode's own hint is about grant tokens; here it is the stored refresh token.
-    return (f"[{org}] invalid_code: the refresh token was refused (revoked, or made for another "
-            f"client or data centre); make a new one with `orgsync auth exchange --org {org}` "
-            f"(docs/zoho-setup.md)")
+    return (
+        f"[{org}] invalid_code: the refresh token was refused (revoked, or made for another "
+        f"client or data centre); make a new one with `orgsync auth exchange --org {org}` "
+        f"(docs/zoho-setup.md)"
+    )
 
 
 def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoClient:
@@ -234,10 +275,15 @@ def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoC
     from orgsync.orgs import org_connection
 
     # No token cache: the check proves that the refresh token itself still works.
-    connection = dataclasses.replace(org_connection(name, settings.orgs[name]),
-                                     token_cache_path=None)
-    return ZohoClient(connection, session=http, timeout=HTTP_TIMEOUT_S,
-                      backoff=BackoffPolicy(max_attempts=3, base=0.2, cap=2.0))
+    connection = dataclasses.replace(
+        org_connection(name, settings.orgs[name]), token_cache_path=None
+    )
+    return ZohoClient(
+        connection,
+        session=http,
+        timeout=HTTP_TIMEOUT_S,
+        backoff=BackoffPolicy(max_attempts=3, base=0.2, cap=2.0),
+    )
 
 
 def _modules_of(settings: Settings, org: str) -> set[str]:
@@ -250,18 +296,36 @@ def _modules_of(settings: Settings, org: str) -> set[str]:
 def _scope_row(org: str, results: Mapping[str, Any]) -> Row:
     from connectors.zoho import errors
 
-    denied = {s: r for s, r in results.items()
-              if isinstance(r, errors.OAuthScopeMismatch | errors.NoPermission)}
-    unknown = {s: r for s, r in results.items() if isinstance(r, BaseException)
-               and s not in denied and not isinstance(r, errors.InvalidModule)}
+    denied = {
+        s: r
+        for s, r in results.items()
+        if isinstance(r, errors.OAuthScopeMismatch | errors.NoPermission)
+    }
+    unknown = {
+        s: r
+        for s, r in results.items()
+        if isinstance(r, BaseException)
+        and s not in denied
+        and not isinstance(r, errors.InvalidModule)
+    }
     proven = [s for s, r in results.items() if not isinstance(r, BaseException)]
     if denied:
-        return Row("scopes", org, FAIL, "missing: " + "; ".join(
-            f"{s} ({r.zoho_code})" for s, r in denied.items()))
+        return Row(
+            "scopes",
+            org,
+            FAIL,
+            "missing: " + "; ".join(f"{s} ({r.zoho_code})" for s, r in denied.items()),
+        )
     detail = f"read scopes proven: {', '.join(proven) or 'none'}; write scopes are not probed"
     if unknown:
-        return Row("scopes", org, WARN, detail + "; not verified: " + "; ".join(
-            f"{s} ({type(r).__name__})" for s, r in unknown.items()))
+        return Row(
+            "scopes",
+            org,
+            WARN,
+            detail
+            + "; not verified: "
+            + "; ".join(f"{s} ({type(r).__name__})" for s, r in unknown.items()),
+        )
     return Row("scopes", org, OK, detail)
 
 
@@ -273,8 +337,9 @@ async def check_module(orgs: Orgs, route: Route, module: str) -> list[Row]:
 
     target_module = route.target_module(module)
     subject = f"{route.name}/{module}" + (f"->{target_module}" if target_module != module else "")
-    blocked = [f"org {o}: {orgs.unusable[o]}" for o in (route.source, route.target)
-               if o in orgs.unusable]
+    blocked = [
+        f"org {o}: {orgs.unusable[o]}" for o in (route.source, route.target) if o in orgs.unusable
+    ]
     if blocked:
         return [Row("module", subject, SKIP, "; ".join(blocked))]
     found: list[Fields] = []
@@ -285,10 +350,17 @@ async def check_module(orgs: Orgs, route: Route, module: str) -> list[Row]:
             return [Row("module", subject, FAIL, _module_problem(error, org, name))]
     source, target = found
     mapping = route.modules[module]
-    rows = [Row("module", subject, OK, f"{module} in {route.source} ({len(source)} fields), "
-                                      f"{target_module} in {route.target} ({len(target)} fields)"),
-            Row("fields", subject, *_fields_result(mapping, route, source, target)),
-            Row("match_field", subject, *_match_result(mapping, route, module, source, target))]
+    rows = [
+        Row(
+            "module",
+            subject,
+            OK,
+            f"{module} in {route.source} ({len(source)} fields), "
+            f"{target_module} in {route.target} ({len(target)} fields)",
+        ),
+        Row("fields", subject, *_fields_result(mapping, route, source, target)),
+        Row("match_field", subject, *_match_result(mapping, route, module, source, target)),
+    ]
     if mapping.owner is not None:
         rows.append(Row("owner", subject, *await _owner_result(orgs, route, mapping)))
     return rows
@@ -302,18 +374,26 @@ def _module_problem(error: Exception, org: str, module: str) -> str:
     return f"cannot read the fields of {org}.{module}: {error}"
 
 
-def _fields_result(mapping: ModuleRoute, route: Route, source: Fields,
-                   target: Fields) -> tuple[str, str]:
+def _fields_result(
+    mapping: ModuleRoute, route: Route, source: Fields, target: Fields
+) -> tuple[str, str]:
     if mapping.fields is None:
-        return OK, (f"all fields: the {len(source)} source fields that {route.target} "
-                    f"also has ({len(set(source) & set(target))} by name)")
+        return OK, (
+            f"all fields: the {len(source)} source fields that {route.target} "
+            f"also has ({len(set(source) & set(target))} by name)"
+        )
     missing_source = [f for f in mapping.fields if f not in source]
-    missing_target = [mapping.target_field(f) for f in mapping.fields
-                      if mapping.target_field(f) not in target]
-    read_only = [name for f in mapping.fields
-                 if _read_only(target.get(name := mapping.target_field(f)))]
-    problems = [f"missing in {org}: {', '.join(names)}" for org, names in
-                ((route.source, missing_source), (route.target, missing_target)) if names]
+    missing_target = [
+        mapping.target_field(f) for f in mapping.fields if mapping.target_field(f) not in target
+    ]
+    read_only = [
+        name for f in mapping.fields if _read_only(target.get(name := mapping.target_field(f)))
+    ]
+    problems = [
+        f"missing in {org}: {', '.join(names)}"
+        for org, names in ((route.source, missing_source), (route.target, missing_target))
+        if names
+    ]
     if problems:
         return FAIL, "; ".join(problems)
     if read_only:
@@ -325,32 +405,40 @@ def _read_only(meta: Mapping[str, Any] | None) -> bool:
     return bool(meta and (meta.get("read_only") or meta.get("field_read_only")))
 
 
-def _match_result(mapping: ModuleRoute, route: Route, module: str, source: Fields,
-                  target: Fields) -> tuple[str, str]:
+def _match_result(
+    mapping: ModuleRoute, route: Route, module: str, source: Fields, target: Fields
+) -> tuple[str, str]:
     from pipeline.transforms import SYSTEM_UNIQUE_FIELDS, match_uses_source_id
 
     target_module = route.target_module(module)
     name, where = mapping.match_field, f"{route.target}.{target_module}"
     meta = target.get(name)
     if meta is None:
-        return FAIL, (f"{name} does not exist in {where}: create it as a unique single-line "
-                      f"field (see docs/zoho-setup.md)")
+        return FAIL, (
+            f"{name} does not exist in {where}: create it as a unique single-line "
+            f"field (see docs/zoho-setup.md)"
+        )
     by_source_id = match_uses_source_id(mapping, target_module)
     origin = [src for src, dst in mapping.rename.items() if dst == name] or [name]
     if not by_source_id and origin[0] not in source:
-        return FAIL, (f"{name} is copied from {route.source}.{module}.{origin[0]}, "
-                      f"which does not exist")
+        return FAIL, (
+            f"{name} is copied from {route.source}.{module}.{origin[0]}, which does not exist"
+        )
     holds = "the source record id" if by_source_id else f"the source's {origin[0]}"
     if meta.get("unique"):
         return OK, f"{name} exists in {where}, is unique, holds {holds}"
     duplicate_check = SYSTEM_UNIQUE_FIELDS.get(target_module, "Name")
     if name == duplicate_check:
-        return WARN, (f"{name} is Zoho's duplicate-check field of {target_module}: upserts match "
-                      f"on it, but Zoho does not refuse duplicates in it; mark it 'Do not allow "
-                      f"duplicate values' to be sure one record matches")
-    return FAIL, (f"{name} in {where} is not unique: Zoho upserts only on unique fields or "
-                  f"{target_module}'s duplicate-check field ({duplicate_check}); edit the field "
-                  f"and tick 'Do not allow duplicate values'")
+        return WARN, (
+            f"{name} is Zoho's duplicate-check field of {target_module}: upserts match "
+            f"on it, but Zoho does not refuse duplicates in it; mark it 'Do not allow "
+            f"duplicate values' to be sure one record matches"
+        )
+    return FAIL, (
+        f"{name} in {where} is not unique: Zoho upserts only on unique fields or "
+        f"{target_module}'s duplicate-check field ({duplicate_check}); edit the field "
+        f"and tick 'Do not allow duplicate values'"
+    )
 
 
 async def _owner_result(orgs: Orgs, route: Route, mapping: ModuleRoute) -> tuple[str, str]:

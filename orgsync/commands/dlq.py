@@ -29,18 +29,26 @@ MESSAGE_WIDTH = 60
 
 def register(commands: Any) -> None:
     dlq = commands.add_parser(
-        "dlq", help="list, show, retry or purge dead letters",
+        "dlq",
+        help="list, show, retry or purge dead letters",
         description="Inspect and retry the records that failed for good (the dead-letter "
-                    "queue). Retried and purged entries leave the list.")
+        "queue). Retried and purged entries leave the list.",
+    )
     actions = dlq.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = _action(actions, "list", "list the open entries, newest first")
     listing.add_argument("--route", help="only this route (SOURCE->TARGET)")
-    listing.add_argument("--format", choices=("table", "json"), default="table",
-                         help="output format (default: table)")
+    listing.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
     show = _action(actions, "show", "print one entry in full (JSON)")
     show.add_argument("id", help="the entry id (from `list`)")
-    for name, help_text in (("retry", "re-publish entries so the pipeline syncs them again"),
-                            ("purge", "drop entries from the list without retrying them")):
+    for name, help_text in (
+        ("retry", "re-publish entries so the pipeline syncs them again"),
+        ("purge", "drop entries from the list without retrying them"),
+    ):
         parser = _action(actions, name, help_text)
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("id", nargs="?", help="the entry id (from `list`)")
@@ -49,8 +57,9 @@ def register(commands: Any) -> None:
 
 
 def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text,
-                                                         description=help_text)
+    parser: argparse.ArgumentParser = actions.add_parser(
+        name, help=help_text, description=help_text
+    )
     add_config_arguments(parser)
     parser.add_argument("--loglevel", default="error", help="log level (default: error)")
     parser.set_defaults(handler=handle)
@@ -78,8 +87,9 @@ async def _with_store(settings: Settings, action: Action, args: argparse.Namespa
     from connectors.kafka import KafkaProducer, bootstrap_servers
     from orgsync_operations.dlq import DlqStore
 
-    producer = KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=10.0,
-                             client_id="orgsync-dlq")
+    producer = KafkaProducer(
+        bootstrap_servers(settings.kafka.broker), timeout=10.0, client_id="orgsync-dlq"
+    )
     await producer.start()
     store = DlqStore(settings, producer)
     try:
@@ -139,8 +149,12 @@ async def purge_entries(settings: Settings, store: DlqStore, args: argparse.Name
     return 0
 
 
-ACTIONS: dict[str, Action] = {"list": list_entries, "show": show_entry,
-                              "retry": retry_entries, "purge": purge_entries}
+ACTIONS: dict[str, Action] = {
+    "list": list_entries,
+    "show": show_entry,
+    "retry": retry_entries,
+    "purge": purge_entries,
+}
 
 
 def _chosen(store: DlqStore, args: argparse.Namespace) -> list[Entry] | None:
@@ -154,8 +168,10 @@ def _chosen(store: DlqStore, args: argparse.Namespace) -> list[Entry] | None:
 
 
 @asynccontextmanager
-async def _source_clients(settings: Settings, entries: Sequence[Entry],
-                          ) -> AsyncIterator[dict[str, Any]]:
+async def _source_clients(
+    settings: Settings,
+    entries: Sequence[Entry],
+) -> AsyncIterator[dict[str, Any]]:
     """Started Zoho clients of the source orgs of write entries (only those are read)."""
     from connectors.zoho import ZohoClient, ZohoMetrics
     from orgsync.orgs import org_connection
@@ -163,8 +179,10 @@ async def _source_clients(settings: Settings, entries: Sequence[Entry],
     orgs = {e.letter.key.split("/", 1)[0] for e in entries if e.letter.stage == "write"}
     metrics = ZohoMetrics.create()
     async with AsyncExitStack() as stack:
-        clients = {org: ZohoClient(org_connection(org, settings.orgs[org]), metrics=metrics)
-                   for org in sorted(orgs & set(settings.orgs))}
+        clients = {
+            org: ZohoClient(org_connection(org, settings.orgs[org]), metrics=metrics)
+            for org in sorted(orgs & set(settings.orgs))
+        }
         for client in clients.values():
             await client.start()
             stack.push_async_callback(client.stop)
@@ -175,7 +193,9 @@ def _row(entry: Entry) -> dict[str, str]:
     row = {k: str(v) for k, v in entry.summary().items()}
     row["failed_at"] = _when(entry.letter.failed_at)
     message = row["message"].replace("\n", " ")
-    row["message"] = message if len(message) <= MESSAGE_WIDTH else message[:MESSAGE_WIDTH - 1] + "…"
+    row["message"] = (
+        message if len(message) <= MESSAGE_WIDTH else message[: MESSAGE_WIDTH - 1] + "…"
+    )
     return row
 
 

@@ -35,20 +35,32 @@ SEND_BATCH = 500
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "replay", help="re-sync from the change log, starting at a time",
+        "replay",
+        help="re-sync from the change log, starting at a time",
         description="Append every change of the changes topic from the first one at or after "
-                    "--from again, so that the running workers sync them again. Routes skip "
-                    "what they already synced; this is how a new target route is filled from "
-                    "the topic history. Writes are idempotent upserts.")
+        "--from again, so that the running workers sync them again. Routes skip "
+        "what they already synced; this is how a new target route is filled from "
+        "the topic history. Writes are idempotent upserts.",
+    )
     add_config_arguments(parser)
-    parser.add_argument("--from", dest="since", required=True, type=parse_time, metavar="TS",
-                        help="ISO 8601 time (no offset means UTC) or Unix seconds; 0 replays "
-                             "the whole topic")
-    parser.add_argument("--route", default=None, metavar="SRC:TGT",
-                        help="the route the replay is for (must be configured); only changes "
-                             "of its source org are replayed")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be replayed, change nothing")
+    parser.add_argument(
+        "--from",
+        dest="since",
+        required=True,
+        type=parse_time,
+        metavar="TS",
+        help="ISO 8601 time (no offset means UTC) or Unix seconds; 0 replays the whole topic",
+    )
+    parser.add_argument(
+        "--route",
+        default=None,
+        metavar="SRC:TGT",
+        help="the route the replay is for (must be configured); only changes "
+        "of its source org are replayed",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be replayed, change nothing"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -104,6 +116,7 @@ def handle(args: argparse.Namespace) -> int:
     import asyncio
 
     from orgsync_kernel.config_file import ConfigError, load_settings
+
     try:
         settings = load_settings(args.config, secrets_file=args.secrets_file)
         route = find_route(settings, args.route) if args.route else None
@@ -113,8 +126,14 @@ def handle(args: argparse.Namespace) -> int:
     return asyncio.run(replay(settings, args.since, route, dry_run=args.dry_run))
 
 
-async def replay(settings: Settings, since: datetime, route: Route | None = None, *,
-                 dry_run: bool = False, out: TextIO = sys.stdout) -> int:
+async def replay(
+    settings: Settings,
+    since: datetime,
+    route: Route | None = None,
+    *,
+    dry_run: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
     from aiokafka.errors import KafkaError
 
     from connectors.kafka import bootstrap_servers
@@ -125,13 +144,17 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
         async with GroupOffsets(bootstrap, settings.topics.group) as offsets:
             tps = await offsets.partitions([topic])
             if not tps:
-                print(f"orgsync replay: topic {topic} does not exist: nothing to replay",
-                      file=sys.stderr)
+                print(
+                    f"orgsync replay: topic {topic} does not exist: nothing to replay",
+                    file=sys.stderr,
+                )
                 return PROBLEM
             starts = await offsets.offsets_at(tps, int(since.timestamp() * 1000))
             ends = await offsets.ends(tps)
-        found = windows({tp.partition: o for tp, o in starts.items()},
-                        {tp.partition: o for tp, o in ends.items()})
+        found = windows(
+            {tp.partition: o for tp, o in starts.items()},
+            {tp.partition: o for tp, o in ends.items()},
+        )
         print("\n".join(describe(found, topic)), file=out)
         if dry_run:
             print("dry run: nothing appended", file=out)
@@ -141,18 +164,24 @@ async def replay(settings: Settings, since: datetime, route: Route | None = None
         print(f"orgsync replay: Kafka did not answer: {type(error).__name__}", file=sys.stderr)
         return PROBLEM
     scope = f" of {route.source} for route {route.source}:{route.target}" if route else ""
-    print(f"appended {copied} changes{scope} from {since.isoformat()} again; the running "
-          "workers sync what each route has not synced yet", file=out)
+    print(
+        f"appended {copied} changes{scope} from {since.isoformat()} again; the running "
+        "workers sync what each route has not synced yet",
+        file=out,
+    )
     return 0
 
 
-async def append_again(bootstrap: str, topic: str, found: list[Window],
-                       source: str | None) -> int:
+async def append_again(bootstrap: str, topic: str, found: list[Window], source: str | None) -> int:
     """Read each window and produce its messages again to the same partition, in order."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -164,10 +193,13 @@ async def append_again(bootstrap: str, topic: str, found: list[Window],
             consumer.seek(tp, window.start)
             while await consumer.position(tp) < window.end:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=SEND_BATCH)
-                acks = [await producer.send(topic, m.value, key=m.key, partition=tp.partition,
-                                            headers=list(m.headers))
-                        for m in batch.get(tp, []) if m.offset < window.end
-                        and wanted(m.key, source)]
+                acks = [
+                    await producer.send(
+                        topic, m.value, key=m.key, partition=tp.partition, headers=list(m.headers)
+                    )
+                    for m in batch.get(tp, [])
+                    if m.offset < window.end and wanted(m.key, source)
+                ]
                 for ack in acks:
                     await ack
                 copied += len(acks)

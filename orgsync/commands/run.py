@@ -10,18 +10,34 @@ from orgsync.commands import add_config_arguments, load_config
 
 def register(commands: Any) -> None:
     run = commands.add_parser(
-        "run", help="run the sync: the ingress and/or the Faust worker",
+        "run",
+        help="run the sync: the ingress and/or the Faust worker",
         description="Run orgsync: the ingress (webhooks, notifications, poller) and the Faust "
-                    "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
-                    "share the work through consumer groups. SIGTERM stops it with exit 0.")
+        "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
+        "share the work through consumer groups. SIGTERM stops it with exit 0.",
+    )
     add_config_arguments(run)
-    run.add_argument("--role", choices=("all", "ingress", "worker"), default="all",
-                     help="what this process runs (default: all)")
-    run.add_argument("--log-level", "--loglevel", dest="loglevel", default="warning",
-                     type=str.lower, choices=("debug", "info", "warning", "error"),
-                     help="the lowest level logged (default: warning)")
-    run.add_argument("--log-format", choices=("text", "json"), default="text",
-                     help="one line per event: key=value text or JSON (default: text)")
+    run.add_argument(
+        "--role",
+        choices=("all", "ingress", "worker"),
+        default="all",
+        help="what this process runs (default: all)",
+    )
+    run.add_argument(
+        "--log-level",
+        "--loglevel",
+        dest="loglevel",
+        default="warning",
+        type=str.lower,
+        choices=("debug", "info", "warning", "error"),
+        help="the lowest level logged (default: warning)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line per event: key=value text or JSON (default: text)",
+    )
     run.set_defaults(handler=handle)
 
 

@@ -24,29 +24,44 @@ from zoho_emulator import Emulator
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    orgs = {"src": org_config("src", "in", target_modules()),
-            "tgt": org_config("tgt", "us", target_modules())}
+    orgs = {
+        "src": org_config("src", "in", target_modules()),
+        "tgt": org_config("tgt", "us", target_modules()),
+    }
     async with Emulator({"orgs": orgs}) as emulator:
         yield emulator
 
 
 @pytest.fixture
-async def stage(emu: Emulator, kafka_broker: str, unique_name: str,
-                tmp_path: Path) -> AsyncIterator[Stage]:
+async def stage(
+    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path
+) -> AsyncIterator[Stage]:
     orgs = ("src", "tgt")
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, orgs,
-                          [ACCOUNTS_ROUTE], fetch={"linger_ms": 0},
-                          # a failed read gives up within a second (the DLQ test)
-                          sink={"linger_ms": 0, "max_attempts": 3, "backoff_initial_ms": 10,
-                                "backoff_max_ms": 50})
+    config = write_config(
+        tmp_path / "orgsync.yaml",
+        emu.url,
+        kafka_broker,
+        unique_name,
+        orgs,
+        [ACCOUNTS_ROUTE],
+        fetch={"linger_ms": 0},
+        # a failed read gives up within a second (the DLQ test)
+        sink={"linger_ms": 0, "max_attempts": 3, "backoff_initial_ms": 10, "backoff_max_ms": 50},
+    )
     settings = load_settings(config, worker_env(orgs))
     pipeline = create_pipeline(settings, app_id=unique_name)
     clients = create_clients(settings, ZohoMetrics.create(CollectorRegistry()))
     agents = Agents(pipeline, settings, clients, PipelineMetrics.create(CollectorRegistry()))
     app = pipeline.app
     await app.producer.start()
-    topics = [pipeline.hints, pipeline.changes, pipeline.held, pipeline.dlq,
-              *pipeline.writes.values(), *(t.changelog_topic for t in app.tables.values())]
+    topics = [
+        pipeline.hints,
+        pipeline.changes,
+        pipeline.held,
+        pipeline.dlq,
+        *pipeline.writes.values(),
+        *(t.changelog_topic for t in app.tables.values()),
+    ]
     for topic in topics:
         await topic.maybe_declare()
     try:

@@ -18,18 +18,32 @@ MODIFIED = "2024-01-01T00:00:00+00:00"
 
 
 def hint(record_id: str, operation: str = "update") -> Hint:
-    return Hint(org="src", module="Accounts", id=record_id, operation=operation,
-                source="notification", received_at=time.time())
+    return Hint(
+        org="src",
+        module="Accounts",
+        id=record_id,
+        operation=operation,
+        source="notification",
+        received_at=time.time(),
+    )
 
 
 def change(record_id: str, name: str) -> Change:
-    return Change(org="src", module="Accounts", id=record_id, operation="update",
-                  source="notification", received_at=time.time(), modified_time=MODIFIED,
-                  record={"id": record_id, "Account_Name": name, "Modified_Time": MODIFIED})
+    return Change(
+        org="src",
+        module="Accounts",
+        id=record_id,
+        operation="update",
+        source="notification",
+        received_at=time.time(),
+        modified_time=MODIFIED,
+        record={"id": record_id, "Account_Name": name, "Modified_Time": MODIFIED},
+    )
 
 
-async def test_fetch_turns_hints_into_the_records_current_state(stage: Stage,
-                                                                 emu: Emulator) -> None:
+async def test_fetch_turns_hints_into_the_records_current_state(
+    stage: Stage, emu: Emulator
+) -> None:
     async with aiohttp.ClientSession() as session:
         src = await client(emu, "src", session)
         [created] = await src.insert("Accounts", [{"Account_Name": "Initech"}])
@@ -46,8 +60,9 @@ async def test_fetch_turns_hints_into_the_records_current_state(stage: Stage,
     assert changes[gone].operation == "delete"  # no such record in the org any more
 
 
-async def test_a_read_that_keeps_failing_sends_the_hint_to_the_dlq(stage: Stage,
-                                                                   emu: Emulator) -> None:
+async def test_a_read_that_keeps_failing_sends_the_hint_to_the_dlq(
+    stage: Stage, emu: Emulator
+) -> None:
     emu.state.orgs["src"].faults.merge({"error_rate": 1.0, "error_status": 500})
     async with stage.agent("fetch_changed_records").test_context() as agent:
         await agent.put(hint("123"), key="src/Accounts/123", wait=False)
@@ -67,10 +82,19 @@ async def test_sync_maps_a_change_to_a_write_for_the_target(stage: Stage) -> Non
 
 
 async def test_the_sink_upserts_writes_into_the_target_org(stage: Stage, emu: Emulator) -> None:
-    write = Write(route="src->tgt", target_org="tgt", target_module="Accounts",
-                  source_org="src", source_module="Accounts", source_id="222",
-                  operation="upsert", record={"Account_Name": "Globex", ORIGIN: "222"},
-                  match_field=ORIGIN, content_hash="c0ffee", modified_time=MODIFIED)
+    write = Write(
+        route="src->tgt",
+        target_org="tgt",
+        target_module="Accounts",
+        source_org="src",
+        source_module="Accounts",
+        source_id="222",
+        operation="upsert",
+        record={"Account_Name": "Globex", ORIGIN: "222"},
+        match_field=ORIGIN,
+        content_hash="c0ffee",
+        modified_time=MODIFIED,
+    )
     async with stage.agent("apply_to_tgt").test_context() as agent:
         await agent.put(write, key="src/Accounts/222", wait=False)
         await until(lambda: bool(records(emu, "tgt", "Accounts")), 15, "the target record")

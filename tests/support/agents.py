@@ -28,8 +28,12 @@ class Stage:
 
     async def read(self, topic: str, expect: int, within: float = 15.0) -> list[bytes]:
         """The values on `topic` from its beginning, once `expect` arrived (bounded poll)."""
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.broker,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.broker,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         values: list[bytes] = []
         try:

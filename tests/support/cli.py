@@ -17,8 +17,14 @@ class Result:
 
 async def orgsync(*args: str | Path, env: dict[str, str], within: float = 60.0) -> Result:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orgsync.cli", *map(str, args), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "orgsync.cli",
+        *map(str, args),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(process.communicate(), within)
     except TimeoutError:

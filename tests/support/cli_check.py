@@ -28,21 +28,40 @@ UNIQUE_TEXT = {"data_type": "text", "unique": True}
 
 def emulator_config() -> dict[str, Any]:
     def client(pair: tuple[str, str], refresh: str, grants: list[str]) -> dict[str, Any]:
-        return {"client_id": pair[0], "client_secret": pair[1], "refresh_tokens": [refresh],
-                "grant_codes": grants}
+        return {
+            "client_id": pair[0],
+            "client_secret": pair[1],
+            "refresh_tokens": [refresh],
+            "grant_codes": grants,
+        }
 
-    return {"orgs": {
-        "src": {"dc": "in", "edition": "enterprise",
+    return {
+        "orgs": {
+            "src": {
+                "dc": "in",
+                "edition": "enterprise",
                 "users": [{"email": "admin@src.example", "name": "Src Admin"}],
-                "clients": [client(SRC_CLIENT, SRC_REFRESH, [SRC_GRANT])]},
-        "dst": {"dc": "us", "edition": "enterprise",
-                "users": [{"email": "admin@dst.example", "name": "Dst Admin"},
-                          {"email": "sales@dst.example", "name": "Dst Sales", "role": "Standard"}],
+                "clients": [client(SRC_CLIENT, SRC_REFRESH, [SRC_GRANT])],
+            },
+            "dst": {
+                "dc": "us",
+                "edition": "enterprise",
+                "users": [
+                    {"email": "admin@dst.example", "name": "Dst Admin"},
+                    {"email": "sales@dst.example", "name": "Dst Sales", "role": "Standard"},
+                ],
                 "clients": [client(DST_CLIENT, DST_REFRESH, [])],
-                "modules": {"Leads": {"fields": [
-                    {"api_name": "Origin_Record_Id", **UNIQUE_TEXT},
-                    {"api_name": "Plain_Text", "data_type": "text"}]}}},
-    }}
+                "modules": {
+                    "Leads": {
+                        "fields": [
+                            {"api_name": "Origin_Record_Id", **UNIQUE_TEXT},
+                            {"api_name": "Plain_Text", "data_type": "text"},
+                        ]
+                    }
+                },
+            },
+        }
+    }
 
 
 GOOD_LEADS: dict[str, Any] = {
@@ -53,14 +72,22 @@ GOOD_LEADS: dict[str, Any] = {
 
 
 def write_config(
-    folder: Path, emulator_url: str, broker: str, modules: dict[str, Any] | None = None,
+    folder: Path,
+    emulator_url: str,
+    broker: str,
+    modules: dict[str, Any] | None = None,
     **top: Any,
 ) -> Path:
     def org(dc: str, prefix: str, client_id: str) -> dict[str, Any]:
-        return {"dc": dc, "edition": "enterprise", "client_id": client_id,
-                "client_secret": f"${{{prefix}_CLIENT_SECRET}}",
-                "refresh_token": f"${{{prefix}_REFRESH_TOKEN}}",
-                "api_url": emulator_url, "accounts_url": emulator_url}
+        return {
+            "dc": dc,
+            "edition": "enterprise",
+            "client_id": client_id,
+            "client_secret": f"${{{prefix}_CLIENT_SECRET}}",
+            "refresh_token": f"${{{prefix}_REFRESH_TOKEN}}",
+            "api_url": emulator_url,
+            "accounts_url": emulator_url,
+        }
 
     config = {
         "kafka": {"broker": broker},
@@ -76,9 +103,14 @@ def write_config(
 
 def secrets_env(**overrides: str) -> dict[str, str]:
     """The environment of the CLI: PATH plus the secrets (a value of "" leaves one out)."""
-    env = {"SRC_CLIENT_SECRET": SRC_CLIENT[1], "DST_CLIENT_SECRET": DST_CLIENT[1],
-           "SRC_REFRESH_TOKEN": SRC_REFRESH, "DST_REFRESH_TOKEN": DST_REFRESH,
-           "WEBHOOK_SECRET": WEBHOOK_SECRET, **overrides}
+    env = {
+        "SRC_CLIENT_SECRET": SRC_CLIENT[1],
+        "DST_CLIENT_SECRET": DST_CLIENT[1],
+        "SRC_REFRESH_TOKEN": SRC_REFRESH,
+        "DST_REFRESH_TOKEN": DST_REFRESH,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        **overrides,
+    }
     return {"PATH": os.environ.get("PATH", ""), **{k: v for k, v in env.items() if v}}
 
 
@@ -104,16 +136,22 @@ def orgsync_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "orgsync.cli"]
 
 
-async def run_cli(*args: str, env: dict[str, str], stdin: str | None = None,
-                  deadline_s: float = 60.0) -> Result:
+async def run_cli(
+    *args: str, env: dict[str, str], stdin: str | None = None, deadline_s: float = 60.0
+) -> Result:
     """Run the CLI without blocking the loop (the in-process emulator must keep serving)."""
     process = await asyncio.create_subprocess_exec(
-        *orgsync_command(), *args, env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *orgsync_command(),
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(
-            process.communicate(stdin.encode() if stdin is not None else None), deadline_s)
+            process.communicate(stdin.encode() if stdin is not None else None), deadline_s
+        )
     except TimeoutError:
         process.kill()
         await process.wait()

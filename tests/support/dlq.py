@@ -29,8 +29,14 @@ class Result:
 async def orgsync(*args: str, env: dict[str, str], within: float = 60.0) -> Result:
     """The CLI as a subprocess, without blocking the loop (the emulator serves in-process)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orgsync.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "orgsync.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(process.communicate(), within)
     except TimeoutError:
@@ -45,18 +51,33 @@ def make_optional(emu: Emulator, org: str, module: str, field: str) -> None:
     """An admin of `org` makes a mandatory field optional (the fix is in the target)."""
     state = emu.state.orgs[org]
     definition = state.modules[module]
-    fields = {**definition.fields, field: replace(definition.fields[field],
-                                                  system_mandatory=False)}
+    fields = {**definition.fields, field: replace(definition.fields[field], system_mandatory=False)}
     state.modules[module] = replace(definition, fields=fields)
     state._validators.pop(module, None)
 
 
-def letter(route: str, stage: str, key: str, record: dict[str, Any], *,
-           code: str = "REJECTED", message: str = "no mapping for the value",
-           failed_at: float | None = None) -> DeadLetter:
-    return DeadLetter(id=uuid.uuid4().hex, route=route, stage=stage, key=key, record=record,
-                      code=code, message=message, details={}, attempts=1,
-                      failed_at=failed_at or time.time())
+def letter(
+    route: str,
+    stage: str,
+    key: str,
+    record: dict[str, Any],
+    *,
+    code: str = "REJECTED",
+    message: str = "no mapping for the value",
+    failed_at: float | None = None,
+) -> DeadLetter:
+    return DeadLetter(
+        id=uuid.uuid4().hex,
+        route=route,
+        stage=stage,
+        key=key,
+        record=record,
+        code=code,
+        message=message,
+        details={},
+        attempts=1,
+        failed_at=failed_at or time.time(),
+    )
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, *letters: DeadLetter) -> None:

@@ -20,24 +20,43 @@ BASE_CONFIG: dict[str, Any] = {
         "alpha": {
             "dc": "in",
             "edition": "enterprise",
-            "users": [{"email": "admin@alpha.example", "name": "Alpha Admin"},
-                      {"email": "rep@alpha.example", "name": "Alpha Rep", "role": "Sales"}],
-            "clients": [{"client_id": "1000.ALPHACLIENT", "client_secret": "alpha-secret",
-                         "refresh_tokens": [ALPHA_REFRESH], "grant_codes": ["1000.grant.alpha"]}],
+            "users": [
+                {"email": "admin@alpha.example", "name": "Alpha Admin"},
+                {"email": "rep@alpha.example", "name": "Alpha Rep", "role": "Sales"},
+            ],
+            "clients": [
+                {
+                    "client_id": "1000.ALPHACLIENT",
+                    "client_secret": "alpha-secret",
+                    "refresh_tokens": [ALPHA_REFRESH],
+                    "grant_codes": ["1000.grant.alpha"],
+                }
+            ],
             "modules": {
-                "Leads": {"fields": [{"api_name": "Origin_Record_Id", "data_type": "text",
-                                      "unique": True},
-                                     {"api_name": "Languages", "data_type": "multiselectpicklist",
-                                      "pick_list_values": ["English", "German"]},
-                                     {"api_name": "Next_Call", "data_type": "datetime"}]},
+                "Leads": {
+                    "fields": [
+                        {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True},
+                        {
+                            "api_name": "Languages",
+                            "data_type": "multiselectpicklist",
+                            "pick_list_values": ["English", "German"],
+                        },
+                        {"api_name": "Next_Call", "data_type": "datetime"},
+                    ]
+                },
                 "Projects": {"fields": [{"api_name": "Budget", "data_type": "currency"}]},
             },
         },
         "beta": {
             "dc": "us",
             "edition": "free",
-            "clients": [{"client_id": "1000.BETACLIENT", "client_secret": "beta-secret",
-                         "refresh_tokens": [BETA_REFRESH]}],
+            "clients": [
+                {
+                    "client_id": "1000.BETACLIENT",
+                    "client_secret": "beta-secret",
+                    "refresh_tokens": [BETA_REFRESH],
+                }
+            ],
         },
     },
 }
@@ -59,11 +78,13 @@ class Client:
     def __init__(self, emu: Emulator, session: aiohttp.ClientSession, token: str) -> None:
         self.emu, self.session, self.token = emu, session, token
 
-    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                   **kw: Any) -> tuple[int, Any, Any]:
+    async def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> tuple[int, Any, Any]:
         all_headers = {"Authorization": f"Zoho-oauthtoken {self.token}", **(headers or {})}
-        async with self.session.request(method, self.emu.url + path, headers=all_headers,
-                                        **kw) as r:
+        async with self.session.request(
+            method, self.emu.url + path, headers=all_headers, **kw
+        ) as r:
             raw = await r.read()
             body = None if not raw else await r.json(content_type=None)
             return r.status, body, r.headers
@@ -74,24 +95,30 @@ class Client:
         return [entry["details"]["id"] for entry in body["data"]]
 
 
-async def token_call(session: aiohttp.ClientSession, emu: Emulator,
-                     **params: str) -> tuple[int, dict[str, Any]]:
+async def token_call(
+    session: aiohttp.ClientSession, emu: Emulator, **params: str
+) -> tuple[int, dict[str, Any]]:
     async with session.post(emu.url + "/oauth/v2/token", data=params) as r:
         return r.status, await r.json(content_type=None)
 
 
 async def login(session: aiohttp.ClientSession, emu: Emulator, org: str = "alpha") -> Client:
     client = BASE_CONFIG["orgs"][org]["clients"][0]
-    status, body = await token_call(session, emu, grant_type="refresh_token",
-                                    client_id=client["client_id"],
-                                    client_secret=client["client_secret"],
-                                    refresh_token=client["refresh_tokens"][0])
+    status, body = await token_call(
+        session,
+        emu,
+        grant_type="refresh_token",
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
+        refresh_token=client["refresh_tokens"][0],
+    )
     assert status == 200 and "access_token" in body, body
     return Client(emu, session, body["access_token"])
 
 
-async def admin(session: aiohttp.ClientSession, emu: Emulator, method: str, path: str,
-                **kw: Any) -> tuple[int, Any]:
+async def admin(
+    session: aiohttp.ClientSession, emu: Emulator, method: str, path: str, **kw: Any
+) -> tuple[int, Any]:
     async with session.request(method, emu.url + "/__emulator" + path, **kw) as r:
         return r.status, await r.json(content_type=None)
 

@@ -32,30 +32,58 @@ CHANNEL_ID = "1000000068001"
 CHANNEL_TOKEN = "channel-token-of-alpha-0123456789"
 
 
-def make_settings(bootstrap: str, prefix: str, *, zoho_url: str = "http://127.0.0.1:9",
-                  public_url: str | None = None, **extra: Any) -> Settings:
-    org = {"dc": "in", "edition": "enterprise", "client_id": CLIENT_ID,
-           "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-           "api_url": zoho_url, "accounts_url": zoho_url}
-    route = {"source": "alpha", "target": "beta",
-             "modules": {m: {"match_field": "Origin_Record_Id"} for m in MODULES}}
-    return Settings.model_validate({
-        "kafka": {"broker": f"kafka://{bootstrap}", "topic_prefix": prefix,
-                  "partitions": PARTITIONS},
-        "ingress": {"listen": "127.0.0.1:0", "public_url": public_url, "webhook_secret": SECRET},
-        "orgs": {"alpha": org, "beta": org},
-        "sync": [route],
-        **extra,
-    })
+def make_settings(
+    bootstrap: str,
+    prefix: str,
+    *,
+    zoho_url: str = "http://127.0.0.1:9",
+    public_url: str | None = None,
+    **extra: Any,
+) -> Settings:
+    org = {
+        "dc": "in",
+        "edition": "enterprise",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "api_url": zoho_url,
+        "accounts_url": zoho_url,
+    }
+    route = {
+        "source": "alpha",
+        "target": "beta",
+        "modules": {m: {"match_field": "Origin_Record_Id"} for m in MODULES},
+    }
+    return Settings.model_validate(
+        {
+            "kafka": {
+                "broker": f"kafka://{bootstrap}",
+                "topic_prefix": prefix,
+                "partitions": PARTITIONS,
+            },
+            "ingress": {
+                "listen": "127.0.0.1:0",
+                "public_url": public_url,
+                "webhook_secret": SECRET,
+            },
+            "orgs": {"alpha": org, "beta": org},
+            "sync": [route],
+            **extra,
+        }
+    )
 
 
 def emulator_config(webhook_url: str | None = None) -> dict[str, Any]:
-    client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              "refresh_tokens": [REFRESH_TOKEN]}
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_tokens": [REFRESH_TOKEN],
+    }
     alpha: dict[str, Any] = {"dc": "in", "edition": "enterprise", "clients": [client]}
     if webhook_url is not None:
-        alpha["webhooks"] = [{"module": "Leads", "on": ["create", "edit"], "url": webhook_url,
-                              "body": "form"}]
+        alpha["webhooks"] = [
+            {"module": "Leads", "on": ["create", "edit"], "url": webhook_url, "body": "form"}
+        ]
     return {"access_token_ttl": 7200, "orgs": {"alpha": alpha}}
 
 
@@ -74,8 +102,12 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         # a short fetch wait: end_offsets queues behind the fetch in flight
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                         group_id=None, fetch_max_wait_ms=20)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=20,
+        )
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     async def __aenter__(self) -> TopicReader:
@@ -88,8 +120,9 @@ class TopicReader:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def until(self, done: Callable[[list[dict[str, Any]]], bool],
-                    within: float = 5.0) -> list[dict[str, Any]]:
+    async def until(
+        self, done: Callable[[list[dict[str, Any]]], bool], within: float = 5.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + within
         while not done(self.values()):
             left = deadline - time.monotonic()
@@ -127,26 +160,30 @@ class Ingress:
             body = await r.read()
             return r.status, body
 
-    async def hook(self, org: str = "alpha", secret: str | None = SECRET,
-                   **kw: Any) -> tuple[int, Any]:
+    async def hook(
+        self, org: str = "alpha", secret: str | None = SECRET, **kw: Any
+    ) -> tuple[int, Any]:
         headers = {"X-Orgsync-Secret": secret} if secret is not None else {}
         headers.update(kw.pop("headers", {}))
         return await self.post(f"/hooks/zoho/{org}", headers=headers, **kw)
 
     def rejected(self, reason: str) -> float:
         value = self.metrics.registry.get_sample_value(
-            "orgsync_ingress_rejected_total", {"reason": reason})
+            "orgsync_ingress_rejected_total", {"reason": reason}
+        )
         return value or 0.0
 
     def hints(self, org: str, source: str) -> float:
         value = self.metrics.registry.get_sample_value(
-            "orgsync_hints_total", {"org": org, "source": source})
+            "orgsync_hints_total", {"org": org, "source": source}
+        )
         return value or 0.0
 
 
 @asynccontextmanager
-async def running_ingress(settings: Settings,
-                          producer: KafkaProducer | None = None) -> AsyncIterator[Ingress]:
+async def running_ingress(
+    settings: Settings, producer: KafkaProducer | None = None
+) -> AsyncIterator[Ingress]:
     """The ingress app on a free port, with static channel tokens and a fresh registry."""
     own = producer is None
     producer = producer or KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=5.0)
@@ -175,13 +212,17 @@ def free_port() -> int:
 def zoho_client(settings: Settings, org: str = "alpha") -> ZohoClient:
     conf = settings.orgs[org]
     connection = OrgConnection(
-        name=org, dc=conf.dc, edition=conf.edition, client_id=conf.client_id,
+        name=org,
+        dc=conf.dc,
+        edition=conf.edition,
+        client_id=conf.client_id,
         client_secret=conf.client_secret.get_secret_value(),
         refresh_token=conf.refresh_token.get_secret_value(),
-        accounts_url=conf.accounts_url, api_url=conf.api_url)
+        accounts_url=conf.accounts_url,
+        api_url=conf.api_url,
+    )
     backoff = BackoffPolicy(max_attempts=4, base=0.01, cap=0.05, throttle_base=0.01)
-    return ZohoClient(connection, metrics=ZohoMetrics.create(CollectorRegistry()),
-                      backoff=backoff)
+    return ZohoClient(connection, metrics=ZohoMetrics.create(CollectorRegistry()), backoff=backoff)
 
 
 def lead(name: str) -> dict[str, Any]:

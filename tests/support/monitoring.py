@@ -21,9 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 _METRIC = re.compile(r"\borgsync_[a-z0-9_]+\b")
-_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
-                                                              "_created"),
-             "gauge": ("",), "summary": ("_sum", "_count", "_created")}
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gauge": ("",),
+    "summary": ("_sum", "_count", "_created"),
+}
 
 
 def free_port() -> int:
@@ -53,8 +56,9 @@ def exposed_names(text: str) -> set[str]:
     return names
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], within: float, what: str,
-                   log: Path | None = None) -> Any:
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], within: float, what: str, log: Path | None = None
+) -> Any:
     deadline = time.monotonic() + within
     while True:
         result = await check()
@@ -75,8 +79,9 @@ class Process:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            cwd=log.parent)
+            self.process = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent
+            )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -94,8 +99,24 @@ class Process:
 
 
 def orgsync_run(config: Path, env: dict[str, str], log: Path, role: str = "all") -> Process:
-    return Process([sys.executable, "-m", "orgsync.cli", "run", "--config", str(config),
-                    "--role", role, "--log-format", "json", "--log-level", "info"], log, env)
+    return Process(
+        [
+            sys.executable,
+            "-m",
+            "orgsync.cli",
+            "run",
+            "--config",
+            str(config),
+            "--role",
+            role,
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ],
+        log,
+        env,
+    )
 
 
 def prometheus(workdir: Path, target: str) -> tuple[Process, str]:
@@ -103,14 +124,30 @@ def prometheus(workdir: Path, target: str) -> tuple[Process, str]:
     binary = shutil.which("prometheus")
     assert binary, "prometheus is not installed: .ci/run installs Debian's package"
     config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "orgsync", "metrics_path": "/metrics",
-                            "static_configs": [{"targets": [target]}]}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "scrape_configs": [
+                    {
+                        "job_name": "orgsync",
+                        "metrics_path": "/metrics",
+                        "static_configs": [{"targets": [target]}],
+                    }
+                ],
+            }
+        )
+    )
     port = free_port()
-    process = Process([binary, f"--config.file={config}",
-                       f"--storage.tsdb.path={workdir / 'tsdb'}",
-                       f"--web.listen-address=127.0.0.1:{port}"], workdir / "prometheus.log")
+    process = Process(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        workdir / "prometheus.log",
+    )
     return process, f"http://127.0.0.1:{port}"
 
 

@@ -21,8 +21,9 @@ from orgsync_kernel.events import DeadLetter, Hint
 from zoho_emulator import Emulator
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], within: float, what: str,
-                     worker: Worker | None = None) -> float:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], within: float, what: str, worker: Worker | None = None
+) -> float:
     """Poll `check` until it is true; fail after `within` seconds. Returns the seconds taken."""
     start = time.monotonic()
     while not await check():
@@ -43,34 +44,57 @@ def calls(emu: Emulator, org: str, method_path: str) -> int:
     """API calls of every client to `METHOD /crm/v8/...` paths ending like `method_path`."""
     total = 0
     for per_client in emu.state.orgs[org].stats.calls.values():
-        total += sum(n for key, n in per_client.items() if key.endswith(method_path)
-                     and key.split(" ")[0] == method_path.split(" ")[0])
+        total += sum(
+            n
+            for key, n in per_client.items()
+            if key.endswith(method_path) and key.split(" ")[0] == method_path.split(" ")[0]
+        )
     return total
 
 
 async def client(emu: Emulator, name: str, session: aiohttp.ClientSession) -> ZohoClient:
-    conn = OrgConnection(name=name, dc="in" if name == "src" else "us", edition="enterprise",
-                         client_id=f"1000.{name.upper()}", client_secret=SECRET,
-                         refresh_token=f"1000.refresh.{name}.{SECRET}", accounts_url=emu.url,
-                         api_url=emu.url)
-    zoho = ZohoClient(conn, session=session,
-                      backoff=BackoffPolicy(max_attempts=3, base=0.01, cap=0.05))
+    conn = OrgConnection(
+        name=name,
+        dc="in" if name == "src" else "us",
+        edition="enterprise",
+        client_id=f"1000.{name.upper()}",
+        client_secret=SECRET,
+        refresh_token=f"1000.refresh.{name}.{SECRET}",
+        accounts_url=emu.url,
+        api_url=emu.url,
+    )
+    zoho = ZohoClient(
+        conn, session=session, backoff=BackoffPolicy(max_attempts=3, base=0.01, cap=0.05)
+    )
     await zoho.start()
     return zoho
 
 
-async def send_hints(producer: AIOKafkaProducer, topic: str, org: str, module: str,
-                     ids: Iterable[str], operation: str = "update") -> None:
+async def send_hints(
+    producer: AIOKafkaProducer,
+    topic: str,
+    org: str,
+    module: str,
+    ids: Iterable[str],
+    operation: str = "update",
+) -> None:
     futures = []
     for record_id in ids:
-        hint = Hint(org=org, module=module, id=record_id, operation=operation,
-                    source="notification", received_at=time.time())
+        hint = Hint(
+            org=org,
+            module=module,
+            id=record_id,
+            operation=operation,
+            source="notification",
+            received_at=time.time(),
+        )
         futures.append(await producer.send(topic, key=hint.key.encode(), value=hint.dumps()))
     await asyncio.gather(*futures)
 
 
-async def read_dead_letters(broker: str, topic: str, expect: int,
-                            within: float = 30.0) -> list[DeadLetter]:
+async def read_dead_letters(
+    broker: str, topic: str, expect: int, within: float = 30.0
+) -> list[DeadLetter]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
     await consumer.start()
     letters: list[DeadLetter] = []
@@ -97,11 +121,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     return {
-        "src": org_config("src", "in", target_modules(Accounts={"api_name": "Tier",
-                                                               "data_type": "text"})),
-        "tgt": org_config("tgt", "us", target_modules(Accounts={"api_name": "Tier",
-                                                               "data_type": "text",
-                                                               "mandatory": True})),
+        "src": org_config(
+            "src", "in", target_modules(Accounts={"api_name": "Tier", "data_type": "text"})
+        ),
+        "tgt": org_config(
+            "tgt",
+            "us",
+            target_modules(Accounts={"api_name": "Tier", "data_type": "text", "mandatory": True}),
+        ),
         "tgt2": org_config("tgt2", "us", target_modules()),
     }
 
@@ -116,14 +143,20 @@ MakeWorker = Callable[..., Worker]
 
 
 @pytest.fixture
-async def make_worker(emu: Emulator, kafka_broker: str, unique_name: str,
-                      tmp_path: Path) -> AsyncIterator[MakeWorker]:
+async def make_worker(
+    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path
+) -> AsyncIterator[MakeWorker]:
     workers: list[Worker] = []
 
-    def make(sync: list[dict[str, Any]], orgs: tuple[str, ...] = ("src", "tgt"),
-             log_name: str = "worker.log", **overrides: Any) -> Worker:
-        config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                              orgs, sync, **overrides)
+    def make(
+        sync: list[dict[str, Any]],
+        orgs: tuple[str, ...] = ("src", "tgt"),
+        log_name: str = "worker.log",
+        **overrides: Any,
+    ) -> Worker:
+        config = write_config(
+            tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, orgs, sync, **overrides
+        )
         worker = Worker(config, worker_env(orgs), tmp_path, log_name=log_name)
         workers.append(worker)
         return worker

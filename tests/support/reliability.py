@@ -50,8 +50,12 @@ def scaled(full: int, minimum: int) -> int:
 # --- orgsync processes ---------------------------------------------------------------------------
 
 
-async def converged(check: Any, within: float, what: str, procs: Iterable[Orgsync] = (),
-                    ) -> tuple[float | None, str]:
+async def converged(
+    check: Any,
+    within: float,
+    what: str,
+    procs: Iterable[Orgsync] = (),
+) -> tuple[float | None, str]:
     """As `until`, but a timeout is a result: (None, why), so the row is still recorded."""
     try:
         return await until(check, within, what, procs), ""
@@ -77,18 +81,21 @@ class RunningIngress:
         return await topic_count(self.broker, self.deployment.topic("hints"))
 
 
-async def start_receiving(process: Orgsync, deployment: Deployment, emu: Emulator,
-                          session: aiohttp.ClientSession) -> None:
+async def start_receiving(
+    process: Orgsync, deployment: Deployment, emu: Emulator, session: aiohttp.ClientSession
+) -> None:
     """Start an orgsync process that runs the ingress; return once it answers and its
     Notification API channel for the source org is subscribed."""
     process.start()
-    await until(lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress",
-                [process])
+    await until(
+        lambda: ingress_ready(session, deployment.ingress_url), 60, "the ingress", [process]
+    )
     await until(lambda: channels_ready(emu), 30, "the notification channel", [process])
 
 
-async def start_ingress(emu: Emulator, deployment: Deployment, broker: str,
-                        session: aiohttp.ClientSession) -> RunningIngress:
+async def start_ingress(
+    emu: Emulator, deployment: Deployment, broker: str, session: aiohttp.ClientSession
+) -> RunningIngress:
     process = deployment.process("ingress")
     await start_receiving(process, deployment, emu, session)
     [sub] = hub_of(emu.app, "src").active()

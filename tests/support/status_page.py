@@ -24,25 +24,54 @@ SECRETS = (WEBHOOK_SECRET, ADMIN_SECRET, CLIENT_SECRET, REFRESH_TOKEN)
 
 
 def emulator_config() -> dict[str, Any]:
-    client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              "refresh_tokens": [REFRESH_TOKEN]}
-    return {"orgs": {name: {"dc": "us", "edition": "enterprise", "clients": [client]}
-                     for name in ("src", "tgt")}}
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_tokens": [REFRESH_TOKEN],
+    }
+    return {
+        "orgs": {
+            name: {"dc": "us", "edition": "enterprise", "clients": [client]}
+            for name in ("src", "tgt")
+        }
+    }
 
 
-def make_settings(broker: str, prefix: str, emu_url: str, *, listen: str = "127.0.0.1:0",
-                  admin_secret: str | None = None) -> Settings:
-    org = {"dc": "us", "edition": "enterprise", "client_id": CLIENT_ID,
-           "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-           "api_url": emu_url, "accounts_url": emu_url}
-    return Settings.model_validate({
-        "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": 2},
-        "ingress": {"listen": listen, "webhook_secret": WEBHOOK_SECRET,
-                    "admin_secret": admin_secret},
-        "orgs": {"src": org, "tgt": org},
-        "sync": [{"source": "src", "target": "tgt",
-                  "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}],
-    })
+def make_settings(
+    broker: str,
+    prefix: str,
+    emu_url: str,
+    *,
+    listen: str = "127.0.0.1:0",
+    admin_secret: str | None = None,
+) -> Settings:
+    org = {
+        "dc": "us",
+        "edition": "enterprise",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "api_url": emu_url,
+        "accounts_url": emu_url,
+    }
+    return Settings.model_validate(
+        {
+            "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": 2},
+            "ingress": {
+                "listen": listen,
+                "webhook_secret": WEBHOOK_SECRET,
+                "admin_secret": admin_secret,
+            },
+            "orgs": {"src": org, "tgt": org},
+            "sync": [
+                {
+                    "source": "src",
+                    "target": "tgt",
+                    "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+                }
+            ],
+        }
+    )
 
 
 def non_loopback_address() -> str:
@@ -59,10 +88,18 @@ def chromium() -> Iterator[webdriver.Chrome]:
     with tempfile.TemporaryDirectory(prefix="orgsync-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+        ):
             options.add_argument(flag)
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         try:

@@ -27,12 +27,24 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
 
 
-async def exchange(config: Path, *extra: str, code: str = SRC_GRANT,
-                   stdin: str | None = None) -> Result:
+async def exchange(
+    config: Path, *extra: str, code: str = SRC_GRANT, stdin: str | None = None
+) -> Result:
     # The refresh token of src does not exist yet: the exchange creates it.
     env = secrets_env(SRC_REFRESH_TOKEN="")
-    return await run_cli("auth", "exchange", "--config", str(config), "--org", "src",
-                         "--code", code, *extra, env=env, stdin=stdin)
+    return await run_cli(
+        "auth",
+        "exchange",
+        "--config",
+        str(config),
+        "--org",
+        "src",
+        "--code",
+        code,
+        *extra,
+        env=env,
+        stdin=stdin,
+    )
 
 
 async def test_exchange_stores_a_working_refresh_token(
@@ -53,8 +65,7 @@ async def test_exchange_stores_a_working_refresh_token(
     assert "--secrets-file" not in result.stdout  # the config already names the file
 
     # The stored token is what `orgsync check` then uses (through the config's secrets_file).
-    checked = await run_cli("check", "--config", str(config),
-                            env=secrets_env(SRC_REFRESH_TOKEN=""))
+    checked = await run_cli("check", "--config", str(config), env=secrets_env(SRC_REFRESH_TOKEN=""))
     assert checked.code == 0, checked.output
     assert " ok " in checked.row("credentials", "src")
     assert_no_secret(checked, token)

@@ -21,14 +21,17 @@ RECORDS = 250  # more than one page of 200
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     """Plain orgs, without the pipeline tests' Tier fields."""
-    return {"src": org_config("src", "in", target_modules()),
-            "tgt": org_config("tgt", "us", target_modules()),
-            "tgt2": org_config("tgt2", "us", target_modules())}
+    return {
+        "src": org_config("src", "in", target_modules()),
+        "tgt": org_config("tgt", "us", target_modules()),
+        "tgt2": org_config("tgt2", "us", target_modules()),
+    }
 
 
 async def read_changes(broker: str, topic: str, expect: int) -> list[Change]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=broker, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     changes: list[Change] = []
     try:
@@ -43,22 +46,34 @@ async def read_changes(broker: str, topic: str, expect: int) -> list[Change]:
 
 
 async def test_backfill_publishes_every_record_with_progress(
-        emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path,
-        session: aiohttp.ClientSession) -> None:
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:
     src = await client(emu, "src", session)
     rows = [{"Account_Name": f"Acme {n}"} for n in range(RECORDS)]
-    ids = {str(o.id) for chunk in range(0, RECORDS, 100)
-           for o in await src.insert("Accounts", rows[chunk:chunk + 100])}
+    ids = {
+        str(o.id)
+        for chunk in range(0, RECORDS, 100)
+        for o in await src.insert("Accounts", rows[chunk : chunk + 100])
+    }
     assert await src.count("Accounts") == RECORDS
     assert await src.count("Leads") == 0
-    route = {"source": "src", "target": "tgt",
-             "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [route])
+    route = {
+        "source": "src",
+        "target": "tgt",
+        "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+    }
+    config = write_config(
+        tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [route]
+    )
     env = worker_env(("src", "tgt"))
 
-    result = await orgsync("backfill", "--config", config, "--org", "src", "--module",
-                           "Accounts", env=env)
+    result = await orgsync(
+        "backfill", "--config", config, "--org", "src", "--module", "Accounts", env=env
+    )
     assert result.code == 0, result.err
     assert f"Accounts of src: {RECORDS}/{RECORDS} (100.0%)" in result.err
     assert "done" in result.err and "records/s" in result.err
@@ -67,24 +82,43 @@ async def test_backfill_publishes_every_record_with_progress(
     assert {c.id for c in changes} == ids and len(changes) == RECORDS
     assert {(c.org, c.module, c.source) for c in changes} == {("src", "Accounts", "backfill")}
 
-    again = await orgsync("backfill", "--config", config, "--org", "src", "--module",
-                          "Accounts", env=env)
+    again = await orgsync(
+        "backfill", "--config", config, "--org", "src", "--module", "Accounts", env=env
+    )
     assert again.code == 0 and "already finished" in again.err
 
 
 async def test_backfill_refuses_what_no_route_syncs(
-        emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path) -> None:
-    route = {"source": "src", "target": "tgt",
-             "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [route])
+    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path
+) -> None:
+    route = {
+        "source": "src",
+        "target": "tgt",
+        "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+    }
+    config = write_config(
+        tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [route]
+    )
     env = worker_env(("src", "tgt"))
-    for org, module, said in (("src", "Deals", "no route syncs 'Deals'"),
-                              ("nowhere", "Accounts", "unknown org 'nowhere'"),
-                              ("tgt", "Accounts", "no route reads from this org")):
-        result = await orgsync("backfill", "--config", config, "--org", org, "--module",
-                               module, env=env)
+    for org, module, said in (
+        ("src", "Deals", "no route syncs 'Deals'"),
+        ("nowhere", "Accounts", "unknown org 'nowhere'"),
+        ("tgt", "Accounts", "no route reads from this org"),
+    ):
+        result = await orgsync(
+            "backfill", "--config", config, "--org", org, "--module", module, env=env
+        )
         assert (result.code, said in result.err) == (2, True), result.err
-    bad_time = await orgsync("backfill", "--config", config, "--org", "src", "--module",
-                             "Accounts", "--since", "yesterday", env=env)
+    bad_time = await orgsync(
+        "backfill",
+        "--config",
+        config,
+        "--org",
+        "src",
+        "--module",
+        "Accounts",
+        "--since",
+        "yesterday",
+        env=env,
+    )
     assert bad_time.code == 2 and "ISO 8601" in bad_time.err

@@ -11,25 +11,45 @@ from tests.support.dlq import orgsync
 from tests.support.pipeline import client
 from zoho_emulator import Emulator
 
-ROUTE = {"source": "src", "target": "tgt",
-         "modules": {"Accounts": {"match_field": "Origin_Record_Id"},
-                     "Contacts": {"match_field": "Origin_Record_Id"}}}
+ROUTE = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {
+        "Accounts": {"match_field": "Origin_Record_Id"},
+        "Contacts": {"match_field": "Origin_Record_Id"},
+    },
+}
 
 
 async def test_renew_creates_our_channels_and_list_shows_them_without_tokens(
-    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path,
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
     session: aiohttp.ClientSession,
 ) -> None:
-    ingress = {"listen": "127.0.0.1:0", "public_url": "https://sync.example.com",
-               "webhook_secret": "${HOOK_SECRET}"}
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [ROUTE], ingress=ingress)
+    ingress = {
+        "listen": "127.0.0.1:0",
+        "public_url": "https://sync.example.com",
+        "webhook_secret": "${HOOK_SECRET}",
+    }
+    config = write_config(
+        tmp_path / "orgsync.yaml",
+        emu.url,
+        kafka_broker,
+        unique_name,
+        ("src", "tgt"),
+        [ROUTE],
+        ingress=ingress,
+    )
     env = worker_env(("src", "tgt"))
 
     before = await orgsync("channels", "list", "--config", str(config), env=env)
     assert before.code == 1, before.stderr  # nothing subscribed yet
     assert [ln.split()[:3] for ln in before.stdout.splitlines()[1:]] == [
-        ["src", "Accounts", "missing"], ["src", "Contacts", "missing"]]
+        ["src", "Accounts", "missing"],
+        ["src", "Contacts", "missing"],
+    ]
 
     renewed = await orgsync("channels", "renew", "--config", str(config), env=env)
     assert renewed.code == 0, renewed.stdout + renewed.stderr

@@ -53,8 +53,9 @@ async def test_all_good(emulator: Emulator, kafka_broker: str, tmp_path: Path) -
 
 async def test_bad_credentials(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
     wrong = "not-the-dst-client-secret-0000000000"
-    result = await check(write_config(tmp_path, emulator.url, kafka_broker),
-                         DST_CLIENT_SECRET=wrong)
+    result = await check(
+        write_config(tmp_path, emulator.url, kafka_broker), DST_CLIENT_SECRET=wrong
+    )
 
     assert result.code == 1
     row = result.row("credentials", "dst")
@@ -65,8 +66,10 @@ async def test_bad_credentials(emulator: Emulator, kafka_broker: str, tmp_path: 
 
 
 async def test_revoked_refresh_token(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
-    result = await check(write_config(tmp_path, emulator.url, kafka_broker),
-                         SRC_REFRESH_TOKEN="1000.revoked.refresh-token")
+    result = await check(
+        write_config(tmp_path, emulator.url, kafka_broker),
+        SRC_REFRESH_TOKEN="1000.revoked.refresh-token",
+    )
 
     assert result.code == 1
     row = result.row("credentials", "src")
@@ -110,8 +113,11 @@ async def test_natural_key_is_a_warning_not_a_failure(
 ) -> None:
     leads = {**GOOD_LEADS, "match_field": "Email"}
     # With a public_url the Notification API is in use: its scope is probed in the source.
-    ingress = {"listen": "127.0.0.1:0", "public_url": "https://sync.example.com",
-               "webhook_secret": "${WEBHOOK_SECRET}"}
+    ingress = {
+        "listen": "127.0.0.1:0",
+        "public_url": "https://sync.example.com",
+        "webhook_secret": "${WEBHOOK_SECRET}",
+    }
     config = write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}, ingress=ingress)
     result = await check(config)
 
@@ -137,8 +143,11 @@ async def test_unreachable_kafka(emulator: Emulator, tmp_path: Path) -> None:
 async def test_unknown_field_and_owner(
     emulator: Emulator, kafka_broker: str, tmp_path: Path
 ) -> None:
-    leads = {**GOOD_LEADS, "fields": ["Last_Name", "Nickname"],
-             "owner": {"match": "email", "default": "nobody@dst.example"}}
+    leads = {
+        **GOOD_LEADS,
+        "fields": ["Last_Name", "Nickname"],
+        "owner": {"match": "email", "default": "nobody@dst.example"},
+    }
     config = write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads})
     result = await check(config, "--format", "json")
 
@@ -151,8 +160,9 @@ async def test_unknown_field_and_owner(
 
 
 async def test_invalid_config_lists_problems_by_path(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9", "127.0.0.1:9",
-                          {"Leads": {"fields": ["Email"]}})
+    config = write_config(
+        tmp_path, "http://127.0.0.1:9", "127.0.0.1:9", {"Leads": {"fields": ["Email"]}}
+    )
     result = await check(config, DST_REFRESH_TOKEN="")
 
     assert result.code == 1

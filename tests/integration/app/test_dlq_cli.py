@@ -19,13 +19,17 @@ from tests.support.dlq import Result, letter, make_optional, orgsync, publish
 from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
-ROUTE = {"source": "src", "target": "tgt",
-         "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
+ROUTE = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+}
 
 
 async def dlq(config: Path, *args: str) -> Result:
-    result = await orgsync("dlq", args[0], "--config", str(config), *args[1:],
-                           env=worker_env(("src", "tgt")))
+    result = await orgsync(
+        "dlq", args[0], "--config", str(config), *args[1:], env=worker_env(("src", "tgt"))
+    )
     assert SECRET not in result.stdout + result.stderr
     return result
 
@@ -38,8 +42,12 @@ async def open_entries(config: Path) -> list[dict[str, Any]]:
 
 
 async def test_rejected_records_are_retried_after_the_data_is_fixed(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str, tmp_path: Path,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    tmp_path: Path,
 ) -> None:
     worker = make_worker([ROUTE])
     worker.start()
@@ -59,7 +67,8 @@ async def test_rejected_records_are_retried_after_the_data_is_fixed(
     await wait_until(two_dead_letters, 60, "two DLQ entries", worker)
     assert count(emu, "tgt", "Accounts") == 3
     assert {(e["code"], e["stage"], e["route"]) for e in first} == {
-        ("MANDATORY_NOT_FOUND", "write", "src->tgt")}
+        ("MANDATORY_NOT_FOUND", "write", "src->tgt")
+    }
     assert {e["key"] for e in first} == {f"src/Accounts/{i}" for i in ids[3:]}
 
     # The operator fixes one record in the source; the other stays as it was.
@@ -100,16 +109,22 @@ async def test_rejected_records_are_retried_after_the_data_is_fixed(
 
 
 async def test_purge_show_and_unknown_entries(
-    emu: Emulator, kafka_broker: str, kafka_producer: AIOKafkaProducer, unique_name: str,
+    emu: Emulator,
+    kafka_broker: str,
+    kafka_producer: AIOKafkaProducer,
+    unique_name: str,
     tmp_path: Path,
 ) -> None:
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [ROUTE])
+    config = write_config(
+        tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [ROUTE]
+    )
     topic = f"{unique_name}.dlq"
     await ensure_topics(kafka_broker, [topic], 4, 1)
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
-    a, b, c = (letter("src->tgt", "transform", f"src/Accounts/{n}", change, failed_at=1000.0 + n)
-               for n in range(3))
+    a, b, c = (
+        letter("src->tgt", "transform", f"src/Accounts/{n}", change, failed_at=1000.0 + n)
+        for n in range(3)
+    )
     await publish(kafka_producer, topic, a, b, c)
 
     table = await dlq(config, "list")
@@ -127,20 +142,28 @@ async def test_purge_show_and_unknown_entries(
     assert purged.code == 0 and "2 purged" in purged.stdout
     assert await open_entries(config) == []
     show, retry, usage = await asyncio.gather(
-        dlq(config, "show", "no-such-entry"), dlq(config, "retry", "no-such-entry"),
-        dlq(config, "purge"))
+        dlq(config, "show", "no-such-entry"),
+        dlq(config, "retry", "no-such-entry"),
+        dlq(config, "purge"),
+    )
     assert (show.code, retry.code, usage.code) == (1, 1, 2)
     assert "no DLQ entry" in show.stderr and "no DLQ entry" in retry.stderr
 
 
 async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
-    emu: Emulator, kafka_broker: str, kafka_producer: AIOKafkaProducer, unique_name: str,
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    emu: Emulator,
+    kafka_broker: str,
+    kafka_producer: AIOKafkaProducer,
+    unique_name: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The status page and the DLQ gauge refresh every few seconds: each refresh reads only
     what is new, on the consumer it already has (assigned once, not once per refresh)."""
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [ROUTE])
+    config = write_config(
+        tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [ROUTE]
+    )
     settings = load_settings(config, worker_env(("src", "tgt")))
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
     store = DlqStore(settings, KafkaProducer(kafka_broker), keep_done=False)
@@ -163,7 +186,10 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
         assert len(store.entries()) == 3
     finally:
         await store.close()
-    assignments = [r for r in caplog.records if "Updating subscribed topics" in r.getMessage()
-                   or "assigned" in r.getMessage().lower()]
+    assignments = [
+        r
+        for r in caplog.records
+        if "Updating subscribed topics" in r.getMessage() or "assigned" in r.getMessage().lower()
+    ]
     assert len(assignments) <= 1, [r.getMessage() for r in assignments]
     assert len(admin_lookups) <= 1  # later refreshes take the partitions from the consumer

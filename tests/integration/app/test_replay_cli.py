@@ -34,31 +34,52 @@ ORGS = ("src", "tgt", "tgt2")
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     """Plain orgs, without the pipeline tests' Tier fields."""
-    return {"src": org_config("src", "in", target_modules()),
-            "tgt": org_config("tgt", "us", target_modules()),
-            "tgt2": org_config("tgt2", "us", target_modules())}
+    return {
+        "src": org_config("src", "in", target_modules()),
+        "tgt": org_config("tgt", "us", target_modules()),
+        "tgt2": org_config("tgt2", "us", target_modules()),
+    }
 
 
 def route(target: str) -> dict[str, object]:
-    return {"source": "src", "target": target,
-            "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
+    return {
+        "source": "src",
+        "target": target,
+        "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+    }
 
 
 async def test_replay_fills_a_new_target_exactly_once(
-        emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path,
-        session: aiohttp.ClientSession, kafka_producer: AIOKafkaProducer,
-        workers: list[Worker]) -> None:
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    kafka_producer: AIOKafkaProducer,
+    workers: list[Worker],
+) -> None:
     env = worker_env(ORGS)
-    before = write_config(tmp_path / "before.yaml", emu.url, kafka_broker, unique_name, ORGS,
-                          [route("tgt")])
-    after = write_config(tmp_path / "after.yaml", emu.url, kafka_broker, unique_name, ORGS,
-                         [route("tgt"), route("tgt2")])
+    before = write_config(
+        tmp_path / "before.yaml", emu.url, kafka_broker, unique_name, ORGS, [route("tgt")]
+    )
+    after = write_config(
+        tmp_path / "after.yaml",
+        emu.url,
+        kafka_broker,
+        unique_name,
+        ORGS,
+        [route("tgt"), route("tgt2")],
+    )
     first = Worker(before, env, tmp_path)
     workers.append(first)
     first.start()
     src = await client(emu, "src", session)
-    ids = [str(o.id) for o in await src.insert(
-        "Accounts", [{"Account_Name": f"Acme {n}"} for n in range(RECORDS)])]
+    ids = [
+        str(o.id)
+        for o in await src.insert(
+            "Accounts", [{"Account_Name": f"Acme {n}"} for n in range(RECORDS)]
+        )
+    ]
     await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids, "insert")
 
     async def synced() -> bool:
@@ -71,14 +92,23 @@ async def test_replay_fills_a_new_target_exactly_once(
     second.start()
     tgt_writes = len(emu.state.orgs["tgt"].write_log)
 
-    unknown = await orgsync("replay", "--config", after, "--from", "0", "--route", "src:nope",
-                            env=env)
+    unknown = await orgsync(
+        "replay", "--config", after, "--from", "0", "--route", "src:nope", env=env
+    )
     assert unknown.code == 2 and "no route 'src:nope'" in unknown.err
     dry = await orgsync("replay", "--config", after, "--from", "0", "--dry-run", env=env)
     assert dry.code == 0 and f"{RECORDS} changes of {unique_name}.changes" in dry.out
     assert "dry run: nothing appended" in dry.out
-    replayed = await orgsync("replay", "--config", after, "--from", "1970-01-01T00:00:00Z",
-                             "--route", "src:tgt2", env=env)
+    replayed = await orgsync(
+        "replay",
+        "--config",
+        after,
+        "--from",
+        "1970-01-01T00:00:00Z",
+        "--route",
+        "src:tgt2",
+        env=env,
+    )
     assert replayed.code == 0, replayed.err
     assert f"appended {RECORDS} changes of src for route src:tgt2" in replayed.out
 

@@ -20,8 +20,17 @@ async def test_cli_serves_and_stops(tmp_path: Path, sig: signal.Signals) -> None
     config = tmp_path / "emulator.yaml"
     config.write_text(json.dumps(make_config()))  # JSON is YAML
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "zoho_emulator", "--config", str(config), "--host", "127.0.0.1",
-        "--port", "0", stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "zoho_emulator",
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stderr is not None
         line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode().strip()

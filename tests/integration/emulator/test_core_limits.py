@@ -9,13 +9,15 @@ import aiohttp
 from tests.support.emulator import admin, login, make_config
 from zoho_emulator import Emulator
 
-TOO_MANY = {"code": "TOO_MANY_REQUESTS", "details": {},
-            "message": "You have made too many requests. Please try again after some time.",
-            "status": "error"}
+TOO_MANY = {
+    "code": "TOO_MANY_REQUESTS",
+    "details": {},
+    "message": "You have made too many requests. Please try again after some time.",
+    "status": "error",
+}
 
 
-async def test_credits_header_then_429_then_rolling_release(session: aiohttp.ClientSession
-                                                            ) -> None:
+async def test_credits_header_then_429_then_rolling_release(session: aiohttp.ClientSession) -> None:
     async with Emulator(make_config(alpha={"credits_per_day": 4})) as emu:
         client = await login(session, emu)
         status, _, headers = await client.call("GET", "/crm/v8/org")
@@ -59,7 +61,8 @@ async def test_concurrency_limit_per_edition(session: aiohttp.ClientSession) -> 
 
 
 async def test_writes_of_more_than_ten_records_share_sub_concurrency_ten(
-        session: aiohttp.ClientSession) -> None:
+    session: aiohttp.ClientSession,
+) -> None:
     config = make_config(alpha={"latency_ms": 300})
     async with Emulator(config) as emu:
         client = await login(session, emu)  # enterprise: 20 concurrent, 10 heavy
@@ -83,7 +86,8 @@ async def test_admin_api_is_not_metered(session: aiohttp.ClientSession) -> None:
 
 
 async def test_concurrency_429_also_carries_the_credits_header(
-        session: aiohttp.ClientSession) -> None:
+    session: aiohttp.ClientSession,
+) -> None:
     async with Emulator(make_config(beta={"credits_per_day": 20})) as emu:
         client = await login(session, emu, "beta")  # free edition: 5 concurrent calls
         for _ in range(10):

@@ -17,13 +17,18 @@ async def test_modules(alpha: Client) -> None:
 
 
 async def test_fields_carry_zoho_flags(alpha: Client) -> None:
-    status, body, _ = await alpha.call("GET", "/crm/v8/settings/fields",
-                                       params={"module": "Contacts"})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/settings/fields", params={"module": "Contacts"}
+    )
     assert status == 200
     fields = {f["api_name"]: f for f in body["fields"]}
     last = fields["Last_Name"]
     assert (last["data_type"], last["system_mandatory"], last["read_only"], last["length"]) == (
-        "text", True, False, 80)
+        "text",
+        True,
+        False,
+        80,
+    )
     assert fields["Created_Time"]["read_only"] is True
     assert fields["Account_Name"]["data_type"] == "lookup"
     assert fields["Account_Name"]["lookup"]["module"]["api_name"] == "Accounts"
@@ -38,8 +43,9 @@ async def test_fields_carry_zoho_flags(alpha: Client) -> None:
 
 
 async def test_layouts(alpha: Client) -> None:
-    status, body, _ = await alpha.call("GET", "/crm/v8/settings/layouts",
-                                       params={"module": "Leads"})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/settings/layouts", params={"module": "Leads"}
+    )
     assert status == 200
     assert body["layouts"][0]["sections"][0]["fields"][0]["api_name"]
 

@@ -13,12 +13,16 @@ IST_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+05:30$")
 
 async def test_insert_answers_201_with_system_fields(alpha: Client) -> None:
     status, body, headers = await alpha.call(
-        "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "Boyle", "Email": "p@z.com"}]})
+        "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "Boyle", "Email": "p@z.com"}]}
+    )
     assert status == 201
     assert headers["Content-Type"] == "application/json;charset=UTF-8"
     (entry,) = body["data"]
-    assert (entry["code"], entry["message"], entry["status"]) == ("SUCCESS", "record added",
-                                                                  "success")
+    assert (entry["code"], entry["message"], entry["status"]) == (
+        "SUCCESS",
+        "record added",
+        "success",
+    )
     details = entry["details"]
     assert list(details) == ["Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"]
     assert ID.match(details["id"]) and int(details["id"]) < 2**63
@@ -30,21 +34,25 @@ async def test_insert_answers_201_with_system_fields(alpha: Client) -> None:
 
 async def test_partial_failure_is_207_and_all_failed_is_400(alpha: Client) -> None:
     status, body, _ = await alpha.call(
-        "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "ok"}, {"First_Name": "no"}]})
+        "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "ok"}, {"First_Name": "no"}]}
+    )
     assert status == 207
     assert [e["status"] for e in body["data"]] == ["success", "error"]
-    assert body["data"][1] == {"code": "MANDATORY_NOT_FOUND",
-                               "details": {"api_name": "Last_Name",
-                                           "json_path": "$.data[1].Last_Name"},
-                               "message": "required field not found", "status": "error"}
+    assert body["data"][1] == {
+        "code": "MANDATORY_NOT_FOUND",
+        "details": {"api_name": "Last_Name", "json_path": "$.data[1].Last_Name"},
+        "message": "required field not found",
+        "status": "error",
+    }
     status, body, _ = await alpha.call("POST", "/crm/v8/Leads", json={"data": [{"Email": "x"}]})
     assert status == 400 and body["data"][0]["status"] == "error"
 
 
 async def test_get_one_record_has_every_field_and_shapes(alpha: Client) -> None:
     (account,) = await alpha.insert("Accounts", {"Account_Name": "Zylker"})
-    (contact,) = await alpha.insert("Contacts", {"Last_Name": "Boyle", "First_Name": "Pat",
-                                                 "Account_Name": {"id": account}})
+    (contact,) = await alpha.insert(
+        "Contacts", {"Last_Name": "Boyle", "First_Name": "Pat", "Account_Name": {"id": account}}
+    )
     status, body, _ = await alpha.call("GET", f"/crm/v8/Contacts/{contact}")
     assert status == 200
     (record,) = body["data"]
@@ -80,15 +88,28 @@ async def test_list_shape_sort_and_ids(alpha: Client) -> None:
     assert status == 200
     assert [r["id"] for r in body["data"]] == ids[::-1]  # default id desc
     assert body["data"][0] == {"Last_Name": "L2", "id": ids[2]}
-    assert body["info"] == {"call": False, "per_page": 200, "next_page_token": None, "count": 3,
-                            "sort_by": "id", "page": 1, "previous_page_token": None,
-                            "page_token_expiry": None, "sort_order": "desc", "email": False,
-                            "more_records": False}
-    _, body, _ = await alpha.call("GET", "/crm/v8/Leads", params={
-        "fields": "Last_Name", "sort_order": "asc", "ids": f"{ids[2]},{ids[0]}"})
+    assert body["info"] == {
+        "call": False,
+        "per_page": 200,
+        "next_page_token": None,
+        "count": 3,
+        "sort_by": "id",
+        "page": 1,
+        "previous_page_token": None,
+        "page_token_expiry": None,
+        "sort_order": "desc",
+        "email": False,
+        "more_records": False,
+    }
+    _, body, _ = await alpha.call(
+        "GET",
+        "/crm/v8/Leads",
+        params={"fields": "Last_Name", "sort_order": "asc", "ids": f"{ids[2]},{ids[0]}"},
+    )
     assert [r["id"] for r in body["data"]] == [ids[0], ids[2]]
-    status, body, _ = await alpha.call("GET", "/crm/v8/Leads", params={
-        "fields": "Last_Name", "sort_by": "Last_Name"})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/Leads", params={"fields": "Last_Name", "sort_by": "Last_Name"}
+    )
     assert (status, body["code"]) == (400, "INVALID_DATA")
 
 
@@ -108,8 +129,9 @@ async def test_page_and_page_token_pagination(alpha: Client) -> None:
             break
         assert IST_TIME.match(body["info"]["page_token_expiry"])
     assert seen == ids
-    status, body, _ = await alpha.call("GET", "/crm/v8/Leads", params={
-        "fields": "Last_Name", "page": "11"})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/Leads", params={"fields": "Last_Name", "page": "11"}
+    )
     assert (status, body["code"]) == (400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED")
 
 
@@ -118,16 +140,19 @@ async def test_page_token_errors(emu: Emulator, alpha: Client) -> None:
     params = {"fields": "Last_Name", "per_page": "1"}
     _, body, _ = await alpha.call("GET", "/crm/v8/Leads", params=params)
     token = body["info"]["next_page_token"]
-    cases = [({**params, "page_token": token, "page": "2"}, "AMBIGUITY_DURING_PROCESSING"),
-             ({**params, "fields": "Email", "page_token": token}, "TOKEN_BOUND_DATA_MISMATCH"),
-             ({**params, "page_token": "nonsense"}, "INVALID_DATA")]
+    cases = [
+        ({**params, "page_token": token, "page": "2"}, "AMBIGUITY_DURING_PROCESSING"),
+        ({**params, "fields": "Email", "page_token": token}, "TOKEN_BOUND_DATA_MISMATCH"),
+        ({**params, "page_token": "nonsense"}, "INVALID_DATA"),
+    ]
     for query, code in cases:
         status, err, _ = await alpha.call("GET", "/crm/v8/Leads", params=query)
         assert (status, err["code"]) == (400, code)
     emu.state.advance(86_401)
     alpha = await login(alpha.session, emu)
-    status, err, _ = await alpha.call("GET", "/crm/v8/Leads", params={**params,
-                                                                      "page_token": token})
+    status, err, _ = await alpha.call(
+        "GET", "/crm/v8/Leads", params={**params, "page_token": token}
+    )
     assert (status, err["code"]) == (400, "EXPIRED_VALUE")
 
 
@@ -137,31 +162,47 @@ async def test_if_modified_since(emu: Emulator, alpha: Client) -> None:
     (new,) = await alpha.insert("Leads", {"Last_Name": "new"})
     _, got, _ = await alpha.call("GET", f"/crm/v8/Leads/{new}")
     since = got["data"][0]["Modified_Time"]
-    status, body, _ = await alpha.call("GET", "/crm/v8/Leads", params={"fields": "Last_Name"},
-                                       headers={"If-Modified-Since": since})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/Leads", params={"fields": "Last_Name"}, headers={"If-Modified-Since": since}
+    )
     assert status == 200 and [r["id"] for r in body["data"]] == [new]  # inclusive boundary
     emu.state.advance(5)
     (_, later, _) = await alpha.call("GET", f"/crm/v8/Leads/{old}")
     status, body, _ = await alpha.call(
-        "GET", "/crm/v8/Leads", params={"fields": "Last_Name"},
-        headers={"If-Modified-Since": "2999-01-01T00:00:00+00:00"})
+        "GET",
+        "/crm/v8/Leads",
+        params={"fields": "Last_Name"},
+        headers={"If-Modified-Since": "2999-01-01T00:00:00+00:00"},
+    )
     assert (status, body) == (304, None)
 
 
 async def test_update_many_and_one(emu: Emulator, alpha: Client) -> None:
     (a, b) = await alpha.insert("Leads", {"Last_Name": "A"}, {"Last_Name": "B"})
     emu.state.advance(2)
-    status, body, _ = await alpha.call("PUT", "/crm/v8/Leads", json={"data": [
-        {"id": a, "Company": "Zylker"}, {"Company": "no id"}, {"id": "1" * 19, "Company": "x"}]})
+    status, body, _ = await alpha.call(
+        "PUT",
+        "/crm/v8/Leads",
+        json={
+            "data": [
+                {"id": a, "Company": "Zylker"},
+                {"Company": "no id"},
+                {"id": "1" * 19, "Company": "x"},
+            ]
+        },
+    )
     assert status == 207
     ok, missing, unknown = body["data"]
     assert ok["message"] == "record updated" and ok["details"]["id"] == a
     assert ok["details"]["Modified_Time"] != ok["details"]["Created_Time"]
     assert (missing["code"], missing["details"]["api_name"]) == ("MANDATORY_NOT_FOUND", "id")
-    assert (unknown["code"], unknown["message"]) == ("INVALID_DATA",
-                                                     "the id given seems to be invalid")
-    status, body, _ = await alpha.call("PUT", f"/crm/v8/Leads/{b}",
-                                       json={"data": [{"Last_Name": "B2"}]})
+    assert (unknown["code"], unknown["message"]) == (
+        "INVALID_DATA",
+        "the id given seems to be invalid",
+    )
+    status, body, _ = await alpha.call(
+        "PUT", f"/crm/v8/Leads/{b}", json={"data": [{"Last_Name": "B2"}]}
+    )
     assert status == 200 and body["data"][0]["details"]["id"] == b
     _, got, _ = await alpha.call("GET", f"/crm/v8/Leads/{b}")
     assert got["data"][0]["Last_Name"] == "B2"
@@ -170,8 +211,11 @@ async def test_update_many_and_one(emu: Emulator, alpha: Client) -> None:
 async def test_if_unmodified_since_gives_412(emu: Emulator, alpha: Client) -> None:
     (a,) = await alpha.insert("Leads", {"Last_Name": "A"})
     status, body, _ = await alpha.call(
-        "PUT", "/crm/v8/Leads", json={"data": [{"id": a, "Company": "x"}]},
-        headers={"If-Unmodified-Since": "2000-01-01T00:00:00+00:00"})
+        "PUT",
+        "/crm/v8/Leads",
+        json={"data": [{"id": a, "Company": "x"}]},
+        headers={"If-Unmodified-Since": "2000-01-01T00:00:00+00:00"},
+    )
     assert status == 412 and body["data"][0]["code"] == "ALREADY_MODIFIED"
 
 
@@ -179,8 +223,12 @@ async def test_delete_by_ids_and_by_path(alpha: Client) -> None:
     a, b, c = await alpha.insert("Leads", *({"Last_Name": n} for n in "ABC"))
     status, body, _ = await alpha.call("DELETE", "/crm/v8/Leads", params={"ids": f"{a},{b}"})
     assert status == 200
-    assert body["data"][0] == {"code": "SUCCESS", "details": {"id": a},
-                               "message": "record deleted", "status": "success"}
+    assert body["data"][0] == {
+        "code": "SUCCESS",
+        "details": {"id": a},
+        "message": "record deleted",
+        "status": "success",
+    }
     status, body, _ = await alpha.call("DELETE", "/crm/v8/Leads", params={"ids": f"{a},{c}"})
     assert status == 207 and body["data"][0]["code"] == "INVALID_DATA"
     assert (await alpha.call("GET", f"/crm/v8/Leads/{c}"))[0] == 204

@@ -28,31 +28,42 @@ async def test_search_by_criteria(alpha: Client) -> None:
         ("(No_of_Employees:between:10,100)", [burns]),
     ]
     for criteria, expected in cases:
-        status, body, _ = await alpha.call("GET", "/crm/v8/Leads/search",
-                                           params={"criteria": criteria, "fields": "Last_Name"})
+        status, body, _ = await alpha.call(
+            "GET", "/crm/v8/Leads/search", params={"criteria": criteria, "fields": "Last_Name"}
+        )
         assert status == 200, (criteria, body)
         assert sorted(r["id"] for r in body["data"]) == sorted(expected), criteria
-        assert body["info"] == {"per_page": 200, "count": len(expected), "page": 1,
-                                "more_records": False}
+        assert body["info"] == {
+            "per_page": 200,
+            "count": len(expected),
+            "page": 1,
+            "more_records": False,
+        }
 
 
 async def test_search_by_email_phone_word_and_no_match(alpha: Client) -> None:
     boyle, burns, smith = await _seed(alpha)
-    for params, expected in (({"email": "B@Z.COM"}, [burns]), ({"phone": "555-1"}, [boyle]),
-                             ({"word": "labs"}, [smith])):
+    for params, expected in (
+        ({"email": "B@Z.COM"}, [burns]),
+        ({"phone": "555-1"}, [boyle]),
+        ({"word": "labs"}, [smith]),
+    ):
         status, body, _ = await alpha.call("GET", "/crm/v8/Leads/search", params=params)
         assert status == 200 and [r["id"] for r in body["data"]] == expected
-    status, body, _ = await alpha.call("GET", "/crm/v8/Leads/search",
-                                       params={"email": "nobody@z.com"})
+    status, body, _ = await alpha.call(
+        "GET", "/crm/v8/Leads/search", params={"email": "nobody@z.com"}
+    )
     assert (status, body) == (204, None)
 
 
 async def test_search_errors(alpha: Client) -> None:
-    for params, code in (({}, "EXPECTED_PARAM_MISSING"),
-                         ({"criteria": "(Last_Name:equals"}, "INVALID_QUERY"),
-                         ({"criteria": "(Nope:equals:x)"}, "INVALID_QUERY"),
-                         ({"criteria": "(Last_Name:like:x)"}, "INVALID_QUERY"),
-                         ({"email": "a@z.com", "page": "11"}, "LIMIT_REACHED")):
+    for params, code in (
+        ({}, "EXPECTED_PARAM_MISSING"),
+        ({"criteria": "(Last_Name:equals"}, "INVALID_QUERY"),
+        ({"criteria": "(Nope:equals:x)"}, "INVALID_QUERY"),
+        ({"criteria": "(Last_Name:like:x)"}, "INVALID_QUERY"),
+        ({"email": "a@z.com", "page": "11"}, "LIMIT_REACHED"),
+    ):
         status, body, _ = await alpha.call("GET", "/crm/v8/Leads/search", params=params)
         assert (status, body["code"]) == (400, code), params
 

@@ -26,8 +26,9 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("field", "value", "extra"), BAD_VALUES)
-async def test_invalid_value_is_invalid_data(alpha: Client, field: str, value: Any,
-                                             extra: dict[str, Any]) -> None:
+async def test_invalid_value_is_invalid_data(
+    alpha: Client, field: str, value: Any, extra: dict[str, Any]
+) -> None:
     record = {"Last_Name": "Boyle", field: value}
     status, body, _ = await alpha.call("POST", "/crm/v8/Leads", json={"data": [record]})
     assert status == 400
@@ -40,8 +41,11 @@ async def test_date_field_and_datetime_in_org_offset(alpha: Client) -> None:
     (contact,) = await alpha.insert("Contacts", {"Last_Name": "B", "Date_of_Birth": "1990-05-17"})
     _, body, _ = await alpha.call("GET", f"/crm/v8/Contacts/{contact}")
     assert body["data"][0]["Date_of_Birth"] == "1990-05-17"
-    status, body, _ = await alpha.call("POST", "/crm/v8/Contacts", json={"data": [
-        {"Last_Name": "B", "Date_of_Birth": "17/05/1990"}]})
+    status, body, _ = await alpha.call(
+        "POST",
+        "/crm/v8/Contacts",
+        json={"data": [{"Last_Name": "B", "Date_of_Birth": "17/05/1990"}]},
+    )
     assert status == 400 and body["data"][0]["details"]["expected_data_type"] == "date"
     (lead,) = await alpha.insert("Leads", {"Last_Name": "B", "Next_Call": "2024-02-19T13:00:00Z"})
     _, body, _ = await alpha.call("GET", f"/crm/v8/Leads/{lead}")
@@ -49,15 +53,26 @@ async def test_date_field_and_datetime_in_org_offset(alpha: Client) -> None:
 
 
 async def test_lookup_must_exist_and_renders_name(alpha: Client) -> None:
-    status, body, _ = await alpha.call("POST", "/crm/v8/Deals", json={"data": [
-        {"Deal_Name": "D", "Stage": "Qualification", "Account_Name": {"id": "1" * 19}}]})
+    status, body, _ = await alpha.call(
+        "POST",
+        "/crm/v8/Deals",
+        json={
+            "data": [{"Deal_Name": "D", "Stage": "Qualification", "Account_Name": {"id": "1" * 19}}]
+        },
+    )
     assert status == 400
     assert body["data"][0]["details"]["api_name"] == "Account_Name"
     (account,) = await alpha.insert("Accounts", {"Account_Name": "Zylker"})
     (contact,) = await alpha.insert("Contacts", {"Last_Name": "Boyle"})
-    (deal,) = await alpha.insert("Deals", {"Deal_Name": "D", "Stage": "Qualification",
-                                           "Account_Name": {"id": account},
-                                           "Contact_Name": contact})
+    (deal,) = await alpha.insert(
+        "Deals",
+        {
+            "Deal_Name": "D",
+            "Stage": "Qualification",
+            "Account_Name": {"id": account},
+            "Contact_Name": contact,
+        },
+    )
     _, body, _ = await alpha.call("GET", f"/crm/v8/Deals/{deal}")
     record = body["data"][0]
     assert record["Account_Name"] == {"name": "Zylker", "id": account}
@@ -65,8 +80,7 @@ async def test_lookup_must_exist_and_renders_name(alpha: Client) -> None:
 
 
 async def test_deals_mandatory_stage(alpha: Client) -> None:
-    status, body, _ = await alpha.call("POST", "/crm/v8/Deals", json={"data": [
-        {"Deal_Name": "D"}]})
+    status, body, _ = await alpha.call("POST", "/crm/v8/Deals", json={"data": [{"Deal_Name": "D"}]})
     assert status == 400
     assert body["data"][0]["code"] == "MANDATORY_NOT_FOUND"
     assert body["data"][0]["details"]["api_name"] == "Stage"
@@ -74,15 +88,17 @@ async def test_deals_mandatory_stage(alpha: Client) -> None:
 
 async def test_clearing_a_mandatory_field_on_update_fails(alpha: Client) -> None:
     (lead,) = await alpha.insert("Leads", {"Last_Name": "B"})
-    status, body, _ = await alpha.call("PUT", "/crm/v8/Leads", json={"data": [
-        {"id": lead, "Last_Name": None}]})
+    status, body, _ = await alpha.call(
+        "PUT", "/crm/v8/Leads", json={"data": [{"id": lead, "Last_Name": None}]}
+    )
     assert status == 400 and body["data"][0]["code"] == "MANDATORY_NOT_FOUND"
 
 
 async def test_unique_field_gives_duplicate_data_with_existing_id(alpha: Client) -> None:
     (first,) = await alpha.insert("Leads", {"Last_Name": "A", "Origin_Record_Id": "o-1"})
-    status, body, _ = await alpha.call("POST", "/crm/v8/Leads", json={"data": [
-        {"Last_Name": "B", "Origin_Record_Id": "O-1"}]})
+    status, body, _ = await alpha.call(
+        "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "B", "Origin_Record_Id": "O-1"}]}
+    )
     assert status == 400
     entry = body["data"][0]
     assert (entry["code"], entry["message"]) == ("DUPLICATE_DATA", "duplicate data")
@@ -96,9 +112,17 @@ async def test_unique_field_gives_duplicate_data_with_existing_id(alpha: Client)
 
 
 async def test_read_only_and_unknown_fields_are_ignored(alpha: Client) -> None:
-    (lead,) = await alpha.insert("Leads", {"Last_Name": "B", "Created_Time": "2000-01-01T00:00:00Z",
-                                           "Full_Name": "Forged", "Not_A_Field": 1,
-                                           "$approved": False, "id": "1"})
+    (lead,) = await alpha.insert(
+        "Leads",
+        {
+            "Last_Name": "B",
+            "Created_Time": "2000-01-01T00:00:00Z",
+            "Full_Name": "Forged",
+            "Not_A_Field": 1,
+            "$approved": False,
+            "id": "1",
+        },
+    )
     _, body, _ = await alpha.call("GET", f"/crm/v8/Leads/{lead}")
     record = body["data"][0]
     assert record["id"] == lead and record["Full_Name"] == "B"
@@ -106,14 +130,21 @@ async def test_read_only_and_unknown_fields_are_ignored(alpha: Client) -> None:
 
 
 async def test_strict_switches_reject_read_only_and_unknown_fields(
-        session: aiohttp.ClientSession) -> None:
-    config = make_config(behaviour={"read_only_fields": "reject", "unknown_fields": "reject",
-                                    "picklist_validation": True})
+    session: aiohttp.ClientSession,
+) -> None:
+    config = make_config(
+        behaviour={
+            "read_only_fields": "reject",
+            "unknown_fields": "reject",
+            "picklist_validation": True,
+        }
+    )
     async with Emulator(config) as strict:
         client = await login(session, strict)
         for extra in ({"Full_Name": "x"}, {"Nope": 1}, {"Lead_Status": "Invented"}):
-            status, body, _ = await client.call("POST", "/crm/v8/Leads", json={
-                "data": [{"Last_Name": "B", **extra}]})
+            status, body, _ = await client.call(
+                "POST", "/crm/v8/Leads", json={"data": [{"Last_Name": "B", **extra}]}
+            )
             assert status == 400 and body["data"][0]["code"] == "INVALID_DATA", extra
 
 
@@ -122,8 +153,11 @@ async def test_owner_can_be_another_user(alpha: Client) -> None:
     rep = next(u for u in users["users"] if u["email"] == "rep@alpha.example")
     (lead,) = await alpha.insert("Leads", {"Last_Name": "B", "Owner": {"id": rep["id"]}})
     _, body, _ = await alpha.call("GET", f"/crm/v8/Leads/{lead}")
-    assert body["data"][0]["Owner"] == {"name": "Alpha Rep", "id": rep["id"],
-                                        "email": "rep@alpha.example"}
+    assert body["data"][0]["Owner"] == {
+        "name": "Alpha Rep",
+        "id": rep["id"],
+        "email": "rep@alpha.example",
+    }
 
 
 async def test_custom_module_from_config(alpha: Client) -> None:

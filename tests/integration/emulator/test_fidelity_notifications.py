@@ -37,8 +37,17 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def _watch(receiver: Receiver, events: list[str], **extra: Any) -> dict[str, Any]:
-    return {"watch": [{"channel_id": "1000000068002", "events": events,
-                       "notify_url": f"{receiver.url}/notify", "token": "t", **extra}]}
+    return {
+        "watch": [
+            {
+                "channel_id": "1000000068002",
+                "events": events,
+                "notify_url": f"{receiver.url}/notify",
+                "token": "t",
+                **extra,
+            }
+        ]
+    }
 
 
 async def _subscribe(alpha: Client, body: dict[str, Any]) -> tuple[int, Any]:
@@ -70,8 +79,9 @@ async def test_related_record_writes_notify_the_watched_parent(
     assert body["resource_uri"] == "https://www.zohoapis.in/crm/v2/Accounts"
 
 
-async def test_related_callbacks_off_when_asked(emu: Emulator, alpha: Client,
-                                                receiver: Receiver) -> None:
+async def test_related_callbacks_off_when_asked(
+    emu: Emulator, alpha: Client, receiver: Receiver
+) -> None:
     (account,) = await alpha.insert("Accounts", {"Account_Name": "Acme"})
     await _subscribe(alpha, _watch(receiver, ["Accounts.all"], notify_on_related_action=False))
     await alpha.insert("Contacts", {"Last_Name": "Burns", "Account_Name": account})
@@ -82,19 +92,29 @@ async def test_users_all_is_watchable(alpha: Client, receiver: Receiver) -> None
     status, body = await _subscribe(alpha, _watch(receiver, ["Users.all"]))
     assert status == 201
     entry = body["watch"][0]
-    assert (entry["code"], entry["details"]["events"][0]["resource_name"]) == (
-        "SUCCESS", "Users")
+    assert (entry["code"], entry["details"]["events"][0]["resource_name"]) == ("SUCCESS", "Users")
 
 
 async def test_a_condition_without_module_is_rejected(alpha: Client, receiver: Receiver) -> None:
-    condition = [{"type": "field_selection",
-                  "field_selection": {"group_operator": "or",
-                                      "group": [{"field": {"api_name": "Phone"}}]}}]
+    condition = [
+        {
+            "type": "field_selection",
+            "field_selection": {
+                "group_operator": "or",
+                "group": [{"field": {"api_name": "Phone"}}],
+            },
+        }
+    ]
     status, body = await _subscribe(
-        alpha, _watch(receiver, ["Leads.edit"], notification_condition=condition))
+        alpha, _watch(receiver, ["Leads.edit"], notification_condition=condition)
+    )
     assert status == 400
     assert body["watch"][0] == {
         "code": "MANDATORY_NOT_FOUND",
-        "details": {"api_name": "module",
-                    "json_path": "$.watch[0].notification_condition[0].module"},
-        "message": "required field not found", "status": "error"}
+        "details": {
+            "api_name": "module",
+            "json_path": "$.watch[0].notification_condition[0].module",
+        },
+        "message": "required field not found",
+        "status": "error",
+    }

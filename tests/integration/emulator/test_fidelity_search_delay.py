@@ -15,13 +15,15 @@ def test_the_default_index_delay_is_not_zero() -> None:
 
 
 async def _search(client: Client, last_name: str) -> tuple[int, list[str]]:
-    status, body, _ = await client.call("GET", "/crm/v8/Leads/search",
-                                        params={"criteria": f"(Last_Name:equals:{last_name})"})
+    status, body, _ = await client.call(
+        "GET", "/crm/v8/Leads/search", params={"criteria": f"(Last_Name:equals:{last_name})"}
+    )
     return status, [r["id"] for r in (body or {}).get("data", [])]
 
 
-async def test_a_new_record_is_found_only_after_the_index_delay(emu: Emulator,
-                                                                 alpha: Client) -> None:
+async def test_a_new_record_is_found_only_after_the_index_delay(
+    emu: Emulator, alpha: Client
+) -> None:
     delay_s = emu.config.behaviour.search_index_delay_ms / 1000
     (lead,) = await alpha.insert("Leads", {"Last_Name": "Fresh"})
     assert await _search(alpha, "Fresh") == (204, [])
@@ -35,8 +37,9 @@ async def test_an_edited_record_drops_out_until_reindexed(emu: Emulator, alpha: 
     delay_s = emu.config.behaviour.search_index_delay_ms / 1000
     (lead,) = await alpha.insert("Leads", {"Last_Name": "Edited"})
     emu.state.advance(delay_s + 1)
-    status, _, _ = await alpha.call("PUT", f"/crm/v8/Leads/{lead}",
-                                    json={"data": [{"Company": "Zylker"}]})
+    status, _, _ = await alpha.call(
+        "PUT", f"/crm/v8/Leads/{lead}", json={"data": [{"Company": "Zylker"}]}
+    )
     assert status == 200
     assert await _search(alpha, "Edited") == (204, [])
     emu.state.advance(delay_s + 1)

@@ -20,8 +20,11 @@ from zoho_emulator.notifications import hub_of
 from zoho_emulator.webhooks import OUTBOUND
 
 REFRESH = "1000." + "a1" * 16 + "." + "b2" * 16
-CLIENT = {"client_id": "1000.ALPHACLIENT", "client_secret": "alpha-secret",
-          "refresh_tokens": [REFRESH]}
+CLIENT = {
+    "client_id": "1000.ALPHACLIENT",
+    "client_secret": "alpha-secret",
+    "refresh_tokens": [REFRESH],
+}
 IST = timezone(timedelta(hours=5, minutes=30))
 
 
@@ -70,8 +73,9 @@ class Api:
         return [entry["details"]["id"] for entry in body["data"]]
 
     async def faults(self, **faults: Any) -> None:
-        async with self.session.post(self.emu.url + "/__emulator/faults",
-                                     json={"org": "alpha", **faults}) as r:
+        async with self.session.post(
+            self.emu.url + "/__emulator/faults", json={"org": "alpha", **faults}
+        ) as r:
             assert r.status == 200, await r.text()
 
 
@@ -82,8 +86,12 @@ def _config(**extra: Any) -> Any:
 
 
 async def _login(emu: Emulator, session: aiohttp.ClientSession) -> Api:
-    form = {"grant_type": "refresh_token", "refresh_token": REFRESH,
-            "client_id": CLIENT["client_id"], "client_secret": CLIENT["client_secret"]}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": REFRESH,
+        "client_id": CLIENT["client_id"],
+        "client_secret": CLIENT["client_secret"],
+    }
     async with session.post(emu.url + "/oauth/v2/token", data=form) as r:
         token = (await r.json(content_type=None))["access_token"]
     return Api(emu, session, token)
@@ -101,17 +109,26 @@ def _lead(name: str, **values: Any) -> dict[str, Any]:
 
 
 def _watch(receiver: Receiver, channel_id: str = "1000000068001", **extra: Any) -> dict[str, Any]:
-    return {"watch": [{"channel_id": channel_id, "events": ["Leads.all"],
-                       "notify_url": f"{receiver.url}/notify?org=alpha&k=v",
-                       "token": "tok-alpha", **extra}]}
+    return {
+        "watch": [
+            {
+                "channel_id": channel_id,
+                "events": ["Leads.all"],
+                "notify_url": f"{receiver.url}/notify?org=alpha&k=v",
+                "token": "tok-alpha",
+                **extra,
+            }
+        ]
+    }
 
 
 def _hub(api: Api) -> Any:
     return hub_of(api.emu.app, "alpha")
 
 
-async def test_subscribe_answers_201_with_the_documented_shape(api: Api,
-                                                               receiver: Receiver) -> None:
+async def test_subscribe_answers_201_with_the_documented_shape(
+    api: Api, receiver: Receiver
+) -> None:
     status, body = await api.watch("POST", _watch(receiver))
     assert status == 201
     entry = body["watch"][0]
@@ -138,18 +155,22 @@ async def test_get_lists_channels_with_all_expanded(api: Api, receiver: Receiver
     assert (await api.watch("GET", module="Contacts"))[0] == 204
 
 
-@pytest.mark.parametrize(("entry", "code", "api_name"), [
-    ({"token": "x" * 51}, "INVALID_DATA", "token"),
-    ({"notify_url": None}, "MANDATORY_NOT_FOUND", "notify_url"),
-    ({"channel_id": None}, "MANDATORY_NOT_FOUND", "channel_id"),
-    ({"channel_id": "abc"}, "INVALID_DATA", "channel_id"),
-    ({"events": ["Nope.create"]}, "INVALID_DATA", "events"),
-    ({"events": ["Leads.update"]}, "INVALID_DATA", "events"),
-    ({"notify_url": "not a url"}, "INVALID_DATA", "notify_url"),
-    ({"channel_expiry": "2001-01-01T00:00:00+00:00"}, "INVALID_DATA", "channel_expiry"),
-])
-async def test_subscribe_validation_errors(api: Api, receiver: Receiver, entry: dict[str, Any],
-                                           code: str, api_name: str) -> None:
+@pytest.mark.parametrize(
+    ("entry", "code", "api_name"),
+    [
+        ({"token": "x" * 51}, "INVALID_DATA", "token"),
+        ({"notify_url": None}, "MANDATORY_NOT_FOUND", "notify_url"),
+        ({"channel_id": None}, "MANDATORY_NOT_FOUND", "channel_id"),
+        ({"channel_id": "abc"}, "INVALID_DATA", "channel_id"),
+        ({"events": ["Nope.create"]}, "INVALID_DATA", "events"),
+        ({"events": ["Leads.update"]}, "INVALID_DATA", "events"),
+        ({"notify_url": "not a url"}, "INVALID_DATA", "notify_url"),
+        ({"channel_expiry": "2001-01-01T00:00:00+00:00"}, "INVALID_DATA", "channel_expiry"),
+    ],
+)
+async def test_subscribe_validation_errors(
+    api: Api, receiver: Receiver, entry: dict[str, Any], code: str, api_name: str
+) -> None:
     body = _watch(receiver)
     body["watch"][0].update(entry)
     body["watch"][0] = {k: v for k, v in body["watch"][0].items() if v is not None}
@@ -161,7 +182,8 @@ async def test_subscribe_validation_errors(api: Api, receiver: Receiver, entry: 
 
 
 async def test_token_of_50_characters_is_accepted_and_mixed_entries_give_207(
-        api: Api, receiver: Receiver) -> None:
+    api: Api, receiver: Receiver
+) -> None:
     good = _watch(receiver, token="y" * 50)["watch"][0]
     bad = {**good, "channel_id": "2", "token": "y" * 51}
     status, body = await api.watch("POST", {"watch": [good, bad]})
@@ -183,7 +205,8 @@ async def test_expiry_beyond_a_week_falls_back_to_one_hour(api: Api, receiver: R
 
 
 async def test_insert_of_three_records_is_one_callback_with_three_ids(
-        api: Api, receiver: Receiver) -> None:
+    api: Api, receiver: Receiver
+) -> None:
     await api.watch("POST", _watch(receiver))
     ids = await api.insert(_lead("A"), _lead("B"), _lead("C"), trigger=[])
     request, body = await receiver.next()
@@ -200,8 +223,9 @@ async def test_update_and_delete_callbacks(api: Api, receiver: Receiver) -> None
     await api.watch("POST", _watch(receiver, return_affected_field_values=True))
     (lead_id,) = await api.insert(_lead("A"))
     await receiver.next()
-    status, _ = await api.call("PUT", "/crm/v8/Leads",
-                               json={"data": [{"id": lead_id, "Phone": "555-1111"}]})
+    status, _ = await api.call(
+        "PUT", "/crm/v8/Leads", json={"data": [{"id": lead_id, "Phone": "555-1111"}]}
+    )
     assert status == 200
     _, update = await receiver.next()
     assert update["operation"] == "update" and update["ids"] == [lead_id]
@@ -233,15 +257,25 @@ async def test_expired_channel_stops_and_disappears(api: Api, receiver: Receiver
 
 async def test_patch_delete_events_put_replace_and_disable(api: Api, receiver: Receiver) -> None:
     await api.watch("POST", _watch(receiver))
-    patch = {"watch": [{"channel_id": "1000000068001", "events": ["Leads.create"],
-                        "_delete_events": True}]}
+    patch = {
+        "watch": [
+            {"channel_id": "1000000068001", "events": ["Leads.create"], "_delete_events": True}
+        ]
+    }
     status, body = await api.watch("PATCH", patch)
     assert status == 200
     assert body["watch"][0]["message"] == "Successfully removed the subscribe details"
     _, listed = await api.watch("GET")
     assert listed["watch"][0]["events"] == ["Leads.edit", "Leads.delete"]
-    put = {"watch": [{"channel_id": "1000000068001", "events": ["Leads.create"],
-                      "notify_url": f"{receiver.url}/other"}]}
+    put = {
+        "watch": [
+            {
+                "channel_id": "1000000068001",
+                "events": ["Leads.create"],
+                "notify_url": f"{receiver.url}/other",
+            }
+        ]
+    }
     assert (await api.watch("PUT", put))[0] == 200
     _, listed = await api.watch("GET")
     assert listed["watch"][0]["token"] is None  # PUT removes what it does not name
@@ -287,7 +321,8 @@ async def test_delay_fault_holds_the_callback_back(api: Api, receiver: Receiver)
 
 
 async def test_failed_callback_is_counted_and_not_retried_by_default(
-        api: Api, receiver: Receiver) -> None:
+    api: Api, receiver: Receiver
+) -> None:
     receiver.status = 500
     await api.watch("POST", _watch(receiver))
     await api.insert(_lead("A"))
@@ -312,9 +347,16 @@ async def test_retry_switch_retries_failed_callbacks(receiver: Receiver) -> None
 
 
 async def test_notification_condition_filters_edits(api: Api, receiver: Receiver) -> None:
-    condition = [{"type": "field_selection", "module": {"api_name": "Leads"},
-                  "field_selection": {"group_operator": "or",
-                                      "group": [{"field": {"api_name": "Phone"}}]}}]
+    condition = [
+        {
+            "type": "field_selection",
+            "module": {"api_name": "Leads"},
+            "field_selection": {
+                "group_operator": "or",
+                "group": [{"field": {"api_name": "Phone"}}],
+            },
+        }
+    ]
     await api.watch("POST", _watch(receiver, notification_condition=condition))
     (lead_id,) = await api.insert(_lead("A"))
     await receiver.next()
@@ -334,8 +376,9 @@ async def test_one_channel_watches_several_modules(api: Api, receiver: Receiver)
     assert sorted(names) == ["Contacts", "Leads"]
     _, listed = await api.watch("GET", channel_id="1000000068001")
     assert len(listed["watch"]) == 2
-    status, created = await api.call("POST", "/crm/v8/Contacts",
-                                     json={"data": [{"Last_Name": "C"}]})
+    status, created = await api.call(
+        "POST", "/crm/v8/Contacts", json={"data": [{"Last_Name": "C"}]}
+    )
     assert status == 201
     _, callback = await receiver.next()
     assert callback["module"] == "Contacts"
@@ -363,8 +406,9 @@ async def test_reset_keeps_channels_and_zeroes_counters(api: Api, receiver: Rece
 
 
 async def test_batching_trigger_and_resource_uri_switches(receiver: Receiver) -> None:
-    config = _config(notifications={"ids_per_callback": 2, "respect_trigger": True,
-                                    "resource_uri_version": "v8"})
+    config = _config(
+        notifications={"ids_per_callback": 2, "respect_trigger": True, "resource_uri_version": "v8"}
+    )
     async with Emulator(config, host="127.0.0.1", port=0) as emu:
         async with aiohttp.ClientSession() as session:
             api = await _login(emu, session)

@@ -39,8 +39,15 @@ from zoho_emulator import Emulator, load_config
 ADMIN = "admin@alpha.example"
 REFRESH = "1000." + "c3" * 16 + "." + "d4" * 16
 CLIENT = {"client_id": "1000.SDKCLIENT", "client_secret": "sdk-secret", "refresh_tokens": [REFRESH]}
-CONFIG = {"orgs": {"alpha": {"dc": "us", "users": [{"email": ADMIN, "name": "Alpha Admin"}],
-                             "clients": [CLIENT]}}}
+CONFIG = {
+    "orgs": {
+        "alpha": {
+            "dc": "us",
+            "users": [{"email": ADMIN, "name": "Alpha Admin"}],
+            "clients": [CLIENT],
+        }
+    }
+}
 
 
 @pytest.fixture
@@ -51,13 +58,16 @@ async def emu() -> AsyncIterator[Emulator]:
 
 def _init_sdk(base: str, workdir: Path) -> OAuthToken:
     env = DataCenter.Environment(base, base + "/oauth/v2/token", base)
-    token = OAuthToken(client_id=CLIENT["client_id"], client_secret=CLIENT["client_secret"],
-                       refresh_token=REFRESH)
-    Initializer.initialize(environment=env, token=token,
-                           store=FileStore(str(workdir / "tokens.csv")),
-                           sdk_config=SDKConfig(auto_refresh_fields=False,
-                                                pick_list_validation=False),
-                           resource_path=str(workdir))
+    token = OAuthToken(
+        client_id=CLIENT["client_id"], client_secret=CLIENT["client_secret"], refresh_token=REFRESH
+    )
+    Initializer.initialize(
+        environment=env,
+        token=token,
+        store=FileStore(str(workdir / "tokens.csv")),
+        sdk_config=SDKConfig(auto_refresh_fields=False, pick_list_validation=False),
+        resource_path=str(workdir),
+    )
     return token
 
 
@@ -94,8 +104,9 @@ def _record_scenario(base: str, workdir: Path, zgid: str) -> None:
     token = _init_sdk(base, workdir)
     ops = RecordOperations("Leads")
 
-    created = _outcomes(ops.create_records(_body(_lead("Ada", "ada@x.example"),
-                                                 _lead("Bob", "bob@x.example"))), 201)
+    created = _outcomes(
+        ops.create_records(_body(_lead("Ada", "ada@x.example"), _lead("Bob", "bob@x.example"))), 201
+    )
     ada, bob = (o.get_details()["id"] for o in created)  # details stay JSON: id strings
     assert ada.isdigit() and len(ada) == 19
     ada_id, bob_id = int(ada), int(bob)
@@ -120,9 +131,16 @@ def _record_scenario(base: str, workdir: Path, zgid: str) -> None:
     assert updated.get_message().get_value() == "record updated"
     assert ops.get_record(ada_id).get_object().get_data()[0].get_key_value("Phone") == "555-0100"
 
-    upserted = _outcomes(ops.upsert_records(_body(
-        _lead("Bobby", "bob@x.example"), _lead("Cy", "cy@x.example"),
-        duplicate_check_fields=["Email"])), 200)
+    upserted = _outcomes(
+        ops.upsert_records(
+            _body(
+                _lead("Bobby", "bob@x.example"),
+                _lead("Cy", "cy@x.example"),
+                duplicate_check_fields=["Email"],
+            )
+        ),
+        200,
+    )
     assert [o.get_action().get_value() for o in upserted] == ["update", "insert"]
     assert upserted[0].get_details()["id"] == bob
     assert upserted[0].get_duplicate_field() == "Email"

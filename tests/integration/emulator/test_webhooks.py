@@ -17,8 +17,11 @@ from zoho_emulator import Emulator, load_config
 from zoho_emulator.webhooks import OUTBOUND, webhooks_of
 
 REFRESH = "1000." + "e5" * 16 + "." + "f6" * 16
-CLIENT = {"client_id": "1000.HOOKCLIENT", "client_secret": "hook-secret",
-          "refresh_tokens": [REFRESH]}
+CLIENT = {
+    "client_id": "1000.HOOKCLIENT",
+    "client_secret": "hook-secret",
+    "refresh_tokens": [REFRESH],
+}
 
 
 class Hooks:
@@ -53,11 +56,16 @@ class Crm:
     def __init__(self, emu: Emulator, session: aiohttp.ClientSession, token: str) -> None:
         self.emu, self.session, self.token = emu, session, token
 
-    async def write(self, method: str, module: str, records: list[dict[str, Any]],
-                    **extra: Any) -> list[str]:
+    async def write(
+        self, method: str, module: str, records: list[dict[str, Any]], **extra: Any
+    ) -> list[str]:
         headers = {"Authorization": f"Zoho-oauthtoken {self.token}"}
-        async with self.session.request(method, f"{self.emu.url}/crm/v8/{module}", headers=headers,
-                                        json={"data": records, **extra}) as r:
+        async with self.session.request(
+            method,
+            f"{self.emu.url}/crm/v8/{module}",
+            headers=headers,
+            json={"data": records, **extra},
+        ) as r:
             body = await r.json(content_type=None)
             assert r.status in (200, 201), body
         return [entry["details"]["id"] for entry in body["data"]]
@@ -69,16 +77,28 @@ class Crm:
 @pytest.fixture
 async def crm(hooks: Hooks) -> AsyncIterator[Crm]:
     webhooks = [
-        {"module": "Leads", "on": ["create", "edit"], "url": f"{hooks.url}/hooks/alpha?src=zoho",
-         "body": "json"},
-        {"module": "Contacts", "on": ["create"], "url": f"{hooks.url}/hooks/contacts",
-         "body": "form"},
+        {
+            "module": "Leads",
+            "on": ["create", "edit"],
+            "url": f"{hooks.url}/hooks/alpha?src=zoho",
+            "body": "json",
+        },
+        {
+            "module": "Contacts",
+            "on": ["create"],
+            "url": f"{hooks.url}/hooks/contacts",
+            "body": "form",
+        },
     ]
     config = load_config({"orgs": {"alpha": {"clients": [CLIENT], "webhooks": webhooks}}})
     async with Emulator(config, host="127.0.0.1", port=0) as emu:
         async with aiohttp.ClientSession() as session:
-            form = {"grant_type": "refresh_token", "refresh_token": REFRESH,
-                    "client_id": CLIENT["client_id"], "client_secret": CLIENT["client_secret"]}
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": REFRESH,
+                "client_id": CLIENT["client_id"],
+                "client_secret": CLIENT["client_secret"],
+            }
             async with session.post(emu.url + "/oauth/v2/token", data=form) as r:
                 token = (await r.json(content_type=None))["access_token"]
             yield Crm(emu, session, token)
@@ -105,17 +125,25 @@ async def test_edit_fires_and_delete_does_not(crm: Crm, hooks: Hooks) -> None:
     assert body == {"module": "Leads", "id": lead_id}
     before = crm.scheduled()
     headers = {"Authorization": f"Zoho-oauthtoken {crm.token}"}
-    async with crm.session.delete(f"{crm.emu.url}/crm/v8/Leads", params={"ids": lead_id},
-                                  headers=headers) as r:
+    async with crm.session.delete(
+        f"{crm.emu.url}/crm/v8/Leads", params={"ids": lead_id}, headers=headers
+    ) as r:
         assert r.status == 200
     assert crm.scheduled() == before
 
 
-@pytest.mark.parametrize(("trigger", "fires"), [
-    (["workflow"], True), (["approval", "workflow"], True), ([], False), (["approval"], False),
-])
-async def test_trigger_decides_whether_workflows_run(crm: Crm, hooks: Hooks,
-                                                     trigger: list[str], fires: bool) -> None:
+@pytest.mark.parametrize(
+    ("trigger", "fires"),
+    [
+        (["workflow"], True),
+        (["approval", "workflow"], True),
+        ([], False),
+        (["approval"], False),
+    ],
+)
+async def test_trigger_decides_whether_workflows_run(
+    crm: Crm, hooks: Hooks, trigger: list[str], fires: bool
+) -> None:
     ids = await crm.write("POST", "Leads", [_lead("A")], trigger=trigger)
     assert crm.scheduled() == (1 if fires else 0)
     if fires:

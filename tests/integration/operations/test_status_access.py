@@ -19,31 +19,55 @@ from tests.support.status_page import (
 )
 
 BEARER = {"Authorization": f"Bearer {ADMIN_SECRET}"}
-PATHS = (("GET", "/"), ("GET", "/admin/dlq"), ("GET", "/admin/dlq/some-id"),
-         ("POST", "/admin/dlq/some-id/retry"), ("POST", "/admin/dlq/some-id/purge"))
+PATHS = (
+    ("GET", "/"),
+    ("GET", "/admin/dlq"),
+    ("GET", "/admin/dlq/some-id"),
+    ("POST", "/admin/dlq/some-id/retry"),
+    ("POST", "/admin/dlq/some-id/purge"),
+)
 
 
 @pytest.fixture
 async def exposed(kafka_broker: str, unique_name: str) -> AsyncIterator[str]:
     """An ingress bound to this machine's non-loopback address, with an admin secret."""
-    settings = make_settings(kafka_broker, unique_name, "http://127.0.0.1:9",
-                             listen=f"{non_loopback_address()}:0", admin_secret=ADMIN_SECRET)
+    settings = make_settings(
+        kafka_broker,
+        unique_name,
+        "http://127.0.0.1:9",
+        listen=f"{non_loopback_address()}:0",
+        admin_secret=ADMIN_SECRET,
+    )
     registry = CollectorRegistry()
-    async with IngressService(settings, {}, registry, poll=False, watch=False,
-                              extensions=[StatusPage(settings, registry, {})]) as svc:
+    async with IngressService(
+        settings,
+        {},
+        registry,
+        poll=False,
+        watch=False,
+        extensions=[StatusPage(settings, registry, {})],
+    ) as svc:
         yield svc.url
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-secret-0123456789"},
-                                     {"Authorization": f"Basic {ADMIN_SECRET}"},
-                                     {"Cookie": "orgsync_admin=forged"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-secret-0123456789"},
+        {"Authorization": f"Basic {ADMIN_SECRET}"},
+        {"Cookie": "orgsync_admin=forged"},
+    ],
+)
 async def test_beyond_loopback_every_admin_path_refuses_without_the_secret(
-    exposed: str, headers: dict[str, str],
+    exposed: str,
+    headers: dict[str, str],
 ) -> None:
     async with aiohttp.ClientSession() as http:
         for method, path in PATHS:
-            async with http.request(method, exposed + path, headers=headers,
-                                    allow_redirects=False) as response:
+            async with http.request(
+                method, exposed + path, headers=headers, allow_redirects=False
+            ) as response:
                 body = await response.text()
                 assert response.status == 401, (method, path, response.status)
                 assert "Dead letters" not in body and all(s not in body for s in SECRETS)
@@ -57,12 +81,16 @@ async def test_bearer_and_login_cookie_open_the_page(exposed: str) -> None:
             assert response.status == 200 and await response.json() == []
         async with http.post(exposed + "/login", data={"secret": "wrong-one-0123456789"}) as r:
             assert r.status == 401
-        async with http.post(exposed + "/login", data={"secret": ADMIN_SECRET},
-                             allow_redirects=False) as response:
+        async with http.post(
+            exposed + "/login", data={"secret": ADMIN_SECRET}, allow_redirects=False
+        ) as response:
             assert response.status == 303
             cookie = response.cookies["orgsync_admin"]
-            assert cookie.value != ADMIN_SECRET and cookie["httponly"] and \
-                cookie["samesite"] == "Strict"
+            assert (
+                cookie.value != ADMIN_SECRET
+                and cookie["httponly"]
+                and cookie["samesite"] == "Strict"
+            )
         jar = {"Cookie": f"orgsync_admin={cookie.value}"}
         async with http.get(exposed + "/", headers=jar) as response:
             page = await response.text()
@@ -74,8 +102,9 @@ async def test_bearer_and_login_cookie_open_the_page(exposed: str) -> None:
 
 
 def settings_for(listen: str, admin_secret: str | None) -> Settings:
-    return make_settings("127.0.0.1:9092", "p", "http://127.0.0.1:9", listen=listen,
-                         admin_secret=admin_secret)
+    return make_settings(
+        "127.0.0.1:9092", "p", "http://127.0.0.1:9", listen=listen, admin_secret=admin_secret
+    )
 
 
 def test_policy_loopback_without_secret_is_open_except_through_a_proxy() -> None:

@@ -32,16 +32,26 @@ async def emu() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-async def clients(emu: Emulator, kafka_broker: str, unique_name: str,
-                  ) -> AsyncIterator[dict[str, ZohoClient]]:
+async def clients(
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+) -> AsyncIterator[dict[str, ZohoClient]]:
     settings = make_settings(kafka_broker, unique_name, emu.url)
     found = {}
     for name, org in settings.orgs.items():
-        found[name] = ZohoClient(OrgConnection(
-            name=name, dc=org.dc, edition=org.edition, client_id=org.client_id,
-            client_secret=org.client_secret.get_secret_value(),
-            refresh_token=org.refresh_token.get_secret_value(),
-            accounts_url=org.accounts_url, api_url=org.api_url))
+        found[name] = ZohoClient(
+            OrgConnection(
+                name=name,
+                dc=org.dc,
+                edition=org.edition,
+                client_id=org.client_id,
+                client_secret=org.client_secret.get_secret_value(),
+                refresh_token=org.refresh_token.get_secret_value(),
+                accounts_url=org.accounts_url,
+                api_url=org.api_url,
+            )
+        )
         await found[name].start()
     yield found
     for client in found.values():
@@ -49,22 +59,47 @@ async def clients(emu: Emulator, kafka_broker: str, unique_name: str,
 
 
 def dead_write(source_id: str, modified_time: str) -> DeadLetter:
-    write = Write(route="src->tgt", target_org="tgt", target_module="Accounts",
-                  source_org="src", source_module="Accounts", source_id=source_id,
-                  operation="upsert", record={"Account_Name": "Acme", "Origin_Record_Id":
-                                              source_id}, match_field="Origin_Record_Id",
-                  content_hash="h", modified_time=modified_time, attempt=7)
-    return DeadLetter(id=f"w{source_id}", route="src->tgt", stage="write", key=write.key,
-                      record=write.asdict(), code="MANDATORY_NOT_FOUND",
-                      message="required field not found", details={"api_name": "Tier"},
-                      attempts=7, failed_at=time.time())
+    write = Write(
+        route="src->tgt",
+        target_org="tgt",
+        target_module="Accounts",
+        source_org="src",
+        source_module="Accounts",
+        source_id=source_id,
+        operation="upsert",
+        record={"Account_Name": "Acme", "Origin_Record_Id": source_id},
+        match_field="Origin_Record_Id",
+        content_hash="h",
+        modified_time=modified_time,
+        attempt=7,
+    )
+    return DeadLetter(
+        id=f"w{source_id}",
+        route="src->tgt",
+        stage="write",
+        key=write.key,
+        record=write.asdict(),
+        code="MANDATORY_NOT_FOUND",
+        message="required field not found",
+        details={"api_name": "Tier"},
+        attempts=7,
+        failed_at=time.time(),
+    )
 
 
 def dead_transform(source_id: str) -> DeadLetter:
-    return DeadLetter(id=f"t{source_id}", route="src->tgt", stage="transform",
-                      key=f"src/Accounts/{source_id}", record={"id": source_id},
-                      code="REJECTED", message="<b>no mapping</b> for Rating",
-                      details={}, attempts=1, failed_at=time.time() - 60)
+    return DeadLetter(
+        id=f"t{source_id}",
+        route="src->tgt",
+        stage="transform",
+        key=f"src/Accounts/{source_id}",
+        record={"id": source_id},
+        code="REJECTED",
+        message="<b>no mapping</b> for Rating",
+        details={},
+        attempts=1,
+        failed_at=time.time() - 60,
+    )
 
 
 async def produce(broker: str, topic: str, *letters: DeadLetter) -> None:
@@ -77,8 +112,12 @@ async def produce(broker: str, topic: str, *letters: DeadLetter) -> None:
         await producer.stop()
 
 
-async def read_all(broker: str, topic: str, expect: int, within: float = 15.0,
-                   ) -> list[dict[str, Any]]:
+async def read_all(
+    broker: str,
+    topic: str,
+    expect: int,
+    within: float = 15.0,
+) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
     await consumer.start()
     found: list[dict[str, Any]] = []
@@ -97,8 +136,10 @@ def browse_and_retry(url: str, entry_id: str) -> dict[str, Any]:
     with chromium() as browser:
         browser.get(url)
         route = browser.find_element(By.CSS_SELECTOR, "tr.route[data-route='src->tgt']")
-        before = [row.get_attribute("data-id")
-                  for row in browser.find_elements(By.CSS_SELECTOR, "tr.dlq-entry")]
+        before = [
+            row.get_attribute("data-id")
+            for row in browser.find_elements(By.CSS_SELECTOR, "tr.dlq-entry")
+        ]
         html = browser.page_source
         row = browser.find_element(By.CSS_SELECTOR, f"tr.dlq-entry[data-id='{entry_id}']")
         route_cells = [c.text for c in route.find_elements(By.TAG_NAME, "td")]
@@ -106,14 +147,25 @@ def browse_and_retry(url: str, entry_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + 10
         while "Retried" not in browser.page_source and time.monotonic() < deadline:
             time.sleep(0.05)  # polling the browser's DOM with a deadline
-        after = [r.get_attribute("data-id")
-                 for r in browser.find_elements(By.CSS_SELECTOR, "tr.dlq-entry")]
-        return {"route": route_cells, "before": before, "after": after, "html": html,
-                "landed": browser.page_source, "url": browser.current_url}
+        after = [
+            r.get_attribute("data-id")
+            for r in browser.find_elements(By.CSS_SELECTOR, "tr.dlq-entry")
+        ]
+        return {
+            "route": route_cells,
+            "before": before,
+            "after": after,
+            "html": html,
+            "landed": browser.page_source,
+            "url": browser.current_url,
+        }
 
 
 async def test_page_renders_and_retry_button_republishes(
-    emu: Emulator, clients: dict[str, ZohoClient], kafka_broker: str, unique_name: str,
+    emu: Emulator,
+    clients: dict[str, ZohoClient],
+    kafka_broker: str,
+    unique_name: str,
 ) -> None:
     settings: Settings = make_settings(kafka_broker, unique_name, emu.url)
     [outcome] = await clients["src"].insert("Accounts", [{"Account_Name": "Acme"}])
@@ -123,12 +175,14 @@ async def test_page_renders_and_retry_button_republishes(
     failed = dead_write(str(outcome.id), str(record["Modified_Time"]))
     await produce(kafka_broker, settings.topics.dlq, failed, dead_transform("42"))
     registry = CollectorRegistry()
-    PipelineMetrics.create(registry).writes.labels(target="tgt", module="Accounts",
-                                                   outcome="insert").inc(7)
+    PipelineMetrics.create(registry).writes.labels(
+        target="tgt", module="Accounts", outcome="insert"
+    ).inc(7)
 
     status_page = StatusPage(settings, registry, clients)
-    async with IngressService(settings, clients, registry, poll=False, watch=False,
-                              extensions=[status_page]) as ingress:
+    async with IngressService(
+        settings, clients, registry, poll=False, watch=False, extensions=[status_page]
+    ) as ingress:
         seen = await asyncio.to_thread(browse_and_retry, ingress.url + "/", failed.id)
         async with aiohttp.ClientSession() as http, http.get(ingress.url + "/admin/dlq") as r:
             still_open = [e["id"] for e in await r.json()]

@@ -27,16 +27,26 @@ async def insert(zoho: Any, module: str, rows: list[dict[str, Any]]) -> list[str
 
 
 async def test_a_contact_before_its_account_is_linked_to_the_synced_account(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
-    worker = make_worker([route(Accounts={"match_field": "Origin_Record_Id"},
-                                Contacts={"match_field": "Origin_Record_Id"})])
+    worker = make_worker(
+        [
+            route(
+                Accounts={"match_field": "Origin_Record_Id"},
+                Contacts={"match_field": "Origin_Record_Id"},
+            )
+        ]
+    )
     worker.start()
     src = await client(emu, "src", session)
     [account] = await insert(src, "Accounts", [{"Account_Name": "Parent", "Tier": "gold"}])
-    [contact] = await insert(src, "Contacts", [{"Last_Name": "Child",
-                                                "Account_Name": {"id": account}}])
+    [contact] = await insert(
+        src, "Contacts", [{"Last_Name": "Child", "Account_Name": {"id": account}}]
+    )
     # The Account's notification was lost: only the Contact's hint arrives.
     await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Contacts", [contact])
 
@@ -53,11 +63,20 @@ async def test_a_contact_before_its_account_is_linked_to_the_synced_account(
 
 
 async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
-    worker = make_worker([route(Accounts={"match_field": "Origin_Record_Id"},
-                                Contacts={"match_field": "Origin_Record_Id"})])
+    worker = make_worker(
+        [
+            route(
+                Accounts={"match_field": "Origin_Record_Id"},
+                Contacts={"match_field": "Origin_Record_Id"},
+            )
+        ]
+    )
     worker.start()
     src = await client(emu, "src", session)
     [first] = await insert(src, "Accounts", [{"Account_Name": "First", "Tier": "gold"}])
@@ -70,16 +89,28 @@ async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
     # Orphans in (almost surely) every partition of `held`: their parents never reach the
     # target, and their wait (held_since in the future) outlasts this test by far.
     for _ in range(24):
-        orphan = Change(org="src", module="Contacts", id=uuid.uuid4().hex, operation="insert",
-                        modified_time=None, record={}, source="notification",
-                        received_at=time.time())
-        held = HeldChange(change=orphan, held_since=time.time() + 120,
-                          parents=[f"src/Accounts/{uuid.uuid4().hex}"])
-        await kafka_producer.send_and_wait(Topics(unique_name).held, key=orphan.key.encode(),
-                                           value=held.dumps())
+        orphan = Change(
+            org="src",
+            module="Contacts",
+            id=uuid.uuid4().hex,
+            operation="insert",
+            modified_time=None,
+            record={},
+            source="notification",
+            received_at=time.time(),
+        )
+        held = HeldChange(
+            change=orphan,
+            held_since=time.time() + 120,
+            parents=[f"src/Accounts/{uuid.uuid4().hex}"],
+        )
+        await kafka_producer.send_and_wait(
+            Topics(unique_name).held, key=orphan.key.encode(), value=held.dumps()
+        )
     [account] = await insert(src, "Accounts", [{"Account_Name": "Parent", "Tier": "gold"}])
-    [contact] = await insert(src, "Contacts", [{"Last_Name": "Child",
-                                                "Account_Name": {"id": account}}])
+    [contact] = await insert(
+        src, "Contacts", [{"Last_Name": "Child", "Account_Name": {"id": account}}]
+    )
     await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Contacts", [contact])
 
     # Long before the orphans give up: they must not block the partition meanwhile.
@@ -87,17 +118,23 @@ async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
 
 
 async def test_a_record_missing_a_mandatory_field_is_dead_lettered_alone(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str, kafka_broker: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    kafka_broker: str,
 ) -> None:
     worker = make_worker([route()])
     worker.start()
     src = await client(emu, "src", session)
-    good = await insert(src, "Accounts", [{"Account_Name": f"Good {n}", "Tier": "gold"}
-                                          for n in range(5)])
+    good = await insert(
+        src, "Accounts", [{"Account_Name": f"Good {n}", "Tier": "gold"} for n in range(5)]
+    )
     [bad] = await insert(src, "Accounts", [{"Account_Name": "No tier"}])
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts",
-                     [*good[:2], bad, *good[2:]])
+    await send_hints(
+        kafka_producer, f"{unique_name}.hints", "src", "Accounts", [*good[:2], bad, *good[2:]]
+    )
 
     async def good_ones() -> bool:
         return count(emu, "tgt", "Accounts") == 5
@@ -106,21 +143,28 @@ async def test_a_record_missing_a_mandatory_field_is_dead_lettered_alone(
     assert set(by_field(records(emu, "tgt", "Accounts"), "Origin_Record_Id")) == set(good)
     [letter] = await read_dead_letters(kafka_broker, f"{unique_name}.dlq", expect=1)
     assert (letter.stage, letter.code, letter.key) == (
-        "write", "MANDATORY_NOT_FOUND", f"src/Accounts/{bad}")
+        "write",
+        "MANDATORY_NOT_FOUND",
+        f"src/Accounts/{bad}",
+    )
     assert letter.details.get("api_name") == "Tier"
     assert letter.record["record"]["Origin_Record_Id"] == bad
 
 
 async def test_a_failing_target_does_not_hold_up_the_healthy_one(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
     worker = make_worker([route("tgt"), route("tgt2")], orgs=("src", "tgt", "tgt2"))
     emu.state.orgs["tgt2"].faults.merge({"error_rate": 1.0, "error_status": 500})
     worker.start()
     src = await client(emu, "src", session)
-    ids = await insert(src, "Accounts", [{"Account_Name": f"Fan {n}", "Tier": "gold"}
-                                         for n in range(30)])
+    ids = await insert(
+        src, "Accounts", [{"Account_Name": f"Fan {n}", "Tier": "gold"} for n in range(30)]
+    )
     await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
 
     async def healthy_synced() -> bool:
@@ -140,16 +184,23 @@ async def test_a_failing_target_does_not_hold_up_the_healthy_one(
 
 
 async def test_a_killed_worker_restarted_leaves_every_record_once(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
-    worker = make_worker([route()], sink={"linger_ms": 100, "batch_size": 20,
-                                          "backoff_initial_ms": 200})
+    worker = make_worker(
+        [route()], sink={"linger_ms": 100, "batch_size": 20, "backoff_initial_ms": 200}
+    )
     src = await client(emu, "src", session)
     ids: list[str] = []
     for start in range(0, 400, 100):
-        ids += await insert(src, "Accounts", [{"Account_Name": f"K {n}", "Tier": "gold"}
-                                              for n in range(start, start + 100)])
+        ids += await insert(
+            src,
+            "Accounts",
+            [{"Account_Name": f"K {n}", "Tier": "gold"} for n in range(start, start + 100)],
+        )
     emu.state.orgs["tgt"].faults.merge({"latency_ms": 40})
     worker.start()
     await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)

@@ -23,8 +23,11 @@ from tests.support.pipeline import (
 )
 from zoho_emulator import Emulator
 
-ROUTE = {"source": "src", "target": "tgt",
-         "modules": {"Accounts": {"match_field": "Origin_Record_Id", "delete": True}}}
+ROUTE = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {"Accounts": {"match_field": "Origin_Record_Id", "delete": True}},
+}
 UPSERT = "POST /crm/v8/Accounts/upsert"
 
 
@@ -37,8 +40,11 @@ def accounts(prefix: str, n: int) -> list[dict[str, Any]]:
 
 
 async def test_sigterm_finishes_the_upsert_in_flight_and_records_it(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
     worker = make_worker([ROUTE])
     worker.start()
@@ -52,8 +58,9 @@ async def test_sigterm_finishes_the_upsert_in_flight_and_records_it(
     ids = await insert(src, accounts("Drain", 20))
     await send_hints(kafka_producer, hints, "src", "Accounts", ids)
     before = calls(emu, "tgt", UPSERT)
-    await wait_until(lambda: _true(calls(emu, "tgt", UPSERT) > before), 30,
-                     "the upsert in flight", worker)
+    await wait_until(
+        lambda: _true(calls(emu, "tgt", UPSERT) > before), 30, "the upsert in flight", worker
+    )
     assert count(emu, "tgt", "Accounts") == 1, "the batch was written before SIGTERM"
     stopped = time.monotonic()
     assert await worker.terminate() == 0, worker.log()
@@ -81,8 +88,11 @@ async def test_sigterm_finishes_the_upsert_in_flight_and_records_it(
 
 
 async def test_two_workers_share_the_partitions_and_write_each_record_once(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
     first, second = make_worker([ROUTE]), make_worker([ROUTE], log_name="worker2.log")
     first.start()
@@ -104,8 +114,11 @@ async def test_two_workers_share_the_partitions_and_write_each_record_once(
 
     async def split() -> bool:  # each topic's partitions divided between the two, none twice
         a, b = shares()
-        return all(a[t].isdisjoint(b[t]) and a[t] | b[t] == {0, 1, 2, 3} for t in topics) \
-            and any(a.values()) and any(b.values())
+        return (
+            all(a[t].isdisjoint(b[t]) and a[t] | b[t] == {0, 1, 2, 3} for t in topics)
+            and any(a.values())
+            and any(b.values())
+        )
 
     await wait_until(split, 30, "the partitions split between the two workers")
     print("assignments:", shares())
@@ -122,17 +135,25 @@ def assigned(worker: Worker, topic: str) -> set[int]:
 
 @pytest.mark.parametrize("roles", [("ingress", "worker"), ("all",)], ids=["apart", "all"])
 async def test_a_webhook_syncs_through_ingress_and_worker_roles(
-    emu: Emulator, session: aiohttp.ClientSession, unique_name: str, kafka_broker: str,
-    tmp_path: Path, roles: tuple[str, ...],
+    emu: Emulator,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    kafka_broker: str,
+    tmp_path: Path,
+    roles: tuple[str, ...],
 ) -> None:
     port = free_port()
-    config = write_config(tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name,
-                          ("src", "tgt"), [ROUTE],
-                          ingress={"listen": f"127.0.0.1:{port}",
-                                   "webhook_secret": "${HOOK_SECRET}"})
+    config = write_config(
+        tmp_path / "orgsync.yaml",
+        emu.url,
+        kafka_broker,
+        unique_name,
+        ("src", "tgt"),
+        [ROUTE],
+        ingress={"listen": f"127.0.0.1:{port}", "webhook_secret": "${HOOK_SECRET}"},
+    )
     env = worker_env(("src", "tgt"))
-    processes = [Worker(config, env, tmp_path, role=role, log_name=f"{role}.log")
-                 for role in roles]
+    processes = [Worker(config, env, tmp_path, role=role, log_name=f"{role}.log") for role in roles]
     for process in processes:
         process.start()
     try:
@@ -143,15 +164,20 @@ async def test_a_webhook_syncs_through_ingress_and_worker_roles(
 
         async def accepted() -> bool:
             try:
-                async with session.post(url, json=body,
-                                        headers={"X-Orgsync-Secret": SECRET}) as response:
+                async with session.post(
+                    url, json=body, headers={"X-Orgsync-Secret": SECRET}
+                ) as response:
                     return response.status < 300
             except aiohttp.ClientConnectionError:
                 return False  # the ingress is still starting
 
         await wait_until(accepted, 30, "the ingress to accept the webhook", processes[0])
-        await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 1), 60,
-                         "the webhook's record in the target", processes[-1])
+        await wait_until(
+            lambda: _true(count(emu, "tgt", "Accounts") == 1),
+            60,
+            "the webhook's record in the target",
+            processes[-1],
+        )
         [row] = records(emu, "tgt", "Accounts")
         assert (row["Origin_Record_Id"], row["Account_Name"]) == (account, "Hooked 0")
     finally:
@@ -160,8 +186,12 @@ async def test_a_webhook_syncs_through_ingress_and_worker_roles(
 
 
 async def test_deleting_a_record_the_target_no_longer_has_is_done_not_dead(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str, kafka_broker: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    kafka_broker: str,
 ) -> None:
     worker = make_worker([ROUTE])
     worker.start()
@@ -177,8 +207,7 @@ async def test_deleting_a_record_the_target_no_longer_has_is_done_not_dead(
     await send_hints(kafka_producer, hints, "src", "Accounts", ids, "delete")
     await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 0), 60, "the deletes", worker)
     assert calls(emu, "tgt", "DELETE /crm/v8/Accounts") > deletes_before
-    assert await read_dead_letters(kafka_broker, f"{unique_name}.dlq", expect=1,
-                                   within=3.0) == []
+    assert await read_dead_letters(kafka_broker, f"{unique_name}.dlq", expect=1, within=3.0) == []
 
 
 async def _true(value: bool) -> bool:

@@ -12,27 +12,42 @@ from tests.support.pipeline import by_field, calls, client, send_hints, wait_unt
 from zoho_emulator import Emulator
 
 LEADS_ROUTE: dict[str, Any] = {
-    "source": "src", "target": "tgt",
-    "modules": {"Leads": {
-        "match_field": "Email",
-        "fields": ["First_Name", "Last_Name", "Email", "Company", "Phone", "Lead_Source"],
-        "rename": {"Phone": "Mobile"},
-        "values": {"Lead_Source": {"Web Download": "Cold Call"}},
-        "owner": {"match": "email", "default": "admin@tgt.example"},
-        "delete": True}},
+    "source": "src",
+    "target": "tgt",
+    "modules": {
+        "Leads": {
+            "match_field": "Email",
+            "fields": ["First_Name", "Last_Name", "Email", "Company", "Phone", "Lead_Source"],
+            "rename": {"Phone": "Mobile"},
+            "values": {"Lead_Source": {"Web Download": "Cold Call"}},
+            "owner": {"match": "email", "default": "admin@tgt.example"},
+            "delete": True,
+        }
+    },
 }
 
 
 async def test_create_update_delete_reach_the_target_mapped(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
     worker = make_worker([LEADS_ROUTE])
     worker.start()
     src = await client(emu, "src", session)
     hints = f"{unique_name}.hints"
-    rows = [{"Last_Name": f"Lead {n}", "First_Name": "Ann", "Email": f"l{n}@example.com",
-             "Phone": f"+1555000{n}", "Lead_Source": "Web Download"} for n in range(3)]
+    rows = [
+        {
+            "Last_Name": f"Lead {n}",
+            "First_Name": "Ann",
+            "Email": f"l{n}@example.com",
+            "Phone": f"+1555000{n}",
+            "Lead_Source": "Web Download",
+        }
+        for n in range(3)
+    ]
     outcomes = await src.insert("Leads", rows)
     ids = [str(o.id) for o in outcomes]
     await send_hints(kafka_producer, hints, "src", "Leads", ids, "insert")
@@ -56,20 +71,30 @@ async def test_create_update_delete_reach_the_target_mapped(
 
     async def updated_and_deleted() -> bool:
         target = by_field(records(emu, "tgt", "Leads"), "Email")
-        return (target.get("l0@example.com", {}).get("First_Name") == "Bea"
-                and "l1@example.com" not in target)
+        return (
+            target.get("l0@example.com", {}).get("First_Name") == "Bea"
+            and "l1@example.com" not in target
+        )
 
     await wait_until(updated_and_deleted, 30, "update and delete in the target", worker)
     assert set(by_field(records(emu, "tgt", "Leads"), "Email")) == {
-        "l0@example.com", "l2@example.com"}
+        "l0@example.com",
+        "l2@example.com",
+    }
 
 
 async def test_a_thousand_creates_take_few_calls(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
-    route = {"source": "src", "target": "tgt",
-             "modules": {"Accounts": {"match_field": "Origin_Record_Id"}}}
+    route = {
+        "source": "src",
+        "target": "tgt",
+        "modules": {"Accounts": {"match_field": "Origin_Record_Id"}},
+    }
     # 500 ms (default 250): a burst's first batch still fills while a busy CI machine slows the
     # processor below 400 writes/s (the measured pace alone is ~500/s, bench/pipeline_throughput)
     worker = make_worker([route], sink={"linger_ms": 500})
@@ -96,7 +121,8 @@ async def test_a_thousand_creates_take_few_calls(
     for entry in log:
         sizes[entry["at_ms"]] = sizes.get(entry["at_ms"], 0) + 1
     print("upsert batches (ms, size):", sorted(sizes.items()))
-    print(f"1000 creates: {took:.1f}s from the burst, {fetches} fetch calls, "
-          f"{upserts} upsert calls")
+    print(
+        f"1000 creates: {took:.1f}s from the burst, {fetches} fetch calls, {upserts} upsert calls"
+    )
     assert fetches <= 11
     assert upserts <= 11

@@ -17,16 +17,21 @@ from zoho_emulator import Emulator
 
 FIELDS = ["First_Name", "Last_Name", "Email", "Lead_Status"]
 ROUTES: list[dict[str, Any]] = [
-    {"source": "src", "target": "tgt",
-     "modules": {"Leads": {"match_field": "Email", "fields": FIELDS}}},
-    {"source": "tgt", "target": "src",
-     "modules": {"Leads": {"match_field": "Email", "fields": ["Lead_Status"]}}},
+    {
+        "source": "src",
+        "target": "tgt",
+        "modules": {"Leads": {"match_field": "Email", "fields": FIELDS}},
+    },
+    {
+        "source": "tgt",
+        "target": "src",
+        "modules": {"Leads": {"match_field": "Email", "fields": ["Lead_Status"]}},
+    },
 ]
 
 
 @contextlib.asynccontextmanager
-async def notifier(emu: Emulator, producer: AIOKafkaProducer,
-                   topic: str) -> AsyncIterator[None]:
+async def notifier(emu: Emulator, producer: AIOKafkaProducer, topic: str) -> AsyncIterator[None]:
     """Every write in either org (ours included) becomes a hint, as Zoho's notifications do."""
 
     async def forward() -> None:
@@ -34,7 +39,7 @@ async def notifier(emu: Emulator, producer: AIOKafkaProducer,
         while True:
             for org in seen:
                 log = emu.state.orgs[org].write_log
-                for entry in log[seen[org]:]:
+                for entry in log[seen[org] :]:
                     if entry["module"] == "Leads":
                         op = "delete" if entry["op"] == "delete" else "update"
                         await send_hints(producer, topic, org, "Leads", [entry["id"]], op)
@@ -55,16 +60,26 @@ def upserts(emu: Emulator) -> int:
 
 
 async def test_two_way_leads_settle_without_ping_pong(
-    emu: Emulator, make_worker: Any, kafka_producer: AIOKafkaProducer,
-    session: aiohttp.ClientSession, unique_name: str,
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
 ) -> None:
     worker = make_worker(ROUTES)
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
     async with notifier(emu, kafka_producer, f"{unique_name}.hints"):
-        ids = [str(o.id) for o in await src.insert("Leads", [
-            {"Last_Name": f"L{n}", "Email": f"two{n}@example.com", "Lead_Status": "New"}
-            for n in range(5)])]
+        ids = [
+            str(o.id)
+            for o in await src.insert(
+                "Leads",
+                [
+                    {"Last_Name": f"L{n}", "Email": f"two{n}@example.com", "Lead_Status": "New"}
+                    for n in range(5)
+                ],
+            )
+        ]
 
         async def created() -> bool:
             return len(records(emu, "tgt", "Leads")) == 5
@@ -72,17 +87,23 @@ async def test_two_way_leads_settle_without_ping_pong(
         await wait_until(created, 60, "the leads in the target", worker)
         target_ids = {row["Email"]: row["id"] for row in records(emu, "tgt", "Leads")}
         # A burst of genuine edits on both sides: status in the target, names in the source.
-        await tgt.update("Leads", [{"id": target_ids[f"two{n}@example.com"],
-                                    "Lead_Status": "Contacted"} for n in (0, 1)])
+        await tgt.update(
+            "Leads",
+            [{"id": target_ids[f"two{n}@example.com"], "Lead_Status": "Contacted"} for n in (0, 1)],
+        )
         await src.update("Leads", [{"id": ids[n], "First_Name": f"F{n}"} for n in (2, 3)])
 
         async def settled() -> bool:
             s = by_field(records(emu, "src", "Leads"), "Email")
             t = by_field(records(emu, "tgt", "Leads"), "Email")
-            return all(s[e]["Lead_Status"] == t[e]["Lead_Status"]
-                       and s[e]["First_Name"] == t[e]["First_Name"] for e in s) and (
+            return all(
+                s[e]["Lead_Status"] == t[e]["Lead_Status"]
+                and s[e]["First_Name"] == t[e]["First_Name"]
+                for e in s
+            ) and (
                 s["two0@example.com"]["Lead_Status"] == "Contacted"
-                and t["two2@example.com"]["First_Name"] == "F2")
+                and t["two2@example.com"]["First_Name"] == "F2"
+            )
 
         await wait_until(settled, 60, "both orgs equal", worker)
         # A marker edit: once it has arrived, everything before it has been processed.

@@ -42,11 +42,19 @@ def suite_secret_scan() -> Iterator[None]:
     """After the suite: a row saying how much output was scanned and what was found."""
     yield
     if SUITE_SCAN.scanned_items:
-        record_row(Row(
-            scenario="6b. secrets in all output", passed=not SUITE_SCAN.leaks,
-            load=f"{SUITE_SCAN.scanned_items} outputs, {SUITE_SCAN.scanned_bytes:,} bytes",
-            faults=f"{len(SUITE_SCAN.secrets)} secrets and tokens searched",
-            expected=0, found=len(SUITE_SCAN.leaks), duplicates=0, dlq=0, converge_s=None))
+        record_row(
+            Row(
+                scenario="6b. secrets in all output",
+                passed=not SUITE_SCAN.leaks,
+                load=f"{SUITE_SCAN.scanned_items} outputs, {SUITE_SCAN.scanned_bytes:,} bytes",
+                faults=f"{len(SUITE_SCAN.secrets)} secrets and tokens searched",
+                expected=0,
+                found=len(SUITE_SCAN.leaks),
+                duplicates=0,
+                dlq=0,
+                converge_s=None,
+            )
+        )
 
 
 @pytest.fixture
@@ -57,8 +65,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
-    return {"src": org_config("src", "in", target_modules(Accounts=TIER)),
-            "tgt": org_config("tgt", "us", target_modules(Accounts=TIER))}
+    return {
+        "src": org_config("src", "in", target_modules(Accounts=TIER)),
+        "tgt": org_config("tgt", "us", target_modules(Accounts=TIER)),
+    }
 
 
 @pytest.fixture
@@ -68,8 +78,9 @@ def emulator_extra() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def emu(emulator_orgs: dict[str, Any],
-              emulator_extra: dict[str, Any]) -> AsyncIterator[Emulator]:
+async def emu(
+    emulator_orgs: dict[str, Any], emulator_extra: dict[str, Any]
+) -> AsyncIterator[Emulator]:
     async with Emulator({"orgs": emulator_orgs, **emulator_extra}) as emulator:
         SUITE_SCAN.watch(emulator)
         SUITE_SCAN.add(ADMIN_SECRET)
@@ -78,8 +89,13 @@ async def emu(emulator_orgs: dict[str, Any],
 
 
 @pytest.fixture
-def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path,
-                    request: pytest.FixtureRequest) -> Iterator[MakeDeployment]:
+def make_deployment(
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[MakeDeployment]:
     made: list[Deployment] = []
 
     def make(sync: list[dict[str, Any]], broker: str | None = None, **kw: Any) -> Deployment:
@@ -104,7 +120,11 @@ def make_deployment(emu: Emulator, kafka_broker: str, unique_name: str, tmp_path
 
 
 @pytest.fixture
-async def ingress(emu: Emulator, make_deployment: MakeDeployment, kafka_broker: str,
-                  session: aiohttp.ClientSession) -> RunningIngress:
+async def ingress(
+    emu: Emulator,
+    make_deployment: MakeDeployment,
+    kafka_broker: str,
+    session: aiohttp.ClientSession,
+) -> RunningIngress:
     """`orgsync run --role ingress` (Accounts of src), its channel subscribed."""
     return await start_ingress(emu, make_deployment([ACCOUNTS_ROUTE]), kafka_broker, session)

@@ -46,8 +46,13 @@ class Broker:
         self.address = f"127.0.0.1:{self.port}"
 
     def run(self, action: str) -> None:
-        subprocess.run([str(REPO / "scripts" / "local-kafka"), action], env=self.env,
-                       check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            [str(REPO / "scripts" / "local-kafka"), action],
+            env=self.env,
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
 
 
 def _free_port_pair() -> int:
@@ -79,20 +84,26 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 async def hook(session: aiohttp.ClientSession, url: str, record_id: str) -> int:
-    async with session.post(f"{url}/hooks/zoho/src", headers={"X-Orgsync-Secret": SECRET},
-                            json={"module": "Accounts", "id": record_id}) as response:
+    async with session.post(
+        f"{url}/hooks/zoho/src",
+        headers={"X-Orgsync-Secret": SECRET},
+        json={"module": "Accounts", "id": record_id},
+    ) as response:
         await response.read()
         return response.status
 
 
 async def test_a_broker_restart_loses_and_duplicates_nothing(
-    broker: Broker, emu: Emulator, make_deployment: MakeDeployment,
+    broker: Broker,
+    emu: Emulator,
+    make_deployment: MakeDeployment,
     session: aiohttp.ClientSession,
 ) -> None:
     # `broker` comes first: fixtures stop in reverse order, so orgsync stops before it.
     total = scaled(2000, 600)
-    deployment = make_deployment([ACCOUNTS_ROUTE], broker=broker.address, poll_seconds=5,
-                                 sink=QUICK_SINK)
+    deployment = make_deployment(
+        [ACCOUNTS_ROUTE], broker=broker.address, poll_seconds=5, sink=QUICK_SINK
+    )
     orgsync = deployment.process("all")
     await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
@@ -104,16 +115,24 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
             await asyncio.sleep(0.5)  # pacing the load, not waiting for an effect
 
     load = asyncio.create_task(generate())
-    await until(lambda: count(emu, "tgt", "Accounts") >= total // 4, 60,
-                "a quarter of the records in the target", [orgsync])
+    await until(
+        lambda: count(emu, "tgt", "Accounts") >= total // 4,
+        60,
+        "a quarter of the records in the target",
+        [orgsync],
+    )
     await asyncio.to_thread(broker.run, "stop")
     written_at_stop = count(emu, "tgt", "Accounts")
     # While Kafka is down the notifications of new records cannot be made durable: they get
     # 503 and are lost (Zoho does not retry them), so the poller must find those records.
     down_status = await hook(session, deployment.ingress_url, "1")
     created_at_stop = count(emu, "src", "Accounts")
-    await until(lambda: count(emu, "src", "Accounts") >= created_at_stop + 2 * batch, 30,
-                "records created while Kafka is down", [orgsync])
+    await until(
+        lambda: count(emu, "src", "Accounts") >= created_at_stop + 2 * batch,
+        30,
+        "records created while Kafka is down",
+        [orgsync],
+    )
     created_while_down = count(emu, "src", "Accounts") - created_at_stop
     await asyncio.to_thread(broker.run, "start")
     restarted = time.monotonic()
@@ -123,18 +142,30 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
 
     recovered = await until(accepted_again, 90, "the ingress to accept again", [orgsync])
     await load
-    converge, why = await converged(lambda: count(emu, "tgt", "Accounts") >= total, 180,
-                                    "every record after the restart", [orgsync])
+    converge, why = await converged(
+        lambda: count(emu, "tgt", "Accounts") >= total,
+        180,
+        "every record after the restart",
+        [orgsync],
+    )
     result = mirror(emu)
     dlq = await topic_count(broker.address, deployment.topic("dlq"))
-    record_row(Row(
-        scenario="2. broker stop/start mid-sync",
-        passed=result.exact and dlq == 0 and down_status == 503 and converge is not None,
-        load=f"{total:,} Accounts created over ~30 s, {created_while_down} while Kafka was down",
-        faults=f"broker stopped with {written_at_stop}/{total} written; ingress "
-               f"{down_status} while down, 200 again {recovered:.1f}s after restart",
-        expected=result.expected, found=result.found, duplicates=result.duplicates, dlq=dlq,
-        converge_s=None if converge is None else round(time.monotonic() - restarted, 1)))
+    record_row(
+        Row(
+            scenario="2. broker stop/start mid-sync",
+            passed=result.exact and dlq == 0 and down_status == 503 and converge is not None,
+            load=(
+                f"{total:,} Accounts created over ~30 s, {created_while_down} while Kafka was down"
+            ),
+            faults=f"broker stopped with {written_at_stop}/{total} written; ingress "
+            f"{down_status} while down, 200 again {recovered:.1f}s after restart",
+            expected=result.expected,
+            found=result.found,
+            duplicates=result.duplicates,
+            dlq=dlq,
+            converge_s=None if converge is None else round(time.monotonic() - restarted, 1),
+        )
+    )
     assert converge is not None, why
     assert written_at_stop < total and created_while_down > 0
     assert down_status == 503

@@ -32,8 +32,10 @@ TIER = {"api_name": "Tier", "data_type": "text"}
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     """The target requires a Tier; the source does not."""
-    return {"src": org_config("src", "in", target_modules(Accounts=TIER)),
-            "tgt": org_config("tgt", "us", target_modules(Accounts={**TIER, "mandatory": True}))}
+    return {
+        "src": org_config("src", "in", target_modules(Accounts=TIER)),
+        "tgt": org_config("tgt", "us", target_modules(Accounts={**TIER, "mandatory": True})),
+    }
 
 
 async def open_entries(deployment: Deployment) -> list[dict[str, Any]]:
@@ -44,12 +46,15 @@ async def open_entries(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 async def test_rejected_records_are_dead_lettered_and_retried_after_the_fix(
-    emu: Emulator, make_deployment: MakeDeployment, session: aiohttp.ClientSession,
+    emu: Emulator,
+    make_deployment: MakeDeployment,
+    session: aiohttp.ClientSession,
     kafka_broker: str,
 ) -> None:
     good_n, bad_n = scaled(1000, 200), scaled(100, 20)
-    deployment = make_deployment([ACCOUNTS_ROUTE], sink={"linger_ms": 100,
-                                                          "backoff_initial_ms": 200})
+    deployment = make_deployment(
+        [ACCOUNTS_ROUTE], sink={"linger_ms": 100, "backoff_initial_ms": 200}
+    )
     orgsync = deployment.process("all")
     await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
@@ -62,35 +67,48 @@ async def test_rejected_records_are_dead_lettered_and_retried_after_the_fix(
     dlq_topic = deployment.topic("dlq")
 
     async def settled() -> bool:
-        return (count(emu, "tgt", "Accounts") >= len(good)
-                and await topic_count(kafka_broker, dlq_topic) >= bad_n)
+        return (
+            count(emu, "tgt", "Accounts") >= len(good)
+            and await topic_count(kafka_broker, dlq_topic) >= bad_n
+        )
 
-    await until(settled, 90, "the good records in the target, the bad ones in the DLQ",
-                [orgsync])
+    await until(settled, 90, "the good records in the target, the bad ones in the DLQ", [orgsync])
     entries = await open_entries(deployment)
     assert sorted(e["key"] for e in entries) == sorted(f"src/Accounts/{i}" for i in bad)
     assert {(e["stage"], e["code"], e["route"]) for e in entries} == {
-        ("write", "MANDATORY_NOT_FOUND", "src->tgt")}
+        ("write", "MANDATORY_NOT_FOUND", "src->tgt")
+    }
     assert {str(r["Origin_Record_Id"]) for r in records(emu, "tgt", "Accounts")} == set(good)
 
     # Fix the data where no notification tells orgsync (only the retry can bring it over).
     emu.state.orgs["src"].faults.merge({"drop_notifications": 1.0})
     for start in range(0, bad_n, 100):
-        await src.update("Accounts", [{"id": i, "Tier": "fixed"} for i in bad[start:start + 100]])
+        await src.update("Accounts", [{"id": i, "Tier": "fixed"} for i in bad[start : start + 100]])
     retried_at = time.monotonic()
     retry = await deployment.cli("dlq", "retry", "--all")
     assert retry.returncode == 0, retry.stdout + retry.stderr
-    await until(lambda: count(emu, "tgt", "Accounts") >= good_n + bad_n, 90,
-                "the retried records in the target", [orgsync])
+    await until(
+        lambda: count(emu, "tgt", "Accounts") >= good_n + bad_n,
+        90,
+        "the retried records in the target",
+        [orgsync],
+    )
     converge = time.monotonic() - retried_at
     result = mirror(emu)
     left = await open_entries(deployment)
-    record_row(Row(
-        scenario="4. permanent errors + dlq retry", passed=result.exact and not left,
-        load=f"{good_n:,} good + {bad_n} rejected Accounts",
-        faults=f"{bad_n} records missing a mandatory field (MANDATORY_NOT_FOUND), fixed in "
-               "the source unnoticed, then `orgsync dlq retry --all`",
-        expected=result.expected, found=result.found, duplicates=result.duplicates,
-        dlq=len(entries), converge_s=round(converge, 1)))
+    record_row(
+        Row(
+            scenario="4. permanent errors + dlq retry",
+            passed=result.exact and not left,
+            load=f"{good_n:,} good + {bad_n} rejected Accounts",
+            faults=f"{bad_n} records missing a mandatory field (MANDATORY_NOT_FOUND), fixed in "
+            "the source unnoticed, then `orgsync dlq retry --all`",
+            expected=result.expected,
+            found=result.found,
+            duplicates=result.duplicates,
+            dlq=len(entries),
+            converge_s=round(converge, 1),
+        )
+    )
     assert result.exact, (result.missing[:5], result.wrong[:5], result.duplicates)
     assert left == [], "retried entries leave the list"

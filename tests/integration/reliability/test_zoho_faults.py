@@ -30,8 +30,13 @@ from zoho_emulator import Emulator
 
 ORGS = ("src", "tgt")
 POLL_SECONDS = 8.0
-STEADY = {"error_rate": 0.1, "error_status": 500, "drop_notifications": 0.3,
-          "duplicate_notifications": 0.2, "delay_notifications_ms": 1500}
+STEADY = {
+    "error_rate": 0.1,
+    "error_status": 500,
+    "drop_notifications": 0.3,
+    "duplicate_notifications": 0.2,
+    "delay_notifications_ms": 1500,
+}
 
 
 @dataclass
@@ -73,9 +78,11 @@ class Chaos:
     def describe(self) -> str:
         dropped = self.emu.state.orgs["src"].stats.notifications["dropped"]
         throttled = sum(self.emu.state.orgs[o].stats.throttled for o in ORGS)
-        return (f"both orgs: 10% 500s, {self.bursts} 429 bursts ({throttled} 429s), "
-                f"{self.spikes} 2 s latency spikes, tokens revoked {self.revocations}x; "
-                f"notifications: {dropped} dropped (30%), 20% twice, +1.5 s late")
+        return (
+            f"both orgs: 10% 500s, {self.bursts} 429 bursts ({throttled} 429s), "
+            f"{self.spikes} 2 s latency spikes, tokens revoked {self.revocations}x; "
+            f"notifications: {dropped} dropped (30%), 20% twice, +1.5 s late"
+        )
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -94,18 +101,19 @@ async def generate(src: ZohoClient, total: int) -> list[str]:
         await asyncio.sleep(0.5)  # pacing the load, not waiting for an effect
     updates = [{"id": i, "Tier": "platinum"} for i in ids[::5]]
     for start in range(0, len(updates), 100):
-        chunk = updates[start:start + 100]
+        chunk = updates[start : start + 100]
         await insist(lambda chunk=chunk: src.update("Accounts", chunk))
     return ids
 
 
 async def test_transient_zoho_faults_on_both_orgs_lose_nothing(
-    emu: Emulator, make_deployment: MakeDeployment, session: aiohttp.ClientSession,
+    emu: Emulator,
+    make_deployment: MakeDeployment,
+    session: aiohttp.ClientSession,
     kafka_broker: str,
 ) -> None:
     total = scaled(5000, 600)
-    deployment = make_deployment([ACCOUNTS_ROUTE], poll_seconds=POLL_SECONDS,
-                                 sink=QUICK_SINK)
+    deployment = make_deployment([ACCOUNTS_ROUTE], poll_seconds=POLL_SECONDS, sink=QUICK_SINK)
     orgsync = deployment.process("all")
     await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
@@ -125,14 +133,19 @@ async def test_transient_zoho_faults_on_both_orgs_lose_nothing(
     converge, why = await converged(exact, 120, "every record with its last values", [orgsync])
     result = mirror(emu)
     dlq = await topic_count(kafka_broker, deployment.topic("dlq"))
-    record_row(Row(
-        scenario="3. Zoho faults on both orgs",
-        passed=result.exact and dlq == 0 and converge is not None,
-        load=f"{total:,} Accounts created over ~30 s, then {len(ids[::5])} updated",
-        faults=f"{chaos.describe()}; {gap} records behind at the end of the load",
-        expected=result.expected, found=result.found,
-        duplicates=result.duplicates, dlq=dlq,
-        converge_s=None if converge is None else round(converge, 1)))
+    record_row(
+        Row(
+            scenario="3. Zoho faults on both orgs",
+            passed=result.exact and dlq == 0 and converge is not None,
+            load=f"{total:,} Accounts created over ~30 s, then {len(ids[::5])} updated",
+            faults=f"{chaos.describe()}; {gap} records behind at the end of the load",
+            expected=result.expected,
+            found=result.found,
+            duplicates=result.duplicates,
+            dlq=dlq,
+            converge_s=None if converge is None else round(converge, 1),
+        )
+    )
     assert converge is not None, why
     assert chaos.bursts and chaos.spikes and chaos.revocations
     assert emu.state.orgs["src"].stats.notifications["dropped"] > 0

@@ -25,9 +25,19 @@ SMOKE_APP = "tests.support.smoke_app"
 def start_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
     log = open(workdir / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed with process
     return subprocess.Popen(
-        [sys.executable, "-m", SMOKE_APP, "worker", "--without-web",
-         "--loglevel", os.environ.get("SMOKE_LOGLEVEL", "warn")],  # debug to see the fetches
-        env={**env, "PYTHONPATH": str(REPO)}, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            SMOKE_APP,
+            "worker",
+            "--without-web",
+            "--loglevel",
+            os.environ.get("SMOKE_LOGLEVEL", "warn"),
+        ],  # debug to see the fetches
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -78,7 +88,9 @@ async def test_agent_consumes_and_table_recovers_after_restart(
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(
-        out_topic, bootstrap_servers=kafka_broker, auto_offset_reset="earliest",
+        out_topic,
+        bootstrap_servers=kafka_broker,
+        auto_offset_reset="earliest",
         metadata_max_age_ms=1000,
     )
     await consumer.start()

@@ -12,13 +12,16 @@ from orgsync.commands.replay import describe, find_route, parse_time, wanted, wi
 from orgsync_kernel.settings import Settings
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2025-01-31T12:00:00Z", datetime(2025, 1, 31, 12, tzinfo=UTC)),
-    ("2025-01-31T17:30:00+05:30", datetime(2025, 1, 31, 12, tzinfo=UTC)),
-    ("2025-01-31T12:00:00", datetime(2025, 1, 31, 12, tzinfo=UTC)),
-    ("0", datetime(1970, 1, 1, tzinfo=UTC)),
-    ("1738324800", datetime(2025, 1, 31, 12, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-31T12:00:00Z", datetime(2025, 1, 31, 12, tzinfo=UTC)),
+        ("2025-01-31T17:30:00+05:30", datetime(2025, 1, 31, 12, tzinfo=UTC)),
+        ("2025-01-31T12:00:00", datetime(2025, 1, 31, 12, tzinfo=UTC)),
+        ("0", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("1738324800", datetime(2025, 1, 31, 12, tzinfo=UTC)),
+    ],
+)
 def test_replay_times(text: str, expected: datetime) -> None:
     assert parse_time(text) == expected
 
@@ -33,12 +36,15 @@ def test_backfill_since_is_utc_without_an_offset() -> None:
     assert parse_since("2025-01-31") == datetime(2025, 1, 31, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    ((400, 450, 100.0), "Leads of src: 400/450 (88.9%)  100.0 records/s  ETA 0:00:00"),
-    ((0, 7200, 1.0), "Leads of src: 0/7200 (0.0%)  1.0 records/s  ETA 2:00:00"),
-    ((200, None, 50.0), "Leads of src: 200/?  50.0 records/s  ETA ?"),
-    ((10, 450, 0.0), "Leads of src: 10/450 (2.2%)  0.0 records/s  ETA ?"),
-])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ((400, 450, 100.0), "Leads of src: 400/450 (88.9%)  100.0 records/s  ETA 0:00:00"),
+        ((0, 7200, 1.0), "Leads of src: 0/7200 (0.0%)  1.0 records/s  ETA 2:00:00"),
+        ((200, None, 50.0), "Leads of src: 200/?  50.0 records/s  ETA ?"),
+        ((10, 450, 0.0), "Leads of src: 10/450 (2.2%)  0.0 records/s  ETA ?"),
+    ],
+)
 def test_progress_lines(args: tuple[int, int | None, float], line: str) -> None:
     assert progress_line("Leads of src", *args) == line
 
@@ -59,12 +65,22 @@ def test_a_route_replays_only_its_source_org() -> None:
 
 
 def test_routes_are_named_source_colon_target() -> None:
-    org = {"dc": "in", "edition": "enterprise", "client_id": "1000.X",
-           "client_secret": "org-client-secret", "refresh_token": "org-refresh-token"}
-    settings = Settings.model_validate({
-        "ingress": {"webhook_secret": "hook-secret-0123456789"},
-        "orgs": {"a": org, "b": org},
-        "sync": [{"source": "a", "target": "b", "modules": {"Leads": {"match_field": "Email"}}}]})
+    org = {
+        "dc": "in",
+        "edition": "enterprise",
+        "client_id": "1000.X",
+        "client_secret": "org-client-secret",
+        "refresh_token": "org-refresh-token",
+    }
+    settings = Settings.model_validate(
+        {
+            "ingress": {"webhook_secret": "hook-secret-0123456789"},
+            "orgs": {"a": org, "b": org},
+            "sync": [
+                {"source": "a", "target": "b", "modules": {"Leads": {"match_field": "Email"}}}
+            ],
+        }
+    )
     assert find_route(settings, "a:b").target == "b"
     for spec in ("b:a", "a-b", "a"):
         with pytest.raises(ValueError, match="routes: a:b"):

@@ -27,9 +27,17 @@ def test_orjson_and_sockets_have_their_own_areas() -> None:
 
 
 def test_render_lists_each_run_and_the_shares() -> None:
-    runs = {"one worker": {"records": 10_000, "records_per_s": 400.0, "worker_cpu_s": 23.0,
-                           "records_per_upsert": 98.0, "fetch_calls": 101,
-                           "worker_peak_rss_mb": 99.0, "at": "2026-11-27T12:00:00+0000"}}
+    runs = {
+        "one worker": {
+            "records": 10_000,
+            "records_per_s": 400.0,
+            "worker_cpu_s": 23.0,
+            "records_per_upsert": 98.0,
+            "fetch_calls": 101,
+            "worker_peak_rss_mb": 99.0,
+            "at": "2026-11-27T12:00:00+0000",
+        }
+    }
     text = render(runs, {"a": 3.0, "b": 1.0}, "profiled")
     assert "| one worker | 10,000 | 1 | 400.0 | 98.0 | 101 | 23.0 | 99.0 | 2.30 |" in text
     assert "| a | 3.0 | 75 % |" in text and "| b | 1.0 | 25 % |" in text
@@ -38,5 +46,7 @@ def test_render_lists_each_run_and_the_shares() -> None:
 
 def test_sections_with_other_markers_are_replaced_in_place() -> None:
     doc = "intro\n<!-- p:b -->\nold\n<!-- p:e -->\ntail\n"
-    assert refresh_section(doc, "new", "<!-- p:b -->", "<!-- p:e -->") == \
-        "intro\n<!-- p:b -->\nnew\n<!-- p:e -->\ntail\n"
+    assert (
+        refresh_section(doc, "new", "<!-- p:b -->", "<!-- p:e -->")
+        == "intro\n<!-- p:b -->\nnew\n<!-- p:e -->\ntail\n"
+    )

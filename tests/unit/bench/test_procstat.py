@@ -7,8 +7,10 @@ from bench.machine import memory_gb
 from bench.procstat import StatLine, descendants, parse_stat, parse_vmhwm_kib, tree_cpu_ticks
 from bench.workloads import RecordBook, bump, new_lead
 
-STAT = ("4242 (python3 -m (x)) S 4000 4242 4000 0 -1 4194304 100 0 0 0 "
-        "150 30 7 3 20 0 3 0 12345 1000000 2000 18446744073709551615")
+STAT = (
+    "4242 (python3 -m (x)) S 4000 4242 4000 0 -1 4194304 100 0 0 0 "
+    "150 30 7 3 20 0 3 0 12345 1000000 2000 18446744073709551615"
+)
 
 
 def test_parse_stat_handles_spaces_and_parentheses_in_the_name() -> None:
@@ -54,7 +56,6 @@ def test_bump_moves_the_version_marker() -> None:
     assert lead["Description"] == "run v1"
     assert bump(bump(lead, "run"), "run")["Description"] == "run v3"
     assert lead["Email"] == "lead7.run@bench.example"
-
 
 
 def test_record_book_keeps_every_version_and_the_last_one_is_expected() -> None:

@@ -10,9 +10,15 @@ LIMITS = PhysicalLimits.for_latency(100)
 
 def _result(**over: object) -> dict[str, object]:
     found: dict[str, object] = {
-        "synced_changes": 4000, "latency_ms": {"p50": 300.0, "p95": 600.0, "p99": 800.0},
-        "throughput_per_s": 2000.0, "calls_per_change": 0.03, "credits_per_change": 0.12,
-        "records_per_write_call": 98.5, "token_refreshes": 2, "throttled_429": 0}
+        "synced_changes": 4000,
+        "latency_ms": {"p50": 300.0, "p95": 600.0, "p99": 800.0},
+        "throughput_per_s": 2000.0,
+        "calls_per_change": 0.03,
+        "credits_per_change": 0.12,
+        "records_per_write_call": 98.5,
+        "token_refreshes": 2,
+        "throttled_429": 0,
+    }
     found.update(over)
     return found
 
@@ -31,12 +37,21 @@ def test_fmt() -> None:
 
 
 def test_table_has_ratios_and_physical_limits() -> None:
-    results = {"orgsync": _result(),
-               "seed-literal": _result(calls_per_change=2.0, throughput_per_s=10.0),
-               "per-record": _result(calls_per_change=1.0, throughput_per_s=200.0)}
+    results = {
+        "orgsync": _result(),
+        "seed-literal": _result(calls_per_change=2.0, throughput_per_s=10.0),
+        "per-record": _result(calls_per_change=1.0, throughput_per_s=200.0),
+    }
     table = report.render_table("burst", results, LIMITS)
     assert _row(table, "calls per synced change") == [
-        "calls per synced change", "0.03", "2", "1", "0.015×", "0.03×", "0.02"]
+        "calls per synced change",
+        "0.03",
+        "2",
+        "1",
+        "0.015×",
+        "0.03×",
+        "0.02",
+    ]
     assert _row(table, "throughput (changes/s)")[-3:] == ["200×", "10×", "10,000"]
     assert _row(table, "credits per synced change")[-1] == "0.11"
     assert table.startswith("**burst**")

@@ -7,14 +7,17 @@ import pytest
 from bench import stats as st
 
 
-@pytest.mark.parametrize(("values", "pct", "expected"), [
-    ([5.0], 50, 5.0),
-    ([1, 2, 3, 4], 50, 2.0),
-    ([1, 2, 3, 4], 95, 4.0),
-    (list(range(1, 101)), 99, 99.0),
-    (list(range(1, 101)), 95, 95.0),
-    ([40, 10, 30, 20], 50, 20.0),  # order of input does not matter
-])
+@pytest.mark.parametrize(
+    ("values", "pct", "expected"),
+    [
+        ([5.0], 50, 5.0),
+        ([1, 2, 3, 4], 50, 2.0),
+        ([1, 2, 3, 4], 95, 4.0),
+        (list(range(1, 101)), 99, 99.0),
+        (list(range(1, 101)), 95, 95.0),
+        ([40, 10, 30, 20], 50, 20.0),  # order of input does not matter
+    ],
+)
 def test_nearest_rank_percentile(values: list[float], pct: float, expected: float) -> None:
     assert st.percentile(values, pct) == expected
 
@@ -44,37 +47,66 @@ def test_physical_limits_at_100_ms() -> None:
     assert st.PhysicalLimits.for_latency(250).throughput_bound == pytest.approx(4_000)
 
 
-def _stats(calls: dict[str, dict[str, int]], refreshes: dict[str, int], credits: int,
-           throttled: int = 0) -> dict[str, object]:
-    return {"orgs": {"a": {"calls": calls, "token_refreshes": refreshes,
-                           "credits_used": credits, "throttled": throttled}}}
+def _stats(
+    calls: dict[str, dict[str, int]], refreshes: dict[str, int], credits: int, throttled: int = 0
+) -> dict[str, object]:
+    return {
+        "orgs": {
+            "a": {
+                "calls": calls,
+                "token_refreshes": refreshes,
+                "credits_used": credits,
+                "throttled": throttled,
+            }
+        }
+    }
 
 
 def test_client_usage_counts_only_the_named_clients() -> None:
     before = _stats({"x": {"GET /crm/v7/Leads": 2}}, {"x": 1}, 5)
-    after = _stats({"x": {"GET /crm/v7/Leads": 5, "POST /crm/v7/Leads/upsert": 4},
-                    "other": {"GET /crm/v7/Leads": 100}}, {"x": 2, "other": 9}, 50, 3)
+    after = _stats(
+        {
+            "x": {"GET /crm/v7/Leads": 5, "POST /crm/v7/Leads/upsert": 4},
+            "other": {"GET /crm/v7/Leads": 100},
+        },
+        {"x": 2, "other": 9},
+        50,
+        3,
+    )
     assert st.client_usage(before, after, "a", ["x"]) == st.ClientUsage(calls=7, refreshes=1)
     assert st.org_delta(before, after, "a", "credits_used") == 45
     assert st.org_delta(before, after, "a", "throttled") == 3
     assert st.calls_by_path(before, after, "a", "x") == {
-        "GET /crm/v7/Leads": 3, "POST /crm/v7/Leads/upsert": 4}
+        "GET /crm/v7/Leads": 3,
+        "POST /crm/v7/Leads/upsert": 4,
+    }
 
 
 def test_write_calls_are_posts_and_puts_of_the_module() -> None:
-    paths = {"POST /crm/v8/Leads/upsert": 3, "PUT /crm/v8/Leads": 2, "GET /crm/v8/Leads": 9,
-             "POST /crm/v8/actions/watch": 1, "POST /crm/v8/Contacts/upsert": 4}
+    paths = {
+        "POST /crm/v8/Leads/upsert": 3,
+        "PUT /crm/v8/Leads": 2,
+        "GET /crm/v8/Leads": 9,
+        "POST /crm/v8/actions/watch": 1,
+        "POST /crm/v8/Contacts/upsert": 4,
+    }
     assert st.write_calls(paths) == 5
 
 
 def _log(*entries: tuple[str, int, str, str]) -> list[dict[str, object]]:
-    return [{"module": "Leads", "id": rid, "at_ms": at, "op": op, "client_id": client}
-            for rid, at, op, client in entries]
+    return [
+        {"module": "Leads", "id": rid, "at_ms": at, "op": op, "client_id": client}
+        for rid, at, op, client in entries
+    ]
 
 
 def test_write_times_filter_clients_and_kinds() -> None:
-    log = _log(("s1", 20, "update", "w"), ("s1", 10, "insert", "w"), ("s2", 5, "insert", "x"),
-               ("s3", 7, "delete", "w"))
+    log = _log(
+        ("s1", 20, "update", "w"),
+        ("s1", 10, "insert", "w"),
+        ("s2", 5, "insert", "x"),
+        ("s3", 7, "delete", "w"),
+    )
     assert st.write_times(log, ["w"]) == {"s1": [10, 20]}
     assert st.write_times(log, ["w"], ops=["insert"]) == {"s1": [10]}
 
@@ -115,7 +147,8 @@ def test_known_carried_versions_skip_a_write_of_an_older_version() -> None:
 
 
 def test_a_version_no_target_write_carried_is_unmatched() -> None:
-    found = st.match_latencies({"s1": [1000, 1100]}, {"t1": [1200]}, {"t1": "s1"},
-                               carried={"s1": [0]})
+    found = st.match_latencies(
+        {"s1": [1000, 1100]}, {"t1": [1200]}, {"t1": "s1"}, carried={"s1": [0]}
+    )
     assert found.latencies_ms == [200.0]
     assert found.unmatched == 1

@@ -18,9 +18,16 @@ def test_credit_ledger_rolls_over_24_hours() -> None:
     assert ledger.remaining(86_400_001) == 0
 
 
-@pytest.mark.parametrize(("edition", "licences", "expected"), [
-    ("free", 10, 5_000), ("standard", 4, 51_000), ("enterprise", 10, 60_000),
-    ("standard", 1000, 100_000), ("professional", 10_000, 3_000_000)])
+@pytest.mark.parametrize(
+    ("edition", "licences", "expected"),
+    [
+        ("free", 10, 5_000),
+        ("standard", 4, 51_000),
+        ("enterprise", 10, 60_000),
+        ("standard", 1000, 100_000),
+        ("professional", 10_000, 3_000_000),
+    ],
+)
 def test_daily_allowance(edition: str, licences: int, expected: int) -> None:
     assert daily_allowance(edition, licences) == expected
 
@@ -36,16 +43,24 @@ def _leads():  # type: ignore[no-untyped-def]
 
 
 def test_criteria_parse_nested_and_escapes() -> None:
-    node = parse(r"((Last_Name:equals:Burns\,B)and((Company:starts_with:Zy)or(Email:in:a,b)))",
-                 _leads())
+    node = parse(
+        r"((Last_Name:equals:Burns\,B)and((Company:starts_with:Zy)or(Email:in:a,b)))", _leads()
+    )
     op, children = node  # type: ignore[misc]
     assert op == "and" and children[0].values == ("Burns,B",)
     assert children[1][0] == "or"
 
 
-@pytest.mark.parametrize("text", ["(Last_Name:equals", "Last_Name:equals:x", "(Nope:equals:x)",
-                                  "((A:equals:x)and(B:equals:y)or(C:equals:z))",
-                                  "(" + ")and(".join(["Last_Name:equals:x"] * 11) + ")"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(Last_Name:equals",
+        "Last_Name:equals:x",
+        "(Nope:equals:x)",
+        "((A:equals:x)and(B:equals:y)or(C:equals:z))",
+        "(" + ")and(".join(["Last_Name:equals:x"] * 11) + ")",
+    ],
+)
 def test_criteria_rejects(text: str) -> None:
     with pytest.raises(CriteriaError):
         parse(f"({text})" if text.count("and") >= 10 else text, _leads())
@@ -58,6 +73,7 @@ def test_config_errors() -> None:
         load_config({"orgs": {"a": {"dc": "mars"}}})
     with pytest.raises(ConfigError):
         load_config({"orgs": {"a": {}}, "behaviour": {"nope": 1}})
-    config = load_config({"orgs": {"a": {"clients": [{"client_id": "1000.X",
-                                                       "client_secret": "s3cret"}]}}})
+    config = load_config(
+        {"orgs": {"a": {"clients": [{"client_id": "1000.X", "client_secret": "s3cret"}]}}}
+    )
     assert "s3cret" not in repr(config)

@@ -9,32 +9,61 @@ from orgsync_kernel.events import Change, DeadLetter, Hint, Write, record_key, s
 
 
 def hint(**overrides: Any) -> Hint:
-    fields: dict[str, Any] = {"org": "regional_in", "module": "Leads", "id": "4150868000000012345",
-                              "operation": "update", "source": "notification",
-                              "received_at": 1718000000.25}
+    fields: dict[str, Any] = {
+        "org": "regional_in",
+        "module": "Leads",
+        "id": "4150868000000012345",
+        "operation": "update",
+        "source": "notification",
+        "received_at": 1718000000.25,
+    }
     return Hint(**(fields | overrides))
 
 
 def change() -> Change:
-    return Change(org="regional_in", module="Leads", id="1", operation="insert",
-                  modified_time="2024-02-19T18:30:23+05:30",
-                  record={"id": "1", "Last_Name": "Boyle", "Tags": ["a"]}, source="poll",
-                  received_at=1.0, fetched_at=2.0)
+    return Change(
+        org="regional_in",
+        module="Leads",
+        id="1",
+        operation="insert",
+        modified_time="2024-02-19T18:30:23+05:30",
+        record={"id": "1", "Last_Name": "Boyle", "Tags": ["a"]},
+        source="poll",
+        received_at=1.0,
+        fetched_at=2.0,
+    )
 
 
 def write() -> Write:
-    return Write(route="regional_in->global_us", target_org="global_us", target_module="Leads",
-                 source_org="regional_in", source_module="Leads", source_id="1",
-                 operation="upsert", record={"Email": "a@b.c", "Owner": {"id": "9"}},
-                 match_field="Email", content_hash="0" * 32,
-                 modified_time="2024-02-19T18:30:23+05:30", attempt=2)
+    return Write(
+        route="regional_in->global_us",
+        target_org="global_us",
+        target_module="Leads",
+        source_org="regional_in",
+        source_module="Leads",
+        source_id="1",
+        operation="upsert",
+        record={"Email": "a@b.c", "Owner": {"id": "9"}},
+        match_field="Email",
+        content_hash="0" * 32,
+        modified_time="2024-02-19T18:30:23+05:30",
+        attempt=2,
+    )
 
 
 def dead_letter() -> DeadLetter:
-    return DeadLetter(id="7a1c", route="regional_in->global_us", stage="write",
-                      key="regional_in/Leads/1", record=write().asdict(),
-                      code="MANDATORY_NOT_FOUND", message="required field not found",
-                      details={"api_name": "Last_Name"}, attempts=1, failed_at=3.5)
+    return DeadLetter(
+        id="7a1c",
+        route="regional_in->global_us",
+        stage="write",
+        key="regional_in/Leads/1",
+        record=write().asdict(),
+        code="MANDATORY_NOT_FOUND",
+        message="required field not found",
+        details={"api_name": "Last_Name"},
+        attempts=1,
+        failed_at=3.5,
+    )
 
 
 @pytest.mark.parametrize("make", [hint, change, write, dead_letter])

@@ -39,7 +39,11 @@ def test_example_config_loads_with_the_documented_shape() -> None:
     assert s.kafka.broker == "kafka://127.0.0.1:9092"
     assert s.topics == Topics("orgsync")
     assert (s.topics.hints, s.topics.changes, s.topics.writes("global_us"), s.topics.dlq) == (
-        "orgsync.hints", "orgsync.changes", "orgsync.writes.global_us", "orgsync.dlq")
+        "orgsync.hints",
+        "orgsync.changes",
+        "orgsync.writes.global_us",
+        "orgsync.dlq",
+    )
     assert (s.ingress.host, s.ingress.port) == ("127.0.0.1", 8080)
     assert s.ingress.public_url == "https://sync.example.com"
     assert s.ingress.webhook_secret.get_secret_value() == ENV["ORGSYNC_WEBHOOK_SECRET"]
@@ -118,18 +122,26 @@ def route(data: dict[str, Any], i: int = 0) -> dict[str, Any]:
 
 
 INVALID = [
-    (lambda d: route(d, 1)["modules"]["Leads"].pop("match_field"),
-     "sync[1].modules.Leads.match_field: required"),
+    (
+        lambda d: route(d, 1)["modules"]["Leads"].pop("match_field"),
+        "sync[1].modules.Leads.match_field: required",
+    ),
     (lambda d: d["orgs"]["regional_in"].update(dc="mars"), "orgs.regional_in.dc: Input should be"),
     (lambda d: d["orgs"]["regional_in"].update(edition="gold"), "orgs.regional_in.edition:"),
-    (lambda d: d["orgs"]["global_us"].update(clientsecret="${X}"),
-     "orgs.global_us.clientsecret: unknown key"),
+    (
+        lambda d: d["orgs"]["global_us"].update(clientsecret="${X}"),
+        "orgs.global_us.clientsecret: unknown key",
+    ),
     (lambda d: d["kafka"].update(partitons=3), "kafka.partitons: unknown key"),
     (lambda d: d.update(pollr={}), "pollr: unknown key"),
-    (lambda d: route(d)["modules"]["Leads"].update(feilds=["Email"]),
-     "sync[0].modules.Leads.feilds: unknown key"),
-    (lambda d: route(d).update(source="nowhere"),
-     "sync[0].source: unknown org 'nowhere' (defined: global_us, regional_in)"),
+    (
+        lambda d: route(d)["modules"]["Leads"].update(feilds=["Email"]),
+        "sync[0].modules.Leads.feilds: unknown key",
+    ),
+    (
+        lambda d: route(d).update(source="nowhere"),
+        "sync[0].source: unknown org 'nowhere' (defined: global_us, regional_in)",
+    ),
     (lambda d: route(d).update(target="regional_in"), "sync[0].target: must differ from source"),
     (lambda d: d["sync"].append(route(d)), "sync[2]: duplicate route regional_in -> global_us"),
     (lambda d: d.update(sync=[]), "sync: at least one route is required"),
@@ -137,39 +149,66 @@ INVALID = [
     (lambda d: d.update(orgs={}), "orgs: must not be empty"),
     (lambda d: route(d).update(modules={}), "sync[0].modules: must not be empty"),
     (lambda d: route(d).update(trigger=["everything"]), "sync[0].trigger[0]:"),
-    (lambda d: d["orgs"].update({"bad/name": d["orgs"]["global_us"]}),
-     "orgs.bad/name: invalid name: 'bad/name' is not a valid org name"),
-    (lambda d: route(d)["modules"].update({"Bad-Module": {"match_field": "Id"}}),
-     "sync[0].modules.Bad-Module: invalid name:"),
-    (lambda d: route(d)["modules"]["Leads"]["owner"].update(default="nobody"),
-     "sync[0].modules.Leads.owner.default: 'nobody' is not an e-mail address"),
-    (lambda d: route(d)["modules"]["Leads"]["owner"].update(match="name"),
-     "sync[0].modules.Leads.owner.match:"),
-    (lambda d: route(d)["modules"]["Leads"]["rename"].update(Fax="Phone"),
-     "sync[0].modules.Leads: rename: Fax is not in fields"),
-    (lambda d: route(d)["modules"]["Leads"]["values"].update(Rating={"A": "B"}),
-     "values: Rating is not in fields"),
-    (lambda d: route(d)["modules"]["Leads"]["fields"].append("Email"),
-     "fields: Email is listed twice"),
-    (lambda d: route(d)["modules"]["Leads"]["rename"].update(Company="Mobile"),
-     "rename: two fields renamed to Mobile"),
-    (lambda d: route(d)["modules"]["Contacts"].update(lookups={"Account_Name": "Vendors"}),
-     "modules.Contacts.lookups.Account_Name: Vendors is not a module of this route"),
+    (
+        lambda d: d["orgs"].update({"bad/name": d["orgs"]["global_us"]}),
+        "orgs.bad/name: invalid name: 'bad/name' is not a valid org name",
+    ),
+    (
+        lambda d: route(d)["modules"].update({"Bad-Module": {"match_field": "Id"}}),
+        "sync[0].modules.Bad-Module: invalid name:",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["owner"].update(default="nobody"),
+        "sync[0].modules.Leads.owner.default: 'nobody' is not an e-mail address",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["owner"].update(match="name"),
+        "sync[0].modules.Leads.owner.match:",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["rename"].update(Fax="Phone"),
+        "sync[0].modules.Leads: rename: Fax is not in fields",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["values"].update(Rating={"A": "B"}),
+        "values: Rating is not in fields",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["fields"].append("Email"),
+        "fields: Email is listed twice",
+    ),
+    (
+        lambda d: route(d)["modules"]["Leads"]["rename"].update(Company="Mobile"),
+        "rename: two fields renamed to Mobile",
+    ),
+    (
+        lambda d: route(d)["modules"]["Contacts"].update(lookups={"Account_Name": "Vendors"}),
+        "modules.Contacts.lookups.Account_Name: Vendors is not a module of this route",
+    ),
     (lambda d: d["ingress"].update(listen="8080"), "ingress.listen: must be host:port"),
-    (lambda d: d["ingress"].update(listen="0.0.0.0:8080"),
-     "ingress: admin_secret is required when listen is not a loopback address"),
-    (lambda d: d["ingress"].update(public_url="sync.example.com"),
-     "ingress.public_url: must be an http(s) URL"),
+    (
+        lambda d: d["ingress"].update(listen="0.0.0.0:8080"),
+        "ingress: admin_secret is required when listen is not a loopback address",
+    ),
+    (
+        lambda d: d["ingress"].update(public_url="sync.example.com"),
+        "ingress.public_url: must be an http(s) URL",
+    ),
     (lambda d: d["orgs"]["global_us"].update(api_url="ftp://x"), "orgs.global_us.api_url:"),
-    (lambda d: d["orgs"]["global_us"].update(max_concurrency=0),
-     "orgs.global_us.max_concurrency:"),
-    (lambda d: d["sink"].update(batch_size=101) if "sink" in d else d.update(
-        sink={"batch_size": 101}), "sink.batch_size:"),
+    (lambda d: d["orgs"]["global_us"].update(max_concurrency=0), "orgs.global_us.max_concurrency:"),
+    (
+        lambda d: (
+            d["sink"].update(batch_size=101) if "sink" in d else d.update(sink={"batch_size": 101})
+        ),
+        "sink.batch_size:",
+    ),
     (lambda d: d.update(fetch={"linger_ms": -1}), "fetch.linger_ms:"),
     (lambda d: d.update(poller={"interval_seconds": 0}), "poller.interval_seconds:"),
     (lambda d: d["kafka"].update(topic_prefix="has space"), "kafka.topic_prefix:"),
-    (lambda d: d.update(worker={"metrics_listen": "9464"}),
-     "worker.metrics_listen: must be host:port"),
+    (
+        lambda d: d.update(worker={"metrics_listen": "9464"}),
+        "worker.metrics_listen: must be host:port",
+    ),
     (lambda d: d["orgs"]["global_us"].update(token_cache=True), "orgs.global_us.token_cache:"),
 ]
 
@@ -200,8 +239,10 @@ def test_dc_and_edition_are_case_insensitive(write_config: WriteConfig, value: s
     assert (org.dc, org.edition) == ("in", "enterprise")
 
 
-@pytest.mark.parametrize(("edition", "expected"), [
-    ("free", 5), ("standard", 10), ("professional", 15), ("enterprise", 20), ("ultimate", 25)])
+@pytest.mark.parametrize(
+    ("edition", "expected"),
+    [("free", 5), ("standard", 10), ("professional", 15), ("enterprise", 20), ("ultimate", 25)],
+)
 def test_concurrency_follows_edition_unless_set(
     write_config: WriteConfig, edition: str, expected: int
 ) -> None:
@@ -212,33 +253,38 @@ def test_concurrency_follows_edition_unless_set(
     assert concurrency(s, "global_us") == 3
 
 
-@pytest.mark.parametrize(("listen", "host", "port"), [
-    ("127.0.0.1:8080", "127.0.0.1", 8080), ("[::1]:0", "::1", 0), ("localhost:9", "localhost", 9)])
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [("127.0.0.1:8080", "127.0.0.1", 8080), ("[::1]:0", "::1", 0), ("localhost:9", "localhost", 9)],
+)
 def test_listen_addresses(listen: str, host: str, port: int) -> None:
     assert parse_listen(listen) == (host, port)
 
 
 def test_public_listen_with_admin_secret_is_fine(write_config: WriteConfig) -> None:
-    data = mutated(lambda d: d["ingress"].update(listen="0.0.0.0:8080",
-                                                 admin_secret="${ADMIN}"))
+    data = mutated(lambda d: d["ingress"].update(listen="0.0.0.0:8080", admin_secret="${ADMIN}"))
     s = load_settings(write_config(data), {**ENV, "ADMIN": "admin-secret-0123456789"})
     assert s.ingress.admin_secret is not None
 
 
 def test_yes_and_no_stay_strings(write_config: WriteConfig) -> None:
     text = EXAMPLE.read_text().replace(
-        '{Lead_Source: {"Web Form": "Website"}}', "{Lead_Source: {Yes: No, on: off}}")
+        '{Lead_Source: {"Web Form": "Website"}}', "{Lead_Source: {Yes: No, on: off}}"
+    )
     s = load_settings(write_config(text), ENV)
     assert s.sync[0].modules["Leads"].values == {"Lead_Source": {"Yes": "No", "on": "off"}}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("kafka: {broker: x\n", "not valid YAML/JSON at line"),
-    ("orgs: {}\norgs: {}\n", "duplicate key 'orgs'"),
-    ("- a\n- b\n", "the file must contain a mapping"),
-    ("", "the file must contain a mapping"),
-    ("a: &x [*x]\n", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("kafka: {broker: x\n", "not valid YAML/JSON at line"),
+        ("orgs: {}\norgs: {}\n", "duplicate key 'orgs'"),
+        ("- a\n- b\n", "the file must contain a mapping"),
+        ("", "the file must contain a mapping"),
+        ("a: &x [*x]\n", ""),
+    ],
+)
 def test_unreadable_files(write_config: WriteConfig, text: str, expected: str) -> None:
     assert any(expected in p for p in problems_of(write_config(text)))
 
@@ -250,9 +296,15 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 # --- secrets -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    ("ingress", "webhook_secret"), ("orgs", "regional_in", "client_secret"),
-    ("orgs", "global_us", "refresh_token"), ("ingress", "admin_secret")])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("ingress", "webhook_secret"),
+        ("orgs", "regional_in", "client_secret"),
+        ("orgs", "global_us", "refresh_token"),
+        ("ingress", "admin_secret"),
+    ],
+)
 @pytest.mark.parametrize("literal", ["hunter2-is-my-password", "prefix-${X}", 12345])
 def test_literal_secrets_are_refused(
     write_config: WriteConfig, path: tuple[str, ...], literal: Any
@@ -271,7 +323,8 @@ def test_literal_secrets_are_refused(
 def test_missing_variable_is_named_and_no_value_is_shown(write_config: WriteConfig) -> None:
     env = {k: v for k, v in ENV.items() if k != "US_REFRESH_TOKEN"}
     assert problems_of(EXAMPLE, env) == [
-        "orgs.global_us.refresh_token: variable US_REFRESH_TOKEN is not set in the environment"]
+        "orgs.global_us.refresh_token: variable US_REFRESH_TOKEN is not set in the environment"
+    ]
 
 
 def test_empty_variable_is_an_error() -> None:
@@ -386,14 +439,43 @@ def test_missing_secrets_file(tmp_path: Path) -> None:
 
 # --- the loader never fails in any other way ---------------------------------------------------
 
-SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
-    max_size=12) | st.sampled_from(["${X}", "${", "us", "Leads", "Email", "a->b", "0.0.0.0:1"])
-KEYS = st.sampled_from(["kafka", "ingress", "orgs", "sync", "source", "target", "modules",
-                        "Leads", "match_field", "dc", "fields", "owner", "values", "a", "b"])
-TREES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-    KEYS | st.text(max_size=6), inner, max_size=5), max_leaves=30)
-FUZZ = settings(max_examples=80, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["${X}", "${", "us", "Leads", "Email", "a->b", "0.0.0.0:1"])
+)
+KEYS = st.sampled_from(
+    [
+        "kafka",
+        "ingress",
+        "orgs",
+        "sync",
+        "source",
+        "target",
+        "modules",
+        "Leads",
+        "match_field",
+        "dc",
+        "fields",
+        "owner",
+        "values",
+        "a",
+        "b",
+    ]
+)
+TREES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=6), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+FUZZ = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @FUZZ
@@ -415,9 +497,28 @@ def test_random_structures_only_ever_raise_config_error(
 
 
 @FUZZ
-@given(path=st.lists(st.sampled_from(["kafka", "ingress", "orgs", "sync", 0, 1, "global_us",
-                                      "modules", "Leads", "owner", "fields", "dc"]), max_size=5),
-       value=TREES)
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "kafka",
+                "ingress",
+                "orgs",
+                "sync",
+                0,
+                1,
+                "global_us",
+                "modules",
+                "Leads",
+                "owner",
+                "fields",
+                "dc",
+            ]
+        ),
+        max_size=5,
+    ),
+    value=TREES,
+)
 def test_random_edits_of_the_example_only_raise_config_error(
     write_config: WriteConfig, path: list[Any], value: Any
 ) -> None:

@@ -39,8 +39,12 @@ def test_compose_ports_are_host_container_pairs() -> None:
 
 def test_prometheus_scrapes_orgsync_and_grafana_loads_dashboards() -> None:
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
-    targets = [t for job in prometheus["scrape_configs"] for sc in job["static_configs"]
-               for t in sc["targets"]]
+    targets = [
+        t
+        for job in prometheus["scrape_configs"]
+        for sc in job["static_configs"]
+        for t in sc["targets"]
+    ]
     assert "orgsync:8080" in targets
     dashboards = list((ROOT / "deploy/grafana/dashboards").glob("*.json"))
     assert dashboards
@@ -51,9 +55,20 @@ def test_prometheus_scrapes_orgsync_and_grafana_loads_dashboards() -> None:
 
 def test_compose_config_is_valid_for_orgsync() -> None:
     from orgsync_kernel.config_file import load_settings
-    environ = {name: "x" * 24 for name in (
-        "ORGSYNC_WEBHOOK_SECRET", "ORGSYNC_ADMIN_SECRET", "IN_CLIENT_ID", "IN_CLIENT_SECRET",
-        "IN_REFRESH_TOKEN", "US_CLIENT_ID", "US_CLIENT_SECRET", "US_REFRESH_TOKEN")}
+
+    environ = {
+        name: "x" * 24
+        for name in (
+            "ORGSYNC_WEBHOOK_SECRET",
+            "ORGSYNC_ADMIN_SECRET",
+            "IN_CLIENT_ID",
+            "IN_CLIENT_SECRET",
+            "IN_REFRESH_TOKEN",
+            "US_CLIENT_ID",
+            "US_CLIENT_SECRET",
+            "US_REFRESH_TOKEN",
+        )
+    }
     environ["ORGSYNC_PUBLIC_URL"] = "https://sync.example.com"
     settings = load_settings(ROOT / "deploy/orgsync.compose.yaml", environ=environ)
     assert settings.ingress.port == 8080

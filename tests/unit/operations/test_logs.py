@@ -36,32 +36,52 @@ def lines(stream: io.StringIO) -> list[str]:
     return stream.getvalue().splitlines()
 
 
-@pytest.mark.parametrize(("message", "event", "pairs"), [
-    ("ingress started", "ingress started", {}),
-    ("sink retry target=tgt records=3 error=TOO_MANY_REQUESTS wait=1.00s", "sink retry",
-     {"target": "tgt", "records": "3", "error": "TOO_MANY_REQUESTS", "wait": "1.00s"}),
-    ("dead letter route=a->b code=INVALID_DATA message=the field is too long",
-     "dead letter", {"route": "a->b", "code": "INVALID_DATA", "message": "the field is too long"}),
-    ("x=1", "", {"x": "1"}),
-])
-def test_split_message_takes_the_event_and_its_pairs(message: str, event: str,
-                                                     pairs: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("message", "event", "pairs"),
+    [
+        ("ingress started", "ingress started", {}),
+        (
+            "sink retry target=tgt records=3 error=TOO_MANY_REQUESTS wait=1.00s",
+            "sink retry",
+            {"target": "tgt", "records": "3", "error": "TOO_MANY_REQUESTS", "wait": "1.00s"},
+        ),
+        (
+            "dead letter route=a->b code=INVALID_DATA message=the field is too long",
+            "dead letter",
+            {"route": "a->b", "code": "INVALID_DATA", "message": "the field is too long"},
+        ),
+        ("x=1", "", {"x": "1"}),
+    ],
+)
+def test_split_message_takes_the_event_and_its_pairs(
+    message: str, event: str, pairs: dict[str, str]
+) -> None:
     assert split_message(message) == (event, pairs)
 
 
 def test_a_topic_key_names_org_module_and_record() -> None:
     assert record_fields({"key": "src/Leads/4200001"}) == {
-        "org": "src", "module": "Leads", "record_id": "4200001"}
+        "org": "src",
+        "module": "Leads",
+        "record_id": "4200001",
+    }
     assert record_fields({"key": "src/Leads/1", "org": "given"}) == {
-        "module": "Leads", "record_id": "1"}
+        "module": "Leads",
+        "record_id": "1",
+    }
     assert record_fields({"key": "not-a-key"}) == {}
 
 
 def test_json_lines_carry_fixed_and_event_fields(output: io.StringIO) -> None:
     configure("info", "json", stream=output)
     log = logging.getLogger("pipeline.sink")
-    log.warning("dead letter route=%s key=%s code=%s", "src->tgt", "src/Leads/42", "INVALID_DATA",
-                extra={"attempts": 3})
+    log.warning(
+        "dead letter route=%s key=%s code=%s",
+        "src->tgt",
+        "src/Leads/42",
+        "INVALID_DATA",
+        extra={"attempts": 3},
+    )
     log.debug("not shown at info")
     [line] = lines(output)
     event = orjson.loads(line)
@@ -73,11 +93,14 @@ def test_json_lines_carry_fixed_and_event_fields(output: io.StringIO) -> None:
 
 def test_text_lines_are_key_value_with_quoted_spaces(output: io.StringIO) -> None:
     configure("warning", "text", stream=output)
-    logging.getLogger("pipeline.agents").warning("fetch retry org=%s module=%s error=%s",
-                                                  "src", "Leads", "a b")
+    logging.getLogger("pipeline.agents").warning(
+        "fetch retry org=%s module=%s error=%s", "src", "Leads", "a b"
+    )
     [line] = lines(output)
-    assert " level=warning logger=pipeline.agents event=\"fetch retry\" org=src module=Leads " \
-        "error=\"a b\"" in line
+    assert (
+        ' level=warning logger=pipeline.agents event="fetch retry" org=src module=Leads '
+        'error="a b"' in line
+    )
     assert line.startswith("ts=")
 
 
@@ -104,16 +127,32 @@ def test_the_redactor_replaces_the_longest_secret_whole() -> None:
 
 
 def test_secret_values_lists_every_configured_secret() -> None:
-    org = {"dc": "in", "edition": "enterprise", "client_id": "1000.X",
-           "client_secret": "org-client-secret", "refresh_token": TOKEN}
-    settings = Settings.model_validate({
-        "ingress": {"webhook_secret": "hook-secret-0123456789",
-                    "admin_secret": "admin-secret-0123456789"},
-        "orgs": {"a": org, "b": {**org, "client_secret": "other-client-secret"}},
-        "sync": [{"source": "a", "target": "b",
-                  "modules": {"Leads": {"match_field": "Email"}}}]})
-    assert set(secret_values(settings)) == {"hook-secret-0123456789", "admin-secret-0123456789",
-                                            "org-client-secret", "other-client-secret", TOKEN}
+    org = {
+        "dc": "in",
+        "edition": "enterprise",
+        "client_id": "1000.X",
+        "client_secret": "org-client-secret",
+        "refresh_token": TOKEN,
+    }
+    settings = Settings.model_validate(
+        {
+            "ingress": {
+                "webhook_secret": "hook-secret-0123456789",
+                "admin_secret": "admin-secret-0123456789",
+            },
+            "orgs": {"a": org, "b": {**org, "client_secret": "other-client-secret"}},
+            "sync": [
+                {"source": "a", "target": "b", "modules": {"Leads": {"match_field": "Email"}}}
+            ],
+        }
+    )
+    assert set(secret_values(settings)) == {
+        "hook-secret-0123456789",
+        "admin-secret-0123456789",
+        "org-client-secret",
+        "other-client-secret",
+        TOKEN,
+    }
 
 
 def test_an_unknown_format_is_refused() -> None:
@@ -139,4 +178,3 @@ def test_library_messages_are_kept_whole(output: io.StringIO) -> None:
     [line] = lines(output)
     event = orjson.loads(line)
     assert event["event"] == message and "partition" not in event
-

@@ -12,17 +12,27 @@ from orgsync_operations.monitoring import CreditsCollector
 from orgsync_operations.offsets import lag_by_topic
 from pipeline.app import create_pipeline
 
-ORG = {"dc": "in", "edition": "enterprise", "client_id": "1000.X",
-       "client_secret": "org-client-secret", "refresh_token": "org-refresh-token"}
+ORG = {
+    "dc": "in",
+    "edition": "enterprise",
+    "client_id": "1000.X",
+    "client_secret": "org-client-secret",
+    "refresh_token": "org-refresh-token",
+}
 
 
 def settings() -> Settings:
-    return Settings.model_validate({
-        "kafka": {"topic_prefix": "acme"},
-        "ingress": {"webhook_secret": "hook-secret-0123456789"},
-        "orgs": {"a": ORG, "b": ORG, "c": ORG},
-        "sync": [{"source": "a", "target": "b", "modules": {"Leads": {"match_field": "Email"}}},
-                 {"source": "a", "target": "c", "modules": {"Leads": {"match_field": "Email"}}}]})
+    return Settings.model_validate(
+        {
+            "kafka": {"topic_prefix": "acme"},
+            "ingress": {"webhook_secret": "hook-secret-0123456789"},
+            "orgs": {"a": ORG, "b": ORG, "c": ORG},
+            "sync": [
+                {"source": "a", "target": "b", "modules": {"Leads": {"match_field": "Email"}}},
+                {"source": "a", "target": "c", "modules": {"Leads": {"match_field": "Email"}}},
+            ],
+        }
+    )
 
 
 def tp(topic: str, partition: int) -> TopicPartition:
@@ -45,7 +55,8 @@ def test_group_and_topics_are_those_of_the_faust_app() -> None:
     pipeline = create_pipeline(config)
     assert config.topics.group == pipeline.app.conf.id
     assert set(config.topics.consumed(config.targets)) == (
-        set(pipeline.topic_names()) - {config.topics.dlq})
+        set(pipeline.topic_names()) - {config.topics.dlq}
+    )
 
 
 class Ledger:

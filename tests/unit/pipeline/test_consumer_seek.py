@@ -60,6 +60,7 @@ def test_a_sought_stream_partition_waits_for_the_flow_to_resume() -> None:
 def test_aiokafka_is_asked_for_a_snapshot_of_the_active_partitions() -> None:
     """aiokafka reads an empty set as every partition: Faust's live set, emptied during the
     wait, made it hand out records of inactive partitions that Faust then discarded."""
+
     async def scenario() -> None:
         pipeline = create_pipeline(load_settings(EXAMPLE, ENV), app_id="t-consumer-snapshot")
         consumer: Any = pipeline.app.consumer

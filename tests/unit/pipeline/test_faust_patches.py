@@ -28,8 +28,9 @@ OVERRIDDEN = [
 ]
 
 
-@pytest.mark.parametrize(("owner", "name"), OVERRIDDEN,
-                         ids=[f"{o.__name__}.{n}" for o, n in OVERRIDDEN])
+@pytest.mark.parametrize(
+    ("owner", "name"), OVERRIDDEN, ids=[f"{o.__name__}.{n}" for o, n in OVERRIDDEN]
+)
 def test_a_patched_name_still_exists(owner: type, name: str) -> None:
     assert callable(getattr(owner, name, None)), f"{owner.__name__}.{name} is gone"
 

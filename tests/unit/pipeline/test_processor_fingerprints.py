@@ -10,8 +10,10 @@ from orgsync_kernel.events import Change
 from pipeline.processor import Metadata, Processed, Processor
 from tests.support.config import ENV, EXAMPLE
 
-FIELDS = [{"api_name": "Account_Name", "data_type": "text"},
-          {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}]
+FIELDS = [
+    {"api_name": "Account_Name", "data_type": "text"},
+    {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True},
+]
 
 
 class FakeOrg:
@@ -23,17 +25,24 @@ class FakeOrg:
 
 
 def change() -> Change:
-    return Change(org="regional_in", module="Accounts", id="4001", operation="update",
-                  modified_time="2026-01-05T10:00:00+00:00",
-                  record={"id": "4001", "Account_Name": "Acme"}, source="notification",
-                  received_at=0.0)
+    return Change(
+        org="regional_in",
+        module="Accounts",
+        id="4001",
+        operation="update",
+        modified_time="2026-01-05T10:00:00+00:00",
+        record={"id": "4001", "Account_Name": "Acme"},
+        source="notification",
+        received_at=0.0,
+    )
 
 
 def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_again() -> None:
     settings = load_settings(EXAMPLE, ENV)
     fingerprints: dict[str, Any] = {}
-    processor = Processor(settings, Metadata({org: FakeOrg() for org in settings.orgs}),
-                          fingerprints, {}, {})
+    processor = Processor(
+        settings, Metadata({org: FakeOrg() for org in settings.orgs}), fingerprints, {}, {}
+    )
 
     def process() -> Processed:
         return asyncio.run(processor.process(change()))

@@ -46,12 +46,21 @@ FIELDS: dict[str, list[dict[str, Any]]] = {
         {"api_name": "Last_Name", "data_type": "text"},
         {"api_name": "Email", "data_type": "email"},
         {"api_name": "Languages", "data_type": "multiselectpicklist"},
-        {"api_name": "Account_Name", "data_type": "lookup",
-         "lookup": {"module": {"api_name": "Accounts", "id": "1"}}},
-        {"api_name": "Vendor_Name", "data_type": "lookup",
-         "lookup": {"module": {"api_name": "Vendors", "id": "2"}}},
-        {"api_name": "Reports_To", "data_type": "lookup",
-         "lookup": {"module": {"api_name": "Contacts", "id": "3"}}},
+        {
+            "api_name": "Account_Name",
+            "data_type": "lookup",
+            "lookup": {"module": {"api_name": "Accounts", "id": "1"}},
+        },
+        {
+            "api_name": "Vendor_Name",
+            "data_type": "lookup",
+            "lookup": {"module": {"api_name": "Vendors", "id": "2"}},
+        },
+        {
+            "api_name": "Reports_To",
+            "data_type": "lookup",
+            "lookup": {"module": {"api_name": "Contacts", "id": "3"}},
+        },
         {"api_name": "Assistant_User", "data_type": "userlookup"},
         {"api_name": "Score", "data_type": "formula"},
         {"api_name": "Number", "data_type": "autonumber"},
@@ -65,52 +74,80 @@ FIELDS: dict[str, list[dict[str, Any]]] = {
         {"api_name": "Owner", "data_type": "ownerlookup"},
     ],
 }
-SOURCE_USERS = UserDirectory.from_users([
-    {"id": "100", "email": "Ana@Regional.example", "status": "active"},
-    {"id": "101", "email": "gone@regional.example", "status": "active"},
-])
-TARGET_USERS = UserDirectory.from_users([
-    {"id": "900", "email": "ana@regional.example", "status": "active"},
-    {"id": "901", "email": "sales@global.example"},
-    {"id": "902", "email": "gone@regional.example", "status": "disabled"},
-])
-ID_MAP = {("Accounts", "4150868000000000001"): "9900000000000000001",
-          ("Contacts", "4150868000000000002"): "9900000000000000002"}
+SOURCE_USERS = UserDirectory.from_users(
+    [
+        {"id": "100", "email": "Ana@Regional.example", "status": "active"},
+        {"id": "101", "email": "gone@regional.example", "status": "active"},
+    ]
+)
+TARGET_USERS = UserDirectory.from_users(
+    [
+        {"id": "900", "email": "ana@regional.example", "status": "active"},
+        {"id": "901", "email": "sales@global.example"},
+        {"id": "902", "email": "gone@regional.example", "status": "disabled"},
+    ]
+)
+ID_MAP = {
+    ("Accounts", "4150868000000000001"): "9900000000000000001",
+    ("Contacts", "4150868000000000002"): "9900000000000000002",
+}
 
 
 def context(module: str, resolve: IdResolver = ID_MAP, route: Any = FORWARD) -> TransformContext:
     target = route.target_module(module)
-    return TransformContext.for_route(route, module, field_index(FIELDS[target]),
-                                      SOURCE_USERS, TARGET_USERS, resolve)
+    return TransformContext.for_route(
+        route, module, field_index(FIELDS[target]), SOURCE_USERS, TARGET_USERS, resolve
+    )
 
 
 def lead(**fields: Any) -> dict[str, Any]:
     record = {
-        "id": "4150868000000012345", "First_Name": "Patricia", "Last_Name": "Boyle",
-        "Email": "p.boyle@zylker.example", "Company": "Zylker", "Phone": "+91 555 0100",
-        "Lead_Source": "Web Form", "Lead_Status": "Contacted",
+        "id": "4150868000000012345",
+        "First_Name": "Patricia",
+        "Last_Name": "Boyle",
+        "Email": "p.boyle@zylker.example",
+        "Company": "Zylker",
+        "Phone": "+91 555 0100",
+        "Lead_Source": "Web Form",
+        "Lead_Status": "Contacted",
         "Owner": {"name": "Ana", "id": "100", "email": "ana@regional.example"},
-        "Created_Time": "2024-02-19T18:30:23+05:30", "Modified_Time": "2024-02-19T18:31:00+05:30",
-        "Created_By": {"name": "Ana", "id": "100"}, "Modified_By": {"name": "Ana", "id": "100"},
-        "$approved": True, "$editable": True, "$currency_symbol": "₹", "Tag": [],
+        "Created_Time": "2024-02-19T18:30:23+05:30",
+        "Modified_Time": "2024-02-19T18:31:00+05:30",
+        "Created_By": {"name": "Ana", "id": "100"},
+        "Modified_By": {"name": "Ana", "id": "100"},
+        "$approved": True,
+        "$editable": True,
+        "$currency_symbol": "₹",
+        "Tag": [],
     }
     return record | fields
 
 
 def contact(**fields: Any) -> dict[str, Any]:
     record = {
-        "id": "4150868000000054321", "Last_Name": "Smith", "Email": "s@zylker.example",
+        "id": "4150868000000054321",
+        "Last_Name": "Smith",
+        "Email": "s@zylker.example",
         "Account_Name": {"name": "Zylker", "id": "4150868000000000001"},
         "Owner": {"name": "Ana", "id": "100", "email": "ana@regional.example"},
-        "Modified_Time": "2024-02-19T18:31:00+05:30", "Full_Name": "Smith",
-        "Score": 42, "Number": "C-1", "Locked_Field": "x", "Tag": [{"name": "vip", "id": "7"}],
-        "$state": "save", "Layout": {"id": "123"},
+        "Modified_Time": "2024-02-19T18:31:00+05:30",
+        "Full_Name": "Smith",
+        "Score": 42,
+        "Number": "C-1",
+        "Locked_Field": "x",
+        "Tag": [{"name": "vip", "id": "7"}],
+        "$state": "save",
+        "Layout": {"id": "123"},
     }
     return record | fields
 
 
-def mapped(record: dict[str, Any], module: str = "Leads", route: Any = FORWARD,
-           resolve: IdResolver = ID_MAP) -> TargetRecord:
+def mapped(
+    record: dict[str, Any],
+    module: str = "Leads",
+    route: Any = FORWARD,
+    resolve: IdResolver = ID_MAP,
+) -> TargetRecord:
     result = transform(record, route.modules[module], context(module, resolve, route))
     assert isinstance(result, TargetRecord), result
     return result
@@ -123,27 +160,65 @@ def test_configured_lead_fields_are_renamed_mapped_and_keyed() -> None:
     result = mapped(lead())
     assert result == TargetRecord(
         module="Leads",
-        data={"First_Name": "Patricia", "Last_Name": "Boyle", "Company": "Zylker",
-              "Mobile": "+91 555 0100", "Lead_Source": "Website", "Lead_Status": "Contacted",
-              "Owner": {"id": "900"}, "Email": "p.boyle@zylker.example"},
-        match_field="Email", match_value="p.boyle@zylker.example")
+        data={
+            "First_Name": "Patricia",
+            "Last_Name": "Boyle",
+            "Company": "Zylker",
+            "Mobile": "+91 555 0100",
+            "Lead_Source": "Website",
+            "Lead_Status": "Contacted",
+            "Owner": {"id": "900"},
+            "Email": "p.boyle@zylker.example",
+        },
+        match_field="Email",
+        match_value="p.boyle@zylker.example",
+    )
 
 
 def test_all_writable_fields_when_fields_is_omitted() -> None:
-    result = mapped(contact(Languages=["Hindi", "English"], Revenue=100000.5, Opt_In=False,
-                            Birthday="1990-05-01", Last_Call="2024-01-01T10:00:00+05:30"),
-                    "Contacts")
+    result = mapped(
+        contact(
+            Languages=["Hindi", "English"],
+            Revenue=100000.5,
+            Opt_In=False,
+            Birthday="1990-05-01",
+            Last_Call="2024-01-01T10:00:00+05:30",
+        ),
+        "Contacts",
+    )
     assert result.data == {
-        "Last_Name": "Smith", "Email": "s@zylker.example", "Languages": ["Hindi", "English"],
-        "Account_Name": {"id": "9900000000000000001"}, "Revenue": 100000.5, "Opt_In": False,
-        "Birthday": "1990-05-01", "Last_Call": "2024-01-01T10:00:00+05:30",
+        "Last_Name": "Smith",
+        "Email": "s@zylker.example",
+        "Languages": ["Hindi", "English"],
+        "Account_Name": {"id": "9900000000000000001"},
+        "Revenue": 100000.5,
+        "Opt_In": False,
+        "Birthday": "1990-05-01",
+        "Last_Call": "2024-01-01T10:00:00+05:30",
         "Origin_Record_Id": "4150868000000054321",
     }
 
 
-@pytest.mark.parametrize("name", [
-    "id", "Created_Time", "Created_By", "Modified_Time", "Modified_By", "$approved", "$state",
-    "Full_Name", "Score", "Number", "Locked_Field", "Tag", "Layout", "Not_In_Target", "Owner"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "id",
+        "Created_Time",
+        "Created_By",
+        "Modified_Time",
+        "Modified_By",
+        "$approved",
+        "$state",
+        "Full_Name",
+        "Score",
+        "Number",
+        "Locked_Field",
+        "Tag",
+        "Layout",
+        "Not_In_Target",
+        "Owner",
+    ],
+)
 def test_system_read_only_computed_and_unknown_fields_are_dropped(name: str) -> None:
     record = contact(**{name: "x"}) if name not in contact() else contact()
     assert name not in mapped(record, "Contacts").data
@@ -161,9 +236,15 @@ def test_null_values_are_copied_to_clear_the_target() -> None:
     assert mapped(lead(Company=None)).data["Company"] is None
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("Web Form", "Website"), ("Trade Show", "Trade Show"), (None, None),
-    (["Web Form", "Chat"], ["Website", "Chat"])])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Web Form", "Website"),
+        ("Trade Show", "Trade Show"),
+        (None, None),
+        (["Web Form", "Chat"], ["Website", "Chat"]),
+    ],
+)
 def test_picklist_values_are_mapped(value: Any, expected: Any) -> None:
     assert mapped(lead(Lead_Source=value)).data["Lead_Source"] == expected
 
@@ -179,13 +260,16 @@ def test_rename_into_a_field_that_exists_only_in_the_target() -> None:
 # --- owners ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("owner", "expected"), [
-    ({"id": "100", "name": "Ana", "email": "ana@regional.example"}, "900"),
-    ({"id": "100", "name": "Ana"}, "900"),                         # e-mail from the source users
-    ({"id": "555", "name": "Stranger", "email": "x@else.example"}, "901"),   # default owner
-    ({"id": "101", "email": "gone@regional.example"}, "901"),      # disabled in the target
-    (None, "901"),
-])
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [
+        ({"id": "100", "name": "Ana", "email": "ana@regional.example"}, "900"),
+        ({"id": "100", "name": "Ana"}, "900"),  # e-mail from the source users
+        ({"id": "555", "name": "Stranger", "email": "x@else.example"}, "901"),  # default owner
+        ({"id": "101", "email": "gone@regional.example"}, "901"),  # disabled in the target
+        (None, "901"),
+    ],
+)
 def test_owner_is_mapped_by_email_or_defaults(owner: Any, expected: str) -> None:
     assert mapped(lead(Owner=owner)).data["Owner"] == {"id": expected}
 
@@ -218,23 +302,31 @@ def test_lookups_translate_through_a_resolver_function() -> None:
         calls.append((module, source_id))
         return "T-" + source_id
 
-    result = mapped(contact(Reports_To={"id": "4150868000000000002", "name": "Boss"}),
-                    "Contacts", resolve=resolve)
+    result = mapped(
+        contact(Reports_To={"id": "4150868000000000002", "name": "Boss"}),
+        "Contacts",
+        resolve=resolve,
+    )
     assert result.data["Account_Name"] == {"id": "T-4150868000000000001"}
     assert result.data["Reports_To"] == {"id": "T-4150868000000000002"}
-    assert sorted(calls) == [("Accounts", "4150868000000000001"),
-                             ("Contacts", "4150868000000000002")]
+    assert sorted(calls) == [
+        ("Accounts", "4150868000000000001"),
+        ("Contacts", "4150868000000000002"),
+    ]
 
 
 def test_a_missing_parent_is_reported_distinctly() -> None:
-    record = contact(Account_Name={"id": "4150868000000000777", "name": "New Co"},
-                     Reports_To={"id": "4150868000000000888", "name": "Boss"})
+    record = contact(
+        Account_Name={"id": "4150868000000000777", "name": "New Co"},
+        Reports_To={"id": "4150868000000000888", "name": "Boss"},
+    )
     result = transform(record, FORWARD.modules["Contacts"], context("Contacts"))
     assert isinstance(result, MissingParent)
     assert (result.module, result.source_id) == ("Accounts", "4150868000000000777")
     assert result.parents == (
         ParentRef("Accounts", "4150868000000000777", "Account_Name"),
-        ParentRef("Contacts", "4150868000000000888", "Reports_To"))
+        ParentRef("Contacts", "4150868000000000888", "Reports_To"),
+    )
 
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -296,17 +388,20 @@ def test_natural_key_reached_through_a_rename() -> None:
     assert isinstance(result, TargetRecord) and result.match_value == "+91 555 0100"
 
 
-@pytest.mark.parametrize(("settings", "module", "by_source_id"), [
-    ({"match_field": "Origin_Record_Id"}, "Contacts", True),
-    ({"match_field": "Email"}, "Contacts", False),
-    ({"match_field": "Account_Name"}, "Accounts", False),
-    ({"match_field": "Name"}, "My_Custom", False),
-    ({"match_field": "Customer_No", "fields": ["Customer_No"]}, "Accounts", False),
-    ({"match_field": "Customer_No", "rename": {"No": "Customer_No"}}, "Accounts", False),
-    ({"match_field": "Customer_No"}, "Accounts", True),
-    ({"match_field": "Email", "match_value": "source_id"}, "Leads", True),
-    ({"match_field": "Origin_Id", "match_value": "field"}, "Leads", False),
-])
+@pytest.mark.parametrize(
+    ("settings", "module", "by_source_id"),
+    [
+        ({"match_field": "Origin_Record_Id"}, "Contacts", True),
+        ({"match_field": "Email"}, "Contacts", False),
+        ({"match_field": "Account_Name"}, "Accounts", False),
+        ({"match_field": "Name"}, "My_Custom", False),
+        ({"match_field": "Customer_No", "fields": ["Customer_No"]}, "Accounts", False),
+        ({"match_field": "Customer_No", "rename": {"No": "Customer_No"}}, "Accounts", False),
+        ({"match_field": "Customer_No"}, "Accounts", True),
+        ({"match_field": "Email", "match_value": "source_id"}, "Leads", True),
+        ({"match_field": "Origin_Id", "match_value": "field"}, "Leads", False),
+    ],
+)
 def test_match_kind(settings: dict[str, Any], module: str, by_source_id: bool) -> None:
     assert match_uses_source_id(ModuleRoute(**settings), module) is by_source_id
 
@@ -331,33 +426,47 @@ def test_user_directory_ignores_users_without_email() -> None:
 # --- hashing and echoes ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("left", "right"), [
-    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
-    ({"Account_Name": {"id": "9"}}, {"Account_Name": {"id": "9", "name": "Zylker"}}),
-    ({"Owner": {"id": "9"}}, {"Owner": {"name": "A", "id": "9", "email": "a@x"}}),
-    ({"T": "2024-02-19T18:30:23+05:30"}, {"T": "2024-02-19T13:00:23+00:00"}),
-    ({"T": "2024-02-19T13:00:23Z"}, {"T": "2024-02-19T13:00:23+00:00"}),
-    ({"Revenue": 100000}, {"Revenue": 100000.0}),
-    ({"Languages": ["Hindi", "English"]}, {"Languages": ["English", "Hindi"]}),
-])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ({"Account_Name": {"id": "9"}}, {"Account_Name": {"id": "9", "name": "Zylker"}}),
+        ({"Owner": {"id": "9"}}, {"Owner": {"name": "A", "id": "9", "email": "a@x"}}),
+        ({"T": "2024-02-19T18:30:23+05:30"}, {"T": "2024-02-19T13:00:23+00:00"}),
+        ({"T": "2024-02-19T13:00:23Z"}, {"T": "2024-02-19T13:00:23+00:00"}),
+        ({"Revenue": 100000}, {"Revenue": 100000.0}),
+        ({"Languages": ["Hindi", "English"]}, {"Languages": ["English", "Hindi"]}),
+    ],
+)
 def test_equal_content_hashes_equal(left: dict[str, Any], right: dict[str, Any]) -> None:
     assert content_hash(left) == content_hash(right)
 
 
-@pytest.mark.parametrize(("left", "right"), [
-    ({"a": 1}, {"a": 2}), ({"a": 1}, {"b": 1}), ({"a": None}, {}), ({"a": "1"}, {"a": 1}),
-    ({"Account_Name": {"id": "9"}}, {"Account_Name": {"id": "8"}}),
-    ({"T": "2024-02-19T18:30:23+05:30"}, {"T": "2024-02-19T18:30:23+00:00"}),
-    ({"Revenue": 1.5}, {"Revenue": 1}), ({"x": True}, {"x": 1}),
-    ({"id": "1", "a": 1}, {"id": "1", "a": 2}),
-])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ({"a": 1}, {"a": 2}),
+        ({"a": 1}, {"b": 1}),
+        ({"a": None}, {}),
+        ({"a": "1"}, {"a": 1}),
+        ({"Account_Name": {"id": "9"}}, {"Account_Name": {"id": "8"}}),
+        ({"T": "2024-02-19T18:30:23+05:30"}, {"T": "2024-02-19T18:30:23+00:00"}),
+        ({"Revenue": 1.5}, {"Revenue": 1}),
+        ({"x": True}, {"x": 1}),
+        ({"id": "1", "a": 1}, {"id": "1", "a": 2}),
+    ],
+)
 def test_different_content_hashes_differ(left: dict[str, Any], right: dict[str, Any]) -> None:
     assert content_hash(left) != content_hash(right)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**60, 2**60) | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.text(max_size=5), inner, max_size=3), max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 @given(st.dictionaries(st.text(max_size=8), JSON, max_size=6))
@@ -368,15 +477,24 @@ def test_hash_ignores_key_order(data: dict[str, Any]) -> None:
 
 
 def test_the_target_record_as_zoho_returns_it_is_recognised_as_our_write() -> None:
-    written = mapped(contact(Languages=["Hindi", "English"], Revenue=1000,
-                             Last_Call="2024-01-01T10:00:00+05:30"), "Contacts")
+    written = mapped(
+        contact(
+            Languages=["Hindi", "English"], Revenue=1000, Last_Call="2024-01-01T10:00:00+05:30"
+        ),
+        "Contacts",
+    )
     as_read_back = {
-        "id": "9900000000000099999", "Last_Name": "Smith", "Email": "s@zylker.example",
-        "Languages": ["English", "Hindi"], "Revenue": 1000.0,
+        "id": "9900000000000099999",
+        "Last_Name": "Smith",
+        "Email": "s@zylker.example",
+        "Languages": ["English", "Hindi"],
+        "Revenue": 1000.0,
         "Last_Call": "2023-12-31T20:30:00-08:00",
         "Account_Name": {"id": "9900000000000000001", "name": "Zylker"},
         "Origin_Record_Id": "4150868000000054321",
-        "Modified_Time": "2024-01-01T10:00:05-08:00", "$editable": True, "Other": "untouched",
+        "Modified_Time": "2024-01-01T10:00:05-08:00",
+        "$editable": True,
+        "Other": "untouched",
     }
     view = written_view(as_read_back, written.data)
     assert content_hash(view) == written.content_hash

@@ -40,10 +40,12 @@ class Stack:
     hints: TopicReader
 
     @asynccontextmanager
-    async def ingress(self, *, clock: Callable[[], float] = time.time,
-                      **kw: Any) -> AsyncIterator[IngressService]:
-        service = IngressService(self.settings, {"alpha": self.zoho}, CollectorRegistry(),
-                                 clock=clock, **kw)
+    async def ingress(
+        self, *, clock: Callable[[], float] = time.time, **kw: Any
+    ) -> AsyncIterator[IngressService]:
+        service = IngressService(
+            self.settings, {"alpha": self.zoho}, CollectorRegistry(), clock=clock, **kw
+        )
         await service.start()
         try:
             yield service
@@ -57,8 +59,10 @@ class Stack:
         return [str(o.id) for o in outcomes]
 
     async def faults(self, **faults: Any) -> None:
-        async with aiohttp.ClientSession() as session, session.post(
-                self.emu.url + "/__emulator/faults", json={"org": "alpha", **faults}) as r:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.emu.url + "/__emulator/faults", json={"org": "alpha", **faults}) as r,
+        ):
             assert r.status == 200
 
     def stats(self) -> dict[str, Any]:
@@ -71,13 +75,22 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
     hook = f"http://127.0.0.1:{port}/hooks/zoho/alpha?secret={SECRET}"
     async with Emulator(load_config(emulator_config(hook)), host="127.0.0.1", port=0) as emu:
         settings = make_settings(
-            kafka_broker, unique_name, zoho_url=emu.url, public_url=f"http://127.0.0.1:{port}",
-            ingress={"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
-                     "webhook_secret": SECRET},
-            poller={"interval_seconds": 1.0, "overlap_seconds": 1.0})
+            kafka_broker,
+            unique_name,
+            zoho_url=emu.url,
+            public_url=f"http://127.0.0.1:{port}",
+            ingress={
+                "listen": f"127.0.0.1:{port}",
+                "public_url": f"http://127.0.0.1:{port}",
+                "webhook_secret": SECRET,
+            },
+            poller={"interval_seconds": 1.0, "overlap_seconds": 1.0},
+        )
         await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
-        async with zoho_client(settings) as zoho, \
-                TopicReader(kafka_broker, settings.topics.hints) as hints:
+        async with (
+            zoho_client(settings) as zoho,
+            TopicReader(kafka_broker, settings.topics.hints) as hints,
+        ):
             yield Stack(emu, settings, zoho, hints)
 
 
@@ -85,8 +98,7 @@ def _ids_from(source: str, ids: list[str]) -> Callable[[list[dict[str, Any]]], b
     return lambda seen: set(ids) <= {h["id"] for h in seen if h["source"] == source}
 
 
-async def test_record_reaches_hints_through_the_notification_api_within_1s(
-        stack: Stack) -> None:
+async def test_record_reaches_hints_through_the_notification_api_within_1s(stack: Stack) -> None:
     async with stack.ingress(poll=False) as service:
         assert service.channels is not None
         (channel,) = [c for c in service.channels.channels() if c.module == "Leads"]
@@ -100,8 +112,7 @@ async def test_record_reaches_hints_through_the_notification_api_within_1s(
     assert listed[0]["notify_url"] == f"{stack.settings.ingress.public_url}/notify/alpha"
 
 
-async def test_record_reaches_hints_through_the_workflow_webhook_within_1s(
-        stack: Stack) -> None:
+async def test_record_reaches_hints_through_the_workflow_webhook_within_1s(stack: Stack) -> None:
     async with stack.ingress(poll=False, watch=False):
         started = time.monotonic()
         ids = await stack.insert("Hooked", workflows=True)
@@ -111,7 +122,8 @@ async def test_record_reaches_hints_through_the_workflow_webhook_within_1s(
 
 
 async def test_poller_closes_the_gap_of_dropped_notifications_within_one_interval(
-        stack: Stack) -> None:
+    stack: Stack,
+) -> None:
     await stack.faults(drop_notifications=0.3)
     async with stack.ingress() as service:
         ids: list[str] = []
@@ -126,21 +138,28 @@ async def test_poller_closes_the_gap_of_dropped_notifications_within_one_interva
         written = time.monotonic()
         interval = stack.settings.poller.interval_seconds
         seen = await stack.hints.until(
-            lambda seen: set(ids) <= {h["id"] for h in seen}
-            and set(ids[:3]) <= {h["id"] for h in seen if h["operation"] == "delete"},
-            within=interval + 1.5)
+            lambda seen: (
+                set(ids) <= {h["id"] for h in seen}
+                and set(ids[:3]) <= {h["id"] for h in seen if h["operation"] == "delete"}
+            ),
+            within=interval + 1.5,
+        )
         assert time.monotonic() - written <= interval + 1.5
         # The poller counts its hints once Kafka acknowledged them, which can come after the
         # reader above already got them.
-        await wait_for(lambda: bool(service.metrics.registry.get_sample_value(
-            "orgsync_hints_total", {"org": "alpha", "source": "poll"})))
+        await wait_for(
+            lambda: bool(
+                service.metrics.registry.get_sample_value(
+                    "orgsync_hints_total", {"org": "alpha", "source": "poll"}
+                )
+            )
+        )
     assert stack.stats()["notifications"]["dropped"] > 0
     notified = {h["id"] for h in seen if h["source"] == "notification"}
     assert notified < set(ids)  # some were dropped; the poll brought them
 
 
-async def test_channel_survives_a_restart_and_a_vanished_channel_is_recreated(
-        stack: Stack) -> None:
+async def test_channel_survives_a_restart_and_a_vanished_channel_is_recreated(stack: Stack) -> None:
     async with stack.ingress(poll=False) as first:
         assert first.channels is not None
         before = {c.module: c.channel_id for c in first.channels.channels()}

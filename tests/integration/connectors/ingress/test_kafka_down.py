@@ -31,8 +31,9 @@ LOCAL_KAFKA = Path(__file__).parents[4] / "scripts" / "local-kafka"
 
 async def _hook_status(ingress: Ingress) -> tuple[int, str | None]:
     headers = {"X-Orgsync-Secret": SECRET}
-    async with ingress.session.post(ingress.url + "/hooks/zoho/alpha", json=GOOD,
-                                    headers=headers) as r:
+    async with ingress.session.post(
+        ingress.url + "/hooks/zoho/alpha", json=GOOD, headers=headers
+    ) as r:
         await r.read()
         return r.status, r.headers.get("Retry-After")
 
@@ -45,8 +46,7 @@ async def _until_status(ingress: Ingress, status: int, within: float) -> float:
     return time.monotonic() - started
 
 
-async def _relay(broker: str, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+async def _relay(broker: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     host, port = broker.rsplit(":", 1)
     up_reader, up_writer = await asyncio.open_connection(host, int(port))
 
@@ -56,12 +56,12 @@ async def _relay(broker: str, reader: asyncio.StreamReader,
             await dst.drain()
         dst.close()
 
-    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
-                         return_exceptions=True)
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
 
 
 async def test_503_while_kafka_is_unreachable_then_recovers_when_it_appears(
-        settings: Settings, hints: TopicReader, kafka_broker: str) -> None:
+    settings: Settings, hints: TopicReader, kafka_broker: str
+) -> None:
     port = free_port()
     producer = KafkaProducer(f"127.0.0.1:{port}", timeout=2.0, retry_interval=0.2)
     await producer.start()  # does not fail: the ingress serves 503 meanwhile
@@ -69,8 +69,9 @@ async def test_503_while_kafka_is_unreachable_then_recovers_when_it_appears(
         assert await _hook_status(ingress) == (503, "5")
         assert ingress.rejected("kafka_unavailable") == 1
         # Kafka "returns" at the configured address: a relay to the real broker
-        relay = await asyncio.start_server(lambda r, w: _relay(kafka_broker, r, w),
-                                           "127.0.0.1", port)
+        relay = await asyncio.start_server(
+            lambda r, w: _relay(kafka_broker, r, w), "127.0.0.1", port
+        )
         try:
             await _until_status(ingress, 200, within=10.0)
         finally:
@@ -99,13 +100,21 @@ class Broker:
     """A second Kafka broker of our own (never the shared one) that the test stops."""
 
     def __init__(self, port: int, home: str) -> None:
-        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_HOME_DIR": home,
-                    "KAFKA_HEAP": "256m"}
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_HOME_DIR": home,
+            "KAFKA_HEAP": "256m",
+        }
 
     async def run(self, action: str) -> None:
         process = await asyncio.create_subprocess_exec(
-            str(LOCAL_KAFKA), action, env=self.env, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
+            str(LOCAL_KAFKA),
+            action,
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(process.communicate(), 180)
         assert process.returncode == 0, err.decode()
 
@@ -121,7 +130,8 @@ def _port_free(port: int) -> bool:
 
 @pytest.mark.slow
 async def test_broker_stopped_mid_run_503_then_recovers_by_itself(
-        throwaway_broker: tuple[str, Broker], unique_name: str) -> None:
+    throwaway_broker: tuple[str, Broker], unique_name: str
+) -> None:
     bootstrap, broker = throwaway_broker
     settings = make_settings(bootstrap, unique_name)
     await ensure_topics(bootstrap, settings.topics.pipeline(settings.targets), PARTITIONS, 1)

@@ -16,7 +16,8 @@ async def test_one_client_never_exceeds_its_apps_slots(emu: Emu, make_client: Ma
     (written,) = await client.upsert("Leads", [lead(1)], ["Origin_Record_Id"], [])
     await emu.faults(latency_ms=20)  # calls overlap for real
     await asyncio.gather(
-        *(client.get_by_ids("Leads", [str(written.id)], ["Last_Name"]) for _ in range(60)))
+        *(client.get_by_ids("Leads", [str(written.id)], ["Last_Name"]) for _ in range(60))
+    )
     stats = await emu.stats()
     assert stats["throttled"] == 0
     assert stats["max_concurrency"] == client.limiter.high_water == EDITION_SLOTS

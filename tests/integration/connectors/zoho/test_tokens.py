@@ -44,8 +44,12 @@ async def test_a_token_evicted_by_fifteen_newer_ones_is_replaced_with_one_refres
     tokens per refresh token, so ours is pushed out (INVALID_OAUTHTOKEN)."""
     client = await make_client()
     [first] = await client.insert("Leads", [lead(1)], trigger=[])
-    form = {"grant_type": "refresh_token", "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
     for _ in range(15):
         emu.emulator.state.advance(61)  # under the 10 refreshes per 10 minutes
         async with session.post(f"{emu.url}/oauth/v2/token", data=form) as answer:

@@ -23,8 +23,7 @@ def test_page_boundary_keeps_the_ids_of_its_last_second() -> None:
     state = _State("1970-01-01T00:00:00+00:00", [])
     page = [_rec("1", T1), _rec("2", T2), _rec("3", T2)]
     _advance(state, page, page, exhausted=False)
-    assert (state.after, state.boundary, state.done, state.finished) == (T2, ["2", "3"], 3,
-                                                                          False)
+    assert (state.after, state.boundary, state.done, state.finished) == (T2, ["2", "3"], 3, False)
     assert _seen(state, _rec("2", T2)) and not _seen(state, _rec("4", T2))
     assert not _seen(state, _rec("2", "2025-01-01T10:00:09+05:30"))  # edited again: new
 

@@ -17,36 +17,53 @@ from orgsync_kernel.events import Hint
 SYNCED = frozenset({"Leads", "Contacts"})
 
 
-@pytest.mark.parametrize(("body", "content_type", "expected"), [
-    (b'{"module":"Leads","id":"1"}', "application/json",
-     HintBatch("Leads", ("1",), "update")),
-    (b"module=Leads&id=1&id=2&operation=create", "application/x-www-form-urlencoded",
-     HintBatch("Leads", ("1", "2"), "insert")),
-    (b"module=Leads&ids=3%2C4%2C3", "", HintBatch("Leads", ("3", "4"), "update")),
-    (b'{"module":"Contacts","ids":[5, "6"],"operation":"DELETE"}', "text/plain",
-     HintBatch("Contacts", ("5", "6"), "delete")),
-    (b'{"module":"Leads","id":7,"modified_time":"2025-01-02T03:04:05+05:30"}',
-     "application/json", HintBatch("Leads", ("7",), "update", "2025-01-02T03:04:05+05:30")),
-    (b'{"module":"Leads","id":"8","modified_time":"Jan 2, 2025 03:04 AM"}',
-     "application/json", HintBatch("Leads", ("8",), "update", None)),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b'{"module":"Leads","id":"1"}', "application/json", HintBatch("Leads", ("1",), "update")),
+        (
+            b"module=Leads&id=1&id=2&operation=create",
+            "application/x-www-form-urlencoded",
+            HintBatch("Leads", ("1", "2"), "insert"),
+        ),
+        (b"module=Leads&ids=3%2C4%2C3", "", HintBatch("Leads", ("3", "4"), "update")),
+        (
+            b'{"module":"Contacts","ids":[5, "6"],"operation":"DELETE"}',
+            "text/plain",
+            HintBatch("Contacts", ("5", "6"), "delete"),
+        ),
+        (
+            b'{"module":"Leads","id":7,"modified_time":"2025-01-02T03:04:05+05:30"}',
+            "application/json",
+            HintBatch("Leads", ("7",), "update", "2025-01-02T03:04:05+05:30"),
+        ),
+        (
+            b'{"module":"Leads","id":"8","modified_time":"Jan 2, 2025 03:04 AM"}',
+            "application/json",
+            HintBatch("Leads", ("8",), "update", None),
+        ),
+    ],
+)
 def test_webhook_bodies(body: bytes, content_type: str, expected: HintBatch) -> None:
     assert parse_webhook(body_fields(body, content_type), SYNCED) == expected
 
 
-@pytest.mark.parametrize(("fields", "reason"), [
-    ({"id": ["1"]}, "malformed"),
-    ({"module": ["Deals"], "id": ["1"]}, "unknown_module"),
-    ({"module": [{"x": 1}], "id": ["1"]}, "malformed"),
-    ({"module": ["Leads"]}, "malformed"),
-    ({"module": ["Leads"], "id": ["1e3"]}, "bad_id"),
-    ({"module": ["Leads"], "id": [True]}, "bad_id"),
-    ({"module": ["Leads"], "id": ["-1"]}, "bad_id"),
-    ({"module": ["Leads"], "id": ["1" * 20]}, "bad_id"),
-    ({"module": ["Leads"], "id": [str(i) for i in range(MAX_IDS + 1)]}, "malformed"),
-    ({"module": ["Leads"], "id": ["1"], "operation": ["upsert"]}, "malformed"),
-    ({"module": ["Leads", "Contacts"], "id": ["1"]}, "malformed"),
-])
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"id": ["1"]}, "malformed"),
+        ({"module": ["Deals"], "id": ["1"]}, "unknown_module"),
+        ({"module": [{"x": 1}], "id": ["1"]}, "malformed"),
+        ({"module": ["Leads"]}, "malformed"),
+        ({"module": ["Leads"], "id": ["1e3"]}, "bad_id"),
+        ({"module": ["Leads"], "id": [True]}, "bad_id"),
+        ({"module": ["Leads"], "id": ["-1"]}, "bad_id"),
+        ({"module": ["Leads"], "id": ["1" * 20]}, "bad_id"),
+        ({"module": ["Leads"], "id": [str(i) for i in range(MAX_IDS + 1)]}, "malformed"),
+        ({"module": ["Leads"], "id": ["1"], "operation": ["upsert"]}, "malformed"),
+        ({"module": ["Leads", "Contacts"], "id": ["1"]}, "malformed"),
+    ],
+)
 def test_webhook_refusals(fields: dict[str, list[Any]], reason: str) -> None:
     with pytest.raises(BadInput) as caught:
         parse_webhook(fields, SYNCED)
@@ -67,8 +84,14 @@ def test_body_wins_over_query_and_secret_needs_one_string() -> None:
     assert secret_of({"secret": [1]}) is None
 
 
-CALLBACK = {"server_time": 1750102639787, "module": "Leads", "ids": ["1", "2"],
-            "operation": "update", "channel_id": "1105420521999070702", "token": "tok"}
+CALLBACK = {
+    "server_time": 1750102639787,
+    "module": "Leads",
+    "ids": ["1", "2"],
+    "operation": "update",
+    "channel_id": "1105420521999070702",
+    "token": "tok",
+}
 
 
 def test_callback_envelope_and_batch() -> None:
@@ -78,15 +101,18 @@ def test_callback_envelope_and_batch() -> None:
     assert batch == HintBatch("Leads", ("1", "2"), "update", "2025-06-16T19:37:19.787+00:00")
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"channel_id": None}, "unauthorized"),
-    ({"channel_id": ["1"]}, "unauthorized"),
-    ({"module": "Deals"}, "unknown_module"),
-    ({"ids": "1"}, "malformed"),
-    ({"ids": []}, "malformed"),
-    ({"ids": ["1", None]}, "bad_id"),
-    ({"operation": "edit "}, "malformed"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"channel_id": None}, "unauthorized"),
+        ({"channel_id": ["1"]}, "unauthorized"),
+        ({"module": "Deals"}, "unknown_module"),
+        ({"ids": "1"}, "malformed"),
+        ({"ids": []}, "malformed"),
+        ({"ids": ["1", None]}, "bad_id"),
+        ({"operation": "edit "}, "malformed"),
+    ],
+)
 def test_callback_refusals(change: dict[str, Any], reason: str) -> None:
     body = {k: v for k, v in {**CALLBACK, **change}.items() if v is not None}
     with pytest.raises(BadInput) as caught:
@@ -106,7 +132,11 @@ def test_one_message_per_id_keyed_org_module_id() -> None:
     assert [key for key, _ in messages] == [b"alpha/Leads/1", b"alpha/Leads/2"]
     hint = Hint.loads(messages[1][1])
     assert (hint.id, hint.operation, hint.source, hint.received_at) == (
-        "2", "delete", "notification", 12.5)
+        "2",
+        "delete",
+        "notification",
+        12.5,
+    )
 
 
 def test_channel_token_fits_zoho_and_stays_out_of_repr() -> None:
@@ -117,10 +147,13 @@ def test_channel_token_fits_zoho_and_stays_out_of_repr() -> None:
     assert new_channel("alpha", "Leads", "u").token != state.token
 
 
-@pytest.mark.parametrize(("broker", "expected"), [
-    ("kafka://127.0.0.1:9092", "127.0.0.1:9092"),
-    ("kafka://a:1;kafka://b:2", "a:1,b:2"),
-    ("a:1, b:2", "a:1,b:2"),
-])
+@pytest.mark.parametrize(
+    ("broker", "expected"),
+    [
+        ("kafka://127.0.0.1:9092", "127.0.0.1:9092"),
+        ("kafka://a:1;kafka://b:2", "a:1,b:2"),
+        ("a:1, b:2", "a:1,b:2"),
+    ],
+)
 def test_bootstrap_servers(broker: str, expected: str) -> None:
     assert bootstrap_servers(broker) == expected
