@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.deployment import org_config, target_modules, worker_env, write_config
 from orgsync_kernel.events import Change
+from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync
 from tests.support.pipeline import client
 from zoho_emulator import Emulator
@@ -78,7 +79,7 @@ async def test_backfill_publishes_every_record_with_progress(
     assert f"Accounts of src: {RECORDS}/{RECORDS} (100.0%)" in result.err
     assert "done" in result.err and "records/s" in result.err
     assert "ETA" in result.err.splitlines()[0]  # the first page is not the last
-    changes = await read_changes(kafka_broker, f"{unique_name}.changes", RECORDS)
+    changes = await read_changes(kafka_broker, Topics(unique_name).changes, RECORDS)
     assert {c.id for c in changes} == ids and len(changes) == RECORDS
     assert {(c.org, c.module, c.source) for c in changes} == {("src", "Accounts", "backfill")}
 

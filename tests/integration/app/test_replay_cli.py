@@ -23,6 +23,7 @@ from bench.deployment import (
     worker_env,
     write_config,
 )
+from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync
 from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
@@ -80,7 +81,7 @@ async def test_replay_fills_a_new_target_exactly_once(
             "Accounts", [{"Account_Name": f"Acme {n}"} for n in range(RECORDS)]
         )
     ]
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids, "insert")
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids, "insert")
 
     async def synced() -> bool:
         return count(emu, "tgt", "Accounts") == RECORDS

@@ -12,6 +12,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from bench.deployment import records
+from orgsync_kernel.topics import Topics
 from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
@@ -69,7 +70,7 @@ async def test_two_way_leads_settle_without_ping_pong(
     worker = make_worker(ROUTES)
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
-    async with notifier(emu, kafka_producer, f"{unique_name}.hints"):
+    async with notifier(emu, kafka_producer, Topics(unique_name).hints):
         ids = [
             str(o.id)
             for o in await src.insert(
