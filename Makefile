@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 export VENV
 
-.PHONY: install system-deps run test test-unit kafka-start kafka-stop lint typecheck clean
+.PHONY: install system-deps run test test-unit kafka-start kafka-stop lint format typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,8 @@ system-deps:
 run: install
 	$(VENV)/bin/python examples/demo/run.py
 
-test: install system-deps
+# The suite runs after the lint (ruff check and ruff format --check): CI runs exactly this.
+test: install system-deps lint
 	scripts/run-tests tests
 
 test-unit: install
@@ -31,8 +32,14 @@ kafka-start:
 kafka-stop:
 	scripts/local-kafka stop
 
+LINT_PATHS = orgsync_kernel connectors pipeline orgsync_operations orgsync zoho_emulator tests bench examples
+
 lint: install
-	$(VENV)/bin/ruff check orgsync_kernel connectors pipeline orgsync_operations orgsync zoho_emulator tests bench examples
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+format: install
+	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -262,7 +262,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         producer = AIOKafkaProducer(bootstrap_servers=args.broker, linger_ms=5)
         await producer.start()
         try:
-            hints = f"{prefix}.hints"
+            hints = Topics(prefix).hints
             await send_hints(producer, hints, await source.insert([lead(-1, run)]))
             await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
             await group_stable(args.broker, Topics(prefix).group, args.workers, 120)

@@ -3,7 +3,7 @@
     python -m bench.reliability_report          # rewrites the part between the markers
 
 The reliability tests write one row per scenario as they finish (see
-tests/integration/reliability/reliability_support.py); the soak writes bench/results/soak.json.
+tests/support/reliability.py); the soak writes bench/results/soak.json.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ reports the RSS slope of the orgsync process and checks the target record by rec
 
     python -m bench.soak --minutes 30 [--rate 5] [--fault-every 60] [--broker 127.0.0.1:9092]
 
-Needs a Kafka broker (`scripts/local-kafka start`). Reuses the reliability suite's helpers
-(tests/integration/reliability). Writes bench/results/soak.json; `python -m
+Needs a Kafka broker (`scripts/local-kafka start`). Runs on bench/deployment.py, as the
+reliability suite (tests/integration/reliability) does. Writes bench/results/soak.json; `python -m
 bench.reliability_report` puts it into docs/reliability.md. Exit 1 if the target is not exact.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,26 +21,24 @@ from typing import Any
 import aiohttp
 import orjson
 
-REPO = Path(__file__).resolve().parents[1]
-for folder in ("pipeline", "ingress", "reliability"):
-    sys.path.append(str(REPO / "tests" / "integration" / folder))
-
-from pipeline_support import count, org_config, target_modules  # noqa: E402
-from reliability_support import (  # noqa: E402
+from bench.deployment import (
     ACCOUNTS_ROUTE,
     Orgsync,
     channels_ready,
+    count,
     deploy,
     ingress_ready,
     insert_accounts,
     insist,
     mirror,
+    org_config,
     patient_client,
+    target_modules,
     until,
 )
+from zoho_emulator import Emulator
 
-from zoho_emulator import Emulator  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 FAULTS: list[tuple[str, Callable[[Emulator], None]]] = [
     ("30% 500s", lambda emu: _merge(emu, error_rate=0.3, error_status=500)),

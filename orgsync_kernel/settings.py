@@ -24,9 +24,18 @@ from pydantic import (
     model_validator,
 )
 
+from .datacentres import DATA_CENTRES
 from .topics import Topics
 
-DataCentre = Literal["us", "eu", "in", "au", "jp", "ca", "cn", "sa"]
+
+def _known_dc(value: str) -> str:
+    if value not in DATA_CENTRES:
+        *rest, last = (repr(dc) for dc in DATA_CENTRES)
+        raise ValueError(f"Input should be {', '.join(rest)} or {last}")
+    return value
+
+
+DataCentre = Annotated[str, AfterValidator(_known_dc)]  # the one table: datacentres.py
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 Trigger = Literal["workflow", "approval", "blueprint"]
 

@@ -95,3 +95,8 @@ class Topics:
     def consumed(self, targets: Iterable[str]) -> list[str]:
         """Every topic the workers consume, whatever the group."""
         return [topic for topics in self.consumers(targets).values() for topic in topics]
+
+    def pipeline(self, targets: Iterable[str]) -> list[str]:
+        """Every stream topic of the pipeline: what the workers consume, the change log and
+        the DLQ."""
+        return [*self.consumed(targets), self.changes, self.dlq]

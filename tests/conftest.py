@@ -6,3 +6,6 @@ import tempfile
 # Workers started by tests keep their token caches here (orgsync/orgs.py), never in the
 # developer's own state directory.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="orgsync-test-state-")
+
+# The broker fixtures, shared by tests/component and tests/integration.
+pytest_plugins = ["tests.support.kafka"]

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .admin import admin_routes
 from .config import EmulatorConfig, load_config
+from .coql import coql_routes
 from .keys import STATE
 from .metadata import metadata_routes
 from .middleware import crm_middleware
@@ -41,6 +42,7 @@ def create_app(state: EmulatorState) -> web.Application:
         prefix = f"/crm/{version}"
         app.add_routes(metadata_routes(prefix))
         app.add_routes(search_routes(prefix))
+        app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module
         app.add_routes(record_routes(prefix))
     return app
 

@@ -38,10 +38,10 @@ class Behaviour:
     max_live_access_tokens: int = 15
     max_refresh_tokens: int = 20
     credits_header_ratio: float = 0.5
-    concurrency_scope: str = "org"  # or "client"
+    concurrency_scope: str = "client"  # per user per app (every token acts as one user); "org"
     sub_concurrency: int = 10
     heavy_write_threshold: int = 10
-    search_index_delay_ms: int = 0
+    search_index_delay_ms: int = 5000  # Zoho: just-written records may be missing (204)
     search_equals_contains: bool = True
 
     @classmethod
@@ -50,7 +50,10 @@ class Behaviour:
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(f"unknown behaviour switches: {sorted(unknown)}")
-        return cls(**dict(raw))
+        behaviour = cls(**dict(raw))
+        if behaviour.concurrency_scope not in ("client", "org"):
+            raise ConfigError("behaviour.concurrency_scope must be 'client' or 'org'")
+        return behaviour
 
 
 @dataclass(frozen=True)

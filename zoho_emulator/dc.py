@@ -57,6 +57,7 @@ DATA_CENTRES: dict[str, DataCentre] = {
             "Asia/Shanghai",
         ),
         DataCentre("sa", "https://www.zohoapis.sa", "https://accounts.zoho.sa", 180, "Asia/Riyadh"),
+        DataCentre("uk", "https://www.zohoapis.uk", "https://accounts.zoho.uk", 0, "Europe/London"),
     )
 }
 

@@ -62,6 +62,13 @@ def param_missing(param: str) -> ApiError:
     )
 
 
+def expected_param_missing(*params: str) -> ApiError:
+    """None of several alternative parameters was given (search: criteria/email/phone/word)."""
+    return ApiError(
+        400, "EXPECTED_PARAM_MISSING", "mandatory param missing", {"param_names": list(params)}
+    )
+
+
 def invalid_param(param: str, message: str = "invalid data", **extra: Any) -> ApiError:
     return ApiError(400, "INVALID_DATA", message, {"param": param, "param_name": param, **extra})
 

@@ -10,7 +10,8 @@ from .dc import format_datetime
 from .http import invalid_module, json_response, param_missing
 from .keys import ORG
 from .schema import JSON_TYPES, FieldDef, ModuleDef
-from .state import OrgState, User
+from .state import OrgState
+from .users import User
 
 
 def _module_json(org: OrgState, m: ModuleDef) -> dict[str, Any]:

@@ -40,6 +40,8 @@ async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
     """Credit cost and whether the call holds a sub-concurrency slot."""
     parts = request.path.split("/")[3:]
     method = request.method
+    if parts and parts[0] == "coql":
+        return 1, True  # a heavy call for sub-concurrency (API limits page)
     if not parts or parts[0] in _NOT_RECORDS:
         return 1, False
     if method in ("POST", "PUT") and len(parts) <= 2:

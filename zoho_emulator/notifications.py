@@ -42,6 +42,15 @@ class NotificationPolicy:
     resource_uri_version: str = "v2"  # real callbacks say /crm/v2/ even on v7/v8
 
 
+@dataclass(frozen=True)
+class RelatedEvent:
+    """What a related-record callback tells the parent's channel: an update, no values."""
+
+    module: str
+    operation: str = "update"
+    records: tuple[dict[str, Any], ...] = ()
+
+
 @dataclass
 class Subscription:
     channel_id: str
@@ -69,6 +78,7 @@ class NotificationHub:
         self.listening = False
         self.seen: dict[str, dict[str, Mapping[str, Any]]] = {}  # module -> id -> stored values
         self.watchable: dict[str, tuple[str, ...]] = {}  # module -> fields a callback may name
+        self.links: dict[str, tuple[str, ...]] = {}  # "Module>Parent" -> its lookup fields
 
     def listen(self) -> None:
         """Hook into the org's writes on the first subscription (a write listener makes every
@@ -98,17 +108,50 @@ class NotificationHub:
         self.org.stats.notifications[outcome] += 1  # the core's /__emulator/stats reads this
 
     def on_write(self, event: Any) -> None:
-        subs = [s for s in self.active() if s.module == event.module]
+        active = self.active()
+        subs = [s for s in active if s.module == event.module]
+        related = [
+            s
+            for s in active
+            if s.module != event.module and s.notify_on_related_action and "edit" in s.events
+        ]
         if not subs:
             self.seen.pop(event.module, None)  # unwatched: its snapshots would go stale
+        if not subs and not related:
             return
-        changes = self._changes(event)
+        changes = self._changes(event) if subs else []
         if self.policy.respect_trigger and not workflows_triggered(event.trigger):
             return
         wanted = OP_TO_EVENT.get(event.operation)
         for sub in subs:
             if wanted in sub.events:
                 self._schedule(sub, event, changes)
+        for sub in related:
+            self._related(sub, event)
+
+    def _related(self, sub: Subscription, event: Any) -> None:
+        """A record written with a lookup to a watched record is a related action on that
+        record (it shows in its related list): the parent gets an `update` callback with no
+        affected fields (notify_on_related_action, default true; payload UNCONFIRMED)."""
+        links = self._links(event.module, sub.module)
+        if not links:
+            return
+        parents = self.org.stores[sub.module].records
+        ids = dict.fromkeys(v[f] for v in event.values for f in links if v.get(f) in parents)
+        if ids:
+            pairs = [(rid, (), n) for n, rid in enumerate(ids)]
+            self._dispatch(sub, RelatedEvent(sub.module), pairs)
+
+    def _links(self, module: str, parent: str) -> tuple[str, ...]:
+        key = f"{module}>{parent}"
+        found = self.links.get(key)
+        if found is None:
+            found = self.links[key] = tuple(
+                name
+                for name, fd in self.org.modules[module].fields.items()
+                if fd.data_type == "lookup" and fd.lookup_module == parent
+            )
+        return found
 
     def _fields_of(self, module: str) -> tuple[str, ...]:
         found = self.watchable.get(module)
@@ -142,6 +185,11 @@ class NotificationHub:
         pairs = list(zip(event.ids, changes, range(len(changes)), strict=True))
         if event.operation == "update" and sub.notification_condition:
             pairs = [p for p in pairs if _condition_met(sub, set(p[1]))]
+        self._dispatch(sub, event, pairs)
+
+    def _dispatch(
+        self, sub: Subscription, event: Any, pairs: list[tuple[str, tuple[str, ...], int]]
+    ) -> None:
         size = max(1, self.policy.ids_per_callback)
         for start in range(0, len(pairs), size):
             if self.rng.random() < self.org.faults.drop_notifications:
@@ -194,10 +242,13 @@ def _callback(
 
 
 def _condition_met(sub: Subscription, changed: set[str]) -> bool:
-    return any(
-        _group_met(c.get("field_selection") or {}, changed)
+    """The conditions given for the subscription's module (none given for it: no filter)."""
+    mine = [
+        c
         for c in sub.notification_condition or []
-    )
+        if (c.get("module") or {}).get("api_name") in (None, sub.module)
+    ]
+    return not mine or any(_group_met(c.get("field_selection") or {}, changed) for c in mine)
 
 
 def _group_met(node: dict[str, Any], changed: set[str]) -> bool:

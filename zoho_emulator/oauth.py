@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from .config import EmulatorConfig
 from .http import json_response
-
-if TYPE_CHECKING:
-    from .state import EmulatorState
 
 ACCESS_DENIED = {
     "error_description": (
@@ -54,8 +53,19 @@ class TokenError(Exception):
 
 
 class TokenStore:
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
+    """Every token of every org; ``on_refresh(org, client_id)`` counts refresh grants."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        clock: Callable[[], int],
+        on_refresh: Callable[[str, str], None],
+    ) -> None:
+        self.config = config
+        self.behaviour = config.behaviour
+        self.now_ms = clock
+        self.on_refresh = on_refresh
+        self.api_domain = config.public_url or ""  # the listen URL once the server runs
         self.secrets: dict[str, str] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.access: dict[str, AccessToken] = {}
@@ -64,20 +74,20 @@ class TokenStore:
         self.evicted: deque[str] = deque(maxlen=10_000)
         self.grants: dict[str, tuple[str, str, int]] = {}
         self.minted: dict[tuple[str, str], deque[str]] = {}
-        ttl_ms = state.behaviour.grant_code_ttl_s * 1000
-        for org in state.config.orgs.values():
+        ttl_ms = self.behaviour.grant_code_ttl_s * 1000
+        for org in config.orgs.values():
             for client in org.clients:
                 self.secrets[client.client_id] = client.client_secret
                 for token in client.refresh_tokens:
                     self.refresh[token] = RefreshToken(token, org.name, client.client_id)
                 for code in client.grant_codes:
-                    self.grants[code] = (org.name, client.client_id, state.now_ms() + ttl_ms)
+                    self.grants[code] = (org.name, client.client_id, clock() + ttl_ms)
 
     def authenticate(self, token: str) -> AccessToken | None:
         found = self.access.get(token)
         if found is None:
             return None
-        if found.expires_ms <= self.state.now_ms():
+        if found.expires_ms <= self.now_ms():
             del self.access[token]
             return None
         return found
@@ -97,7 +107,7 @@ class TokenStore:
 
     def _from_code(self, client_id: str, code: str) -> dict[str, Any]:
         grant = self.grants.get(code)
-        if grant is None or grant[1] != client_id or grant[2] <= self.state.now_ms():
+        if grant is None or grant[1] != client_id or grant[2] <= self.now_ms():
             raise TokenError({"error": "invalid_code"})
         del self.grants[code]  # single use
         org = grant[0]
@@ -114,40 +124,39 @@ class TokenStore:
     def _limit_refresh_tokens(self, org: str, client_id: str, token: str) -> None:
         minted = self.minted.setdefault((org, client_id), deque())
         minted.append(token)
-        while len(minted) > self.state.behaviour.max_refresh_tokens:
+        while len(minted) > self.behaviour.max_refresh_tokens:
             self.revoke(minted.popleft())
 
     def _from_refresh(self, client_id: str, token: str) -> dict[str, Any]:
         refresh = self.refresh.get(token)
         if refresh is None or refresh.client_id != client_id:
             raise TokenError({"error": "invalid_code"})
-        behaviour = self.state.behaviour
-        now = self.state.now_ms()
+        behaviour = self.behaviour
+        now = self.now_ms()
         issued = refresh.issued_ms
         while issued and issued[0] <= now - behaviour.refresh_window_s * 1000:
             issued.popleft()
         if len(issued) >= behaviour.refresh_limit:
             raise TokenError(ACCESS_DENIED)
-        stats = self.state.orgs[refresh.org].stats.token_refreshes
-        stats[client_id] = stats.get(client_id, 0) + 1
+        self.on_refresh(refresh.org, client_id)
         return self._issue(refresh)
 
     def _issue(self, refresh: RefreshToken) -> dict[str, Any]:
-        now = self.state.now_ms()
-        ttl = self.state.config.access_token_ttl
+        now = self.now_ms()
+        ttl = self.config.access_token_ttl
         token = new_token()
         self.access[token] = AccessToken(
             refresh.org, refresh.client_id, refresh.token, now + ttl * 1000
         )
         refresh.issued_ms.append(now)
         refresh.live.append(token)
-        while len(refresh.live) > self.state.behaviour.max_live_access_tokens:
+        while len(refresh.live) > self.behaviour.max_live_access_tokens:
             oldest = refresh.live.popleft()
             if self.access.pop(oldest, None) is not None:
                 self.evicted.append(oldest)
         return {
             "access_token": token,
-            "api_domain": self.state.public_url,
+            "api_domain": self.api_domain,
             "token_type": "Bearer",
             "expires_in": ttl,
         }

@@ -123,9 +123,9 @@ async def upsert_records(request: web.Request) -> web.Response:
 
 def _check_fields(org: OrgState, module: str, given: Any) -> list[str]:
     store = org.stores[module]
+    unique = org.modules[module].unique_fields
     if given is None:
-        definition = org.modules[module]
-        return [n for n in (definition.dup_field, *definition.unique_fields) if n in store.indexes]
+        return [n for n in (org.modules[module].dup_field, *unique) if n in store.indexes]
     if not isinstance(given, list) or not given:
         raise ApiError(
             400,
@@ -141,7 +141,8 @@ def _check_fields(org: OrgState, module: str, given: Any) -> list[str]:
                 "invalid data",
                 {"api_name": name, "json_path": f"$.duplicate_check_fields[{i}]"},
             )
-    return list(given)
+    # the listed fields first, then the module's other user-defined unique fields (Zoho)
+    return [*given, *(n for n in unique if n not in given and n in store.indexes)]
 
 
 async def delete_records(request: web.Request) -> web.Response:

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timezone
+from typing import Any
 
 from .dc import format_datetime
 from .schema import FieldDef, ModuleDef
-from .store import StoredRecord
-
-if TYPE_CHECKING:
-    from .state import OrgState
+from .store import ModuleStore, StoredRecord
+from .users import User
 
 
 class Renderer:
-    def __init__(self, org: OrgState, module: ModuleDef) -> None:
-        self.org = org
+    """Renders one module's records; lookups read the org's stores (by module) when rendering."""
+
+    def __init__(
+        self,
+        module: ModuleDef,
+        tz: timezone,
+        users: Sequence[User],
+        stores: Mapping[str, ModuleStore],
+        modules: Mapping[str, ModuleDef],
+    ) -> None:
         self.module = module
-        self._tz = org.tz
+        self._stores = stores
+        self._modules = modules
+        self._tz = tz
         self._times: dict[int, str] = {}
         # shared, never-mutated user shapes: rendering runs for every record written or read
-        self._users = {u.id: u.minified() for u in org.users}
+        self._users = {u.id: u.minified() for u in users}
         # write results show users as {"name", "id"} only (the documented samples)
-        self._writers = {u.id: {"name": u.name, "id": u.id} for u in org.users}
+        self._writers = {u.id: {"name": u.name, "id": u.id} for u in users}
         self._meta: dict[str, Callable[[StoredRecord], Any]] = {
             "id": lambda rec: rec.id,
             "Created_Time": lambda rec: self.time(rec.created_s),
@@ -60,8 +69,8 @@ class Renderer:
         return self._users.get(uid)
 
     def _lookup_for(self, target: str) -> Callable[[Any], Any]:
-        store = self.org.stores.get(target)
-        name_field = self.org.modules[target].name_field if store else ""
+        store = self._stores.get(target)
+        name_field = self._modules[target].name_field if store else ""
 
         def lookup(rid: Any) -> dict[str, Any] | None:
             rec = store.records.get(rid) if store else None

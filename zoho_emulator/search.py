@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from . import criteria
-from .http import ApiError, empty, invalid_param, json_response, param_missing
+from .dc import format_datetime
+from .http import ApiError, empty, expected_param_missing, invalid_param, json_response
 from .paging import MAX_PER_PAGE, int_param, modified_since, render_rows, wanted_fields
 from .records import module_of
 from .state import OrgState
@@ -60,7 +61,7 @@ async def deleted_records(request: web.Request) -> web.Response:
         return empty(304 if since is not None and page == 1 else 204)
     data = [
         {
-            "deleted_by": _name_id(renderer.user(e.deleted_by)),
+            "deleted_by": _name_id(renderer.user(e.deleted_by)) if kind == "recycle" else None,
             "id": e.id,
             "display_name": e.display_name if kind == "recycle" else None,
             "type": kind,
@@ -79,8 +80,6 @@ def _name_id(user: dict[str, str] | None) -> dict[str, str] | None:
 
 
 def _fmt(org: OrgState, epoch_s: int) -> str:
-    from .dc import format_datetime
-
     return format_datetime(epoch_s, org.tz)
 
 
@@ -118,7 +117,7 @@ def _predicate(request: web.Request, org: OrgState, module: str) -> Callable[[St
         return lambda rec: any(
             isinstance(v, str) and word in v.lower() for v in rec.values.values()
         )
-    raise param_missing("criteria")
+    raise expected_param_missing("criteria", "email", "phone", "word")
 
 
 async def search_records(request: web.Request) -> web.Response:

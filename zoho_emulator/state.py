@@ -15,9 +15,11 @@ from typing import Any
 from .config import Behaviour, EmulatorConfig, OrgConfig
 from .dc import DATA_CENTRES, DataCentre
 from .limits import Concurrency, CreditLedger, daily_allowance
+from .oauth import TokenStore
 from .render import Renderer
 from .schema import ModuleDef, build_modules
 from .store import ModuleStore
+from .users import IdGenerator, User
 from .validation import Validator
 
 log = logging.getLogger("zoho_emulator")
@@ -107,30 +109,6 @@ class OrgStats:
         }
 
 
-@dataclass(frozen=True)
-class User:
-    id: str
-    email: str
-    name: str
-    role: str
-    zuid: str
-
-    def minified(self) -> dict[str, str]:
-        return {"name": self.name, "id": self.id, "email": self.email}
-
-
-class IdGenerator:
-    """19-digit numeric ids: a 7-digit org prefix, then a 12-digit sequence (always < 2**63)."""
-
-    def __init__(self, prefix: int) -> None:
-        self.prefix = prefix
-        self._next = 1_000_000
-
-    def __call__(self) -> str:
-        self._next += 1
-        return f"{self.prefix}{self._next:012d}"
-
-
 class OrgState:
     def __init__(
         self, config: OrgConfig, behaviour: Behaviour, prefix: int, clock: Callable[[], int]
@@ -173,13 +151,17 @@ class OrgState:
     def renderer(self, module: str) -> Renderer:
         found = self._renderers.get(module)
         if found is None:
-            found = self._renderers[module] = Renderer(self, self.modules[module])
+            found = self._renderers[module] = Renderer(
+                self.modules[module], self.tz, self.users, self.stores, self.modules
+            )
         return found
 
     def validator(self, module: str) -> Validator:
         found = self._validators.get(module)
         if found is None:
-            found = self._validators[module] = Validator(self, self.modules[module])
+            found = self._validators[module] = Validator(
+                self.modules[module], self.behaviour, self.stores, self.users_by_id
+            )
         return found
 
     @property
@@ -233,6 +215,8 @@ class OrgState:
             fn()
 
     def concurrency_for(self, client_id: str) -> Concurrency:
+        """The slots of the calling app (Zoho: "the concurrency limit of the user for the app";
+        every token here acts as the org's first user), or of the whole org under "org"."""
         key = client_id if self.behaviour.concurrency_scope == "client" else ""
         slot = self.concurrency.get(key)
         if slot is None:
@@ -244,11 +228,8 @@ class OrgState:
 
 class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
-        from .oauth import TokenStore  # oauth needs OrgState; avoid an import cycle
-
         self.config = config
         self.behaviour = config.behaviour
-        self.public_url = config.public_url or ""
         self.clock_offset_ms = 0
         self.orgs: dict[str, OrgState] = {}
         used: set[int] = set()
@@ -258,7 +239,19 @@ class EmulatorState:
                 prefix += 1
             used.add(prefix)
             self.orgs[name] = OrgState(org_cfg, config.behaviour, prefix, self.now_ms)
-        self.tokens = TokenStore(self)
+        self.tokens = TokenStore(config, self.now_ms, self._count_refresh)
+
+    def _count_refresh(self, org: str, client_id: str) -> None:
+        refreshes = self.orgs[org].stats.token_refreshes
+        refreshes[client_id] = refreshes.get(client_id, 0) + 1
+
+    @property
+    def public_url(self) -> str:
+        return self.tokens.api_domain
+
+    @public_url.setter
+    def public_url(self, url: str) -> None:
+        self.tokens.api_domain = url
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self.clock_offset_ms

@@ -44,6 +44,7 @@ class ModuleStore:
     records: dict[str, StoredRecord] = field(default_factory=dict)
     deleted: list[DeletedEntry] = field(default_factory=list)
     indexes: dict[str, dict[Any, dict[str, None]]] = field(default_factory=dict)
+    deleted_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for name in (self.module.dup_field, *self.module.unique_fields):
@@ -82,9 +83,14 @@ class ModuleStore:
                 self._unindex(index, value, rid)
         return record
 
+    def add_deleted(self, entry: DeletedEntry) -> None:
+        self.deleted.append(entry)
+        self.deleted_ids.add(entry.id)
+
     def clear(self) -> None:
         self.records.clear()
         self.deleted.clear()
+        self.deleted_ids.clear()
         for index in self.indexes.values():
             index.clear()
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .config import Behaviour
 from .dc import parse_datetime
 from .schema import SYSTEM_FIELDS, FieldDef, ModuleDef
-
-if TYPE_CHECKING:
-    from .state import OrgState
+from .store import ModuleStore
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^[0-9+\-().\s/xX#*]*$")
@@ -181,12 +180,22 @@ Convert = Callable[[Any, int], Any]
 
 
 class Validator:
-    def __init__(self, org: OrgState, module: ModuleDef) -> None:
-        self.org = org
+    """Checks one module's write bodies; references are checked against the org's stores/users."""
+
+    def __init__(
+        self,
+        module: ModuleDef,
+        behaviour: Behaviour,
+        stores: Mapping[str, ModuleStore],
+        user_ids: Mapping[str, object],
+    ) -> None:
         self.module = module
+        self.behaviour = behaviour
+        self._stores = stores
+        self._user_ids = user_ids
         self.fields = module.fields
-        self.reject_read_only = org.behaviour.read_only_fields == "reject"
-        self.reject_unknown = org.behaviour.unknown_fields == "reject"
+        self.reject_read_only = behaviour.read_only_fields == "reject"
+        self.reject_unknown = behaviour.unknown_fields == "reject"
         self.mandatory = [n for n, f in module.fields.items() if f.system_mandatory]
         # one converter per writable field, built once: validation runs for every record
         self._writable: dict[str, Convert] = {
@@ -197,7 +206,7 @@ class Validator:
 
     def _converter(self, fd: FieldDef) -> Convert:
         if fd.data_type in _TEXT_TYPES and not (
-            fd.data_type == "picklist" and self.org.behaviour.picklist_validation
+            fd.data_type == "picklist" and self.behaviour.picklist_validation
         ):
             length = fd.length
 
@@ -272,16 +281,16 @@ class Validator:
     def _check_reference(self, fd: FieldDef, stored: Any, i: int) -> None:
         dt = fd.data_type
         if dt == "lookup":
-            target = self.org.stores.get(fd.lookup_module or "")
+            target = self._stores.get(fd.lookup_module or "")
             if target is None or stored not in target.records:
                 raise RecordError(
                     "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
                 )
         elif dt in ("ownerlookup", "userlookup"):
-            if stored not in self.org.users_by_id:
+            if stored not in self._user_ids:
                 raise RecordError(
                     "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
                 )
-        elif dt == "picklist" and self.org.behaviour.picklist_validation:
+        elif dt == "picklist" and self.behaviour.picklist_validation:
             if fd.pick_list and stored not in fd.pick_list:
                 raise RecordError("INVALID_DATA", "invalid data", _path(i, fd.api_name))

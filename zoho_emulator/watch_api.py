@@ -130,7 +130,8 @@ ACTIONS = {
 
 async def _write(request: web.Request, hub: NotificationHub) -> web.Response:
     mode, action, ok_status = ACTIONS[request.method]
-    base = f"{request.url.origin()}/crm/{hub.policy.resource_uri_version}"
+    # the org's real Zoho domain, as callbacks show it (never the emulator's own origin)
+    base = f"{hub.org.dc.api_domain}/crm/{hub.policy.resource_uri_version}"
     items = watch_items(await read_json(request), allow_bare=mode == "patch")
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):

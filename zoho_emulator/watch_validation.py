@@ -100,6 +100,7 @@ def _events(value: Any, path: str, org: Any) -> dict[str, set[str]]:
     if not isinstance(value, list) or not value:
         raise _invalid("events", f"{path}.events", expected_data_type="jsonarray")
     modules = {name.lower(): name for name in org.modules if name not in UNWATCHABLE}
+    modules["users"] = "Users"  # watchable, as in Zoho's own subscribe example (Users.all)
     out: dict[str, set[str]] = {}
     for j, event in enumerate(value):
         module, _, op = str(event).rpartition(".")
@@ -147,6 +148,9 @@ def _conditions(value: Any, path: str) -> list[dict[str, Any]]:
         here = f"{cpath}[{k}]"
         if not isinstance(cond, dict) or "type" not in cond:
             raise _mandatory("type", f"{here}.type")
+        module = cond.get("module")
+        if not isinstance(module, dict) or not module.get("api_name"):
+            raise _mandatory("module", f"{here}.module")
         if cond["type"] != "field_selection":
             raise _invalid("type", f"{here}.type", supported_values=["field_selection"])
         selection = cond.get("field_selection")

@@ -85,14 +85,14 @@ class Batch:
     def delete(self, rid: str, i: int) -> None:
         record = self.store.records.get(rid)
         if record is None:
-            self.results.append(
-                RecordError("INVALID_DATA", "the id given seems to be invalid", {"id": rid}).entry()
-            )
+            gone = rid in self.store.deleted_ids
+            message = "record not deleted" if gone else "the id given seems to be invalid"
+            self.results.append(RecordError("INVALID_DATA", message, {"id": rid}).entry())
             return
         if self.org.has_write_listeners:
             self.deleted_copies.append(self.renderer.full(record))
         self.store.remove(rid)
-        self.store.deleted.append(
+        self.store.add_deleted(
             DeletedEntry(
                 rid, self.renderer.display_name(record), record.created_by, self.user_id, self.now_s
             )

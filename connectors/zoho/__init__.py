@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from orgsync_kernel.datacentres import DATA_CENTRES
+
 from .auth import AccessToken, TokenManager
 from .client import OrgConnection, ZohoClient
-from .endpoints import DATA_CENTRES, OrgEndpoints
+from .endpoints import OrgEndpoints
 from .errors import (
     AuthError,
     PermanentError,

@@ -53,7 +53,7 @@ class OrgConnection:
     accounts_url: str | None = None
     api_url: str | None = None
     token_cache_path: Path | None = None
-    max_concurrency: int | None = None  # default: the edition's limit
+    max_concurrency: int | None = None  # default (and ceiling): the edition's limit
     daily_credit_budget: int | None = None  # default: the edition's base allowance
     credit_reserve: float = 0.2  # share of the budget that only live traffic may spend
 
@@ -67,7 +67,10 @@ class OrgConnection:
 
     @property
     def concurrency(self) -> int:
-        return self.max_concurrency or edition_concurrency(self.edition)
+        """Calls this client may have in flight: Zoho counts them per user per app, so one
+        client (one app, one user) never goes beyond the edition's slots, whatever is set."""
+        slots = edition_concurrency(self.edition)
+        return min(self.max_concurrency, slots) if self.max_concurrency else slots
 
     @property
     def credit_budget(self) -> int:

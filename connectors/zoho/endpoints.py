@@ -1,35 +1,20 @@
 """Zoho data centres: which accounts server and API host an org talks to.
 
-An org is configured by ``dc``; ``accounts_url``/``api_url`` override the table (for the
-emulator or a proxy).  ``api_domain`` from a token response is followed only when it is
-a known Zoho API host or equals the configured override — a token is never sent to any
-other host.
+An org is configured by ``dc``, looked up in ``DATA_CENTRES`` (orgsync_kernel/datacentres.py,
+the one table, which the settings validate ``dc`` against); ``accounts_url``/``api_url``
+override the table (for the emulator or a proxy).  ``api_domain`` from a token response is
+followed only when it is a known Zoho API host or equals the configured override — a token is
+never sent to any other host.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from orgsync_kernel.datacentres import DATA_CENTRES
+
 from .errors import UntrustedApiDomain
-
-
-class DataCentre(NamedTuple):
-    accounts_url: str
-    api_url: str
-
-
-DATA_CENTRES: dict[str, DataCentre] = {
-    "us": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com"),
-    "eu": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
-    "in": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in"),
-    "au": DataCentre("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
-    "jp": DataCentre("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
-    "ca": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
-    "cn": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
-    "sa": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
-}
 
 # Production, sandbox and developer environments share the DC's accounts server.
 _ENVIRONMENT_PREFIXES = ("www.", "sandbox.", "developer.")

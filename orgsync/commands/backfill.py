@@ -2,9 +2,10 @@
 
 Every record of the module (or those modified at or after TS) goes into the `fetched` topic as
 a full change (connectors/ingress/backfill.py); a running worker syncs them like live changes
-and logs them in `changes`, and dedup drops those a target already has. Progress is saved after each page, so running the same
-command again after a crash or Ctrl-C resumes where it stopped (`--restart` starts over). Reads
-use the low priority: a backfill yields to live traffic when the org's credits run low.
+and logs them in `changes`, and dedup drops those a target already has. Progress is saved after
+each page, so running the same command again after a crash or Ctrl-C resumes where it stopped
+(`--restart` starts over). Reads use the low priority: a backfill yields to live traffic when
+the org's credits run low.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.pipeline import Worker, emu, emulator_orgs, make_worker, session
+from bench.deployment import Worker
+from tests.support.pipeline import emu, emulator_orgs, make_worker, session
 
 __all__ = ["emu", "emulator_orgs", "make_worker", "session"]
 

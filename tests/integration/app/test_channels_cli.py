@@ -6,8 +6,9 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.deployment import SECRET, worker_env, write_config
 from tests.support.dlq import orgsync
-from tests.support.pipeline import SECRET, client, worker_env, write_config
+from tests.support.pipeline import client
 from zoho_emulator import Emulator
 
 ROUTE = {

@@ -11,21 +11,13 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import SECRET, count, records, worker_env, write_config
 from connectors.kafka import KafkaProducer, ensure_topics
 from orgsync_kernel.config_file import load_settings
+from orgsync_kernel.topics import Topics
 from orgsync_operations.dlq import DlqStore, partitions_of
 from tests.support.dlq import Result, letter, make_optional, orgsync, publish
-from tests.support.pipeline import (
-    SECRET,
-    by_field,
-    client,
-    count,
-    records,
-    send_hints,
-    wait_until,
-    worker_env,
-    write_config,
-)
+from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 ROUTE = {
@@ -65,7 +57,7 @@ async def test_rejected_records_are_retried_after_the_data_is_fixed(
     rows += [{"Account_Name": "Fixed in source"}, {"Account_Name": "Fixed in target"}]
     ids = [str(o.id) for o in await src.insert("Accounts", rows)]
     fixed_in_source, fixed_in_target = ids[3], ids[4]
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids)
     config = worker.config
     first: list[dict[str, Any]] = []
 
@@ -127,7 +119,7 @@ async def test_purge_show_and_unknown_entries(
     config = write_config(
         tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [ROUTE]
     )
-    topic = f"{unique_name}.dlq"
+    topic = Topics(unique_name).dlq
     await ensure_topics(kafka_broker, [topic], 4, 1)
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
     a, b, c = (
@@ -189,7 +181,7 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
         assert store.entries() == []
         for n in range(3):
             entry = letter("src->tgt", "transform", f"src/Accounts/{n}", change)
-            await publish(kafka_producer, f"{unique_name}.dlq", entry)
+            await publish(kafka_producer, Topics(unique_name).dlq, entry)
             await store.refresh()
             assert [e.letter.id for e in store.entries()][:1] == [entry.id]
         assert len(store.entries()) == 3

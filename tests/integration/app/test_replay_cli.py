@@ -14,20 +14,18 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.support.cli import orgsync
-from tests.support.pipeline import (
+from bench.deployment import (
     Worker,
-    by_field,
-    client,
     count,
     org_config,
     records,
-    send_hints,
     target_modules,
-    wait_until,
     worker_env,
     write_config,
 )
+from orgsync_kernel.topics import Topics
+from tests.support.cli import orgsync
+from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 RECORDS = 30
@@ -83,7 +81,7 @@ async def test_replay_fills_a_new_target_exactly_once(
             "Accounts", [{"Account_Name": f"Acme {n}"} for n in range(RECORDS)]
         )
     ]
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids, "insert")
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids, "insert")
 
     async def synced() -> bool:
         return count(emu, "tgt", "Accounts") == RECORDS

@@ -14,6 +14,8 @@ import aiohttp
 import orjson
 import pytest
 
+from bench.deployment import SECRET, count, ingress_ready, org_config, target_modules, worker_env
+from bench.deployment import write_config as pipeline_config
 from tests.support.monitoring import (
     dashboard_metrics,
     exposed_names,
@@ -23,16 +25,7 @@ from tests.support.monitoring import (
     query,
     wait_for,
 )
-from tests.support.pipeline import (
-    SECRET,
-    client,
-    count,
-    ingress_ready,
-    org_config,
-    target_modules,
-    worker_env,
-)
-from tests.support.pipeline import write_config as pipeline_config
+from tests.support.pipeline import client
 from zoho_emulator import Emulator
 
 ROUTE = {

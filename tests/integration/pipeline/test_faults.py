@@ -9,17 +9,10 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import count, records
 from orgsync_kernel.events import Change, HeldChange
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import (
-    by_field,
-    client,
-    count,
-    read_dead_letters,
-    records,
-    send_hints,
-    wait_until,
-)
+from tests.support.pipeline import by_field, client, read_dead_letters, send_hints, wait_until
 from zoho_emulator import Emulator
 
 ACCOUNTS = {"Accounts": {"match_field": "Origin_Record_Id"}}
@@ -55,7 +48,7 @@ async def test_a_contact_before_its_account_is_linked_to_the_synced_account(
         src, "Contacts", [{"Last_Name": "Child", "Account_Name": {"id": account}}]
     )
     # The Account's notification was lost: only the Contact's hint arrives.
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Contacts", [contact])
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Contacts", [contact])
 
     async def linked() -> bool:
         return count(emu, "tgt", "Contacts") == 1
@@ -87,7 +80,7 @@ async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
     worker.start()
     src = await client(emu, "src", session)
     [first] = await insert(src, "Accounts", [{"Account_Name": "First", "Tier": "gold"}])
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", [first])
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", [first])
 
     async def synced(module: str) -> bool:
         return count(emu, "tgt", module) == 1
@@ -118,7 +111,7 @@ async def test_children_whose_parent_never_comes_do_not_hold_up_the_others(
     [contact] = await insert(
         src, "Contacts", [{"Last_Name": "Child", "Account_Name": {"id": account}}]
     )
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Contacts", [contact])
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Contacts", [contact])
 
     # Long before the orphans give up: they must not block the partition meanwhile.
     await wait_until(lambda: synced("Contacts"), 45, "the contact queued behind orphans", worker)
@@ -140,7 +133,7 @@ async def test_a_record_missing_a_mandatory_field_is_dead_lettered_alone(
     )
     [bad] = await insert(src, "Accounts", [{"Account_Name": "No tier"}])
     await send_hints(
-        kafka_producer, f"{unique_name}.hints", "src", "Accounts", [*good[:2], bad, *good[2:]]
+        kafka_producer, Topics(unique_name).hints, "src", "Accounts", [*good[:2], bad, *good[2:]]
     )
 
     async def good_ones() -> bool:
@@ -148,7 +141,7 @@ async def test_a_record_missing_a_mandatory_field_is_dead_lettered_alone(
 
     await wait_until(good_ones, 60, "the five good accounts", worker)
     assert set(by_field(records(emu, "tgt", "Accounts"), "Origin_Record_Id")) == set(good)
-    [letter] = await read_dead_letters(kafka_broker, f"{unique_name}.dlq", expect=1)
+    [letter] = await read_dead_letters(kafka_broker, Topics(unique_name).dlq, expect=1)
     assert (letter.stage, letter.code, letter.key) == (
         "write",
         "MANDATORY_NOT_FOUND",
@@ -172,7 +165,7 @@ async def test_a_failing_target_does_not_hold_up_the_healthy_one(
     ids = await insert(
         src, "Accounts", [{"Account_Name": f"Fan {n}", "Tier": "gold"} for n in range(30)]
     )
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids)
 
     async def healthy_synced() -> bool:
         return count(emu, "tgt", "Accounts") == 30
@@ -210,7 +203,7 @@ async def test_a_killed_worker_restarted_leaves_every_record_once(
         )
     emu.state.orgs["tgt"].faults.merge({"latency_ms": 40})
     worker.start()
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids)
 
     async def some_written() -> bool:
         return count(emu, "tgt", "Accounts") >= 60

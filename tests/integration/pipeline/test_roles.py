@@ -12,20 +12,15 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import SECRET, Worker, count, free_port, records, worker_env, write_config
+from orgsync_kernel.topics import Topics
 from tests.support.pipeline import (
-    SECRET,
-    Worker,
     by_field,
     calls,
     client,
-    count,
-    free_port,
     read_dead_letters,
-    records,
     send_hints,
     wait_until,
-    worker_env,
-    write_config,
 )
 from zoho_emulator import Emulator
 
@@ -55,7 +50,7 @@ async def test_sigterm_finishes_the_upsert_in_flight_and_records_it(
     worker = make_worker([ROUTE])
     worker.start()
     src = await client(emu, "src", session)
-    hints = f"{unique_name}.hints"
+    hints = Topics(unique_name).hints
     [warm] = await insert(src, accounts("Warm", 1))  # the worker has its partitions
     await send_hints(kafka_producer, hints, "src", "Accounts", [warm])
     await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 1), 60, "warm-up", worker)
@@ -105,7 +100,7 @@ async def test_two_workers_share_the_partitions_and_write_each_record_once(
     second.start()
     src = await client(emu, "src", session)
     ids = await insert(src, accounts("Shared", 100)) + await insert(src, accounts("More", 100))
-    await send_hints(kafka_producer, f"{unique_name}.hints", "src", "Accounts", ids)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids)
 
     async def synced() -> bool:
         return count(emu, "tgt", "Accounts") >= len(ids)
@@ -202,7 +197,7 @@ async def test_deleting_a_record_the_target_no_longer_has_is_done_not_dead(
     worker = make_worker([ROUTE])
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
-    hints = f"{unique_name}.hints"
+    hints = Topics(unique_name).hints
     ids = await insert(src, accounts("Gone", 2))
     await send_hints(kafka_producer, hints, "src", "Accounts", ids)
     await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 2), 60, "two records", worker)
@@ -213,7 +208,9 @@ async def test_deleting_a_record_the_target_no_longer_has_is_done_not_dead(
     await send_hints(kafka_producer, hints, "src", "Accounts", ids, "delete")
     await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 0), 60, "the deletes", worker)
     assert calls(emu, "tgt", "DELETE /crm/v8/Accounts") > deletes_before
-    assert await read_dead_letters(kafka_broker, f"{unique_name}.dlq", expect=1, within=3.0) == []
+    assert (
+        await read_dead_letters(kafka_broker, Topics(unique_name).dlq, expect=1, within=3.0) == []
+    )
 
 
 async def _true(value: bool) -> bool:

@@ -7,7 +7,9 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from tests.support.pipeline import by_field, calls, client, count, records, send_hints, wait_until
+from bench.deployment import count, records
+from orgsync_kernel.topics import Topics
+from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 LEADS_ROUTE: dict[str, Any] = {
@@ -36,7 +38,7 @@ async def test_create_update_delete_reach_the_target_mapped(
     worker = make_worker([LEADS_ROUTE])
     worker.start()
     src = await client(emu, "src", session)
-    hints = f"{unique_name}.hints"
+    hints = Topics(unique_name).hints
     rows = [
         {
             "Last_Name": f"Lead {n}",
@@ -98,7 +100,7 @@ async def test_a_thousand_creates_take_few_calls(
     # processor below 400 writes/s (the measured pace alone is ~500/s, bench/pipeline_throughput)
     worker = make_worker([route], sink={"linger_ms": 500})
     src = await client(emu, "src", session)
-    hints = f"{unique_name}.hints"
+    hints = Topics(unique_name).hints
     worker.start()
     ids: list[str] = []
     for start in range(0, 1000, 100):

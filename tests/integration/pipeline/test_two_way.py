@@ -11,7 +11,9 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from tests.support.pipeline import by_field, calls, client, records, send_hints, wait_until
+from bench.deployment import records
+from orgsync_kernel.topics import Topics
+from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
 from zoho_emulator import Emulator
 
 FIELDS = ["First_Name", "Last_Name", "Email", "Lead_Status"]
@@ -68,7 +70,7 @@ async def test_two_way_leads_settle_without_ping_pong(
     worker = make_worker(ROUTES)
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
-    async with notifier(emu, kafka_producer, f"{unique_name}.hints"):
+    async with notifier(emu, kafka_producer, Topics(unique_name).hints):
         ids = [
             str(o.id)
             for o in await src.insert(

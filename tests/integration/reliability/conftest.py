@@ -12,18 +12,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.pipeline import org_config, target_modules
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
     ADMIN_SECRET,
     Deployment,
     MakeDeployment,
-    Row,
-    RunningIngress,
     deploy,
-    record_row,
-    start_ingress,
+    org_config,
+    target_modules,
 )
+from tests.support.reliability import Row, RunningIngress, record_row, start_ingress
 from tests.support.secret_scan import SUITE_SCAN
 from zoho_emulator import Emulator
 

@@ -22,11 +22,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.deployment import SECRET
 from orgsync_kernel.config_file import ConfigError, load_settings
 from tests.integration.connectors.ingress import (
     test_fuzz as ingress_fuzz,  # the module: its tests are not collected twice
 )
-from tests.support.pipeline import SECRET
 from tests.support.reliability import (
     REPO,
     Row,

@@ -14,22 +14,25 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.pipeline import SECRET, count
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
-    QUICK_SINK,
-    REPO,
+    SECRET,
     MakeDeployment,
-    Row,
-    converged,
+    count,
     insert_accounts,
     mirror,
     patient_client,
+    until,
+)
+from tests.support.reliability import (
+    QUICK_SINK,
+    REPO,
+    Row,
+    converged,
     record_row,
     scaled,
     start_receiving,
     topic_count,
-    until,
 )
 from zoho_emulator import Emulator
 
@@ -151,7 +154,9 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
         Row(
             scenario="2. broker stop/start mid-sync",
             passed=result.exact and dlq == 0 and down_status == 503 and converge is not None,
-            load=f"{total:,} Accounts created over ~30 s, {created_while_down} while Kafka was down",
+            load=(
+                f"{total:,} Accounts created over ~30 s, {created_while_down} while Kafka was down"
+            ),
             faults=f"broker stopped with {written_at_stop}/{total} written; ingress "
             f"{down_status} while down, 200 again {recovered:.1f}s after restart",
             expected=result.expected,

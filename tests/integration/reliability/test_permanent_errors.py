@@ -10,21 +10,20 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.support.pipeline import count, org_config, records, target_modules
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
     Deployment,
     MakeDeployment,
-    Row,
+    count,
     insert_accounts,
     mirror,
+    org_config,
     patient_client,
-    record_row,
-    scaled,
-    start_receiving,
-    topic_count,
+    records,
+    target_modules,
     until,
 )
+from tests.support.reliability import Row, record_row, scaled, start_receiving, topic_count
 from zoho_emulator import Emulator
 
 TIER = {"api_name": "Tier", "data_type": "text"}

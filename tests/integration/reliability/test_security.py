@@ -15,18 +15,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.support.ingress import serve
-from tests.support.pipeline import SECRET, ingress_ready, org_config, target_modules
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
     ADMIN_SECRET,
+    SECRET,
     MakeDeployment,
-    Row,
-    RunningIngress,
     deploy,
-    record_row,
+    ingress_ready,
+    org_config,
+    target_modules,
     until,
 )
+from tests.support.ingress import serve
+from tests.support.reliability import Row, RunningIngress, record_row
 from tests.support.secret_scan import SUITE_SCAN
 from zoho_emulator import Emulator
 

@@ -8,22 +8,24 @@ import time
 
 import aiohttp
 
-from tests.support.pipeline import count
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
-    QUICK_SINK,
     MakeDeployment,
     Orgsync,
-    Row,
-    converged,
+    count,
     insert_accounts,
     mirror,
     patient_client,
+    until,
+)
+from tests.support.reliability import (
+    QUICK_SINK,
+    Row,
+    converged,
     record_row,
     scaled,
     start_receiving,
     topic_count,
-    until,
 )
 from zoho_emulator import Emulator
 
@@ -95,7 +97,9 @@ async def test_a_worker_killed_ten_times_leaves_every_record_once(
             scenario="1. worker kill -9 + restart",
             passed=result.exact and dlq == 0 and converge is not None,
             load=f"{total:,} Accounts created over ~{BATCHES * BATCH_EVERY_S:.0f} s",
-            faults=f"{worker.starts - 1} kill -9 of the worker ({mid_sync} before the sync completed)",
+            faults=(
+                f"{worker.starts - 1} kill -9 of the worker ({mid_sync} before the sync completed)"
+            ),
             expected=result.expected,
             found=result.found,
             duplicates=result.duplicates,

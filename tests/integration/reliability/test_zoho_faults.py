@@ -7,18 +7,20 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from connectors.zoho import ZohoClient
-from tests.support.pipeline import count
-from tests.support.reliability import (
+from bench.deployment import (
     ACCOUNTS_ROUTE,
-    QUICK_SINK,
     MakeDeployment,
-    Row,
-    converged,
+    count,
     insert_accounts,
     insist,
     mirror,
     patient_client,
+)
+from connectors.zoho import ZohoClient
+from tests.support.reliability import (
+    QUICK_SINK,
+    Row,
+    converged,
     record_row,
     scaled,
     start_receiving,

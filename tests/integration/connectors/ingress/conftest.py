@@ -14,7 +14,7 @@ from tests.support.ingress import PARTITIONS, Ingress, TopicReader, make_setting
 @pytest.fixture
 async def settings(kafka_broker: str, unique_name: str) -> Settings:
     settings = make_settings(kafka_broker, unique_name)
-    await ensure_topics(kafka_broker, settings.topics, PARTITIONS, 1)
+    await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
     return settings
 
 

@@ -32,7 +32,7 @@ class Crash(Exception):
 async def source(kafka_broker: str, unique_name: str) -> AsyncIterator[tuple[Settings, ZohoClient]]:
     async with Emulator(load_config(emulator_config()), host="127.0.0.1", port=0) as emu:
         settings = make_settings(kafka_broker, unique_name, zoho_url=emu.url)
-        await ensure_topics(kafka_broker, settings.topics, PARTITIONS, 1)
+        await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
         async with zoho_client(settings) as zoho:
             outcomes = await zoho.insert(
                 "Leads", [lead(f"L{i}") for i in range(RECORDS)], trigger=[]

@@ -86,7 +86,7 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
             },
             poller={"interval_seconds": 1.0, "overlap_seconds": 1.0},
         )
-        await ensure_topics(kafka_broker, settings.topics, PARTITIONS, 1)
+        await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
         async with (
             zoho_client(settings) as zoho,
             TopicReader(kafka_broker, settings.topics.hints) as hints,

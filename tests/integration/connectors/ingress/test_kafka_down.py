@@ -134,7 +134,7 @@ async def test_broker_stopped_mid_run_503_then_recovers_by_itself(
 ) -> None:
     bootstrap, broker = throwaway_broker
     settings = make_settings(bootstrap, unique_name)
-    await ensure_topics(bootstrap, settings.topics, PARTITIONS, 1)
+    await ensure_topics(bootstrap, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
     producer = KafkaProducer(bootstrap, timeout=2.0, retry_interval=0.2)
     await producer.start()
     async with running_ingress(settings, producer) as ingress:

@@ -26,6 +26,7 @@ def test_secrets_not_in_repr() -> None:
 def test_defaults_from_edition_and_overrides() -> None:
     assert (conn().concurrency, conn().credit_budget) == (15, 50_000)
     assert conn(max_concurrency=3, daily_credit_budget=900).concurrency == 3
+    assert conn(max_concurrency=40).concurrency == 15  # never beyond the app's slots
     assert conn().endpoints.api_url == "https://www.zohoapis.in"
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from connectors.zoho.endpoints import DATA_CENTRES, OrgEndpoints, is_zoho_api_domain
 from connectors.zoho.errors import AuthError, UntrustedApiDomain
+from orgsync_kernel.settings import DataCentre
 
 DCS = [
     ("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
@@ -14,6 +16,7 @@ DCS = [
     ("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
     ("cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
     ("sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    ("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
 ]
 
 
@@ -31,8 +34,8 @@ def test_every_dc_is_in_the_table() -> None:
 
 
 def test_unknown_dc() -> None:
-    with pytest.raises(ValueError, match="unknown Zoho data centre 'uk'"):
-        OrgEndpoints.for_dc("uk")
+    with pytest.raises(ValueError, match="unknown Zoho data centre 'mars'"):
+        OrgEndpoints.for_dc("mars")
 
 
 def test_overrides_are_used_and_accepted() -> None:
@@ -76,3 +79,11 @@ def test_unknown_api_domain_is_refused(domain: str) -> None:
     assert isinstance(info.value, AuthError)
     assert "api_url" in str(info.value)
     assert not is_zoho_api_domain(domain)
+
+
+def test_settings_take_the_dcs_from_this_one_table() -> None:
+    adapter = TypeAdapter(DataCentre)
+    assert [adapter.validate_python(dc) for dc in DATA_CENTRES] == list(DATA_CENTRES)
+    assert "uk" in DATA_CENTRES
+    with pytest.raises(ValidationError, match="Input should be 'us', .* or 'uk'"):
+        adapter.validate_python("mars")

@@ -1,4 +1,5 @@
-"""Shared fixtures for integration tests: the real Kafka broker and unique names per test."""
+"""Fixtures of the component and integration tiers: the real Kafka broker and unique names per
+test (a plugin that tests/conftest.py registers)."""
 
 from __future__ import annotations
 
