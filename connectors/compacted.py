@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 _MISSING = object()
@@ -28,10 +29,12 @@ _MISSING = object()
 
 class CompactedTable(MutableMapping[str, Any]):
     """Key -> JSON value: what the topic holds (`base`) under this process's own writes that
-    have not come back from the topic yet (`overlay`)."""
+    have not come back from the topic yet (`overlay`). A table that is not `followed` has
+    this process as its only writer: its writes go straight to `base`."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, *, followed: bool = True) -> None:
         self.topic = topic
+        self.followed = followed
         self.base: dict[str, Any] = {}
         self.overlay: dict[str, Any] = {}  # a value, or _MISSING for a deletion
         self.queued: list[tuple[str, Any]] = []  # (key, value or None) not yet produced
@@ -44,13 +47,16 @@ class CompactedTable(MutableMapping[str, Any]):
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.overlay[key] = value
+        (self.overlay if self.followed else self.base)[key] = value
         self.queued.append((key, value))
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
             raise KeyError(key)
-        self.overlay[key] = _MISSING
+        if self.followed:
+            self.overlay[key] = _MISSING
+        else:
+            del self.base[key]
         self.queued.append((key, None))
 
     def pop(self, key: str, default: Any = None) -> Any:
@@ -69,8 +75,9 @@ class CompactedTable(MutableMapping[str, Any]):
 
     def take_queued(self) -> list[tuple[str, Any]]:
         queued, self.queued = self.queued, []
-        for key, _ in queued:
-            self._echoes[key] = self._echoes.get(key, 0) + 1
+        if self.followed:
+            for key, _ in queued:
+                self._echoes[key] = self._echoes.get(key, 0) + 1
         return queued
 
     def apply(self, key: bytes | None, value: bytes | None, *, own: bool = False) -> None:
@@ -181,7 +188,12 @@ class CompactedReader:
     @staticmethod
     async def _tail(consumer: AIOKafkaConsumer, tables: dict[str, CompactedTable]) -> None:
         while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            except KafkaError as error:  # the consumer reconnects; keep following
+                log.warning("following %s: %s", ", ".join(tables), type(error).__name__)
+                await asyncio.sleep(1.0)
+                continue
             for tp, messages in batches.items():
                 table = tables[tp.topic]
                 for message in messages:

@@ -41,6 +41,7 @@ from pipeline.targets import TargetWriter
 log = logging.getLogger(__name__)
 ROUND_MAX = 2000
 TOPIC_WAIT_SECONDS = 60.0
+RETRY_SECONDS = 1.0  # before a failed round (Kafka or Zoho out of reach) is redone
 
 
 class Round:
@@ -126,7 +127,19 @@ class RoundLoop:
             if not batches or self.closing:
                 continue
             async with self.busy:
-                await self.run_round(batches)
+                try:
+                    await self.run_round(batches)
+                except (KafkaError, ZohoError, TimeoutError, OSError) as error:
+                    log.warning("round failed, redoing it in %.0fs: %s", RETRY_SECONDS,
+                                error.__class__.__name__)
+                    await asyncio.sleep(RETRY_SECONDS)
+                    await self._rewind(batches)
+
+    async def _rewind(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
+        """Back to the first message of a failed round (nothing of it was committed)."""
+        for tp, messages in batches.items():
+            if messages and tp in self.consumer.assignment():
+                self.consumer.seek(tp, messages[0].offset)
 
     async def _collect(self) -> dict[TopicPartition, list[ConsumerRecord]]:
         """The messages of the next round: up to ROUND_MAX, gathered for at most
@@ -147,7 +160,7 @@ class RoundLoop:
     async def run_round(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
         hints, fetched = self._decode(batches)
         try:
-            await self._process(hints, fetched)
+            await self.process(hints, fetched)
         except BaseException:
             self.processor.discard_unconfirmed()
             self.state.forget_unsent()
@@ -179,7 +192,8 @@ class RoundLoop:
                     )
         return hints, fetched
 
-    async def _process(self, hints: list[Hint], fetched: list[Change]) -> None:
+    async def process(self, hints: list[Hint], fetched: list[Change]) -> None:
+        """One round of these messages, up to its state acknowledged (not the commit)."""
         round_ = Round()
         changes = [*await self._fetch(hints, round_), *fetched]
         for change in changes:

@@ -104,7 +104,7 @@ class PipelineState:
     async def own(self, partitions: Iterable[int]) -> None:
         """Load the fingerprints of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
-            table = CompactedTable(self.topics.fingerprints)
+            table = CompactedTable(self.topics.fingerprints, followed=False)
             await self.reader.load(table, [partition], own=True)
             self.fingerprints.owned[partition] = table
 

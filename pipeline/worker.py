@@ -77,6 +77,11 @@ class HotPath(mode.Service):
         return ack
 
     async def on_start(self) -> None:
+        rounds = await self.prepare()
+        await rounds.start()
+
+    async def prepare(self) -> RoundLoop:
+        """Topics, producer and state ready, the round loop built but not consuming."""
         kafka, topics = self.settings.kafka, self.settings.topics
         await ensure_topics(
             self.bootstrap,
@@ -96,7 +101,7 @@ class HotPath(mode.Service):
         await self.store.start(self.producer)
         self.rounds = self._round_loop(self.producer)
         await self.rounds.processor.metadata.warm(self.settings)
-        await self.rounds.start()
+        return self.rounds
 
     async def on_stop(self) -> None:
         if self.rounds is not None:

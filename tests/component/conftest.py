@@ -1,7 +1,7 @@
-"""The component tier: the Faust agents of pipeline/agents.py driven one at a time through
-`agent.test_context()`, with the in-process emulator as the orgs and the real broker beneath
-the app's producer (the agents produce through `app.producer.send`, see
-pipeline/faust_patches.py:produce, so the producer must be started against a broker)."""
+"""The component tier: the worker's parts driven one at a time with the in-process emulator as
+the orgs and the real broker beneath them: the round loop's `process` (no consumer: the test
+hands it the messages of a round) and the cold-path Faust agents through `agent.test_context()`
+(the agents produce through `app.producer.send`, so the app's producer is started)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from orgsync_kernel.config_file import load_settings
 from pipeline.agents import Agents
 from pipeline.app import create_pipeline
 from pipeline.metrics import PipelineMetrics
+from pipeline.worker import HotPath
 from tests.support.agents import Stage
 from zoho_emulator import Emulator
 
@@ -30,6 +31,10 @@ async def emu() -> AsyncIterator[Emulator]:
     }
     async with Emulator({"orgs": orgs}) as emulator:
         yield emulator
+
+
+async def empty_queue(topic: str) -> int:
+    return 0
 
 
 @pytest.fixture
@@ -49,24 +54,23 @@ async def stage(
         sink={"linger_ms": 0, "max_attempts": 3, "backoff_initial_ms": 10, "backoff_max_ms": 50},
     )
     settings = load_settings(config, worker_env(orgs))
-    pipeline = create_pipeline(settings, app_id=unique_name)
     clients = create_clients(settings, ZohoMetrics.create(CollectorRegistry()))
-    agents = Agents(pipeline, settings, clients, PipelineMetrics.create(CollectorRegistry()))
+    for zoho in clients.values():
+        await zoho.start()
+    metrics = PipelineMetrics.create(CollectorRegistry())
+    hot = HotPath(settings, clients, metrics, empty_queue)
+    rounds = await hot.prepare()
+    await hot.store.own(range(settings.kafka.partitions))
+    pipeline = create_pipeline(settings, app_id=unique_name)
+    agents = Agents(pipeline, settings, clients, hot.store, metrics)
     app = pipeline.app
     await app.producer.start()
-    topics = [
-        pipeline.hints,
-        pipeline.changes,
-        pipeline.held,
-        pipeline.dlq,
-        *pipeline.writes.values(),
-        *(t.changelog_topic for t in app.tables.values()),
-    ]
-    for topic in topics:
+    for topic in [pipeline.held, pipeline.dlq, *pipeline.writes.values()]:
         await topic.maybe_declare()
     try:
-        yield Stage(settings, pipeline, agents, kafka_broker)
+        yield Stage(settings, pipeline, agents, rounds, hot.store, kafka_broker)
     finally:
         await app.producer.stop()
+        await hot.on_stop()
         for client in clients.values():
             await client.stop()

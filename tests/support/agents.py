@@ -1,4 +1,5 @@
-"""The component tier's view of one worker's pipeline: its agents, and reads of its topics."""
+"""The component tier's view of one worker: its round loop and state, its cold-path agents,
+and reads of its topics."""
 
 from __future__ import annotations
 
@@ -11,15 +12,19 @@ from aiokafka import AIOKafkaConsumer
 from orgsync_kernel.settings import Settings
 from pipeline.agents import Agents
 from pipeline.app import Pipeline
+from pipeline.rounds import RoundLoop
+from pipeline.store import PipelineState
 
 
 @dataclass
 class Stage:
-    """One worker's pipeline without its consumer: the agents, the app's producer started."""
+    """One worker without its consumers: the round loop ready, the agents' producer started."""
 
     settings: Settings
     pipeline: Pipeline
     agents: Agents
+    rounds: RoundLoop
+    store: PipelineState
     broker: str
 
     def agent(self, name: str) -> Any:

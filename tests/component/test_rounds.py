@@ -1,0 +1,79 @@
+"""The round loop's `process` on its own: the messages of one round in, and what it produced read
+back from the broker, the emulated target org and the worker's state."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from bench.deployment import ORIGIN, records
+from orgsync_kernel.events import Change, DeadLetter, Hint
+from tests.support.agents import Stage
+from tests.support.pipeline import client
+from zoho_emulator import Emulator
+
+MODIFIED = "2024-01-01T00:00:00+00:00"
+
+
+def hint(record_id: str, operation: str = "update") -> Hint:
+    return Hint(
+        org="src",
+        module="Accounts",
+        id=record_id,
+        operation=operation,
+        source="notification",
+        received_at=time.time(),
+    )
+
+
+def change(record_id: str, name: str) -> Change:
+    return Change(
+        org="src",
+        module="Accounts",
+        id=record_id,
+        operation="update",
+        source="notification",
+        received_at=time.time(),
+        modified_time=MODIFIED,
+        record={"id": record_id, "Account_Name": name, "Modified_Time": MODIFIED},
+    )
+
+
+async def test_a_round_logs_the_hinted_records_current_state(stage: Stage, emu: Emulator) -> None:
+    async with aiohttp.ClientSession() as session:
+        src = await client(emu, "src", session)
+        [created] = await src.insert("Accounts", [{"Account_Name": "Initech"}])
+        await src.stop()
+    existing, gone = str(created.id), "999000111"
+    await stage.rounds.process([hint(existing), hint(gone)], [])
+    values = await stage.read(stage.settings.topics.changes, 2)
+    changes = {c.id: c for c in map(Change.loads, values)}
+    assert set(changes) == {existing, gone}
+    assert changes[existing].operation == "update"
+    assert changes[existing].record["Account_Name"] == "Initech"
+    assert changes[gone].operation == "delete"  # no such record in the org any more
+
+
+async def test_a_read_that_keeps_failing_sends_the_hint_to_the_dlq(
+    stage: Stage, emu: Emulator
+) -> None:
+    emu.state.orgs["src"].faults.merge({"error_rate": 1.0, "error_status": 500})
+    await stage.rounds.process([hint("123")], [])
+    values = await stage.read(stage.settings.topics.dlq, 1)
+    [letter] = map(DeadLetter.loads, values)
+    assert (letter.stage, letter.key, letter.attempts) == ("fetch", "src/Accounts/123", 3)
+
+
+async def test_a_round_writes_the_target_and_then_stores_its_state(
+    stage: Stage, emu: Emulator
+) -> None:
+    await stage.rounds.process([], [change("111", "Acme")])
+    [row] = records(emu, "tgt", "Accounts")
+    assert (row["Account_Name"], row[ORIGIN]) == ("Acme", "111")
+    assert stage.store.links["tgt|src/Accounts/111"] == str(row["id"])
+    assert stage.store.fingerprints["src/Accounts/111"]["src->tgt"]["modified_time"] == MODIFIED
+    again = await stage.read(stage.settings.topics.fingerprints, 1)
+    assert len(again) == 1  # in Kafka when the round returns
+    await stage.rounds.process([], [change("111", "Acme")])  # the same change again: dropped
+    assert len(records(emu, "tgt", "Accounts")) == 1
