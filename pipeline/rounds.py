@@ -27,7 +27,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
 from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
 from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
@@ -91,22 +91,18 @@ class RoundLoop:
         )
         self.busy = asyncio.Lock()  # held by a round; a rebalance waits for it
         self.closing = False
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Join the group; `run()` then takes the rounds (the worker supervises it)."""
         await self.consumer.start()
         await self._wait_for_topics()
         self.consumer.subscribe([self.topics.hints, self.topics.fetched], listener=_Rebalance(self))
-        self._task = asyncio.create_task(self._run(), name="orgsync-rounds")
 
     async def stop(self) -> None:
         """Let the running round finish (it commits), then leave the group."""
         self.closing = True
         async with self.busy:
-            task, self._task = self._task, None
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            pass
         await self.consumer.stop()
 
     async def _wait_for_topics(self) -> None:
@@ -121,19 +117,43 @@ class RoundLoop:
             log.info("waiting for topics %s", ", ".join(sorted(wanted)))
             await asyncio.sleep(0.5)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Rounds until `stop()`; an unexpected error ends it, and with it the worker."""
+        try:
+            await self._rounds()
+        except ConsumerStoppedError:
+            if not self.closing:
+                raise
+
+    async def _rounds(self) -> None:
         while not self.closing:
             batches = await self._collect()
             if not batches or self.closing:
                 continue
             async with self.busy:
+                batches = await self._owned(batches)
+                if not batches:
+                    continue
                 try:
                     await self.run_round(batches)
                 except (KafkaError, ZohoError, TimeoutError, OSError) as error:
-                    log.warning("round failed, redoing it in %.0fs: %s", RETRY_SECONDS,
-                                error.__class__.__name__)
+                    log.warning(
+                        "round failed, redoing it in %.0fs: %s",
+                        RETRY_SECONDS,
+                        error.__class__.__name__,
+                    )
                     await asyncio.sleep(RETRY_SECONDS)
                     await self._rewind(batches)
+
+    async def _owned(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The part of a round whose partitions' state is loaded; the rest is read again
+        later (aiokafka may hand out records before the assignment callback has run)."""
+        owned = self.state.fingerprints.owned
+        later = {tp: ms for tp, ms in batches.items() if tp.partition not in owned}
+        await self._rewind(later)
+        return {tp: ms for tp, ms in batches.items() if tp.partition in owned}
 
     async def _rewind(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
         """Back to the first message of a failed round (nothing of it was committed)."""
@@ -308,6 +328,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         partitions = {tp.partition for tp in assigned}
-        await self.loop.state.own(partitions)
-        self.loop.partitions_changed()
-        log.info("round loop owns partitions %s", ",".join(map(str, sorted(partitions))) or "-")
+        async with self.loop.busy:  # no round before the partitions' state is loaded
+            await self.loop.state.own(partitions)
+            self.loop.partitions_changed()
+        for topic in (self.loop.topics.hints, self.loop.topics.fetched):
+            numbers = sorted(tp.partition for tp in assigned if tp.topic == topic)
+            log.info(
+                "partitions assigned topic=%s partitions=%s",
+                topic,
+                ",".join(map(str, numbers)) or "-",
+            )

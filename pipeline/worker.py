@@ -79,6 +79,7 @@ class HotPath(mode.Service):
     async def on_start(self) -> None:
         rounds = await self.prepare()
         await rounds.start()
+        self.add_future(rounds.run())  # supervised: if it fails, the worker stops
 
     async def prepare(self) -> RoundLoop:
         """Topics, producer and state ready, the round loop built but not consuming."""

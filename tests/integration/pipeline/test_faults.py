@@ -201,7 +201,7 @@ async def test_a_killed_worker_restarted_leaves_every_record_once(
             "Accounts",
             [{"Account_Name": f"K {n}", "Tier": "gold"} for n in range(start, start + 100)],
         )
-    emu.state.orgs["tgt"].faults.merge({"latency_ms": 40})
+    emu.state.orgs["tgt"].faults.merge({"latency_ms": 1000})  # a round takes several calls
     worker.start()
     await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Accounts", ids)
 

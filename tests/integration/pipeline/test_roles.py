@@ -108,7 +108,8 @@ async def test_two_workers_share_the_partitions_and_write_each_record_once(
     await wait_until(synced, 90, "every record through two workers", first)
     rows = records(emu, "tgt", "Accounts")
     assert sorted(r["Origin_Record_Id"] for r in rows) == sorted(ids)
-    topics = [f"{unique_name}.{name}" for name in ("hints", "changes", "writes.tgt")]
+    names = Topics(unique_name)
+    topics = [names.hints, names.fetched, names.writes("tgt")]
 
     def shares() -> list[dict[str, set[int]]]:
         return [{topic: assigned(w, topic) for topic in topics} for w in (first, second)]
