@@ -313,9 +313,15 @@ class RoundLoop:
         ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(), key=key.encode())
         return ack
 
-    def partitions_changed(self) -> None:
+    async def partitions_changed(self, owned: int) -> None:
+        """After a rebalance: queues are checked again, and this worker takes the share of
+        each org's API slots that its share of the partitions gives (Zoho counts them per
+        app, and every worker uses the same one)."""
         for writer in self.writers.values():
             writer.recheck()
+        fraction = owned / self.settings.kafka.partitions
+        for client in self.clients.values():
+            await client.limiter.share(fraction)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -330,7 +336,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         partitions = {tp.partition for tp in assigned}
         async with self.loop.busy:  # no round before the partitions' state is loaded
             await self.loop.state.own(partitions)
-            self.loop.partitions_changed()
+            await self.loop.partitions_changed(len(partitions))
         for topic in (self.loop.topics.hints, self.loop.topics.fetched):
             numbers = sorted(tp.partition for tp in assigned if tp.topic == topic)
             log.info(

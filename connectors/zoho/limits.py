@@ -65,33 +65,56 @@ def write_credits(records: int) -> int:
 
 
 class ConcurrencyLimiter:
-    """At most ``limit`` calls in flight, and at most ``heavy_limit`` heavy ones among them."""
+    """At most ``limit`` calls in flight, and at most ``heavy_limit`` heavy ones among them.
+
+    Zoho counts concurrency per user and app, so processes that share one client id must
+    share its slots: ``share(fraction)`` keeps this one to that part of them (at least one).
+    """
 
     def __init__(self, limit: int, heavy_limit: int = HEAVY_SUB_CONCURRENCY) -> None:
         if limit < 1:
             raise ValueError("concurrency limit must be >= 1")
         self.limit = limit
-        self._all = asyncio.Semaphore(limit)
-        self._heavy = asyncio.Semaphore(min(limit, heavy_limit))
+        self.heavy_limit = min(limit, heavy_limit)
+        self.fraction = 1.0
+        self._changed = asyncio.Condition()
         self.in_flight = 0
+        self.heavy_in_flight = 0
         self.high_water = 0
+
+    @property
+    def allowed(self) -> int:
+        return max(1, math.floor(self.limit * self.fraction))
+
+    @property
+    def heavy_allowed(self) -> int:
+        return max(1, math.floor(self.heavy_limit * self.fraction))
+
+    async def share(self, fraction: float) -> None:
+        """Use only ``fraction`` (0 to 1) of the slots from now on."""
+        async with self._changed:
+            self.fraction = min(max(fraction, 0.0), 1.0)
+            self._changed.notify_all()
+
+    def _free(self, heavy: bool) -> bool:
+        return self.in_flight < self.allowed and (
+            not heavy or self.heavy_in_flight < self.heavy_allowed
+        )
 
     @asynccontextmanager
     async def slot(self, heavy: bool = False) -> AsyncIterator[None]:
-        # Heavy first, always in this order, so two kinds of callers cannot deadlock.
-        if heavy:
-            await self._heavy.acquire()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._free(heavy))
+            self.in_flight += 1
+            self.heavy_in_flight += heavy
+            self.high_water = max(self.high_water, self.in_flight)
         try:
-            async with self._all:
-                self.in_flight += 1
-                self.high_water = max(self.high_water, self.in_flight)
-                try:
-                    yield
-                finally:
-                    self.in_flight -= 1
+            yield
         finally:
-            if heavy:
-                self._heavy.release()
+            async with self._changed:
+                self.in_flight -= 1
+                self.heavy_in_flight -= heavy
+                self._changed.notify_all()
 
 
 @dataclass

@@ -158,3 +158,29 @@ async def test_concurrency_limiter_bounds_in_flight_and_heavy() -> None:
     assert limiter.high_water == 4
     assert heavy_max == 2
     assert limiter.in_flight == 0
+
+
+async def test_a_limiter_keeps_to_its_share_of_the_apps_slots() -> None:
+    limiter = ConcurrencyLimiter(10, heavy_limit=10)
+    await limiter.share(0.5)  # two workers on one client id
+    release = asyncio.Event()
+
+    async def work() -> None:
+        async with limiter.slot(heavy=True):
+            await release.wait()
+
+    async def settled() -> None:  # every task that can take a slot has taken it
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+    tasks = [asyncio.create_task(work()) for _ in range(8)]
+    await settled()
+    assert limiter.in_flight == 5 == limiter.allowed
+    await limiter.share(0.0)  # no partition left: still one slot, never none
+    assert limiter.allowed == 1
+    await limiter.share(1.0)
+    await settled()
+    assert limiter.in_flight == 8
+    release.set()
+    await asyncio.gather(*tasks)
+    assert limiter.in_flight == 0 and limiter.heavy_in_flight == 0
