@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 import orjson
 import yaml
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -265,6 +265,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             hints = Topics(prefix).hints
             await send_hints(producer, hints, await source.insert([lead(-1, run)]))
             await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
+            low, spread = args.latency_ms * 4 // 5, args.latency_ms * 2 // 5  # L ± 20 %
+            for org in ORGS:  # Zoho's latency from here on (none for the warm-up)
+                emu.state.orgs[org].faults.merge({"latency_ms": low, "latency_jitter_ms": spread})
             await group_stable(args.broker, Topics(prefix).group, args.workers, 120)
             ids: list[str] = []
             for start in range(0, args.records, 100):
@@ -284,6 +287,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
             took = time.monotonic() - began
             cpu = tree_cpu(samplers) - cpu0
+            messages = await messages_per_topic(args.broker, prefix)
         finally:
             await producer.stop()
             for each in workers:
@@ -304,6 +308,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "hints_produced_in_s": round(produced, 3),
             "upsert_calls": upserts,
             "records_per_upsert": round(args.records / upserts, 1),
+            "latency_ms": args.latency_ms,
+            # every message on the run's topics (the warm-up record too), per record synced
+            "kafka_messages_per_record": {
+                topic.removeprefix(prefix): round(n / (args.records + 1), 2)
+                for topic, n in sorted(messages.items())
+                if n
+            },
             "fetch_calls": calls(emu, "src", FETCH) - fetches0,
             "worker_cpu_s": round(cpu, 2),
             "worker_peak_rss_mb": round(max(s.peak_rss_mb for s in samplers), 1),
@@ -342,6 +353,23 @@ async def group_stable(broker: str, group: str, members: int, within: float) -> 
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+async def messages_per_topic(broker: str, prefix: str) -> dict[str, int]:
+    """How many messages each of the run's topics holds (end offsets; nothing is deleted or
+    compacted away during a run)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None)
+    await consumer.start()
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = await consumer.end_offsets(tps) if tps else {}
+    finally:
+        await consumer.stop()
+    totals: dict[str, int] = {}
+    for tp, end in ends.items():
+        totals[tp.topic] = totals.get(tp.topic, 0) + end
+    return totals
 
 
 async def delete_topics(broker: str, prefix: str) -> None:
@@ -425,6 +453,12 @@ def main() -> int:
         type=int,
         default=1,
         help="worker processes sharing the partitions (one per core)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="Zoho's answer time for both orgs during the measurement (jitter ±20 %%)",
     )
     parser.add_argument("--label", default="latest")
     parser.add_argument(
