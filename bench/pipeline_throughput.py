@@ -268,7 +268,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             low, spread = args.latency_ms * 4 // 5, args.latency_ms * 2 // 5  # L ± 20 %
             for org in ORGS:  # Zoho's latency from here on (none for the warm-up)
                 emu.state.orgs[org].faults.merge({"latency_ms": low, "latency_jitter_ms": spread})
-            await group_stable(args.broker, Topics(prefix).group, args.workers, 120)
+            await group_stable(args.broker, Topics(prefix).rounds_group, args.workers, 120)
             ids: list[str] = []
             for start in range(0, args.records, 100):
                 count = min(100, args.records - start)
