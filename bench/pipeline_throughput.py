@@ -50,12 +50,26 @@ from zoho_emulator import Emulator  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 SECRET = "bench-secret-0123456789abcdef"
 ORGS = {"src": "in", "tgt": "us"}
+# --fan-out: four targets, one answering in 2 s, one failing every call; the healthy ones
+# are measured.
+FAN_OUT = {"src": "in", "tgt": "us", "tgt2": "eu", "slow": "au", "down": "jp"}
+SLOW, DOWN = "slow", "down"
+
+
+def orgs_of(args: argparse.Namespace) -> dict[str, str]:
+    return FAN_OUT if args.fan_out else ORGS
+
+
+def healthy_targets(args: argparse.Namespace) -> list[str]:
+    return [org for org in orgs_of(args) if org not in ("src", SLOW, DOWN)]
+
+
 TARGET_RPS = 5_000
 UPSERT = "POST /crm/v8/Leads/upsert"
 FETCH = "GET /crm/v8/Leads"
 
 
-def emulator_orgs() -> dict[str, Any]:
+def emulator_orgs(orgs: dict[str, str]) -> dict[str, Any]:
     return {
         name: {
             "dc": dc,
@@ -69,11 +83,13 @@ def emulator_orgs() -> dict[str, Any]:
                 }
             ],
         }
-        for name, dc in ORGS.items()
+        for name, dc in orgs.items()
     }
 
 
-def worker_config(path: Path, emu_url: str, broker: str, prefix: str, partitions: int) -> Path:
+def worker_config(
+    path: Path, emu_url: str, broker: str, prefix: str, partitions: int, orgs: dict[str, str]
+) -> Path:
     config = {
         "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": partitions},
         "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
@@ -87,28 +103,30 @@ def worker_config(path: Path, emu_url: str, broker: str, prefix: str, partitions
                 "api_url": emu_url,
                 "accounts_url": emu_url,
             }
-            for name, dc in ORGS.items()
+            for name, dc in orgs.items()
         },
         "sync": [
             {
                 "source": "src",
-                "target": "tgt",
+                "target": target,
                 "modules": {
                     "Leads": {
                         "match_field": "Email",
-                        "owner": {"match": "email", "default": "admin@tgt.example"},
+                        "owner": {"match": "email", "default": f"admin@{target}.example"},
                     }
                 },
             }
+            for target in orgs
+            if target != "src"
         ],
     }
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def worker_env() -> dict[str, str]:
+def worker_env(orgs: dict[str, str]) -> dict[str, str]:
     env = {**os.environ, "HOOK_SECRET": SECRET, "CLIENT_SECRET": SECRET}
-    env.update({f"REFRESH_{n.upper()}": f"1000.refresh.{n}.{SECRET}" for n in ORGS})
+    env.update({f"REFRESH_{n.upper()}": f"1000.refresh.{n}.{SECRET}" for n in orgs})
     return env
 
 
@@ -208,8 +226,9 @@ def calls(emu: Emulator, org: str, what: str) -> int:
     )
 
 
-def target_count(emu: Emulator) -> int:
-    return len(emu.state.orgs["tgt"].stores["Leads"].records)
+def target_count(emu: Emulator, targets: list[str]) -> int:
+    """Records in the target that holds the fewest of them."""
+    return min(len(emu.state.orgs[org].stores["Leads"].records) for org in targets)
 
 
 def tail(log: Path) -> str:
@@ -235,9 +254,10 @@ async def sample(sampler: TreeSampler, worker: asyncio.subprocess.Process) -> No
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     prefix = f"bench-pipe-{run}"
-    async with Emulator({"orgs": emulator_orgs()}) as emu, aiohttp.ClientSession() as session:
+    orgs, healthy = orgs_of(args), healthy_targets(args)
+    async with Emulator({"orgs": emulator_orgs(orgs)}) as emu, aiohttp.ClientSession() as session:
         config = worker_config(
-            workdir / "orgsync.yaml", emu.url, args.broker, prefix, args.partitions
+            workdir / "orgsync.yaml", emu.url, args.broker, prefix, args.partitions, orgs
         )
         log = workdir / "worker.log"
         profile_out = RESULTS / "pipeline_profile.txt"
@@ -247,7 +267,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 workers.append(
                     await asyncio.create_subprocess_exec(
                         *worker_argv(config, args.profile if n == 0 else None, profile_out),
-                        env=worker_env(),
+                        env=worker_env(orgs),
                         stdout=out,
                         stderr=out,
                     )
@@ -264,11 +284,21 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         try:
             hints = Topics(prefix).hints
             await send_hints(producer, hints, await source.insert([lead(-1, run)]))
-            await wait_for(lambda: target_count(emu) == 1, 120, "warm-up record", worker, log)
+            await wait_for(
+                lambda: target_count(emu, [o for o in orgs if o != "src"]) == 1,
+                120,
+                "warm-up record",
+                worker,
+                log,
+            )
             low, spread = args.latency_ms * 4 // 5, args.latency_ms * 2 // 5  # L ± 20 %
-            for org in ORGS:  # Zoho's latency from here on (none for the warm-up)
+            for org in orgs:  # Zoho's latency from here on (none for the warm-up)
                 emu.state.orgs[org].faults.merge({"latency_ms": low, "latency_jitter_ms": spread})
-            await group_stable(args.broker, Topics(prefix).rounds_group, args.workers, 120)
+            if args.fan_out:
+                emu.state.orgs[SLOW].faults.merge({"latency_ms": 2000})
+                emu.state.orgs[DOWN].faults.merge({"error_rate": 1.0, "error_status": 500})
+            names = Topics(prefix)  # whichever group reads hints: the round loop's, or Faust's
+            await group_stable(args.broker, [names.rounds_group, names.group], args.workers, 120)
             ids: list[str] = []
             for start in range(0, args.records, 100):
                 count = min(100, args.records - start)
@@ -279,7 +309,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await send_hints(producer, hints, ids)
             produced = time.monotonic() - began
             await wait_for(
-                lambda: target_count(emu) == args.records + 1,
+                lambda: target_count(emu, healthy) == args.records + 1,
                 args.timeout,
                 "every record in the target",
                 worker,
@@ -309,6 +339,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "upsert_calls": upserts,
             "records_per_upsert": round(args.records / upserts, 1),
             "latency_ms": args.latency_ms,
+            "targets": len(orgs) - 1,
+            "measured_targets": healthy,
             # every message on the run's topics (the warm-up record too), per record synced
             "kafka_messages_per_record": {
                 topic.removeprefix(prefix): round(n / (args.records + 1), 2)
@@ -336,20 +368,22 @@ def tree_cpu(samplers: list[TreeSampler]) -> float:
     return sum(sampler.cpu_seconds for sampler in samplers)
 
 
-async def group_stable(broker: str, group: str, members: int, within: float) -> None:
-    """Wait until every worker has joined the consumer group: a worker joining during the
-    measurement would stop the others for a rebalance."""
+async def group_stable(broker: str, groups: list[str], members: int, within: float) -> None:
+    """Wait until every worker has joined the consumer group that reads hints (the first of
+    `groups` with members): a worker joining during the measurement would stop the others."""
     admin = AIOKafkaAdminClient(bootstrap_servers=broker)
     await admin.start()
     try:
         deadline = time.monotonic() + within
         while True:
-            response = (await admin.describe_consumer_groups([group]))[0]
-            _, _, state, _, _, joined, *_ = response.groups[0]
-            if state == "Stable" and len(joined) == members:
+            found = {}
+            for response in await admin.describe_consumer_groups(groups):
+                for _, group, state, _, _, joined, *_ in response.groups:
+                    found[group] = (state, len(joined))
+            if any(s == ("Stable", members) for s in found.values()):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"group {group}: {state} with {len(joined)} members")
+                raise RuntimeError(f"groups not stable with {members} members: {found}")
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
@@ -459,6 +493,11 @@ def main() -> int:
         type=int,
         default=0,
         help="Zoho's answer time for both orgs during the measurement (jitter ±20 %%)",
+    )
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="four targets: two healthy (measured), one answering in 2 s, one failing",
     )
     parser.add_argument("--label", default="latest")
     parser.add_argument(
