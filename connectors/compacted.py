@@ -23,6 +23,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from connectors.kafka import Bulk
+
 log = logging.getLogger(__name__)
 _MISSING = object()
 
@@ -32,8 +34,9 @@ class CompactedTable(MutableMapping[str, Any]):
     have not come back from the topic yet (`overlay`). A table that is not `followed` has
     this process as its only writer: its writes go straight to `base`."""
 
-    def __init__(self, topic: str, *, followed: bool = True) -> None:
+    def __init__(self, topic: str, *, partition: int = 0, followed: bool = True) -> None:
         self.topic = topic
+        self.partition = partition  # the one partition of the topic this table holds
         self.followed = followed
         self.base: dict[str, Any] = {}
         self.overlay: dict[str, Any] = {}  # a value, or _MISSING for a deletion
@@ -125,12 +128,14 @@ class CompactedWriter:
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     async def flush(self, tables: Sequence[CompactedTable]) -> None:
+        bulk = Bulk(self.producer)
         for table in tables:
             for key, value in table.take_queued():
                 data = None if value is None else orjson.dumps(value)
-                ack = await self.producer.send(table.topic, value=data, key=key.encode())
-                self._in_flight.add(ack)
-                ack.add_done_callback(self._in_flight.discard)
+                bulk.add(table.topic, table.partition, key.encode(), data)
+        for ack in await bulk.send():
+            self._in_flight.add(ack)
+            ack.add_done_callback(self._in_flight.discard)
         if self._in_flight:
             await asyncio.gather(*self._in_flight)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
@@ -29,13 +30,14 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
+from connectors.kafka import Bulk
 from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
 from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
 from orgsync_kernel.settings import Settings
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
 from pipeline.processor import Processed, Processor
-from pipeline.store import PipelineState
+from pipeline.store import PipelineState, partition_of
 from pipeline.targets import TargetWriter
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,7 @@ class RoundLoop:
         return batches
 
     async def run_round(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
+        log.warning("ROUNDDBG %d %.3f", sum(map(len, batches.values())), time.monotonic())
         hints, fetched = self._decode(batches)
         try:
             await self.process(hints, fetched)
@@ -216,9 +219,7 @@ class RoundLoop:
         """One round of these messages, up to its state acknowledged (not the commit)."""
         round_ = Round()
         changes = [*await self._fetch(hints, round_), *fetched]
-        for change in changes:
-            self.metrics.changes.labels(org=change.org, operation=change.operation).inc()
-            round_.acks.append(await self._send(self.topics.changes, change.key, change))
+        await self._log(changes, round_)
         for change in changes:
             await self._route(change, round_)
         await self._write(round_)
@@ -230,6 +231,21 @@ class RoundLoop:
             await asyncio.gather(*round_.acks)
         self.processor.confirm()
         await self.state.flush()
+
+    async def _log(self, changes: list[Change], round_: Round) -> None:
+        """Every change to `changes` (the replayable log), in batches per partition."""
+        bulk = Bulk(self.producer)
+        partitions = self.settings.kafka.partitions
+        counted: Counter[tuple[str, str]] = Counter()
+        for change in changes:
+            key = change.key
+            bulk.add(
+                self.topics.changes, partition_of(key, partitions), key.encode(), change.dumps()
+            )
+            counted[change.org, change.operation] += 1
+        round_.acks += await bulk.send()
+        for (org, operation), count in counted.items():
+            self.metrics.changes.labels(org=org, operation=operation).inc(count)
 
     async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
         groups = group_hints(hints).items()

@@ -12,6 +12,7 @@ broker acknowledged every one of them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from connectors.kafka import ensure_topics
 from orgsync_kernel.topics import Topics
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
@@ -104,7 +106,7 @@ class PipelineState:
     async def own(self, partitions: Iterable[int]) -> None:
         """Load the fingerprints of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
-            table = CompactedTable(self.topics.fingerprints, followed=False)
+            table = CompactedTable(self.topics.fingerprints, partition=partition, followed=False)
             await self.reader.load(table, [partition], own=True)
             self.fingerprints.owned[partition] = table
 
