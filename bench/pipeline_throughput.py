@@ -392,14 +392,22 @@ async def group_stable(broker: str, groups: list[str], members: int, within: flo
 async def messages_per_topic(broker: str, prefix: str) -> dict[str, int]:
     """How many messages each of the run's topics holds (end offsets; nothing is deleted or
     compacted away during a run)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
     consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None)
+    await admin.start()
     await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        described = await admin.describe_topics(topics) if topics else []
+        tps = [
+            TopicPartition(info["topic"], p["partition"])
+            for info in described
+            for p in info["partitions"]
+        ]
         ends = await consumer.end_offsets(tps) if tps else {}
     finally:
         await consumer.stop()
+        await admin.close()
     totals: dict[str, int] = {}
     for tp, end in ends.items():
         totals[tp.topic] = totals.get(tp.topic, 0) + end
