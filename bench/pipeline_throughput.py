@@ -40,6 +40,7 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -377,9 +378,14 @@ async def group_stable(broker: str, groups: list[str], members: int, within: flo
         deadline = time.monotonic() + within
         while True:
             found = {}
-            for response in await admin.describe_consumer_groups(groups):
-                for _, group, state, _, _, joined, *_ in response.groups:
-                    found[group] = (state, len(joined))
+            for name in groups:  # one at a time: each may have another coordinator
+                try:
+                    responses = await admin.describe_consumer_groups([name])
+                except KafkaConnectionError:  # the broker dropped the connection: ask again
+                    continue
+                for response in responses:
+                    for _, group, state, _, _, joined, *_ in response.groups:
+                        found[group] = (state, len(joined))
             if any(s == ("Stable", members) for s in found.values()):
                 return
             if time.monotonic() > deadline:
