@@ -180,7 +180,6 @@ class RoundLoop:
         return batches
 
     async def run_round(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
-        log.warning("ROUNDDBG %d %.3f", sum(map(len, batches.values())), time.monotonic())
         hints, fetched = self._decode(batches)
         try:
             await self.process(hints, fetched)
