@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from connectors.kafka import bootstrap_servers
+from orgsync_kernel.settings import Settings
+from orgsync_operations.dlq import partitions_of
+
 Offsets = dict[TopicPartition, int]
+KAFKA_WAIT_SECONDS = 5.0  # the status page's figures wait no longer for Kafka
 
 
 def lag_by_topic(
@@ -95,3 +102,60 @@ class GroupOffsets:
             self.ends(tps), self.starts(tps), self.committed()
         )
         return lag_by_topic(ends, starts, committed)
+
+
+@dataclass(frozen=True)
+class TopicStat:
+    lag: int | None  # None: the pipeline's group has no offsets for it yet
+    newest: float | None  # timestamp of the newest message, epoch seconds
+
+
+async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
+    """Lag of the workers' consumer groups and newest message time, per pipeline topic."""
+    consumers = settings.topics.consumers(settings.targets)
+    topics = [topic for group_topics in consumers.values() for topic in group_topics]
+    bootstrap = bootstrap_servers(settings.kafka.broker)
+    async with asyncio.timeout(KAFKA_WAIT_SECONDS):
+        partitions = await partitions_of(bootstrap, topics)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        group: dict[Any, Any] = {}
+        try:
+            for name, group_topics in consumers.items():
+                group |= await admin.list_consumer_group_offsets(
+                    name, partitions=[tp for tp in partitions if tp.topic in group_topics]
+                )
+        finally:
+            await admin.close()
+        ends, newest = await _ends_and_newest(bootstrap, partitions)
+    stats: dict[str, TopicStat] = {}
+    for topic in topics:
+        own = [tp for tp in partitions if tp.topic == topic]
+        committed = [group[tp].offset for tp in own if tp in group and group[tp].offset >= 0]
+        lag = sum(ends[tp] for tp in own) - sum(committed) if committed else None
+        times = [newest[tp] for tp in own if tp in newest]
+        stats[topic] = TopicStat(lag, max(times) if times else None)
+    return stats
+
+
+async def _ends_and_newest(
+    bootstrap: str, partitions: list[Any]
+) -> tuple[dict[Any, int], dict[Any, float]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        filled = [tp for tp in partitions if ends[tp] > 0]
+        consumer.assign(filled)
+        for tp in filled:
+            consumer.seek(tp, ends[tp] - 1)
+        newest: dict[Any, float] = {}
+        for tp in filled:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+            for message in batch.get(tp, []):
+                newest[tp] = message.timestamp / 1000
+        return ends, newest
+    finally:
+        await consumer.stop()

@@ -25,33 +25,37 @@ the DLQ store and Kafka's group offsets; nothing secret is ever rendered.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from connectors.kafka import KafkaUnavailable, Producer, bootstrap_servers
+from connectors.kafka import KafkaUnavailable, Producer
 from orgsync_kernel.settings import Route, Settings, is_loopback
-from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader, partitions_of
+from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader
+from orgsync_operations.offsets import TopicStat, topic_stats
+from orgsync_operations.status_html import (
+    dlq_table,
+    html_response,
+    json_response,
+    lag_text,
+    table,
+    topics_table,
+    when,
+)
 
 log = logging.getLogger(__name__)
 COOKIE = "orgsync_admin"
-DLQ_ROWS = 20
-KAFKA_WAIT_SECONDS = 5.0
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -152,8 +156,8 @@ def protected(handler: Handler) -> Handler:
         if access.allows(request.headers, request.cookies, request.method, request.host):
             return await handler(request)
         if request.path == "/":
-            return _html(_login_body("Sign in with the admin secret."), 401)
-        return _json(
+            return html_response(_login_body("Sign in with the admin secret."), 401)
+        return json_response(
             {"error": "unauthorized", "message": "the admin secret is required"},
             401,
             {"WWW-Authenticate": 'Bearer realm="orgsync"'},
@@ -166,14 +170,14 @@ def protected(handler: Handler) -> Handler:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return _html(_login_body("Sign in with the admin secret."), 200)
+    return html_response(_login_body("Sign in with the admin secret."), 200)
 
 
 async def login(request: web.Request) -> web.Response:
     access = request.app[STATUS].access
     presented = str((await request.post()).get("secret", ""))
     if access.secret is None or not _same(presented, access.secret):
-        return _html(_login_body("Wrong secret."), 401)
+        return html_response(_login_body("Wrong secret."), 401)
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         COOKIE,
@@ -200,11 +204,11 @@ def _login_body(note: str) -> str:
 async def api_list(request: web.Request) -> web.Response:
     store = await _fresh(request)
     entries = store.entries(request.query.get("route"))
-    return _json([e.summary() for e in entries], 200)
+    return json_response([e.summary() for e in entries], 200)
 
 
 async def api_show(request: web.Request) -> web.Response:
-    return _json((await _entry(request)).to_json(), 200)
+    return json_response((await _entry(request)).to_json(), 200)
 
 
 async def api_retry(request: web.Request) -> web.StreamResponse:
@@ -212,7 +216,7 @@ async def api_retry(request: web.Request) -> web.StreamResponse:
     status = request.app[STATUS]
     report = await Retrier(status.dlq, status.readers).retry([entry])
     if entry.id in report.failed:
-        return _json({"error": "not_retried", "message": report.failed[entry.id]}, 409)
+        return json_response({"error": "not_retried", "message": report.failed[entry.id]}, 409)
     return _done(request, entry.id, "retried", {"via": report.done[entry.id]})
 
 
@@ -245,7 +249,7 @@ def _done(
 ) -> web.StreamResponse:
     if request.content_type == "application/x-www-form-urlencoded":  # the page's button
         raise web.HTTPSeeOther(f"/?{what}={quote(entry_id)}")
-    return _json({"id": entry_id, "state": what, **extra}, 200)
+    return json_response({"id": entry_id, "state": what, **extra}, 200)
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -266,70 +270,13 @@ async def page(request: web.Request) -> web.Response:
         topics = {}
     samples = _samples(status.registry)
     body = [
-        f"<h1>orgsync</h1><p>As of {_when(time.time())}.</p>",
+        f"<h1>orgsync</h1><p>As of {when(time.time())}.</p>",
         *(f"<p class='note'>{escape(n)}</p>" for n in notes),
         _routes_table(status, samples, topics),
-        _topics_table(topics),
-        _dlq_table(status.dlq.entries()),
+        topics_table(topics),
+        dlq_table(status.dlq.entries()),
     ]
-    return _html("".join(body), 200)
-
-
-@dataclass(frozen=True)
-class TopicStat:
-    lag: int | None  # None: the pipeline's group has no offsets for it yet
-    newest: float | None  # timestamp of the newest message, epoch seconds
-
-
-async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
-    """Lag of the workers' consumer groups and newest message time, per pipeline topic."""
-    consumers = settings.topics.consumers(settings.targets)
-    topics = [topic for group_topics in consumers.values() for topic in group_topics]
-    bootstrap = bootstrap_servers(settings.kafka.broker)
-    async with asyncio.timeout(KAFKA_WAIT_SECONDS):
-        partitions = await partitions_of(bootstrap, topics)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        group: dict[Any, Any] = {}
-        try:
-            for name, group_topics in consumers.items():
-                group |= await admin.list_consumer_group_offsets(
-                    name, partitions=[tp for tp in partitions if tp.topic in group_topics]
-                )
-        finally:
-            await admin.close()
-        ends, newest = await _ends_and_newest(bootstrap, partitions)
-    stats: dict[str, TopicStat] = {}
-    for topic in topics:
-        own = [tp for tp in partitions if tp.topic == topic]
-        committed = [group[tp].offset for tp in own if tp in group and group[tp].offset >= 0]
-        lag = sum(ends[tp] for tp in own) - sum(committed) if committed else None
-        times = [newest[tp] for tp in own if tp in newest]
-        stats[topic] = TopicStat(lag, max(times) if times else None)
-    return stats
-
-
-async def _ends_and_newest(
-    bootstrap: str, partitions: list[Any]
-) -> tuple[dict[Any, int], dict[Any, float]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        filled = [tp for tp in partitions if ends[tp] > 0]
-        consumer.assign(filled)
-        for tp in filled:
-            consumer.seek(tp, ends[tp] - 1)
-        newest: dict[Any, float] = {}
-        for tp in filled:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
-            for message in batch.get(tp, []):
-                newest[tp] = message.timestamp / 1000
-        return ends, newest
-    finally:
-        await consumer.stop()
+    return html_response("".join(body), 200)
 
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
@@ -366,8 +313,8 @@ def _route_row(
         str(_sum(samples, "orgsync_writes_total", target=route.target)),
         str(_sum(samples, "orgsync_dead_letters_total", route=route.name)),
         str(open_entries),
-        _lag(writes),
-        _when(writes.newest) if writes and writes.newest else "never",
+        lag_text(writes),
+        when(writes.newest) if writes and writes.newest else "never",
     ]
 
 
@@ -389,94 +336,4 @@ def _routes_table(status: Status, samples: Samples, topics: Mapping[str, TopicSt
         )
         for r in status.settings.sync
     ]
-    return "<h2>Routes</h2>" + _table("routes", head, rows)
-
-
-def _topics_table(topics: Mapping[str, TopicStat]) -> str:
-    rows = [
-        ("class='topic'", [name, _lag(stat), _when(stat.newest) if stat.newest else "never"])
-        for name, stat in topics.items()
-    ]
-    return "<h2>Topics</h2>" + _table("topics", ["Topic", "Lag", "Newest message"], rows)
-
-
-def _dlq_table(entries: list[Entry]) -> str:
-    rows = []
-    for entry in entries[:DLQ_ROWS]:
-        s = entry.summary()
-        button = (
-            f"<form method='post' action='/admin/dlq/{quote(entry.id)}/retry'>"
-            "<button class='retry' type='submit'>Retry</button></form>"
-        )
-        rows.append(
-            (
-                f"class='dlq-entry' data-id='{escape(entry.id, quote=True)}'",
-                [
-                    s["id"],
-                    s["route"],
-                    s["stage"],
-                    s["key"],
-                    s["code"],
-                    s["message"],
-                    _when(s["failed_at"]),
-                    str(s["attempts"]),
-                    button,
-                ],
-            )
-        )
-    head = ["Id", "Route", "Stage", "Key", "Code", "Message", "Failed at", "Attempts", ""]
-    title = f"<h2>Dead letters ({len(entries)} open, newest {min(len(entries), DLQ_ROWS)})</h2>"
-    return title + _table("dlq", head, rows, raw_last=True)
-
-
-def _table(
-    table_id: str, head: list[str], rows: list[tuple[str, list[str]]], *, raw_last: bool = False
-) -> str:
-    def cells(values: list[str]) -> str:
-        return "".join(
-            f"<td>{v if raw_last and i == len(values) - 1 else escape(str(v))}</td>"
-            for i, v in enumerate(values)
-        )
-
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join(f"<tr {attrs}>{cells(values)}</tr>" for attrs, values in rows)
-    return f"<table id='{table_id}'><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _lag(stat: TopicStat | None) -> str:
-    return "—" if stat is None or stat.lag is None else str(stat.lag)
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;"
-    "margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-    ".note{background:#ffd;padding:.5em}"
-)
-
-
-def _html(body: str, status: int) -> web.Response:
-    text = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>orgsync status</title>"
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
-    )
-    return web.Response(
-        text=text,
-        status=status,
-        content_type="text/html",
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; "
-            "style-src 'unsafe-inline'; form-action 'self'",
-            "X-Frame-Options": "DENY",
-        },
-    )
-
-
-def _json(body: object, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
-    )
+    return "<h2>Routes</h2>" + table("routes", head, rows)
