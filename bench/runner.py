@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp
 
 from . import baselines
 from .api import Caller
+from .deployment import free_port
 from .measure import Observation, observe_target, stale, summarise
 from .processes import Admin, OrgsyncProcess
 from .scenario import (
@@ -266,10 +266,3 @@ async def until(
 def last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no output"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -256,7 +256,7 @@ class TargetSink:
 
 def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
     """Zoho answers a delete of an id it no longer has (deleted in the target meanwhile, or by
-    an earlier try of this batch) with INVALID_DATA "the id given seems to be invalid" and the
+    an earlier try of this batch) with INVALID_DATA ("record not deleted") and the
     id in `details`: the record is gone, which is what the delete wanted."""
     return (
         write.operation == "delete"

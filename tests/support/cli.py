@@ -6,6 +6,9 @@ import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,17 @@ class Result:
     code: int
     out: str
     err: str
+
+    @property
+    def stdout(self) -> str:
+        return self.out
+
+    @property
+    def stderr(self) -> str:
+        return self.err
+
+    def json(self) -> Any:
+        return orjson.loads(self.out)
 
 
 async def orgsync(*args: str | Path, env: dict[str, str], within: float = 60.0) -> Result:

@@ -3,48 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from orgsync_kernel.events import DeadLetter
 from zoho_emulator import Emulator
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return orjson.loads(self.stdout)
-
-
-async def orgsync(*args: str, env: dict[str, str], within: float = 60.0) -> Result:
-    """The CLI as a subprocess, without blocking the loop (the emulator serves in-process)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "orgsync.cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), within)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return Result(process.returncode, out.decode(), err.decode())
 
 
 def make_optional(emu: Emulator, org: str, module: str, field: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -199,14 +198,6 @@ async def running_ingress(
         await runner.cleanup()
         if own:
             await producer.stop()
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the emulator needs our URL before we start)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def zoho_client(settings: Settings, org: str = "alpha") -> ZohoClient:

@@ -6,7 +6,6 @@ import asyncio
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.deployment import free_port
+
 ROOT = Path(__file__).parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 _METRIC = re.compile(r"\borgsync_[a-z0-9_]+\b")
@@ -27,12 +28,6 @@ _SUFFIXES = {
     "gauge": ("",),
     "summary": ("_sum", "_count", "_created"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dashboard_metrics() -> dict[str, set[str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.deployment import SECRET, worker_env, write_config
-from tests.support.dlq import orgsync
+from tests.support.cli import orgsync
 from tests.support.pipeline import client
 from zoho_emulator import Emulator
 

@@ -16,7 +16,8 @@ from connectors.kafka import KafkaProducer, ensure_topics
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.topics import Topics
 from orgsync_operations.dlq import DlqStore, partitions_of
-from tests.support.dlq import Result, letter, make_optional, orgsync, publish
+from tests.support.cli import Result, orgsync
+from tests.support.dlq import letter, make_optional, publish
 from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
 

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bench.deployment import free_port
 from connectors.ingress import IngressService
 from connectors.kafka import ensure_topics
 from connectors.zoho import ZohoClient
@@ -23,7 +24,6 @@ from tests.support.ingress import (
     SECRET,
     TopicReader,
     emulator_config,
-    free_port,
     lead,
     make_settings,
     wait_for,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.deployment import free_port
 from connectors.kafka import KafkaProducer, ensure_topics
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
@@ -20,7 +21,6 @@ from tests.support.ingress import (
     SECRET,
     Ingress,
     TopicReader,
-    free_port,
     make_settings,
     running_ingress,
 )
