@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 ROUND_MAX = 2000
 TOPIC_WAIT_SECONDS = 60.0
 RETRY_SECONDS = 1.0  # before a failed round (Kafka or Zoho out of reach) is redone
+COMMIT_SECONDS = 10.0
+STOP_SECONDS = 8.0  # SIGTERM must end the worker within 30 s, the Faust drain included
 
 
 class Round:
@@ -101,10 +103,16 @@ class RoundLoop:
         self.consumer.subscribe([self.topics.hints, self.topics.fetched], listener=_Rebalance(self))
 
     async def stop(self) -> None:
-        """Let the running round finish (it commits), then leave the group."""
+        """Let the running round finish (it commits) for at most STOP_SECONDS, then leave the
+        group; a round cut short is not committed, so it is redone."""
         self.closing = True
-        async with self.busy:
-            pass
+        try:
+            async with asyncio.timeout(STOP_SECONDS), self.busy:
+                pass
+        except TimeoutError:
+            log.warning(
+                "stopping with a round unfinished after %.0fs: it will be redone", STOP_SECONDS
+            )
         await self.consumer.stop()
 
     async def _wait_for_topics(self) -> None:
@@ -188,10 +196,12 @@ class RoundLoop:
             self.state.forget_unsent()
             raise
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items() if messages}
-        try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as error:  # redone by the partition's new owner
-            log.warning("round not committed (%s): it will be redone", type(error).__name__)
+        try:  # bounded: after a broker restart a commit can wait on the coordinator for long
+            async with asyncio.timeout(COMMIT_SECONDS):
+                await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError, TimeoutError) as error:
+            # A later round's commit covers these offsets, or the round is redone: harmless.
+            log.warning("round not committed (%s): it may be redone", type(error).__name__)
 
     def _decode(
         self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from orgsync_kernel.events import parse_instant
+from pipeline.content import content_hash
 from pipeline.dedup import Edit, incoming_wins
-from pipeline.transforms import content_hash
 
 # Fields whose changes are Zoho's bookkeeping, never an edit of content.
 _BOOKKEEPING = frozenset(

@@ -9,16 +9,12 @@ users, the id map) comes in as data through `TransformContext`; nothing here doe
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from orgsync_kernel.settings import ModuleRoute, Route
+from pipeline.content import content_hash
 
 # Never copied between orgs, whatever the metadata says (reference section 3).
 SYSTEM_FIELDS = frozenset(
@@ -82,7 +78,6 @@ SYSTEM_UNIQUE_FIELDS: Mapping[str, str] = {
     "Invoices": "Subject",
 }
 _NATURAL_EVERYWHERE = frozenset({"Email", "Name"})
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 
 
 @dataclass(frozen=True)
@@ -273,23 +268,58 @@ def _copyable(name: str) -> bool:
     return not name.startswith("$") and name not in SYSTEM_FIELDS
 
 
+FieldPlan = dict[str, tuple[str, FieldMeta] | None]
+# Which target field (and its metadata) each source field goes to, or None: the same for every
+# record of a route while the target's field metadata is the same object, so decided once.
+_FIELD_PLANS: dict[
+    tuple[int, int, str], tuple[ModuleRoute, Mapping[str, FieldMeta], FieldPlan]
+] = {}
+
+
+def _field_plan(route: ModuleRoute, target_fields: Mapping[str, FieldMeta], skip: str) -> FieldPlan:
+    key = (id(route), id(target_fields), skip)
+    found = _FIELD_PLANS.get(key)
+    if found is None or found[0] is not route or found[1] is not target_fields:
+        if len(_FIELD_PLANS) >= 1024:
+            _FIELD_PLANS.clear()
+        found = _FIELD_PLANS[key] = (route, target_fields, {})
+    return found[2]
+
+
+def _destination(
+    source_field: str, route: ModuleRoute, target_fields: Mapping[str, FieldMeta], skip: str
+) -> tuple[str, FieldMeta] | None:
+    target_field = route.target_field(source_field)
+    meta = target_fields.get(target_field)
+    if (
+        target_field == skip
+        or meta is None
+        or not meta.writable
+        or not (_copyable(source_field) and _copyable(target_field))
+    ):
+        return None
+    return target_field, meta
+
+
 def _map_fields(
     record: Mapping[str, Any], route: ModuleRoute, context: TransformContext, skip: str
 ) -> tuple[dict[str, Any], list[ParentRef]]:
     names = route.fields if route.fields is not None else record.keys()
+    plan = _field_plan(route, context.target_fields, skip)
     data: dict[str, Any] = {}
     parents: list[ParentRef] = []
     for source_field in names:
-        target_field = route.target_field(source_field)
-        meta = context.target_fields.get(target_field)
-        if (
-            source_field not in record
-            or target_field == skip
-            or meta is None
-            or not meta.writable
-            or not (_copyable(source_field) and _copyable(target_field))
-        ):
+        if source_field not in record:
             continue
+        try:
+            destination = plan[source_field]
+        except KeyError:
+            destination = plan[source_field] = _destination(
+                source_field, route, context.target_fields, skip
+            )
+        if destination is None:
+            continue
+        target_field, meta = destination
         value = _map_value(source_field, record[source_field], meta, route, context, parents)
         if value is not _DROP:
             data[target_field] = value
@@ -361,44 +391,3 @@ def _map_owner(
             f"and the default owner {default or '(not set)'} is not either"
         )
     return {"id": user_id}
-
-
-# --- content hashing -----------------------------------------------------------------------------
-
-
-def content_hash(mapped: Mapping[str, Any]) -> str:
-    """A stable hash of mapped record content, equal for equal content however Zoho shapes it.
-
-    Lookups compare by id only (`{"id", "name"}` == `{"id"}`), date-times as instants,
-    integral floats as integers, and lists of strings (multi-select picklists) as sets.
-    """
-    top = {str(key): _canonical(value) for key, value in mapped.items()}
-    canonical = orjson.dumps(top, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
-
-
-def written_view(record: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
-    """The part of a target record that a write of `fields` determines (for echo checks)."""
-    return {name: record.get(name) for name in fields}
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if "id" in value:
-            return {"id": str(value["id"])}
-        return {str(k): _canonical(v) for k, v in value.items() if not str(k).startswith("$")}
-    if isinstance(value, list | tuple):
-        items = [_canonical(item) for item in value]
-        return sorted(items) if all(isinstance(item, str) for item in items) else items
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, str) and _DATETIME.fullmatch(value):
-        return _utc(value)
-    return value
-
-
-def _utc(text: str) -> str:
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC).isoformat()
-    except ValueError:
-        return text

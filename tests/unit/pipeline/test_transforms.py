@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.settings import ModuleRoute
+from pipeline.content import content_hash, written_view
 from pipeline.transforms import (
     FieldMeta,
     IdResolver,
@@ -17,11 +18,9 @@ from pipeline.transforms import (
     TargetRecord,
     TransformContext,
     UserDirectory,
-    content_hash,
     field_index,
     match_uses_source_id,
     transform,
-    written_view,
 )
 from tests.support.config import ENV, EXAMPLE
 
