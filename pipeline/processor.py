@@ -3,7 +3,7 @@
 `Processor.process(change)` reads and updates the tables it is given as plain mappings (see
 pipeline/state.py) and returns a `Processed` with what the agent must produce. The dedup
 fingerprints of accepted changes stay unconfirmed (seen by the next changes, not yet in the
-table) until the agent calls `Processor.confirm()` once Kafka acknowledged their writes. It
+table) until the round loop confirms them once Kafka acknowledged their writes. It
 does no Kafka I/O; it awaits the Zoho clients only for field metadata and users (cached by the
 clients).
 """
@@ -202,14 +202,15 @@ class Processor:
         if stored != previous:
             out.fingerprints = self._unconfirmed[change.key] = stored
 
-    def confirm(self) -> None:
-        """Store the fingerprints of the changes processed since the last call, once Kafka
-        acknowledged their writes. Queued is not enough: the producer batches per partition,
-        so a fingerprint can reach the changelog before a write queued ahead of it, and a
-        worker killed in between would drop the replay as a duplicate: the change lost."""
-        for key, fingerprints in self._unconfirmed.items():
+    def confirm(self, confirmed: Mapping[str, dict[str, Any]]) -> None:
+        """Store these fingerprints (a round's `Processed.fingerprints`, per change key) once
+        Kafka acknowledged their writes. Queued is not enough: the producer batches per
+        partition, so a fingerprint can reach the changelog before a write queued ahead of it,
+        and a worker killed in between would drop the replay as a duplicate: the change lost."""
+        for key, fingerprints in confirmed.items():
             self.fingerprints[key] = fingerprints
-        self._unconfirmed.clear()
+            if self._unconfirmed.get(key) is fingerprints:  # no later round changed them since
+                del self._unconfirmed[key]
 
     def discard_unconfirmed(self) -> None:
         """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""

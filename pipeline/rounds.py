@@ -1,7 +1,7 @@
 """The hot path: one loop of rounds on aiokafka, inside the Faust worker.
 
 A round takes up to `ROUND_MAX` messages from `hints` (records to read) and `fetched` (records
-already read: backfill, replay, released children), then:
+already read: backfill, replay, released children), then (pipeline/round.py):
 1. reads the hinted records, ≤ 100 ids per call per org and module (the last hint wins);
 2. produces every record to `changes`, the replayable log, in one burst;
 3. processes them in-process (dedup, transforms, echo and conflict checks, lookups);
@@ -10,8 +10,12 @@ already read: backfill, replay, released children), then:
    held children);
 6. produces the state changes (fingerprints, links, record states) to their compacted topics,
    awaits their acknowledgements, then commits the round's offsets.
+Steps 1-3 of a round overlap steps 4-6 of the round before it; the writes of rounds never
+overlap, and their commits are in order. A change that the earlier round concerns (the same
+record, a record it looks up, or any change from an org that round writes to) is processed only
+once that round's writes landed. When a round fails, it and the round after it are redone.
 A crash before the commit redoes the round: a fingerprint is stored only after its write, and
-upserts on the match key make a redone write harmless. Rebalances wait for the running round;
+upserts on the match key make a redone write harmless. Rebalances wait for the running rounds;
 a newly assigned partition's fingerprints are loaded before its first round.
 """
 
@@ -20,24 +24,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
-from connectors.kafka import Bulk
-from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
-from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
+from connectors.zoho import ZohoClient, ZohoError
+from orgsync_kernel.events import Change, Hint
 from orgsync_kernel.settings import Settings
-from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
-from pipeline.processor import Processed, Processor
-from pipeline.store import PipelineState, partition_of
+from pipeline.processor import Processor
+from pipeline.round import Batches, Round, RoundSteps
+from pipeline.store import PipelineState
 from pipeline.targets import TargetWriter
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,30 @@ TOPIC_WAIT_SECONDS = 60.0
 RETRY_SECONDS = 1.0  # before a failed round (Kafka or Zoho out of reach) is redone
 COMMIT_SECONDS = 10.0
 STOP_SECONDS = 8.0  # SIGTERM must end the worker within 30 s, the Faust drain included
+ROUND_ERRORS = (KafkaError, ZohoError, TimeoutError, OSError)
 
 
-class Round:
-    """What one round produced; the acknowledgements to await before the commit."""
+class Completing:
+    """A prepared round whose writes, acknowledgements, state and commit are under way."""
 
-    def __init__(self) -> None:
-        self.acks: list[Awaitable[Any]] = []
-        self.writes: dict[str, list[Any]] = {}
-        self.dead: list[DeadLetter] = []
+    def __init__(self, round_: Round, task: asyncio.Task[None]) -> None:
+        self.round = round_
+        self.task = task
+
+    async def unless_concerned(self, change: Change) -> None:
+        """Return at once, or once this round landed when it concerns `change`."""
+        if not self.task.done() and self.round.concerns(change):
+            await asyncio.shield(self.task)
+        elif self.task.done():
+            self.task.result()  # its failure fails the next round too
+
+    async def ended(self) -> bool:
+        """Wait for it; True when it completed, False when it failed (it must be redone)."""
+        await asyncio.wait([self.task])
+        error = self.task.exception()
+        if error is not None and not isinstance(error, ROUND_ERRORS):
+            raise error
+        return error is None
 
 
 class RoundLoop:
@@ -74,14 +90,8 @@ class RoundLoop:
         self.clients = clients
         self.processor = processor
         self.state = state
-        self.producer = producer
         self.writers = writers
-        self.metrics = metrics
-        self.retry = BackoffPolicy(
-            max_attempts=settings.sink.max_attempts,
-            base=settings.sink.backoff_initial_ms / 1000,
-            cap=settings.sink.backoff_max_ms / 1000,
-        )
+        self.steps = RoundSteps(settings, clients, processor, state, producer, writers, metrics)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=state.bootstrap,
             group_id=self.topics.rounds_group,
@@ -93,7 +103,8 @@ class RoundLoop:
             heartbeat_interval_ms=1_000,
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        self.busy = asyncio.Lock()  # held by a round; a rebalance waits for it
+        self.busy = asyncio.Lock()  # held while a round is prepared; a rebalance waits for it
+        self.completing: Completing | None = None
         self.closing = False
 
     async def start(self) -> None:
@@ -103,12 +114,12 @@ class RoundLoop:
         self.consumer.subscribe([self.topics.hints, self.topics.fetched], listener=_Rebalance(self))
 
     async def stop(self) -> None:
-        """Let the running round finish (it commits) for at most STOP_SECONDS, then leave the
+        """Let the running rounds finish (they commit) for at most STOP_SECONDS, then leave the
         group; a round cut short is not committed, so it is redone."""
         self.closing = True
         try:
             async with asyncio.timeout(STOP_SECONDS), self.busy:
-                pass
+                await self.settle()
         except TimeoutError:
             log.warning(
                 "stopping with a round unfinished after %.0fs: it will be redone", STOP_SECONDS
@@ -138,38 +149,78 @@ class RoundLoop:
     async def _rounds(self) -> None:
         while not self.closing:
             batches = await self._collect()
-            if not batches or self.closing:
-                continue
             async with self.busy:
-                batches = await self._owned(batches)
-                if not batches:
-                    continue
-                try:
-                    await self.run_round(batches)
-                except (KafkaError, ZohoError, TimeoutError, OSError) as error:
-                    log.warning(
-                        "round failed, redoing it in %.0fs: %s",
-                        RETRY_SECONDS,
-                        error.__class__.__name__,
-                    )
-                    await asyncio.sleep(RETRY_SECONDS)
-                    await self._rewind(batches)
+                if self.closing:
+                    break
+                earlier = self.completing
+                if earlier is not None and earlier.task.done():
+                    self.completing = None
+                    if not await earlier.ended():
+                        await self._redo([earlier.round.batches, batches])
+                        continue
+                batches = self._owned(batches)
+                if batches:
+                    await self._next_round(Round(batches))
 
-    async def _owned(
-        self, batches: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    async def _next_round(self, round_: Round) -> None:
+        """Prepare `round_` while the round before it completes, then start completing it."""
+        earlier, self.completing = self.completing, None
+        hints, fetched = self.steps.decode(round_.batches)
+        try:
+            await self.steps.prepare(
+                round_, hints, fetched, earlier.unless_concerned if earlier else None
+            )
+            failed = []
+        except ROUND_ERRORS:
+            failed = [round_.batches]
+        if earlier is not None and not await earlier.ended():
+            failed = [earlier.round.batches, round_.batches]
+        if failed:
+            await self._redo(failed)
+        else:
+            self.completing = Completing(round_, asyncio.create_task(self._complete(round_)))
+
+    async def _complete(self, round_: Round) -> None:
+        await self.steps.complete(round_)
+        try:  # bounded: after a broker restart a commit can wait on the coordinator for long
+            async with asyncio.timeout(COMMIT_SECONDS):
+                await self.consumer.commit(round_.offsets())
+        except (CommitFailedError, KafkaError, TimeoutError) as error:
+            # A later round's commit covers these offsets, or the round is redone: harmless.
+            log.warning("round not committed (%s): it may be redone", type(error).__name__)
+
+    async def settle(self, pause: bool = False) -> None:
+        """Wait for the round being completed; one that failed is rewound, to be redone."""
+        earlier, self.completing = self.completing, None
+        if earlier is not None and not await earlier.ended():
+            await self._redo([earlier.round.batches], pause)
+
+    async def _redo(self, failed: Iterable[Batches], pause: bool = True) -> None:
+        """Forget what the failed rounds did and read their messages again (nothing of them
+        was committed), after RETRY_SECONDS."""
+        log.warning("round failed, redoing it in %.0fs", RETRY_SECONDS if pause else 0)
+        self.steps.abandon()
+        if pause:
+            await asyncio.sleep(RETRY_SECONDS)
+        first: dict[TopicPartition, int] = {}
+        for batches in failed:
+            for tp, messages in batches.items():
+                if messages:
+                    first[tp] = min(first.get(tp, messages[0].offset), messages[0].offset)
+        self._seek(first)
+
+    def _seek(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if tp in self.consumer.assignment():
+                self.consumer.seek(tp, offset)
+
+    def _owned(self, batches: Batches) -> dict[TopicPartition, list[ConsumerRecord]]:
         """The part of a round whose partitions' state is loaded; the rest is read again
         later (aiokafka may hand out records before the assignment callback has run)."""
         owned = self.state.fingerprints.owned
-        later = {tp: ms for tp, ms in batches.items() if tp.partition not in owned}
-        await self._rewind(later)
-        return {tp: ms for tp, ms in batches.items() if tp.partition in owned}
-
-    async def _rewind(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
-        """Back to the first message of a failed round (nothing of it was committed)."""
-        for tp, messages in batches.items():
-            if messages and tp in self.consumer.assignment():
-                self.consumer.seek(tp, messages[0].offset)
+        later = {tp: ms[0].offset for tp, ms in batches.items() if ms and tp.partition not in owned}
+        self._seek(later)
+        return {tp: list(ms) for tp, ms in batches.items() if tp.partition in owned}
 
     async def _collect(self) -> dict[TopicPartition, list[ConsumerRecord]]:
         """The messages of the next round: up to ROUND_MAX, gathered for at most
@@ -187,156 +238,15 @@ class RoundLoop:
                 count += len(messages)
         return batches
 
-    async def run_round(self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
-        hints, fetched = self._decode(batches)
-        try:
-            await self.process(hints, fetched)
-        except BaseException:
-            self.processor.discard_unconfirmed()
-            self.state.forget_unsent()
-            raise
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items() if messages}
-        try:  # bounded: after a broker restart a commit can wait on the coordinator for long
-            async with asyncio.timeout(COMMIT_SECONDS):
-                await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError, TimeoutError) as error:
-            # A later round's commit covers these offsets, or the round is redone: harmless.
-            log.warning("round not committed (%s): it may be redone", type(error).__name__)
-
-    def _decode(
-        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord]]
-    ) -> tuple[list[Hint], list[Change]]:
-        hints: list[Hint] = []
-        fetched: list[Change] = []
-        for tp, messages in batches.items():
-            kind = Hint if tp.topic == self.topics.hints else Change
-            into: list[Any] = hints if kind is Hint else fetched
-            for message in messages:
-                try:
-                    into.append(kind.loads(message.value))
-                except (ValueError, TypeError, KeyError) as error:
-                    log.warning(
-                        "skipped a message that is not a %s topic=%s offset=%d: %s",
-                        kind.__name__,
-                        tp.topic,
-                        message.offset,
-                        error,
-                    )
-        return hints, fetched
-
     async def process(self, hints: list[Hint], fetched: list[Change]) -> None:
-        """One round of these messages, up to its state acknowledged (not the commit)."""
+        """One round of these messages on its own, up to its state acknowledged (no commit)."""
         round_ = Round()
-        changes = [*await self._fetch(hints, round_), *fetched]
-        await self._log(changes, round_)
-        for change in changes:
-            await self._route(change, round_)
-        await self._write(round_)
-        for letter in round_.dead:
-            await self._dead(letter, round_)
-        # Everything a fingerprint stands for (queued writes, dead letters, held children)
-        # must be in Kafka before the fingerprint is: the producer may reorder partitions.
-        if round_.acks:
-            await asyncio.gather(*round_.acks)
-        self.processor.confirm()
-        await self.state.flush()
-
-    async def _log(self, changes: list[Change], round_: Round) -> None:
-        """Every change to `changes` (the replayable log), in batches per partition."""
-        bulk = Bulk(self.producer)
-        partitions = self.settings.kafka.partitions
-        counted: Counter[tuple[str, str]] = Counter()
-        for change in changes:
-            key = change.key
-            bulk.add(
-                self.topics.changes, partition_of(key, partitions), key.encode(), change.dumps()
-            )
-            counted[change.org, change.operation] += 1
-        round_.acks += await bulk.send()
-        for (org, operation), count in counted.items():
-            self.metrics.changes.labels(org=org, operation=operation).inc(count)
-
-    async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
-        groups = group_hints(hints).items()
-        results = await asyncio.gather(
-            *(self._fetch_group(org, module, group, round_) for (org, module), group in groups)
-        )
-        return [change for changes in results for change in changes]
-
-    async def _fetch_group(
-        self, org: str, module: str, group: dict[str, Hint], round_: Round
-    ) -> list[Change]:
         try:
-            self.metrics.fetch_calls.labels(org=org).inc()
-            return await fetch_group(
-                self.clients[org], module, group, self.retry, self.settings.fetch.batch_size
-            )
-        except ZohoError as error:
-            log.warning(
-                "fetch failed org=%s module=%s records=%d error=%s",
-                org,
-                module,
-                len(group),
-                error.zoho_code,
-            )
-            round_.dead += [
-                dead_letter(
-                    "",
-                    "fetch",
-                    hint.key,
-                    hint.asdict(),
-                    error.zoho_code,
-                    error.zoho_message,
-                    attempts=self.retry.max_attempts,
-                )
-                for hint in group.values()
-            ]
-            return []
-
-    async def _route(self, change: Change, round_: Round) -> None:
-        out = await self.processor.process(change)
-        for reason, count in out.drops.items():
-            self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
-        for write in out.writes:
-            round_.writes.setdefault(write.target_org, []).append(write)
-        round_.dead += [
-            dead_letter(r.route, "transform", change.key, change.asdict(), "REJECTED", r.reason)
-            for r in out.rejected
-        ]
-        if out.missing_parents or out.deferred:
-            await self._hold(change, out, round_)
-
-    async def _hold(self, change: Change, out: Processed, round_: Round) -> None:
-        now = time.time()
-        for parent in set(out.missing_parents.values()):
-            org, module, record_id = split_key(parent)
-            hint = Hint(
-                org=org,
-                module=module,
-                id=record_id,
-                operation="update",
-                source="lookup",
-                received_at=now,
-            )
-            round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
-        held = HeldChange(change=change, held_since=now, parents=sorted(out.missing_parents))
-        round_.acks.append(await self._send(self.topics.held, change.key, held))
-
-    async def _write(self, round_: Round) -> None:
-        results = await asyncio.gather(
-            *(self.writers[target].write(writes) for target, writes in round_.writes.items())
-        )
-        for dead, queued in results:
-            round_.dead += dead
-            round_.acks += queued
-
-    async def _dead(self, letter: DeadLetter, round_: Round) -> None:
-        self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()
-        round_.acks.append(await self._send(self.topics.dlq, letter.key, letter))
-
-    async def _send(self, topic: str, key: str, value: faust.Record) -> Awaitable[Any]:
-        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(), key=key.encode())
-        return ack
+            await self.steps.prepare(round_, hints, fetched)
+            await self.steps.complete(round_)
+        except BaseException:
+            self.steps.abandon()
+            raise
 
     async def partitions_changed(self, owned: int) -> None:
         """After a rebalance: queues are checked again, and this worker takes the share of
@@ -354,7 +264,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop = loop
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.loop.busy:  # the running round finishes and commits first
+        async with self.loop.busy:  # the running rounds finish and commit first
+            await self.loop.settle()
             self.loop.state.disown({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:

@@ -3,12 +3,15 @@ back from the broker, the emulated target org and the worker's state."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
 
 from bench.deployment import ORIGIN, records
 from orgsync_kernel.events import Change, DeadLetter, Hint
+from pipeline.round import Round
+from pipeline.rounds import Completing
 from tests.support.agents import Stage
 from tests.support.pipeline import client
 from zoho_emulator import Emulator
@@ -27,7 +30,7 @@ def hint(record_id: str, operation: str = "update") -> Hint:
     )
 
 
-def change(record_id: str, name: str) -> Change:
+def change(record_id: str, name: str, modified: str = MODIFIED) -> Change:
     return Change(
         org="src",
         module="Accounts",
@@ -35,8 +38,8 @@ def change(record_id: str, name: str) -> Change:
         operation="update",
         source="notification",
         received_at=time.time(),
-        modified_time=MODIFIED,
-        record={"id": record_id, "Account_Name": name, "Modified_Time": MODIFIED},
+        modified_time=modified,
+        record={"id": record_id, "Account_Name": name, "Modified_Time": modified},
     )
 
 
@@ -77,3 +80,35 @@ async def test_a_round_writes_the_target_and_then_stores_its_state(
     assert len(again) == 1  # in Kafka when the round returns
     await stage.rounds.process([], [change("111", "Acme")])  # the same change again: dropped
     assert len(records(emu, "tgt", "Accounts")) == 1
+
+
+async def test_a_round_prepared_while_the_round_before_writes_waits_only_for_what_it_shares(
+    stage: Stage, emu: Emulator
+) -> None:
+    steps = stage.rounds.steps
+    first = Round()
+    await steps.prepare(first, [], [change("111", "Acme")])
+    gate = asyncio.Event()
+
+    async def complete_when_let() -> None:
+        await gate.wait()
+        await steps.complete(first)
+
+    earlier = Completing(first, asyncio.create_task(complete_when_let()))
+    unrelated = Round()
+    async with asyncio.timeout(5):  # it would wait for the gate for ever
+        await steps.prepare(unrelated, [], [change("222", "Initech")], earlier.unless_concerned)
+    later = change("111", "Acme Corp", modified="2024-01-02T00:00:00+00:00")
+    same_record = Round()
+    prepared = asyncio.create_task(
+        steps.prepare(same_record, [], [later], earlier.unless_concerned)
+    )
+    finished, _ = await asyncio.wait([prepared], timeout=0.5)
+    assert not finished  # waiting for the first round's write of record 111
+    gate.set()
+    await prepared
+    [write] = same_record.writes["tgt"]
+    assert write.target_id == stage.store.links["tgt|src/Accounts/111"]  # the link it waited for
+    await steps.complete(same_record)
+    names = sorted(r["Account_Name"] for r in records(emu, "tgt", "Accounts"))
+    assert names == ["Acme Corp"]  # 222 was prepared, never completed

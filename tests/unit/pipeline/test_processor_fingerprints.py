@@ -57,7 +57,8 @@ def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_
     assert [w.record["Account_Name"] for w in again.writes] == ["Acme"]
     assert fingerprints == {}
 
-    processor.confirm()  # Kafka acknowledged the write
+    assert again.fingerprints is not None
+    processor.confirm({change().key: again.fingerprints})  # Kafka acknowledged the write
     assert set(fingerprints) == {change().key}
     duplicate = process()
     assert duplicate.writes == []
