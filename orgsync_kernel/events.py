@@ -76,6 +76,9 @@ class Change(_RecordEvent, serializer="json"):
     modified_time: str | None
     record: dict[str, Any]
     fetched_at: float | None = None
+    # `orgsync backfill --force`: written even when dedup says the target has this content,
+    # in full and over the target's own edits (it repairs a target that drifted).
+    force: bool = False
 
 
 class Write(faust.Record, serializer="json"):

@@ -38,6 +38,7 @@ def _known_dc(value: str) -> str:
 DataCentre = Annotated[str, AfterValidator(_known_dc)]  # the one table: datacentres.py
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 Trigger = Literal["workflow", "approval", "blueprint"]
+OnLink = Literal["fill_empty", "source_wins", "target_wins"]
 
 
 def _matching(pattern: str, meaning: str) -> AfterValidator:
@@ -197,10 +198,16 @@ class ModuleRoute(_Model):
     owner: OwnerMapping | None = None
     delete: bool = False
     lookups: dict[ApiName, ApiName] = {}
+    # Target fields that identify a record already in the target (pipeline/linking.py).
+    link_existing: tuple[ApiName, ...] = ()
+    on_link: OnLink = "fill_empty"
 
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
         problems = [f"fields: {name} is listed twice" for name in duplicates(self.fields or ())]
+        problems += [f"link_existing: {n} is listed twice" for n in duplicates(self.link_existing)]
+        if self.match_field in self.link_existing:
+            problems.append(f"link_existing: {self.match_field} is the match field")
         problems += [f"rename: two fields renamed to {n}" for n in duplicates(self.rename.values())]
         if self.fields is not None:
             for key, mapping in (

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from connectors.zoho import RetryableError
 from orgsync_kernel.events import Change, Write, record_key
 from orgsync_kernel.settings import Route, Settings
-from pipeline.dedup import Edit, Fingerprint, decide
+from pipeline.dedup import Edit, Fingerprint, Verdict, decide
 from pipeline.state import changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
     FieldMeta,
@@ -242,7 +242,8 @@ class Processor:
         )
         if decision.store is not None:
             stored[route.name] = decision.store.to_dict()
-        if not decision.accept:
+        forced = change.force and decision.verdict is Verdict.DUPLICATE
+        if not decision.accept and not forced:
             out.drops[decision.verdict.value] += 1
             return None
         target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
@@ -252,7 +253,13 @@ class Processor:
             else None
         )
         incoming = Edit(change.org, change.modified_time) if change.modified_time else None
-        data = changed_fields(result.data, result.match_field, target_state, incoming, route.target)
+        data = (
+            dict(result.data)
+            if change.force
+            else changed_fields(
+                result.data, result.match_field, target_state, incoming, route.target
+            )
+        )
         if data is None:
             out.drops["echo"] += 1
             return None

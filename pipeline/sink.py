@@ -30,6 +30,7 @@ from connectors.zoho import (
 )
 from orgsync_kernel.events import DeadLetter, Write, dead_letter, parse_instant, record_key
 from orgsync_kernel.settings import Route, SinkSettings
+from pipeline.linking import Resolution, find_existing
 from pipeline.metrics import PipelineMetrics
 from pipeline.state import link_key, written
 
@@ -46,6 +47,19 @@ class TargetClient(Protocol):
         *,
         retry: BackoffPolicy | None = None,
     ) -> list[WriteOutcome]: ...
+
+    async def update(
+        self,
+        module: str,
+        records: Sequence[dict[str, Any]],
+        trigger: Sequence[str] | None = None,
+        *,
+        retry: BackoffPolicy | None = None,
+    ) -> list[WriteOutcome]: ...
+
+    async def query(
+        self, select: str, *, limit: int, offset: int = 0, retry: BackoffPolicy | None = None
+    ) -> tuple[list[dict[str, Any]], bool]: ...
 
     async def delete(
         self,
@@ -137,12 +151,47 @@ class TargetSink:
         return dead
 
     async def _write_group(self, group: list[Write], direct: bool = False) -> list[DeadLetter]:
+        """One batch: records that exist in the target are bound first (`link_existing`),
+        the others upserted on the match field."""
+        try:
+            resolution = await self._resolve(group, direct)
+        except ZohoError as error:
+            attempts = self.settings.max_attempts
+            return [self._dead(w, _failure(error), attempts) for w in group]
+        dead = [self._ambiguous(write, ids) for write, ids in resolution.ambiguous]
+        if resolution.binds:
+            dead += await self._send(resolution.binds, direct, self._bind)
+        if resolution.upserts:
+            dead += await self._send(resolution.upserts, direct, self._call)
+        return dead
+
+    async def _resolve(self, group: list[Write], direct: bool) -> Resolution:
+        first = group[0]
+        mapping = self.routes[first.route].modules[first.source_module]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await find_existing(self.client, first.target_module, group, mapping)
+            except RetryableError as error:
+                if direct:
+                    raise Deferred(error.zoho_code) from None
+                if attempt >= self.settings.max_attempts:
+                    raise
+                await self._wait(attempt, error, len(group))
+
+    async def _send(
+        self,
+        group: list[Write],
+        direct: bool,
+        call: Callable[[list[Write]], Awaitable[list[WriteOutcome]]],
+    ) -> list[DeadLetter]:
         pending, attempt = list(group), 0
         dead: list[DeadLetter] = []
         while pending:
             attempt += 1
             try:
-                outcomes = await self._call(pending)
+                outcomes = await call(pending)
             except RetryableError as error:
                 if direct:
                     raise Deferred(error.zoho_code) from None
@@ -180,6 +229,16 @@ class TargetSink:
             first.target_module,
             rows,
             [first.match_field],
+            trigger=list(route.trigger),
+            retry=SINGLE_ATTEMPT,
+        )
+
+    async def _bind(self, writes: list[Write]) -> list[WriteOutcome]:
+        """The first write to target records found by `link_existing`: an update by id."""
+        route = self.routes[writes[0].route]
+        return await self.client.update(
+            writes[0].target_module,
+            [w.record for w in writes],
             trigger=list(route.trigger),
             retry=SINGLE_ATTEMPT,
         )
@@ -230,6 +289,16 @@ class TargetSink:
         ):
             self.links.pop(key, None)
         self.states.pop(record_key(self.org, write.target_module, target_id), None)
+
+    def _ambiguous(self, write: Write, candidates: list[str]) -> DeadLetter:
+        fields = self.routes[write.route].modules[write.source_module].link_existing
+        message = (
+            f"{len(candidates)} {write.target_module} records in {self.org} have the same "
+            f"{', '.join(fields)}: bind one by hand (set its {write.match_field}) or make "
+            "the key unique"
+        )
+        details = {"candidates": candidates, "fields": list(fields)}
+        return self._dead(write, Failure("AMBIGUOUS_MATCH", message, details), 1)
 
     def _dead(self, write: Write, failure: Failure, attempts: int) -> DeadLetter:
         self.metrics.writes.labels(

@@ -1,6 +1,7 @@
 """Backfill: publish every record of a module (or those modified since a time) as full
 ``Change`` events straight to the worker's input of records already read (the ``fetched``
-topic), with source ``backfill``.
+topic), with source ``backfill``; ``force`` marks them to be written even when dedup says
+the target has them (repairing a target that drifted).
 
 Records are listed oldest ``Modified_Time`` first, one page at a time, and each page
 restarts the listing from the last time seen: deep offset paging over a list that shifts
@@ -62,6 +63,7 @@ class Backfill:
         total: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         clock: Callable[[], float] = time.time,
+        force: bool = False,
     ) -> None:
         self.client = client
         self.org = client.name
@@ -73,10 +75,13 @@ class Backfill:
         self.total = total
         self.on_progress = on_progress or (lambda _: None)
         self.clock = clock
+        self.force = force
 
     @property
     def key(self) -> str:
-        return f"{KEY_PREFIX}{self.org}/{self.module}/{self.since.isoformat()}"
+        """Where its progress is saved: a forced backfill resumes as one, apart from others."""
+        forced = "/force" if self.force else ""
+        return f"{KEY_PREFIX}{self.org}/{self.module}/{self.since.isoformat()}{forced}"
 
     async def run(self, *, restart: bool = False) -> Progress:
         """Publish what is left; ``restart`` forgets the saved progress first."""
@@ -140,6 +145,7 @@ class Backfill:
                     source="backfill",
                     received_at=now,
                     fetched_at=now,
+                    force=self.force,
                 ).dumps(),
             )
             for r in records

@@ -34,6 +34,7 @@ from .limits import (
 from .metadata import MetadataAPI, TtlCache
 from .metrics import ZohoMetrics
 from .notifications import WatchAPI
+from .query import QueryAPI
 from .records import RecordsAPI
 from .transport import ZohoTransport
 
@@ -77,7 +78,7 @@ class OrgConnection:
         return self.daily_credit_budget or edition_daily_credits(self.edition)
 
 
-class ZohoClient(RecordsAPI, MetadataAPI, WatchAPI):
+class ZohoClient(RecordsAPI, QueryAPI, MetadataAPI, WatchAPI):
     def __init__(
         self,
         connection: OrgConnection,

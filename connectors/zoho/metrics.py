@@ -18,6 +18,7 @@ KINDS = (
     "records.deleted",
     "records.write",
     "records.delete",
+    "records.query",
     "metadata",
     "notifications",
 )

@@ -228,9 +228,12 @@ class RecordsAPI:
         trigger: Sequence[str] | None = None,
         *,
         priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
     ) -> list[WriteOutcome]:
         """Update records; each must carry ``id``."""
-        return await self._write("PUT", f"/{module}", records, trigger, {}, "update", priority)
+        return await self._write(
+            "PUT", f"/{module}", records, trigger, {}, "update", priority, retry=retry
+        )
 
     async def insert(
         self,

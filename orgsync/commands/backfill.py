@@ -46,6 +46,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="forget the saved progress of this backfill and start over",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write every record to the targets even when they seem to hold it already: "
+        "repairs targets that drifted (hand edits, a restored backup); nothing is duplicated",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -115,7 +121,9 @@ def handle(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"orgsync backfill: {problem}", file=sys.stderr)
         return USAGE
-    return asyncio.run(backfill(settings, args.org, args.module, args.since, args.restart))
+    return asyncio.run(
+        backfill(settings, args.org, args.module, args.since, args.restart, force=args.force)
+    )
 
 
 async def backfill(
@@ -125,6 +133,7 @@ async def backfill(
     since: datetime | None,
     restart: bool = False,
     out: TextIO = sys.stderr,
+    force: bool = False,
 ) -> int:
     from connectors.ingress import Backfill
     from connectors.kafka import (
@@ -162,6 +171,7 @@ async def backfill(
                 since=since,
                 total=total,
                 on_progress=printer,
+                force=force,
             )
             result = await job.run(restart=restart)
     except ZohoError as error:

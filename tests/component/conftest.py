@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -39,16 +40,18 @@ async def empty_queue(topic: str) -> int:
 
 @pytest.fixture
 async def stage(
-    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path
+    emu: Emulator, kafka_broker: str, unique_name: str, tmp_path: Path, request: Any
 ) -> AsyncIterator[Stage]:
     orgs = ("src", "tgt")
+    marker = request.node.get_closest_marker("route")
+    route = {**ACCOUNTS_ROUTE, "modules": marker.args[0]} if marker else ACCOUNTS_ROUTE
     config = write_config(
         tmp_path / "orgsync.yaml",
         emu.url,
         kafka_broker,
         unique_name,
         orgs,
-        [ACCOUNTS_ROUTE],
+        [route],
         fetch={"linger_ms": 0},
         # a failed read gives up within a second (the DLQ test)
         sink={"linger_ms": 0, "max_attempts": 3, "backoff_initial_ms": 10, "backoff_max_ms": 50},

@@ -112,3 +112,21 @@ async def test_a_round_prepared_while_the_round_before_writes_waits_only_for_wha
     await steps.complete(same_record)
     names = sorted(r["Account_Name"] for r in records(emu, "tgt", "Accounts"))
     assert names == ["Acme Corp"]  # 222 was prepared, never completed
+
+
+async def test_a_forced_change_repairs_a_target_record_edited_by_hand(
+    stage: Stage, emu: Emulator
+) -> None:
+    await stage.rounds.process([], [change("111", "Acme")])
+    [row] = records(emu, "tgt", "Accounts")
+    async with aiohttp.ClientSession() as session:
+        tgt = await client(emu, "tgt", session)
+        await tgt.update("Accounts", [{"id": str(row["id"]), "Account_Name": "Acme (typo)"}])
+        await tgt.stop()
+    await stage.rounds.process([], [change("111", "Acme")])  # dedup: the target has it
+    assert [r["Account_Name"] for r in records(emu, "tgt", "Accounts")] == ["Acme (typo)"]
+    forced = change("111", "Acme")
+    forced.force = True
+    await stage.rounds.process([], [forced])
+    [repaired] = records(emu, "tgt", "Accounts")
+    assert (repaired["id"], repaired["Account_Name"]) == (row["id"], "Acme")  # no duplicate

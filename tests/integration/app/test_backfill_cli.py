@@ -1,4 +1,5 @@
-"""`orgsync backfill` against the emulator and Kafka: every record once, progress, usage errors."""
+"""`orgsync backfill` against the emulator and Kafka: every record once, progress, `--force`,
+usage errors."""
 
 from __future__ import annotations
 
@@ -86,6 +87,14 @@ async def test_backfill_publishes_every_record_with_progress(
         "backfill", "--config", config, "--org", "src", "--module", "Accounts", env=env
     )
     assert again.code == 0 and "already finished" in again.err
+
+    forced = await orgsync(
+        "backfill", "--config", config, "--org", "src", "--module", "Accounts", "--force", env=env
+    )
+    assert forced.code == 0, forced.err  # a forced backfill is not the finished one
+    changes = await read_changes(kafka_broker, Topics(unique_name).fetched, 2 * RECORDS)
+    assert [c.force for c in changes].count(True) == RECORDS
+    assert {c.id for c in changes if c.force} == ids
 
 
 async def test_backfill_refuses_what_no_route_syncs(

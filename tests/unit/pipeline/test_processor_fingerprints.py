@@ -63,3 +63,24 @@ def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_
     duplicate = process()
     assert duplicate.writes == []
     assert duplicate.drops["duplicate"] == 1
+
+
+def test_a_forced_change_is_written_again_but_never_over_a_newer_one() -> None:
+    settings = load_settings(EXAMPLE, ENV)
+    processor = Processor(settings, Metadata({org: FakeOrg() for org in settings.orgs}), {}, {}, {})
+
+    def process(record: Change) -> Processed:
+        out = asyncio.run(processor.process(record))
+        processor.confirm({record.key: out.fingerprints} if out.fingerprints else {})
+        return out
+
+    process(change())
+    forced = change()
+    forced.force = True
+    assert process(change()).drops["duplicate"] == 1
+    assert [w.record["Account_Name"] for w in process(forced).writes] == ["Acme"]
+    newer = change()
+    newer.modified_time = "2026-01-05T11:00:00+00:00"
+    newer.record = {**newer.record, "Account_Name": "Acme Inc"}
+    process(newer)
+    assert process(forced).drops["stale"] == 1
