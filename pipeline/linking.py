@@ -78,18 +78,30 @@ def key_of(record: Mapping[str, Any], fields: Sequence[str]) -> tuple[str, ...] 
 
 
 def query_for(module: str, writes: Sequence[Write], mapping: ModuleRoute) -> str:
-    """One COQL query for the target records a batch may bind: its match values, or the
-    values of the first key field that is not a phone number (else the first one)."""
+    """One COQL query for the target records a batch may find: its match values, and with
+    `link_existing` the values of the first key field that is not a phone number (else the
+    first one)."""
     match = writes[0].match_field
     keys = mapping.link_existing
-    by = next((f for f in keys if not _is_phone(writes, f)), keys[0])
     columns = dict.fromkeys(["id", match, *keys, *(n for w in writes for n in w.record)])
-    wanted = [str(w.record[by]).strip() for w in writes if not is_empty(w.record.get(by))]
-    conditions = any_of(match, (w.record[match] for w in writes)) + any_of(by, wanted)
+    conditions = any_of(match, (w.record[match] for w in writes))
+    if keys:
+        by = next((f for f in keys if not _is_phone(writes, f)), keys[0])
+        wanted = [str(w.record[by]).strip() for w in writes if not is_empty(w.record.get(by))]
+        conditions += any_of(by, wanted)
     if len(conditions) > MAX_CONDITIONS:
         raise ValueError(f"a batch of {len(writes)} writes needs too many COQL conditions")
     where = " or ".join(f"({c})" for c in conditions)
     return f"select {', '.join(columns)} from {module} where {where}"
+
+
+async def query_all(client: QueryClient, select: str) -> list[dict[str, Any]]:
+    """Every row of `select`, a page (one credit) at a time."""
+    rows, more = await client.query(select, limit=PAGE, retry=SINGLE_ATTEMPT)
+    while more:  # more candidates than a page holds: rare, but never ignored
+        page, more = await client.query(select, limit=PAGE, offset=len(rows), retry=SINGLE_ATTEMPT)
+        rows += page
+    return rows
 
 
 def _is_phone(writes: Iterable[Write], name: str) -> bool:
@@ -132,11 +144,7 @@ async def find_existing(
     unlinked = [w for w in writes if w.target_id is None and w.operation == "upsert"]
     if not mapping.link_existing or not unlinked:
         return Resolution(upserts=list(writes))
-    select = query_for(module, unlinked, mapping)
-    rows, more = await client.query(select, limit=PAGE, retry=SINGLE_ATTEMPT)
-    while more:  # more candidates than a page (a credit) holds: rare, but never ignored
-        page, more = await client.query(select, limit=PAGE, offset=len(rows), retry=SINGLE_ATTEMPT)
-        rows += page
+    rows = await query_all(client, query_for(module, unlinked, mapping))
     resolution = resolve(unlinked, rows, mapping)
     linked = [w for w in writes if w.target_id is not None or w.operation != "upsert"]
     resolution.upserts = linked + resolution.upserts

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orgsync_kernel.settings import Settings
+    from orgsync_kernel.settings import Route, Settings
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,16 @@ def iso_time(text: str) -> datetime:
     """An ISO 8601 time (`Z` or an offset; none means UTC); ValueError when it is not one."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def find_route(settings: Settings, spec: str) -> Route:
+    """The configured route `SRC:TGT`; ValueError naming the known ones when there is none."""
+    source, sep, target = spec.partition(":")
+    for route in settings.sync:
+        if sep and (route.source, route.target) == (source, target):
+            return route
+    known = ", ".join(f"{r.source}:{r.target}" for r in settings.sync)
+    raise ValueError(f"no route {spec!r} in the configuration (routes: {known})")
 
 
 def log_to_stderr(level: str) -> None:

@@ -1,25 +1,30 @@
-"""`orgsync backfill --config FILE --org NAME --module M [--since TS]`: publish existing records.
+"""`orgsync backfill --config FILE (--org NAME --module M | --route SRC:TGT [--module M])`.
 
-Every record of the module (or those modified at or after TS) goes into the `fetched` topic as
-a full change (connectors/ingress/backfill.py); a running worker syncs them like live changes
-and logs them in `changes`, and dedup drops those a target already has. Progress is saved after
-each page, so running the same command again after a crash or Ctrl-C resumes where it stopped
-(`--restart` starts over). Reads use the low priority: a backfill yields to live traffic when
-the org's credits run low.
+Every record of a module (or those modified at or after `--since`) goes into the `fetched` topic
+as a full change (connectors/ingress/backfill.py); a running worker syncs them like live changes
+and logs them in `changes`, and dedup drops those a target already has (`--force`: it does not).
+With `--route` and no `--module`, every module of the route is backfilled, parents first (the
+modules its lookups point to: Accounts before Contacts before Deals), and each waits until the
+workers have taken in the module before it (bounded). Progress is saved after each page, so
+running the same command again after a crash or Ctrl-C resumes where it stopped (`--restart`
+starts over). Reads use the low priority: a backfill yields to live traffic when the org's
+credits run low.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
 
-from orgsync.commands import add_config_arguments, iso_time, load_config
-from orgsync_kernel.settings import Settings
+from orgsync.commands import add_config_arguments, find_route, iso_time, load_config
+from orgsync.commands.backfill_run import BackfillRun
+from orgsync_kernel.settings import Route, Settings
 
-USAGE, PROBLEM = 2, 1
+USAGE = 2
 
 
 def register(commands: Any) -> None:
@@ -31,8 +36,19 @@ def register(commands: Any) -> None:
         "Prints progress (done/total, rate, ETA); resumable after a crash.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--org", required=True, help="the source org (a name from orgs:)")
-    parser.add_argument("--module", required=True, help="a module the org's routes sync")
+    parser.add_argument("--org", default=None, help="the source org (a name from orgs:)")
+    parser.add_argument(
+        "--module",
+        default=None,
+        help="a module the org's routes sync; with --route and without it: all of the "
+        "route's modules, parents first",
+    )
+    parser.add_argument(
+        "--route",
+        default=None,
+        metavar="SRC:TGT",
+        help="backfill the modules of this route (its source org), parents first",
+    )
     parser.add_argument(
         "--since",
         default=None,
@@ -64,43 +80,6 @@ def parse_since(text: str) -> datetime:
         ) from None
 
 
-def progress_line(
-    what: str, done: int, total: int | None, rate: float, finished: bool = False
-) -> str:
-    """`Leads of src: 400/450 (88.9%)  120.5 records/s  ETA 0:00:01`."""
-    count = f"{done}/{total} ({100 * done / total:.1f}%)" if total else f"{done}/?"
-    if finished:
-        eta = "done"
-    elif total and rate > 0:
-        eta = f"ETA {_duration(max(total - done, 0) / rate)}"
-    else:
-        eta = "ETA ?"
-    return f"{what}: {count}  {rate:.1f} records/s  {eta}"
-
-
-def _duration(seconds: float) -> str:
-    whole = int(round(seconds))
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-class ProgressPrinter:
-    """One line per page; on a terminal the line is rewritten in place."""
-
-    def __init__(self, what: str, stream: TextIO) -> None:
-        self.what, self.stream = what, stream
-        self.live = stream.isatty()
-        self.pages = 0
-
-    def __call__(self, progress: Any) -> None:
-        self.pages += 1
-        line = progress_line(
-            self.what, progress.done, progress.total, progress.rate, progress.finished
-        )
-        end = "\n" if progress.finished or not self.live else ""
-        self.stream.write(("\r\033[K" if self.live else "") + line + end)
-        self.stream.flush()
-
-
 def usage_problem(settings: Settings, org: str, module: str) -> str | None:
     if org not in settings.orgs:
         return f"unknown org {org!r} (configured: {', '.join(sorted(settings.orgs))})"
@@ -111,86 +90,57 @@ def usage_problem(settings: Settings, org: str, module: str) -> str | None:
     return None
 
 
+def what_to_backfill(settings: Settings, args: argparse.Namespace) -> tuple[str, Route | None]:
+    """The source org, and the route whose modules to order (None: `--module` alone);
+    ValueError with the usage problem."""
+    if args.route is None:
+        if args.org is None or args.module is None:
+            raise ValueError("give --org and --module, or --route SRC:TGT")
+        problem = usage_problem(settings, args.org, args.module)
+        if problem:
+            raise ValueError(problem)
+        return args.org, None
+    route = find_route(settings, args.route)
+    if args.org not in (None, route.source):
+        raise ValueError(f"--org {args.org} is not the source of the route {args.route}")
+    if args.module is not None and args.module not in route.modules:
+        raise ValueError(f"the route {args.route} does not sync {args.module!r}")
+    return route.source, None if args.module else route
+
+
+def parents_first(
+    modules: Sequence[str], fields: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """`modules` ordered so that a module comes after those its lookup fields point to; in
+    the given order where lookups do not decide (or run in a circle)."""
+    order = TopologicalSorter(
+        {
+            m: [p for p in _lookup_modules(fields.get(m, ())) if p in modules and p != m]
+            for m in modules
+        }
+    )
+    try:
+        return list(order.static_order())
+    except CycleError:
+        return list(modules)
+
+
+def _lookup_modules(fields: Sequence[Mapping[str, Any]]) -> list[str]:
+    from pipeline.transforms import FieldMeta
+
+    return [FieldMeta.from_zoho(meta).lookup_module or "" for meta in fields]
+
+
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
     settings = load_config(args)
     if settings is None:
         return USAGE
-    problem = usage_problem(settings, args.org, args.module)
-    if problem is not None:
+    try:
+        org, route = what_to_backfill(settings, args)
+    except ValueError as problem:
         print(f"orgsync backfill: {problem}", file=sys.stderr)
         return USAGE
-    return asyncio.run(
-        backfill(settings, args.org, args.module, args.since, args.restart, force=args.force)
-    )
-
-
-async def backfill(
-    settings: Settings,
-    org: str,
-    module: str,
-    since: datetime | None,
-    restart: bool = False,
-    out: TextIO = sys.stderr,
-    force: bool = False,
-) -> int:
-    from connectors.ingress import Backfill
-    from connectors.kafka import (
-        KafkaKV,
-        KafkaProducer,
-        KafkaUnavailable,
-        bootstrap_servers,
-        ensure_topics,
-    )
-    from connectors.zoho import ZohoClient, ZohoError
-    from orgsync.orgs import org_connection
-
-    kafka = settings.kafka
-    bootstrap = bootstrap_servers(kafka.broker)
-    producer = KafkaProducer(bootstrap, client_id="orgsync-backfill")
-    started = time.monotonic()
-    try:
-        async with ZohoClient(org_connection(org, settings.orgs[org])) as client:
-            await ensure_topics(
-                bootstrap, [settings.topics.fetched], kafka.partitions, kafka.replication_factor
-            )
-            await producer.start()
-            kv = KafkaKV(
-                bootstrap, settings.topics.cursors, producer, replication=kafka.replication_factor
-            )
-            await kv.start()
-            total = await client.count(module) if since is None else None
-            printer = ProgressPrinter(f"{module} of {org}", out)
-            job = Backfill(
-                client,
-                module,
-                producer,
-                settings.topics.fetched,
-                kv,
-                since=since,
-                total=total,
-                on_progress=printer,
-                force=force,
-            )
-            result = await job.run(restart=restart)
-    except ZohoError as error:
-        print(f"orgsync backfill: Zoho refused: {error.zoho_code} {error.zoho_message}", file=out)
-        return PROBLEM
-    except KafkaUnavailable as error:
-        print(f"orgsync backfill: {error}", file=out)
-        return PROBLEM
-    finally:
-        await producer.stop()
-    if not printer.pages:
-        print(
-            f"this backfill already finished ({result.done} records); --restart runs it again",
-            file=out,
-        )
-        return 0
-    print(
-        f"published {result.done} records of {module} from {org} into "
-        f"{settings.topics.fetched} in {time.monotonic() - started:.1f}s",
-        file=out,
-    )
-    return 0
+    job = BackfillRun(settings, org, args.since, args.restart, args.force)
+    return asyncio.run(job.run([args.module] if route is None else route))

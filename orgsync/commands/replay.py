@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from orgsync.commands import add_config_arguments, iso_time
+from orgsync.commands import add_config_arguments, find_route, iso_time
 from orgsync_kernel.settings import Route, Settings
 
 USAGE, PROBLEM = 2, 1
@@ -75,15 +75,6 @@ def parse_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time: use ISO 8601 (2025-01-31T12:00:00Z) or Unix seconds"
         ) from None
-
-
-def find_route(settings: Settings, spec: str) -> Route:
-    source, sep, target = spec.partition(":")
-    for route in settings.sync:
-        if sep and (route.source, route.target) == (source, target):
-            return route
-    known = ", ".join(f"{r.source}:{r.target}" for r in settings.sync)
-    raise ValueError(f"no route {spec!r} in the configuration (routes: {known})")
 
 
 @dataclass(frozen=True)

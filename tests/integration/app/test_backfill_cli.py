@@ -10,10 +10,18 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from bench.deployment import Worker, count, records
 from orgsync_kernel.events import Change
 from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync
-from tests.support.pipeline import client, org_config, target_modules, worker_env, write_config
+from tests.support.pipeline import (
+    client,
+    org_config,
+    target_modules,
+    wait_until,
+    worker_env,
+    write_config,
+)
 from zoho_emulator import Emulator
 
 RECORDS = 250  # more than one page of 200
@@ -131,3 +139,45 @@ async def test_backfill_refuses_what_no_route_syncs(
         env=env,
     )
     assert bad_time.code == 2 and "ISO 8601" in bad_time.err
+
+
+async def test_a_whole_route_is_backfilled_parents_first_and_children_arrive_linked(
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    workers: list[Worker],
+) -> None:
+    src = await client(emu, "src", session)
+    accounts = [str(o.id) for o in await src.insert("Accounts", [{"Account_Name": "Acme"}] * 3)]
+    contacts = [
+        {"Last_Name": f"Doe {n}", "Account_Name": {"id": accounts[n % 3]}} for n in range(9)
+    ]
+    await src.insert("Contacts", contacts)
+    modules = {m: {"match_field": "Origin_Record_Id"} for m in ("Contacts", "Accounts")}
+    config = write_config(
+        tmp_path / "orgsync.yaml",
+        emu.url,
+        kafka_broker,
+        unique_name,
+        ("src", "tgt"),
+        [{"source": "src", "target": "tgt", "modules": modules}],
+    )
+    env = worker_env(("src", "tgt"))
+    worker = Worker(config, env, tmp_path)
+    workers.append(worker)
+    worker.start()
+
+    result = await orgsync("backfill", "--config", config, "--route", "src:tgt", env=env)
+    assert result.code == 0, result.err
+    assert "backfilling Accounts, Contacts of src (parents first)" in result.err
+
+    async def synced() -> bool:
+        return count(emu, "tgt", "Contacts") == 9
+
+    await wait_until(synced, 60, "the contacts in tgt", worker)
+    target_account = {r["Origin_Record_Id"]: str(r["id"]) for r in records(emu, "tgt", "Accounts")}
+    linked = [str(r["Account_Name"]["id"]) for r in records(emu, "tgt", "Contacts")]
+    assert sorted(linked) == sorted(target_account[accounts[n % 3]] for n in range(9))
+    assert len(emu.state.orgs["tgt"].write_log) == 12  # each record written once: none held

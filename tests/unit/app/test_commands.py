@@ -1,4 +1,5 @@
-"""Pure parts of `orgsync backfill` and `orgsync replay`: times, progress lines, windows."""
+"""Pure parts of `orgsync backfill` and `orgsync replay`: times, progress lines, windows, what
+a backfill covers and in which order."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orgsync.commands.backfill import parse_since, progress_line
-from orgsync.commands.replay import describe, find_route, parse_time, wanted, windows
+from orgsync.commands import find_route
+from orgsync.commands.backfill import parents_first, parse_since, what_to_backfill
+from orgsync.commands.backfill_run import progress_line
+from orgsync.commands.replay import describe, parse_time, wanted, windows
 from orgsync_kernel.settings import Settings
 
 
@@ -64,7 +67,7 @@ def test_a_route_replays_only_its_source_org() -> None:
     assert wanted(b"other/Leads/1", None) and not wanted(None, "src")
 
 
-def test_routes_are_named_source_colon_target() -> None:
+def two_orgs() -> Settings:
     org = {
         "dc": "in",
         "edition": "enterprise",
@@ -72,7 +75,7 @@ def test_routes_are_named_source_colon_target() -> None:
         "client_secret": "org-client-secret",
         "refresh_token": "org-refresh-token",
     }
-    settings = Settings.model_validate(
+    return Settings.model_validate(
         {
             "ingress": {"webhook_secret": "hook-secret-0123456789"},
             "orgs": {"a": org, "b": org},
@@ -81,7 +84,51 @@ def test_routes_are_named_source_colon_target() -> None:
             ],
         }
     )
+
+
+def test_routes_are_named_source_colon_target() -> None:
+    settings = two_orgs()
     assert find_route(settings, "a:b").target == "b"
     for spec in ("b:a", "a-b", "a"):
         with pytest.raises(ValueError, match="routes: a:b"):
             find_route(settings, spec)
+
+
+def lookup(name: str, module: str) -> dict[str, object]:
+    return {"api_name": name, "data_type": "lookup", "lookup": {"module": {"api_name": module}}}
+
+
+def test_a_route_is_backfilled_parents_first() -> None:
+    fields = {
+        "Deals": [lookup("Account_Name", "Accounts"), lookup("Contact_Name", "Contacts")],
+        "Contacts": [lookup("Account_Name", "Accounts"), lookup("Vendor_Name", "Vendors")],
+        "Accounts": [lookup("Parent_Account", "Accounts")],  # itself: no order
+    }
+    assert parents_first(["Deals", "Contacts", "Accounts"], fields) == [
+        "Accounts",
+        "Contacts",
+        "Deals",
+    ]
+    circle = {"A": [lookup("b", "B")], "B": [lookup("a", "A")]}
+    assert parents_first(["B", "A"], circle) == ["B", "A"]  # as configured
+
+
+def test_backfill_takes_an_org_and_module_or_a_route() -> None:
+    settings = two_orgs()
+
+    def ask(**given: str | None) -> tuple[str, object]:
+        args = argparse.Namespace(**{"org": None, "module": None, "route": None, **given})
+        return what_to_backfill(settings, args)
+
+    assert ask(org="a", module="Leads") == ("a", None)
+    org, route = ask(route="a:b")
+    assert org == "a" and route is not None and list(route.modules) == ["Leads"]  # type: ignore[attr-defined]
+    assert ask(route="a:b", module="Leads") == ("a", None)
+    for wrong, problem in [
+        ({"org": "a"}, "give --org and --module"),
+        ({"route": "a:b", "org": "b"}, "not the source"),
+        ({"route": "a:b", "module": "Deals"}, "does not sync 'Deals'"),
+        ({"org": "b", "module": "Leads"}, "no route syncs 'Leads' from b"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            ask(**wrong)

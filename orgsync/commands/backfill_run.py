@@ -1,0 +1,193 @@
+"""One `orgsync backfill` run (orgsync/commands/backfill.py): the source org's client, the
+producer and the saved progress, shared by the modules it backfills one after the other.
+
+Between two modules it waits until the workers' committed offsets on `fetched` reach what it
+published, so that parents are in the targets before their children arrive; when the workers
+make no progress for `WORKER_WAIT_SECONDS` (none running, say) it goes on: children then wait
+for their parents in the pipeline (`processor.parent_wait_seconds`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from orgsync_kernel.settings import Route, Settings
+
+if TYPE_CHECKING:
+    from connectors.kafka import KafkaKV, KafkaProducer
+    from connectors.zoho import ZohoClient
+
+PROBLEM = 1
+WORKER_WAIT_SECONDS = 60.0
+POLL_SECONDS = 1.0
+
+
+def progress_line(
+    what: str, done: int, total: int | None, rate: float, finished: bool = False
+) -> str:
+    """`Leads of src: 400/450 (88.9%)  120.5 records/s  ETA 0:00:01`."""
+    count = f"{done}/{total} ({100 * done / total:.1f}%)" if total else f"{done}/?"
+    if finished:
+        eta = "done"
+    elif total and rate > 0:
+        eta = f"ETA {_duration(max(total - done, 0) / rate)}"
+    else:
+        eta = "ETA ?"
+    return f"{what}: {count}  {rate:.1f} records/s  {eta}"
+
+
+def _duration(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class ProgressPrinter:
+    """One line per page; on a terminal the line is rewritten in place."""
+
+    def __init__(self, what: str, stream: TextIO) -> None:
+        self.what, self.stream = what, stream
+        self.live = stream.isatty()
+        self.pages = 0
+
+    def __call__(self, progress: Any) -> None:
+        self.pages += 1
+        line = progress_line(
+            self.what, progress.done, progress.total, progress.rate, progress.finished
+        )
+        end = "\n" if progress.finished or not self.live else ""
+        self.stream.write(("\r\033[K" if self.live else "") + line + end)
+        self.stream.flush()
+
+
+class BackfillRun:
+    def __init__(
+        self,
+        settings: Settings,
+        org: str,
+        since: datetime | None,
+        restart: bool = False,
+        force: bool = False,
+        out: TextIO = sys.stderr,
+    ) -> None:
+        self.settings = settings
+        self.org = org
+        self.since = since
+        self.restart = restart
+        self.force = force
+        self.out = out
+
+    async def run(self, what: list[str] | Route) -> int:
+        """Backfill these modules in this order, or every module of the route, parents first."""
+        from connectors.kafka import KafkaKV, KafkaProducer, KafkaUnavailable, ensure_topics
+        from connectors.zoho import ZohoClient, ZohoError
+        from orgsync.orgs import org_connection
+
+        kafka, topics = self.settings.kafka, self.settings.topics
+        bootstrap = self.bootstrap
+        producer = KafkaProducer(bootstrap, client_id="orgsync-backfill")
+        try:
+            async with ZohoClient(org_connection(self.org, self.settings.orgs[self.org])) as client:
+                await ensure_topics(
+                    bootstrap, [topics.fetched], kafka.partitions, kafka.replication_factor
+                )
+                await producer.start()
+                kv = KafkaKV(
+                    bootstrap, topics.cursors, producer, replication=kafka.replication_factor
+                )
+                await kv.start()
+                modules = what if isinstance(what, list) else await self._ordered(client, what)
+                for n, module in enumerate(modules):
+                    if n:
+                        await self._wait_for_workers(modules[n - 1], module)
+                    await self._module(client, producer, kv, module)
+        except ZohoError as error:
+            print(
+                f"orgsync backfill: Zoho refused: {error.zoho_code} {error.zoho_message}",
+                file=self.out,
+            )
+            return PROBLEM
+        except KafkaUnavailable as error:
+            print(f"orgsync backfill: {error}", file=self.out)
+            return PROBLEM
+        finally:
+            await producer.stop()
+        return 0
+
+    @property
+    def bootstrap(self) -> str:
+        from connectors.kafka import bootstrap_servers
+
+        return bootstrap_servers(self.settings.kafka.broker)
+
+    async def _ordered(self, client: ZohoClient, route: Route) -> list[str]:
+        from orgsync.commands.backfill import parents_first
+
+        modules = list(route.modules)
+        fields = dict(zip(modules, await asyncio.gather(*map(client.fields, modules)), strict=True))
+        ordered = parents_first(modules, fields)
+        print(f"backfilling {', '.join(ordered)} of {self.org} (parents first)", file=self.out)
+        return ordered
+
+    async def _module(
+        self, client: ZohoClient, producer: KafkaProducer, kv: KafkaKV, module: str
+    ) -> None:
+        from connectors.ingress import Backfill
+
+        started = time.monotonic()
+        total = await client.count(module) if self.since is None else None
+        printer = ProgressPrinter(f"{module} of {self.org}", self.out)
+        job = Backfill(
+            client,
+            module,
+            producer,
+            self.settings.topics.fetched,
+            kv,
+            since=self.since,
+            total=total,
+            on_progress=printer,
+            force=self.force,
+        )
+        result = await job.run(restart=self.restart)
+        if not printer.pages:
+            print(
+                f"the backfill of {module} already finished ({result.done} records); "
+                "--restart runs it again",
+                file=self.out,
+            )
+            return
+        print(
+            f"published {result.done} records of {module} from {self.org} into "
+            f"{self.settings.topics.fetched} in {time.monotonic() - started:.1f}s",
+            file=self.out,
+        )
+
+    async def _wait_for_workers(self, parent: str, child: str) -> None:
+        """Until the workers took in everything published so far (bounded, see the module)."""
+        from orgsync_operations.offsets import GroupOffsets
+
+        topic = self.settings.topics.fetched
+        async with GroupOffsets(self.bootstrap, self.settings.topics.rounds_group) as group:
+            tps = await group.partitions([topic])
+            ends, starts = await group.ends(tps), await group.starts(tps)
+            best, since = None, time.monotonic()
+            while time.monotonic() - since < WORKER_WAIT_SECONDS:
+                committed = await group.committed()
+                left = sum(end - max(committed.get(tp, -1), starts[tp]) for tp, end in ends.items())
+                if left <= 0:
+                    return
+                if best is None or left < best:
+                    best, since = left, time.monotonic()
+                    print(
+                        f"waiting for the workers to sync {parent} before {child}: {left} left",
+                        file=self.out,
+                    )
+                await asyncio.sleep(POLL_SECONDS)
+        print(
+            f"the workers took in no more of {parent} for {WORKER_WAIT_SECONDS:.0f}s: going on; "
+            f"a {child} record whose parent is not synced yet waits for it in the pipeline",
+            file=self.out,
+        )
