@@ -118,6 +118,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield http
 
 
+def plain_orgs() -> dict[str, Any]:
+    """src, tgt and tgt2 without the pipeline tests' Tier fields."""
+    return {
+        "src": org_config("src", "in", target_modules()),
+        "tgt": org_config("tgt", "us", target_modules()),
+        "tgt2": org_config("tgt2", "us", target_modules()),
+    }
+
+
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     return {

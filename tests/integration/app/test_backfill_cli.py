@@ -16,8 +16,7 @@ from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync
 from tests.support.pipeline import (
     client,
-    org_config,
-    target_modules,
+    plain_orgs,
     wait_until,
     worker_env,
     write_config,
@@ -29,12 +28,7 @@ RECORDS = 250  # more than one page of 200
 
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
-    """Plain orgs, without the pipeline tests' Tier fields."""
-    return {
-        "src": org_config("src", "in", target_modules()),
-        "tgt": org_config("tgt", "us", target_modules()),
-        "tgt2": org_config("tgt2", "us", target_modules()),
-    }
+    return plain_orgs()
 
 
 async def read_changes(broker: str, topic: str, expect: int) -> list[Change]:

@@ -14,9 +14,8 @@ from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync
 from tests.support.pipeline import (
     client,
-    org_config,
+    plain_orgs,
     read_dead_letters,
-    target_modules,
     wait_until,
     worker_env,
     write_config,
@@ -29,9 +28,7 @@ ORGS = ("src", "tgt")
 
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
-    return {
-        name: org_config(name, dc, target_modules()) for name, dc in (("src", "in"), ("tgt", "us"))
-    }
+    return plain_orgs()
 
 
 async def test_plan_counts_what_the_backfill_then_does_and_writes_nothing(

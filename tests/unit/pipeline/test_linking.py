@@ -7,24 +7,13 @@ from typing import Any
 from orgsync_kernel.events import Write
 from orgsync_kernel.settings import ModuleRoute
 from pipeline.linking import comparable, query_for, resolve
+from tests.support.writes import upsert
 
 MAPPING = ModuleRoute(match_field="Origin_Record_Id", link_existing=("Last_Name", "Phone"))
 
 
 def write(source_id: str, **record: Any) -> Write:
-    return Write(
-        route="src->tgt",
-        target_org="tgt",
-        target_module="Contacts",
-        source_org="src",
-        source_module="Contacts",
-        source_id=source_id,
-        operation="upsert",
-        record={"Origin_Record_Id": source_id, **record},
-        match_field="Origin_Record_Id",
-        content_hash="",
-        modified_time=None,
-    )
+    return upsert(source_id, "Contacts", **record)
 
 
 def test_values_compare_without_case_whitespace_or_phone_formatting() -> None:

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from orgsync.commands.plan import sync_credits
-from orgsync_kernel.events import Write
 from orgsync_kernel.settings import ModuleRoute
 from pipeline.planning import ModulePlan, differences, plan_linked, plan_unlinked
+from tests.support.writes import upsert as write
 
 LINKING = ModuleRoute(match_field="Origin_Record_Id", link_existing=("Account_Name",))
-
-
-def write(source_id: str, target_id: str | None = None, **record: Any) -> Write:
-    return Write(
-        route="src->tgt",
-        target_org="tgt",
-        target_module="Accounts",
-        source_org="src",
-        source_module="Accounts",
-        source_id=source_id,
-        operation="upsert",
-        record={"Origin_Record_Id": source_id, **record},
-        match_field="Origin_Record_Id",
-        content_hash="",
-        modified_time=None,
-        target_id=target_id,
-    )
 
 
 def test_each_record_is_one_of_the_five_kinds() -> None:
@@ -49,7 +30,10 @@ def test_each_record_is_one_of_the_five_kinds() -> None:
         plan,
     )
     plan_linked(
-        [write("s5", "t5", Account_Name="Stark"), write("s6", "gone", Account_Name="Wayne")],
+        [
+            write("s5", target_id="t5", Account_Name="Stark"),
+            write("s6", target_id="gone", Account_Name="Wayne"),
+        ],
         {"t5": {"id": "t5", "Origin_Record_Id": "s5", "Account_Name": "Stark Inc"}},
         plan,
     )
