@@ -46,15 +46,19 @@ def load_settings(
     path: str | os.PathLike[str],
     environ: Mapping[str, str] = os.environ,
     secrets_file: str | os.PathLike[str] | None = None,
+    routes_required: bool = True,
 ) -> Settings:
-    """Read, resolve and validate the configuration; raise ConfigError listing every problem."""
+    """Read, resolve and validate the configuration; raise ConfigError listing every problem.
+    `routes_required=False`: a configuration of orgs only (`orgsync init` writes the routes)."""
     path = Path(path)
     raw = _read_config(path)
+    if not routes_required:
+        raw["sync"] = raw.get("sync") or []
     base_dir = path.parent
     secrets = _secrets_for(raw, base_dir, secrets_file)
     env = _Variables(environ, secrets)
     resolved = _resolve(raw, (), env)
-    problems = [*env.problems.values(), *_route_problems(resolved)]
+    problems = [*env.problems.values(), *_route_problems(resolved, routes_required)]
     try:
         settings = Settings.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as error:
@@ -228,11 +232,11 @@ def _substitute(name: str, loc: tuple[Any, ...], env: _Variables) -> str:
 # --- cross-checks and messages -------------------------------------------------------------------
 
 
-def _route_problems(raw: dict[str, Any]) -> list[str]:
+def _route_problems(raw: dict[str, Any], required: bool = True) -> list[str]:
     orgs = raw.get("orgs")
     defined = sorted(str(name) for name in orgs) if isinstance(orgs, dict) else []
     routes = raw.get("sync")
-    problems = ["sync: at least one route is required"] if routes == [] else []
+    problems = ["sync: at least one route is required"] if routes == [] and required else []
     seen: dict[tuple[str, str], int] = {}
     for i, route in enumerate(routes if isinstance(routes, list) else []):
         if not isinstance(route, dict):

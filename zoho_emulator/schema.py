@@ -47,10 +47,11 @@ class FieldDef:
     pick_list: tuple[str, ...] = ()
     custom: bool = False
     id: str = ""
+    field_label: str = ""  # as configured; else derived from the API name
 
     @property
     def label(self) -> str:
-        return self.api_name.replace("__s", "").replace("_", " ")
+        return self.field_label or self.api_name.replace("__s", "").replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -383,4 +384,5 @@ def _custom_field(module: str, raw: Mapping[str, Any]) -> FieldDef:
         lookup_module=raw.get("lookup_module"),
         pick_list=tuple(str(v) for v in raw.get("pick_list_values") or ()),
         custom=bool(raw.get("custom", True)),
+        field_label=str(raw.get("field_label") or ""),
     )

@@ -22,12 +22,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secrets-file", default=None, help="a 0600 file with the ${VARIABLES}")
 
 
-def load_config(args: argparse.Namespace) -> Settings | None:
+def load_config(args: argparse.Namespace, routes_required: bool = True) -> Settings | None:
     """The validated settings, or None after printing every problem (exit with 2)."""
     from orgsync_kernel.config_file import ConfigError, load_settings
 
     try:
-        return load_settings(args.config, secrets_file=args.secrets_file)
+        return load_settings(
+            args.config, secrets_file=args.secrets_file, routes_required=routes_required
+        )
     except ConfigError as error:
         print(error, file=sys.stderr)
         return None
