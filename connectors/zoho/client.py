@@ -23,6 +23,7 @@ from types import TracebackType
 import aiohttp
 
 from .auth import TokenCache, TokenEndpoint, TokenManager
+from .bulk import BulkReadAPI
 from .endpoints import OrgEndpoints
 from .limits import (
     BackoffPolicy,
@@ -78,7 +79,7 @@ class OrgConnection:
         return self.daily_credit_budget or edition_daily_credits(self.edition)
 
 
-class ZohoClient(RecordsAPI, QueryAPI, MetadataAPI, WatchAPI):
+class ZohoClient(RecordsAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI):
     def __init__(
         self,
         connection: OrgConnection,

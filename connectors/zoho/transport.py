@@ -64,6 +64,8 @@ class Call:
     # INVALID_TOKEN (refused before any work) are retried here.
     idempotent: bool = True
     retry: BackoffPolicy | None = None  # None: the client's policy
+    bulk: bool = False  # below /crm/bulk/{version} (Bulk Read)
+    binary: bool = False  # a 200's body is the raw bytes (a file), not JSON
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,10 @@ class ZohoTransport:
                 raise
         return self._check(call, response, token, started)
 
+    @property
+    def version(self) -> str:
+        return self._version
+
     async def _send(self, call: Call, token: AccessToken) -> Response:
         self.attempts += 1
         headers = {"Authorization": token.header, **call.headers}
@@ -151,7 +157,8 @@ class ZohoTransport:
         if call.body is not None:
             data = orjson.dumps(call.body)
             headers["Content-Type"] = "application/json"
-        url = f"{token.api_domain}/crm/{self._version}{call.path}"
+        root = "/crm/bulk" if call.bulk else "/crm"
+        url = f"{token.api_domain}{root}/{self._version}{call.path}"
         try:
             async with self._session.request(
                 call.method,
@@ -162,7 +169,8 @@ class ZohoTransport:
                 timeout=self._timeout,
             ) as resp:
                 raw = await resp.read()
-                return Response(resp.status, _json(raw), dict(resp.headers))
+                body = raw if call.binary and resp.status == 200 else _json(raw)
+                return Response(resp.status, body, dict(resp.headers))
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransportError(
                 f"{call.method} {call.path}: {type(exc).__name__}", org=self.org

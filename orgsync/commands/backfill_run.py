@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from connectors.zoho import ZohoClient
 
 PROBLEM = 1
+# Bulk Read costs 50 credits a job, list pages 1 credit per 200 records: the same at 10,000.
+BULK_AUTO_ABOVE = 10_000
 WORKER_WAIT_SECONDS = 60.0
 POLL_SECONDS = 1.0
 
@@ -72,6 +74,7 @@ class BackfillRun:
         restart: bool = False,
         force: bool = False,
         out: TextIO = sys.stderr,
+        bulk: str = "auto",
     ) -> None:
         self.settings = settings
         self.org = org
@@ -79,6 +82,7 @@ class BackfillRun:
         self.restart = restart
         self.force = force
         self.out = out
+        self.bulk = bulk
 
     async def run(self, what: list[str] | Route) -> int:
         """Backfill these modules in this order, or every module of the route, parents first."""
@@ -139,6 +143,11 @@ class BackfillRun:
 
         started = time.monotonic()
         total = await client.count(module) if self.since is None else None
+        bulk = self.bulk == "always" or (
+            self.bulk == "auto" and total is not None and total > BULK_AUTO_ABOVE
+        )
+        if bulk:
+            print(f"{module} of {self.org}: reading through Bulk Read jobs", file=self.out)
         printer = ProgressPrinter(f"{module} of {self.org}", self.out)
         job = Backfill(
             client,
@@ -150,6 +159,7 @@ class BackfillRun:
             total=total,
             on_progress=printer,
             force=self.force,
+            bulk=bulk,
         )
         result = await job.run(restart=self.restart)
         if not printer.pages:
