@@ -3,6 +3,7 @@ usage errors."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,44 @@ async def test_a_whole_route_is_backfilled_parents_first_and_children_arrive_lin
     linked = [str(r["Account_Name"]["id"]) for r in records(emu, "tgt", "Contacts")]
     assert sorted(linked) == sorted(target_account[accounts[n % 3]] for n in range(9))
     assert len(emu.state.orgs["tgt"].write_log) == 12  # each record written once: none held
+
+
+BULK_RECORDS = 20_000
+
+
+async def test_a_bulk_read_backfill_spends_fewer_calls_and_credits_than_list_pages(
+    emu: Emulator,
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:
+    src = await client(emu, "src", session)
+    for start in range(0, BULK_RECORDS, 100):
+        await src.insert("Accounts", [{"Account_Name": f"Acme {start + n}"} for n in range(100)])
+    modules = {"Accounts": {"match_field": "Origin_Record_Id"}}
+    route = {"source": "src", "target": "tgt", "modules": modules}
+    config = write_config(
+        tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [route]
+    )
+    env = worker_env(("src", "tgt"))
+    stats = emu.state.orgs["src"].stats
+    spent: list[tuple[int, int]] = []
+    started: list[float] = []
+    for bulk in ("never", "always"):
+        started.append(time.time())
+        before = sum(sum(paths.values()) for paths in stats.calls.values()), stats.credits_used
+        args = ("--org", "src", "--module", "Accounts", "--bulk", bulk)
+        result = await orgsync("backfill", "--config", config, *args, env=env, within=180)
+        assert result.code == 0, result.err
+        after = sum(sum(paths.values()) for paths in stats.calls.values()), stats.credits_used
+        spent.append((after[0] - before[0], after[1] - before[1]))
+    (paged_calls, paged_credits), (bulk_calls, bulk_credits) = spent
+    assert paged_calls >= BULK_RECORDS // 200 and paged_credits >= BULK_RECORDS // 200
+    assert bulk_calls < 10 and 50 <= bulk_credits < paged_credits
+    changes = await read_changes(kafka_broker, Topics(unique_name).fetched, 2 * BULK_RECORDS)
+    paged = [c for c in changes if c.received_at < started[1]]
+    bulked = [c for c in changes if c.received_at >= started[1]]
+    assert {c.id for c in paged} == {c.id for c in bulked} and len(bulked) == BULK_RECORDS
+    same = {c.id: c.record["Account_Name"] for c in paged}
+    assert all(same[c.id] == c.record["Account_Name"] for c in bulked)
