@@ -1,17 +1,28 @@
 """Build the Zoho client's view of one org from the validated settings.
 
 `org_connection(name, org_settings)` is the single place where `OrgSettings` (pydantic, secrets
-as `SecretStr`) becomes a `connectors.zoho.OrgConnection` (plain strings kept out of `repr`).
+as `SecretStr`) becomes a `connectors.zoho.OrgConnection` (plain strings kept out of `repr`);
+`share_credits` makes a process's clients count what the deployment's other processes spend.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from connectors.zoho import OrgConnection
-from orgsync_kernel.settings import OrgSettings
+from aiokafka.errors import KafkaError
+
+from connectors.credit_share import CreditShare
+from connectors.kafka import bootstrap_servers
+from connectors.zoho import OrgConnection, ZohoClient
+from orgsync_kernel.settings import OrgSettings, Settings
+
+log = logging.getLogger(__name__)
+SHARE_START_SECONDS = 10.0
 
 
 def state_dir() -> Path:
@@ -51,4 +62,26 @@ def org_connection(name: str, org: OrgSettings) -> OrgConnection:
         max_concurrency=org.max_concurrency,
         daily_credit_budget=org.daily_credit_budget,
         credit_reserve=org.credit_reserve,
+    )
+
+
+async def share_credits(share: CreditShare | None, clients: Mapping[str, ZohoClient]) -> None:
+    """Attach the clients' ledgers to the deployment's shared count; without Kafka each
+    process counts alone (logged), which only makes its budget looser."""
+    if share is None:
+        return
+    try:
+        async with asyncio.timeout(SHARE_START_SECONDS):
+            await share.start()
+    except (TimeoutError, KafkaError, OSError) as error:
+        log.warning("API credits not shared with other processes: %s", type(error).__name__)
+        return
+    for name, client in clients.items():
+        client.ledger.share = share.for_org(name)
+
+
+def credit_share(settings: Settings) -> CreditShare:
+    kafka = settings.kafka
+    return CreditShare(
+        bootstrap_servers(kafka.broker), settings.topics.credits, kafka.replication_factor
     )

@@ -21,10 +21,11 @@ import mode
 from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
+from connectors.credit_share import CreditShare
 from connectors.ingress import IngressService
 from connectors.kafka import bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoClient, ZohoMetrics
-from orgsync.orgs import org_connection
+from orgsync.orgs import credit_share, org_connection, share_credits
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
 from orgsync_operations.offsets import GroupOffsets
@@ -48,19 +49,26 @@ def create_clients(settings: Settings, metrics: ZohoMetrics) -> dict[str, ZohoCl
 
 
 class ClientsService(mode.Service):
-    """Starts the Zoho clients with the worker and closes them when it stops."""
+    """Starts the Zoho clients with the worker and closes them when it stops; their credit
+    ledgers count what the deployment's other processes spend (`share`)."""
 
-    def __init__(self, clients: Mapping[str, ZohoClient], **kwargs: Any) -> None:
+    def __init__(
+        self, clients: Mapping[str, ZohoClient], share: CreditShare | None = None, **kwargs: Any
+    ) -> None:
         self.clients = clients
+        self.share = share
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
+        await share_credits(self.share, self.clients)
         for client in self.clients.values():
             await client.start()
 
     async def on_stop(self) -> None:
         for client in self.clients.values():
             await client.stop()
+        if self.share is not None:
+            await self.share.stop()
 
 
 class IngressAdapter(mode.Service):
@@ -182,7 +190,7 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     clients = create_clients(settings, ZohoMetrics.create(REGISTRY))
     REGISTRY.register(CreditsCollector(clients))
-    services: list[mode.ServiceT] = [ClientsService(clients)]
+    services: list[mode.ServiceT] = [ClientsService(clients, credit_share(settings))]
     if role in ("all", "ingress"):  # the processes that serve /metrics also measure lag
         services.append(IngressAdapter(build_ingress(settings, clients)))
         services.append(IngressAdapter(KafkaMonitor(settings, REGISTRY)))

@@ -12,6 +12,7 @@ ask `Topics(prefix)` (or `settings.topics`).
     <prefix>.fingerprints     dedup state per record (compacted, partitioned like hints)
     <prefix>.links, .states   id links and record states (compacted, one partition each)
     <prefix>.channels         Notification API channels;  <prefix>.cursors  poller/backfill
+    <prefix>.credits          API credits each process spent per org (compacted, one partition)
     <prefix>-rounds           the consumer group of the round loop (hints, fetched)
     <prefix>-pipeline         the Faust app id = the consumer group of the cold-path agents
 """
@@ -78,6 +79,11 @@ class Topics:
     def cursors(self) -> str:
         """Poller cursors and backfill progress (keys `poll/…` and `backfill/…`)."""
         return f"{self.prefix}.cursors"
+
+    @property
+    def credits(self) -> str:
+        """What each orgsync process spent per org, per minute (connectors/credit_share.py)."""
+        return f"{self.prefix}.credits"
 
     @property
     def group(self) -> str:

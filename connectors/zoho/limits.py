@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .errors import CreditBudgetExhausted
 
@@ -40,6 +41,7 @@ EDITION_DAILY_CREDITS = {
 }
 HEAVY_SUB_CONCURRENCY = 10
 WINDOW_SECONDS = 24 * 3600.0
+SHARE_RECHECK_SECONDS = 5.0
 
 
 class Priority(enum.Enum):
@@ -117,6 +119,12 @@ class ConcurrencyLimiter:
                 self._changed.notify_all()
 
 
+class SpendShare(Protocol):
+    def record(self, credits: int) -> None: ...
+
+    def others(self) -> int: ...
+
+
 @dataclass
 class CreditLedger:
     """Credits spent over the last 24 h, with a reserve that only live callers may use.
@@ -130,6 +138,8 @@ class CreditLedger:
     reserve: int = 0
     clock: Clock = time.time
     sleep: Sleep = asyncio.sleep
+    # What the deployment's other processes spent (connectors/credit_share.py); None: alone.
+    share: SpendShare | None = None
     _entries: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _used: int = 0
 
@@ -139,7 +149,10 @@ class CreditLedger:
 
     def used(self) -> int:
         self._expire(self.clock())
-        return self._used
+        return self._used + self._others()
+
+    def _others(self) -> int:
+        return self.share.others() if self.share is not None else 0
 
     def remaining(self) -> int:
         return self.budget - self.used()
@@ -160,18 +173,24 @@ class CreditLedger:
         """Spend and return 0, or spend nothing and return how long to wait."""
         now = self.clock()
         self._expire(now)
-        ceiling = self._ceiling(priority)
+        others = self._others()
+        ceiling = self._ceiling(priority) - others
         if self._used + credits <= ceiling:
             self._entries.append((now, credits))
             self._used += credits
+            if self.share is not None:
+                self.share.record(credits)
             return 0.0
-        return max(self._wait_for(credits, ceiling, now), 0.001)
+        wait = self._wait_for(credits, ceiling, now)
+        if others:  # the others' spending moves too: look again soon
+            wait = min(wait, SHARE_RECHECK_SECONDS)
+        return max(wait, 0.001)
 
     async def spend(self, credits: int, priority: Priority = Priority.LIVE) -> None:
         while (wait := self.try_spend(credits, priority)) > 0:
             if priority is Priority.LIVE:
                 raise CreditBudgetExhausted(
-                    f"{self._used} of {self.budget} credits used in the last 24 h",
+                    f"{self.used()} of {self.budget} credits used in the last 24 h",
                     retry_after=wait,
                 )
             await self.sleep(wait)

@@ -88,13 +88,16 @@ class BackfillRun:
         """Backfill these modules in this order, or every module of the route, parents first."""
         from connectors.kafka import KafkaKV, KafkaProducer, KafkaUnavailable, ensure_topics
         from connectors.zoho import ZohoClient, ZohoError
-        from orgsync.orgs import org_connection
+        from orgsync.orgs import credit_share, org_connection, share_credits
 
         kafka, topics = self.settings.kafka, self.settings.topics
         bootstrap = self.bootstrap
         producer = KafkaProducer(bootstrap, client_id="orgsync-backfill")
         try:
-            async with ZohoClient(org_connection(self.org, self.settings.orgs[self.org])) as client:
+            share = credit_share(self.settings)
+            client = ZohoClient(org_connection(self.org, self.settings.orgs[self.org]))
+            await share_credits(share, {self.org: client})
+            async with share, client:
                 await ensure_topics(
                     bootstrap, [topics.fetched], kafka.partitions, kafka.replication_factor
                 )

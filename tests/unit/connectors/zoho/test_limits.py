@@ -7,6 +7,7 @@ import pytest
 
 from connectors.zoho.errors import CreditBudgetExhausted
 from connectors.zoho.limits import (
+    SHARE_RECHECK_SECONDS,
     WINDOW_SECONDS,
     BackoffPolicy,
     ConcurrencyLimiter,
@@ -184,3 +185,29 @@ async def test_a_limiter_keeps_to_its_share_of_the_apps_slots() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert limiter.in_flight == 0 and limiter.heavy_in_flight == 0
+
+
+class OtherProcesses:
+    """What the deployment's other processes spent, as connectors/credit_share.py tells it."""
+
+    def __init__(self, spent: int) -> None:
+        self.spent = spent
+        self.recorded: list[int] = []
+
+    def record(self, credits: int) -> None:
+        self.recorded.append(credits)
+
+    def others(self) -> int:
+        return self.spent
+
+
+async def test_the_reserve_counts_what_other_processes_spent() -> None:
+    t = FakeTime()
+    others = OtherProcesses(spent=5)
+    ledger = CreditLedger(budget=10, reserve=3, clock=t, sleep=t.sleep, share=others)
+    await ledger.spend(2, Priority.LOW)  # 5 + 2 = 7: the most low priority may reach
+    assert others.recorded == [2] and ledger.used() == 7
+    assert ledger.try_spend(1, Priority.LOW) == SHARE_RECHECK_SECONDS  # look again soon
+    others.spent = 0  # their spending left the window
+    await ledger.spend(1, Priority.LOW)
+    assert ledger.used() == 3
