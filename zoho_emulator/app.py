@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .admin import admin_routes
+from .bulk_read import bulk_read_routes, setup_bulk_read
 from .config import EmulatorConfig, load_config
 from .coql import coql_routes
 from .keys import STATE
@@ -38,7 +39,9 @@ def create_app(state: EmulatorState) -> web.Application:
     for module_name, setup in _PLUGINS:
         if importlib.util.find_spec(module_name) is not None:
             getattr(importlib.import_module(module_name), setup)(app, state)
+    setup_bulk_read(app, state)
     for version in VERSIONS:
+        app.add_routes(bulk_read_routes(f"/crm/bulk/{version}"))
         prefix = f"/crm/{version}"
         app.add_routes(metadata_routes(prefix))
         app.add_routes(search_routes(prefix))

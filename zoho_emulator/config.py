@@ -43,6 +43,11 @@ class Behaviour:
     heavy_write_threshold: int = 10
     search_index_delay_ms: int = 5000  # Zoho: just-written records may be missing (204)
     search_equals_contains: bool = True
+    bulk_read_job_delay_s: float = 0.2  # ADDED → QUEUED → IN PROGRESS → COMPLETED over this time
+    bulk_read_per_page: int = 200_000  # rows per job (Zoho: always 200,000)
+    bulk_read_downloads_per_minute: int = 10
+    bulk_read_poll_credits: int = 1  # GET job details (undocumented)
+    bulk_read_download_credits: int = 0  # GET result (undocumented)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Behaviour:
@@ -53,6 +58,8 @@ class Behaviour:
         behaviour = cls(**dict(raw))
         if behaviour.concurrency_scope not in ("client", "org"):
             raise ConfigError("behaviour.concurrency_scope must be 'client' or 'org'")
+        if behaviour.bulk_read_per_page < 1 or behaviour.bulk_read_job_delay_s < 0:
+            raise ConfigError("behaviour.bulk_read_per_page ≥ 1, bulk_read_job_delay_s ≥ 0")
         return behaviour
 
 

@@ -22,6 +22,8 @@ _CAP = {
     "ultimate": 10**12,
 }
 
+BULK_READ_CREATE_COST = 50  # "bulk read initialize" in the credit table
+
 
 def daily_allowance(edition: str, licences: int, override: int | None = None) -> int:
     if override is not None:

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from .config import Behaviour
 from .http import JSON_BODY, ApiError, error_body, invalid_token, json_response, too_many_requests
 from .keys import CLIENT_ID, ORG, STATE
-from .limits import write_cost
+from .limits import BULK_READ_CREATE_COST, write_cost
 from .state import EmulatorState, OrgState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,6 +35,17 @@ def _authenticate(state: EmulatorState, request: web.Request) -> tuple[OrgState,
             raise ApiError(401, "INVALID_OAUTHTOKEN", "invalid oauth token", {})
         raise invalid_token()
     return state.orgs[access.org], access.client_id
+
+
+def _bulk_cost(request: web.Request, behaviour: Behaviour) -> tuple[int, bool]:
+    """/crm/bulk/{v}/read…: creating a job costs 50 and is heavy; polling and download are
+    priced by the behaviour switches (Zoho documents neither)."""
+    parts = request.path.split("/")[4:]  # after /crm/bulk/{v}
+    if request.method == "POST":
+        return BULK_READ_CREATE_COST, True
+    if len(parts) == 3 and parts[2] == "result":
+        return behaviour.bulk_read_download_credits, False
+    return behaviour.bulk_read_poll_credits, False
 
 
 async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
@@ -104,7 +116,10 @@ async def crm_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     calls = org.stats.calls.setdefault(client_id, {})
     key = f"{request.method} {request.path}"
     calls[key] = calls.get(key, 0) + 1
-    cost, heavy = await _classify(request, org.behaviour.heavy_write_threshold)
+    if request.path.startswith("/crm/bulk/"):
+        cost, heavy = _bulk_cost(request, org.behaviour)
+    else:
+        cost, heavy = await _classify(request, org.behaviour.heavy_write_threshold)
     slot = org.concurrency_for(client_id)
     response: web.StreamResponse
     if not slot.try_enter(heavy):
