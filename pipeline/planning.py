@@ -11,6 +11,7 @@ Each mapped source record is one of:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from pipeline.linking import comparable, resolve
 
 KINDS = ("create", "link", "update", "unchanged", "ambiguous")
 SAMPLES = 3  # per kind and module
+LIST_PAGE, BY_ID = 200, 100  # records per list page and per read by id or query
 
 
 def differences(mapped: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,3 +111,18 @@ def _found(write: Write, target: Mapping[str, Any], plan: ModulePlan) -> None:
         )
     else:
         plan.add("unchanged", {"source_id": write.source_id, "target_id": str(target.get("id"))})
+
+
+def sync_credits(counts: Mapping[str, int], many_fields: bool, linking: bool) -> dict[str, int]:
+    """What the sync of one module would spend at most: the source's list pages (and reads by
+    id when a page cannot carry every field), the target's writes (1 credit per 10 records) and
+    `link_existing` queries (one per 100 records without a link)."""
+    records = sum(counts.values())
+    source = math.ceil(records / LIST_PAGE) + (math.ceil(records / BY_ID) if many_fields else 0)
+    # A first sync writes the unchanged records too (it has no state yet): an upper bound.
+    writes = counts["create"] + counts["link"] + counts["update"] + counts["unchanged"]
+    target = math.ceil(writes / 10)
+    unlinked = counts["create"] + counts["link"] + counts["ambiguous"]
+    if linking:
+        target += math.ceil(unlinked / BY_ID)
+    return {"source": source, "target": target}

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from orgsync.commands import add_config_arguments, find_route, iso_time, load_config
@@ -113,29 +111,6 @@ def what_to_backfill(settings: Settings, args: argparse.Namespace) -> tuple[str,
     if args.module is not None and args.module not in route.modules:
         raise ValueError(f"the route {args.route} does not sync {args.module!r}")
     return route.source, None if args.module else route
-
-
-def parents_first(
-    modules: Sequence[str], fields: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> list[str]:
-    """`modules` ordered so that a module comes after those its lookup fields point to; in
-    the given order where lookups do not decide (or run in a circle)."""
-    order = TopologicalSorter(
-        {
-            m: [p for p in _lookup_modules(fields.get(m, ())) if p in modules and p != m]
-            for m in modules
-        }
-    )
-    try:
-        return list(order.static_order())
-    except CycleError:
-        return list(modules)
-
-
-def _lookup_modules(fields: Sequence[Mapping[str, Any]]) -> list[str]:
-    from pipeline.transforms import FieldMeta
-
-    return [FieldMeta.from_zoho(meta).lookup_module or "" for meta in fields]
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any, TextIO
 
 from orgsync_kernel.settings import Route, Settings
@@ -131,8 +133,6 @@ class BackfillRun:
         return bootstrap_servers(self.settings.kafka.broker)
 
     async def _ordered(self, client: ZohoClient, route: Route) -> list[str]:
-        from orgsync.commands.backfill import parents_first
-
         modules = list(route.modules)
         fields = dict(zip(modules, await asyncio.gather(*map(client.fields, modules)), strict=True))
         ordered = parents_first(modules, fields)
@@ -204,3 +204,26 @@ class BackfillRun:
             f"a {child} record whose parent is not synced yet waits for it in the pipeline",
             file=self.out,
         )
+
+
+def parents_first(
+    modules: Sequence[str], fields: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """`modules` ordered so that a module comes after those its lookup fields point to; in
+    the given order where lookups do not decide (or run in a circle)."""
+    order = TopologicalSorter(
+        {
+            m: [p for p in _lookup_modules(fields.get(m, ())) if p in modules and p != m]
+            for m in modules
+        }
+    )
+    try:
+        return list(order.static_order())
+    except CycleError:
+        return list(modules)
+
+
+def _lookup_modules(fields: Sequence[Mapping[str, Any]]) -> list[str]:
+    from pipeline.transforms import FieldMeta
+
+    return [FieldMeta.from_zoho(meta).lookup_module or "" for meta in fields]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 from orgsync.commands import add_config_arguments, find_route, load_config
 
 USAGE, PROBLEM = 2, 1
-LIST_PAGE, BY_ID = 200, 100
 
 
 def register(commands: Any) -> None:
@@ -71,21 +69,6 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print("\n".join(describe(plan)))
     return 0
-
-
-def sync_credits(counts: Mapping[str, int], many_fields: bool, linking: bool) -> dict[str, int]:
-    """What the sync of one module would spend at most: the source's list pages (and reads by
-    id when a page cannot carry every field), the target's writes (1 credit per 10 records) and
-    `link_existing` queries (one per 100 records without a link)."""
-    records = sum(counts.values())
-    source = math.ceil(records / LIST_PAGE) + (math.ceil(records / BY_ID) if many_fields else 0)
-    # A first sync writes the unchanged records too (it has no state yet): an upper bound.
-    writes = counts["create"] + counts["link"] + counts["update"] + counts["unchanged"]
-    target = math.ceil(writes / 10)
-    unlinked = counts["create"] + counts["link"] + counts["ambiguous"]
-    if linking:
-        target += math.ceil(unlinked / BY_ID)
-    return {"source": source, "target": target}
 
 
 def describe(plan: Mapping[str, Any]) -> list[str]:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from orgsync.commands import find_route
-from orgsync.commands.backfill import parents_first, parse_since, what_to_backfill
-from orgsync.commands.backfill_run import progress_line
+from orgsync.commands.backfill import parse_since, what_to_backfill
+from orgsync.commands.backfill_run import parents_first, progress_line
 from orgsync.commands.replay import describe, parse_time, wanted, windows
 from orgsync_kernel.settings import Settings
 

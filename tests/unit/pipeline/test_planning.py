@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from orgsync.commands.plan import sync_credits
 from orgsync_kernel.settings import ModuleRoute
-from pipeline.planning import ModulePlan, differences, plan_linked, plan_unlinked
+from pipeline.planning import ModulePlan, differences, plan_linked, plan_unlinked, sync_credits
 from tests.support.writes import upsert as write
 
 LINKING = ModuleRoute(match_field="Origin_Record_Id", link_existing=("Account_Name",))
