@@ -136,7 +136,7 @@ async def test_backfill_refuses_what_no_route_syncs(
     assert bad_time.code == 2 and "ISO 8601" in bad_time.err
 
 
-async def test_a_whole_route_is_backfilled_parents_first_and_children_arrive_linked(
+async def test_a_route_backfills_parents_first_and_force_repairs_a_hand_edit(
     emu: Emulator,
     kafka_broker: str,
     unique_name: str,
@@ -176,6 +176,22 @@ async def test_a_whole_route_is_backfilled_parents_first_and_children_arrive_lin
     linked = [str(r["Account_Name"]["id"]) for r in records(emu, "tgt", "Contacts")]
     assert sorted(linked) == sorted(target_account[accounts[n % 3]] for n in range(9))
     assert len(emu.state.orgs["tgt"].write_log) == 12  # each record written once: none held
+
+    # Hand-edit a target record: a plain backfill leaves it, --force repairs it, no duplicate.
+    [edited, *_] = records(emu, "tgt", "Contacts")
+    async with aiohttp.ClientSession() as own:
+        tgt = await client(emu, "tgt", own)
+        await tgt.update("Contacts", [{"id": str(edited["id"]), "Last_Name": "Typo"}])
+        await tgt.stop()
+    assert "Typo" in [r["Last_Name"] for r in records(emu, "tgt", "Contacts")]
+    args = ("backfill", "--config", config, "--route", "src:tgt", "--module", "Contacts")
+    assert (await orgsync(*args, "--force", env=env)).code == 0
+
+    async def repaired() -> bool:
+        names = [r["Last_Name"] for r in records(emu, "tgt", "Contacts")]
+        return "Typo" not in names and len(names) == 9
+
+    await wait_until(repaired, 60, "the hand-edited contact repaired", worker)
 
 
 BULK_RECORDS = 20_000
