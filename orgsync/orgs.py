@@ -17,7 +17,7 @@ from pathlib import Path
 from aiokafka.errors import KafkaError
 
 from connectors.credit_share import CreditShare
-from connectors.kafka import bootstrap_servers
+from connectors.kafka import KafkaUnavailable, bootstrap_servers
 from connectors.zoho import OrgConnection, ZohoClient
 from orgsync_kernel.settings import OrgSettings, Settings
 
@@ -73,7 +73,7 @@ async def share_credits(share: CreditShare | None, clients: Mapping[str, ZohoCli
     try:
         async with asyncio.timeout(SHARE_START_SECONDS):
             await share.start()
-    except (TimeoutError, KafkaError, OSError) as error:
+    except (TimeoutError, KafkaError, KafkaUnavailable, OSError) as error:
         log.warning("API credits not shared with other processes: %s", type(error).__name__)
         return
     for name, client in clients.items():
