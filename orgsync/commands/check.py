@@ -3,7 +3,8 @@
 Checks, in order: the configuration file; Kafka (describe the cluster); per org the credentials
 (one token refresh) and the OAuth scopes that a read can prove; per route and module that the
 module exists in source and target, that the configured fields exist, that `match_field` exists
-in the target and is something Zoho upserts on, and that the default owner is a target user.
+in the target and is something Zoho upserts on, that the `link_existing` keys are searchable
+target fields, and that the default owner is a target user (orgsync/commands/check_module.py).
 Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 otherwise. Details
 come from configuration names and Zoho's error codes and messages; never a secret.
 """
@@ -15,29 +16,19 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from orgsync.commands import add_config_arguments, log_to_stderr
+from orgsync.commands.check_module import FAIL, OK, SKIP, WARN, Fields, Row, check_module
 
 if TYPE_CHECKING:
     import aiohttp
 
     from connectors.zoho import ZohoClient
-    from orgsync_kernel.settings import ModuleRoute, Route, Settings
-OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
+    from orgsync_kernel.settings import Settings
 HTTP_TIMEOUT_S = 15.0
-Fields = dict[str, Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class Row:
-    check: str
-    subject: str
-    result: str
-    detail: str
 
 
 def register(commands: Any) -> None:
@@ -327,132 +318,3 @@ def _scope_row(org: str, results: Mapping[str, Any]) -> Row:
             + "; ".join(f"{s} ({type(r).__name__})" for s, r in unknown.items()),
         )
     return Row("scopes", org, OK, detail)
-
-
-# --- per route and module ------------------------------------------------------------------------
-
-
-async def check_module(orgs: Orgs, route: Route, module: str) -> list[Row]:
-    from connectors.zoho import ZohoError
-
-    target_module = route.target_module(module)
-    subject = f"{route.name}/{module}" + (f"->{target_module}" if target_module != module else "")
-    blocked = [
-        f"org {o}: {orgs.unusable[o]}" for o in (route.source, route.target) if o in orgs.unusable
-    ]
-    if blocked:
-        return [Row("module", subject, SKIP, "; ".join(blocked))]
-    found: list[Fields] = []
-    for org, name in ((route.source, module), (route.target, target_module)):
-        try:
-            found.append(await orgs.fields(org, name))
-        except ZohoError as error:
-            return [Row("module", subject, FAIL, _module_problem(error, org, name))]
-    source, target = found
-    mapping = route.modules[module]
-    rows = [
-        Row(
-            "module",
-            subject,
-            OK,
-            f"{module} in {route.source} ({len(source)} fields), "
-            f"{target_module} in {route.target} ({len(target)} fields)",
-        ),
-        Row("fields", subject, *_fields_result(mapping, route, source, target)),
-        Row("match_field", subject, *_match_result(mapping, route, module, source, target)),
-    ]
-    if mapping.owner is not None:
-        rows.append(Row("owner", subject, *await _owner_result(orgs, route, mapping)))
-    return rows
-
-
-def _module_problem(error: Exception, org: str, module: str) -> str:
-    from connectors.zoho import errors
-
-    if isinstance(error, errors.InvalidModule):
-        return f"module {module} does not exist in {org} (or is not available to the API)"
-    return f"cannot read the fields of {org}.{module}: {error}"
-
-
-def _fields_result(
-    mapping: ModuleRoute, route: Route, source: Fields, target: Fields
-) -> tuple[str, str]:
-    if mapping.fields is None:
-        return OK, (
-            f"all fields: the {len(source)} source fields that {route.target} "
-            f"also has ({len(set(source) & set(target))} by name)"
-        )
-    missing_source = [f for f in mapping.fields if f not in source]
-    missing_target = [
-        mapping.target_field(f) for f in mapping.fields if mapping.target_field(f) not in target
-    ]
-    read_only = [
-        name for f in mapping.fields if _read_only(target.get(name := mapping.target_field(f)))
-    ]
-    problems = [
-        f"missing in {org}: {', '.join(names)}"
-        for org, names in ((route.source, missing_source), (route.target, missing_target))
-        if names
-    ]
-    if problems:
-        return FAIL, "; ".join(problems)
-    if read_only:
-        return WARN, f"read-only in {route.target}, never written: {', '.join(read_only)}"
-    return OK, f"{len(mapping.fields)} fields exist in both orgs"
-
-
-def _read_only(meta: Mapping[str, Any] | None) -> bool:
-    return bool(meta and (meta.get("read_only") or meta.get("field_read_only")))
-
-
-def _match_result(
-    mapping: ModuleRoute, route: Route, module: str, source: Fields, target: Fields
-) -> tuple[str, str]:
-    from pipeline.transforms import SYSTEM_UNIQUE_FIELDS, match_uses_source_id
-
-    target_module = route.target_module(module)
-    name, where = mapping.match_field, f"{route.target}.{target_module}"
-    meta = target.get(name)
-    if meta is None:
-        return FAIL, (
-            f"{name} does not exist in {where}: create it as a unique single-line "
-            f"field (see docs/zoho-setup.md)"
-        )
-    by_source_id = match_uses_source_id(mapping, target_module)
-    origin = [src for src, dst in mapping.rename.items() if dst == name] or [name]
-    if not by_source_id and origin[0] not in source:
-        return FAIL, (
-            f"{name} is copied from {route.source}.{module}.{origin[0]}, which does not exist"
-        )
-    holds = "the source record id" if by_source_id else f"the source's {origin[0]}"
-    if meta.get("unique"):
-        return OK, f"{name} exists in {where}, is unique, holds {holds}"
-    duplicate_check = SYSTEM_UNIQUE_FIELDS.get(target_module, "Name")
-    if name == duplicate_check:
-        return WARN, (
-            f"{name} is Zoho's duplicate-check field of {target_module}: upserts match "
-            f"on it, but Zoho does not refuse duplicates in it; mark it 'Do not allow "
-            f"duplicate values' to be sure one record matches"
-        )
-    return FAIL, (
-        f"{name} in {where} is not unique: Zoho upserts only on unique fields or "
-        f"{target_module}'s duplicate-check field ({duplicate_check}); edit the field "
-        f"and tick 'Do not allow duplicate values'"
-    )
-
-
-async def _owner_result(orgs: Orgs, route: Route, mapping: ModuleRoute) -> tuple[str, str]:
-    from connectors.zoho import ZohoError
-
-    assert mapping.owner is not None
-    default = mapping.owner.default
-    if default is None:
-        return OK, "owners mapped by e-mail; no default owner (unmatched owners go to the DLQ)"
-    try:
-        users = await orgs.users(route.target)
-    except ZohoError as error:
-        return FAIL, f"cannot list the users of {route.target}: {error}"
-    active = {str(u.get("email", "")).lower() for u in users if u.get("status") == "active"}
-    if default.lower() in active:
-        return OK, f"default owner {default} is an active user of {route.target}"
-    return FAIL, f"default owner {default} is not an active user of {route.target}"
