@@ -158,6 +158,7 @@ _EXPECTED = {
 _REFERENCES = frozenset({"lookup", "ownerlookup", "userlookup", "picklist"})
 
 
+_KEYS = frozenset({"id", "se_module"})  # se_module: legacy Notes Parent_Id module (reference §13)
 # multi-select lookups are metadata only (their record shape is not documented: README)
 _NOT_WRITTEN = frozenset({"multiselectlookup"})
 _TEXT_TYPES = frozenset({"text", "textarea", "website", "picklist"})  # a str is stored as is
@@ -240,7 +241,7 @@ class Validator:
         if name in self.fields:
             if self.reject_read_only:
                 raise RecordError("INVALID_DATA", "the field is read only", _path(i, name))
-        elif self.reject_unknown and name != "id" and not name.startswith("$"):
+        elif self.reject_unknown and name not in _KEYS and not name.startswith("$"):
             raise RecordError("INVALID_DATA", "invalid data", _path(i, name))
 
     def check_mandatory(self, out: dict[str, Any], i: int, creating: bool) -> None:
