@@ -22,6 +22,7 @@ from .schema import FieldDef, ModuleDef
 from .store import ModuleStore, StoredRecord
 
 Cell = Callable[[StoredRecord], str]
+NOT_EXPORTED = frozenset({"subform", "multiselectlookup"})
 
 
 def _text(value: Any, fd: FieldDef | None, renderer: Renderer) -> str:
@@ -90,7 +91,7 @@ def unknown_columns(
     for column in columns:
         base, dot, sub = column.partition(".")
         fd = module.fields.get(base)
-        if fd is None:
+        if fd is None or fd.data_type in NOT_EXPORTED:
             bad.append(column)
         elif dot:
             target = modules.get(fd.lookup_module or "") if fd.data_type == "lookup" else None

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from .bulk_criteria import compile_criteria
-from .bulk_export import CsvColumns, csv_text, unknown_columns, zip_bytes
+from .bulk_export import NOT_EXPORTED, CsvColumns, csv_text, unknown_columns, zip_bytes
 from .config import Behaviour
 from .http import ApiError, json_response, too_many_requests
 from .keys import ORG
@@ -179,8 +179,8 @@ def _module(org: OrgState, query: dict[str, Any]) -> ModuleDef:
 
 def _columns(org: OrgState, module: ModuleDef, query: dict[str, Any]) -> list[str]:
     fields = query.get("fields")
-    if fields is None:
-        return list(module.fields)
+    if fields is None:  # subform rows are not columns of the parent's export (UNCONFIRMED)
+        return [n for n, f in module.fields.items() if f.data_type not in NOT_EXPORTED]
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise _error("INVALID_DATA", "fields should be an array of API names", api_name="fields")
     columns = list(dict.fromkeys(f for f in fields if f != "id"))

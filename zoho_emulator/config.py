@@ -48,6 +48,7 @@ class Behaviour:
     bulk_read_downloads_per_minute: int = 10
     bulk_read_poll_credits: int = 1  # GET job details (undocumented)
     bulk_read_download_credits: int = 0  # GET result (undocumented)
+    subform_unlisted_rows: str = "keep"  # rows an update leaves out: "keep" (v7 page) or "remove"
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Behaviour:

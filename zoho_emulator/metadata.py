@@ -10,6 +10,7 @@ from .dc import format_datetime
 from .http import invalid_module, json_response, param_missing
 from .keys import ORG
 from .schema import JSON_TYPES, FieldDef, ModuleDef
+from .schema_inventory import subform_rows
 from .state import OrgState
 from .users import User
 
@@ -63,7 +64,16 @@ def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
         ],
         "lookup": {},
     }
-    if f.lookup_module:
+    if f.lookup_modules:  # polymorphic: the modules it may point to (reference §19)
+        out["lookup"] = {
+            "display_label": f.label,
+            "api_name": f.api_name,
+            "module": [{"api_name": m, "id": org.modules[m].id} for m in f.lookup_modules],
+            "id": f.id,
+        }
+    elif f.lookup_module and f.data_type == "multiselectlookup":
+        out["multiselectlookup"] = _multiselect_lookup(org, f)
+    elif f.lookup_module:
         target = org.modules[f.lookup_module]
         out["lookup"] = {
             "display_label": target.singular,
@@ -71,7 +81,23 @@ def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
             "module": {"api_name": target.api_name, "id": target.id},
             "id": f.id,
         }
+    if f.data_type == "subform":
+        out["associated_module"] = {"module": f.api_name, "id": f.id[:-1] + "7"}
     return out
+
+
+def _multiselect_lookup(org: OrgState, f: FieldDef) -> dict[str, Any]:
+    """Keys of the SDKs' MultiSelectLookup class; the linking module's name is our choice."""
+    target = org.modules[f.lookup_module or ""]
+    return {
+        "display_label": f.label,
+        "api_name": f.api_name,
+        "connected_module": {"api_name": target.api_name, "id": target.id},
+        "linking_module": {"api_name": f"{f.api_name}_X_{target.api_name}", "id": f.id[:-1] + "8"},
+        "lookup_apiname": f.api_name,
+        "connectedlookup_apiname": target.api_name,
+        "id": f.id,
+    }
 
 
 async def list_modules(request: web.Request) -> web.Response:
@@ -102,6 +128,9 @@ def _module_param(request: web.Request) -> ModuleDef:
 
 async def list_fields(request: web.Request) -> web.Response:
     org: OrgState = request[ORG]
+    subform = subform_rows(org.modules, request.query.get("module", ""))
+    if subform is not None:  # a subform module's row fields (v2 subforms page, v8 field meta)
+        return json_response({"fields": [field_json(org, f) for f in subform.rows]})
     module = _module_param(request)
     return json_response({"fields": [field_json(org, f) for f in module.fields.values()]})
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timezone
+from functools import partial
 from typing import Any
 
 from .dc import format_datetime
+from .polymorphic import SE_MODULE, polymorphic_field
 from .schema import FieldDef, ModuleDef
 from .store import ModuleStore, StoredRecord
+from .subforms import render_rows
 from .users import User
 
 
@@ -44,6 +47,14 @@ class Renderer:
             fmt = self._format_for(fd)
             if fmt is not None:
                 self._formats[name] = fmt
+        # subform rows and multi-select lookups appear only in single-record GETs (reference §2.2)
+        self._hidden = frozenset(
+            n for n, f in module.fields.items() if f.data_type in ("subform", "multiselectlookup")
+        )
+        poly = polymorphic_field(module)
+        if poly is not None:
+            self._meta[poly.api_name] = partial(self._polymorphic, poly.api_name)
+        self._se_module = poly is not None and poly.api_name != "Parent_Id"
 
     def _format_for(self, fd: FieldDef) -> Callable[[Any], Any] | None:
         dt = fd.data_type
@@ -55,7 +66,25 @@ class Renderer:
             return self._lookup_for(fd.lookup_module or "")
         if dt == "multiselectpicklist":
             return list
+        if dt == "subform":
+            lookups = {
+                r.api_name: self._lookup_for(r.lookup_module) for r in fd.rows if r.lookup_module
+            }
+            if "Product_Name" in lookups:
+                lookups["Product_Name"] = self._lookup_for("Products", extra="Product_Code")
+            return partial(render_rows, fd, lookups=lookups)
         return None
+
+    def _polymorphic(self, name: str, rec: StoredRecord) -> Any:
+        """What_Id → {name, id} ($se_module beside it); Parent_Id → {module, name, id} (v8)."""
+        rid, target = rec.values.get(name), str(rec.values.get(SE_MODULE))
+        if rid is None or target not in self._modules:
+            return None
+        shown = self._lookup_for(target)(rid)
+        if shown is not None and name == "Parent_Id":
+            module = self._modules[target]
+            return {"module": {"api_name": target, "id": module.id}, **shown}
+        return shown
 
     def time(self, epoch_s: int) -> str:
         found = self._times.get(epoch_s)
@@ -68,13 +97,17 @@ class Renderer:
     def user(self, uid: Any) -> dict[str, str] | None:
         return self._users.get(uid)
 
-    def _lookup_for(self, target: str) -> Callable[[Any], Any]:
+    def _lookup_for(self, target: str, extra: str = "") -> Callable[[Any], Any]:
         store = self._stores.get(target)
         name_field = self._modules[target].name_field if store else ""
 
         def lookup(rid: Any) -> dict[str, Any] | None:
             rec = store.records.get(rid) if store else None
-            return {"name": rec.values.get(name_field), "id": rid} if rec else None
+            if rec is None:
+                return None
+            if extra:  # a line item's Product_Name also shows Product_Code (reference §16)
+                return {"name": rec.values.get(name_field), "id": rid, extra: rec.values.get(extra)}
+            return {"name": rec.values.get(name_field), "id": rid}
 
         return lookup
 
@@ -89,12 +122,16 @@ class Renderer:
         return fmt(raw) if fmt else raw
 
     def select(self, rec: StoredRecord, names: Iterable[str]) -> dict[str, Any]:
-        out = {name: self.value(rec, name) for name in names}
+        out = {name: self.value(rec, name) for name in names if name not in self._hidden}
+        if self._se_module and "What_Id" in out:
+            out[SE_MODULE] = rec.values.get(SE_MODULE)
         out["id"] = rec.id
         return out
 
     def full(self, rec: StoredRecord) -> dict[str, Any]:
         out: dict[str, Any] = {name: self.value(rec, name) for name in self.module.fields}
+        if self._se_module:
+            out[SE_MODULE] = rec.values.get(SE_MODULE)
         out["id"] = rec.id
         return out
 

@@ -29,6 +29,8 @@ JSON_TYPES = {
     "userlookup": "jsonobject",
     "autonumber": "string",
     "formula": "string",
+    "subform": "jsonarray",
+    "multiselectlookup": "jsonarray",
 }
 DUPLICATE_CHECK_TYPES = frozenset({"text", "email", "phone", "integer", "bigint", "website"})
 # Fields every module carries; the API never lets a client write the read-only ones.
@@ -48,6 +50,8 @@ class FieldDef:
     custom: bool = False
     id: str = ""
     field_label: str = ""  # as configured; else derived from the API name
+    lookup_modules: tuple[str, ...] = ()  # polymorphic lookups (What_Id, Parent_Id)
+    rows: tuple[FieldDef, ...] = ()  # a subform's row fields
 
     @property
     def label(self) -> str:
@@ -368,11 +372,11 @@ def _module(
 def _custom_field(module: str, raw: Mapping[str, Any]) -> FieldDef:
     api_name = raw.get("api_name")
     data_type = str(raw.get("data_type", "text"))
-    if not api_name or data_type not in JSON_TYPES:
+    if not api_name or data_type not in JSON_TYPES or data_type == "subform":
         raise ConfigError(f"module {module}: field needs api_name and a known data_type: {raw!r}")
     if raw.get("unique") and data_type not in DUPLICATE_CHECK_TYPES:
         raise ConfigError(f"module {module}: {api_name} of type {data_type} cannot be unique")
-    if data_type == "lookup" and not raw.get("lookup_module"):
+    if data_type in ("lookup", "multiselectlookup") and not raw.get("lookup_module"):
         raise ConfigError(f"module {module}: lookup field {api_name} needs lookup_module")
     return FieldDef(
         api_name=str(api_name),

@@ -17,7 +17,8 @@ from .dc import DATA_CENTRES, DataCentre
 from .limits import Concurrency, CreditLedger, daily_allowance
 from .oauth import TokenStore
 from .render import Renderer
-from .schema import ModuleDef, build_modules
+from .schema import ModuleDef
+from .schema_inventory import build_org_modules
 from .store import ModuleStore
 from .users import IdGenerator, User
 from .validation import Validator
@@ -129,7 +130,7 @@ class OrgState:
             for i, u in enumerate(config.users)
         ]
         self.users_by_id = {u.id: u for u in self.users}
-        self.modules: dict[str, ModuleDef] = build_modules(config.modules, self.new_id)
+        self.modules: dict[str, ModuleDef] = build_org_modules(config.modules, self.new_id)
         self.stores = {api: ModuleStore(m) for api, m in self.modules.items()}
         self.faults = Faults()
         self.stats = OrgStats()

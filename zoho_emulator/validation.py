@@ -8,32 +8,16 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from . import polymorphic, subforms
 from .config import Behaviour
 from .dc import parse_datetime
+from .record_error import RecordError
 from .schema import SYSTEM_FIELDS, FieldDef, ModuleDef
 from .store import ModuleStore
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^[0-9+\-().\s/xX#*]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class RecordError(Exception):
-    """A per-record failure: becomes one error entry in the response's data[]."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.details = details
-
-    def entry(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "details": self.details,
-            "message": self.message,
-            "status": "error",
-        }
 
 
 class _Invalid(Exception):
@@ -174,6 +158,9 @@ _EXPECTED = {
 _REFERENCES = frozenset({"lookup", "ownerlookup", "userlookup", "picklist"})
 
 
+_KEYS = frozenset({"id", "se_module"})  # se_module: legacy Notes Parent_Id module (reference §13)
+# multi-select lookups are metadata only (their record shape is not documented: README)
+_NOT_WRITTEN = frozenset({"multiselectlookup"})
 _TEXT_TYPES = frozenset({"text", "textarea", "website", "picklist"})  # a str is stored as is
 
 Convert = Callable[[Any, int], Any]
@@ -201,10 +188,14 @@ class Validator:
         self._writable: dict[str, Convert] = {
             name: self._converter(fd)
             for name, fd in module.fields.items()
-            if not fd.read_only and name not in SYSTEM_FIELDS
+            if not fd.read_only and name not in SYSTEM_FIELDS and fd.data_type not in _NOT_WRITTEN
         }
+        self._polymorphic = polymorphic.polymorphic_field(module)
+        self._is_notes = module.api_name == "Notes"
 
     def _converter(self, fd: FieldDef) -> Convert:
+        if fd.data_type == "subform":
+            return lambda value, i: subforms.parse(fd, value, i, self.convert_at)
         if fd.data_type in _TEXT_TYPES and not (
             fd.data_type == "picklist" and self.behaviour.picklist_validation
         ):
@@ -238,6 +229,10 @@ class Validator:
                 out[name] = None
             else:
                 out[name] = convert(value, i)
+        if self._polymorphic is not None:
+            polymorphic.resolve(self._polymorphic, raw, out, i, self._stores)
+        if self._is_notes:
+            polymorphic.check_note(out, i, creating)
         self.check_mandatory(out, i, creating)
         return out
 
@@ -246,7 +241,7 @@ class Validator:
         if name in self.fields:
             if self.reject_read_only:
                 raise RecordError("INVALID_DATA", "the field is read only", _path(i, name))
-        elif self.reject_unknown and name != "id" and not name.startswith("$"):
+        elif self.reject_unknown and name not in _KEYS and not name.startswith("$"):
             raise RecordError("INVALID_DATA", "invalid data", _path(i, name))
 
     def check_mandatory(self, out: dict[str, Any], i: int, creating: bool) -> None:
@@ -257,40 +252,38 @@ class Validator:
                 raise mandatory_missing(i, name)
 
     def _value(self, fd: FieldDef, value: Any, i: int) -> Any:
+        return self.convert_at(fd, value, f"$.data[{i}].{fd.api_name}")
+
+    def convert_at(self, fd: FieldDef, value: Any, json_path: str) -> Any:
+        """One value in stored form; errors name the field and its JSON path (subform rows too)."""
+        where = {"api_name": fd.api_name, "json_path": json_path}
         try:
             stored = CONVERTERS[fd.data_type](value, fd)
         except _Invalid:
             raise RecordError(
                 "INVALID_DATA",
                 "invalid data",
-                {
-                    "expected_data_type": _EXPECTED.get(fd.data_type, fd.data_type),
-                    **_path(i, fd.api_name),
-                },
+                {"expected_data_type": _EXPECTED.get(fd.data_type, fd.data_type), **where},
             ) from None
         if isinstance(stored, str) and len(stored) > fd.length:
             raise RecordError(
-                "INVALID_DATA",
-                "invalid data",
-                {"maximum_length": fd.length, **_path(i, fd.api_name)},
+                "INVALID_DATA", "invalid data", {"maximum_length": fd.length, **where}
             )
         if fd.data_type in _REFERENCES:
-            self._check_reference(fd, stored, i)
+            self._check_reference(fd, stored, where)
         return stored
 
-    def _check_reference(self, fd: FieldDef, stored: Any, i: int) -> None:
+    def _check_reference(self, fd: FieldDef, stored: Any, where: dict[str, str]) -> None:
         dt = fd.data_type
         if dt == "lookup":
+            if fd.lookup_modules:
+                return  # polymorphic: checked with its $se_module (polymorphic.resolve)
             target = self._stores.get(fd.lookup_module or "")
             if target is None or stored not in target.records:
-                raise RecordError(
-                    "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
-                )
+                raise RecordError("INVALID_DATA", "invalid data", {"id": stored, **where})
         elif dt in ("ownerlookup", "userlookup"):
             if stored not in self._user_ids:
-                raise RecordError(
-                    "INVALID_DATA", "invalid data", {"id": stored, **_path(i, fd.api_name)}
-                )
+                raise RecordError("INVALID_DATA", "invalid data", {"id": stored, **where})
         elif dt == "picklist" and self.behaviour.picklist_validation:
             if fd.pick_list and stored not in fd.pick_list:
-                raise RecordError("INVALID_DATA", "invalid data", _path(i, fd.api_name))
+                raise RecordError("INVALID_DATA", "invalid data", where)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from . import subforms
+from .record_error import RecordError
 from .render import Renderer
 from .state import OrgState, WriteEvent
 from .store import DeletedEntry, ModuleStore, StoredRecord
-from .validation import RecordError, Validator, invalid_id, mandatory_missing
+from .validation import Validator, invalid_id, mandatory_missing
 
 
 class Batch:
@@ -34,6 +36,7 @@ class Batch:
         self.deleted_copies: list[dict[str, Any]] = []  # rendered before removal (listeners)
         self.if_unmodified_since: int | None = None
         self._has_full_name = "Full_Name" in self.module.fields
+        self._subforms = [f for f in self.module.fields.values() if f.data_type == "subform"]
 
     # -- operations -----------------------------------------------------------------------
     def insert(self, raw: Any, i: int) -> None:
@@ -127,6 +130,8 @@ class Batch:
         values = {k: v for k, v in changes.items() if v is not None}
         if "Owner" in self.module.fields:
             values.setdefault("Owner", self.user_id)
+        if self._subforms:
+            self._merge_subforms(values, {})
         self._check_unique(values, None, i)
         self._derive(values)
         record = StoredRecord(
@@ -143,6 +148,8 @@ class Batch:
                 values.pop(key, None)
             else:
                 values[key] = value
+        if self._subforms:
+            self._merge_subforms(values, record.values)
         self._check_unique(values, record.id, i)
         self._derive(values)
         changed = values != record.values
@@ -155,6 +162,26 @@ class Batch:
         if record.id not in self.touched["insert"]:
             self.touched["update"][record.id] = record
         return record
+
+    def _merge_subforms(self, values: dict[str, Any], stored: Mapping[str, Any]) -> None:
+        """Applies the rows sent (SubformWrite) to the stored rows; line items → the totals."""
+        keep = self.org.behaviour.subform_unlisted_rows == "keep"
+        products = self.org.stores.get("Products")
+        for fd in self._subforms:
+            write = values.get(fd.api_name)
+            if isinstance(write, subforms.SubformWrite):
+                values[fd.api_name] = subforms.merge(
+                    fd,
+                    write,
+                    stored.get(fd.api_name),
+                    keep_unlisted=keep,
+                    new_id=self.org.new_id,
+                    unit_price=lambda pid: (
+                        products.records[pid].values.get("Unit_Price") if products else None
+                    ),
+                )
+            if "Sub_Total" in self.module.fields:
+                subforms.record_totals(values, values.get(fd.api_name) or ())
 
     def _derive(self, values: dict[str, Any]) -> None:
         if self._has_full_name:
