@@ -18,6 +18,7 @@ from .coql import coql_routes
 from .keys import STATE
 from .metadata import metadata_routes
 from .middleware import crm_middleware
+from .notes_api import note_routes
 from .oauth import token_routes
 from .records import record_routes
 from .search import search_routes
@@ -46,6 +47,7 @@ def create_app(state: EmulatorState) -> web.Application:
         app.add_routes(metadata_routes(prefix))
         app.add_routes(search_routes(prefix))
         app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module
+        app.add_routes(note_routes(prefix))
         app.add_routes(record_routes(prefix))
     return app
 

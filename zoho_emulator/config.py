@@ -49,6 +49,11 @@ class Behaviour:
     bulk_read_poll_credits: int = 1  # GET job details (undocumented)
     bulk_read_download_credits: int = 0  # GET result (undocumented)
     subform_unlisted_rows: str = "keep"  # rows an update leaves out: "keep" (v7 page) or "remove"
+    related_action_bumps_parent_modified_time: bool = False  # note/attachment changes (UNCONFIRMED)
+    tagging_bumps_modified_time: bool = False  # add_tags/remove_tags (UNCONFIRMED)
+    attachment_max_bytes: int = 100 * 1024 * 1024  # Zoho: 100 MB per file (v2+ upload page)
+    tags_per_module: int = 500  # settings/tags info.allowed_count
+    tags_per_record: int = 20  # settings/tags info.record_limit (UNCONFIRMED meaning)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Behaviour:

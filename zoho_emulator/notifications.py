@@ -85,6 +85,7 @@ class NotificationHub:
         write snapshot its records, which costs a little when nobody watches)."""
         if not self.listening:
             self.org.add_write_listener(self.on_write)
+            self.org.add_related_listener(self.on_related)
             self.listening = True
 
     def reset(self) -> None:
@@ -128,6 +129,13 @@ class NotificationHub:
                 self._schedule(sub, event, changes)
         for sub in related:
             self._related(sub, event)
+
+    def on_related(self, module: str, ids: tuple[str, ...], kind: str) -> None:
+        """A note or attachment of watched records changed: an `update` with no affected
+        fields to each channel watching their module for edits (payload UNCONFIRMED)."""
+        for sub in self.active():
+            if sub.module == module and sub.notify_on_related_action and "edit" in sub.events:
+                self._dispatch(sub, RelatedEvent(module), [(r, (), n) for n, r in enumerate(ids)])
 
     def _related(self, sub: Subscription, event: Any) -> None:
         """A record written with a lookup to a watched record is a related action on that

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -58,7 +58,10 @@ def modified_since(request: web.Request) -> int | None:
 
 
 def _sorted(
-    org: OrgState, module: str, request: web.Request
+    org: OrgState,
+    module: str,
+    request: web.Request,
+    keep: Callable[[StoredRecord], bool] | None = None,
 ) -> tuple[list[StoredRecord], str, str]:
     sort_by = request.query.get("sort_by", "id")
     sort_order = request.query.get("sort_order", "desc")
@@ -73,6 +76,8 @@ def _sorted(
         records.sort(key=lambda r: r.id)
     else:
         records = list(store.records.values())  # insertion order == id order == Created_Time
+    if keep is not None:
+        records = [r for r in records if keep(r)]
     since = modified_since(request)
     if since is not None:
         inclusive = org.behaviour.if_modified_since_inclusive
@@ -139,13 +144,21 @@ def _token_for(org: OrgState, bound: str, offset: int) -> tuple[str, int]:
     return token, expiry
 
 
-def list_page(request: web.Request, org: OrgState, module: str) -> web.Response:
+def list_page(
+    request: web.Request,
+    org: OrgState,
+    module: str,
+    keep: Callable[[StoredRecord], bool] | None = None,
+    scope: str = "",
+) -> web.Response:
+    """One page of a module's records (``keep``: only these, e.g. the notes of one parent;
+    ``scope`` names that subset in page tokens)."""
     names = wanted_fields(request, org, module, required=True)
     per_page = int_param(request, "per_page", MAX_PER_PAGE, 1, MAX_PER_PAGE)
     q = request.query
     bound = "|".join(
         (
-            module,
+            module + scope,
             ",".join(names),
             q.get("sort_by", "id"),
             q.get("sort_order", "desc"),
@@ -154,7 +167,7 @@ def list_page(request: web.Request, org: OrgState, module: str) -> web.Response:
         )
     )
     offset = _offset(request, org, bound, per_page)
-    records, sort_by, sort_order = _sorted(org, module, request)
+    records, sort_by, sort_order = _sorted(org, module, request, keep)
     if not records:
         return empty(304 if modified_since(request) is not None else 204)
     rows = records[offset : offset + per_page]

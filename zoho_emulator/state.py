@@ -56,6 +56,8 @@ class WriteEvent:
 
 
 WriteListener = Callable[[WriteEvent], None]
+# (parent module, parent ids, what changed: "Notes" | "Attachments") — a related action
+RelatedListener = Callable[[str, tuple[str, ...], str], None]
 
 
 @dataclass
@@ -144,6 +146,7 @@ class OrgState:
         self.page_tokens: dict[str, tuple[str, int, int]] = {}
         self._write_listeners: list[WriteListener] = []
         self._reset_listeners: list[Callable[[], None]] = []
+        self._related_listeners: list[RelatedListener] = []
         self.random = random.Random(zlib.crc32(config.name.encode()))
         self.in_flight = 0
         self._renderers: dict[str, Renderer] = {}
@@ -172,6 +175,17 @@ class OrgState:
 
     def add_write_listener(self, fn: WriteListener) -> None:
         self._write_listeners.append(fn)
+
+    def add_related_listener(self, fn: RelatedListener) -> None:
+        self._related_listeners.append(fn)
+
+    def emit_related(self, module: str, ids: tuple[str, ...], kind: str) -> None:
+        """A note or attachment of these records changed (notify_on_related_action)."""
+        for listener in self._related_listeners:
+            try:
+                listener(module, ids, kind)
+            except Exception:
+                log.exception("related listener failed")
 
     def add_reset_listener(self, fn: Callable[[], None]) -> None:
         self._reset_listeners.append(fn)

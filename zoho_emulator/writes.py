@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from . import subforms
+from . import related, subforms
 from .record_error import RecordError
 from .render import Renderer
 from .state import OrgState, WriteEvent
@@ -249,6 +249,15 @@ class Batch:
             copies = tuple(self.deleted_copies)
             snaps = tuple(self.deleted.values()) if listened else ()
             self._emit("delete", tuple(self.deleted), snaps, lambda: copies)
+        if self.module.api_name == "Notes":
+            self._notes_changed()
+
+    def _notes_changed(self) -> None:
+        """A note written or deleted is a related action on its parent record (related.py)."""
+        written = [*self.touched["insert"].values(), *self.touched["update"].values()]
+        values = [r.values for r in (*written, *self.deleted.values())]
+        for module, ids in related.note_parents(values).items():
+            related.touch_parents(self.org, module, ids, "Notes", self.now_s)
 
     def _emit(
         self,
