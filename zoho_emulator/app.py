@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .admin import admin_routes
+from .attachments import attachment_routes, setup_attachments
 from .bulk_read import bulk_read_routes, setup_bulk_read
 from .config import EmulatorConfig, load_config
 from .coql import coql_routes
@@ -41,6 +42,7 @@ def create_app(state: EmulatorState) -> web.Application:
         if importlib.util.find_spec(module_name) is not None:
             getattr(importlib.import_module(module_name), setup)(app, state)
     setup_bulk_read(app, state)
+    setup_attachments(app, state)
     for version in VERSIONS:
         app.add_routes(bulk_read_routes(f"/crm/bulk/{version}"))
         prefix = f"/crm/{version}"
@@ -48,6 +50,7 @@ def create_app(state: EmulatorState) -> web.Application:
         app.add_routes(search_routes(prefix))
         app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module
         app.add_routes(note_routes(prefix))
+        app.add_routes(attachment_routes(prefix))
         app.add_routes(record_routes(prefix))
     return app
 
