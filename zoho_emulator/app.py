@@ -24,6 +24,7 @@ from .oauth import token_routes
 from .records import record_routes
 from .search import search_routes
 from .state import EmulatorState
+from .tags import tag_routes
 
 VERSIONS = ("v2", "v7", "v8")
 # Components built separately; each exposes setup_<name>(app, state) and is optional here.
@@ -46,6 +47,7 @@ def create_app(state: EmulatorState) -> web.Application:
     for version in VERSIONS:
         app.add_routes(bulk_read_routes(f"/crm/bulk/{version}"))
         prefix = f"/crm/{version}"
+        app.add_routes(tag_routes(prefix))
         app.add_routes(metadata_routes(prefix))
         app.add_routes(search_routes(prefix))
         app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module

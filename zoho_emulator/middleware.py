@@ -56,6 +56,8 @@ async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
         return 1, True  # a heavy call for sub-concurrency (API limits page)
     if not parts or parts[0] in _NOT_RECORDS:
         return 1, False
+    if method == "POST" and parts[-1] in ("add_tags", "remove_tags"):
+        return await _tagging_cost(request, len(parts)), False
     if method in ("POST", "PUT") and len(parts) <= 2:
         raw = await request.read()
         try:
@@ -71,6 +73,20 @@ async def _classify(request: web.Request, threshold: int) -> tuple[int, bool]:
         return 1, True
     heavy = method == "GET" and ("sort_by" in request.query or "cvid" in request.query)
     return 1, heavy
+
+
+async def _tagging_cost(request: web.Request, depth: int) -> int:
+    """add/remove tags: 1 credit per 50 records (reference §7); one record: 1."""
+    if depth == 4:  # /{module}/{id}/actions/add_tags
+        return 1
+    raw = await request.read()
+    try:
+        request[JSON_BODY] = body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return 1
+    ids = body.get("ids") if isinstance(body, dict) else None
+    count = len(ids) if isinstance(ids, list) else len(request.query.get("ids", "").split(","))
+    return max(1, -(-count // 50))
 
 
 async def _latency(org: OrgState) -> None:

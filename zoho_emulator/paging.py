@@ -49,7 +49,7 @@ def wanted_fields(request: web.Request, org: OrgState, module: str, required: bo
             {"param": "fields", "param_name": "fields", "limit": MAX_FIELDS},
         )
     known = org.modules[module].fields
-    return [n for n in dict.fromkeys(names) if n in known or n == "id"]
+    return [n for n in dict.fromkeys(names) if n in known or n in ("id", "Tag")]
 
 
 def modified_since(request: web.Request) -> int | None:

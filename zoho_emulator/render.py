@@ -25,8 +25,10 @@ class Renderer:
         users: Sequence[User],
         stores: Mapping[str, ModuleStore],
         modules: Mapping[str, ModuleDef],
+        tags: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.module = module
+        self._tags = tags if tags is not None else {}
         self._stores = stores
         self._modules = modules
         self._tz = tz
@@ -41,6 +43,7 @@ class Renderer:
             "Modified_Time": lambda rec: self.time(rec.modified_s),
             "Created_By": lambda rec: self.user(rec.created_by),
             "Modified_By": lambda rec: self.user(rec.modified_by),
+            "Tag": self.tag_list,
         }
         self._formats: dict[str, Callable[[Any], Any]] = {}
         for name, fd in module.fields.items():
@@ -86,6 +89,15 @@ class Renderer:
             return {"module": {"api_name": target, "id": module.id}, **shown}
         return shown
 
+    def tag_list(self, rec: StoredRecord) -> list[dict[str, Any]]:
+        """The record's tags as Zoho shows them: ``[{"name", "id", "color_code"}]``, or []."""
+        out = []
+        for tid in rec.values.get("Tag") or ():
+            tag = self._tags.get(tid)
+            if tag is not None:
+                out.append({"name": tag["name"], "id": tid, "color_code": tag["color_code"]})
+        return out
+
     def time(self, epoch_s: int) -> str:
         found = self._times.get(epoch_s)
         if found is None:
@@ -130,6 +142,7 @@ class Renderer:
 
     def full(self, rec: StoredRecord) -> dict[str, Any]:
         out: dict[str, Any] = {name: self.value(rec, name) for name in self.module.fields}
+        out["Tag"] = self.tag_list(rec)
         if self._se_module:
             out[SE_MODULE] = rec.values.get(SE_MODULE)
         out["id"] = rec.id

@@ -149,6 +149,8 @@ class OrgState:
         self._related_listeners: list[RelatedListener] = []
         self.random = random.Random(zlib.crc32(config.name.encode()))
         self.in_flight = 0
+        # tags per module (tags.py): module -> tag id -> {"name", "id", "color_code", ...}
+        self.tags: dict[str, dict[str, dict[str, Any]]] = {}
         self._renderers: dict[str, Renderer] = {}
         self._validators: dict[str, Validator] = {}
 
@@ -156,7 +158,12 @@ class OrgState:
         found = self._renderers.get(module)
         if found is None:
             found = self._renderers[module] = Renderer(
-                self.modules[module], self.tz, self.users, self.stores, self.modules
+                self.modules[module],
+                self.tz,
+                self.users,
+                self.stores,
+                self.modules,
+                self.tags.setdefault(module, {}),
             )
         return found
 
@@ -225,6 +232,8 @@ class OrgState:
         self.credits.clear()
         self._writes.clear()
         self.page_tokens.clear()
+        for tags in self.tags.values():
+            tags.clear()
         self.faults.clear()
         for fn in self._reset_listeners:
             fn()
