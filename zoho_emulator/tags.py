@@ -142,6 +142,8 @@ async def _tag_body(
     body = await read_json(request)
     body = body if isinstance(body, dict) else {}
     items = body.get("tags")
+    if items is None and request.query.get("tag_names"):  # the v2/v2.1 query form
+        items = [{"name": n} for n in request.query["tag_names"].split(",") if n]
     if not isinstance(items, list) or not items:
         raise ApiError(400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": "tags"})
     return items, body

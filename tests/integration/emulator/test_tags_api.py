@@ -93,3 +93,12 @@ async def test_tagging_limits(alpha: Client) -> None:
         "POST", f"/crm/v8/Leads/{a}/actions/add_tags", json={"tags": [{"id": "42"}]}
     )
     assert (status, body["code"]) == (400, "INVALID_DATA")
+
+
+async def test_v2_tag_names_query_form(alpha: Client) -> None:
+    (a,) = await alpha.insert("Leads", {"Last_Name": "A"})
+    status, body, _ = await alpha.call(
+        "POST", f"/crm/v2/Leads/actions/add_tags?ids={a}&tag_names=One,Two"
+    )
+    assert status == 200, body
+    assert [t["name"] for t in body["data"][0]["details"]["tags"]] == ["One", "Two"]
