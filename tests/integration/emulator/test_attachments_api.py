@@ -87,3 +87,13 @@ async def test_oversize_link_and_errors(org: Client) -> None:
     assert (status, body["details"]) == (400, {"resource_path_index": 1})
     status, body, _ = await org.call("POST", base, data=aiohttp.FormData({"other": "1"}))
     assert (status, body["code"]) == (400, "REQUIRED_PARAM_MISSING")
+
+
+async def test_upload_and_delete_are_related_actions_on_the_parent(org: Client) -> None:
+    (lead,) = await org.insert("Leads", {"Last_Name": "Doe"})
+    seen: list[tuple[str, tuple[str, ...], str]] = []
+    org.emu.state.orgs["alpha"].add_related_listener(lambda m, ids, k: seen.append((m, ids, k)))
+    base = f"/crm/v8/Leads/{lead}/Attachments"
+    _, body, _ = await org.call("POST", base, data=_form(b"abc"))
+    await org.call("DELETE", f"{base}/{body['data'][0]['details']['id']}")
+    assert seen == [("Leads", (lead,), "Attachments")] * 2
