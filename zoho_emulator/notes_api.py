@@ -16,7 +16,7 @@ from .keys import ORG
 from .paging import list_page
 from .polymorphic import SE_MODULE
 from .record_error import RecordError
-from .records import _batch, _finish, _trigger, _write_body
+from .records import finish_batch, write_batch, write_body, write_trigger
 from .state import OrgState
 from .store import StoredRecord
 
@@ -74,8 +74,8 @@ async def get_note(request: web.Request) -> web.Response:
 
 async def create_notes(request: web.Request) -> web.Response:
     org, module, rid = parent_of(request)
-    data, body = await _write_body(request)
-    batch = _batch(request, org, NOTES, _trigger(body))
+    data, body = await write_body(request)
+    batch = write_batch(request, org, NOTES, write_trigger(body))
     parent = {"module": {"api_name": module}, "id": rid}
     for i, raw in enumerate(data):
         note = {**raw, "Parent_Id": parent} if isinstance(raw, dict) else raw
@@ -83,7 +83,7 @@ async def create_notes(request: web.Request) -> web.Response:
             note.pop("se_module", None)
             note.pop(SE_MODULE, None)
         batch.insert(note, i)
-    return _finish(batch, 201)
+    return finish_batch(batch, 201)
 
 
 def _not_of_parent(i: int, note_id: Any) -> dict[str, Any]:
@@ -93,8 +93,8 @@ def _not_of_parent(i: int, note_id: Any) -> dict[str, Any]:
 
 async def update_notes(request: web.Request) -> web.Response:
     org, module, rid = parent_of(request)
-    data, body = await _write_body(request)
-    batch = _batch(request, org, NOTES, _trigger(body))
+    data, body = await write_body(request)
+    batch = write_batch(request, org, NOTES, write_trigger(body))
     path_id = request.match_info.get("note_id")
     notes = org.stores[NOTES].records
     for i, raw in enumerate(data):
@@ -105,7 +105,7 @@ async def update_notes(request: web.Request) -> web.Response:
         if isinstance(raw, dict):  # only the title and content of a note change (reference §13)
             raw = {k: v for k, v in raw.items() if k in ("id", "Note_Title", "Note_Content")}
         batch.update(raw, i, path_id if i == 0 else None)
-    return _finish(batch, 200)
+    return finish_batch(batch, 200)
 
 
 def _id_of(raw: Any) -> str | None:
@@ -126,7 +126,7 @@ async def delete_notes(request: web.Request) -> web.Response:
             "the given limit exceeds the maximum",
             {"param": "ids", "param_name": "ids", "limit": 100},
         )
-    batch = _batch(request, org, NOTES, None)
+    batch = write_batch(request, org, NOTES, None)
     notes = org.stores[NOTES].records
     for i, one in enumerate(dict.fromkeys(ids)):
         if one in notes and not _belongs(notes[one], module, rid):
@@ -135,7 +135,7 @@ async def delete_notes(request: web.Request) -> web.Response:
             )
             continue
         batch.delete(one, i)
-    return _finish(batch, 200)
+    return finish_batch(batch, 200)
 
 
 def note_routes(prefix: str) -> list[web.RouteDef]:

@@ -41,7 +41,7 @@ async def get_record(request: web.Request) -> web.Response:
     return json_response({"data": [org.renderer(module).full(record)]})
 
 
-async def _write_body(request: web.Request) -> tuple[list[Any], dict[str, Any]]:
+async def write_body(request: web.Request) -> tuple[list[Any], dict[str, Any]]:
     body = await read_json(request)
     if not isinstance(body, dict) or "data" not in body:
         raise param_missing("data")
@@ -63,7 +63,7 @@ async def _write_body(request: web.Request) -> tuple[list[Any], dict[str, Any]]:
     return data, body
 
 
-def _trigger(body: dict[str, Any]) -> tuple[str, ...] | None:
+def write_trigger(body: dict[str, Any]) -> tuple[str, ...] | None:
     if "trigger" not in body:
         return None
     value = body["trigger"]
@@ -77,7 +77,7 @@ def _trigger(body: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _batch(
+def write_batch(
     request: web.Request, org: OrgState, module: str, trigger: tuple[str, ...] | None
 ) -> Batch:
     batch = Batch(org, module, request[CLIENT_ID], trigger)
@@ -87,38 +87,38 @@ def _batch(
     return batch
 
 
-def _finish(batch: Batch, all_ok: int) -> web.Response:
+def finish_batch(batch: Batch, all_ok: int) -> web.Response:
     batch.emit()
     return json_response({"data": batch.results}, batch.status(all_ok))
 
 
 async def insert_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
-    data, body = await _write_body(request)
-    batch = _batch(request, org, module, _trigger(body))
+    data, body = await write_body(request)
+    batch = write_batch(request, org, module, write_trigger(body))
     for i, raw in enumerate(data):
         batch.insert(raw, i)
-    return _finish(batch, 201)
+    return finish_batch(batch, 201)
 
 
 async def update_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
-    data, body = await _write_body(request)
-    batch = _batch(request, org, module, _trigger(body))
+    data, body = await write_body(request)
+    batch = write_batch(request, org, module, write_trigger(body))
     rid = request.match_info.get("id")
     for i, raw in enumerate(data):
         batch.update(raw, i, rid if i == 0 else None)
-    return _finish(batch, 200)
+    return finish_batch(batch, 200)
 
 
 async def upsert_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
-    data, body = await _write_body(request)
+    data, body = await write_body(request)
     check_fields = _check_fields(org, module, body.get("duplicate_check_fields"))
-    batch = _batch(request, org, module, _trigger(body))
+    batch = write_batch(request, org, module, write_trigger(body))
     for i, raw in enumerate(data):
         batch.upsert(raw, i, check_fields)
-    return _finish(batch, org.behaviour.upsert_success_status)
+    return finish_batch(batch, org.behaviour.upsert_success_status)
 
 
 def _check_fields(org: OrgState, module: str, given: Any) -> list[str]:
@@ -163,10 +163,10 @@ async def delete_records(request: web.Request) -> web.Response:
                 {"param": "ids", "param_name": "ids", "limit": MAX_WRITE},
             )
     wf = request.query.get("wf_trigger", "true").lower()
-    batch = _batch(request, org, module, () if wf == "false" else None)
+    batch = write_batch(request, org, module, () if wf == "false" else None)
     for i, one in enumerate(dict.fromkeys(ids)):
         batch.delete(one, i)
-    return _finish(batch, 200)
+    return finish_batch(batch, 200)
 
 
 async def count_records(request: web.Request) -> web.Response:
