@@ -18,6 +18,7 @@ from .http import ApiError, empty, json_response, param_missing
 from .keys import ORG
 from .paging import int_param
 from .record_error import RecordError
+from .records import module_of
 from .related import touch_parents
 from .state import EmulatorState, OrgState
 
@@ -51,15 +52,8 @@ def _files(request: web.Request) -> dict[str, Attachment]:
 
 
 def _parent(request: web.Request) -> tuple[OrgState, str, str]:
-    org: OrgState = request[ORG]
-    module, rid = request.match_info["module"], request.match_info["id"]
-    if module not in org.modules:
-        raise ApiError(
-            400,
-            "INVALID_MODULE",
-            "the module name given seems to be invalid",
-            {"resource_path_index": 0},
-        )
+    org, module = module_of(request)
+    rid = request.match_info["id"]
     if rid not in org.stores[module].records:
         raise ApiError(
             400,

@@ -12,6 +12,7 @@ from aiohttp import web
 from .http import ApiError, json_response, param_missing, read_json
 from .keys import CLIENT_ID, ORG
 from .record_error import RecordError
+from .records import module_of
 from .state import OrgState, WriteEvent
 
 MAX_IDS = 500
@@ -177,15 +178,7 @@ def _resolve(org: OrgState, module: str, items: list[Any], adding: bool) -> list
 
 
 async def _tagging(request: web.Request, adding: bool) -> web.Response:
-    org: OrgState = request[ORG]
-    module = request.match_info["module"]
-    if module not in org.modules:
-        raise ApiError(
-            400,
-            "INVALID_MODULE",
-            "the module name given seems to be invalid",
-            {"resource_path_index": 0},
-        )
+    org, module = module_of(request)
     items, body = await _tag_body(request, org, module)
     one = request.match_info.get("id")
     if one is not None:
