@@ -37,6 +37,7 @@ from .metrics import ZohoMetrics
 from .notifications import WatchAPI
 from .query import QueryAPI
 from .records import RecordsAPI
+from .related import RelatedAPI
 from .transport import ZohoTransport
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class OrgConnection:
         return self.daily_credit_budget or edition_daily_credits(self.edition)
 
 
-class ZohoClient(RecordsAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI):
+class ZohoClient(RecordsAPI, RelatedAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI):
     def __init__(
         self,
         connection: OrgConnection,

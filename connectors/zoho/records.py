@@ -48,7 +48,7 @@ def zoho_datetime(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _data(response: Response) -> list[Record]:
+def response_data(response: Response) -> list[Record]:
     body = response.body
     if response.status in (204, 304) or not isinstance(body, dict):
         return []
@@ -56,7 +56,7 @@ def _data(response: Response) -> list[Record]:
     return data if isinstance(data, list) else []
 
 
-def _info(response: Response) -> Mapping[str, Any]:
+def response_info(response: Response) -> Mapping[str, Any]:
     body = response.body
     info = body.get("info") if isinstance(body, dict) else None
     return info if isinstance(info, dict) else {}
@@ -126,7 +126,7 @@ class RecordsAPI:
                     retry=retry,
                 )
             )
-            for record in _data(response):
+            for record in response_data(response):
                 merged.setdefault(str(record.get("id")), {}).update(record)
         return list(merged.values())
 
@@ -163,9 +163,9 @@ class RecordsAPI:
                 priority=priority,
             )
             response = await self._transport.call(call)
-            for record in _data(response):
+            for record in response_data(response):
                 yield record
-            info = _info(response)
+            info = response_info(response)
             if not info.get("more_records"):
                 return
             page, token = page + 1, _next_token(info, page)
@@ -193,10 +193,10 @@ class RecordsAPI:
                 priority=priority,
             )
             response = await self._transport.call(call)
-            for item in _data(response):
+            for item in response_data(response):
                 if _deleted_at_or_after(item, since):
                     yield _deleted(item)
-            if not _info(response).get("more_records"):
+            if not response_info(response).get("more_records"):
                 return
             page += 1
 
