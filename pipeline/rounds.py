@@ -27,19 +27,14 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
-from connectors.zoho import ZohoClient, ZohoError
+from connectors.zoho import ZohoError
 from orgsync_kernel.events import Change, Hint
-from orgsync_kernel.settings import Settings
-from pipeline.metrics import PipelineMetrics
-from pipeline.processor import Processor
 from pipeline.round import Batches, Round, RoundSteps
-from pipeline.store import PipelineState
-from pipeline.targets import TargetWriter
 
 log = logging.getLogger(__name__)
 ROUND_MAX = 2000
@@ -74,26 +69,14 @@ class Completing:
 
 
 class RoundLoop:
-    def __init__(
-        self,
-        settings: Settings,
-        clients: Mapping[str, ZohoClient],
-        processor: Processor,
-        state: PipelineState,
-        producer: AIOKafkaProducer,
-        writers: Mapping[str, TargetWriter],
-        metrics: PipelineMetrics,
-    ) -> None:
+    def __init__(self, steps: RoundSteps) -> None:
         """Build it inside the running event loop (aiokafka clients bind to it)."""
-        self.settings = settings
-        self.topics = settings.topics
-        self.clients = clients
-        self.processor = processor
-        self.state = state
-        self.writers = writers
-        self.steps = RoundSteps(settings, clients, processor, state, producer, writers, metrics)
+        self.steps = steps
+        self.settings = steps.settings
+        self.topics = steps.topics
+        self.state = steps.state
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=state.bootstrap,
+            bootstrap_servers=steps.state.bootstrap,
             group_id=self.topics.rounds_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -252,10 +235,10 @@ class RoundLoop:
         """After a rebalance: queues are checked again, and this worker takes the share of
         each org's API slots that its share of the partitions gives (Zoho counts them per
         app, and every worker uses the same one)."""
-        for writer in self.writers.values():
+        for writer in self.steps.writers.values():
             writer.recheck()
         fraction = owned / self.settings.kafka.partitions
-        for client in self.clients.values():
+        for client in self.steps.clients.values():
             await client.limiter.share(fraction)
 
 

@@ -22,6 +22,7 @@ from orgsync_kernel.settings import Settings
 from pipeline.agents import target_sink
 from pipeline.metrics import PipelineMetrics
 from pipeline.processor import Metadata, Processor
+from pipeline.round import RoundSteps
 from pipeline.rounds import RoundLoop
 from pipeline.store import PipelineState
 from pipeline.targets import TargetWriter
@@ -69,7 +70,9 @@ class HotPath(mode.Service):
             )
             for org in settings.targets
         }
-        return RoundLoop(settings, clients, processor, store, producer, writers, self.metrics)
+        return RoundLoop(
+            RoundSteps(settings, clients, processor, store, producer, writers, self.metrics)
+        )
 
     async def _produce(self, topic: str, key: str, value: faust.Record) -> Awaitable[Any]:
         assert self.producer is not None
@@ -101,7 +104,7 @@ class HotPath(mode.Service):
         await self.producer.start()
         await self.store.start(self.producer)
         self.rounds = self._round_loop(self.producer)
-        await self.rounds.processor.metadata.warm(self.settings)
+        await self.rounds.steps.processor.metadata.warm(self.settings)
         return self.rounds
 
     async def on_stop(self) -> None:
