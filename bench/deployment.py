@@ -214,25 +214,7 @@ class Orgsync(Worker):
         self.starts = 0
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orgsync.cli",
-                "run",
-                "--config",
-                str(self.config),
-                "--role",
-                self.role,
-                "--log-level",
-                "info",
-            ],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        super().start()
         self.starts += 1
 
     @property
@@ -391,8 +373,10 @@ async def until(check: Any, within: float, what: str, procs: Iterable[Orgsync] =
 # --- load ----------------------------------------------------------------------------------------
 
 
-async def patient_client(emu: Emulator, org: str, session: aiohttp.ClientSession) -> ZohoClient:
-    """The test's own writer: retries long enough to get through the injected faults."""
+async def emulator_client(
+    emu: Emulator, org: str, session: aiohttp.ClientSession, backoff: BackoffPolicy
+) -> ZohoClient:
+    """A started client of an emulated org (the credentials `org_config` gives it)."""
     conn = OrgConnection(
         name=org,
         dc="in" if org == "src" else "us",
@@ -403,11 +387,16 @@ async def patient_client(emu: Emulator, org: str, session: aiohttp.ClientSession
         accounts_url=emu.url,
         api_url=emu.url,
     )
-    zoho = ZohoClient(
-        conn, session=session, backoff=BackoffPolicy(max_attempts=12, base=0.05, cap=0.5)
-    )
+    zoho = ZohoClient(conn, session=session, backoff=backoff)
     await zoho.start()
     return zoho
+
+
+async def patient_client(emu: Emulator, org: str, session: aiohttp.ClientSession) -> ZohoClient:
+    """The test's own writer: retries long enough to get through the injected faults."""
+    return await emulator_client(
+        emu, org, session, BackoffPolicy(max_attempts=12, base=0.05, cap=0.5)
+    )
 
 
 def account(n: int, tier: str | None = "gold") -> dict[str, Any]:

@@ -15,8 +15,15 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.deployment import SECRET, Worker, org_config, target_modules, worker_env, write_config
-from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient
+from bench.deployment import (
+    Worker,
+    emulator_client,
+    org_config,
+    target_modules,
+    worker_env,
+    write_config,
+)
+from connectors.zoho import BackoffPolicy, ZohoClient
 from orgsync_kernel.events import DeadLetter, Hint
 from zoho_emulator import Emulator
 
@@ -53,21 +60,9 @@ def calls(emu: Emulator, org: str, method_path: str) -> int:
 
 
 async def client(emu: Emulator, name: str, session: aiohttp.ClientSession) -> ZohoClient:
-    conn = OrgConnection(
-        name=name,
-        dc="in" if name == "src" else "us",
-        edition="enterprise",
-        client_id=f"1000.{name.upper()}",
-        client_secret=SECRET,
-        refresh_token=f"1000.refresh.{name}.{SECRET}",
-        accounts_url=emu.url,
-        api_url=emu.url,
+    return await emulator_client(
+        emu, name, session, BackoffPolicy(max_attempts=3, base=0.01, cap=0.05)
     )
-    zoho = ZohoClient(
-        conn, session=session, backoff=BackoffPolicy(max_attempts=3, base=0.01, cap=0.05)
-    )
-    await zoho.start()
-    return zoho
 
 
 async def send_hints(
