@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from dataclasses import replace
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from orgsync_kernel.events import DeadLetter
+from orgsync_kernel.events import DeadLetter, dead_letter
 from zoho_emulator import Emulator
 
 
@@ -33,18 +31,10 @@ def letter(
     message: str = "no mapping for the value",
     failed_at: float | None = None,
 ) -> DeadLetter:
-    return DeadLetter(
-        id=uuid.uuid4().hex,
-        route=route,
-        stage=stage,
-        key=key,
-        record=record,
-        code=code,
-        message=message,
-        details={},
-        attempts=1,
-        failed_at=failed_at or time.time(),
-    )
+    made = dead_letter(route, stage, key, record, code, message)
+    if failed_at is not None:
+        made.failed_at = failed_at
+    return made
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, *letters: DeadLetter) -> None:
