@@ -28,6 +28,7 @@ from connectors.kafka import ensure_topics
 WINDOW_SECONDS = 24 * 3600
 BUCKET_SECONDS = 60
 PUBLISH_SECONDS = 5.0
+OTHERS_KEPT_SECONDS = 1.0
 
 
 class OrgShare:
@@ -60,6 +61,7 @@ class CreditShare:
         self.own: dict[str, dict[int, int]] = {}  # org -> minute -> credits
         self._dirty: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._others: dict[str, tuple[float, int]] = {}  # org -> (when summed, sum)
 
     def for_org(self, org: str) -> OrgShare:
         return OrgShare(self, org)
@@ -71,7 +73,17 @@ class CreditShare:
         self._dirty.add(org)
 
     def others(self, org: str) -> int:
-        """Credits the other processes spent in this org within the window."""
+        """Credits the other processes spent in this org within the window. Every API call
+        asks, and the others publish every few seconds: the sum is kept for a second."""
+        now = self.clock()
+        kept = self._others.get(org)
+        if kept is not None and now - kept[0] < OTHERS_KEPT_SECONDS:
+            return kept[1]
+        total = self._sum_others(org)
+        self._others[org] = (now, total)
+        return total
+
+    def _sum_others(self, org: str) -> int:
         oldest = (int(self.clock()) - WINDOW_SECONDS) // BUCKET_SECONDS
         mine = f"{org}|{self.process}"
         total = 0
