@@ -10,6 +10,10 @@ from typing import Any
 
 import orjson
 
+# Keys of a subform row or line tax that Zoho assigns or computes: not content (reference §16).
+_ROW_BOOKKEEPING = frozenset(
+    {"id", "Sequence_Number", "Total", "Total_After_Discount", "Net_Total", "Tax", "value"}
+)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 
 
@@ -17,7 +21,8 @@ def content_hash(mapped: Mapping[str, Any]) -> str:
     """A stable hash of mapped record content, equal for equal content however Zoho shapes it.
 
     Lookups compare by id only (`{"id", "name"}` == `{"id"}`), date-times as instants,
-    integral floats as integers, and lists of strings (multi-select picklists) as sets.
+    integral floats as integers, lists of strings (multi-select picklists) as sets, and
+    subform rows by what they hold (not their ids, computed totals or empty fields).
     """
     top = {str(key): _canonical(value) for key, value in mapped.items()}
     canonical = orjson.dumps(top, option=orjson.OPT_SORT_KEYS)
@@ -40,13 +45,21 @@ def _canonical(value: Any) -> Any:
             return {"id": str(value["id"])}
         return {str(k): _canonical(v) for k, v in value.items() if not str(k).startswith("$")}
     if isinstance(value, list | tuple):
-        items = [_canonical(item) for item in value]
+        items = [_row(item) if isinstance(item, Mapping) else _canonical(item) for item in value]
         return sorted(items) if all(isinstance(item, str) for item in items) else items
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     if isinstance(value, str) and _DATETIME.fullmatch(value):
         return _utc(value)
     return value
+
+
+def _row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        str(k): _canonical(v)
+        for k, v in row.items()
+        if v is not None and v != [] and k not in _ROW_BOOKKEEPING and not str(k).startswith("$")
+    }
 
 
 def _utc(text: str) -> str:

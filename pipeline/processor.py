@@ -23,7 +23,7 @@ from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, Verdict, decide
 from pipeline.state import changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
-    FieldMeta,
+    FieldIndex,
     MissingParent,
     Rejected,
     TransformContext,
@@ -73,10 +73,10 @@ class Metadata:
         self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
         self._recent: dict[tuple[str, ...], tuple[float, list[dict[str, Any]]]] = {}
 
-    async def fields(self, org: str, module: str) -> dict[str, FieldMeta]:
+    async def fields(self, org: str, module: str) -> FieldIndex:
         key = ("fields", org, module)
         raw = await self._ask(key, lambda: self._clients[org].fields(module))
-        index: dict[str, FieldMeta] = self._view(key, raw, field_index)
+        index: FieldIndex = self._view(key, raw, field_index)
         return index
 
     async def users(self, org: str) -> UserDirectory:
@@ -284,11 +284,17 @@ class Processor:
         def resolve(parent_module: str, source_id: str) -> str | None:
             return self.links.get(link_key(route.source, parent_module, source_id, route.target))
 
+        fields = await self.metadata.fields(route.target, target_module)
+        rows = {
+            subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
+            for subform in fields.subforms
+        }
         return TransformContext.for_route(
             route,
             module,
-            await self.metadata.fields(route.target, target_module),
+            fields,
             await self.metadata.users(route.source),
             await self.metadata.users(route.target),
             resolve,
+            rows,
         )

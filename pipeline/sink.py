@@ -30,8 +30,10 @@ from connectors.zoho import (
 )
 from orgsync_kernel.events import DeadLetter, Write, dead_letter, parse_instant, record_key
 from orgsync_kernel.settings import Route, SinkSettings
+from pipeline import row_links
 from pipeline.linking import Resolution, find_existing
 from pipeline.metrics import PipelineMetrics
+from pipeline.row_links import outgoing, removal, rows_key, settle, subforms
 from pipeline.state import link_key, written
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ class TargetClient(Protocol):
     async def query(
         self, select: str, *, limit: int, offset: int = 0, retry: BackoffPolicy | None = None
     ) -> tuple[list[dict[str, Any]], bool]: ...
+
+    async def get_record(
+        self, module: str, record_id: str, *, retry: BackoffPolicy | None = None
+    ) -> dict[str, Any] | None: ...
 
     async def delete(
         self,
@@ -202,15 +208,19 @@ class TargetSink:
             except ZohoError as error:
                 return dead + [self._dead(w, _failure(error), attempt) for w in pending]
             retry: list[Write] = []
+            with_rows: list[tuple[Write, WriteOutcome]] = []
             for write, outcome in zip(pending, outcomes, strict=True):
                 if outcome.ok or already_deleted(write, outcome):
                     self._succeeded(write, outcome)
+                    if write.operation == "upsert" and subforms(write.record):
+                        with_rows.append((write, outcome))
                 elif outcome.retryable and direct:
                     raise Deferred(outcome.code)
                 elif outcome.retryable and attempt < self.settings.max_attempts:
                     retry.append(write)
                 else:
                     dead.append(self._dead(write, _outcome_failure(outcome), attempt))
+            await asyncio.gather(*(self._settle_rows(w, o) for w, o in with_rows))
             pending = retry
             if pending:
                 await self._wait(attempt, None, len(pending))
@@ -224,7 +234,7 @@ class TargetSink:
             return await self.client.delete(
                 first.target_module, ids, wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT
             )
-        rows = [w.record for w in writes]
+        rows = [self._outgoing(w) for w in writes]
         return await self.client.upsert(
             first.target_module,
             rows,
@@ -238,10 +248,35 @@ class TargetSink:
         route = self.routes[writes[0].route]
         return await self.client.update(
             writes[0].target_module,
-            [w.record for w in writes],
+            [self._outgoing(w) for w in writes],
             trigger=list(route.trigger),
             retry=SINGLE_ATTEMPT,
         )
+
+    def _outgoing(self, write: Write) -> dict[str, Any]:
+        if not subforms(write.record):
+            return write.record
+        key = rows_key(write.source_org, write.source_module, write.source_id, self.org)
+        return outgoing(write.record, row_links.load(self.links.get(key)))
+
+    async def _settle_rows(self, write: Write, outcome: WriteOutcome) -> None:
+        """After a write with subform rows: learn the new rows' target ids from the record
+        read back, and remove stray copies (pipeline/row_links.py). When Zoho cannot answer,
+        the row map stays as it was and the record's next write settles it."""
+        target_id = str(outcome.id)
+        key = rows_key(write.source_org, write.source_module, write.source_id, self.org)
+        try:
+            target = await self.client.get_record(write.target_module, target_id) or {}
+            settled = settle(write.record, row_links.load(self.links.get(key)), target)
+            if settled.strays:
+                await self.client.update(write.target_module, [removal(target_id, settled.strays)])
+        except ZohoError as error:
+            log.warning("row ids not settled key=%s error=%s", write.key, error.zoho_code)
+            return
+        self.links[key] = row_links.dump(settled.rows)
+        if self.routed_back:
+            back = rows_key(self.org, write.target_module, target_id, write.source_org)
+            self.links[back] = row_links.dump(row_links.reverse(settled.rows))
 
     async def _wait(self, attempt: int, error: RetryableError | None, count: int) -> None:
         delay = self._backoff.delay(attempt, retry_after=error.retry_after if error else None)

@@ -9,12 +9,40 @@ users, the id map) comes in as data through `TransformContext`; nothing here doe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from orgsync_kernel.settings import ModuleRoute, Route
+from orgsync_kernel.settings import ModuleRoute
 from pipeline.content import content_hash
+from pipeline.lookups import DROP, SE_MODULE, ParentRef, Polymorphic, map_lookup, map_rows
+from pipeline.mapping_context import (
+    NOT_COPYABLE_TYPES,
+    FieldIndex,
+    FieldMeta,
+    IdResolver,
+    TransformContext,
+    UserDirectory,
+    field_index,
+)
+
+__all__ = [
+    "NOT_COPYABLE_TYPES",
+    "SYSTEM_FIELDS",
+    "SYSTEM_UNIQUE_FIELDS",
+    "FieldIndex",
+    "FieldMeta",
+    "IdResolver",
+    "MissingParent",
+    "ParentRef",
+    "Rejected",
+    "TargetRecord",
+    "TransformContext",
+    "UserDirectory",
+    "field_index",
+    "match_uses_source_id",
+    "transform",
+]
 
 # Never copied between orgs, whatever the metadata says (reference section 3).
 SYSTEM_FIELDS = frozenset(
@@ -43,23 +71,6 @@ SYSTEM_FIELDS = frozenset(
         "Data_Processing_Basis_Details",
     }
 )
-# Data types whose values are computed by Zoho or hold org-specific ids we cannot translate.
-NOT_COPYABLE_TYPES = frozenset(
-    {
-        "formula",
-        "autonumber",
-        "rollup_summary",
-        "subform",
-        "fileupload",
-        "imageupload",
-        "profileimage",
-        "multiselectlookup",
-        "multiuserlookup",
-        "multi_module_lookup",
-        "consent_lookup",
-        "layout",
-    }
-)
 # The field Zoho itself checks for duplicates per module (reference section 2.3): a natural key.
 SYSTEM_UNIQUE_FIELDS: Mapping[str, str] = {
     "Leads": "Email",
@@ -81,108 +92,6 @@ _NATURAL_EVERYWHERE = frozenset({"Email", "Name"})
 
 
 @dataclass(frozen=True)
-class FieldMeta:
-    """What the transform needs to know about one target field (from `/settings/fields`)."""
-
-    api_name: str
-    data_type: str = "text"
-    read_only: bool = False
-    lookup_module: str | None = None
-
-    @classmethod
-    def from_zoho(cls, meta: Mapping[str, Any]) -> FieldMeta:
-        lookup = meta.get("lookup") or {}
-        module = lookup.get("module") if isinstance(lookup, Mapping) else None
-        return cls(
-            api_name=str(meta["api_name"]),
-            data_type=str(meta.get("data_type") or "text"),
-            read_only=bool(meta.get("read_only") or meta.get("field_read_only")),
-            lookup_module=module.get("api_name") if isinstance(module, Mapping) else None,
-        )
-
-    @property
-    def writable(self) -> bool:
-        return not self.read_only and self.data_type not in NOT_COPYABLE_TYPES
-
-
-def field_index(fields: Iterable[Mapping[str, Any]]) -> dict[str, FieldMeta]:
-    """Index Zoho field metadata (the `fields` list of `/settings/fields`) by API name."""
-    return {meta.api_name: meta for meta in map(FieldMeta.from_zoho, fields)}
-
-
-@dataclass(frozen=True)
-class UserDirectory:
-    """One org's users: e-mail by user id, and id by lower-cased e-mail for active users."""
-
-    emails_by_id: Mapping[str, str] = field(default_factory=dict)
-    ids_by_email: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_users(cls, users: Iterable[Mapping[str, Any]]) -> UserDirectory:
-        emails: dict[str, str] = {}
-        ids: dict[str, str] = {}
-        for user in users:
-            user_id, email = user.get("id"), user.get("email")
-            if user_id is None or not isinstance(email, str) or not email:
-                continue
-            emails[str(user_id)] = email.lower()
-            if user.get("status", "active") == "active":
-                ids.setdefault(email.lower(), str(user_id))
-        return cls(emails, ids)
-
-    def email_of(self, user: Any) -> str | None:
-        """The e-mail of a user value (`{"id", "name", "email"}`), from the value or by its id."""
-        if not isinstance(user, Mapping):
-            return None
-        email = user.get("email")
-        if isinstance(email, str) and email:
-            return email.lower()
-        return self.emails_by_id.get(str(user.get("id")))
-
-    def id_for(self, email: str | None) -> str | None:
-        return self.ids_by_email.get(email.lower()) if email else None
-
-
-IdResolver = Callable[[str, str], str | None] | Mapping[tuple[str, str], str]
-
-
-@dataclass(frozen=True)
-class TransformContext:
-    """Everything one transform reads besides the record and its module's route settings.
-
-    `resolve_id(source_module, source_id)` (or a mapping keyed by that pair) gives the id of the
-    corresponding record in the target org. `parent_modules` maps a target module to the source
-    module this route syncs into it; a lookup to any other module cannot be translated and is
-    left out.
-    """
-
-    source_module: str
-    target_fields: Mapping[str, FieldMeta]
-    source_users: UserDirectory
-    target_users: UserDirectory
-    resolve_id: IdResolver
-    parent_modules: Mapping[str, str]
-
-    @classmethod
-    def for_route(
-        cls,
-        route: Route,
-        source_module: str,
-        target_fields: Mapping[str, FieldMeta],
-        source_users: UserDirectory,
-        target_users: UserDirectory,
-        resolve_id: IdResolver,
-    ) -> TransformContext:
-        parents = {route.target_module(module): module for module in route.modules}
-        return cls(source_module, target_fields, source_users, target_users, resolve_id, parents)
-
-    def target_id(self, module: str, source_id: str) -> str | None:
-        if isinstance(self.resolve_id, Mapping):
-            return self.resolve_id.get((module, source_id))
-        return self.resolve_id(module, source_id)
-
-
-@dataclass(frozen=True)
 class TargetRecord:
     module: str
     data: dict[str, Any]
@@ -197,13 +106,6 @@ class TargetRecord:
 @dataclass(frozen=True)
 class Rejected:
     reason: str
-
-
-@dataclass(frozen=True)
-class ParentRef:
-    module: str
-    source_id: str
-    field: str
 
 
 @dataclass(frozen=True)
@@ -222,7 +124,6 @@ class MissingParent:
 
 
 TransformResult = TargetRecord | Rejected | MissingParent
-_DROP = object()
 
 
 def transform(
@@ -320,51 +221,36 @@ def _map_fields(
         if destination is None:
             continue
         target_field, meta = destination
-        value = _map_value(source_field, record[source_field], meta, route, context, parents)
-        if value is not _DROP:
+        value = _map_value(source_field, record, meta, route, context, parents)
+        if isinstance(value, Polymorphic):
+            data[target_field] = value.value
+            if value.se_module:
+                data[SE_MODULE] = value.se_module
+        elif value is not DROP:
             data[target_field] = value
     return data, parents
 
 
 def _map_value(
     source_field: str,
-    value: Any,
+    record: Mapping[str, Any],
     meta: FieldMeta,
     route: ModuleRoute,
     context: TransformContext,
     parents: list[ParentRef],
 ) -> Any:
+    value = record[source_field]
     if meta.data_type == "lookup" or source_field in route.lookups:
-        return _map_lookup(source_field, value, meta, route, context, parents)
+        return map_lookup(source_field, value, record, meta, route, context, parents)
+    if meta.data_type == "subform":
+        rows = context.row_fields.get(meta.api_name)
+        return map_rows(source_field, value, rows, context, parents)
     if value is None:
         return None
     if meta.data_type in ("ownerlookup", "userlookup"):
         user_id = context.target_users.id_for(context.source_users.email_of(value))
-        return {"id": user_id} if user_id else _DROP
+        return {"id": user_id} if user_id else DROP
     return _map_values(value, route.values.get(source_field))
-
-
-def _map_lookup(
-    source_field: str,
-    value: Any,
-    meta: FieldMeta,
-    route: ModuleRoute,
-    context: TransformContext,
-    parents: list[ParentRef],
-) -> Any:
-    source_id = value.get("id") if isinstance(value, Mapping) else value
-    parent_module = route.lookups.get(source_field) or context.parent_modules.get(
-        meta.lookup_module or ""
-    )
-    if parent_module is None or isinstance(source_id, Mapping | list):
-        return _DROP  # a module this route does not sync: its ids mean nothing in the target
-    if source_id is None or source_id == "":
-        return None
-    target_id = context.target_id(parent_module, str(source_id))
-    if target_id is None:
-        parents.append(ParentRef(parent_module, str(source_id), source_field))
-        return _DROP
-    return {"id": target_id}
 
 
 def _map_values(value: Any, mapping: Mapping[str, str] | None) -> Any:

@@ -121,7 +121,10 @@ class Backfill:
             )
             for n in range(0, len(page.rows), PAGE):
                 chunk = page.rows[n : n + PAGE]
-                await self._publish([typed(row, kinds) for row in chunk])
+                rows = [typed(row, kinds) for row in chunk]
+                await self._publish(
+                    await self.client.complete_rows(self.module, rows, priority=Priority.LOW)
+                )
                 state.done += len(chunk)
                 if n + PAGE < len(page.rows):
                     self.on_progress(self._progress(state, started, before))
@@ -159,7 +162,7 @@ class Backfill:
 
     async def _full(self, records: list[Record], fields: Sequence[str] | None) -> list[Record]:
         if fields is not None or not records:
-            return records
+            return await self.client.complete_rows(self.module, records, priority=Priority.LOW)
         ids = [str(r.get("id")) for r in records]
         return await self.client.get_by_ids(self.module, ids, priority=Priority.LOW)
 

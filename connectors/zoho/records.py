@@ -8,10 +8,10 @@ run chunks in order so a record's updates reach Zoho in the order given.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .limits import BackoffPolicy, Priority, write_credits
 from .outcomes import Action, WriteOutcome, parse_write_response
@@ -20,11 +20,14 @@ from .transport import Call, Response, ZohoTransport
 MAX_IDS = 100
 MAX_RECORDS = 100
 MAX_FIELDS = 50
+# Field types whose values only a single-record GET shows (reference §2.2, §16).
+SINGLE_RECORD_TYPES = frozenset({"subform", "multiselectlookup"})
 PER_PAGE = 200
 DISCRETE_PAGES = 10  # page=1..10 reach 2,000 records; page_token goes beyond
 HEAVY_WRITE = 10  # writes of more than 10 records count against the sub-concurrency
 
 Record = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class RecordsAPI:
             self, module: str, priority: Priority = Priority.LIVE
         ) -> list[str]: ...
 
+        async def fields(
+            self, module: str, priority: Priority = Priority.LIVE
+        ) -> list[dict[str, Any]]: ...
+
     async def _fields_param(
         self, module: str, fields: Sequence[str] | None, priority: Priority
     ) -> list[str]:
@@ -95,15 +102,49 @@ class RecordsAPI:
             return []
         groups = await self._fields_param(module, fields, priority)
         chunks = chunked(unique, MAX_IDS)
-        try:
-            async with asyncio.TaskGroup() as tasks:  # one chunk fails: the others stop
-                futures = [
-                    tasks.create_task(self._get_chunk(module, c, groups, priority, retry))
-                    for c in chunks
-                ]
-        except ExceptionGroup as group:
-            raise group.exceptions[0] from None  # callers branch on the typed ZohoError
-        return [record for future in futures for record in future.result()]
+        read = await _all(self._get_chunk(module, c, groups, priority, retry) for c in chunks)
+        found = [record for chunk in read for record in chunk]
+        return await self.complete_rows(module, found, fields, priority=priority, retry=retry)
+
+    async def get_record(
+        self,
+        module: str,
+        record_id: str,
+        *,
+        priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
+    ) -> Record | None:
+        """One record with everything, subform rows included (``GET /{module}/{id}``)."""
+        call = Call("GET", f"/{module}/{record_id}", "records.get", priority=priority, retry=retry)
+        data = response_data(await self._transport.call(call))
+        return data[0] if data else None
+
+    async def complete_rows(
+        self,
+        module: str,
+        records: list[Record],
+        fields: Sequence[str] | None = None,
+        *,
+        priority: Priority = Priority.LIVE,
+        retry: BackoffPolicy | None = None,
+    ) -> list[Record]:
+        """``records`` with their subform rows (of ``fields``, default all): in a module that
+        has subforms, each record is read once more alone, the only read that shows them
+        (one call per record)."""
+        names = [
+            str(f["api_name"])
+            for f in await self.fields(module, priority)
+            if f.get("data_type") in SINGLE_RECORD_TYPES and (not fields or f["api_name"] in fields)
+        ]
+        if not names or not records:
+            return records
+        alone = await _all(
+            self.get_record(module, str(r.get("id")), priority=priority, retry=retry)
+            for r in records
+        )
+        for record, full in zip(records, alone, strict=True):
+            record.update({name: (full or {}).get(name) for name in names})
+        return records
 
     async def _get_chunk(
         self,
@@ -306,6 +347,17 @@ class RecordsAPI:
             response = await self._transport.call(call)
             outcomes += parse_write_response(response.body, len(chunk), action)
         return outcomes
+
+
+async def _all(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Every call's result, in order; when one fails the others stop and its error is raised
+    (callers branch on the typed ZohoError, not on a group)."""
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            running = [tasks.create_task(call) for call in calls]
+    except ExceptionGroup as group:
+        raise group.exceptions[0] from None
+    return [task.result() for task in running]
 
 
 def _next_token(info: Mapping[str, Any], page: int) -> str | None:

@@ -1,0 +1,124 @@
+"""The whole record (issue 17): a Quote's line items over Products, an activity's What_Id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from bench.deployment import ORIGIN, ORIGIN_FIELD, org_config, records, target_modules
+from orgsync_kernel.topics import Topics
+from tests.support.pipeline import client, send_hints, wait_until
+from zoho_emulator import Emulator
+
+SYNCED = ("Products", "Quotes", "Deals", "Tasks")
+BY_SOURCE_ID = {"match_field": ORIGIN}
+ROUTE: dict[str, Any] = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {module: BY_SOURCE_ID for module in SYNCED},
+}
+
+
+@pytest.fixture
+def emulator_orgs() -> dict[str, Any]:
+    def modules() -> dict[str, Any]:
+        return {**target_modules(), **{m: {"fields": [ORIGIN_FIELD]} for m in SYNCED}}
+
+    return {"src": org_config("src", "in", modules()), "tgt": org_config("tgt", "us", modules())}
+
+
+def by_origin(emu: Emulator, module: str) -> dict[str, dict[str, Any]]:
+    return {str(r[ORIGIN]): r for r in records(emu, "tgt", module) if r.get(ORIGIN)}
+
+
+def rows_by_product(quote: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["Product_Name"]["id"]: row for row in quote.get("Quoted_Items") or ()}
+
+
+async def test_a_quote_arrives_with_its_line_items_and_an_edited_row_stays_that_row(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    worker = make_worker([ROUTE])
+    worker.start()
+    src = await client(emu, "src", session)
+    hints = Topics(unique_name).hints
+    products = [
+        str(o.id)
+        for o in await src.insert(
+            "Products", [{"Product_Name": f"Widget {n}", "Unit_Price": 10.0 * n} for n in (1, 2, 3)]
+        )
+    ]
+    items = [
+        {"Product_Name": {"id": p}, "Quantity": n + 1, "List_Price": 100.0, "Discount": 5.0 * n}
+        for n, p in enumerate(products)
+    ]
+    quote = str((await src.insert("Quotes", [{"Subject": "Q-1", "Quoted_Items": items}]))[0].id)
+    # Only the Quote is hinted: its Products are fetched and linked first.
+    await send_hints(kafka_producer, hints, "src", "Quotes", [quote], "insert")
+
+    async def arrived() -> bool:
+        return len(rows_by_product(by_origin(emu, "Quotes").get(quote, {}))) == 3
+
+    await wait_until(arrived, 60, "the quote with 3 line items", worker)
+    target_products = {source: str(r["id"]) for source, r in by_origin(emu, "Products").items()}
+    assert set(target_products) == set(products)
+    target_quote = by_origin(emu, "Quotes")[quote]
+    rows = rows_by_product(target_quote)
+    assert set(rows) == set(target_products.values())
+    for n, product in enumerate(products):
+        row = rows[target_products[product]]
+        assert (row["Quantity"], row["List_Price"]) == (n + 1, 100.0)
+        assert row["Total"] == 100.0 * (n + 1)
+        assert row["Net_Total"] == 100.0 * (n + 1) - 5.0 * n
+    assert target_quote["Grand_Total"] == sum(100.0 * (n + 1) - 5.0 * n for n in range(3))
+
+    source_rows = (await src.get_record("Quotes", quote) or {})["Quoted_Items"]
+    first, second = source_rows[0]["id"], source_rows[1]["id"]
+    row_ids = {p: r["id"] for p, r in rows.items()}
+    edit = [{"id": first, "Quantity": 7}, {"id": second, "_delete": None}]
+    await src.update("Quotes", [{"id": quote, "Quoted_Items": edit}])
+    await send_hints(kafka_producer, hints, "src", "Quotes", [quote])
+
+    async def edited() -> bool:
+        rows = rows_by_product(by_origin(emu, "Quotes")[quote])
+        return len(rows) == 2 and rows.get(target_products[products[0]], {}).get("Quantity") == 7
+
+    await wait_until(edited, 30, "the edited and the removed row in the target", worker)
+    after = rows_by_product(by_origin(emu, "Quotes")[quote])
+    assert {p: r["id"] for p, r in after.items()} == {
+        target_products[products[0]]: row_ids[target_products[products[0]]],
+        target_products[products[2]]: row_ids[target_products[products[2]]],
+    }  # the same rows, edited in place; the removed one is gone
+    assert len(by_origin(emu, "Quotes")) == 1
+
+
+async def test_a_task_follows_the_deal_it_is_related_to(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    worker = make_worker([ROUTE])
+    worker.start()
+    src = await client(emu, "src", session)
+    deal = str((await src.insert("Deals", [{"Deal_Name": "Big", "Stage": "Qualification"}]))[0].id)
+    task = {"Subject": "Call back", "What_Id": {"id": deal}, "$se_module": "Deals"}
+    task_id = str((await src.insert("Tasks", [task]))[0].id)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Tasks", [task_id], "insert")
+
+    async def arrived() -> bool:
+        return task_id in by_origin(emu, "Tasks")
+
+    await wait_until(arrived, 60, "the task in the target", worker)
+    target_deal = by_origin(emu, "Deals")[deal]
+    target_task = by_origin(emu, "Tasks")[task_id]
+    assert target_task["What_Id"]["id"] == str(target_deal["id"])
+    assert target_task["$se_module"] == "Deals"
