@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orgsync_kernel.datacentres import DATA_CENTRES
 
+from .attachments import Download
 from .auth import AccessToken, TokenManager
 from .client import OrgConnection, ZohoClient
 from .endpoints import OrgEndpoints
@@ -28,6 +29,7 @@ __all__ = [
     "AuthError",
     "BackoffPolicy",
     "DeletedRecord",
+    "Download",
     "GrantResult",
     "OrgConnection",
     "OrgEndpoints",

@@ -22,6 +22,7 @@ from types import TracebackType
 
 import aiohttp
 
+from .attachments import AttachmentsAPI
 from .auth import TokenCache, TokenEndpoint, TokenManager
 from .bulk import BulkReadAPI
 from .endpoints import OrgEndpoints
@@ -80,7 +81,9 @@ class OrgConnection:
         return self.daily_credit_budget or edition_daily_credits(self.edition)
 
 
-class ZohoClient(RecordsAPI, RelatedAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI):
+class ZohoClient(
+    RecordsAPI, RelatedAPI, AttachmentsAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI
+):
     def __init__(
         self,
         connection: OrgConnection,

@@ -29,6 +29,9 @@
         ├── InvalidUrlPattern, InvalidRequestMethod, FeatureNotSupported,
         ├── NotSupported, NotSubscribed, DiscretePaginationLimitExceeded,
         ├── PaginationLimitExceeded, ExpiredValue, TokenBoundDataMismatch,
+        ├── DownloadNotAllowed        DOWNLOAD_NOT_ALLOWED (a link attachment has no file)
+        ├── FileTooLarge              FILE_SIZE_MORE_THAN_ALLOWED_SIZE (HTTP 413)
+        │   └── BodySizeReached       BODY_SIZE_REACHED
         └── UnexpectedResponse        a body we could not understand
 
 Callers branch on the disposition class (or ``retryable``), never on message text.
@@ -270,6 +273,18 @@ class ExpiredValue(PermanentError):
 
 class TokenBoundDataMismatch(PermanentError):
     code = "TOKEN_BOUND_DATA_MISMATCH"
+
+
+class DownloadNotAllowed(PermanentError):
+    code = "DOWNLOAD_NOT_ALLOWED"
+
+
+class FileTooLarge(PermanentError):
+    code = "FILE_SIZE_MORE_THAN_ALLOWED_SIZE"
+
+
+class BodySizeReached(FileTooLarge):
+    code = "BODY_SIZE_REACHED"
 
 
 class UnexpectedResponse(PermanentError):

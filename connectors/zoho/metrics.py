@@ -21,6 +21,7 @@ KINDS = (
     "records.query",
     "metadata",
     "notifications",
+    "attachments",
 )
 OUTCOMES = ("ok", "throttled", "server_error", "client_error", "auth", "transport")
 

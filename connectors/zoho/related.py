@@ -21,6 +21,36 @@ MAX_TAGGED = 500
 TAGGED_PER_CREDIT = 50
 
 
+async def list_related(
+    transport: ZohoTransport,
+    path: str,
+    fields: Sequence[str],
+    kind: str,
+    priority: Priority,
+) -> list[Record]:
+    """Every item of a record's related list (``/{Module}/{id}/{List}``), 200 per page."""
+    found: list[Record] = []
+    page, more = 1, True
+    while more:
+        params = {"fields": ",".join(fields), "page": str(page), "per_page": str(PER_PAGE)}
+        response = await transport.call(Call("GET", path, kind, params=params, priority=priority))
+        found += response_data(response)
+        more, page = bool(response_info(response).get("more_records")), page + 1
+    return found
+
+
+async def delete_related(
+    transport: ZohoTransport, path: str, ids: Sequence[str], kind: str
+) -> list[WriteOutcome]:
+    """Items of a record's related list deleted by id, 100 per call."""
+    outcomes: list[WriteOutcome] = []
+    for chunk in chunked(list(ids), MAX_RECORDS):
+        call = Call("DELETE", path, kind, params={"ids": ",".join(chunk)})
+        response = await transport.call(call)
+        outcomes += parse_write_response(response.body, len(chunk), "delete")
+    return outcomes
+
+
 class RelatedAPI:
     _transport: ZohoTransport
 
@@ -33,21 +63,8 @@ class RelatedAPI:
         priority: Priority = Priority.LIVE,
     ) -> list[Record]:
         """Every note of one record, a page of 200 at a time."""
-        found: list[Record] = []
-        page, more = 1, True
-        while more:
-            params = {"fields": ",".join(fields), "page": str(page), "per_page": str(PER_PAGE)}
-            call = Call(
-                "GET",
-                f"/{module}/{record_id}/Notes",
-                "records.list",
-                params=params,
-                priority=priority,
-            )
-            response = await self._transport.call(call)
-            found += response_data(response)
-            more, page = bool(response_info(response).get("more_records")), page + 1
-        return found
+        path = f"/{module}/{record_id}/Notes"
+        return await list_related(self._transport, path, fields, "records.list", priority)
 
     async def add_notes(
         self, module: str, record_id: str, notes: Sequence[Record]
@@ -64,17 +81,8 @@ class RelatedAPI:
     async def delete_notes(
         self, module: str, record_id: str, ids: Sequence[str]
     ) -> list[WriteOutcome]:
-        outcomes: list[WriteOutcome] = []
-        for chunk in chunked(list(ids), MAX_RECORDS):
-            call = Call(
-                "DELETE",
-                f"/{module}/{record_id}/Notes",
-                "records.delete",
-                params={"ids": ",".join(chunk)},
-            )
-            response = await self._transport.call(call)
-            outcomes += parse_write_response(response.body, len(chunk), "delete")
-        return outcomes
+        path = f"/{module}/{record_id}/Notes"
+        return await delete_related(self._transport, path, ids, "records.delete")
 
     async def _notes_write(
         self, method: str, module: str, record_id: str, notes: Sequence[Record], action: Any

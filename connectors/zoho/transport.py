@@ -10,6 +10,11 @@ that retries by itself passes ``SINGLE_ATTEMPT``, so no call is retried at two l
 Anything else raises its typed error.  Write answers with a per-record ``data`` list
 (200/201/207 and the all-failed 400) are returned, not raised: the caller turns them into
 outcomes.
+
+Files go both ways without being held whole: a ``Call`` with ``form`` sends a multipart body
+that the factory builds anew for each attempt (aiohttp reads a file part chunk by chunk), and
+``ZohoTransport.stream`` hands a 200's body to a consumer chunk by chunk while the connection
+(and the concurrency slot) is held.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -31,6 +36,7 @@ from .errors import (
     RetryableError,
     TooManyRequests,
     TransportError,
+    UnexpectedResponse,
     ZohoError,
     error_for,
 )
@@ -47,6 +53,8 @@ from .metrics import ZohoMetrics
 log = logging.getLogger(__name__)
 
 _PER_RECORD_WRAPPERS = ("data", "watch")
+CHUNK_SIZE = 1 << 16
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Call:
     retry: BackoffPolicy | None = None  # None: the client's policy
     bulk: bool = False  # below /crm/bulk/{version} (Bulk Read)
     binary: bool = False  # a 200's body is the raw bytes (a file), not JSON
+    # A multipart body, built anew per attempt: a retry must send the file from its start.
+    form: Callable[[], aiohttp.FormData] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,20 @@ class Response:
     status: int
     body: Any
     headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class BodyStream:
+    """A 200's body while the connection is open: read it with ``chunks``, once."""
+
+    headers: Mapping[str, str]
+    _content: aiohttp.StreamReader = field(repr=False)
+
+    def chunks(self, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        return self._content.iter_chunked(size)
+
+
+Read = Callable[[aiohttp.ClientResponse], Awaitable[Any]]
 
 
 class ZohoTransport:
@@ -101,15 +125,41 @@ class ZohoTransport:
         self._clock = clock
         self._sleep = sleep
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # A file of any size may take longer than ``timeout`` in all: only a stall fails it.
+        self._file_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
         self._version = api_version
         self.attempts = 0
 
     async def call(self, call: Call) -> Response:
+        return await self._run(call, None)
+
+    async def stream(self, call: Call, consume: Callable[[BodyStream], Awaitable[T]]) -> T:
+        """``consume``'s result for a 200 whose body it reads as it arrives.
+
+        A retried attempt (a dropped connection mid-body, a 5xx, a token refresh) calls
+        ``consume`` again with a new stream, so it must start afresh each time (a new hash, a
+        truncated spool file).  Any other answer is read whole and raised as usual.
+        """
+
+        async def read(resp: aiohttp.ClientResponse) -> Any:
+            if resp.status != 200:
+                return _json(await resp.read())
+            return await consume(BodyStream(dict(resp.headers), resp.content))
+
+        response = await self._run(call, read)
+        if response.status != 200:
+            raise UnexpectedResponse(
+                f"{call.method} {call.path}: HTTP {response.status}, no content", org=self.org
+            )
+        result: T = response.body
+        return result
+
+    async def _run(self, call: Call, stream: Read | None) -> Response:
         attempt, refreshed = 0, False
         while True:
             attempt += 1
             try:
-                return await self._attempt(call)
+                return await self._attempt(call, stream)
             except InvalidToken:
                 if refreshed:
                     raise
@@ -134,13 +184,13 @@ class ZohoTransport:
         )
         await self._sleep(delay)
 
-    async def _attempt(self, call: Call) -> Response:
+    async def _attempt(self, call: Call, stream: Read | None) -> Response:
         await self.ledger.spend(call.credits, call.priority)
         async with self.limiter.slot(call.heavy):
             token = await self.tokens.get()
             started = time.perf_counter()
             try:
-                response = await self._send(call, token)
+                response = await self._send(call, token, stream)
             except TransportError:
                 self._record(call, "transport", started)
                 raise
@@ -150,15 +200,13 @@ class ZohoTransport:
     def version(self) -> str:
         return self._version
 
-    async def _send(self, call: Call, token: AccessToken) -> Response:
+    async def _send(self, call: Call, token: AccessToken, stream: Read | None) -> Response:
         self.attempts += 1
-        headers = {"Authorization": token.header, **call.headers}
-        data = None
-        if call.body is not None:
-            data = orjson.dumps(call.body)
-            headers["Content-Type"] = "application/json"
+        data, content_type = _payload(call)
+        headers = {"Authorization": token.header, **content_type, **call.headers}
         root = "/crm/bulk" if call.bulk else "/crm"
         url = f"{token.api_domain}{root}/{self._version}{call.path}"
+        whole = call.form is None and stream is None
         try:
             async with self._session.request(
                 call.method,
@@ -166,10 +214,9 @@ class ZohoTransport:
                 params=call.params,
                 data=data,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout if whole else self._file_timeout,
             ) as resp:
-                raw = await resp.read()
-                body = raw if call.binary and resp.status == 200 else _json(raw)
+                body = await stream(resp) if stream else await _read_whole(call, resp)
                 return Response(resp.status, body, dict(resp.headers))
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransportError(
@@ -226,6 +273,20 @@ class ZohoTransport:
         labels = {"org": self.org, "kind": call.kind}
         self._metrics.calls.labels(outcome=outcome, **labels).inc()
         self._metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+
+
+def _payload(call: Call) -> tuple[Any, dict[str, str]]:
+    """The request body and its content type (aiohttp sets a form's, with its boundary)."""
+    if call.form is not None:
+        return call.form(), {}
+    if call.body is not None:
+        return orjson.dumps(call.body), {"Content-Type": "application/json"}
+    return None, {}
+
+
+async def _read_whole(call: Call, resp: aiohttp.ClientResponse) -> Any:
+    raw = await resp.read()
+    return raw if call.binary and resp.status == 200 else _json(raw)
 
 
 def _json(raw: bytes) -> Any:

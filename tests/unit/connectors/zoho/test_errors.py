@@ -37,6 +37,9 @@ TABLE = [
         e.DiscretePaginationLimitExceeded,
         e.PermanentError,
     ),
+    (400, "DOWNLOAD_NOT_ALLOWED", e.DownloadNotAllowed, e.PermanentError),
+    (413, "FILE_SIZE_MORE_THAN_ALLOWED_SIZE", e.FileTooLarge, e.PermanentError),
+    (413, "BODY_SIZE_REACHED", e.BodySizeReached, e.FileTooLarge),
     (400, "SOMETHING_NEW", e.PermanentError, e.PermanentError),
     (400, None, e.UnexpectedResponse, e.PermanentError),
 ]
