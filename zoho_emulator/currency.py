@@ -65,8 +65,9 @@ def new_currency(cid: str, iso: str, rate: Decimal, now_s: int, **given: Any) ->
     name, symbol = KNOWN.get(iso, (iso, iso))
     given.setdefault("name", f"{name} - {iso}")
     given.setdefault("symbol", symbol)
-    times = {"created_s": now_s, "modified_s": now_s, "rate_updated_s": now_s}
-    return Currency(cid, iso, exchange_rate=rate, **times, **given)
+    currency = Currency(cid, iso, exchange_rate=rate, **given)
+    currency.created_s = currency.modified_s = currency.rate_updated_s = now_s
+    return currency
 
 
 def rate_text(rate: Decimal) -> str:
