@@ -6,6 +6,7 @@ from orgsync_kernel.datacentres import DATA_CENTRES
 
 from .auth import AccessToken, TokenManager
 from .client import OrgConnection, ZohoClient
+from .currencies import Currency
 from .endpoints import OrgEndpoints
 from .errors import (
     AuthError,
@@ -27,6 +28,7 @@ __all__ = [
     "AccessToken",
     "AuthError",
     "BackoffPolicy",
+    "Currency",
     "DeletedRecord",
     "GrantResult",
     "OrgConnection",

@@ -24,6 +24,7 @@ import aiohttp
 
 from .auth import TokenCache, TokenEndpoint, TokenManager
 from .bulk import BulkReadAPI
+from .currencies import CurrenciesAPI
 from .endpoints import OrgEndpoints
 from .limits import (
     BackoffPolicy,
@@ -80,7 +81,9 @@ class OrgConnection:
         return self.daily_credit_budget or edition_daily_credits(self.edition)
 
 
-class ZohoClient(RecordsAPI, RelatedAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI):
+class ZohoClient(
+    RecordsAPI, RelatedAPI, CurrenciesAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI
+):
     def __init__(
         self,
         connection: OrgConnection,

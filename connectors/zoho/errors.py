@@ -29,6 +29,7 @@
         ├── InvalidUrlPattern, InvalidRequestMethod, FeatureNotSupported,
         ├── NotSupported, NotSubscribed, DiscretePaginationLimitExceeded,
         ├── PaginationLimitExceeded, ExpiredValue, TokenBoundDataMismatch,
+        ├── CurrenciesNotEnabled      the org has no multi-currency (currencies() → [])
         └── UnexpectedResponse        a body we could not understand
 
 Callers branch on the disposition class (or ``retryable``), never on message text.
@@ -270,6 +271,10 @@ class ExpiredValue(PermanentError):
 
 class TokenBoundDataMismatch(PermanentError):
     code = "TOKEN_BOUND_DATA_MISMATCH"
+
+
+class CurrenciesNotEnabled(PermanentError):
+    code = "CURRENCIES_NOT_ENABLED"
 
 
 class UnexpectedResponse(PermanentError):
