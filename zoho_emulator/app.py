@@ -16,6 +16,7 @@ from .attachments import attachment_routes, setup_attachments
 from .bulk_read import bulk_read_routes, setup_bulk_read
 from .config import EmulatorConfig, load_config
 from .coql import coql_routes
+from .currencies_api import currency_routes
 from .keys import STATE
 from .metadata import metadata_routes
 from .middleware import crm_middleware
@@ -48,6 +49,7 @@ def create_app(state: EmulatorState) -> web.Application:
         app.add_routes(bulk_read_routes(f"/crm/bulk/{version}"))
         prefix = f"/crm/{version}"
         app.add_routes(tag_routes(prefix))
+        app.add_routes(currency_routes(prefix))
         app.add_routes(metadata_routes(prefix))
         app.add_routes(search_routes(prefix))
         app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module

@@ -12,6 +12,7 @@ import yaml
 from .dc import DATA_CENTRES
 
 EDITIONS = ("free", "standard", "professional", "enterprise", "ultimate")
+MULTI_CURRENCY_EDITIONS = ("enterprise", "ultimate")
 
 
 class ConfigError(ValueError):
@@ -54,6 +55,7 @@ class Behaviour:
     attachment_max_bytes: int = 100 * 1024 * 1024  # Zoho: 100 MB per file (v2+ upload page)
     tags_per_module: int = 500  # settings/tags info.allowed_count
     tags_per_record: int = 20  # settings/tags info.record_limit (UNCONFIRMED meaning)
+    active_currencies_limit: int = 10  # ACTIVE_STATE_LIMIT_EXCEEDED (help page 10, OAS sample 5)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Behaviour:
@@ -85,6 +87,15 @@ class UserConfig:
 
 
 @dataclass(frozen=True)
+class CurrencyConfig:
+    """The org's home currency and, when multi-currency is on, its other currencies."""
+
+    home: str = "USD"
+    enabled: bool = False
+    currencies: tuple[Mapping[str, Any], ...] = ()  # {iso_code, exchange_rate, name?, ...}
+
+
+@dataclass(frozen=True)
 class OrgConfig:
     name: str
     dc: str = "us"
@@ -97,6 +108,7 @@ class OrgConfig:
     webhooks: tuple[Mapping[str, Any], ...] = ()
     credits_per_day: int | None = None  # overrides the edition formula (tests of the credit limit)
     user_licences: int | None = None  # default: number of users
+    currency: CurrencyConfig = CurrencyConfig()
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,7 @@ def _org(name: str, spec: Mapping[str, Any]) -> OrgConfig:
         webhooks=tuple(dict(w) for w in spec.get("webhooks") or ()),
         credits_per_day=_opt_int(spec.get("credits_per_day")),
         user_licences=_opt_int(spec.get("user_licences")),
+        currency=_currency(name, edition, spec.get("currency")),
     )
 
 
@@ -177,6 +190,28 @@ def _client(org: str, raw: Mapping[str, Any]) -> ClientConfig:
         client_secret=str(raw["client_secret"]),
         refresh_tokens=tuple(str(t) for t in raw.get("refresh_tokens") or ()),
         grant_codes=tuple(str(c) for c in raw.get("grant_codes") or ()),
+    )
+
+
+def _currency(org: str, edition: str, raw: Any) -> CurrencyConfig:
+    """``currency: {home: INR, enabled: true, currencies: [{iso_code: USD, exchange_rate: …}]}``;
+    given at all, multi-currency is on unless ``enabled: false``."""
+    if raw is None:
+        return CurrencyConfig()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"org {org}: currency must be a mapping")
+    enabled = bool(raw.get("enabled", True))
+    extra = tuple(dict(c) for c in raw.get("currencies") or ())
+    if enabled and edition not in MULTI_CURRENCY_EDITIONS:
+        raise ConfigError(f"org {org}: multi-currency needs the enterprise or ultimate edition")
+    if extra and not enabled:
+        raise ConfigError(f"org {org}: currencies need multi-currency enabled")
+    for c in extra:
+        rate = c.get("exchange_rate")
+        if not c.get("iso_code") or isinstance(rate, bool) or not float(rate or 0) > 0:
+            raise ConfigError(f"org {org}: each currency needs iso_code and exchange_rate > 0")
+    return CurrencyConfig(
+        home=str(raw.get("home", "USD")).upper(), enabled=enabled, currencies=extra
     )
 
 

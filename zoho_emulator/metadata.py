@@ -193,6 +193,7 @@ async def get_org(request: web.Request) -> web.Response:
     org: OrgState = request[ORG]
     admin = org.api_user
     edition = org.config.edition
+    currency, symbol = org.currencies.home_name_symbol()
     return json_response(
         {
             "org": [
@@ -203,11 +204,11 @@ async def get_org(request: web.Request) -> web.Response:
                     "company_name": org.name,
                     "primary_email": admin.email,
                     "time_zone": org.dc.time_zone,
-                    "currency": "US Dollar - USD",
-                    "iso_code": "USD",
-                    "currency_symbol": "$",
+                    "currency": currency,
+                    "iso_code": org.currencies.home_code,
+                    "currency_symbol": symbol,
                     "country_code": org.dc.code.upper(),
-                    "mc_status": False,
+                    "mc_status": org.currencies.enabled,
                     "type": "production",
                     "primary_zuid": admin.zuid,
                     "license_details": {

@@ -21,3 +21,9 @@ class RecordError(Exception):
             "message": self.message,
             "status": "error",
         }
+
+
+def batch_status(results: list[dict[str, Any]], ok_status: int) -> int:
+    """A settings batch's HTTP status: ``ok_status`` all succeeded, 207 some, 400 none."""
+    ok = sum(r["status"] == "success" for r in results)
+    return ok_status if ok == len(results) else 207 if ok else 400

@@ -7,6 +7,7 @@ from datetime import timezone
 from functools import partial
 from typing import Any
 
+from .currency import CURRENCY, SYMBOL
 from .dc import format_datetime
 from .polymorphic import SE_MODULE, polymorphic_field
 from .schema import FieldDef, ModuleDef
@@ -26,8 +27,11 @@ class Renderer:
         stores: Mapping[str, ModuleStore],
         modules: Mapping[str, ModuleDef],
         tags: Mapping[str, Mapping[str, Any]] | None = None,
+        symbol_of: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.module = module
+        # multi-currency: the record's currency symbol beside its fields (read-only, reference §18)
+        self._symbol_of = symbol_of if CURRENCY in module.fields else None
         self._tags = tags if tags is not None else {}
         self._stores = stores
         self._modules = modules
@@ -137,6 +141,8 @@ class Renderer:
         out = {name: self.value(rec, name) for name in names if name not in self._hidden}
         if self._se_module and "What_Id" in out:
             out[SE_MODULE] = rec.values.get(SE_MODULE)
+        if self._symbol_of is not None:
+            out[SYMBOL] = self._symbol_of(rec.values.get(CURRENCY))
         out["id"] = rec.id
         return out
 
@@ -145,6 +151,8 @@ class Renderer:
         out["Tag"] = self.tag_list(rec)
         if self._se_module:
             out[SE_MODULE] = rec.values.get(SE_MODULE)
+        if self._symbol_of is not None:
+            out[SYMBOL] = self._symbol_of(rec.values.get(CURRENCY))
         out["id"] = rec.id
         return out
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from .config import Behaviour, EmulatorConfig, OrgConfig
+from .currency import CURRENCY, EXCHANGE_RATE, Currency, OrgCurrencies, with_currency_fields
 from .dc import DATA_CENTRES, DataCentre
 from .limits import Concurrency, CreditLedger, daily_allowance
 from .oauth import TokenStore
@@ -153,6 +154,28 @@ class OrgState:
         self.tags: dict[str, dict[str, dict[str, Any]]] = {}
         self._renderers: dict[str, Renderer] = {}
         self._validators: dict[str, Validator] = {}
+        self.currencies = OrgCurrencies(config.currency, self.new_id, clock() // 1000)
+        if self.currencies.enabled:
+            self.currencies_changed()
+
+    def enable_currencies(self, base: Currency) -> None:
+        """Multi-currency on: existing records get the home currency at rate 1 (Zoho's help)."""
+        self.currencies.enable(base)
+        self.currencies_changed()
+        stamp = {CURRENCY: base.iso_code, EXCHANGE_RATE: 1.0}
+        for api, module in self.modules.items():
+            if CURRENCY in module.fields:
+                for record in self.stores[api].records.values():
+                    record.values = {**record.values, **stamp}  # replaced: write snapshots
+
+    def currencies_changed(self) -> None:
+        """The modules with amounts get ``Currency``/``Exchange_Rate`` offering every currency."""
+        changed = with_currency_fields(self.modules, self.currencies.codes(), self.new_id)
+        self.modules.update(changed)
+        for api, module in changed.items():
+            self.stores[api].module = module
+        self._renderers.clear()
+        self._validators.clear()
 
     def renderer(self, module: str) -> Renderer:
         found = self._renderers.get(module)
@@ -164,6 +187,7 @@ class OrgState:
                 self.stores,
                 self.modules,
                 self.tags.setdefault(module, {}),
+                self.currencies.symbol_of,
             )
         return found
 

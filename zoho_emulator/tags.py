@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .http import ApiError, json_response, param_missing, read_json
 from .keys import CLIENT_ID, ORG
-from .record_error import RecordError
+from .record_error import RecordError, batch_status
 from .records import module_of
 from .state import OrgState, WriteEvent
 
@@ -104,11 +104,6 @@ def _at(path: str, name: str) -> dict[str, Any]:
     return {"api_name": name, "json_path": f"{path}.{name}"}
 
 
-def _status(results: list[dict[str, Any]], ok_status: int) -> int:
-    ok = sum(r["status"] == "success" for r in results)
-    return ok_status if ok == len(results) else 207 if ok else 400
-
-
 async def create_tags(request: web.Request) -> web.Response:
     org, module = _module_param(request)
     body = await read_json(request)
@@ -130,7 +125,7 @@ async def create_tags(request: web.Request) -> web.Response:
                 "status": "success",
             }
         )
-    return json_response({"tags": results}, _status(results, 201))
+    return json_response({"tags": results}, batch_status(results, 201))
 
 
 def _flag(value: Any) -> bool:
@@ -271,7 +266,7 @@ def _apply(
         )
     ok = sum(r["status"] == "success" for r in results)
     payload = {"data": results, "success_count": str(ok), "locked_count": "0"}
-    return json_response(payload, _status(results, 200))
+    return json_response(payload, batch_status(results, 200))
 
 
 async def add_tags(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from . import related, subforms
+from .currency import CURRENCY, EXCHANGE_RATE, convert
 from .record_error import RecordError
 from .render import Renderer
 from .state import OrgState, WriteEvent
@@ -37,6 +38,7 @@ class Batch:
         self.if_unmodified_since: int | None = None
         self._has_full_name = "Full_Name" in self.module.fields
         self._subforms = [f for f in self.module.fields.values() if f.data_type == "subform"]
+        self._currencies = org.currencies if CURRENCY in self.module.fields else None
 
     # -- operations -----------------------------------------------------------------------
     def insert(self, raw: Any, i: int) -> None:
@@ -130,6 +132,8 @@ class Batch:
         values = {k: v for k, v in changes.items() if v is not None}
         if "Owner" in self.module.fields:
             values.setdefault("Owner", self.user_id)
+        if self._currencies is not None:
+            self._currencies.settle(values, changes, None, i)
         if self._subforms:
             self._merge_subforms(values, {})
         self._check_unique(values, None, i)
@@ -148,6 +152,8 @@ class Batch:
                 values.pop(key, None)
             else:
                 values[key] = value
+        if self._currencies is not None:
+            self._currencies.settle(values, changes, record.values, i)
         if self._subforms:
             self._merge_subforms(values, record.values)
         self._check_unique(values, record.id, i)
@@ -176,12 +182,20 @@ class Batch:
                     stored.get(fd.api_name),
                     keep_unlisted=keep,
                     new_id=self.org.new_id,
-                    unit_price=lambda pid: (
-                        products.records[pid].values.get("Unit_Price") if products else None
-                    ),
+                    unit_price=lambda pid: self._unit_price(products, pid, values),
                 )
             if "Sub_Total" in self.module.fields:
                 subforms.record_totals(values, values.get(fd.api_name) or ())
+
+    def _unit_price(self, products: ModuleStore | None, pid: str, values: Mapping[str, Any]) -> Any:
+        """A product's Unit_Price as a line item's default List_Price, in the record's currency."""
+        if products is None:
+            return None
+        product = products.records[pid].values
+        price = product.get("Unit_Price")
+        if self._currencies is None:
+            return price
+        return convert(price, product.get(EXCHANGE_RATE), values.get(EXCHANGE_RATE))
 
     def _derive(self, values: dict[str, Any]) -> None:
         if self._has_full_name:

@@ -7,6 +7,7 @@ from orgsync_kernel.datacentres import DATA_CENTRES
 from .attachments import Download
 from .auth import AccessToken, TokenManager
 from .client import OrgConnection, ZohoClient
+from .currencies import Currency
 from .endpoints import OrgEndpoints
 from .errors import (
     AuthError,
@@ -28,6 +29,7 @@ __all__ = [
     "AccessToken",
     "AuthError",
     "BackoffPolicy",
+    "Currency",
     "DeletedRecord",
     "Download",
     "GrantResult",

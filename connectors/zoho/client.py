@@ -25,6 +25,7 @@ import aiohttp
 from .attachments import AttachmentsAPI
 from .auth import TokenCache, TokenEndpoint, TokenManager
 from .bulk import BulkReadAPI
+from .currencies import CurrenciesAPI
 from .endpoints import OrgEndpoints
 from .limits import (
     BackoffPolicy,
@@ -82,7 +83,14 @@ class OrgConnection:
 
 
 class ZohoClient(
-    RecordsAPI, RelatedAPI, AttachmentsAPI, QueryAPI, BulkReadAPI, MetadataAPI, WatchAPI
+    RecordsAPI,
+    RelatedAPI,
+    AttachmentsAPI,
+    CurrenciesAPI,
+    QueryAPI,
+    BulkReadAPI,
+    MetadataAPI,
+    WatchAPI,
 ):
     def __init__(
         self,

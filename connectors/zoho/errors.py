@@ -32,6 +32,7 @@
         ├── DownloadNotAllowed        DOWNLOAD_NOT_ALLOWED (a link attachment has no file)
         ├── FileTooLarge              FILE_SIZE_MORE_THAN_ALLOWED_SIZE (HTTP 413)
         │   └── BodySizeReached       BODY_SIZE_REACHED
+        ├── CurrenciesNotEnabled      the org has no multi-currency (currencies() → [])
         └── UnexpectedResponse        a body we could not understand
 
 Callers branch on the disposition class (or ``retryable``), never on message text.
@@ -285,6 +286,8 @@ class FileTooLarge(PermanentError):
 
 class BodySizeReached(FileTooLarge):
     code = "BODY_SIZE_REACHED"
+class CurrenciesNotEnabled(PermanentError):
+    code = "CURRENCIES_NOT_ENABLED"
 
 
 class UnexpectedResponse(PermanentError):

@@ -31,6 +31,7 @@ TABLE = [
     (404, "INVALID_URL_PATTERN", e.InvalidUrlPattern, e.PermanentError),
     (412, "ALREADY_MODIFIED", e.AlreadyModified, e.PermanentError),
     (400, "NOT_SUBSCRIBED", e.NotSubscribed, e.PermanentError),
+    (403, "CURRENCIES_NOT_ENABLED", e.CurrenciesNotEnabled, e.PermanentError),
     (
         400,
         "DISCRETE_PAGINATION_LIMIT_EXCEEDED",

@@ -1,0 +1,63 @@
+"""The org's currencies (reference §18): ``GET /org/currencies``. Mixed into ``ZohoClient``.
+
+An org without multi-currency answers 403 ``CURRENCIES_NOT_ENABLED``; ``currencies()`` then
+returns ``[]``. Every org with multi-currency has at least its base (home) currency, so an
+empty list means exactly "multi-currency off": its records carry no ``Currency`` field and all
+their amounts are in the org's home currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import CurrenciesNotEnabled, UnexpectedResponse
+from .limits import Priority
+from .transport import Call, ZohoTransport
+
+
+@dataclass(frozen=True)
+class Currency:
+    """One currency of the org; ``exchange_rate`` is units of it per 1 home currency."""
+
+    iso_code: str
+    exchange_rate: Decimal
+    is_base: bool
+    is_active: bool
+    id: str = ""
+    symbol: str = ""
+    name: str = ""
+
+
+def parse_currency(raw: Mapping[str, Any]) -> Currency:
+    """Zoho's currency object (``exchange_rate`` a string such as ``"0.920000000"``)."""
+    try:
+        rate = Decimal(str(raw["exchange_rate"]))
+        return Currency(
+            iso_code=str(raw["iso_code"]),
+            exchange_rate=rate,
+            is_base=raw.get("is_base") is True,
+            is_active=raw.get("is_active") is not False,
+            id=str(raw.get("id") or ""),
+            symbol=str(raw.get("symbol") or ""),
+            name=str(raw.get("name") or ""),
+        )
+    except (KeyError, InvalidOperation) as exc:
+        raise UnexpectedResponse(f"a currency without iso_code/exchange_rate: {exc!r}") from None
+
+
+class CurrenciesAPI:
+    _transport: ZohoTransport
+
+    async def currencies(self, *, priority: Priority = Priority.LIVE) -> list[Currency]:
+        """The org's currencies, base first; ``[]`` when multi-currency is off."""
+        call = Call("GET", "/org/currencies", "metadata", priority=priority)
+        try:
+            response = await self._transport.call(call)
+        except CurrenciesNotEnabled:
+            return []
+        body = response.body
+        found = body.get("currencies") if isinstance(body, dict) else None
+        return [parse_currency(c) for c in found or () if isinstance(c, Mapping)]
