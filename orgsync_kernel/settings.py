@@ -39,6 +39,8 @@ DataCentre = Annotated[str, AfterValidator(_known_dc)]  # the one table: datacen
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 Trigger = Literal["workflow", "approval", "blueprint"]
 OnLink = Literal["fill_empty", "source_wins", "target_wins"]
+# What a record whose currency the target org lacks becomes (pipeline/money.py).
+CurrencyPolicy = Literal["convert", "reject"]
 
 
 def _matching(pattern: str, meaning: str) -> AfterValidator:
@@ -201,6 +203,7 @@ class ModuleRoute(_Model):
     # Target fields that identify a record already in the target (pipeline/linking.py).
     link_existing: tuple[ApiName, ...] = ()
     on_link: OnLink = "fill_empty"
+    currency: CurrencyPolicy | None = None  # None: the route's
 
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
@@ -239,6 +242,7 @@ class Route(_Model):
     source: OrgName
     target: OrgName
     trigger: tuple[Trigger, ...] = ()
+    currency: CurrencyPolicy = "reject"
     modules: dict[ApiName, ModuleRoute] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -259,6 +263,9 @@ class Route(_Model):
 
     def target_module(self, source_module: str) -> str:
         return self.modules[source_module].target_module or source_module
+
+    def currency_policy(self, source_module: str) -> CurrencyPolicy:
+        return self.modules[source_module].currency or self.currency
 
     def source_module_for(self, target_module: str) -> str | None:
         """The source module this route writes into `target_module`, if any."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orgsync_kernel.settings import Route
+from pipeline.money import Amounts, CurrencyRule, OrgMoney
 
 # Data types whose values are computed by Zoho or hold org-specific ids we cannot translate.
 NOT_COPYABLE_TYPES = frozenset(
@@ -68,15 +69,18 @@ class FieldMeta:
 
 
 class FieldIndex(dict[str, FieldMeta]):
-    """A module's fields by API name, and its subforms (decided once per metadata fetch)."""
+    """A module's fields by API name, its subforms and its currency fields (decided once per
+    metadata fetch)."""
 
     subforms: tuple[FieldMeta, ...] = ()
+    money: frozenset[str] = frozenset()
 
 
 def field_index(fields: Iterable[Mapping[str, Any]]) -> FieldIndex:
     """Index Zoho field metadata (the `fields` list of `/settings/fields`) by API name."""
     index = FieldIndex((meta.api_name, meta) for meta in map(FieldMeta.from_zoho, fields))
     index.subforms = tuple(meta for meta in index.values() if meta.row_module)
+    index.money = frozenset(name for name, meta in index.items() if meta.data_type == "currency")
     return index
 
 
@@ -135,6 +139,7 @@ class TransformContext:
     parent_modules: Mapping[str, str]
     row_fields: Mapping[str, Mapping[str, FieldMeta]] = field(default_factory=dict)
     target_modules: Mapping[str, str] = field(default_factory=dict)
+    currency: CurrencyRule | None = None  # None: amounts copied as numbers (currencies unknown)
 
     @classmethod
     def for_route(
@@ -146,9 +151,16 @@ class TransformContext:
         target_users: UserDirectory,
         resolve_id: IdResolver,
         row_fields: Mapping[str, Mapping[str, FieldMeta]] | None = None,
+        money: tuple[OrgMoney, OrgMoney] | None = None,
     ) -> TransformContext:
         targets = {module: route.target_module(module) for module in route.modules}
         parents = {target: module for module, target in targets.items()}
+        amounts = Amounts(
+            _money(target_fields), {name: _money(rows) for name, rows in (row_fields or {}).items()}
+        )
+        rule = None
+        if money is not None and amounts:
+            rule = CurrencyRule(*money, route.currency_policy(source_module), amounts)
         return cls(
             source_module,
             target_fields,
@@ -158,9 +170,16 @@ class TransformContext:
             parents,
             row_fields or {},
             targets,
+            rule,
         )
 
     def target_id(self, module: str, source_id: str) -> str | None:
         if isinstance(self.resolve_id, Mapping):
             return self.resolve_id.get((module, source_id))
         return self.resolve_id(module, source_id)
+
+
+def _money(fields: Mapping[str, FieldMeta]) -> frozenset[str]:
+    if isinstance(fields, FieldIndex):
+        return fields.money
+    return frozenset(name for name, meta in fields.items() if meta.data_type == "currency")

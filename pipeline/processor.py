@@ -11,16 +11,18 @@ clients).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.zoho import RetryableError
+from connectors.zoho import RetryableError, ZohoError
 from orgsync_kernel.events import Change, Write, record_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, Verdict, decide
+from pipeline.money import OrgMoney
 from pipeline.state import changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
     FieldIndex,
@@ -33,12 +35,17 @@ from pipeline.transforms import (
 )
 
 REUSE_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 
 class MetadataSource(Protocol):
     async def fields(self, module: str) -> list[dict[str, Any]]: ...
 
     async def users(self) -> list[dict[str, Any]]: ...
+
+    async def currencies(self) -> list[Any]: ...
+
+    async def home_currency(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ class Metadata:
         self._down_until: dict[str, float] = {}
         # Built views of the clients' cached lists, rebuilt only when a client refetched.
         self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
-        self._recent: dict[tuple[str, ...], tuple[float, list[dict[str, Any]]]] = {}
+        self._recent: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
+        self._no_money: set[str] = set()
 
     async def fields(self, org: str, module: str) -> FieldIndex:
         key = ("fields", org, module)
@@ -85,12 +93,32 @@ class Metadata:
         users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
         return users
 
+    async def money(self, org: str) -> OrgMoney | None:
+        """The org's currencies; None when it does not tell (a scope missing), and then
+        amounts are copied as numbers (logged once per org)."""
+        client = self._clients[org]
+        try:
+            listed = await self._ask(("currencies", org), client.currencies)
+            home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
+        except ZohoError as error:
+            if isinstance(error, RetryableError):
+                raise
+            if org not in self._no_money:
+                self._no_money.add(org)
+                log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
+            return None
+        money: OrgMoney = self._view(
+            ("money", org), listed or home, lambda _: OrgMoney.of(listed, *home or [""])
+        )
+        return money
+
     async def warm(self, settings: Settings) -> None:
         """Ask for what the first changes will need (target fields, users of both orgs) now,
         so that the first burst is not slowed down by it; an org out of reach is skipped."""
         wanted: list[Coroutine[Any, Any, Any]] = []
         for route in settings.sync:
             wanted += [self.users(route.source), self.users(route.target)]
+            wanted += [self.money(route.source), self.money(route.target)]
             wanted += [
                 self.fields(route.target, route.target_module(module)) for module in route.modules
             ]
@@ -105,8 +133,8 @@ class Metadata:
         return view
 
     async def _ask(
-        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
-    ) -> list[dict[str, Any]]:
+        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[Any]]]
+    ) -> list[Any]:
         """The client's (cached) answer; reused for `REUSE_SECONDS` without asking the client,
         whose cache lookup costs a task and a loop turn per call (three per change)."""
         org, now = key[1], time.monotonic()
@@ -122,6 +150,10 @@ class Metadata:
             raise
         self._recent[key] = (now, raw)
         return raw
+
+
+async def _listed(client: MetadataSource) -> list[str]:
+    return [await client.home_currency()]
 
 
 class Processor:
@@ -289,6 +321,11 @@ class Processor:
             subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
             for subform in fields.subforms
         }
+        source_money, target_money = (
+            await self.metadata.money(route.source),
+            await self.metadata.money(route.target),
+        )
+        money = (source_money, target_money) if source_money and target_money else None
         return TransformContext.for_route(
             route,
             module,
@@ -297,4 +334,5 @@ class Processor:
             await self.metadata.users(route.target),
             resolve,
             rows,
+            money,
         )

@@ -25,6 +25,7 @@ from pipeline.mapping_context import (
     UserDirectory,
     field_index,
 )
+from pipeline.money import settle_currency
 
 __all__ = [
     "NOT_COPYABLE_TYPES",
@@ -142,6 +143,10 @@ def transform(
     if match_value is None or match_value == "":
         return Rejected(f"match field {route.match_field} is empty")
     data[route.match_field] = str(match_value) if by_source_id else match_value
+    if context.currency is not None:
+        reason = settle_currency(record, data, context.currency)
+        if reason:
+            return Rejected(reason)
     if parents:
         return MissingParent(tuple(parents))
     return TargetRecord(target_module, data, route.match_field, data[route.match_field])

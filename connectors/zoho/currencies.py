@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import CurrenciesNotEnabled, UnexpectedResponse
 from .limits import Priority
+from .metadata import TtlCache
 from .transport import Call, ZohoTransport
 
 
@@ -51,13 +52,38 @@ def parse_currency(raw: Mapping[str, Any]) -> Currency:
 class CurrenciesAPI:
     _transport: ZohoTransport
 
+    _metadata: TtlCache
+
     async def currencies(self, *, priority: Priority = Priority.LIVE) -> list[Currency]:
-        """The org's currencies, base first; ``[]`` when multi-currency is off."""
-        call = Call("GET", "/org/currencies", "metadata", priority=priority)
-        try:
-            response = await self._transport.call(call)
-        except CurrenciesNotEnabled:
-            return []
-        body = response.body
-        found = body.get("currencies") if isinstance(body, dict) else None
-        return [parse_currency(c) for c in found or () if isinstance(c, Mapping)]
+        """The org's currencies, base first; ``[]`` when multi-currency is off (cached like
+        field metadata)."""
+
+        async def fetch() -> list[Currency]:
+            call = Call("GET", "/org/currencies", "metadata", priority=priority)
+            try:
+                response = await self._transport.call(call)
+            except CurrenciesNotEnabled:
+                return []
+            body = response.body
+            found = body.get("currencies") if isinstance(body, dict) else None
+            return [parse_currency(c) for c in found or () if isinstance(c, Mapping)]
+
+        result: list[Currency] = await self._metadata.get("currencies", fetch)
+        return result
+
+    async def home_currency(self, *, priority: Priority = Priority.LIVE) -> str:
+        """The org's home currency (ISO code, ``GET /org``), whether or not it has
+        multi-currency (scope ``ZohoCRM.org.READ``)."""
+
+        async def fetch() -> str:
+            call = Call("GET", "/org", "metadata", priority=priority)
+            body = (await self._transport.call(call)).body
+            orgs = body.get("org") if isinstance(body, dict) else None
+            first = orgs[0] if isinstance(orgs, list) and orgs else {}
+            code = first.get("iso_code") if isinstance(first, Mapping) else None
+            if not isinstance(code, str) or not code:
+                raise UnexpectedResponse("GET /org answered without the home currency's iso_code")
+            return code
+
+        result: str = await self._metadata.get("home_currency", fetch)
+        return result

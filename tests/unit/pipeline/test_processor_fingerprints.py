@@ -23,6 +23,12 @@ class FakeOrg:
     async def users(self) -> list[dict[str, Any]]:
         return []
 
+    async def currencies(self) -> list[Any]:
+        return []
+
+    async def home_currency(self) -> str:
+        return "USD"
+
 
 def change() -> Change:
     return Change(
