@@ -286,6 +286,8 @@ class FileTooLarge(PermanentError):
 
 class BodySizeReached(FileTooLarge):
     code = "BODY_SIZE_REACHED"
+
+
 class CurrenciesNotEnabled(PermanentError):
     code = "CURRENCIES_NOT_ENABLED"
 
