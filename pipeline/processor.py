@@ -171,6 +171,7 @@ class Processor:
         self.links = links
         self.states = states
         self._unconfirmed: dict[str, dict[str, Any]] = {}
+        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
@@ -311,28 +312,33 @@ class Processor:
         )
 
     async def _context(self, route: Route, module: str) -> TransformContext:
-        target_module = route.target_module(module)
-
-        def resolve(parent_module: str, source_id: str) -> str | None:
-            return self.links.get(link_key(route.source, parent_module, source_id, route.target))
-
-        fields = await self.metadata.fields(route.target, target_module)
+        """The transform's context, rebuilt only when a piece of metadata was refetched."""
+        fields = await self.metadata.fields(route.target, route.target_module(module))
         rows = {
             subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
             for subform in fields.subforms
         }
-        source_money, target_money = (
-            await self.metadata.money(route.source),
-            await self.metadata.money(route.target),
-        )
+        source_money = await self.metadata.money(route.source)
+        target_money = await self.metadata.money(route.target)
         money = (source_money, target_money) if source_money and target_money else None
-        return TransformContext.for_route(
-            route,
-            module,
+        parts = (
             fields,
             await self.metadata.users(route.source),
             await self.metadata.users(route.target),
-            resolve,
-            rows,
-            money,
+            source_money,
+            target_money,
+            *rows.values(),
         )
+        cached = self._contexts.get((route.name, module))
+        if cached is not None and len(cached[0]) == len(parts):
+            if all(a is b for a, b in zip(cached[0], parts, strict=True)):
+                return cached[1]
+
+        def resolve(parent_module: str, source_id: str) -> str | None:
+            return self.links.get(link_key(route.source, parent_module, source_id, route.target))
+
+        context = TransformContext.for_route(
+            route, module, fields, parts[1], parts[2], resolve, rows, money
+        )
+        self._contexts[(route.name, module)] = (parts, context)
+        return context
