@@ -119,11 +119,29 @@ class HeldChange(faust.Record, serializer="json"):
         return self.change.key
 
 
+class RelatedWork(faust.Record, serializer="json"):
+    """The notes, attachments and tags of one source record to sync along one route
+    (pipeline/related_sync.py), once the record itself is linked in the target."""
+
+    route: str
+    org: str
+    module: str
+    id: str
+    kinds: list[str]  # of "notes", "attachments", "tags"
+    queued_at: float
+    checked_at: float = 0.0  # when the parent's link was last looked for (0: never)
+
+    @property
+    def key(self) -> str:
+        return record_key(self.org, self.module, self.id)
+
+
 class DeadLetter(faust.Record, serializer="json"):
     """A change that could not be synced, with everything needed to inspect and retry it.
 
     `stage` says where it failed: `transform` (Rejected), `parent` (a lookup's parent never
-    arrived), or `write` (Zoho refused it; `code`/`message`/`details` are Zoho's). `record` is
+    arrived), `write` (Zoho refused it; `code`/`message`/`details` are Zoho's), or `related`
+    (a note, attachment or tag of the record; `details` names it). `record` is
     the payload to retry: the Write for `write`, the Change otherwise. `key` is its topic key.
     """
 

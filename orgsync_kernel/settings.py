@@ -204,6 +204,10 @@ class ModuleRoute(_Model):
     link_existing: tuple[ApiName, ...] = ()
     on_link: OnLink = "fill_empty"
     currency: CurrencyPolicy | None = None  # None: the route's
+    # What around the record is synced too (pipeline/related_sync.py).
+    notes: bool = False
+    attachments: bool = False
+    tags: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
@@ -227,6 +231,11 @@ class ModuleRoute(_Model):
 
     def target_field(self, source_field: str) -> str:
         return self.rename.get(source_field, source_field)
+
+    @property
+    def related(self) -> list[str]:
+        """The kinds of related data synced with the record."""
+        return [kind for kind in ("notes", "attachments", "tags") if getattr(self, kind)]
 
 
 def duplicates(names: Iterable[str]) -> list[str]:

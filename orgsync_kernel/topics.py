@@ -8,6 +8,7 @@ ask `Topics(prefix)` (or `settings.topics`).
     <prefix>.changes          the full records as fetched: the replayable change log
     <prefix>.writes.<target>  mapped records queued for a target org that is slow or down
     <prefix>.held             children waiting for their parents
+    <prefix>.related          notes, attachments and tags of records to sync
     <prefix>.dlq              dead letters;  <prefix>.dlq.state  their retried/purged marks
     <prefix>.fingerprints     dedup state per record (compacted, partitioned like hints)
     <prefix>.links, .states   id links and record states (compacted, one partition each)
@@ -64,6 +65,10 @@ class Topics:
         return f"{self.prefix}.held"
 
     @property
+    def related(self) -> str:
+        return f"{self.prefix}.related"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}.dlq"
 
@@ -92,10 +97,10 @@ class Topics:
 
     def consumers(self, targets: Iterable[str]) -> dict[str, list[str]]:
         """What the workers consume, per consumer group: the round loop reads hints and
-        fetched; the cold-path agents read held and one queue per target."""
+        fetched; the cold-path agents read held, related and one queue per target."""
         return {
             self.rounds_group: [self.hints, self.fetched],
-            self.group: [self.held, *(self.writes(t) for t in sorted(targets))],
+            self.group: [self.held, self.related, *(self.writes(t) for t in sorted(targets))],
         }
 
     def consumed(self, targets: Iterable[str]) -> list[str]:

@@ -2,7 +2,9 @@
 
 - `apply_to_<target>` works off a target's queue (`writes.<target>`), which the round loop fills
   while that target is slow or failing, with the sink's full retry budget;
-- `release_held_changes` sends a child back to `fetched` once its parents are linked.
+- `release_held_changes` sends a child back to `fetched` once its parents are linked;
+- `sync_related` syncs a record's notes, attachments and tags once it is linked
+  (pipeline/related_sync.py).
 An event is acknowledged only after its outcome is in Kafka (writes done, state and dead
 letters acknowledged), so a crash replays rather than loses; upserts on the match key make a
 replay harmless.
@@ -17,13 +19,14 @@ from typing import Any
 
 import faust
 
-from connectors.zoho import ZohoClient
-from orgsync_kernel.events import DeadLetter, HeldChange, dead_letter
+from connectors.zoho import RetryableError, ZohoClient
+from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, dead_letter
 from orgsync_kernel.settings import Settings
 from pipeline.app import Pipeline
 from pipeline.batching import Drain, take_lingering
 from pipeline.faust_patches import produce
 from pipeline.metrics import PipelineMetrics
+from pipeline.related_sync import RelatedSync
 from pipeline.sink import TargetSink
 from pipeline.store import PipelineState
 
@@ -70,6 +73,9 @@ class Agents:
         self.metrics = metrics
         app = pipeline.app
         app.agent(pipeline.held, name="release_held_changes")(self.release_held_changes)
+        routes = {route.name: route for route in settings.sync}
+        self.related = RelatedSync(routes, clients, state.links)
+        app.agent(pipeline.related, name="sync_related")(self.sync_related)
         for org, topic in pipeline.writes.items():
             sink = target_sink(org, settings, clients, state, metrics)
             app.agent(topic, name=f"apply_to_{org}")(self._sink_agent(sink))
@@ -116,6 +122,39 @@ class Agents:
                         f"{', '.join(missing)}",
                     )
                 )
+
+    # --- notes, attachments and tags ----------------------------------------------------
+
+    async def sync_related(self, stream: faust.StreamT[RelatedWork]) -> None:
+        """Sync a record's related items once it is linked; while it is not (or its orgs do
+        not answer) the work goes back to the end of `related`, up to
+        `processor.parent_wait_seconds`, then to the DLQ."""
+        wait = self.settings.processor.parent_wait_seconds
+        async for work in stream:
+            await asyncio.sleep(max(0.0, work.checked_at + HELD_POLL_SECONDS - time.time()))
+            try:
+                letters = await self.related.sync(work)
+                problem = "the record never reached the target"
+            except RetryableError as error:
+                letters, problem = None, f"{error.zoho_code} from Zoho"
+            if letters is None and time.time() < work.queued_at + wait:
+                again = work.derive(checked_at=time.time())
+                await self._send(self.settings.topics.related, work.key, again)
+            elif letters is None:
+                message = f"related items not synced within {wait:g}s: {problem}"
+                letters = [
+                    dead_letter(
+                        work.route,
+                        "related",
+                        work.key,
+                        work.asdict(),
+                        "RELATED_NOT_SYNCED",
+                        message,
+                    )
+                ]
+            for letter in letters or ():
+                await self._dead(letter)
+            await self.state.flush()
 
     def _linked(self, parents: list[str]) -> bool:
         return all(self.state.links.get(parent) is not None for parent in parents)

@@ -4,6 +4,7 @@ The hot path (hints and fetched records to target writes) is the round loop of
 pipeline/rounds.py, beside this app in the same worker. The app's agents (pipeline/agents.py):
   writes.<target> -> apply_to_<target>: the queue of a target that was slow or failing
   held            -> release_held_changes: children waiting for their parents, back to fetched
+  related         -> sync_related: notes, attachments and tags of records
   dlq             <- dead letters of the cold paths
 All topics are keyed `org/module/id` (orgsync_kernel/events.py). The state is in
 pipeline/store.py, shared with the round loop.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import faust
 
-from orgsync_kernel.events import DeadLetter, HeldChange, Write
+from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, Write
 from orgsync_kernel.settings import Settings
 from pipeline.faust_patches import FaustApp
 
@@ -30,10 +31,11 @@ class Pipeline:
     app: faust.App
     writes: dict[str, faust.TopicT]
     held: faust.TopicT
+    related: faust.TopicT
     dlq: faust.TopicT
 
     def topic_names(self) -> list[str]:
-        topics = [self.held, self.dlq, *self.writes.values()]
+        topics = [self.held, self.related, self.dlq, *self.writes.values()]
         return [name for topic in topics for name in topic.topics]
 
 
@@ -65,5 +67,6 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
         app=app,
         writes={org: topic(names.writes(org), Write) for org in settings.targets},
         held=topic(names.held, HeldChange),
+        related=topic(names.related, RelatedWork),
         dlq=topic(names.dlq, DeadLetter),
     )

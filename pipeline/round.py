@@ -20,7 +20,15 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from connectors.kafka import Bulk
 from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
-from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, dead_letter, split_key
+from orgsync_kernel.events import (
+    Change,
+    DeadLetter,
+    HeldChange,
+    Hint,
+    RelatedWork,
+    dead_letter,
+    split_key,
+)
 from orgsync_kernel.settings import Settings
 from orgsync_kernel.topics import Topics
 from pipeline.fetch import fetch_group, group_hints
@@ -92,6 +100,13 @@ class RoundSteps:
         self.state = state
         self.producer = producer
         self.writers = writers
+        # (org, module) -> the routes that sync its records' notes/attachments/tags, and which
+        self.related: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
+        for route in settings.sync:
+            for module, mapping in route.modules.items():
+                if mapping.related:
+                    key = (route.source, module)
+                    self.related.setdefault(key, []).append((route.name, mapping.related))
         self.metrics = metrics
         self.retry = BackoffPolicy(
             max_attempts=settings.sink.max_attempts,
@@ -221,6 +236,21 @@ class RoundSteps:
         ]
         if out.missing_parents or out.deferred:
             await self._hold(change, out, round_)
+        if change.operation != "delete" and (change.org, change.module) in self.related:
+            await self._relate(change, round_)
+
+    async def _relate(self, change: Change, round_: Round) -> None:
+        """Whatever dedup decided: a note or attachment changes no field of its parent."""
+        for route, kinds in self.related[change.org, change.module]:
+            work = RelatedWork(
+                route=route,
+                org=change.org,
+                module=change.module,
+                id=change.id,
+                kinds=kinds,
+                queued_at=time.time(),
+            )
+            round_.acks.append(await self._send(self.topics.related, work.key, work))
 
     async def _hold(self, change: Change, out: Processed, round_: Round) -> None:
         now = time.time()

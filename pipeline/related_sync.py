@@ -1,0 +1,192 @@
+"""Syncing a record's notes, attachments and tags once the record is linked in the target.
+
+`RelatedSync.sync(work)` reads the record's items in both orgs, plans (pipeline/related.py),
+writes, and stores the maps (both directions, so that the other route of a two-way pair sees
+what orgsync wrote as already synced: an echo writes nothing). It returns None while the record
+has no link yet, else the dead letters of items Zoho refused, each naming the item. Attachment
+files are streamed through a temporary file while their sha256 is computed, never held whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from connectors.zoho import Download, PermanentError, ZohoClient
+from orgsync_kernel.events import DeadLetter, RelatedWork, dead_letter
+from orgsync_kernel.settings import ModuleRoute, Route
+from pipeline.related import (
+    LINK,
+    AttachmentsPlan,
+    plan_attachments,
+    plan_notes,
+    plan_tags,
+    related_key,
+    tag_names,
+)
+from pipeline.state import link_key
+
+log = logging.getLogger(__name__)
+
+
+class RelatedSync:
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        clients: Mapping[str, ZohoClient],
+        links: MutableMapping[str, str],
+    ) -> None:
+        self.routes = routes
+        self.clients = clients
+        self.links = links
+
+    async def sync(self, work: RelatedWork) -> list[DeadLetter] | None:
+        route = self.routes[work.route]
+        target_id = self.links.get(link_key(work.org, work.module, work.id, route.target))
+        if target_id is None:
+            return None
+        job = _Job(self, work, route, target_id)
+        dead: list[DeadLetter] = []
+        for kind in work.kinds:
+            dead += await getattr(job, kind)()
+        return dead
+
+
+class _Job:
+    """One record's related items along one route."""
+
+    def __init__(self, owner: RelatedSync, work: RelatedWork, route: Route, target_id: str):
+        self.work, self.route, self.links = work, route, owner.links
+        self.mapping: ModuleRoute = route.modules[work.module]
+        self.source = owner.clients[route.source]
+        self.target = owner.clients[route.target]
+        self.target_module = route.target_module(work.module)
+        self.target_id = target_id
+
+    # --- the maps ----------------------------------------------------------------------
+
+    def _load(self, kind: str) -> Any:
+        raw = self.links.get(
+            related_key(self.work.org, self.work.module, self.work.id, self.route.target, kind)
+        )
+        return orjson.loads(raw) if raw else {}
+
+    def _store(self, kind: str, forward: Any, backward: Any) -> None:
+        work, route = self.work, self.route
+        self.links[related_key(work.org, work.module, work.id, route.target, kind)] = _dump(forward)
+        back = related_key(route.target, self.target_module, self.target_id, route.source, kind)
+        self.links[back] = _dump(backward)
+
+    def _dead(self, kind: str, item: Mapping[str, Any], error: PermanentError) -> DeadLetter:
+        details = {"kind": kind, "item": dict(item), **error.details}
+        log.warning(
+            "related item refused key=%s kind=%s code=%s", self.work.key, kind, error.zoho_code
+        )
+        return dead_letter(
+            self.route.name,
+            "related",
+            self.work.key,
+            self.work.asdict(),
+            error.zoho_code,
+            error.zoho_message,
+            details,
+        )
+
+    # --- notes -------------------------------------------------------------------------
+
+    async def notes(self) -> list[DeadLetter]:
+        source = await self.source.notes(self.work.module, self.work.id)
+        target = await self.target.notes(self.target_module, self.target_id)
+        plan = plan_notes(source, target, self._load("notes"), self.mapping.delete)
+        dead: list[DeadLetter] = []
+        if plan.create:
+            outcomes = await self.target.add_notes(
+                self.target_module, self.target_id, [c for _, c in plan.create]
+            )
+            for (sid, content), outcome in zip(plan.create, outcomes, strict=True):
+                if outcome.ok:
+                    plan.mapped[sid] = str(outcome.id)
+                else:
+                    dead.append(self._refused("notes", {"id": sid, **content}, outcome))
+        if plan.update:
+            await self.target.update_notes(self.target_module, self.target_id, plan.update)
+        if plan.delete:
+            await self.target.delete_notes(self.target_module, self.target_id, plan.delete)
+        self._store("notes", plan.mapped, {t: s for s, t in plan.mapped.items()})
+        return dead
+
+    def _refused(self, kind: str, item: Mapping[str, Any], outcome: Any) -> DeadLetter:
+        error = PermanentError(outcome.message, code=outcome.code, details=dict(outcome.details))
+        return self._dead(kind, item, error)
+
+    # --- attachments -------------------------------------------------------------------
+
+    async def attachments(self) -> list[DeadLetter]:
+        source = await self.source.attachments(self.work.module, self.work.id)
+        target = await self.target.attachments(self.target_module, self.target_id)
+        plan = plan_attachments(source, target, self._load("attachments"), self.mapping.delete)
+        dead: list[DeadLetter] = []
+        for attachment in plan.copy:
+            try:
+                await self._copy(attachment, plan)
+            except PermanentError as error:
+                dead.append(self._dead("attachments", attachment, error))
+        if plan.delete:
+            await self.target.delete_attachments(self.target_module, self.target_id, plan.delete)
+        backward = {t: [s, digest] for s, (t, digest) in plan.mapped.items()}
+        self._store("attachments", plan.mapped, backward)
+        return dead
+
+    async def _copy(self, attachment: Mapping[str, Any], plan: AttachmentsPlan) -> None:
+        sid, name = str(attachment["id"]), str(attachment.get("File_Name") or "attachment")
+        if attachment.get("$type") == LINK:
+            url = str(attachment.get("$link_url") or "")
+            outcome = await self.target.upload_link(self.target_module, self.target_id, url, name)
+            plan.mapped[sid] = [str(outcome.id), ""]
+            return
+        with tempfile.TemporaryDirectory(prefix="orgsync-attachment-") as spool:
+            path = Path(spool) / "file"
+
+            async def keep(download: Download) -> str:
+                digest = hashlib.sha256()
+                with path.open("wb") as file:
+                    async for chunk in download.chunks():
+                        digest.update(chunk)
+                        file.write(chunk)
+                return digest.hexdigest()
+
+            sha256 = await self.source.download_attachment(
+                self.work.module, self.work.id, sid, keep
+            )
+            held = plan.holding(sha256)
+            if held is None:
+                outcome = await self.target.upload_attachment(
+                    self.target_module, self.target_id, name, path
+                )
+                held = str(outcome.id)
+            plan.mapped[sid] = [held, sha256]
+
+    # --- tags ----------------------------------------------------------------------------
+
+    async def tags(self) -> list[DeadLetter]:
+        [source] = await self.source.get_by_ids(self.work.module, [self.work.id], ["Tag"]) or [{}]
+        [target] = await self.target.get_by_ids(self.target_module, [self.target_id], ["Tag"]) or [
+            {}
+        ]
+        plan = plan_tags(tag_names(source), tag_names(target), self._load("tags").get("names", []))
+        if plan.add:
+            await self.target.add_tags(self.target_module, [self.target_id], plan.add)
+        if plan.remove:
+            await self.target.remove_tags(self.target_module, [self.target_id], plan.remove)
+        self._store("tags", {"names": plan.synced}, {"names": plan.synced})
+        return []
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

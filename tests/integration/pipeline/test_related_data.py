@@ -1,0 +1,112 @@
+"""Notes, attachments and tags follow their record (issue 17)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from bench.deployment import ORIGIN, ORIGIN_FIELD, org_config, records
+from connectors.zoho import Download, ZohoClient
+from orgsync_kernel.topics import Topics
+from tests.support.pipeline import calls, client, send_hints, wait_until
+from zoho_emulator import Emulator
+
+ROUTE: dict[str, Any] = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {
+        "Deals": {
+            "match_field": ORIGIN,
+            "notes": True,
+            "attachments": True,
+            "tags": True,
+            "delete": True,
+        }
+    },
+}
+
+
+@pytest.fixture
+def emulator_orgs() -> dict[str, Any]:
+    modules = {"Deals": {"fields": [ORIGIN_FIELD]}, "Notes": {}}
+    return {"src": org_config("src", "in", modules), "tgt": org_config("tgt", "us", modules)}
+
+
+async def sha256_of(zoho: ZohoClient, record_id: str, attachment_id: str) -> str:
+    async def digest(download: Download) -> str:
+        sha = hashlib.sha256()
+        async for chunk in download.chunks():
+            sha.update(chunk)
+        return sha.hexdigest()
+
+    return await zoho.download_attachment("Deals", record_id, attachment_id, digest)
+
+
+async def test_notes_an_attachment_and_tags_follow_the_deal_and_a_replay_copies_nothing_twice(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    tmp_path: Any,
+) -> None:
+    worker = make_worker([ROUTE])
+    worker.start()
+    src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
+    hints = Topics(unique_name).hints
+    deal = str((await src.insert("Deals", [{"Deal_Name": "Big", "Stage": "Qualification"}]))[0].id)
+    notes = [
+        {"Note_Title": "Kick-off", "Note_Content": "Asked for pricing"},
+        {"Note_Title": "Terms"},
+    ]
+    first_note, _ = [str(o.id) for o in await src.add_notes("Deals", deal, notes)]
+    content = os.urandom(200_000)
+    (tmp_path / "po.pdf").write_bytes(content)
+    await src.upload_attachment("Deals", deal, "po.pdf", tmp_path / "po.pdf")
+    await src.add_tags("Deals", [deal], ["VIP", "Q4"])
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal], "insert")
+
+    def target_deal() -> str | None:
+        found = [r for r in records(emu, "tgt", "Deals") if r.get(ORIGIN) == deal]
+        return str(found[0]["id"]) if found else None
+
+    async def arrived() -> bool:
+        target = target_deal()
+        return bool(
+            target
+            and len(await tgt.notes("Deals", target)) == 2
+            and await tgt.attachments("Deals", target)
+        )
+
+    await wait_until(arrived, 60, "the deal's notes and attachment in the target", worker)
+    target = str(target_deal())
+    copied = {n["Note_Title"]: n.get("Note_Content") for n in await tgt.notes("Deals", target)}
+    assert copied == {"Kick-off": "Asked for pricing", "Terms": None}
+    [attachment] = await tgt.attachments("Deals", target)
+    assert attachment["File_Name"] == "po.pdf"
+    assert (
+        await sha256_of(tgt, target, str(attachment["id"])) == hashlib.sha256(content).hexdigest()
+    )
+
+    async def tagged() -> bool:
+        [record] = await tgt.get_by_ids("Deals", [target], ["Tag"])
+        return sorted(t["name"] for t in record.get("Tag") or ()) == ["Q4", "VIP"]
+
+    await wait_until(tagged, 30, "the tags by name", worker)
+
+    # A deleted note disappears; the same record seen again uploads nothing twice.
+    await src.delete_notes("Deals", deal, [first_note])
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal])
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal])
+
+    async def note_deleted() -> bool:
+        return [n["Note_Title"] for n in await tgt.notes("Deals", target)] == ["Terms"]
+
+    await wait_until(note_deleted, 30, "the deleted note gone from the target", worker)
+    assert len(await tgt.attachments("Deals", target)) == 1
+    assert calls(emu, "tgt", f"POST /crm/v8/Deals/{target}/Attachments") == 1
