@@ -110,3 +110,49 @@ async def test_notes_an_attachment_and_tags_follow_the_deal_and_a_replay_copies_
     await wait_until(note_deleted, 30, "the deleted note gone from the target", worker)
     assert len(await tgt.attachments("Deals", target)) == 1
     assert calls(emu, "tgt", f"POST /crm/v8/Deals/{target}/Attachments") == 1
+
+
+async def test_on_a_two_way_route_notes_written_by_orgsync_do_not_come_back(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    notes_only = {"match_field": ORIGIN, "notes": True}
+    routes = [
+        {"source": "src", "target": "tgt", "modules": {"Deals": notes_only}},
+        {"source": "tgt", "target": "src", "modules": {"Deals": notes_only}},
+    ]
+    worker = make_worker(routes)
+    worker.start()
+    src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
+    hints = Topics(unique_name).hints
+    deal = str((await src.insert("Deals", [{"Deal_Name": "Both", "Stage": "Qualification"}]))[0].id)
+    await src.add_notes("Deals", deal, [{"Note_Title": "From src"}])
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal], "insert")
+
+    async def copied() -> bool:
+        found = [r for r in records(emu, "tgt", "Deals") if r.get(ORIGIN) == deal]
+        return bool(found) and len(await tgt.notes("Deals", str(found[0]["id"]))) == 1
+
+    await wait_until(copied, 60, "the note in the target", worker)
+    [target_deal] = [r for r in records(emu, "tgt", "Deals") if r.get(ORIGIN) == deal]
+    target = str(target_deal["id"])
+    # The echo (the target record seen again) is worked off before a genuine note added after it.
+    await send_hints(kafka_producer, hints, "tgt", "Deals", [target])
+    await tgt.add_notes("Deals", target, [{"Note_Title": "From tgt"}])
+    await send_hints(kafka_producer, hints, "tgt", "Deals", [target])
+
+    async def came_back() -> bool:
+        return "From tgt" in [n["Note_Title"] for n in await src.notes("Deals", deal)]
+
+    await wait_until(came_back, 60, "the target's own note in the source", worker)
+    assert sorted(n["Note_Title"] for n in await src.notes("Deals", deal)) == [
+        "From src",
+        "From tgt",
+    ]
+    assert sorted(n["Note_Title"] for n in await tgt.notes("Deals", target)) == [
+        "From src",
+        "From tgt",
+    ]
