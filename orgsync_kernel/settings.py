@@ -355,6 +355,16 @@ class Settings(_Model):
         return frozenset(m for route in self.routes_from(org) for m in route.modules)
 
     @property
+    def notes_parents(self) -> dict[str, frozenset[str]]:
+        """Per source org, the modules whose records' notes some route syncs."""
+        found: dict[str, set[str]] = {}
+        for route in self.sync:
+            for module, mapping in route.modules.items():
+                if mapping.notes:
+                    found.setdefault(route.source, set()).add(module)
+        return {org: frozenset(modules) for org, modules in found.items()}
+
+    @property
     def watched(self) -> dict[str, frozenset[str]]:
         """Per source org (an org some route reads), the modules to watch and poll."""
         return {org: modules for org in self.orgs if (modules := self.synced_modules(org))}

@@ -6,6 +6,11 @@ topic and advanced only after the hints were acknowledged, so a restart resumes 
 last acknowledged poll ended. Each poll starts ``overlap_seconds`` before the cursor to
 absorb clock skew and late visibility; the repeats are harmless (dedup downstream).
 Calls use the client's low priority, so polling stops at the credit reserve.
+
+A note changes nothing of its parent record, not even its ``Modified_Time``: for an org whose
+routes sync notes, the ``Notes`` module is polled too, and a note modified since the cursor
+hints its parent (``Parent_Id``), whose related items are then synced. Deleted notes name no
+parent; they are seen with the parent's next change.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "poll/"
 BATCH = 500  # hints per produce call
 LIST_FIELDS = ("Modified_Time", "Created_Time")
+NOTES = "Notes"
+NOTE_FIELDS = ("Modified_Time", "Parent_Id")
 
 
 class Poller:
@@ -41,8 +48,10 @@ class Poller:
         metrics: IngressMetrics,
         *,
         clock: Callable[[], float] = time.time,
+        notes_parents: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.watched = watched
+        self.notes_parents = notes_parents or {}
         self.hints_topic = hints_topic
         self.clients = clients
         self.kv = kv
@@ -58,7 +67,7 @@ class Poller:
             (org, module)
             for org in sorted(self.clients)
             for module in sorted(self.watched.get(org, ()))
-        ]
+        ] + [(org, NOTES) for org in sorted(self.clients) if self.notes_parents.get(org)]
 
     async def start(self) -> None:
         for org, module in self.pairs():
@@ -85,8 +94,12 @@ class Poller:
     async def poll_once(self, org: str, module: str) -> int:
         """List, produce, then advance the cursor; returns the number of hints."""
         cursor = await self._cursor(org, module)
-        modified, changed = await self._modified(org, module, cursor["modified"])
-        deleted, gone = await self._deleted(org, module, cursor["deleted"])
+        if module == NOTES:
+            modified, changed = await self._notes(org, cursor["modified"])
+            deleted, gone = cursor["deleted"], 0
+        else:
+            modified, changed = await self._modified(org, module, cursor["modified"])
+            deleted, gone = await self._deleted(org, module, cursor["deleted"])
         await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
         if changed or gone:
             log.info("poller: org=%s module=%s changed=%d deleted=%d", org, module, changed, gone)
@@ -111,6 +124,24 @@ class Poller:
                 module, str(record.get("id")), "insert" if created else "update", when or None
             )
             newest, count = _later(newest, when), count + 1
+        await batch.flush()
+        return newest, count
+
+    async def _notes(self, org: str, cursor: str) -> tuple[str, int]:
+        """Hints of the parents of notes modified since the cursor (in synced modules)."""
+        since = datetime.fromisoformat(cursor) - self.overlap
+        client, batch, newest, count = self.clients[org], _Batch(self, org), cursor, 0
+        parents = self.notes_parents.get(org, frozenset())
+        async for note in client.list_modified_since(NOTES, since, NOTE_FIELDS):
+            when = str(note.get("Modified_Time") or "")
+            newest = _later(newest, when)
+            parent = note.get("Parent_Id") or {}
+            module = (
+                (parent.get("module") or {}).get("api_name") if isinstance(parent, dict) else None
+            )
+            if module in parents and parent.get("id"):
+                await batch.add(str(module), str(parent["id"]), "update", when or None)
+                count += 1
         await batch.flush()
         return newest, count
 

@@ -108,6 +108,7 @@ class IngressService:
                 self.producer,
                 self.metrics,
                 clock=self.clock,
+                notes_parents=self.settings.notes_parents,
             )
             await self.poller.start()
         log.info("ingress started on %s (watch=%s, poll=%s)", self.url, self._watch, self._poll)
