@@ -35,6 +35,8 @@ def rows_key(org: str, module: str, record_id: str, other_org: str) -> str:
 
 def subforms(record: Mapping[str, Any]) -> list[str]:
     """The record's fields that hold mapped subform rows."""
+    if list not in map(type, record.values()):  # the common case, checked at C speed
+        return []
     return [
         name
         for name, value in record.items()
