@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from bench.deployment import ORIGIN, ORIGIN_FIELD, org_config, records
 from connectors.zoho import Download, ZohoClient
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import calls, client, send_hints, wait_until
+from tests.support.pipeline import calls, client, read_dead_letters, send_hints, wait_until
 from zoho_emulator import Emulator
 
 ROUTE: dict[str, Any] = {
@@ -156,3 +157,35 @@ async def test_on_a_two_way_route_notes_written_by_orgsync_do_not_come_back(
         "From src",
         "From tgt",
     ]
+
+
+async def test_a_file_the_target_refuses_is_dead_lettered_by_name_and_the_others_still_arrive(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    kafka_broker: str,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+    tmp_path: Any,
+) -> None:
+    target_org = emu.state.orgs["tgt"]
+    target_org.behaviour = replace(target_org.behaviour, attachment_max_bytes=50_000)
+    worker = make_worker([ROUTE])
+    worker.start()
+    src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
+    deal = str(
+        (await src.insert("Deals", [{"Deal_Name": "Files", "Stage": "Qualification"}]))[0].id
+    )
+    for name, size in (("big.bin", 60_000), ("small.bin", 1_000)):
+        (tmp_path / name).write_bytes(os.urandom(size))
+        await src.upload_attachment("Deals", deal, name, tmp_path / name)
+    await send_hints(kafka_producer, Topics(unique_name).hints, "src", "Deals", [deal], "insert")
+
+    [letter] = await read_dead_letters(kafka_broker, Topics(unique_name).dlq, expect=1, within=60)
+    assert (letter.stage, letter.code) == ("related", "FILE_SIZE_MORE_THAN_ALLOWED_SIZE")
+    assert (letter.details["kind"], letter.details["item"]["File_Name"]) == (
+        "attachments",
+        "big.bin",
+    )
+    [target] = [str(r["id"]) for r in records(emu, "tgt", "Deals") if r.get(ORIGIN) == deal]
+    assert [a["File_Name"] for a in await tgt.attachments("Deals", target)] == ["small.bin"]
