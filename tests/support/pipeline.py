@@ -6,6 +6,7 @@ too)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
@@ -102,6 +103,35 @@ async def read_dead_letters(
     finally:
         await consumer.stop()
     return letters
+
+
+@contextlib.asynccontextmanager
+async def notifier(
+    emu: Emulator, producer: AIOKafkaProducer, topic: str, modules: Iterable[str]
+) -> AsyncIterator[None]:
+    """Every write in either org (ours included) becomes a hint, as Zoho's notifications do."""
+
+    watched = frozenset(modules)
+
+    async def forward() -> None:
+        seen = {"src": 0, "tgt": 0}
+        while True:
+            for org in seen:
+                log = emu.state.orgs[org].write_log
+                for entry in log[seen[org] :]:
+                    if entry["module"] in watched:
+                        op = "delete" if entry["op"] == "delete" else "update"
+                        await send_hints(producer, topic, org, entry["module"], [entry["id"]], op)
+                seen[org] = len(log)
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(forward())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 # --- fixtures ------------------------------------------------------------------------------------

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.deployment import records
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import by_field, calls, client, send_hints, wait_until
+from tests.support.pipeline import by_field, calls, client, notifier, wait_until
 from zoho_emulator import Emulator
 
 FIELDS = ["First_Name", "Last_Name", "Email", "Lead_Status"]
@@ -31,31 +28,6 @@ ROUTES: list[dict[str, Any]] = [
 ]
 
 
-@contextlib.asynccontextmanager
-async def notifier(emu: Emulator, producer: AIOKafkaProducer, topic: str) -> AsyncIterator[None]:
-    """Every write in either org (ours included) becomes a hint, as Zoho's notifications do."""
-
-    async def forward() -> None:
-        seen = {"src": 0, "tgt": 0}
-        while True:
-            for org in seen:
-                log = emu.state.orgs[org].write_log
-                for entry in log[seen[org] :]:
-                    if entry["module"] == "Leads":
-                        op = "delete" if entry["op"] == "delete" else "update"
-                        await send_hints(producer, topic, org, "Leads", [entry["id"]], op)
-                seen[org] = len(log)
-            await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(forward())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def upserts(emu: Emulator) -> int:
     return sum(calls(emu, org, "POST /crm/v8/Leads/upsert") for org in ("src", "tgt"))
 
@@ -70,7 +42,7 @@ async def test_two_way_leads_settle_without_ping_pong(
     worker = make_worker(ROUTES)
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
-    async with notifier(emu, kafka_producer, Topics(unique_name).hints):
+    async with notifier(emu, kafka_producer, Topics(unique_name).hints, ("Leads",)):
         ids = [
             str(o.id)
             for o in await src.insert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
@@ -10,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.deployment import ORIGIN, ORIGIN_FIELD, org_config, records, target_modules
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import client, send_hints, wait_until
+from tests.support.pipeline import calls, client, notifier, send_hints, wait_until
 from zoho_emulator import Emulator
 
 SYNCED = ("Products", "Quotes", "Deals", "Tasks")
@@ -122,3 +123,49 @@ async def test_a_task_follows_the_deal_it_is_related_to(
     target_task = by_origin(emu, "Tasks")[task_id]
     assert target_task["What_Id"]["id"] == str(target_deal["id"])
     assert target_task["$se_module"] == "Deals"
+
+
+async def test_two_way_line_items_written_by_orgsync_are_not_written_back(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    modules = {m: BY_SOURCE_ID for m in ("Products", "Quotes")}
+    back = {"source": "tgt", "target": "src", "modules": modules}
+    worker = make_worker([{**ROUTE, "modules": modules}, back])
+    worker.start()
+    src = await client(emu, "src", session)
+    async with notifier(emu, kafka_producer, Topics(unique_name).hints, ("Products", "Quotes")):
+        [product] = [str(o.id) for o in await src.insert("Products", [{"Product_Name": "Gear"}])]
+        items = [{"Product_Name": {"id": product}, "Quantity": 2, "List_Price": 50.0}]
+        [made] = await src.insert("Quotes", [{"Subject": "Both ways", "Quoted_Items": items}])
+        quote = str(made.id)
+
+        async def arrived() -> bool:
+            return len(rows_by_product(by_origin(emu, "Quotes").get(quote, {}))) == 1
+
+        await wait_until(arrived, 60, "the quote in the target", worker)
+        # A marker: once it arrived, the echoes of the quote's write were processed before it.
+        await src.insert("Products", [{"Product_Name": "Marker"}])
+
+        async def marker() -> bool:
+            return "Marker" in {r["Product_Name"] for r in records(emu, "tgt", "Products")}
+
+        await wait_until(marker, 60, "the marker product", worker)
+        # Nothing marks "no echo was written": a quiet period of the worker's write log does.
+        writes = len(emu.state.orgs["src"].write_log)
+        quiet_since = time.monotonic()
+
+        async def quiet() -> bool:
+            nonlocal writes, quiet_since
+            now = len(emu.state.orgs["src"].write_log)
+            if now != writes:
+                writes, quiet_since = now, time.monotonic()
+            return time.monotonic() - quiet_since >= 3.0
+
+        await wait_until(quiet, 20, "a quiet period in the source", worker)
+    assert calls(emu, "src", "POST /crm/v8/Quotes/upsert") == 0, "the echo was written back"
+    [source_quote] = [r for r in records(emu, "src", "Quotes") if str(r["id"]) == quote]
+    assert len(source_quote["Quoted_Items"]) == 1
