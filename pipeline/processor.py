@@ -321,14 +321,9 @@ class Processor:
         source_money = await self.metadata.money(route.source)
         target_money = await self.metadata.money(route.target)
         money = (source_money, target_money) if source_money and target_money else None
-        parts = (
-            fields,
-            await self.metadata.users(route.source),
-            await self.metadata.users(route.target),
-            source_money,
-            target_money,
-            *rows.values(),
-        )
+        source_users = await self.metadata.users(route.source)
+        target_users = await self.metadata.users(route.target)
+        parts = (fields, source_users, target_users, source_money, target_money, *rows.values())
         cached = self._contexts.get((route.name, module))
         if cached is not None and len(cached[0]) == len(parts):
             if all(a is b for a, b in zip(cached[0], parts, strict=True)):
@@ -338,7 +333,7 @@ class Processor:
             return self.links.get(link_key(route.source, parent_module, source_id, route.target))
 
         context = TransformContext.for_route(
-            route, module, fields, parts[1], parts[2], resolve, rows, money
+            route, module, fields, source_users, target_users, resolve, rows, money
         )
         self._contexts[(route.name, module)] = (parts, context)
         return context

@@ -61,7 +61,7 @@ class RelatedSync:
 class _Job:
     """One record's related items along one route."""
 
-    def __init__(self, owner: RelatedSync, work: RelatedWork, route: Route, target_id: str):
+    def __init__(self, owner: RelatedSync, work: RelatedWork, route: Route, target_id: str) -> None:
         self.work, self.route, self.links = work, route, owner.links
         self.mapping: ModuleRoute = route.modules[work.module]
         self.source = owner.clients[route.source]
@@ -71,15 +71,17 @@ class _Job:
 
     # --- the maps ----------------------------------------------------------------------
 
+    def _key(self, kind: str) -> str:
+        work = self.work
+        return related_key(work.org, work.module, work.id, self.route.target, kind)
+
     def _load(self, kind: str) -> Any:
-        raw = self.links.get(
-            related_key(self.work.org, self.work.module, self.work.id, self.route.target, kind)
-        )
+        raw = self.links.get(self._key(kind))
         return orjson.loads(raw) if raw else {}
 
     def _store(self, kind: str, forward: Any, backward: Any) -> None:
-        work, route = self.work, self.route
-        self.links[related_key(work.org, work.module, work.id, route.target, kind)] = _dump(forward)
+        self.links[self._key(kind)] = _dump(forward)
+        route = self.route
         back = related_key(route.target, self.target_module, self.target_id, route.source, kind)
         self.links[back] = _dump(backward)
 
