@@ -218,7 +218,7 @@ async def test_multiselect_lookup_is_field_metadata(inv: Client) -> None:
     _, body, _ = await inv.call("GET", "/crm/v8/settings/fields", params={"module": "Projects"})
     (parts,) = [f for f in body["fields"] if f["api_name"] == "Parts"]
     assert (parts["data_type"], parts["json_type"]) == ("multiselectlookup", "jsonarray")
-    assert parts["multiselectlookup"]["connected_module"]["api_name"] == "Products"
+    assert parts["multiselectlookup"]["connected_details"]["module"]["api_name"] == "Products"
 
 
 async def test_modules_are_only_there_when_listed(alpha: Client) -> None:
