@@ -9,6 +9,7 @@ from aiohttp import web
 from .dc import format_datetime
 from .http import invalid_module, json_response, param_missing
 from .keys import ORG
+from .multiselect import field_meta
 from .schema import JSON_TYPES, FieldDef, ModuleDef
 from .schema_inventory import subform_rows
 from .state import OrgState
@@ -36,7 +37,7 @@ def _module_json(org: OrgState, m: ModuleDef) -> dict[str, Any]:
     }
 
 
-def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
+def field_json(org: OrgState, f: FieldDef, module: ModuleDef | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "api_name": f.api_name,
         "id": f.id,
@@ -71,8 +72,8 @@ def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
             "module": [{"api_name": m, "id": org.modules[m].id} for m in f.lookup_modules],
             "id": f.id,
         }
-    elif f.lookup_module and f.data_type == "multiselectlookup":
-        out["multiselectlookup"] = _multiselect_lookup(org, f)
+    elif module is not None and f.data_type == "multiselectlookup":
+        out["multiselectlookup"] = field_meta(module, f, org.modules[f.lookup_module or ""])
     elif f.lookup_module:
         target = org.modules[f.lookup_module]
         out["lookup"] = {
@@ -86,20 +87,6 @@ def field_json(org: OrgState, f: FieldDef) -> dict[str, Any]:
     return out
 
 
-def _multiselect_lookup(org: OrgState, f: FieldDef) -> dict[str, Any]:
-    """Keys of the SDKs' MultiSelectLookup class; the linking module's name is our choice."""
-    target = org.modules[f.lookup_module or ""]
-    return {
-        "display_label": f.label,
-        "api_name": f.api_name,
-        "connected_module": {"api_name": target.api_name, "id": target.id},
-        "linking_module": {"api_name": f"{f.api_name}_X_{target.api_name}", "id": f.id[:-1] + "8"},
-        "lookup_apiname": f.api_name,
-        "connectedlookup_apiname": target.api_name,
-        "id": f.id,
-    }
-
-
 async def list_modules(request: web.Request) -> web.Response:
     org: OrgState = request[ORG]
     return json_response({"modules": [_module_json(org, m) for m in org.modules.values()]})
@@ -111,7 +98,7 @@ async def get_module(request: web.Request) -> web.Response:
     if module is None:
         raise invalid_module()
     one = _module_json(org, module)
-    one["fields"] = [field_json(org, f) for f in module.fields.values()]
+    one["fields"] = [field_json(org, f, module) for f in module.fields.values()]
     return json_response({"modules": [one]})
 
 
@@ -132,7 +119,7 @@ async def list_fields(request: web.Request) -> web.Response:
     if subform is not None:  # a subform module's row fields (v2 subforms page, v8 field meta)
         return json_response({"fields": [field_json(org, f) for f in subform.rows]})
     module = _module_param(request)
-    return json_response({"fields": [field_json(org, f) for f in module.fields.values()]})
+    return json_response({"fields": [field_json(org, f, module) for f in module.fields.values()]})
 
 
 async def list_layouts(request: web.Request) -> web.Response:
@@ -142,7 +129,7 @@ async def list_layouts(request: web.Request) -> web.Response:
         "api_name": f"{module.singular} Information",
         "display_label": f"{module.singular} Information",
         "sequence_number": 1,
-        "fields": [field_json(org, f) for f in module.fields.values()],
+        "fields": [field_json(org, f, module) for f in module.fields.values()],
     }
     return json_response(
         {

@@ -73,7 +73,7 @@ class Renderer:
             return self._lookup_for(fd.lookup_module or "")
         if dt == "multiselectpicklist":
             return list
-        if dt == "subform":
+        if dt in ("subform", "multiselectlookup"):
             lookups = {
                 r.api_name: self._lookup_for(r.lookup_module) for r in fd.rows if r.lookup_module
             }

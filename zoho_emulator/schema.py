@@ -389,4 +389,11 @@ def _custom_field(module: str, raw: Mapping[str, Any]) -> FieldDef:
         pick_list=tuple(str(v) for v in raw.get("pick_list_values") or ()),
         custom=bool(raw.get("custom", True)),
         field_label=str(raw.get("field_label") or ""),
+        rows=_link_row(str(raw["lookup_module"])) if data_type == "multiselectlookup" else (),
     )
+
+
+def _link_row(connected: str) -> tuple[FieldDef, ...]:
+    """A multi-select lookup's row is a linking record whose lookup to the connected module is
+    named after that module (Kaizen #125/#199: EmpXSkills' ``Skills`` lookup)."""
+    return (FieldDef(connected, "lookup", system_mandatory=True, lookup_module=connected),)

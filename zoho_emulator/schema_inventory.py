@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from .config import ConfigError
 from .schema import FieldDef, ModuleDef, _common, _custom_field, _f, _module, _pick, build_modules
 
 _BILLING = tuple(f"Billing_{n}" for n in ("Street", "City", "State", "Code", "Country"))
@@ -332,6 +333,8 @@ def _resolve(
                 else tuple(m for m in fd.lookup_modules if m in modules)
             )
             changed[name] = replace(fd, lookup_modules=allowed)
+        elif fd.data_type == "multiselectlookup" and fd.lookup_module not in modules:
+            raise ConfigError(f"{module.api_name}.{name}: no module {fd.lookup_module}")
         elif fd.rows:
             rows = tuple(
                 replace(r, id=new_id())

@@ -89,19 +89,19 @@ def _line_tax(value: Any, path: str) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def merge(
-    fd: FieldDef,
+def merge_rows(
     write: SubformWrite,
     stored: Sequence[Mapping[str, Any]] | None,
     *,
     keep_unlisted: bool,
     new_id: Callable[[], str],
-    unit_price: Callable[[str], Any],
-) -> list[dict[str, Any]]:
-    """The rows after the write, with their totals; raises RecordError like Zoho's first error."""
+    mandatory: Sequence[str],
+    fill: Callable[[dict[str, Any], Mapping[str, Any]], None] | None = None,
+) -> list[Mapping[str, Any]]:
+    """The rows after the write (add / change by id / ``_delete``); raises RecordError like
+    Zoho's first error. ``fill(row, sent)`` completes a new row before its mandatory check."""
     old = {row["id"]: row for row in stored or ()}
     result: dict[str, Mapping[str, Any]] = dict(old) if keep_unlisted else {}
-    mandatory = [r.api_name for r in fd.rows if r.system_mandatory]
     for row in write.rows:
         if row.id is not None:
             if row.id not in old:
@@ -114,10 +114,8 @@ def merge(
             continue  # nothing to remove
         else:
             merged = {k: v for k, v in row.values.items() if v is not None}
-            if "List_Price" not in row.values and merged.get("Product_Name") is not None:
-                price = unit_price(merged["Product_Name"])
-                if price is not None:
-                    merged["List_Price"] = price
+            if fill is not None:
+                fill(merged, row.values)
             merged["id"] = new_id()
         for name in mandatory:
             if merged.get(name) is None:
@@ -127,7 +125,36 @@ def merge(
                     {"api_name": name, "json_path": f"{row.path}.{name}"},
                 )
         result[merged["id"]] = merged
-    return [_totals(row, n) for n, row in enumerate(result.values(), start=1)]
+    return list(result.values())
+
+
+def merge(
+    fd: FieldDef,
+    write: SubformWrite,
+    stored: Sequence[Mapping[str, Any]] | None,
+    *,
+    keep_unlisted: bool,
+    new_id: Callable[[], str],
+    unit_price: Callable[[str], Any],
+) -> list[dict[str, Any]]:
+    """Line items after the write, with their totals; a new row without ``List_Price`` takes
+    its product's ``Unit_Price``."""
+
+    def list_price(row: dict[str, Any], sent: Mapping[str, Any]) -> None:
+        if "List_Price" not in sent and row.get("Product_Name") is not None:
+            price = unit_price(row["Product_Name"])
+            if price is not None:
+                row["List_Price"] = price
+
+    rows = merge_rows(
+        write,
+        stored,
+        keep_unlisted=keep_unlisted,
+        new_id=new_id,
+        mandatory=[r.api_name for r in fd.rows if r.system_mandatory],
+        fill=list_price,
+    )
+    return [_totals(row, n) for n, row in enumerate(rows, start=1)]
 
 
 def _money(value: float) -> float:

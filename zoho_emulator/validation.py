@@ -159,8 +159,7 @@ _REFERENCES = frozenset({"lookup", "ownerlookup", "userlookup", "picklist"})
 
 
 _KEYS = frozenset({"id", "se_module"})  # se_module: legacy Notes Parent_Id module (reference §13)
-# multi-select lookups are metadata only (their record shape is not documented: README)
-_NOT_WRITTEN = frozenset({"multiselectlookup"})
+_ROWS = frozenset({"subform", "multiselectlookup"})  # lists of row objects (subforms.parse)
 _TEXT_TYPES = frozenset({"text", "textarea", "website", "picklist"})  # a str is stored as is
 
 Convert = Callable[[Any, int], Any]
@@ -188,13 +187,13 @@ class Validator:
         self._writable: dict[str, Convert] = {
             name: self._converter(fd)
             for name, fd in module.fields.items()
-            if not fd.read_only and name not in SYSTEM_FIELDS and fd.data_type not in _NOT_WRITTEN
+            if not fd.read_only and name not in SYSTEM_FIELDS
         }
         self._polymorphic = polymorphic.polymorphic_field(module)
         self._is_notes = module.api_name == "Notes"
 
     def _converter(self, fd: FieldDef) -> Convert:
-        if fd.data_type == "subform":
+        if fd.data_type in _ROWS:
             return lambda value, i: subforms.parse(fd, value, i, self.convert_at)
         if fd.data_type in _TEXT_TYPES and not (
             fd.data_type == "picklist" and self.behaviour.picklist_validation

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from . import related, subforms
+from . import multiselect, related, subforms
 from .currency import CURRENCY, EXCHANGE_RATE, convert
 from .record_error import RecordError
 from .render import Renderer
@@ -38,6 +38,7 @@ class Batch:
         self.if_unmodified_since: int | None = None
         self._has_full_name = "Full_Name" in self.module.fields
         self._subforms = [f for f in self.module.fields.values() if f.data_type == "subform"]
+        self._links = multiselect.link_fields(self.module)
         self._currencies = org.currencies if CURRENCY in self.module.fields else None
 
     # -- operations -----------------------------------------------------------------------
@@ -136,6 +137,8 @@ class Batch:
             self._currencies.settle(values, changes, None, i)
         if self._subforms:
             self._merge_subforms(values, {})
+        if self._links:
+            multiselect.merge_all(self._links, values, {}, self.org.new_id)
         self._check_unique(values, None, i)
         self._derive(values)
         record = StoredRecord(
@@ -156,6 +159,8 @@ class Batch:
             self._currencies.settle(values, changes, record.values, i)
         if self._subforms:
             self._merge_subforms(values, record.values)
+        if self._links:
+            multiselect.merge_all(self._links, values, record.values, self.org.new_id)
         self._check_unique(values, record.id, i)
         self._derive(values)
         changed = values != record.values
@@ -252,6 +257,9 @@ class Batch:
         return self.org.behaviour.all_failed_status
 
     def emit(self) -> None:
+        if self.deleted:
+            org = self.org
+            multiselect.unlink(org.modules, org.stores, self.module.api_name, self.deleted.keys())
         listened = self.org.has_write_listeners
         renderer = self.renderer
         for op, touched in self.touched.items():

@@ -24,11 +24,6 @@ MODULES = {
     "Calls": {},
     "Notes": {},
     "Leads": {},
-    "Projects": {
-        "fields": [
-            {"api_name": "Parts", "data_type": "multiselectlookup", "lookup_module": "Products"}
-        ]
-    },
 }
 
 
@@ -212,13 +207,6 @@ async def test_other_inventory_modules_use_their_v8_line_item_fields(inv: Client
         json={"data": [{"Subject": "PO2", "Purchase_Items": row}]},
     )
     assert answer["data"][0]["details"]["api_name"] == "Vendor_Name"
-
-
-async def test_multiselect_lookup_is_field_metadata(inv: Client) -> None:
-    _, body, _ = await inv.call("GET", "/crm/v8/settings/fields", params={"module": "Projects"})
-    (parts,) = [f for f in body["fields"] if f["api_name"] == "Parts"]
-    assert (parts["data_type"], parts["json_type"]) == ("multiselectlookup", "jsonarray")
-    assert parts["multiselectlookup"]["connected_module"]["api_name"] == "Products"
 
 
 async def test_modules_are_only_there_when_listed(alpha: Client) -> None:
