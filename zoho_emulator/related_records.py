@@ -167,6 +167,7 @@ def _related_action(
 
 def _list_json(org: OrgState, module: str, n: int, found: RelatedList) -> dict[str, Any]:
     target = org.modules.get(found.module)
+    # Attachments is no module of the org's: it gets a stable id of its own
     target_id = target.id if target else org.relations.list_id(found.module, "", org.new_id)
     standard = found.kind != "lookup" or not found.custom
     return {
