@@ -23,6 +23,7 @@ from .middleware import crm_middleware
 from .notes_api import note_routes
 from .oauth import token_routes
 from .records import record_routes
+from .related_records import related_routes
 from .search import search_routes
 from .state import EmulatorState
 from .tags import tag_routes
@@ -55,6 +56,7 @@ def create_app(state: EmulatorState) -> web.Application:
         app.add_routes(coql_routes(prefix))  # before /{module}: "coql" is not a module
         app.add_routes(note_routes(prefix))
         app.add_routes(attachment_routes(prefix))
+        app.add_routes(related_routes(prefix))  # after Notes/Attachments, before records
         app.add_routes(record_routes(prefix))
     return app
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
-from .http import ApiError, empty, json_response, param_missing
+from .http import ApiError, empty, json_response, param_missing, related_id_invalid
 from .keys import ORG
 from .paging import int_param
 from .record_error import RecordError
@@ -55,12 +55,7 @@ def _parent(request: web.Request) -> tuple[OrgState, str, str]:
     org, module = module_of(request)
     rid = request.match_info["id"]
     if rid not in org.stores[module].records:
-        raise ApiError(
-            400,
-            "INVALID_DATA",
-            "the related id given seems to be invalid",
-            {"resource_path_index": 1},
-        )
+        raise related_id_invalid()
     return org, module, rid
 
 

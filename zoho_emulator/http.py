@@ -53,6 +53,23 @@ def invalid_module() -> ApiError:
     )
 
 
+def related_id_invalid() -> ApiError:
+    """The parent record in ``/{module}/{id}/{related list}`` does not exist (reference §17)."""
+    return ApiError(
+        400, "INVALID_DATA", "the related id given seems to be invalid", {"resource_path_index": 1}
+    )
+
+
+def related_list_invalid() -> ApiError:
+    """No such related list on the module (message: [oas] v8.0 related_records.json)."""
+    return ApiError(
+        400,
+        "INVALID_DATA",
+        "The relation name given seems to be invalid",
+        {"resource_path_index": 2},
+    )
+
+
 def param_missing(param: str) -> ApiError:
     return ApiError(
         400,

@@ -11,7 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from .http import ApiError, empty, json_response, param_missing
+from .http import (
+    ApiError,
+    empty,
+    json_response,
+    param_missing,
+    related_id_invalid,
+    related_list_invalid,
+)
 from .keys import ORG
 from .paging import list_page
 from .polymorphic import SE_MODULE
@@ -21,12 +28,6 @@ from .state import OrgState
 from .store import StoredRecord
 
 NOTES = "Notes"
-
-
-def related_id_invalid() -> ApiError:
-    return ApiError(
-        400, "INVALID_DATA", "the related id given seems to be invalid", {"resource_path_index": 1}
-    )
 
 
 def parent_of(request: web.Request) -> tuple[OrgState, str, str]:
@@ -41,9 +42,7 @@ def parent_of(request: web.Request) -> tuple[OrgState, str, str]:
             {"resource_path_index": 0},
         )
     if NOTES not in org.modules:
-        raise ApiError(
-            400, "INVALID_DATA", "the related list name is invalid", {"resource_path_index": 2}
-        )
+        raise related_list_invalid()
     if rid not in org.stores[module].records:
         raise related_id_invalid()
     return org, module, rid

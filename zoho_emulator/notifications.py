@@ -131,8 +131,8 @@ class NotificationHub:
             self._related(sub, event)
 
     def on_related(self, module: str, ids: tuple[str, ...], kind: str) -> None:
-        """A note or attachment of watched records changed: an `update` with no affected
-        fields to each channel watching their module for edits (payload UNCONFIRMED)."""
+        """A note, attachment or relation of watched records changed: an `update` with no
+        affected fields to each channel watching their module for edits (payload UNCONFIRMED)."""
         for sub in self.active():
             if sub.module == module and sub.notify_on_related_action and "edit" in sub.events:
                 self._dispatch(sub, RelatedEvent(module), [(r, (), n) for n, r in enumerate(ids)])

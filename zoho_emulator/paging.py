@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -150,9 +150,11 @@ def list_page(
     module: str,
     keep: Callable[[StoredRecord], bool] | None = None,
     scope: str = "",
+    extra: Callable[[StoredRecord], Mapping[str, Any]] | None = None,
 ) -> web.Response:
     """One page of a module's records (``keep``: only these, e.g. the notes of one parent;
-    ``scope`` names that subset in page tokens)."""
+    ``scope`` names that subset in page tokens; ``extra``: keys added to each row, e.g. a
+    related price book's ``list_price``)."""
     names = wanted_fields(request, org, module, required=True)
     per_page = int_param(request, "per_page", MAX_PER_PAGE, 1, MAX_PER_PAGE)
     q = request.query
@@ -194,7 +196,10 @@ def list_page(
         info["page_token_expiry"] = format_datetime(expiry // 1000, org.tz)
     if offset:
         info["previous_page_token"] = _token_for(org, bound, max(0, offset - per_page))[0]
-    return json_response({"data": render_rows(renderer, rows, names), "info": info})
+    data = render_rows(renderer, rows, names)
+    if extra is not None:
+        data = [{**row, **extra(record)} for row, record in zip(data, rows, strict=True)]
+    return json_response({"data": data, "info": info})
 
 
 def render_rows(

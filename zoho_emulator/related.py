@@ -1,4 +1,4 @@
-"""Related actions: a note or attachment of a record was added, changed or removed.
+"""Related actions: a note, attachment or relation (related list link) of a record changed.
 
 Zoho documents neither whether the parent's ``Modified_Time`` moves (switch
 ``related_action_bumps_parent_modified_time``, default off) nor the callback of

@@ -17,6 +17,7 @@ from .currency import CURRENCY, EXCHANGE_RATE, Currency, OrgCurrencies, with_cur
 from .dc import DATA_CENTRES, DataCentre
 from .limits import Concurrency, CreditLedger, daily_allowance
 from .oauth import TokenStore
+from .relations import Relations
 from .render import Renderer
 from .schema import ModuleDef
 from .schema_inventory import build_org_modules
@@ -57,7 +58,8 @@ class WriteEvent:
 
 
 WriteListener = Callable[[WriteEvent], None]
-# (parent module, parent ids, what changed: "Notes" | "Attachments") — a related action
+# (parent module, parent ids, what changed: "Notes" | "Attachments" | a related list's name)
+# — a related action
 RelatedListener = Callable[[str, tuple[str, ...], str], None]
 
 
@@ -152,6 +154,7 @@ class OrgState:
         self.in_flight = 0
         # tags per module (tags.py): module -> tag id -> {"name", "id", "color_code", ...}
         self.tags: dict[str, dict[str, dict[str, Any]]] = {}
+        self.relations = Relations()  # related-list links (relations.py)
         self._renderers: dict[str, Renderer] = {}
         self._validators: dict[str, Validator] = {}
         self.currencies = OrgCurrencies(config.currency, self.new_id, clock() // 1000)
@@ -211,7 +214,7 @@ class OrgState:
         self._related_listeners.append(fn)
 
     def emit_related(self, module: str, ids: tuple[str, ...], kind: str) -> None:
-        """A note or attachment of these records changed (notify_on_related_action)."""
+        """A note, attachment or relation of these records changed (notify_on_related_action)."""
         for listener in self._related_listeners:
             try:
                 listener(module, ids, kind)
@@ -258,6 +261,7 @@ class OrgState:
         self.page_tokens.clear()
         for tags in self.tags.values():
             tags.clear()
+        self.relations.clear()
         self.faults.clear()
         for fn in self._reset_listeners:
             fn()

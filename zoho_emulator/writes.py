@@ -98,6 +98,7 @@ class Batch:
         if self.org.has_write_listeners:
             self.deleted_copies.append(self.renderer.full(record))
         self.store.remove(rid)
+        self.org.relations.drop((self.module.api_name, rid))
         self.store.add_deleted(
             DeletedEntry(
                 rid, self.renderer.display_name(record), record.created_by, self.user_id, self.now_s

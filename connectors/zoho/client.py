@@ -40,6 +40,7 @@ from .notifications import WatchAPI
 from .query import QueryAPI
 from .records import RecordsAPI
 from .related import RelatedAPI
+from .related_lists import RelatedListsAPI
 from .transport import ZohoTransport
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class OrgConnection:
 class ZohoClient(
     RecordsAPI,
     RelatedAPI,
+    RelatedListsAPI,
     AttachmentsAPI,
     CurrenciesAPI,
     QueryAPI,
