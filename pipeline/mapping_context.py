@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from orgsync_kernel.settings import Route
@@ -22,7 +23,6 @@ NOT_COPYABLE_TYPES = frozenset(
         "fileupload",
         "imageupload",
         "profileimage",
-        "multiselectlookup",
         "multiuserlookup",
         "consent_lookup",
         "layout",
@@ -42,6 +42,8 @@ class FieldMeta:
     lookup_modules: tuple[str, ...] = ()
     # a subform: the module whose fields its rows have (e.g. Quoted_Items)
     row_module: str | None = None
+    # a multi-select lookup: its rows' lookup field and the module it points to
+    row_lookup: tuple[str, str] | None = None
 
     @classmethod
     def from_zoho(cls, meta: Mapping[str, Any]) -> FieldMeta:
@@ -61,11 +63,29 @@ class FieldMeta:
             row_module=str(rows["module"])
             if isinstance(rows, Mapping) and rows.get("module")
             else None,
+            row_lookup=_row_lookup(meta.get("multiselectlookup")),
         )
+
+    @cached_property
+    def lookup_rows(self) -> dict[str, FieldMeta]:
+        """A multi-select lookup's rows as a subform of one lookup field."""
+        if self.row_lookup is None:
+            return {}
+        name, module = self.row_lookup
+        return {name: FieldMeta(name, "lookup", lookup_module=module)}
 
     @property
     def writable(self) -> bool:
         return not self.read_only and self.data_type not in NOT_COPYABLE_TYPES
+
+
+def _row_lookup(meta: Any) -> tuple[str, str] | None:
+    """(row field, connected module) of v8 `multiselectlookup` metadata."""
+    try:
+        field_name = meta["linking_details"]["connected_lookup_field"]["api_name"]
+        return str(field_name), str(meta["connected_details"]["module"]["api_name"])
+    except (KeyError, TypeError):
+        return None
 
 
 class FieldIndex(dict[str, FieldMeta]):

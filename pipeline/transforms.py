@@ -250,6 +250,8 @@ def _map_value(
     if meta.data_type == "subform":
         rows = context.row_fields.get(meta.api_name)
         return map_rows(source_field, value, rows, context, parents)
+    if meta.data_type == "multiselectlookup":
+        return map_rows(source_field, value, meta.lookup_rows, context, parents)
     if value is None:
         return None
     if meta.data_type in ("ownerlookup", "userlookup"):

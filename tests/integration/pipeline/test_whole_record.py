@@ -26,7 +26,11 @@ ROUTE: dict[str, Any] = {
 @pytest.fixture
 def emulator_orgs() -> dict[str, Any]:
     def modules() -> dict[str, Any]:
-        return {**target_modules(), **{m: {"fields": [ORIGIN_FIELD]} for m in SYNCED}}
+        linked = {"api_name": "Accounts_Linked", "data_type": "multiselectlookup"}
+        return {
+            **target_modules(Contacts={**linked, "lookup_module": "Accounts"}),
+            **{m: {"fields": [ORIGIN_FIELD]} for m in SYNCED},
+        }
 
     return {"src": org_config("src", "in", modules()), "tgt": org_config("tgt", "us", modules())}
 
@@ -169,3 +173,46 @@ async def test_two_way_line_items_written_by_orgsync_are_not_written_back(
     assert calls(emu, "src", "POST /crm/v8/Quotes/upsert") == 0, "the echo was written back"
     [source_quote] = [r for r in records(emu, "src", "Quotes") if str(r["id"]) == quote]
     assert len(source_quote["Quoted_Items"]) == 1
+
+
+async def test_a_multi_select_lookup_links_the_target_accounts_and_follows_a_removed_row(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    modules = {m: BY_SOURCE_ID for m in ("Accounts", "Contacts")}
+    worker = make_worker([{**ROUTE, "modules": modules}])
+    worker.start()
+    src = await client(emu, "src", session)
+    hints = Topics(unique_name).hints
+    accounts = [
+        str(o.id) for o in await src.insert("Accounts", [{"Account_Name": f"A{n}"} for n in (1, 2)])
+    ]
+    rows = [{"Accounts": {"id": a}} for a in accounts]
+    contact = {"Last_Name": "Linked", "Accounts_Linked": rows}
+    [made] = await src.insert("Contacts", [contact])
+    await send_hints(kafka_producer, hints, "src", "Contacts", [str(made.id)], "insert")
+
+    def linked() -> set[str]:
+        found = by_origin(emu, "Contacts").get(str(made.id), {})
+        return {row["Accounts"]["id"] for row in found.get("Accounts_Linked") or ()}
+
+    async def arrived() -> bool:
+        return len(linked()) == 2
+
+    await wait_until(arrived, 60, "the contact with two linked accounts", worker)
+    target_accounts = {s: str(r["id"]) for s, r in by_origin(emu, "Accounts").items()}
+    assert linked() == set(target_accounts.values())
+
+    [row, _] = (await src.get_record("Contacts", str(made.id)) or {})["Accounts_Linked"]
+    removal = [{"id": row["id"], "_delete": None}]
+    await src.update("Contacts", [{"id": str(made.id), "Accounts_Linked": removal}])
+    await send_hints(kafka_producer, hints, "src", "Contacts", [str(made.id)])
+    kept = target_accounts[accounts[1] if row["Accounts"]["id"] == accounts[0] else accounts[0]]
+
+    async def removed() -> bool:
+        return linked() == {kept}
+
+    await wait_until(removed, 30, "the removed link gone from the target", worker)
