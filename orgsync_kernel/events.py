@@ -70,6 +70,14 @@ class Hint(_RecordEvent, serializer="json"):
     event_time: str | None = None
 
 
+def hint_for(key: str, source: str, now: float) -> Hint:
+    """An update hint for the record `key` (org/module/id): read it and sync it."""
+    org, module, record_id = split_key(key)
+    return Hint(
+        org=org, module=module, id=record_id, operation="update", source=source, received_at=now
+    )
+
+
 class Change(_RecordEvent, serializer="json"):
     """One record's state as fetched from its org (for a delete, `record` may be empty)."""
 

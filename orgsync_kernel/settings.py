@@ -208,6 +208,7 @@ class ModuleRoute(_Model):
     notes: bool = False
     attachments: bool = False
     tags: bool = False
+    related_lists: tuple[ApiName, ...] = ()  # e.g. a Price Book's Products (list prices)
 
     @model_validator(mode="after")
     def _consistent(self) -> ModuleRoute:
@@ -235,7 +236,8 @@ class ModuleRoute(_Model):
     @property
     def related(self) -> list[str]:
         """The kinds of related data synced with the record."""
-        return [kind for kind in ("notes", "attachments", "tags") if getattr(self, kind)]
+        kinds = ("notes", "attachments", "tags", "related_lists")
+        return [kind for kind in kinds if getattr(self, kind)]
 
 
 def duplicates(names: Iterable[str]) -> list[str]:

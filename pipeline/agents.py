@@ -20,13 +20,13 @@ from typing import Any
 import faust
 
 from connectors.zoho import RetryableError, ZohoClient
-from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, dead_letter
+from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, dead_letter, hint_for
 from orgsync_kernel.settings import Settings
 from pipeline.app import Pipeline
 from pipeline.batching import Drain, take_lingering
 from pipeline.faust_patches import produce
 from pipeline.metrics import PipelineMetrics
-from pipeline.related_sync import RelatedSync
+from pipeline.related_sync import RelatedSync, Unlinked
 from pipeline.sink import TargetSink
 from pipeline.store import PipelineState
 
@@ -127,34 +127,38 @@ class Agents:
 
     async def sync_related(self, stream: faust.StreamT[RelatedWork]) -> None:
         """Sync a record's related items once it is linked; while it is not (or its orgs do
-        not answer) the work goes back to the end of `related`, up to
-        `processor.parent_wait_seconds`, then to the DLQ."""
-        wait = self.settings.processor.parent_wait_seconds
+        not answer, or records of a related list are not linked yet: those are hinted once)
+        the work goes back to the end of `related`, up to `processor.parent_wait_seconds`,
+        then to the DLQ."""
         async for work in stream:
             await asyncio.sleep(max(0.0, work.checked_at + HELD_POLL_SECONDS - time.time()))
             try:
                 letters = await self.related.sync(work)
                 problem = "the record never reached the target"
+            except Unlinked as missing:
+                letters, problem = None, f"{missing} never reached the target"
+                if not work.checked_at:
+                    for key in missing.keys:
+                        hint = hint_for(key, "lookup", time.time())
+                        await self._send(self.settings.topics.hints, hint.key, hint)
             except RetryableError as error:
                 letters, problem = None, f"{error.zoho_code} from Zoho"
-            if letters is None and time.time() < work.queued_at + wait:
-                again = work.derive(checked_at=time.time())
-                await self._send(self.settings.topics.related, work.key, again)
-            elif letters is None:
-                message = f"related items not synced within {wait:g}s: {problem}"
-                letters = [
-                    dead_letter(
-                        work.route,
-                        "related",
-                        work.key,
-                        work.asdict(),
-                        "RELATED_NOT_SYNCED",
-                        message,
-                    )
-                ]
-            for letter in letters or ():
+            for letter in letters if letters is not None else await self._later(work, problem):
                 await self._dead(letter)
             await self.state.flush()
+
+    async def _later(self, work: RelatedWork, problem: str) -> list[DeadLetter]:
+        wait = self.settings.processor.parent_wait_seconds
+        if time.time() < work.queued_at + wait:
+            again = work.derive(checked_at=time.time())
+            await self._send(self.settings.topics.related, work.key, again)
+            return []
+        message = f"related items not synced within {wait:g}s: {problem}"
+        return [
+            dead_letter(
+                work.route, "related", work.key, work.asdict(), "RELATED_NOT_SYNCED", message
+            )
+        ]
 
     def _linked(self, parents: list[str]) -> bool:
         return all(self.state.links.get(parent) is not None for parent in parents)

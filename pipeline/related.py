@@ -137,3 +137,33 @@ def plan_tags(source: list[str], target: list[str], synced: Iterable[str]) -> Ta
     had = set(target)
     gone = sorted((set(synced) - set(source)) & had)
     return TagsPlan([n for n in source if n not in had], gone, sorted(source))
+
+
+LINK_EXTRAS = ("list_price",)  # what a relation carries besides the ids (reference §17)
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    link: list[dict[str, Any]]  # {"id": target related id, **extras}
+    delink: list[str]
+    synced: list[str]  # the target ids orgsync answers for
+
+
+def plan_list(
+    source: Iterable[Mapping[str, Any]],
+    target: Iterable[Mapping[str, Any]],
+    synced: Iterable[str],
+    delete: bool,
+) -> ListPlan:
+    """`source`: the source's related rows with their ids already translated to the target's.
+    Links what the target lacks or holds with other extras; with `delete`, delinks what
+    orgsync linked before and the source no longer has."""
+    held = {str(row["id"]): _extras(row) for row in target}
+    wanted = {str(row["id"]): _extras(row) for row in source}
+    link = [{"id": i, **extras} for i, extras in wanted.items() if held.get(i) != extras]
+    gone = sorted((set(synced) - set(wanted)) & set(held)) if delete else []
+    return ListPlan(link, gone, sorted(wanted))
+
+
+def _extras(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in LINK_EXTRAS if row.get(key) is not None}

@@ -3,7 +3,8 @@
 `RelatedSync.sync(work)` reads the record's items in both orgs, plans (pipeline/related.py),
 writes, and stores the maps (both directions, so that the other route of a two-way pair sees
 what orgsync wrote as already synced: an echo writes nothing). It returns None while the record
-has no link yet, else the dead letters of items Zoho refused, each naming the item. Attachment
+has no link yet, raises `Unlinked` while records of a related list have none, and else returns
+the dead letters of items Zoho refused, each naming the item. Attachment
 files are streamed through a temporary file while their sha256 is computed, never held whole.
 """
 
@@ -19,12 +20,13 @@ from typing import Any
 import orjson
 
 from connectors.zoho import Download, PermanentError, ZohoClient
-from orgsync_kernel.events import DeadLetter, RelatedWork, dead_letter
+from orgsync_kernel.events import DeadLetter, RelatedWork, dead_letter, record_key
 from orgsync_kernel.settings import ModuleRoute, Route
 from pipeline.related import (
     LINK,
     AttachmentsPlan,
     plan_attachments,
+    plan_list,
     plan_notes,
     plan_tags,
     related_key,
@@ -33,6 +35,26 @@ from pipeline.related import (
 from pipeline.state import link_key
 
 log = logging.getLogger(__name__)
+
+
+LIST_FIELDS = ("Modified_Time",)
+
+
+class Unlinked(Exception):
+    """Related records not in the target yet (`keys`: org/module/id): the work waits like a
+    held child, and they are hinted so that they are synced."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(", ".join(keys))
+        self.keys = keys
+
+
+async def _list_module(client: ZohoClient, module: str, name: str) -> str:
+    """The module of the records in related list `name` (``/settings/related_lists``)."""
+    for entry in await client.related_lists(module):
+        if entry.get("api_name") == name:
+            return str((entry.get("module") or {}).get("api_name") or name)
+    return name
 
 
 class RelatedSync:
@@ -173,6 +195,44 @@ class _Job:
                 )
                 held = str(outcome.id)
             plan.mapped[sid] = [held, sha256]
+
+    # --- related lists (a Price Book's Products) ------------------------------------------
+
+    async def related_lists(self) -> list[DeadLetter]:
+        """Raises `Unlinked` while a related record is not in the target yet."""
+        for name in self.mapping.related_lists:
+            module = await _list_module(self.source, self.work.module, name)
+            rows = await self.source.related_records(
+                self.work.module, self.work.id, name, LIST_FIELDS
+            )
+            translated = self._translated(module, rows)
+            target = await self.target.related_records(
+                self.target_module, self.target_id, name, LIST_FIELDS
+            )
+            kind = f"list:{name}"
+            plan = plan_list(
+                translated, target, self._load(kind).get("ids", []), self.mapping.delete
+            )
+            if plan.link:
+                await self.target.link_related(self.target_module, self.target_id, name, plan.link)
+            if plan.delink:
+                await self.target.delink_related(
+                    self.target_module, self.target_id, name, plan.delink
+                )
+            self._store(kind, {"ids": plan.synced}, {"ids": plan.synced})
+        return []
+
+    def _translated(self, module: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        source, target = self.route.source, self.route.target
+        ids = [self.links.get(link_key(source, module, str(r["id"]), target)) for r in rows]
+        missing = [
+            record_key(source, module, str(r["id"]))
+            for r, i in zip(rows, ids, strict=True)
+            if i is None
+        ]
+        if missing:
+            raise Unlinked(missing)
+        return [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
 
     # --- tags ----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from orgsync_kernel.events import (
     Hint,
     RelatedWork,
     dead_letter,
-    split_key,
+    hint_for,
 )
 from orgsync_kernel.settings import Settings
 from orgsync_kernel.topics import Topics
@@ -255,15 +255,7 @@ class RoundSteps:
     async def _hold(self, change: Change, out: Processed, round_: Round) -> None:
         now = time.time()
         for parent in set(out.missing_parents.values()):
-            org, module, record_id = split_key(parent)
-            hint = Hint(
-                org=org,
-                module=module,
-                id=record_id,
-                operation="update",
-                source="lookup",
-                received_at=now,
-            )
+            hint = hint_for(parent, "lookup", now)
             round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
         held = HeldChange(change=change, held_since=now, parents=sorted(out.missing_parents))
         round_.acks.append(await self._send(self.topics.held, change.key, held))

@@ -29,7 +29,7 @@ def emulator_orgs() -> dict[str, Any]:
         linked = {"api_name": "Accounts_Linked", "data_type": "multiselectlookup"}
         return {
             **target_modules(Contacts={**linked, "lookup_module": "Accounts"}),
-            **{m: {"fields": [ORIGIN_FIELD]} for m in SYNCED},
+            **{m: {"fields": [ORIGIN_FIELD]} for m in (*SYNCED, "Price_Books")},
         }
 
     return {"src": org_config("src", "in", modules()), "tgt": org_config("tgt", "us", modules())}
@@ -216,3 +216,54 @@ async def test_a_multi_select_lookup_links_the_target_accounts_and_follows_a_rem
         return linked() == {kept}
 
     await wait_until(removed, 30, "the removed link gone from the target", worker)
+
+
+async def test_a_price_book_links_the_target_products_with_their_list_prices(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    books = {**BY_SOURCE_ID, "related_lists": ["Products"], "delete": True}
+    modules = {"Products": BY_SOURCE_ID, "Price_Books": books}
+    worker = make_worker([{**ROUTE, "modules": modules}])
+    worker.start()
+    src = await client(emu, "src", session)
+    hints = Topics(unique_name).hints
+    products = [
+        str(o.id) for o in await src.insert("Products", [{"Product_Name": f"P{n}"} for n in (1, 2)])
+    ]
+    [book] = [str(o.id) for o in await src.insert("Price_Books", [{"Price_Book_Name": "EU"}])]
+    prices = [{"id": p, "list_price": 10.0 * (n + 1)} for n, p in enumerate(products)]
+    await src.link_related("Price_Books", book, "Products", prices)
+    # Only the price book is hinted: its products are synced first.
+    await send_hints(kafka_producer, hints, "src", "Price_Books", [book], "insert")
+    tgt = await client(emu, "tgt", session)
+
+    async def listed() -> dict[str, float]:
+        target = by_origin(emu, "Price_Books").get(book)
+        if target is None:
+            return {}
+        rows = await tgt.related_records(
+            "Price_Books", str(target["id"]), "Products", ["Modified_Time"]
+        )
+        return {str(r["id"]): r["list_price"] for r in rows}
+
+    async def linked() -> bool:
+        return len(await listed()) == 2
+
+    await wait_until(linked, 60, "the price book's two products in the target", worker)
+    target_products = {s: str(r["id"]) for s, r in by_origin(emu, "Products").items()}
+    assert await listed() == {
+        target_products[products[0]]: 10.0,
+        target_products[products[1]]: 20.0,
+    }
+
+    await src.delink_related("Price_Books", book, "Products", [products[0]])
+    await send_hints(kafka_producer, hints, "src", "Price_Books", [book])
+
+    async def delinked() -> bool:
+        return await listed() == {target_products[products[1]]: 20.0}
+
+    await wait_until(delinked, 30, "the removed relation gone from the target", worker)

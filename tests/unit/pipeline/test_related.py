@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.related import plan_attachments, plan_notes, plan_tags, related_key, tag_names
+from pipeline.related import (
+    plan_attachments,
+    plan_list,
+    plan_notes,
+    plan_tags,
+    related_key,
+    tag_names,
+)
 
 
 def note(note_id: str, title: str, content: str | None = None) -> dict[str, Any]:
@@ -63,3 +70,12 @@ def test_tags_go_by_name_and_only_names_orgsync_added_are_removed() -> None:
 
 def test_related_keys_name_the_record_kind_and_the_other_org() -> None:
     assert related_key("in", "Deals", "1", "us", "notes") == "us|in/Deals#notes/1"
+
+
+def test_a_related_list_links_missing_rows_updates_prices_and_delinks_only_its_own() -> None:
+    source = [{"id": "T1", "list_price": 10.0}, {"id": "T2", "list_price": 25.0}]
+    target = [{"id": "T2", "list_price": 20.0}, {"id": "T7", "list_price": 1.0}, {"id": "T8"}]
+    plan = plan_list(source, target, synced=["T2", "T7"], delete=True)
+    assert plan.link == [{"id": "T1", "list_price": 10.0}, {"id": "T2", "list_price": 25.0}]
+    assert (plan.delink, plan.synced) == (["T7"], ["T1", "T2"])  # T8: linked in the target
+    assert plan_list(source, target, ["T7"], delete=False).delink == []
