@@ -41,6 +41,8 @@ Trigger = Literal["workflow", "approval", "blueprint"]
 OnLink = Literal["fill_empty", "source_wins", "target_wins"]
 # What a record whose currency the target org lacks becomes (pipeline/money.py).
 CurrencyPolicy = Literal["convert", "reject"]
+# Who wins when both orgs edited the same field (pipeline/state.py changed_fields).
+ConflictPolicy = Literal["latest", "source_wins", "target_wins"]
 
 
 def _matching(pattern: str, meaning: str) -> AfterValidator:
@@ -204,6 +206,7 @@ class ModuleRoute(_Model):
     link_existing: tuple[ApiName, ...] = ()
     on_link: OnLink = "fill_empty"
     currency: CurrencyPolicy | None = None  # None: the route's
+    conflict: ConflictPolicy = "latest"
     # What around the record is synced too (pipeline/related_sync.py).
     notes: bool = False
     attachments: bool = False

@@ -23,6 +23,8 @@ class PipelineMetrics(NamedTuple):
     sink_retries: Counter
     dead_letters: Counter
     e2e_latency: Histogram
+    conflicts: Counter
+    dropped_lookups: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
@@ -62,5 +64,20 @@ class PipelineMetrics(NamedTuple):
                 "Source Modified_Time to target write acknowledged",
                 ["target"],
                 LATENCY_BUCKETS,
+            ),
+            conflicts=counter(
+                "orgsync_conflicts_total",
+                "Fields both orgs edited, by the side whose value was kept",
+                "route",
+                "module",
+                "field",
+                "winner",
+            ),
+            dropped_lookups=counter(
+                "orgsync_dropped_lookups_total",
+                "Lookups left out: a module the route does not sync, or a user the target lacks",
+                "route",
+                "module",
+                "field",
             ),
         )

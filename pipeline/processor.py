@@ -23,7 +23,7 @@ from orgsync_kernel.events import Change, Write, record_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, Verdict, decide
 from pipeline.money import OrgMoney
-from pipeline.state import changed_fields, is_stale, link_key, observe
+from pipeline.state import Conflict, changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
     FieldIndex,
     MissingParent,
@@ -61,6 +61,8 @@ class Processed:
     missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
     drops: Counter[str] = field(default_factory=Counter)
     deferred: list[str] = field(default_factory=list)  # routes whose target is unreachable now
+    conflicts: list[tuple[str, Conflict]] = field(default_factory=list)  # (route, conflict)
+    dropped_lookups: list[tuple[str, str]] = field(default_factory=list)  # (route, field)
     # The change's new dedup fingerprints, unconfirmed until `writes` are in Kafka.
     fingerprints: dict[str, Any] | None = None
 
@@ -267,7 +269,9 @@ class Processor:
                 key = link_key(route.source, parent.module, parent.source_id, route.target)
                 out.missing_parents[key] = record_key(route.source, parent.module, parent.source_id)
             return None
+        out.dropped_lookups += [(route.name, name) for name in result.dropped]
         previous = stored.get(route.name)
+        since = previous.get("modified_time") if previous else None
         digest = result.content_hash  # a property that hashes the whole record: once
         decision = decide(
             Fingerprint.from_dict(previous) if previous else None,
@@ -286,13 +290,22 @@ class Processor:
             else None
         )
         incoming = Edit(change.org, change.modified_time) if change.modified_time else None
+        conflicts: list[Conflict] = []
         data = (
             dict(result.data)
             if change.force
             else changed_fields(
-                result.data, result.match_field, target_state, incoming, route.target
+                result.data,
+                result.match_field,
+                target_state,
+                incoming,
+                route.target,
+                mapping.conflict,
+                conflicts,
+                since,
             )
         )
+        out.conflicts += [(route.name, conflict) for conflict in conflicts]
         if data is None:
             out.drops["echo"] += 1
             return None

@@ -222,6 +222,8 @@ class RoundSteps:
         out = await self.processor.process(change)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
+        if out.conflicts or out.dropped_lookups:
+            self._report(change, out)
         for write in out.writes:
             round_.writes.setdefault(write.target_org, []).append(write)
         if out.writes or out.fingerprints is not None:
@@ -238,6 +240,25 @@ class RoundSteps:
             await self._hold(change, out, round_)
         if change.operation != "delete" and (change.org, change.module) in self.related:
             await self._relate(change, round_)
+
+    def _report(self, change: Change, out: Processed) -> None:
+        """Nothing silent: a conflict is logged with both values, a dropped lookup counted."""
+        for route, conflict in out.conflicts:
+            labels = (route, change.module, conflict.field, conflict.winner)
+            self.metrics.conflicts.labels(*labels).inc()
+            log.warning(
+                "conflict route=%s key=%s field=%s incoming=%r target=%r target_edited_at=%s "
+                "kept=%s",
+                route,
+                change.key,
+                conflict.field,
+                conflict.incoming,
+                conflict.target,
+                conflict.target_edited_at,
+                conflict.winner,
+            )
+        for route, name in out.dropped_lookups:
+            self.metrics.dropped_lookups.labels(route, change.module, name).inc()
 
     async def _relate(self, change: Change, round_: Round) -> None:
         """Whatever dedup decided: a note or attachment changes no field of its parent."""

@@ -23,12 +23,14 @@ for every unresolved lookup, costs an API call per lookup and cannot work for na
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from orgsync_kernel.events import parse_instant
 from pipeline.content import content_hash
 from pipeline.dedup import Edit, incoming_wins
 
+SHOWN = 200  # characters of a genuinely edited value kept, to show both sides of a conflict
 # Fields whose changes are Zoho's bookkeeping, never an edit of content.
 _BOOKKEEPING = frozenset(
     {"id", "Created_Time", "Modified_Time", "Created_By", "Modified_By", "Last_Activity_Time"}
@@ -51,8 +53,17 @@ def _copy(state: Mapping[str, Any] | None) -> State:
     return {
         "values": dict(state.get("values") or {}),
         "times": dict(state.get("times") or {}),
+        "edits": dict(state.get("edits") or {}),
         "modified": state.get("modified"),
     }
+
+
+def shown(value: Any) -> Any:
+    """A value as kept to be shown in a conflict: long ones shortened."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value if not isinstance(value, str) or len(value) <= SHOWN else value[:SHOWN] + "…"
+    text = str(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
 
 
 def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool:
@@ -77,6 +88,8 @@ def observe(
             edited.append(name)
             if modified_time:
                 new["times"][name] = modified_time
+            if state is not None:  # an edit of a record we knew: worth showing in a conflict
+                new["edits"][name] = shown(value)
         new["values"][name] = digest
     if modified_time:
         new["modified"] = modified_time
@@ -95,17 +108,35 @@ def written(
     return new
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Both orgs edited `field`: the target after the source change orgsync synced before
+    this one, so the source did not see it. `winner`: "source" or "target"."""
+
+    field: str
+    incoming: Any
+    target: Any  # the target's value (shortened), None when not known
+    target_edited_at: str
+    winner: str
+
+
 def changed_fields(
     data: Mapping[str, Any],
     match_field: str,
     target: Mapping[str, Any] | None,
     incoming: Edit | None,
     target_org: str,
+    policy: str = "latest",
+    conflicts: list[Conflict] | None = None,
+    since: str | None = None,
 ) -> dict[str, Any] | None:
     """The part of `data` worth writing to a record in state `target`, or None for nothing.
 
     A field is left out when the target already holds that value, or when the target's own
-    genuine edit of it is later than the incoming change (`dedup.incoming_wins`).
+    genuine edit of it is later than the incoming change (`dedup.incoming_wins`). A target edit
+    later than `since` (the source change synced before this one) is a conflict, which
+    `policy` settles: `latest` as above, `source_wins`, `target_wins`; each is appended to
+    `conflicts`.
     """
     if target is None:
         return dict(data)
@@ -115,8 +146,19 @@ def changed_fields(
         if name == match_field or values.get(name) == field_hash(value):
             continue
         edited_at = times.get(name)
-        if incoming and edited_at and not incoming_wins(incoming, Edit(target_org, edited_at)):
-            continue
+        if incoming and edited_at:
+            target_edit = Edit(target_org, edited_at)
+            wins = incoming_wins(incoming, target_edit)
+            if since is None or parse_instant(edited_at) > parse_instant(since):
+                wins = {"source_wins": True, "target_wins": False}.get(policy, wins)
+                if conflicts is not None:
+                    edits = target.get("edits") or {}
+                    winner = "source" if wins else "target"
+                    conflicts.append(
+                        Conflict(name, shown(value), edits.get(name), edited_at, winner)
+                    )
+            if not wins:
+                continue
         keep[name] = value
     if not keep:
         return None

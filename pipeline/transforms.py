@@ -98,6 +98,7 @@ class TargetRecord:
     data: dict[str, Any]
     match_field: str
     match_value: Any
+    dropped: tuple[str, ...] = ()  # lookup fields left out (module not synced, user missing)
 
     @property
     def content_hash(self) -> str:
@@ -133,7 +134,8 @@ def transform(
     """Map one source record for one route module; see the module docstring."""
     target_module = route.target_module or context.source_module
     by_source_id = match_uses_source_id(route, target_module)
-    data, parents = _map_fields(record, route, context, skip=route.match_field)
+    dropped: list[str] = []
+    data, parents = _map_fields(record, route, context, route.match_field, dropped)
     owner = _map_owner(record, route, context)
     if isinstance(owner, Rejected):
         return owner
@@ -149,7 +151,8 @@ def transform(
             return Rejected(reason)
     if parents:
         return MissingParent(tuple(parents))
-    return TargetRecord(target_module, data, route.match_field, data[route.match_field])
+    match_value = data[route.match_field]
+    return TargetRecord(target_module, data, route.match_field, match_value, tuple(dropped))
 
 
 def match_uses_source_id(route: ModuleRoute, target_module: str) -> bool:
@@ -207,8 +210,15 @@ def _destination(
     return target_field, meta
 
 
+_LOOKUPS = frozenset({"lookup", "userlookup", "ownerlookup"})
+
+
 def _map_fields(
-    record: Mapping[str, Any], route: ModuleRoute, context: TransformContext, skip: str
+    record: Mapping[str, Any],
+    route: ModuleRoute,
+    context: TransformContext,
+    skip: str,
+    dropped: list[str],
 ) -> tuple[dict[str, Any], list[ParentRef]]:
     names = route.fields if route.fields is not None else record.keys()
     plan = _field_plan(route, context.target_fields, skip)
@@ -233,6 +243,8 @@ def _map_fields(
                 data[SE_MODULE] = value.se_module
         elif value is not DROP:
             data[target_field] = value
+        elif meta.data_type in _LOOKUPS and record[source_field] not in (None, ""):
+            dropped.append(source_field)
     return data, parents
 
 
