@@ -43,7 +43,11 @@ DRAIN_SECONDS = 20.0  # SIGTERM must end the process within 30 s; stopping Faust
 
 def create_clients(settings: Settings, metrics: ZohoMetrics) -> dict[str, ZohoClient]:
     return {
-        name: ZohoClient(org_connection(name, org), metrics=metrics)
+        name: ZohoClient(
+            org_connection(name, org),
+            metrics=metrics,
+            metadata_ttl=settings.processor.metadata_refresh_seconds,
+        )
         for name, org in settings.orgs.items()
     }
 

@@ -312,6 +312,8 @@ class SinkSettings(_Model):
 
 class ProcessorSettings(_Model):
     parent_wait_seconds: float = Field(default=300.0, gt=0)
+    # How long field metadata is trusted; each re-read is compared for schema drift.
+    metadata_refresh_seconds: float = Field(default=3600.0, gt=0)
 
 
 class WorkerSettings(_Model):

@@ -25,6 +25,7 @@ class PipelineMetrics(NamedTuple):
     e2e_latency: Histogram
     conflicts: Counter
     dropped_lookups: Counter
+    schema_drift: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
@@ -79,5 +80,13 @@ class PipelineMetrics(NamedTuple):
                 "route",
                 "module",
                 "field",
+            ),
+            schema_drift=counter(
+                "orgsync_schema_drift_total",
+                "Field metadata changes seen on a refresh (removed, renamed, type_changed, "
+                "now_mandatory)",
+                "org",
+                "module",
+                "kind",
             ),
         )

@@ -22,6 +22,7 @@ from connectors.zoho import RetryableError, ZohoError
 from orgsync_kernel.events import Change, Write, record_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, Verdict, decide
+from pipeline.drift import Drift, schema_drift
 from pipeline.money import OrgMoney
 from pipeline.state import Conflict, changed_fields, is_stale, link_key, observe
 from pipeline.transforms import (
@@ -74,8 +75,14 @@ class Metadata:
     defers that org's routes at once instead of waiting out the client's retries per change.
     """
 
-    def __init__(self, clients: Mapping[str, MetadataSource], pause: float = 5.0) -> None:
+    def __init__(
+        self,
+        clients: Mapping[str, MetadataSource],
+        pause: float = 5.0,
+        on_drift: Callable[[str, str, list[Drift]], None] | None = None,
+    ) -> None:
         self._clients = clients
+        self._on_drift = on_drift
         self._pause = pause
         self._down_until: dict[str, float] = {}
         # Built views of the clients' cached lists, rebuilt only when a client refetched.
@@ -86,6 +93,11 @@ class Metadata:
     async def fields(self, org: str, module: str) -> FieldIndex:
         key = ("fields", org, module)
         raw = await self._ask(key, lambda: self._clients[org].fields(module))
+        before = self._views.get(key)
+        if before is not None and before[0] is not raw and self._on_drift is not None:
+            drifts = schema_drift(before[0], raw)  # the client re-read the metadata
+            if drifts:
+                self._on_drift(org, module, drifts)
         index: FieldIndex = self._view(key, raw, field_index)
         return index
 

@@ -9,6 +9,7 @@ cold-path agents' lag); a target goes back to direct writes when it is 0.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,12 +21,15 @@ from connectors.kafka import bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from pipeline.agents import target_sink
+from pipeline.drift import Drift
 from pipeline.metrics import PipelineMetrics
 from pipeline.processor import Metadata, Processor
 from pipeline.round import RoundSteps
 from pipeline.rounds import RoundLoop
 from pipeline.store import PipelineState
 from pipeline.targets import TargetWriter
+
+log = logging.getLogger(__name__)
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
@@ -53,11 +57,23 @@ class HotPath(mode.Service):
         self.rounds: RoundLoop | None = None
         super().__init__(**kwargs)
 
+    def _drifted(self, org: str, module: str, drifts: list[Drift]) -> None:
+        """Nothing silent: a field that changed under a route is said once, and counted."""
+        for drift in drifts:
+            self.metrics.schema_drift.labels(org, module, drift.kind).inc()
+            log.warning(
+                "schema drift org=%s module=%s field=%s kind=%s detail=%s (orgsync check explains)",
+                org,
+                module,
+                drift.field,
+                drift.kind,
+                drift.detail,
+            )
+
     def _round_loop(self, producer: AIOKafkaProducer) -> RoundLoop:
         settings, clients, store = self.settings, self.clients, self.store
-        processor = Processor(
-            settings, Metadata(clients), store.fingerprints, store.links, store.states
-        )
+        metadata = Metadata(clients, on_drift=self._drifted)
+        processor = Processor(settings, metadata, store.fingerprints, store.links, store.states)
         direct = settings.sink.direct_write_timeout_seconds
         writers = {
             org: TargetWriter(
