@@ -97,7 +97,13 @@ def _module_problem(error: Exception, org: str, module: str) -> str:
 def _fields_result(
     mapping: ModuleRoute, route: Route, source: Fields, target: Fields
 ) -> tuple[str, str]:
+    unfilled = _unfilled_mandatory(mapping, source, target)
     if mapping.fields is None:
+        lacking = sorted(n for n in source if n not in target and _copied(n))
+        if unfilled:
+            return WARN, f"mandatory in {route.target} but not copied: {', '.join(unfilled)}"
+        if lacking:
+            return WARN, f"not in {route.target}, so not synced: {', '.join(lacking)}"
         return OK, (
             f"all fields: the {len(source)} source fields that {route.target} "
             f"also has ({len(set(source) & set(target))} by name)"
@@ -118,7 +124,27 @@ def _fields_result(
         return FAIL, "; ".join(problems)
     if read_only:
         return WARN, f"read-only in {route.target}, never written: {', '.join(read_only)}"
+    if unfilled:
+        return WARN, f"mandatory in {route.target} but not copied: {', '.join(unfilled)}"
     return OK, f"{len(mapping.fields)} fields exist in both orgs"
+
+
+def _copied(name: str) -> bool:
+    from pipeline.transforms import SYSTEM_FIELDS
+
+    return not name.startswith("$") and name not in SYSTEM_FIELDS
+
+
+def _unfilled_mandatory(mapping: ModuleRoute, source: Fields, target: Fields) -> list[str]:
+    """Target fields Zoho requires that the route never writes: every new record is refused
+    (a field made mandatory after the sync started shows up here)."""
+    names = mapping.fields if mapping.fields is not None else [n for n in source if _copied(n)]
+    written = {mapping.target_field(n) for n in names} | {mapping.match_field}
+    return sorted(
+        name
+        for name, meta in target.items()
+        if (meta.get("system_mandatory") or meta.get("mandatory")) and name not in written
+    )
 
 
 def _read_only(meta: Mapping[str, Any] | None) -> bool:

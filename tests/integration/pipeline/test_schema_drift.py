@@ -61,7 +61,7 @@ async def test_a_removed_target_field_is_a_drift_warning_and_a_check_failure(
         await send_hints(kafka_producer, hints, "src", "Accounts", [str(made.id)])
         return "org=tgt module=Accounts field=Tier kind=removed" in worker.log()
 
-    await wait_until(said, 30, "the drift warning", worker)
+    await wait_until(said, 60, "the drift warning", worker)
     assert worker.log().count("field=Tier kind=removed") == 1  # said once, not per change
 
     checked = await run_cli(
