@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -20,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,12 @@ def bootstrap_servers(broker: str) -> str:
     """Faust-style ``kafka://h1:9092;h2:9092`` -> aiokafka's ``h1:9092,h2:9092``."""
     hosts = broker.replace(";", ",").split(",")
     return ",".join(h.strip().removeprefix("kafka://") for h in hosts if h.strip())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def ensure_topics(
