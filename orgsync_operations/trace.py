@@ -143,14 +143,15 @@ def dead_letter_event(value: bytes, at: float) -> Event:
     }
 
 
-def dedup_events(versions: Sequence[tuple[float, Mapping[str, Any]]]) -> list[Event]:
-    """The dedup decisions the fingerprint versions show, route by route. The versions after
-    the first one are consecutive (compaction keeps only its latest survivor before the
-    uncompacted tail), so comparing neighbours is sound; the first one's predecessor is unknown."""
+def dedup_events(versions: Sequence[tuple[float, Mapping[str, Any] | None]]) -> list[Event]:
+    """The dedup decisions the fingerprint versions show, route by route (None: a tombstone,
+    the record was deleted). The versions after the first one are consecutive (compaction
+    keeps only its latest survivor before the uncompacted tail), so comparing neighbours is
+    sound; the first one's predecessor is unknown."""
     events: list[Event] = []
     before: dict[str, Any] = {}
     for n, (at, value) in enumerate(versions):
-        for route, now in sorted(value.items()):
+        for route, now in sorted((value or {}).items()):
             previous = before.get(route)
             if previous == now:
                 continue  # re-stored unchanged (another route of the record changed)
@@ -169,7 +170,7 @@ def dedup_events(versions: Sequence[tuple[float, Mapping[str, Any]]]) -> list[Ev
                     "modified_time": now.get("modified_time"),
                 }
             )
-        before = dict(value)
+        before = dict(value or {})
     return events
 
 
@@ -282,11 +283,11 @@ class Journey:
         return events
 
     async def _dedup(self, since_ms: int | None) -> list[Event]:
-        versions: list[tuple[float, Mapping[str, Any]]] = []
+        versions: list[tuple[float, Mapping[str, Any] | None]] = []
         tps = self._partitions([self.topics.fingerprints])
         async for message in self._scan(tps, {self.key}, since_ms):
             value = _json(message)
-            if isinstance(value, dict):
+            if isinstance(value, dict) or message.value is None:
                 versions.append((message.timestamp / 1000, value))
         return dedup_events(versions)
 
