@@ -3,8 +3,10 @@
 Every topic of a record is keyed `org/module/id` and partitioned by Kafka's default
 partitioner, so only that key's partition of each topic is read, from its beginning (or from
 `since`) to its end as of now, by a consumer that joins no group and commits nothing; only
-the messages with the record's key are kept. The one-partition tables `links`, `states` and
-`dlq.state` are read whole and filtered by the keys that concern the record.
+the messages with the record's key are kept. The one-partition tables `links` and `dlq.state`
+are read whole and filtered by the keys that concern the record. The record states (`states`)
+are not read: a target's state is updated both by our writes and by observing the target's
+own changes, so it cannot date a write.
 
 Stages (`events`, sorted by `at`):
 
@@ -259,6 +261,8 @@ class Journey:
         links, targets = await self._links()
         events += links
         await self._dead_letter_states([e for e in events if e["stage"] == "dead_letter"])
+        if since is not None:  # the seek by time is approximate; the links are read whole
+            events = [e for e in events if e["at"] >= since.timestamp()]
         return report(self.key, events, targets)
 
     def _decoders(self) -> dict[str, Decoder]:

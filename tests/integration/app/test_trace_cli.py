@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,22 @@ async def test_trace_names_the_target_id_or_the_dlq_entry(
         "open",
     )
     assert entry["key"] == bad["record"]
+
+    purged = await orgsync(
+        "dlq", "purge", "--config", str(config), entry["id"], env=worker_env(("src", "tgt"))
+    )
+    assert purged.code == 0, purged.stderr
+    after = await traced(config, dead, "--format", "json")
+    assert [e["state"] for e in after.json()["events"] if e["stage"] == "dead_letter"] == ["purged"]
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    since_later = await traced(config, synced, "--format", "json", "--since", later)
+    assert since_later.code == 0 and since_later.json()["events"] == []
+    assert since_later.json()["targets"] == good["targets"]
+    since_start = await traced(
+        config, synced, "--format", "json", "--since", good["events"][0]["at"]
+    )
+    assert since_start.json()["events"] == good["events"]
 
     text = await traced(config, synced)
     assert text.code == 0 and f"tgt: {good['targets']['tgt']}" in text.stdout
