@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from connectors.kafka import Bulk
+from connectors.kafka import Bulk, messages_to_end
 
 log = logging.getLogger(__name__)
 _MISSING = object()
@@ -214,9 +214,5 @@ async def _read_to_end(
 ) -> None:
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
-    ends = await consumer.end_offsets(tps)
-    for tp in tps:
-        while await consumer.position(tp) < ends[tp]:
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            for message in batch.get(tp, []):
-                tables[tp.topic].apply(message.key, message.value, own=own)
+    async for message in messages_to_end(consumer, tps):
+        tables[message.topic].apply(message.key, message.value, own=own)

@@ -10,16 +10,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,12 @@ def bootstrap_servers(broker: str) -> str:
     """Faust-style ``kafka://h1:9092;h2:9092`` -> aiokafka's ``h1:9092,h2:9092``."""
     hosts = broker.replace(";", ",").split(",")
     return ",".join(h.strip().removeprefix("kafka://") for h in hosts if h.strip())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def ensure_topics(
@@ -234,14 +242,23 @@ class KafkaKV:
             partitions = [TopicPartition(self.topic, p) for p in await _partitions(consumer, self)]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            for tp in partitions:
-                while await consumer.position(tp) < ends[tp]:
-                    batch = await consumer.getmany(tp, timeout_ms=500)
-                    for message in batch.get(tp, []):
-                        apply_compacted(self._data, message.key, message.value, self.topic)
+            async for message in messages_to_end(consumer, partitions):
+                apply_compacted(self._data, message.key, message.value, self.topic)
         finally:
             await _stop_quietly(consumer, self._timeout)
+
+
+async def messages_to_end(
+    consumer: AIOKafkaConsumer, tps: Sequence[TopicPartition]
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """The messages of the assigned partitions `tps`, from each one's position (seek first) to
+    its end as of now, one partition after the other."""
+    ends = await consumer.end_offsets(list(tps))
+    for tp in tps:
+        while await consumer.position(tp) < ends[tp]:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for message in batch.get(tp, []):
+                yield message
 
 
 def apply_compacted(

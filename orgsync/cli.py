@@ -13,9 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from orgsync.commands import auth, backfill, channels, check, dlq, init, plan, replay, run
+from orgsync.commands import auth, backfill, channels, check, dlq, init, plan, replay, run, trace
 
-COMMANDS = (run, check, init, plan, backfill, replay, dlq, channels, auth)
+COMMANDS = (run, check, init, plan, backfill, replay, dlq, trace, channels, auth)
 
 
 def _run_emulator(argv: Sequence[str]) -> int:

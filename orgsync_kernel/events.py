@@ -29,6 +29,11 @@ def record_key(org: str, module: str, record_id: str) -> str:
     return f"{org}/{module}/{record_id}"
 
 
+def link_key(org: str, module: str, record_id: str, other_org: str) -> str:
+    """Key of the `links` table: the record `org/module/id` as seen from `other_org`."""
+    return f"{other_org}|{org}/{module}/{record_id}"
+
+
 def split_key(key: str) -> tuple[str, str, str]:
     org, module, record_id = key.split("/", 2)
     return org, module, record_id

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connectors.zoho import RetryableError, ZohoError
-from orgsync_kernel.events import Change, Write, record_key
+from orgsync_kernel.events import Change, Write, link_key, record_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.dedup import Edit, Fingerprint, Verdict, decide
 from pipeline.drift import Drift, schema_drift
 from pipeline.money import OrgMoney
-from pipeline.state import Conflict, changed_fields, is_stale, link_key, observe
+from pipeline.state import Conflict, changed_fields, is_stale, observe
 from pipeline.transforms import (
     FieldIndex,
     MissingParent,

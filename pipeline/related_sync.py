@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from connectors.zoho import Download, PermanentError, ZohoClient
-from orgsync_kernel.events import DeadLetter, RelatedWork, dead_letter, record_key
+from orgsync_kernel.events import DeadLetter, RelatedWork, dead_letter, link_key, record_key
 from orgsync_kernel.settings import ModuleRoute, Route
 from pipeline.related import (
     LINK,
@@ -32,7 +32,6 @@ from pipeline.related import (
     related_key,
     tag_names,
 )
-from pipeline.state import link_key
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from connectors.kafka import Bulk
+from connectors.kafka import Bulk, partition_of
 from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
 from orgsync_kernel.events import (
     Change,
@@ -34,7 +34,7 @@ from orgsync_kernel.topics import Topics
 from pipeline.fetch import fetch_group, group_hints
 from pipeline.metrics import PipelineMetrics
 from pipeline.processor import Processed, Processor
-from pipeline.store import PipelineState, partition_of
+from pipeline.store import PipelineState
 from pipeline.targets import TargetWriter
 
 log = logging.getLogger(__name__)

@@ -28,13 +28,20 @@ from connectors.zoho import (
     WriteOutcome,
     ZohoError,
 )
-from orgsync_kernel.events import DeadLetter, Write, dead_letter, parse_instant, record_key
+from orgsync_kernel.events import (
+    DeadLetter,
+    Write,
+    dead_letter,
+    link_key,
+    parse_instant,
+    record_key,
+)
 from orgsync_kernel.settings import Route, SinkSettings
 from pipeline import row_links
 from pipeline.linking import Resolution, find_existing
 from pipeline.metrics import PipelineMetrics
 from pipeline.row_links import outgoing, removal, rows_key, settle, subforms
-from pipeline.state import link_key, written
+from pipeline.state import written
 
 log = logging.getLogger(__name__)
 

@@ -39,11 +39,6 @@ _BOOKKEEPING = frozenset(
 State = dict[str, Any]
 
 
-def link_key(org: str, module: str, record_id: str, other_org: str) -> str:
-    """Key of the `links` table: the record `org/module/id` as seen from `other_org`."""
-    return f"{other_org}|{org}/{module}/{record_id}"
-
-
 def field_hash(value: Any) -> str:
     return content_hash({"v": value})[:16]
 

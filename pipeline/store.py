@@ -12,22 +12,14 @@ broker acknowledged every one of them.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from connectors.compacted import CompactedReader, CompactedTable, CompactedWriter
-from connectors.kafka import ensure_topics
+from connectors.kafka import ensure_topics, partition_of
 from orgsync_kernel.topics import Topics
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 class Fingerprints(MutableMapping[str, Any]):

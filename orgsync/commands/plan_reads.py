@@ -12,11 +12,10 @@ from connectors.compacted import CompactedReader, CompactedTable
 from connectors.kafka import bootstrap_servers
 from connectors.zoho import Priority, ZohoClient
 from orgsync.orgs import org_connection
-from orgsync_kernel.events import Write
+from orgsync_kernel.events import Write, link_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.linking import query_all, query_for
 from pipeline.planning import ModulePlan, plan_linked, plan_unlinked, sync_credits
-from pipeline.state import link_key
 from pipeline.transforms import (
     Rejected,
     TargetRecord,
