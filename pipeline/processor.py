@@ -185,7 +185,7 @@ class Processor:
         self.links = links
         self.states = states
         self._unconfirmed: dict[str, dict[str, Any]] = {}
-        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext]] = {}
+        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
@@ -337,7 +337,13 @@ class Processor:
         )
 
     async def _context(self, route: Route, module: str) -> TransformContext:
-        """The transform's context, rebuilt only when a piece of metadata was refetched."""
+        """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds
+        (its half-dozen awaits cost more than the transform), then rebuilt only when a piece
+        of metadata was refetched."""
+        cached = self._contexts.get((route.name, module))
+        now = time.monotonic()
+        if cached is not None and now - cached[2] < REUSE_SECONDS:
+            return cached[1]
         fields = await self.metadata.fields(route.target, route.target_module(module))
         rows = {
             subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
@@ -349,9 +355,9 @@ class Processor:
         source_users = await self.metadata.users(route.source)
         target_users = await self.metadata.users(route.target)
         parts = (fields, source_users, target_users, source_money, target_money, *rows.values())
-        cached = self._contexts.get((route.name, module))
         if cached is not None and len(cached[0]) == len(parts):
             if all(a is b for a, b in zip(cached[0], parts, strict=True)):
+                self._contexts[(route.name, module)] = (cached[0], cached[1], now)
                 return cached[1]
 
         def resolve(parent_module: str, source_id: str) -> str | None:
@@ -360,5 +366,5 @@ class Processor:
         context = TransformContext.for_route(
             route, module, fields, source_users, target_users, resolve, rows, money
         )
-        self._contexts[(route.name, module)] = (parts, context)
+        self._contexts[(route.name, module)] = (parts, context, now)
         return context
