@@ -157,7 +157,7 @@ class Worker:
                 str(self.config),
                 "--role",
                 self.role,
-                "--loglevel",
+                "--log-level",
                 "info",
             ],
             env=self.env,

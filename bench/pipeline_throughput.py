@@ -140,7 +140,7 @@ def worker_argv(config: Path, profile: str | None, profile_out: Path) -> list[st
         str(config),
         "--role",
         "worker",
-        "--loglevel",
+        "--log-level",
         "warning",
     ]
     if profile == "pyinstrument":

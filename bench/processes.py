@@ -124,7 +124,7 @@ class OrgsyncProcess(Child):
                 "run",
                 "--config",
                 str(config_path),
-                "--loglevel",
+                "--log-level",
                 "warning",
             ],
             log_path,

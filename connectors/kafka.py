@@ -54,7 +54,8 @@ async def ensure_topics(
     compacted: bool = False,
     wait_s: float = 15.0,
 ) -> None:
-    """Create the topics that do not exist yet; an existing topic is left as it is."""
+    """Create the topics that do not exist yet (an existing topic is left as it is) and return
+    once each one created has a leader for every partition."""
     configs = {"cleanup.policy": "compact"} if compacted else {}
     topics = [NewTopic(n, partitions, replication, topic_configs=configs) for n in names]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
@@ -62,13 +63,34 @@ async def ensure_topics(
         async with asyncio.timeout(wait_s):
             await admin.start()
             response = await admin.create_topics(topics)
+            for topic, code, message in response.topic_errors:
+                if code not in (0, TOPIC_ALREADY_EXISTS):
+                    raise KafkaUnavailable(f"cannot create topic {topic}: error {code} {message}")
+            await _until_led(admin, [t for t, code, _ in response.topic_errors if code == 0])
     except (KafkaError, TimeoutError, OSError) as error:
         raise KafkaUnavailable(f"cannot create topics: {type(error).__name__}") from None
     finally:
         await admin.close()
-    for topic, code, message in response.topic_errors:
-        if code not in (0, TOPIC_ALREADY_EXISTS):
-            raise KafkaUnavailable(f"cannot create topic {topic}: error {code} {message}")
+
+
+async def _until_led(admin: AIOKafkaAdminClient, created: Sequence[str]) -> None:
+    """Until every partition of the topics just created has a leader. The broker answers the
+    creation before its metadata shows them: a client that reads them at once is told they do
+    not exist, and aiokafka logs an error for each metadata refresh (hundreds in a second)."""
+    while created:
+        described = await admin.describe_topics(list(created))
+        created = [t["topic"] for t in described if not _led(t)]
+        if created:
+            await asyncio.sleep(0.05)
+
+
+def _led(described: dict[str, Any]) -> bool:
+    partitions = described["partitions"]
+    return (
+        not described["error_code"]
+        and bool(partitions)
+        and min(p["leader"] for p in partitions) >= 0
+    )
 
 
 class Producer(Protocol):

@@ -108,7 +108,10 @@ class DrainingWorker(faust.Worker):
 
     def __init__(self, *args: Any, drain: Drain, **kwargs: Any) -> None:
         self.drain = drain
-        super().__init__(*args, **kwargs)
+        # Faust's console (a spinner, "OK ^", "-INT-") would land on stdout or stderr beside
+        # orgsync's own log lines; its "Ready" is logged instead when there is no spinner.
+        super().__init__(*args, quiet=True, **kwargs)
+        self.spinner = None
 
     async def on_stop(self) -> None:
         running = self.drain.running

@@ -45,6 +45,21 @@ def say(message: str) -> None:
     print(f"\ndemo: {message}", flush=True)
 
 
+def note(message: str) -> None:
+    """A line of the clean-up, on stderr; a closed stream does not stop the clean-up."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
+
+
+def release_stdout() -> None:
+    """When the reader of stdout is gone (`make run | tee demo.log`, then Ctrl-C), point stdout
+    at /dev/null: Python flushes it at exit and would print a BrokenPipeError traceback."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class Processes:
     """What the demo started, stopped in reverse order."""
 
@@ -73,16 +88,20 @@ class Processes:
                 )
 
     def stop_all(self) -> None:
-        for name, process in reversed(self.started):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-            print(f"demo: stopped {name}", flush=True)
-        if self.kafka_started:
-            subprocess.run([ROOT / "scripts/local-kafka", "stop"], check=False)
+        """Never writes to stdout: it must run even when stdout is closed."""
+        try:
+            for name, process in reversed(self.started):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    try:
+                        process.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                note(f"demo: stopped {name}")
+        finally:
+            if self.kafka_started:
+                stop = [ROOT / "scripts/local-kafka", "stop"]
+                subprocess.run(stop, check=False, stdout=subprocess.DEVNULL)
 
 
 async def wait_http(
@@ -306,11 +325,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         asyncio.run(demo(args, processes))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or the reader of stdout is gone
         pass
     finally:
-        print()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut it short
+        note("")  # ends the live view's line
         processes.stop_all()
+        release_stdout()
     return 0
 
 

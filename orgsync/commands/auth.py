@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orgsync.commands import DONE, PROBLEM, USAGE, add_log_level
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PENDING = "pending-orgsync-auth-exchange"  # stands in for the token being created; never used
 
@@ -48,6 +50,7 @@ def register(commands: Any) -> None:
         default=None,
         help="where to store it (default: the config's secrets_file)",
     )
+    add_log_level(exchange, "warning")
     exchange.set_defaults(handler=handle_exchange)
 
 
@@ -91,11 +94,11 @@ def handle_exchange(args: argparse.Namespace) -> int:
             "secrets_file in the configuration",
             file=sys.stderr,
         )
-        return 2
+        return USAGE
     code = sys.stdin.readline().strip() if args.code == "-" else args.code.strip()
     if not code:
         print("orgsync auth exchange: the grant token is empty", file=sys.stderr)
-        return 2
+        return USAGE
     created = _create_private(plan.secrets_path)
     status = _exchange(args.org, config, plan, code)
     if status != 0 and created:
@@ -126,14 +129,14 @@ def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
         settings = load_settings(config, environ, plan.secrets_path)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return 1
+        return USAGE
     if org not in settings.orgs:
         print(
             f"orgsync auth exchange: no org {org!r} in {config} "
             f"(orgs: {', '.join(sorted(settings.orgs))})",
             file=sys.stderr,
         )
-        return 2
+        return USAGE
     settings_org = settings.orgs[org]
     try:
         result = asyncio.run(
@@ -151,13 +154,13 @@ def _exchange(org: str, config: Path, plan: _Plan, code: str) -> int:
         )
     except (ZohoError, ValueError, OSError) as error:  # ValueError: an unreadable secrets file
         print(f"orgsync auth exchange: {error}", file=sys.stderr)
-        return 1
+        return PROBLEM
     print(
         f"Stored the refresh token of org {org} as {result.secret_name} in "
         f"{result.secrets_path} (mode 0600); API domain {result.api_domain}."
     )
     _advise(config, plan, settings.secrets_file, result.secret_name)
-    return 0
+    return DONE
 
 
 def _advise(config: Path, plan: _Plan, configured: Path | None, name: str) -> None:

@@ -18,11 +18,16 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from orgsync.commands import add_config_arguments, find_route, iso_time, load_config
+from orgsync.commands import (
+    USAGE,
+    add_config_arguments,
+    add_route,
+    find_route,
+    iso_time,
+    load_config,
+)
 from orgsync.commands.backfill_run import BULK_AUTO_ABOVE, BackfillRun
 from orgsync_kernel.settings import Route, Settings
-
-USAGE = 2
 
 
 def register(commands: Any) -> None:
@@ -41,12 +46,7 @@ def register(commands: Any) -> None:
         help="a module the org's routes sync; with --route and without it: all of the "
         "route's modules, parents first",
     )
-    parser.add_argument(
-        "--route",
-        default=None,
-        metavar="SRC:TGT",
-        help="backfill the modules of this route (its source org), parents first",
-    )
+    add_route(parser, "backfill the modules of this route (its source org), parents first")
     parser.add_argument(
         "--since",
         default=None,

@@ -17,13 +17,13 @@ from datetime import datetime
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any, TextIO
 
+from orgsync.commands import DONE, PROBLEM
 from orgsync_kernel.settings import Route, Settings
 
 if TYPE_CHECKING:
     from connectors.kafka import KafkaKV, KafkaProducer
     from connectors.zoho import ZohoClient
 
-PROBLEM = 1
 # Bulk Read costs 50 credits a job, list pages 1 credit per 200 records: the same at 10,000.
 BULK_AUTO_ABOVE = 10_000
 WORKER_WAIT_SECONDS = 60.0
@@ -124,7 +124,7 @@ class BackfillRun:
             return PROBLEM
         finally:
             await producer.stop()
-        return 0
+        return DONE
 
     @property
     def bootstrap(self) -> str:

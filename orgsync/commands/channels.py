@@ -4,7 +4,8 @@
 keeps in `<prefix>.channels`: channel id, module/events, expiry, notify URL and whether it is
 ours, never its token. `renew` renews every channel of ours now (and creates the missing ones,
 with the ChannelManager the ingress uses), then lists. Exit 1 when a synced module has no live
-channel of ours or an org does not answer; 2 for a bad configuration.
+channel of ours or an org does not answer; 2 for a bad configuration (or `renew` without
+`ingress.public_url`: then orgsync uses no channels).
 
 A running ingress reads channel tokens at start: a channel that `renew` had to *create* is only
 accepted by ingress processes started afterwards (renewing an existing one keeps its token).
@@ -16,11 +17,19 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from orgsync.commands import add_config_arguments, load_config, log_to_stderr
+from orgsync.commands import (
+    DONE,
+    PROBLEM,
+    USAGE,
+    add_config_arguments,
+    add_format,
+    load_config,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from connectors.ingress import ChannelState
@@ -54,31 +63,33 @@ def register(commands: Any) -> None:
         ("renew", "renew (or create) our channels now, then list them"),
     ):
         parser = actions.add_parser(name, help=help_text, description=help_text)
-        add_config_arguments(parser)
-        parser.add_argument("--loglevel", default="error", help="log level (default: error)")
+        add_config_arguments(parser, log_level="error")
+        add_format(parser)
         parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaUnavailable
 
-    log_to_stderr(args.loglevel)
     settings = load_config(args)
     if settings is None:
-        return 2
+        return USAGE
     if args.action == "renew" and settings.ingress.public_url is None:
         print(
             "ingress.public_url is not set: orgsync uses no Notification API channels",
             file=sys.stderr,
         )
-        return 1
+        return USAGE
     try:
         rows = asyncio.run(_run(settings, renew=args.action == "renew"))
     except KafkaUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(render_table(rows))
-    return 1 if any(row.status in ("missing", "error") for row in rows) else 0
+        return PROBLEM
+    if args.format == "json":
+        print_json([asdict(row) for row in rows])
+    else:
+        print(render_table(rows))
+    return PROBLEM if any(row.status in ("missing", "error") for row in rows) else DONE
 
 
 async def _run(settings: Settings, *, renew: bool) -> list[Row]:

@@ -5,7 +5,8 @@ Checks, in order: the configuration file; Kafka (describe the cluster); per org 
 module exists in source and target, that the configured fields exist, that `match_field` exists
 in the target and is something Zoho upserts on, that the `link_existing` keys are searchable
 target fields, and that the default owner is a target user (orgsync/commands/check_module.py).
-Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 otherwise. Details
+Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 when a check failed,
+2 when the configuration is invalid (its problems are the rows, nothing else is checked). Details
 come from configuration names and Zoho's error codes and messages; never a secret.
 """
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from orgsync.commands import add_config_arguments, log_to_stderr
+from orgsync.commands import DONE, PROBLEM, USAGE, add_config_arguments, add_format
 from orgsync.commands.check_module import FAIL, OK, SKIP, WARN, Fields, Row, check_module
 
 if TYPE_CHECKING:
@@ -38,15 +39,11 @@ def register(commands: Any) -> None:
         description="Validate the configuration; for each org refresh a token and probe the "
         "scopes a read can prove; for each route check modules, fields, the "
         "match field (exists, unique in the target) and the default owner; check "
-        "that Kafka answers. Exit 0 when nothing failed, 1 otherwise.",
+        "that Kafka answers. Exit 0 when nothing failed, 1 when a check failed, 2 when "
+        "the configuration is invalid.",
     )
-    add_config_arguments(check)
-    check.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="output format (default: table)",
-    )
+    add_config_arguments(check, log_level="critical")
+    add_format(check)
     check.add_argument(
         "--kafka-timeout",
         type=float,
@@ -54,22 +51,22 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="how long to wait for Kafka (default: 5)",
     )
-    check.add_argument("--loglevel", default="critical", help="log level (default: critical)")
     check.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from orgsync_kernel.config_file import ConfigError, load_settings
 
-    log_to_stderr(args.loglevel)
     try:
         settings = load_settings(args.config, os.environ, args.secrets_file)
     except ConfigError as error:
         rows = [_config_row(error.path, problem) for problem in error.problems]
+        status = USAGE
     else:
         rows = asyncio.run(run_checks(settings, args.config, args.kafka_timeout))
+        status = PROBLEM if any(row.result == FAIL for row in rows) else DONE
     print(render_json(rows) if args.format == "json" else render_table(rows))
-    return 1 if any(row.result == FAIL for row in rows) else 0
+    return status
 
 
 def _config_row(file: str, problem: str) -> Row:

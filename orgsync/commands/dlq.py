@@ -18,7 +18,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from orgsync.commands import add_config_arguments, load_config, log_to_stderr
+from orgsync.commands import (
+    DONE,
+    FORMATS,
+    PROBLEM,
+    USAGE,
+    add_config_arguments,
+    add_format,
+    add_route,
+    load_config,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from orgsync_kernel.settings import Settings
@@ -36,14 +46,8 @@ def register(commands: Any) -> None:
     )
     actions = dlq.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = _action(actions, "list", "list the open entries, newest first")
-    listing.add_argument("--route", help="only this route (SOURCE->TARGET)")
-    listing.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="output format (default: table)",
-    )
-    show = _action(actions, "show", "print one entry in full (JSON)")
+    add_route(listing, "only this route")
+    show = _action(actions, "show", "print one entry in full (JSON)", formats=("json",))
     show.add_argument("id", help="the entry id (from `list`)")
     for name, help_text in (
         ("retry", "re-publish entries so the pipeline syncs them again"),
@@ -53,15 +57,17 @@ def register(commands: Any) -> None:
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("id", nargs="?", help="the entry id (from `list`)")
         which.add_argument("--all", action="store_true", help="every open entry")
-        parser.add_argument("--route", help="with --all: only this route (SOURCE->TARGET)")
+        add_route(parser, "with --all: only this route")
 
 
-def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+def _action(
+    actions: Any, name: str, help_text: str, formats: tuple[str, ...] = FORMATS
+) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(
         name, help=help_text, description=help_text
     )
-    add_config_arguments(parser)
-    parser.add_argument("--loglevel", default="error", help="log level (default: error)")
+    add_config_arguments(parser, log_level="error")
+    add_format(parser, formats)
     parser.set_defaults(handler=handle)
     return parser
 
@@ -69,15 +75,14 @@ def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
 def handle(args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaUnavailable
 
-    log_to_stderr(args.loglevel)
     settings = load_config(args)
     if settings is None:
-        return 2
+        return USAGE
     try:
         return asyncio.run(_with_store(settings, ACTIONS[args.action], args))
     except KafkaUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return PROBLEM
 
 
 Action = Callable[["Settings", "DlqStore", argparse.Namespace], Awaitable[int]]
@@ -100,16 +105,18 @@ async def _with_store(settings: Settings, action: Action, args: argparse.Namespa
         await producer.stop()
 
 
-async def list_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
-    import orjson
+def _route_name(args: argparse.Namespace) -> str | None:
+    return args.route.name if args.route else None
 
-    entries = store.entries(args.route)
+
+async def list_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
+    entries = store.entries(_route_name(args))
     if args.format == "json":
-        print(orjson.dumps([e.summary() for e in entries], option=orjson.OPT_INDENT_2).decode())
+        print_json([e.summary() for e in entries])
     else:
         print(render_table([_row(e) for e in entries]))
         print(f"{len(entries)} open entr{'y' if len(entries) == 1 else 'ies'}")
-    return 0
+    return DONE
 
 
 async def show_entry(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
@@ -118,10 +125,10 @@ async def show_entry(settings: Settings, store: DlqStore, args: argparse.Namespa
     entry = store.get(args.id)
     if entry is None:
         print(f"no DLQ entry {args.id}", file=sys.stderr)
-        return 1
+        return PROBLEM
     body = {**entry.to_json(), "failed_at_utc": _when(entry.letter.failed_at)}
     print(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
-    return 0
+    return DONE
 
 
 async def retry_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
@@ -129,24 +136,30 @@ async def retry_entries(settings: Settings, store: DlqStore, args: argparse.Name
 
     entries = _chosen(store, args)
     if entries is None:
-        return 1
+        return PROBLEM
     async with _source_clients(settings, entries) as readers:
         report = await Retrier(store, readers).retry(entries)
-    for entry_id, via in report.done.items():
-        print(f"retried {entry_id} ({'the failed write' if via == 'write' else 're-read'})")
-    for entry_id, why in report.failed.items():
-        print(f"not retried {entry_id}: {why}", file=sys.stderr)
-    print(f"{len(report.done)} retried, {len(report.failed)} failed")
-    return 1 if report.failed else 0
+    if args.format == "json":
+        print_json({"retried": report.done, "failed": report.failed})
+    else:
+        for entry_id, via in report.done.items():
+            print(f"retried {entry_id} ({'the failed write' if via == 'write' else 're-read'})")
+        for entry_id, why in report.failed.items():
+            print(f"not retried {entry_id}: {why}", file=sys.stderr)
+        print(f"{len(report.done)} retried, {len(report.failed)} failed")
+    return PROBLEM if report.failed else DONE
 
 
 async def purge_entries(settings: Settings, store: DlqStore, args: argparse.Namespace) -> int:
     entries = _chosen(store, args)
     if entries is None:
-        return 1
+        return PROBLEM
     await store.mark([e.id for e in entries], "purged")
-    print(f"{len(entries)} purged")
-    return 0
+    if args.format == "json":
+        print_json({"purged": [e.id for e in entries]})
+    else:
+        print(f"{len(entries)} purged")
+    return DONE
 
 
 ACTIONS: dict[str, Action] = {
@@ -159,7 +172,7 @@ ACTIONS: dict[str, Action] = {
 
 def _chosen(store: DlqStore, args: argparse.Namespace) -> list[Entry] | None:
     if args.all:
-        return store.entries(args.route)
+        return store.entries(_route_name(args))
     entry = store.get(args.id)
     if entry is None:
         print(f"no DLQ entry {args.id}", file=sys.stderr)

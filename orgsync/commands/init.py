@@ -11,9 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from orgsync.commands import add_config_arguments, load_config
-
-USAGE, PROBLEM = 2, 1
+from orgsync.commands import DONE, PROBLEM, USAGE, add_config_arguments, add_route, load_config
 
 
 def register(commands: Any) -> None:
@@ -25,7 +23,7 @@ def register(commands: Any) -> None:
         "map, a match field, link_existing keys, an owner mapping, and warnings.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--route", required=True, metavar="SRC:TGT", help="source and target org")
+    add_route(parser, "source and target org", required=True)
     parser.add_argument(
         "--modules", required=True, help="comma-separated source modules, e.g. Leads,Accounts"
     )
@@ -40,9 +38,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = load_config(args, routes_required=False)
     if settings is None:
         return USAGE
-    source, _, target = args.route.partition(":")
-    unknown = [org for org in (source, target) if org not in settings.orgs]
-    if unknown or not target:
+    source, target = args.route
+    if source not in settings.orgs or target not in settings.orgs:
         known = ", ".join(sorted(settings.orgs))
         print(f"orgsync init: --route {args.route}: orgs are {known}", file=sys.stderr)
         return USAGE
@@ -54,7 +51,7 @@ def handle(args: argparse.Namespace) -> int:
             f"orgsync init: Zoho refused: {error.zoho_code} {error.zoho_message}", file=sys.stderr
         )
         return PROBLEM
-    return 0
+    return DONE
 
 
 async def starter(settings: Any, source: str, target: str, modules: list[str]) -> str:

@@ -15,9 +15,16 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from orgsync.commands import add_config_arguments, find_route, load_config
-
-USAGE, PROBLEM = 2, 1
+from orgsync.commands import (
+    DONE,
+    PROBLEM,
+    USAGE,
+    add_config_arguments,
+    add_format,
+    add_route,
+    find_route,
+    load_config,
+)
 
 
 def register(commands: Any) -> None:
@@ -30,9 +37,9 @@ def register(commands: Any) -> None:
         "the API credits the sync would spend. Never writes, never produces.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--route", default=None, metavar="SRC:TGT", help="only this route")
+    add_route(parser, "only this route")
     parser.add_argument("--module", default=None, help="only this source module")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -68,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(plan, indent=2, default=str))
     else:
         print("\n".join(describe(plan)))
-    return 0
+    return DONE
 
 
 def describe(plan: Mapping[str, Any]) -> list[str]:

@@ -23,14 +23,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from orgsync.commands import add_config_arguments, find_route, iso_time
+from orgsync.commands import (
+    DONE,
+    PROBLEM,
+    USAGE,
+    add_config_arguments,
+    add_format,
+    add_route,
+    find_route,
+    iso_time,
+    print_json,
+)
 from orgsync_kernel.settings import Route, Settings
 
-USAGE, PROBLEM = 2, 1
 SEND_BATCH = 500
 
 
@@ -52,16 +61,15 @@ def register(commands: Any) -> None:
         metavar="TS",
         help="ISO 8601 time (no offset means UTC) or Unix seconds; 0 replays the whole topic",
     )
-    parser.add_argument(
-        "--route",
-        default=None,
-        metavar="SRC:TGT",
-        help="the route the replay is for (must be configured); only changes "
-        "of its source org are replayed",
+    add_route(
+        parser,
+        "the route the replay is for (must be configured); only changes of its source org "
+        "are replayed",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be replayed, change nothing"
     )
+    add_format(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -115,7 +123,9 @@ def handle(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as error:
         print(f"orgsync replay: {error}", file=sys.stderr)
         return USAGE
-    return asyncio.run(replay(settings, args.since, route, dry_run=args.dry_run))
+    return asyncio.run(
+        replay(settings, args.since, route, dry_run=args.dry_run, json=args.format == "json")
+    )
 
 
 async def replay(
@@ -124,6 +134,7 @@ async def replay(
     route: Route | None = None,
     *,
     dry_run: bool = False,
+    json: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
     from aiokafka.errors import KafkaError
@@ -147,23 +158,45 @@ async def replay(
             {tp.partition: o for tp, o in starts.items()},
             {tp.partition: o for tp, o in ends.items()},
         )
-        print("\n".join(describe(found, topic)), file=out)
-        if dry_run:
-            print("dry run: nothing appended", file=out)
-            return 0
-        copied = await append_again(
-            bootstrap, topic, settings.topics.fetched, found, route.source if route else None
-        )
+        if not json:
+            print("\n".join(describe(found, topic)), file=out)
+        copied = None
+        if not dry_run:
+            copied = await append_again(
+                bootstrap, topic, settings.topics.fetched, found, route.source if route else None
+            )
     except (KafkaError, TimeoutError, OSError) as error:
         print(f"orgsync replay: Kafka did not answer: {type(error).__name__}", file=sys.stderr)
         return PROBLEM
+    if json:
+        print_json(summary(topic, since, route, found, copied))
+    else:
+        print(outcome(since, route, copied), file=out)
+    return DONE
+
+
+def summary(
+    topic: str, since: datetime, route: Route | None, found: list[Window], copied: int | None
+) -> dict[str, Any]:
+    """The `--format json` answer; `appended` is null after a dry run."""
+    return {
+        "topic": topic,
+        "from": since.isoformat(),
+        "route": f"{route.source}:{route.target}" if route else None,
+        "partitions": [{**asdict(w), "changes": w.size} for w in found],
+        "changes": sum(w.size for w in found),
+        "appended": copied,
+    }
+
+
+def outcome(since: datetime, route: Route | None, copied: int | None) -> str:
+    if copied is None:
+        return "dry run: nothing appended"
     scope = f" of {route.source} for route {route.source}:{route.target}" if route else ""
-    print(
+    return (
         f"appended {copied} changes{scope} from {since.isoformat()} again; the running "
-        "workers sync what each route has not synced yet",
-        file=out,
+        "workers sync what each route has not synced yet"
     )
-    return 0
 
 
 async def append_again(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from orgsync.commands import add_config_arguments, load_config
+from orgsync.commands import USAGE, add_config_arguments, load_config
 
 
 def register(commands: Any) -> None:
@@ -16,21 +16,12 @@ def register(commands: Any) -> None:
         "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
         "share the work through consumer groups. SIGTERM stops it with exit 0.",
     )
-    add_config_arguments(run)
+    add_config_arguments(run, plain_logs=False)  # structured logs, set up by the handler
     run.add_argument(
         "--role",
         choices=("all", "ingress", "worker"),
         default="all",
         help="what this process runs (default: all)",
-    )
-    run.add_argument(
-        "--log-level",
-        "--loglevel",
-        dest="loglevel",
-        default="warning",
-        type=str.lower,
-        choices=("debug", "info", "warning", "error"),
-        help="the lowest level logged (default: warning)",
     )
     run.add_argument(
         "--log-format",
@@ -47,6 +38,6 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = load_config(args)
     if settings is None:
-        return 2
-    configure(args.loglevel, args.log_format, secret_values(settings))
-    return run(settings, args.role, args.loglevel)
+        return USAGE
+    configure(args.log_level, args.log_format, secret_values(settings))
+    return run(settings, args.role, args.log_level)

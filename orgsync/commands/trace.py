@@ -16,7 +16,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from orgsync.commands import add_config_arguments, iso_time, load_config, log_to_stderr
+from orgsync.commands import (
+    DONE,
+    PROBLEM,
+    USAGE,
+    add_config_arguments,
+    add_format,
+    iso_time,
+    load_config,
+)
 
 # What each stage says beyond its name, in the text output: the event's fields to show.
 DETAILS = {
@@ -40,17 +48,14 @@ def register(commands: Any) -> None:
         "changes, dedup decisions, queued and held writes, dead letters, and the id of its "
         "copy in every target org.",
     )
-    add_config_arguments(parser)
+    add_config_arguments(parser, log_level="error")
     parser.add_argument("--org", required=True, help="the org the record lives in")
     parser.add_argument("--module", required=True, help="its module (API name)")
     parser.add_argument("--id", required=True, dest="record_id", help="its record id")
     parser.add_argument(
         "--since", type=iso_time, help="only events from this ISO 8601 time on (faster)"
     )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output (default: text)"
-    )
-    parser.add_argument("--loglevel", default="error", help="log level (default: error)")
+    add_format(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -58,24 +63,23 @@ def handle(args: argparse.Namespace) -> int:
     from connectors.kafka import KafkaUnavailable
     from orgsync_operations.trace import known, routes_reading, trace_record
 
-    log_to_stderr(args.loglevel)
     settings = load_config(args)
     if settings is None:
-        return 2
+        return USAGE
     try:
         routes_reading(settings, args.org, args.module)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     try:
         trace = asyncio.run(
             trace_record(settings, args.org, args.module, args.record_id, args.since)
         )
     except KafkaUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return PROBLEM
     print(_json(trace) if args.format == "json" else render(trace))
-    return 0 if known(trace) else 1
+    return DONE if known(trace) else PROBLEM
 
 
 def _json(trace: Mapping[str, Any]) -> str:

@@ -102,7 +102,8 @@ def write_config(
 
 
 def secrets_env(**overrides: str) -> dict[str, str]:
-    """The environment of the CLI: PATH plus the secrets (a value of "" leaves one out)."""
+    """The environment of the CLI: PATH (and PYTHONPATH, so that a checkout other than the
+    installed one runs its own code) plus the secrets (a value of "" leaves one out)."""
     env = {
         "SRC_CLIENT_SECRET": SRC_CLIENT[1],
         "DST_CLIENT_SECRET": DST_CLIENT[1],
@@ -111,7 +112,8 @@ def secrets_env(**overrides: str) -> dict[str, str]:
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
         **overrides,
     }
-    return {"PATH": os.environ.get("PATH", ""), **{k: v for k, v in env.items() if v}}
+    paths = {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ}
+    return {**paths, **{k: v for k, v in env.items() if v}}
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,11 @@ async def test_renew_creates_our_channels_and_list_shows_them_without_tokens(
         assert "https://sync.example.com/notify/src" in row
         assert channel["token"] not in after.stdout + renewed.stdout
     assert SECRET not in after.stdout + after.stderr + renewed.stdout + renewed.stderr
+    listed_json = await orgsync(
+        "channels", "list", "--config", str(config), "--format", "json", env=env
+    )
+    assert listed_json.code == 0
+    assert {(r["module"], r["status"]) for r in listed_json.json()} == {
+        ("Accounts", "ours"),
+        ("Contacts", "ours"),
+    }

@@ -165,7 +165,7 @@ async def test_invalid_config_lists_problems_by_path(tmp_path: Path) -> None:
     )
     result = await check(config, DST_REFRESH_TOKEN="")
 
-    assert result.code == 1
+    assert result.code == 2  # a configuration error, not a problem the checks found
     assert " FAIL " in result.row("config", "orgs.dst.refresh_token")
     assert "variable DST_REFRESH_TOKEN is not set" in result.row("config", "orgs.dst.refresh_token")
     assert "required" in result.row("config", "sync[0].modules.Leads.match_field")

@@ -140,8 +140,12 @@ async def test_purge_show_and_unknown_entries(
     assert shown.json()["state"]["state"] == "purged"
     assert shown.json()["record"] == change
 
-    purged = await dlq(config, "purge", "--all")
-    assert purged.code == 0 and "2 purged" in purged.stdout
+    by_route = await dlq(config, "list", "--route", "src:tgt", "--format", "json")
+    assert [e["id"] for e in by_route.json()] == [c.id, b.id]
+    assert (await dlq(config, "list", "--route", "tgt:src")).stdout.endswith("0 open entries\n")
+    purged = await dlq(config, "purge", "--all", "--route", "src->tgt", "--format", "json")
+    assert purged.code == 0 and sorted(purged.json()["purged"]) == sorted([b.id, c.id])
+    assert "deprecated, use src:tgt" in purged.stderr
     assert await open_entries(config) == []
     show, retry, usage = await asyncio.gather(
         dlq(config, "show", "no-such-entry"),

@@ -100,6 +100,11 @@ async def test_replay_fills_a_new_target_exactly_once(
     dry = await orgsync("replay", "--config", after, "--from", "0", "--dry-run", env=env)
     assert dry.code == 0 and f"{RECORDS} changes of {unique_name}.changes" in dry.out
     assert "dry run: nothing appended" in dry.out
+    dry_json = await orgsync(
+        "replay", "--config", after, "--from", "0", "--dry-run", "--format", "json", env=env
+    )
+    assert dry_json.code == 0, dry_json.err
+    assert (dry_json.json()["changes"], dry_json.json()["appended"]) == (RECORDS, None)
     replayed = await orgsync(
         "replay",
         "--config",
