@@ -85,7 +85,7 @@ async def test_a_same_field_conflict_is_settled_by_the_policy_and_counted(
     await send_hints(kafka_producer, hints, "src", "Leads", [lead])
 
     def conflicts() -> list[str]:
-        return [line for line in worker.log().splitlines() if "conflict route=src->tgt" in line]
+        return [line for line in worker.log(None).splitlines() if "conflict route=src->tgt" in line]
 
     async def settled() -> bool:
         return bool(conflicts()) and target()["Lead_Status"] == kept

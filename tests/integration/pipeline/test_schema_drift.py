@@ -59,10 +59,10 @@ async def test_a_removed_target_field_is_a_drift_warning_and_a_check_failure(
     async def said() -> bool:
         # Each change makes the worker ask for the fields; after a refresh it sees the drift.
         await send_hints(kafka_producer, hints, "src", "Accounts", [str(made.id)])
-        return "org=tgt module=Accounts field=Tier kind=removed" in worker.log()
+        return "org=tgt module=Accounts field=Tier kind=removed" in worker.log(None)
 
     await wait_until(said, 60, "the drift warning", worker)
-    assert worker.log().count("field=Tier kind=removed") == 1  # said once, not per change
+    assert worker.log(None).count("field=Tier kind=removed") == 1  # said once, not per change
 
     checked = await run_cli(
         "check",
