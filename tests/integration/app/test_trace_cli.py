@@ -66,8 +66,10 @@ async def test_trace_names_the_target_id_or_the_dlq_entry(
     good = last["synced"].json()
     assert good["record"] == f"src/Accounts/{synced}"
     assert good["targets"] == {"tgt": str(target[synced]["id"])}
-    assert stages(last["synced"])[:2] == ["hint", "change"]
-    assert {"dedup", "written"} <= set(stages(last["synced"]))
+    # Each stage is timed by its own message: the link can be stamped a millisecond before
+    # the change it stands for (two producers), so only the hint is sure to come first.
+    assert stages(last["synced"])[0] == "hint"
+    assert {"change", "dedup", "written"} <= set(stages(last["synced"]))
     assert "dead_letter" not in stages(last["synced"])
     written = [e for e in good["events"] if e["stage"] == "written"]
     assert [(e["target"], e["target_id"]) for e in written] == [("tgt", good["targets"]["tgt"])]
