@@ -113,7 +113,7 @@ class KafkaMonitor:
 
 
 class CreditsCollector(Collector):
-    """`orgsync_zoho_credits_remaining` / `_budget` / `_reserve` per org, from the clients' ledgers."""
+    """`orgsync_zoho_credits_remaining`, `_budget`, `_reserve` per org from the ledgers."""
 
     def __init__(self, clients: Mapping[str, Any]) -> None:
         self.clients = clients
