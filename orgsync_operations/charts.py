@@ -4,8 +4,9 @@
     chart.lines[0].path   # an SVG path ("M x y L x y ..."), "" for a series without points
 
 The y axis starts at 0 and ends at a round number (1, 2 or 5 × 10ⁿ) above the largest value;
-the x axis is time from `start` to `end`. A gap of more than `GAP` sampling intervals (the
-process was down, Kafka out of reach) breaks the line instead of bridging it.
+the x axis is time from `start` (or the first point, when later) to `end`. A gap of more
+than `GAP` sampling intervals (the process was down, Kafka out of reach) breaks the line
+instead of bridging it.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ def line_chart(
     end: float,
     source: str,
 ) -> Chart:
-    frame = Frame(start, max(end, start + 1))
     shown = {label: [p for p in s if start <= p[0] <= end] for label, s in series.items()}
+    first = min((s[0][0] for s in shown.values() if s), default=start)
+    frame = Frame(first, max(end, first + 1))  # a young process's samples fill the width
     y_top = nice_ceiling(max((v for s in shown.values() for _, v in s), default=0.0))
     step = typical_step(shown)
     lines = [
@@ -121,10 +123,9 @@ def line_chart(
 
 
 def x_labels(frame: Frame, count: int = 4) -> list[tuple[float, str]]:
+    span = frame.end - frame.start
+    shape = "%H:%M:%S" if span < 600 else "%H:%M"
     return [
-        (
-            frame.x(at),
-            datetime.fromtimestamp(at, UTC).strftime("%H:%M"),
-        )
-        for at in (frame.start + (frame.end - frame.start) * i / count for i in range(count + 1))
+        (frame.x(at), datetime.fromtimestamp(at, UTC).strftime(shape))
+        for at in (frame.start + span * i / count for i in range(count + 1))
     ]
