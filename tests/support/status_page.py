@@ -113,7 +113,8 @@ def chromium() -> Iterator[webdriver.Chrome]:
 def colours(png: bytes) -> set[tuple[int, ...]]:
     """The distinct colours of a PNG image."""
     with Image.open(io.BytesIO(png)) as image:
-        return {tuple(pixel) for pixel in image.convert("RGB").getdata()}
+        data = image.convert("RGB").tobytes()
+    return set(zip(data[0::3], data[1::3], data[2::3], strict=True))
 
 
 def near(colours: set[tuple[int, ...]], hex_colour: str, tolerance: int = 40) -> bool:
