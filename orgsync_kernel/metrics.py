@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 Group = TypeVar("Group")
 Spec = Callable[[CollectorRegistry], Any]
@@ -24,6 +24,10 @@ Spec = Callable[[CollectorRegistry], Any]
 
 def counter(name: str, documentation: str, *labels: str) -> Spec:
     return lambda registry: Counter(name, documentation, list(labels), registry=registry)
+
+
+def gauge(name: str, documentation: str, *labels: str) -> Spec:
+    return lambda registry: Gauge(name, documentation, list(labels), registry=registry)
 
 
 def histogram(

@@ -113,7 +113,7 @@ class KafkaMonitor:
 
 
 class CreditsCollector(Collector):
-    """`orgsync_zoho_credits_remaining` / `_budget` per org, from the clients' ledgers."""
+    """`orgsync_zoho_credits_remaining`, `_budget`, `_reserve` per org from the ledgers."""
 
     def __init__(self, clients: Mapping[str, Any]) -> None:
         self.clients = clients
@@ -130,11 +130,18 @@ class CreditsCollector(Collector):
             "API credits per rolling 24 h configured for the org",
             labels=["org"],
         )
+        reserve = GaugeMetricFamily(
+            "orgsync_zoho_credits_reserve",
+            "Credits kept for live traffic: backfills and the poller wait below it",
+            labels=["org"],
+        )
         for org, client in sorted(self.clients.items()):
             remaining.add_metric([org], client.ledger.remaining())
             budget.add_metric([org], client.ledger.budget)
+            reserve.add_metric([org], client.ledger.reserve)
         yield remaining
         yield budget
+        yield reserve
 
 
 class MetricsServer:

@@ -108,38 +108,55 @@ class GroupOffsets:
 class TopicStat:
     lag: int | None  # None: the pipeline's group has no offsets for it yet
     newest: float | None  # timestamp of the newest message, epoch seconds
+    end: int = 0  # messages ever written (the sum of the end offsets): survives any restart
+    committed: int | None = None  # of them, consumed by the group (its committed offsets)
 
 
-async def topic_stats(settings: Settings) -> dict[str, TopicStat]:
-    """Lag of the workers' consumer groups and newest message time, per pipeline topic."""
+async def topic_stats(
+    settings: Settings, also: Sequence[str] = (), *, newest: bool = True
+) -> dict[str, TopicStat]:
+    """Per pipeline topic (and per topic of `also`, which no group of ours consumes): the
+    workers' consumer group's lag and committed offsets, the end offsets, and with `newest`
+    the time of the newest message."""
     consumers = settings.topics.consumers(settings.targets)
     topics = [topic for group_topics in consumers.values() for topic in group_topics]
+    topics += [topic for topic in also if topic not in topics]
     bootstrap = bootstrap_servers(settings.kafka.broker)
     async with asyncio.timeout(KAFKA_WAIT_SECONDS):
         partitions = await partitions_of(bootstrap, topics)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        group: dict[Any, Any] = {}
-        try:
-            for name, group_topics in consumers.items():
-                group |= await admin.list_consumer_group_offsets(
-                    name, partitions=[tp for tp in partitions if tp.topic in group_topics]
-                )
-        finally:
-            await admin.close()
-        ends, newest = await _ends_and_newest(bootstrap, partitions)
+        group = await _committed(bootstrap, consumers, partitions)
+        ends, times = await _ends_and_newest(bootstrap, partitions, newest)
     stats: dict[str, TopicStat] = {}
     for topic in topics:
         own = [tp for tp in partitions if tp.topic == topic]
         committed = [group[tp].offset for tp in own if tp in group and group[tp].offset >= 0]
-        lag = sum(ends[tp] for tp in own) - sum(committed) if committed else None
-        times = [newest[tp] for tp in own if tp in newest]
-        stats[topic] = TopicStat(lag, max(times) if times else None)
+        end = sum(ends[tp] for tp in own)
+        found = [times[tp] for tp in own if tp in times]
+        done = sum(committed) if committed else None
+        stats[topic] = TopicStat(
+            end - done if done is not None else None, max(found) if found else None, end, done
+        )
     return stats
 
 
+async def _committed(
+    bootstrap: str, consumers: Mapping[str, Sequence[str]], partitions: list[Any]
+) -> dict[Any, Any]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    group: dict[Any, Any] = {}
+    try:
+        for name, group_topics in consumers.items():
+            group |= await admin.list_consumer_group_offsets(
+                name, partitions=[tp for tp in partitions if tp.topic in group_topics]
+            )
+    finally:
+        await admin.close()
+    return group
+
+
 async def _ends_and_newest(
-    bootstrap: str, partitions: list[Any]
+    bootstrap: str, partitions: list[Any], newest: bool
 ) -> tuple[dict[Any, int], dict[Any, float]]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
@@ -147,15 +164,15 @@ async def _ends_and_newest(
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions) if partitions else {}
-        filled = [tp for tp in partitions if ends[tp] > 0]
+        filled = [tp for tp in partitions if ends[tp] > 0] if newest else []
         consumer.assign(filled)
         for tp in filled:
             consumer.seek(tp, ends[tp] - 1)
-        newest: dict[Any, float] = {}
+        times: dict[Any, float] = {}
         for tp in filled:
             batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
             for message in batch.get(tp, []):
-                newest[tp] = message.timestamp / 1000
-        return ends, newest
+                times[tp] = message.timestamp / 1000
+        return ends, times
     finally:
         await consumer.stop()

@@ -4,10 +4,13 @@
                                              ingress: it opens the DLQ store on the ingress's
                                              producer and mounts the routes below
 
-    GET  /                         per route: changes read, records written, dead letters, lag,
-                                   last write queued; per topic: lag; the newest DLQ entries
-                                   with a retry button (server-rendered HTML, no script)
+    GET  /                         charts of the last hour, health of tokens, channels, poller,
+                                   targets and schema, per route and topic totals, the newest
+                                   DLQ entries with a retry button (Jinja2 templates and
+                                   server-side SVG, no script; orgsync_operations/dashboard.py)
+    GET  /trace?org=&module=&id=   the record's journey (orgsync_operations/trace.py), as HTML
     GET  /login, POST /login       a form that sets the session cookie
+    GET  /admin/trace?org=&module=&id=  the same journey (JSON)
     GET  /admin/dlq[?route=R]      open DLQ entries (JSON)
     GET  /admin/dlq/{id}           one entry (JSON)
     POST /admin/dlq/{id}/retry     re-publish it (orgsync_operations/dlq.py says how)
@@ -20,7 +23,9 @@ secret; HttpOnly, SameSite=Strict; a cookie-authenticated POST must come from th
 Without a secret, on loopback, a request that came through a proxy (Forwarded headers) is
 refused too: a proxy would expose the page to whoever reaches the proxy. Numbers come from this
 process's metrics registry (the worker's too when it runs in the same process, `--role all`),
-the DLQ store and Kafka's group offsets; nothing secret is ever rendered.
+sampled for the charts (orgsync_operations/sampler.py), and from Kafka: the DLQ store, the
+topics' offsets, the credits every process spent and the channels (kafka_state.py); nothing
+secret is ever rendered.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -41,21 +45,18 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from connectors.kafka import KafkaUnavailable, Producer
-from orgsync_kernel.settings import Route, Settings, is_loopback
+from orgsync_kernel.settings import Settings, is_loopback
+from orgsync_operations.dashboard import Sources, dashboard
 from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader
-from orgsync_operations.offsets import TopicStat, topic_stats
-from orgsync_operations.status_html import (
-    dlq_table,
-    html_response,
-    json_response,
-    lag_text,
-    table,
-    topics_table,
-    when,
-)
+from orgsync_operations.kafka_state import KafkaState, kafka_probe
+from orgsync_operations.offsets import topic_stats
+from orgsync_operations.render import html_response, json_response
+from orgsync_operations.sampler import Sampler, collect
+from orgsync_operations.trace import trace_record
 
 log = logging.getLogger(__name__)
 COOKIE = "orgsync_admin"
+SIGN_IN = "Sign in with the admin secret."
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -111,6 +112,8 @@ class Status:
     dlq: DlqStore
     readers: Mapping[str, SourceReader]
     access: Access
+    sampler: Sampler
+    kafka: KafkaState
 
 
 STATUS = web.AppKey("orgsync.status", Status)
@@ -119,8 +122,10 @@ STATUS = web.AppKey("orgsync.status", Status)
 def mount_status(app: web.Application, status: Status) -> None:
     app[STATUS] = status
     app.router.add_get("/", protected(page))
+    app.router.add_get("/trace", protected(trace_page))
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
+    app.router.add_get("/admin/trace", protected(api_trace))
     app.router.add_get("/admin/dlq", protected(api_list))
     app.router.add_get("/admin/dlq/{id}", protected(api_show))
     app.router.add_post("/admin/dlq/{id}/retry", protected(api_retry))
@@ -131,20 +136,45 @@ class StatusPage:
     """The status page as an ingress extension (connectors.ingress.AppExtension)."""
 
     def __init__(
-        self, settings: Settings, registry: CollectorRegistry, readers: Mapping[str, SourceReader]
+        self,
+        settings: Settings,
+        registry: CollectorRegistry,
+        readers: Mapping[str, SourceReader],
+        *,
+        sample_seconds: float = 10.0,
     ) -> None:
         self.settings, self.registry, self.readers = settings, registry, readers
+        self.sampler = Sampler(
+            registry,
+            probe=kafka_probe(settings),
+            interval=sample_seconds,
+            keep=int(3600 / sample_seconds),
+        )
+        self.kafka = KafkaState(settings)
         self.dlq: DlqStore | None = None
 
     async def mount(self, app: web.Application, producer: Producer) -> None:
         self.dlq = DlqStore(self.settings, producer, keep_done=False)
         await self.dlq.start()
+        await self.kafka.start()
+        await self.sampler.start()
+        access = Access.of(self.settings)
         mount_status(
             app,
-            Status(self.settings, self.registry, self.dlq, self.readers, Access.of(self.settings)),
+            Status(
+                self.settings,
+                self.registry,
+                self.dlq,
+                self.readers,
+                access,
+                self.sampler,
+                self.kafka,
+            ),
         )
 
     async def close(self) -> None:
+        await self.sampler.stop()
+        await self.kafka.stop()
         if self.dlq is not None:
             await self.dlq.close()
             self.dlq = None
@@ -155,8 +185,8 @@ def protected(handler: Handler) -> Handler:
         access = request.app[STATUS].access
         if access.allows(request.headers, request.cookies, request.method, request.host):
             return await handler(request)
-        if request.path == "/":
-            return html_response(_login_body("Sign in with the admin secret."), 401)
+        if not request.path.startswith("/admin/"):
+            return html_response("login.html", 401, note=SIGN_IN)
         return json_response(
             {"error": "unauthorized", "message": "the admin secret is required"},
             401,
@@ -170,14 +200,14 @@ def protected(handler: Handler) -> Handler:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return html_response(_login_body("Sign in with the admin secret."), 200)
+    return html_response("login.html", 200, note=SIGN_IN)
 
 
 async def login(request: web.Request) -> web.Response:
     access = request.app[STATUS].access
     presented = str((await request.post()).get("secret", ""))
     if access.secret is None or not _same(presented, access.secret):
-        return html_response(_login_body("Wrong secret."), 401)
+        return html_response("login.html", 401, note="Wrong secret.")
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         COOKIE,
@@ -188,14 +218,6 @@ async def login(request: web.Request) -> web.Response:
         path="/",
     )
     raise response
-
-
-def _login_body(note: str) -> str:
-    return (
-        f"<h1>orgsync</h1><p>{escape(note)}</p><form method='post' action='/login'>"
-        "<input type='password' name='secret' autocomplete='current-password'>"
-        "<button type='submit'>Sign in</button></form>"
-    )
 
 
 # --- admin API ------------------------------------------------------------------------------
@@ -252,11 +274,14 @@ def _done(
     return json_response({"id": entry_id, "state": what, **extra}, 200)
 
 
-# --- the page -------------------------------------------------------------------------------
+# --- the page and the trace -----------------------------------------------------------------
+
+KAFKA_ERRORS = (KafkaUnavailable, KafkaError, TimeoutError, OSError)
 
 
 async def page(request: web.Request) -> web.Response:
     status = request.app[STATUS]
+    settings = status.settings
     notes: list[str] = [
         f"{what.capitalize()} {request.query[what]}."
         for what in ("retried", "purged")
@@ -264,76 +289,57 @@ async def page(request: web.Request) -> web.Response:
     ]
     try:
         await status.dlq.refresh()
-        topics = await topic_stats(status.settings)
-    except (KafkaUnavailable, KafkaError, TimeoutError, OSError) as error:
+        topics = await topic_stats(settings, [settings.topics.changes, settings.topics.dlq])
+    except KAFKA_ERRORS as error:
         notes.append(f"Kafka is unavailable ({type(error).__name__}); figures may be stale.")
         topics = {}
-    samples = _samples(status.registry)
-    body = [
-        f"<h1>orgsync</h1><p>As of {when(time.time())}.</p>",
-        *(f"<p class='note'>{escape(n)}</p>" for n in notes),
-        _routes_table(status, samples, topics),
-        topics_table(topics),
-        dlq_table(status.dlq.entries()),
-    ]
-    return html_response("".join(body), 200)
+    sources = Sources(
+        settings,
+        collect(status.registry),
+        status.sampler.snapshots(),
+        status.kafka,
+        topics,
+        time.time(),
+    )
+    context = dashboard(sources, status.dlq.entries())
+    return html_response("status.html", 200, notes=notes, **context)
 
 
-Samples = dict[str, list[tuple[dict[str, str], float]]]
+def _trace_query(request: web.Request) -> tuple[str, str, str] | None:
+    org, module, record_id = (request.query.get(k, "").strip() for k in ("org", "module", "id"))
+    return (org, module, record_id) if org and module and record_id else None
 
 
-def _samples(registry: CollectorRegistry) -> Samples:
-    found: Samples = {}
-    for metric in registry.collect():
-        for sample in metric.samples:
-            found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
-    return found
+async def _trace(request: web.Request) -> tuple[dict[str, Any] | None, str | None, int]:
+    """(the trace, or why there is none, and the HTTP status that says so)"""
+    query = _trace_query(request)
+    if query is None:
+        return None, "Give the org, the module and the record id.", 400
+    try:
+        return await trace_record(request.app[STATUS].settings, *query), None, 200
+    except ValueError as error:
+        return None, str(error), 400
+    except KafkaUnavailable as error:
+        return None, str(error), 503
 
 
-def _sum(samples: Samples, name: str, **labels: str) -> int:
-    return int(
-        sum(
-            value
-            for found, value in samples.get(name, [])
-            if all(found.get(k) == v for k, v in labels.items())
-            and found.get("outcome") != "failed"
-        )
+async def trace_page(request: web.Request) -> web.Response:
+    asked = _trace_query(request)
+    trace, error, _ = await _trace(request) if asked else (None, None, 200)
+    org, module, record_id = asked or ("", "", "")
+    return html_response(
+        "trace.html",
+        200,
+        trace=trace,
+        error=error,
+        org=org,
+        module=module,
+        record_id=record_id,
     )
 
 
-def _route_row(
-    status: Status, route: Route, samples: Samples, topics: Mapping[str, TopicStat]
-) -> list[str]:
-    writes = topics.get(status.settings.topics.writes(route.target))
-    open_entries = len(status.dlq.entries(route.name))
-    return [
-        route.name,
-        ", ".join(sorted(route.modules)),
-        str(_sum(samples, "orgsync_changes_total", org=route.source)),
-        str(_sum(samples, "orgsync_writes_total", target=route.target)),
-        str(_sum(samples, "orgsync_dead_letters_total", route=route.name)),
-        str(open_entries),
-        lag_text(writes),
-        when(writes.newest) if writes and writes.newest else "never",
-    ]
-
-
-def _routes_table(status: Status, samples: Samples, topics: Mapping[str, TopicStat]) -> str:
-    head = [
-        "Route",
-        "Modules",
-        "Changes read",
-        "Records written (target)",
-        "Dead letters",
-        "Open in DLQ",
-        "Lag",
-        "Last write queued",
-    ]
-    rows = [
-        (
-            f"class='route' data-route='{escape(r.name, quote=True)}'",
-            _route_row(status, r, samples, topics),
-        )
-        for r in status.settings.sync
-    ]
-    return "<h2>Routes</h2>" + table("routes", head, rows)
+async def api_trace(request: web.Request) -> web.Response:
+    trace, error, code = await _trace(request)
+    if trace is None:
+        return json_response({"error": "not_traced", "message": error}, code)
+    return json_response(trace, 200)

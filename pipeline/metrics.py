@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from orgsync_kernel.metrics import counter, create_metrics, histogram
+from orgsync_kernel.metrics import counter, create_metrics, gauge, histogram
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
@@ -26,6 +26,7 @@ class PipelineMetrics(NamedTuple):
     conflicts: Counter
     dropped_lookups: Counter
     schema_drift: Counter
+    target_state: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
@@ -88,5 +89,11 @@ class PipelineMetrics(NamedTuple):
                 "org",
                 "module",
                 "kind",
+            ),
+            target_state=gauge(
+                "orgsync_target_state",
+                "1 for the state a target's writer is in (pipeline/targets.py TARGET_STATES)",
+                "target",
+                "state",
             ),
         )

@@ -20,11 +20,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from prometheus_client import Gauge
+
 from orgsync_kernel.events import DeadLetter, Write
 from pipeline.sink import Deferred, TargetSink
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0  # how often a queued target's backlog is measured
+# ok: written directly; catching_up: queued until its queue is seen empty (start, rebalance);
+# slow / failing: queued since a direct write timed out / failed transiently
+TARGET_STATES = ("ok", "catching_up", "slow", "failing")
 
 Produce = Callable[[str, str, Any], Awaitable[Awaitable[Any]]]
 Backlog = Callable[[str], Awaitable[int]]
@@ -39,6 +44,7 @@ class TargetWriter:
         produce: Produce,
         backlog: Backlog,
         direct_seconds: float,
+        state: Gauge | None = None,
     ) -> None:
         self.org = org
         self.sink = sink
@@ -46,13 +52,21 @@ class TargetWriter:
         self.produce = produce
         self.backlog = backlog
         self.direct_seconds = direct_seconds
+        self._state = state
         self.queued = True
         self._checked_at = -CHECK_SECONDS
+        self._show("catching_up")
 
     def recheck(self) -> None:
         """After a rebalance: go direct again only after the queue was seen empty."""
         self.queued = True
         self._checked_at = -CHECK_SECONDS
+        self._show("catching_up")
+
+    def _show(self, current: str) -> None:
+        if self._state is not None:
+            for name in TARGET_STATES:
+                self._state.labels(self.org, name).set(1 if name == current else 0)
 
     async def write(self, writes: Sequence[Write]) -> tuple[list[DeadLetter], list[Awaitable[Any]]]:
         """Dead letters of the direct writes, and the acknowledgements of the queued ones."""
@@ -65,6 +79,7 @@ class TargetWriter:
                     return await self.sink.apply(writes, direct=True), []
             except (Deferred, TimeoutError) as reason:
                 self.queued = True
+                self._show("slow" if isinstance(reason, TimeoutError) else "failing")
                 log.warning(
                     "target %s is slow or failing (%s): queueing its writes",
                     self.org,
@@ -80,4 +95,5 @@ class TargetWriter:
         waiting = await self.backlog(self.queue_topic)
         if waiting == 0:
             self.queued = False
+            self._show("ok")
             log.info("target %s: queue empty, writing directly again", self.org)

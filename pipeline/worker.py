@@ -83,6 +83,7 @@ class HotPath(mode.Service):
                 self._produce,
                 self.backlog,
                 direct,
+                self.metrics.target_state,
             )
             for org in settings.targets
         }

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from orgsync_kernel.metrics import counter, create_metrics, histogram
+from orgsync_kernel.metrics import counter, create_metrics, gauge, histogram
 
 REASONS = (
     "unknown_org",  # 404
@@ -29,6 +29,7 @@ class IngressMetrics(NamedTuple):
     hints: Counter
     latency: Histogram
     poll_errors: Counter
+    polled_at: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> IngressMetrics:
@@ -50,6 +51,11 @@ class IngressMetrics(NamedTuple):
             poll_errors=counter(
                 "orgsync_poller_errors",
                 "Reconciliation polls that failed (Zoho or Kafka), by org",
+                "org",
+            ),
+            polled_at=gauge(
+                "orgsync_poller_last_poll_timestamp_seconds",
+                "When a reconciliation poll of the org last completed",
                 "org",
             ),
         )

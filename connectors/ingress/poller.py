@@ -101,6 +101,7 @@ class Poller:
             modified, changed = await self._modified(org, module, cursor["modified"])
             deleted, gone = await self._deleted(org, module, cursor["deleted"])
         await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
+        self.metrics.polled_at.labels(org).set(self.clock())
         if changed or gone:
             log.info("poller: org=%s module=%s changed=%d deleted=%d", org, module, changed, gone)
         return changed + gone

@@ -322,3 +322,6 @@ class TokenManager:
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.token_refreshes.labels(org=self._org, outcome=outcome).inc()
+            self._metrics.token_refreshed_at.labels(org=self._org, outcome=outcome).set(
+                self._clock()
+            )

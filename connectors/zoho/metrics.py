@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from orgsync_kernel.metrics import counter, create_metrics, histogram
+from orgsync_kernel.metrics import counter, create_metrics, gauge, histogram
 
 KINDS = (
     "records.get",
@@ -32,6 +32,7 @@ class ZohoMetrics(NamedTuple):
     latency: Histogram
     throttled: Counter
     token_refreshes: Counter
+    token_refreshed_at: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ZohoMetrics:
@@ -67,6 +68,12 @@ class ZohoMetrics(NamedTuple):
             token_refreshes=counter(
                 "orgsync_zoho_token_refreshes_total",
                 "Access-token refresh attempts at the accounts server",
+                "org",
+                "outcome",
+            ),
+            token_refreshed_at=gauge(
+                "orgsync_zoho_token_refresh_timestamp_seconds",
+                "When an access-token refresh last ended with this outcome",
                 "org",
                 "outcome",
             ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -106,3 +108,17 @@ def chromium() -> Iterator[webdriver.Chrome]:
             yield driver
         finally:
             driver.quit()
+
+
+def colours(png: bytes) -> set[tuple[int, ...]]:
+    """The distinct colours of a PNG image."""
+    with Image.open(io.BytesIO(png)) as image:
+        data = image.convert("RGB").tobytes()
+    return set(zip(data[0::3], data[1::3], data[2::3], strict=True))
+
+
+def near(colours: set[tuple[int, ...]], hex_colour: str, tolerance: int = 40) -> bool:
+    wanted = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return any(
+        all(abs(a - b) <= tolerance for a, b in zip(c, wanted, strict=True)) for c in colours
+    )

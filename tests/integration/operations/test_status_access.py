@@ -21,6 +21,8 @@ from tests.support.status_page import (
 BEARER = {"Authorization": f"Bearer {ADMIN_SECRET}"}
 PATHS = (
     ("GET", "/"),
+    ("GET", "/trace?org=src&module=Accounts&id=1"),
+    ("GET", "/admin/trace?org=src&module=Accounts&id=1"),
     ("GET", "/admin/dlq"),
     ("GET", "/admin/dlq/some-id"),
     ("POST", "/admin/dlq/some-id/retry"),

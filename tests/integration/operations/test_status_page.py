@@ -1,10 +1,12 @@
-"""The status page in headless Chromium: routes and DLQ entries render, Retry re-publishes."""
+"""The status page in headless Chromium: routes and DLQ entries render, Retry re-publishes;
+the charts draw, the health panel names each target, the search box finds a record."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,11 +19,20 @@ from selenium.webdriver.common.by import By
 from connectors.ingress import IngressService
 from connectors.kafka import ensure_topics
 from connectors.zoho import OrgConnection, ZohoClient
-from orgsync_kernel.events import DeadLetter, Write
+from connectors.zoho.metrics import ZohoMetrics
+from orgsync_kernel.events import DeadLetter, Write, link_key
 from orgsync_kernel.settings import Settings
+from orgsync_operations.monitoring import CreditsCollector
 from orgsync_operations.status import StatusPage
 from pipeline.metrics import PipelineMetrics
-from tests.support.status_page import SECRETS, chromium, emulator_config, make_settings
+from tests.support.status_page import (
+    SECRETS,
+    chromium,
+    colours,
+    emulator_config,
+    make_settings,
+    near,
+)
 from zoho_emulator import Emulator
 
 
@@ -196,3 +207,93 @@ async def test_page_renders_and_retry_button_republishes(
         assert secret not in seen["html"]
     [republished] = await read_all(kafka_broker, writes_topic, expect=1)
     assert republished["source_id"] == str(outcome.id) and republished["attempt"] == 0
+
+
+async def link(broker: str, settings: Settings, source_id: str, target_id: str) -> None:
+    """What the sink records once the record is written to the target."""
+    topic = settings.topics.links
+    await ensure_topics(broker, [topic], 1, 1, compacted=True)
+    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all")
+    await producer.start()
+    try:
+        key = link_key("src", "Accounts", source_id, "tgt")
+        await producer.send_and_wait(topic, key=key.encode(), value=orjson.dumps(target_id))
+    finally:
+        await producer.stop()
+
+
+def browse_charts_and_search(url: str, record_id: str, shots: Path) -> dict[str, Any]:
+    """In Chromium: screenshot the page and a chart, read the health panel, search a record."""
+    with chromium() as browser:
+        browser.set_window_size(1400, 2600)
+        browser.get(url)
+        html = browser.page_source
+        charts = browser.find_elements(By.CSS_SELECTOR, "div.chart-box")
+        paths = {
+            box.get_attribute("data-chart"): [
+                p.get_attribute("d") for p in box.find_elements(By.CSS_SELECTOR, "path.series")
+            ]
+            for box in charts
+        }
+        written = browser.find_element(By.CSS_SELECTOR, "[data-chart='Records written'] svg")
+        (shots / "status-page.png").write_bytes(browser.get_screenshot_as_png())
+        (shots / "records-written.png").write_bytes(written.screenshot_as_png)
+        targets = {
+            row.get_attribute("data-name"): row.get_attribute("data-state")
+            for row in browser.find_elements(By.CSS_SELECTOR, "tr.health-item[data-kind=target]")
+        }
+        form = browser.find_element(By.CSS_SELECTOR, "form.search")
+        for name, value in (("org", "src"), ("module", "Accounts"), ("id", record_id)):
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.TAG_NAME, "button").click()
+        deadline = time.monotonic() + 30
+        while "trace-target" not in browser.page_source and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the browser's DOM with a deadline
+        found = browser.find_element(
+            By.CSS_SELECTOR, "tr.trace-target[data-target=tgt] td.target-id"
+        )
+        return {"html": html, "paths": paths, "targets": targets, "found": found.text}
+
+
+async def test_charts_render_health_names_each_target_and_search_finds_the_target_id(
+    emu: Emulator,
+    clients: dict[str, ZohoClient],
+    kafka_broker: str,
+    unique_name: str,
+    tmp_path: Path,
+) -> None:
+    settings: Settings = make_settings(kafka_broker, unique_name, emu.url)
+    [source] = await clients["src"].insert("Accounts", [{"Account_Name": "Acme"}])
+    [target] = await clients["tgt"].insert("Accounts", [{"Account_Name": "Acme"}])
+    await link(kafka_broker, settings, str(source.id), str(target.id))
+    registry = CollectorRegistry()
+    registry.register(CreditsCollector(clients))
+    metrics = PipelineMetrics.create(registry)
+    metrics.target_state.labels("tgt", "ok").set(1)
+    throttled = ZohoMetrics.create(registry).throttled.labels(org="tgt", kind="records.write")
+    status_page = StatusPage(settings, registry, clients, sample_seconds=0.2)
+    async with IngressService(
+        settings, clients, registry, poll=False, watch=False, extensions=[status_page]
+    ) as ingress:
+        deadline = time.monotonic() + 30
+        while len(status_page.sampler.snapshots()) < 6 and time.monotonic() < deadline:
+            metrics.writes.labels(target="tgt", module="Accounts", outcome="insert").inc(5)
+            metrics.e2e_latency.labels(target="tgt").observe(0.3)
+            throttled.inc()
+            await asyncio.sleep(0.1)
+        seen = await asyncio.to_thread(
+            browse_charts_and_search, ingress.url + "/", str(source.id), tmp_path
+        )
+        query = f"/admin/trace?org=src&module=Accounts&id={source.id}"
+        async with aiohttp.ClientSession() as http, http.get(ingress.url + query) as response:
+            traced = await response.json()
+
+    assert len(seen["paths"]) == 8 and seen["paths"]["Consumer lag"] == []  # no worker ran
+    assert [chart for chart, paths in seen["paths"].items() if not paths] == ["Consumer lag"]
+    assert seen["paths"]["Records written"][0].count("L") >= 3
+    chart = colours((tmp_path / "records-written.png").read_bytes())
+    assert len(chart) > 2 and near(chart, "#1f77b4")  # the line is drawn in its colour
+    assert len(colours((tmp_path / "status-page.png").read_bytes())) > 10
+    assert seen["targets"] == {"tgt": "ok"}
+    assert seen["found"] == str(target.id) and traced["targets"] == {"tgt": str(target.id)}
+    assert all(secret not in seen["html"] for secret in SECRETS)

@@ -253,6 +253,8 @@ def outward_address() -> str:
 
 ADMIN_REQUESTS = (
     ("GET", "/"),
+    ("GET", "/trace?org=src&module=Accounts&id=1"),
+    ("GET", "/admin/trace?org=src&module=Accounts&id=1"),
     ("GET", "/admin/dlq"),
     ("GET", "/admin/dlq/0-0-0"),
     ("POST", "/admin/dlq/0-0-0/retry"),

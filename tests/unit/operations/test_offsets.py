@@ -60,7 +60,7 @@ def test_group_and_topics_are_those_of_the_faust_app() -> None:
 
 class Ledger:
     def __init__(self, budget: int, used: int) -> None:
-        self.budget, self._used = budget, used
+        self.budget, self._used, self.reserve = budget, used, budget // 10
 
     def remaining(self) -> int:
         return self.budget - self._used
@@ -79,3 +79,4 @@ def test_credits_left_are_read_at_scrape_time() -> None:
     clients["a"].ledger._used = 400
     assert registry.get_sample_value("orgsync_zoho_credits_remaining", {"org": "a"}) == 600
     assert registry.get_sample_value("orgsync_zoho_credits_budget", {"org": "b"}) == 500
+    assert registry.get_sample_value("orgsync_zoho_credits_reserve", {"org": "b"}) == 50

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from orgsync_kernel.events import DeadLetter, Write
 from pipeline import targets
+from pipeline.metrics import PipelineMetrics
 from pipeline.sink import Deferred
 from pipeline.targets import TargetWriter
 
@@ -61,6 +63,16 @@ class Queue:
         return self.waiting
 
 
+REGISTRY = CollectorRegistry()
+STATE = PipelineMetrics.create(REGISTRY).target_state
+
+
+def shown() -> str | None:
+    """The state the gauge says the status page should show (the one at 1)."""
+    found = [s.labels["state"] for m in REGISTRY.collect() for s in m.samples if s.value == 1]
+    return found[0] if len(found) == 1 else None
+
+
 @pytest.fixture
 def parts(monkeypatch: pytest.MonkeyPatch) -> tuple[TargetWriter, FakeSink, Queue]:
     monkeypatch.setattr(targets, "CHECK_SECONDS", 0.0)
@@ -72,6 +84,7 @@ def parts(monkeypatch: pytest.MonkeyPatch) -> tuple[TargetWriter, FakeSink, Queu
         queue.produce,  # type: ignore[arg-type]
         queue.backlog,
         direct_seconds=0.2,
+        state=STATE,
     )
     return writer, sink, queue
 
@@ -90,13 +103,14 @@ async def test_a_failing_or_slow_target_gets_its_writes_queued(parts: Any, behav
     queue.waiting = 1
     _, acks = await writer.write([write(2)])
     assert len(acks) == 1 and queue.messages == [("p.writes.tgt", "src/Leads/2")]
+    assert shown() == {"fail": "failing", "slow": "slow"}[behaviour]
     sink.behaviour = "ok"
     await writer.write([write(3)])  # still queued: the queue is not empty
     assert [key for _, key in queue.messages] == ["src/Leads/2", "src/Leads/3"]
     assert sink.written == ["1"]
     queue.waiting = 0
     await writer.write([write(4)])
-    assert sink.written == ["1", "4"]
+    assert sink.written == ["1", "4"] and shown() == "ok"
 
 
 async def test_after_a_rebalance_the_queue_is_checked_again(parts: Any) -> None:
@@ -105,4 +119,4 @@ async def test_after_a_rebalance_the_queue_is_checked_again(parts: Any) -> None:
     writer.recheck()
     queue.waiting = 3  # a previous owner queued writes
     await writer.write([write(2)])
-    assert sink.written == ["1"] and len(queue.messages) == 1
+    assert sink.written == ["1"] and len(queue.messages) == 1 and shown() == "catching_up"

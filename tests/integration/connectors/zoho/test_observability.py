@@ -69,4 +69,5 @@ async def test_metrics_in_the_injected_registry(emu: Emu, make_client: MakeClien
     assert value("orgsync_zoho_credits_total", kind="records.write") == 3
     assert value("orgsync_zoho_throttled_total", kind="metadata") == 6
     assert value("orgsync_zoho_token_refreshes_total", outcome="ok") == 1
+    assert (value("orgsync_zoho_token_refresh_timestamp_seconds", outcome="ok") or 0) > 0
     assert value("orgsync_zoho_call_latency_seconds_count", kind="records.write") == 1
