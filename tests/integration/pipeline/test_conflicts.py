@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.deployment import records
+from bench.deployment import free_port, records
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import by_field, client, send_hints, wait_until
 from zoho_emulator import Emulator
@@ -58,7 +58,8 @@ async def test_a_same_field_conflict_is_settled_by_the_policy_and_counted(
     kept: str,
     winner: str,
 ) -> None:
-    worker = make_worker(routes(policy))
+    port = free_port()
+    worker = make_worker(routes(policy), worker={"metrics_listen": f"127.0.0.1:{port}"})
     worker.start()
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
     hints = Topics(unique_name).hints
@@ -94,6 +95,10 @@ async def test_a_same_field_conflict_is_settled_by_the_policy_and_counted(
     [line] = conflicts()
     assert "field=Lead_Status" in line and f"kept={winner}" in line
     assert "incoming='Qualified'" in line and "target='Contacted'" in line
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        metrics = await response.text()
+    labels = f'module="Leads",route="src->tgt",winner="{winner}"'
+    assert f'orgsync_conflicts_total{{field="Lead_Status",{labels}}} 1.0' in metrics
 
 
 async def logged(broker: str, topic: str, key: str, within: float = 30.0) -> None:
