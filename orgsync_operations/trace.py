@@ -170,10 +170,17 @@ def dedup_events(versions: Sequence[tuple[float, Mapping[str, Any] | None]]) -> 
                     "route": route,
                     "verdict": verdict,
                     "modified_time": now.get("modified_time"),
+                    **_dropped(now),
                 }
             )
         before = dict(value or {})
     return events
+
+
+def _dropped(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """Lookups the processor left out of this change (module not synced, user missing)."""
+    dropped = fingerprint.get("dropped_lookups")
+    return {"dropped_lookups": list(dropped)} if dropped else {}
 
 
 def link_events(

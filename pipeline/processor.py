@@ -291,6 +291,8 @@ class Processor:
         )
         if decision.store is not None:
             stored[route.name] = decision.store.to_dict()
+            if result.dropped:  # kept with the fingerprint so that `orgsync trace` shows them
+                stored[route.name]["dropped_lookups"] = list(result.dropped)
         forced = change.force and decision.verdict is Verdict.DUPLICATE
         if not decision.accept and not forced:
             out.drops[decision.verdict.value] += 1

@@ -165,6 +165,10 @@ def test_dedup_verdicts_compare_neighbouring_fingerprint_versions() -> None:
         (6.0, "a->c", "accepted"),
     ]
     assert dedup_events([(1.0, first)])[0]["modified_time"] == "t1"
+    dropped = {"a->b": {"modified_time": "t9", "content_hash": "h", "dropped_lookups": ["Vendor"]}}
+    [event] = dedup_events([(1.0, dropped)])
+    assert event["dropped_lookups"] == ["Vendor"]
+    assert "dropped_lookups" not in dedup_events([(1.0, first)])[0]
 
 
 def test_links_name_the_last_target_id_and_a_tombstone_unlinks() -> None:
