@@ -50,21 +50,29 @@ def _duration(seconds: float) -> str:
 
 
 class ProgressPrinter:
-    """One line per page; on a terminal the line is rewritten in place."""
+    """On a terminal a progress bar (tqdm); elsewhere one plain line per page (logs, pipes)."""
 
     def __init__(self, what: str, stream: TextIO) -> None:
+        from tqdm import tqdm
+
         self.what, self.stream = what, stream
-        self.live = stream.isatty()
+        self.bar = tqdm(desc=what, unit=" records", file=stream) if stream.isatty() else None
         self.pages = 0
 
     def __call__(self, progress: Any) -> None:
         self.pages += 1
-        line = progress_line(
-            self.what, progress.done, progress.total, progress.rate, progress.finished
-        )
-        end = "\n" if progress.finished or not self.live else ""
-        self.stream.write(("\r\033[K" if self.live else "") + line + end)
-        self.stream.flush()
+        if self.bar is None:
+            line = progress_line(
+                self.what, progress.done, progress.total, progress.rate, progress.finished
+            )
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            return
+        if progress.total:
+            self.bar.total = progress.total
+        self.bar.update(progress.done - self.bar.n)
+        if progress.finished:
+            self.bar.close()
 
 
 class BackfillRun:

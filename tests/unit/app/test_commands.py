@@ -4,13 +4,15 @@ a backfill covers and in which order."""
 from __future__ import annotations
 
 import argparse
+import io
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from orgsync.commands import find_route
 from orgsync.commands.backfill import parse_since, what_to_backfill
-from orgsync.commands.backfill_run import parents_first, progress_line
+from orgsync.commands.backfill_run import ProgressPrinter, parents_first, progress_line
 from orgsync.commands.replay import describe, parse_time, wanted, windows
 from orgsync_kernel.settings import Settings
 
@@ -132,3 +134,19 @@ def test_backfill_takes_an_org_and_module_or_a_route() -> None:
     ]:
         with pytest.raises(ValueError, match=problem):
             ask(**wrong)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    step = SimpleNamespace(done=450, total=450, rate=90.0, finished=True)
+    terminal, pipe = _Terminal(), io.StringIO()
+    ProgressPrinter("Leads of src", terminal)(
+        SimpleNamespace(**{**vars(step), "done": 200, "finished": False})
+    )
+    ProgressPrinter("Leads of src", pipe)(step)
+    assert "Leads of src" in terminal.getvalue() and "200/450" in terminal.getvalue()
+    assert pipe.getvalue() == progress_line("Leads of src", 450, 450, 90.0, True) + "\n"
