@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bench.deployment import ORIGIN, org_config, records, target_modules, worker_env
+from bench.deployment import ORIGIN, free_port, org_config, records, target_modules, worker_env
 from orgsync_kernel.topics import Topics
 from tests.support.cli import orgsync as run_cli
 from tests.support.pipeline import client, send_hints, wait_until
@@ -40,7 +40,12 @@ async def test_a_removed_target_field_is_a_drift_warning_and_a_check_failure(
     unique_name: str,
     tmp_path: Path,
 ) -> None:
-    worker = make_worker([ROUTE], processor={"metadata_refresh_seconds": 1})
+    port = free_port()
+    worker = make_worker(
+        [ROUTE],
+        processor={"metadata_refresh_seconds": 1},
+        worker={"metrics_listen": f"127.0.0.1:{port}"},
+    )
     worker.start()
     src = await client(emu, "src", session)
     hints = Topics(unique_name).hints
@@ -63,6 +68,10 @@ async def test_a_removed_target_field_is_a_drift_warning_and_a_check_failure(
 
     await wait_until(said, 60, "the drift warning", worker)
     assert worker.log(None).count("field=Tier kind=removed") == 1  # said once, not per change
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        metrics = await response.text()
+    drift = 'orgsync_schema_drift_total{kind="removed",module="Accounts",org="tgt"} 1.0'
+    assert drift in metrics
 
     checked = await run_cli(
         "check",
