@@ -32,6 +32,7 @@ from pipeline.related import (
     related_key,
     tag_names,
 )
+from pipeline.sink import Failure, failure
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +107,18 @@ class _Job:
         back = related_key(route.target, self.target_module, self.target_id, route.source, kind)
         self.links[back] = _dump(backward)
 
-    def _dead(self, kind: str, item: Mapping[str, Any], error: PermanentError) -> DeadLetter:
-        details = {"kind": kind, "item": dict(item), **error.details}
+    def _dead(self, kind: str, item: Mapping[str, Any], refused: Failure) -> DeadLetter:
+        details = {"kind": kind, "item": dict(item), **refused.details}
         log.warning(
-            "related item refused key=%s kind=%s code=%s", self.work.key, kind, error.zoho_code
+            "related item refused key=%s kind=%s code=%s", self.work.key, kind, refused.code
         )
         return dead_letter(
             self.route.name,
             "related",
             self.work.key,
             self.work.asdict(),
-            error.zoho_code,
-            error.zoho_message,
+            refused.code,
+            refused.message,
             details,
         )
 
@@ -136,17 +137,13 @@ class _Job:
                 if outcome.ok:
                     plan.mapped[sid] = str(outcome.id)
                 else:
-                    dead.append(self._refused("notes", {"id": sid, **content}, outcome))
+                    dead.append(self._dead("notes", {"id": sid, **content}, failure(outcome)))
         if plan.update:
             await self.target.update_notes(self.target_module, self.target_id, plan.update)
         if plan.delete:
             await self.target.delete_notes(self.target_module, self.target_id, plan.delete)
         self._store("notes", plan.mapped, {t: s for s, t in plan.mapped.items()})
         return dead
-
-    def _refused(self, kind: str, item: Mapping[str, Any], outcome: Any) -> DeadLetter:
-        error = PermanentError(outcome.message, code=outcome.code, details=dict(outcome.details))
-        return self._dead(kind, item, error)
 
     # --- attachments -------------------------------------------------------------------
 
@@ -159,7 +156,7 @@ class _Job:
             try:
                 await self._copy(attachment, plan)
             except PermanentError as error:
-                dead.append(self._dead("attachments", attachment, error))
+                dead.append(self._dead("attachments", attachment, failure(error)))
         if plan.delete:
             await self.target.delete_attachments(self.target_module, self.target_id, plan.delete)
         backward = {t: [s, digest] for s, (t, digest) in plan.mapped.items()}

@@ -170,7 +170,7 @@ class TargetSink:
             resolution = await self._resolve(group, direct)
         except ZohoError as error:
             attempts = self.settings.max_attempts
-            return [self._dead(w, _failure(error), attempts) for w in group]
+            return [self._dead(w, failure(error), attempts) for w in group]
         dead = [self._ambiguous(write, ids) for write, ids in resolution.ambiguous]
         if resolution.binds:
             dead += await self._send(resolution.binds, direct, self._bind)
@@ -209,11 +209,11 @@ class TargetSink:
                 if direct:
                     raise Deferred(error.zoho_code) from None
                 if attempt >= self.settings.max_attempts:
-                    return dead + [self._dead(w, _failure(error), attempt) for w in pending]
+                    return dead + [self._dead(w, failure(error), attempt) for w in pending]
                 await self._wait(attempt, error, len(pending))
                 continue
             except ZohoError as error:
-                return dead + [self._dead(w, _failure(error), attempt) for w in pending]
+                return dead + [self._dead(w, failure(error), attempt) for w in pending]
             retry: list[Write] = []
             with_rows: list[tuple[Write, WriteOutcome]] = []
             for write, outcome in zip(pending, outcomes, strict=True):
@@ -226,7 +226,7 @@ class TargetSink:
                 elif outcome.retryable and attempt < self.settings.max_attempts:
                     retry.append(write)
                 else:
-                    dead.append(self._dead(write, _outcome_failure(outcome), attempt))
+                    dead.append(self._dead(write, failure(outcome), attempt))
             await asyncio.gather(*(self._settle_rows(w, o) for w, o in with_rows))
             pending = retry
             if pending:
@@ -385,9 +385,8 @@ def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any,
     return groups
 
 
-def _failure(error: ZohoError) -> Failure:
+def failure(error: ZohoError | WriteOutcome) -> Failure:
+    """What Zoho said, from a failed call or from one record's outcome in a batch."""
+    if isinstance(error, WriteOutcome):
+        return Failure(error.code, error.message, dict(error.details))
     return Failure(error.zoho_code, error.zoho_message, dict(error.details))
-
-
-def _outcome_failure(outcome: WriteOutcome) -> Failure:
-    return Failure(outcome.code, outcome.message, dict(outcome.details))
