@@ -114,15 +114,15 @@ class Metadata:
         try:
             listed = await self._ask(("currencies", org), client.currencies)
             home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
+        except RetryableError:
+            raise
         except ZohoError as error:
-            if isinstance(error, RetryableError):
-                raise
             if org not in self._no_money:
                 self._no_money.add(org)
                 log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
             return None
         money: OrgMoney = self._view(
-            ("money", org), listed or home, lambda _: OrgMoney.of(listed, *home or [""])
+            ("money", org), listed or home, lambda _: OrgMoney.of(listed, home[0] if home else "")
         )
         return money
 
