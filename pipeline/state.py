@@ -54,11 +54,11 @@ def _copy(state: Mapping[str, Any] | None) -> State:
 
 
 def shown(value: Any) -> Any:
-    """A value as kept to be shown in a conflict: long ones shortened."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value if not isinstance(value, str) or len(value) <= SHOWN else value[:SHOWN] + "…"
-    text = str(value)
-    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+    """A value as kept to be shown in a conflict: scalars as they are, anything long as
+    shortened text."""
+    if not isinstance(value, str | int | float | bool | None):
+        value = str(value)
+    return value[:SHOWN] + "…" if isinstance(value, str) and len(value) > SHOWN else value
 
 
 def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool:
