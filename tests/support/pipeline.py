@@ -88,21 +88,38 @@ async def send_hints(
     await asyncio.gather(*futures)
 
 
+async def read_messages(
+    broker: str, topic: str, enough: Callable[[list[Any]], bool], within: float = 30.0
+) -> list[Any]:
+    """The messages of `topic` from its beginning, read until `enough(messages)` or `within`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + within
+        while not enough(found) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            found += [message for messages in batches.values() for message in messages]
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def read_dead_letters(
     broker: str, topic: str, expect: int, within: float = 30.0
 ) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
-    await consumer.start()
-    letters: list[DeadLetter] = []
-    try:
-        deadline = time.monotonic() + within
-        while len(letters) < expect and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                letters += [DeadLetter.loads(m.value) for m in messages]
-    finally:
-        await consumer.stop()
-    return letters
+    messages = await read_messages(broker, topic, lambda found: len(found) >= expect, within)
+    return [DeadLetter.loads(m.value) for m in messages]
+
+
+async def wait_for_key(broker: str, topic: str, key: str, within: float = 30.0) -> None:
+    """Wait until `topic` holds a message keyed `key`."""
+
+    def holds(found: list[Any]) -> bool:
+        return any(m.key == key.encode() for m in found)
+
+    if not holds(await read_messages(broker, topic, holds, within)):
+        raise AssertionError(f"no message keyed {key} in {topic} within {within}s")
 
 
 @contextlib.asynccontextmanager

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from bench.deployment import free_port, records
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import by_field, client, send_hints, wait_until
+from tests.support.pipeline import by_field, client, send_hints, wait_for_key, wait_until
 from zoho_emulator import Emulator
 
 EMAIL = "conflict@example.com"
@@ -82,7 +81,7 @@ async def test_a_same_field_conflict_is_settled_by_the_policy_and_counted(
     await tgt.update("Leads", [{"id": target_id, "Lead_Status": "Contacted"}])
     await send_hints(kafka_producer, hints, "tgt", "Leads", [target_id])
     # Once the target's change is logged, it is processed before any change hinted after it.
-    await logged(kafka_broker, Topics(unique_name).changes, f"tgt/Leads/{target_id}")
+    await wait_for_key(kafka_broker, Topics(unique_name).changes, f"tgt/Leads/{target_id}")
     await send_hints(kafka_producer, hints, "src", "Leads", [lead])
 
     def conflicts() -> list[str]:
@@ -99,18 +98,3 @@ async def test_a_same_field_conflict_is_settled_by_the_policy_and_counted(
         metrics = await response.text()
     labels = f'module="Leads",route="src->tgt",winner="{winner}"'
     assert f'orgsync_conflicts_total{{field="Lead_Status",{labels}}} 1.0' in metrics
-
-
-async def logged(broker: str, topic: str, key: str, within: float = 30.0) -> None:
-    """Wait until `topic` holds a message keyed `key`."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            if any(m.key == key.encode() for ms in batches.values() for m in ms):
-                return
-        raise AssertionError(f"no message keyed {key} in {topic} within {within}s")
-    finally:
-        await consumer.stop()
