@@ -36,8 +36,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
+from connectors.cluster import KafkaCluster, ensure_topics  # noqa: E402
 from connectors.ingress import IngressMetrics, StaticChannelTokens, create_app  # noqa: E402
-from connectors.kafka import KafkaProducer, ensure_topics  # noqa: E402
+from connectors.kafka import KafkaProducer  # noqa: E402
 from orgsync_kernel.settings import Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingress_load.json"
@@ -132,8 +133,8 @@ async def _drop_topics(bootstrap: str, names: list[str]) -> None:
 async def run(seconds: float, connections: int, broker: str) -> dict[str, Any]:
     settings = _settings(broker, f"bench-ingress-{uuid.uuid4().hex[:8]}")
     bootstrap = broker.removeprefix("kafka://")
-    await ensure_topics(bootstrap, settings.topics, PARTITIONS, 1)
-    producer = KafkaProducer(bootstrap, timeout=5.0)
+    await ensure_topics(KafkaCluster(bootstrap), [settings.topics.hints], PARTITIONS)
+    producer = KafkaProducer(KafkaCluster(bootstrap), timeout=5.0)
     await producer.start()
     app = create_app(
         settings, producer, IngressMetrics.create(CollectorRegistry()), StaticChannelTokens()
@@ -152,7 +153,7 @@ async def run(seconds: float, connections: int, broker: str) -> dict[str, Any]:
     finally:
         await runner.cleanup()
         await producer.stop()
-        await _drop_topics(bootstrap, list(settings.topics))
+        await _drop_topics(bootstrap, [settings.topics.hints])
     return _summary(raw, produced, seconds, connections)
 
 

@@ -23,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from connectors.cluster import KafkaCluster
 from connectors.kafka import Bulk, messages_to_end
 
 log = logging.getLogger(__name__)
@@ -143,18 +144,13 @@ class CompactedWriter:
 class CompactedReader:
     """Reads compacted topics with group-less consumers (it never joins a group)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, cluster: KafkaCluster) -> None:
+        self.cluster = cluster
         self._follower: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-        )
+        return self.cluster.consumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50)
 
     async def load(
         self, table: CompactedTable, partitions: Sequence[int], *, own: bool = False

@@ -6,7 +6,7 @@ process follows the topic. A client's credit ledger adds what the *other* proces
 the last 24 h to its own, so the budget and the reserve that makes backfills yield to live
 traffic hold for the deployment, not per process (`CreditLedger.share`).
 
-    share = CreditShare(bootstrap, topics.credits, replication)
+    share = CreditShare(cluster, topics.credits)
     await share.start()                  # topic, its producer, follow, publish loop
     client.ledger.share = share.for_org("regional_in")
     await share.stop()                   # publishes a last time (or: async with share: ...)
@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.compacted import CompactedReader, CompactedTable, CompactedWriter
-from connectors.kafka import ensure_topics
 
 WINDOW_SECONDS = 24 * 3600
 BUCKET_SECONDS = 60
@@ -47,15 +47,14 @@ class OrgShare:
 class CreditShare:
     def __init__(
         self,
-        bootstrap: str,
+        cluster: KafkaCluster,
         topic: str,
-        replication: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.bootstrap, self.replication, self.clock = bootstrap, replication, clock
+        self.cluster, self.clock = cluster, clock
         self.process = uuid.uuid4().hex[:12]
         self.table = CompactedTable(topic)
-        self.reader = CompactedReader(bootstrap)
+        self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
         self.producer: AIOKafkaProducer | None = None
         self.own: dict[str, dict[int, int]] = {}  # org -> minute -> credits
@@ -93,8 +92,8 @@ class CreditShare:
         return total
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, [self.table.topic], 1, self.replication, compacted=True)
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await ensure_topics(self.cluster, [self.table.topic], 1, compacted=True)
+        self.producer = self.cluster.producer()
         await self.producer.start()
         self.writer = CompactedWriter(self.producer)
         await self.reader.follow([self.table])

@@ -1,6 +1,6 @@
-"""Kafka plumbing shared by the ingress, the poller and the pipeline.
+"""Kafka plumbing shared by the ingress, the poller and the pipeline (clients come from
+connectors/cluster.py's `KafkaCluster`).
 
-- ``ensure_topics``: create topics explicitly (the broker does not auto-create them).
 - ``KafkaProducer``: acks=all, every send bounded in time; raises ``KafkaUnavailable``
   instead of hanging, and reconnects by itself when the broker comes back.
 - ``KafkaKV``: a small key -> JSON map kept in a compacted topic: read to the end at
@@ -14,83 +14,25 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
+from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
+
 log = logging.getLogger(__name__)
 
-TOPIC_ALREADY_EXISTS = 36
 Message = tuple[bytes, bytes | None]  # (key, value); a None value is a tombstone
-
-
-class KafkaUnavailable(Exception):
-    """Kafka did not acknowledge in time (down, unreachable or the topic is missing)."""
-
-
-def bootstrap_servers(broker: str) -> str:
-    """Faust-style ``kafka://h1:9092;h2:9092`` -> aiokafka's ``h1:9092,h2:9092``."""
-    hosts = broker.replace(";", ",").split(",")
-    return ",".join(h.strip().removeprefix("kafka://") for h in hosts if h.strip())
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives `key` (that of its hints and changes)."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
-async def ensure_topics(
-    bootstrap: str,
-    names: Iterable[str],
-    partitions: int,
-    replication: int,
-    *,
-    compacted: bool = False,
-    wait_s: float = 15.0,
-) -> None:
-    """Create the topics that do not exist yet (an existing topic is left as it is) and return
-    once each one created has a leader for every partition."""
-    configs = {"cleanup.policy": "compact"} if compacted else {}
-    topics = [NewTopic(n, partitions, replication, topic_configs=configs) for n in names]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
-    try:
-        async with asyncio.timeout(wait_s):
-            await admin.start()
-            response = await admin.create_topics(topics)
-            for topic, code, message in response.topic_errors:
-                if code not in (0, TOPIC_ALREADY_EXISTS):
-                    raise KafkaUnavailable(f"cannot create topic {topic}: error {code} {message}")
-            await _until_led(admin, [t for t, code, _ in response.topic_errors if code == 0])
-    except (KafkaError, TimeoutError, OSError) as error:
-        raise KafkaUnavailable(f"cannot create topics: {type(error).__name__}") from None
-    finally:
-        await admin.close()
-
-
-async def _until_led(admin: AIOKafkaAdminClient, created: Sequence[str]) -> None:
-    """Until every partition of the topics just created has a leader. The broker answers the
-    creation before its metadata shows them: a client that reads them at once is told they do
-    not exist, and aiokafka logs an error for each metadata refresh (hundreds in a second)."""
-    while created:
-        described = await admin.describe_topics(list(created))
-        created = [t["topic"] for t in described if not _led(t)]
-        if created:
-            await asyncio.sleep(0.05)
-
-
-def _led(described: dict[str, Any]) -> bool:
-    partitions = described["partitions"]
-    return (
-        not described["error_code"]
-        and bool(partitions)
-        and min(p["leader"] for p in partitions) >= 0
-    )
 
 
 class Producer(Protocol):
@@ -112,14 +54,14 @@ class KafkaProducer:
 
     def __init__(
         self,
-        bootstrap: str,
+        cluster: KafkaCluster,
         *,
         timeout: float = 5.0,
         retry_interval: float = 1.0,
         linger_ms: int = 2,
         client_id: str = "orgsync-ingress",
     ) -> None:
-        self.bootstrap = bootstrap
+        self.cluster = cluster
         self.timeout = timeout
         self._retry_interval = retry_interval
         self._options: dict[str, Any] = {"linger_ms": linger_ms, "client_id": client_id}
@@ -168,11 +110,8 @@ class KafkaProducer:
     async def _connect(self) -> AIOKafkaProducer:
         if time.monotonic() - self._failed_at < self._retry_interval:
             raise KafkaUnavailable("Kafka is unreachable (retrying shortly)")
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            request_timeout_ms=int(self.timeout * 1000),
-            **self._options,
+        producer = self.cluster.producer(
+            request_timeout_ms=int(self.timeout * 1000), **self._options
         )
         try:
             async with asyncio.timeout(self.timeout):
@@ -181,7 +120,7 @@ class KafkaProducer:
             self._failed_at = time.monotonic()
             await _stop_quietly(producer, self.timeout)
             raise KafkaUnavailable(f"cannot connect to Kafka: {type(error).__name__}") from None
-        log.info("kafka producer connected bootstrap=%s", self.bootstrap)
+        log.info("kafka producer connected bootstrap=%s", self.cluster.servers)
         return producer
 
 
@@ -214,23 +153,16 @@ class KafkaKV:
     """
 
     def __init__(
-        self,
-        bootstrap: str,
-        topic: str,
-        producer: Producer,
-        *,
-        replication: int = 1,
-        timeout: float = 15.0,
+        self, cluster: KafkaCluster, topic: str, producer: Producer, *, timeout: float = 15.0
     ) -> None:
-        self.bootstrap = bootstrap
+        self.cluster = cluster
         self.topic = topic
         self._producer = producer
-        self._replication = replication
         self._timeout = timeout
         self._data: dict[str, Any] = {}
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, [self.topic], 1, self._replication, compacted=True)
+        await ensure_topics(self.cluster, [self.topic], 1, compacted=True)
         try:
             async with asyncio.timeout(self._timeout):
                 await self._load()
@@ -256,9 +188,7 @@ class KafkaKV:
         self._data.pop(key, None)
 
     async def _load(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
-        )
+        consumer = self.cluster.consumer(enable_auto_commit=False, group_id=None)
         await consumer.start()
         try:
             partitions = [TopicPartition(self.topic, p) for p in await _partitions(consumer, self)]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
+from connectors.cluster import KafkaCluster, KafkaUnavailable
 from connectors.credit_share import CreditShare
-from connectors.kafka import KafkaUnavailable, bootstrap_servers
 from connectors.zoho import OrgConnection, ZohoClient
 from orgsync_kernel.settings import OrgSettings, Settings
 
@@ -82,6 +82,4 @@ async def share_credits(share: CreditShare | None, clients: Mapping[str, ZohoCli
 
 def credit_share(settings: Settings) -> CreditShare:
     kafka = settings.kafka
-    return CreditShare(
-        bootstrap_servers(kafka.broker), settings.topics.credits, kafka.replication_factor
-    )
+    return CreditShare(KafkaCluster.of(kafka), settings.topics.credits)

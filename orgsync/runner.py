@@ -21,9 +21,9 @@ import mode
 from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.credit_share import CreditShare
 from connectors.ingress import IngressService
-from connectors.kafka import bootstrap_servers, ensure_topics
 from connectors.zoho import ZohoClient, ZohoMetrics
 from orgsync.orgs import credit_share, org_connection, share_credits
 from orgsync_kernel.settings import Settings
@@ -130,13 +130,13 @@ class QueueBacklog(mode.Service):
     """How many writes wait in a target's queue: the cold-path agents' lag on its topic."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.cluster = KafkaCluster.of(settings.kafka)
         self.group = settings.topics.group
         self.offsets: GroupOffsets | None = None
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        self.offsets = GroupOffsets(self.bootstrap, self.group)  # inside the running loop
+        self.offsets = GroupOffsets(self.cluster, self.group)  # inside the running loop
         await self.offsets.__aenter__()
 
     async def on_stop(self) -> None:
@@ -187,9 +187,7 @@ def log_assignments(pipeline: Pipeline) -> None:
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
     kafka, topics = settings.kafka, settings.topics
     names = [topics.hints, topics.fetched, topics.changes, *pipeline.topic_names()]
-    await ensure_topics(
-        bootstrap_servers(kafka.broker), names, kafka.partitions, kafka.replication_factor
-    )
+    await ensure_topics(KafkaCluster.of(kafka), names, kafka.partitions)
 
 
 def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int:

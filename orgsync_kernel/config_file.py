@@ -24,6 +24,7 @@ from .settings import Settings, duplicates
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("ingress", "webhook_secret"),
     ("ingress", "admin_secret"),
+    ("kafka", "sasl_password"),
     ("orgs", "*", "client_secret"),
     ("orgs", "*", "refresh_token"),
 )

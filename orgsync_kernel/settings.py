@@ -102,16 +102,65 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
+    path = _relative_to_config(value, info)
+    if path is not None and not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
 class KafkaSettings(_Model):
     broker: str = Field(default="kafka://127.0.0.1:9092", min_length=1)
     topic_prefix: str = Field(default="orgsync", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
     partitions: int = Field(default=8, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
+    min_insync_replicas: int = Field(default=1, ge=1, le=16)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = Field(default=None, min_length=1)
+    sasl_password: SecretStr | None = Field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    _files = field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")(_existing_file)
 
     @field_validator("broker")
     @classmethod
     def _scheme(cls, value: str) -> str:
         return value if "://" in value else f"kafka://{value}"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        problems = [*self._replication_problems(), *self._security_problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _replication_problems(self) -> list[str]:
+        if self.min_insync_replicas > self.replication_factor:
+            return [
+                f"min_insync_replicas ({self.min_insync_replicas}) cannot exceed "
+                f"replication_factor ({self.replication_factor}): every write would be refused"
+            ]
+        return []
+
+    def _security_problems(self) -> list[str]:
+        protocol, problems = self.security_protocol, []
+        sasl = ("sasl_mechanism", "sasl_username", "sasl_password")
+        tls = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        for key in sasl:
+            given = getattr(self, key) is not None
+            if protocol.startswith("SASL_") and not given:
+                problems.append(f"{key} is required with security_protocol {protocol}")
+            elif given and not protocol.startswith("SASL_"):
+                problems.append(f"{key} needs security_protocol SASL_PLAINTEXT or SASL_SSL")
+        for key in tls:
+            if getattr(self, key) is not None and not protocol.endswith("SSL"):
+                problems.append(f"{key} needs security_protocol SSL or SASL_SSL")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            problems.append("ssl_certfile and ssl_keyfile go together (a client certificate)")
+        return problems
 
 
 class IngressSettings(_Model):

@@ -111,3 +111,11 @@ class Topics:
         """Every stream topic of the pipeline: what the workers consume, the change log and
         the DLQ."""
         return [*self.consumed(targets), self.changes, self.dlq]
+
+    def partitioned(self, targets: Iterable[str]) -> list[str]:
+        """The topics created with `kafka.partitions` partitions (co-partitioned by key)."""
+        return [*self.pipeline(targets), self.fingerprints]
+
+    def single(self) -> list[str]:
+        """The compacted topics of one partition: state every process reads whole."""
+        return [self.links, self.states, self.channels, self.cursors, self.credits, self.dlq_state]

@@ -34,16 +34,10 @@ from typing import Any, Literal, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from connectors.kafka import (
-    KafkaUnavailable,
-    Producer,
-    apply_compacted,
-    bootstrap_servers,
-    ensure_topics,
-)
+from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
+from connectors.kafka import Producer, apply_compacted
 from connectors.zoho import ZohoError
 from orgsync_kernel.events import DeadLetter, Hint, Write, parse_instant, split_key
 from orgsync_kernel.settings import Settings
@@ -117,7 +111,7 @@ class DlqStore:
         self.producer = producer
         self.keep_done = keep_done
         self.timeout = timeout
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.cluster = KafkaCluster.of(settings.kafka)
         self.topics = (settings.topics.dlq, settings.topics.dlq_state)
         self._letters: dict[str, DeadLetter] = {}
         self._states: dict[str, dict[str, Any]] = {}
@@ -128,13 +122,8 @@ class DlqStore:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        kafka = self.settings.kafka
-        await ensure_topics(
-            self.bootstrap, [self.topics[0]], kafka.partitions, kafka.replication_factor
-        )
-        await ensure_topics(
-            self.bootstrap, [self.topics[1]], 1, kafka.replication_factor, compacted=True
-        )
+        await ensure_topics(self.cluster, [self.topics[0]], self.settings.kafka.partitions)
+        await ensure_topics(self.cluster, [self.topics[1]], 1, compacted=True)
         await self.refresh()
 
     async def refresh(self) -> None:
@@ -182,11 +171,8 @@ class DlqStore:
 
     async def _reader(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                enable_auto_commit=False,
-                group_id=None,
-                fetch_max_wait_ms=50,
+            consumer = self.cluster.consumer(
+                enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
             )
             await consumer.start()
             self._consumer = consumer
@@ -195,7 +181,7 @@ class DlqStore:
     async def _read_new(self) -> None:
         consumer = await self._reader()
         partitions = known_partitions(consumer, self.topics) or await partitions_of(
-            self.bootstrap, self.topics
+            self.cluster, self.topics
         )
         if set(partitions) != consumer.assignment():
             consumer.assign(partitions)
@@ -245,9 +231,9 @@ def known_partitions(
     return found
 
 
-async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def partitions_of(cluster: KafkaCluster, topics: Sequence[str]) -> list[TopicPartition]:
     """Every partition of the existing `topics` (a missing topic has none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = cluster.admin()
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))

@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.compacted import CompactedReader, CompactedTable
 from connectors.credit_share import BUCKET_SECONDS
 from connectors.ingress.channels import KEY_PREFIX as CHANNEL_PREFIX
-from connectors.kafka import bootstrap_servers, ensure_topics
 from orgsync_kernel.settings import Settings
 from orgsync_operations.offsets import topic_stats
 from orgsync_operations.sampler import Probe, Samples, Series
@@ -42,16 +42,15 @@ class Channel:
 
 class KafkaState:
     def __init__(self, settings: Settings) -> None:
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        self.replication = settings.kafka.replication_factor
+        self.cluster = KafkaCluster.of(settings.kafka)
         self.credits = CompactedTable(settings.topics.credits)
         self.channel_table = CompactedTable(settings.topics.channels)
-        self.reader = CompactedReader(self.bootstrap)
+        self.reader = CompactedReader(self.cluster)
 
     async def start(self) -> None:
         tables = [self.credits, self.channel_table]
         topics = [table.topic for table in tables]
-        await ensure_topics(self.bootstrap, topics, 1, self.replication, compacted=True)
+        await ensure_topics(self.cluster, topics, 1, compacted=True)
         await self.reader.follow(tables)
 
     async def stop(self) -> None:

@@ -26,7 +26,8 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from connectors.kafka import KafkaProducer, KafkaUnavailable, bootstrap_servers
+from connectors.cluster import KafkaCluster, KafkaUnavailable
+from connectors.kafka import KafkaProducer
 from orgsync_kernel.settings import Settings, parse_listen
 from orgsync_operations.dlq import DlqStore
 from orgsync_operations.offsets import GroupOffsets
@@ -68,10 +69,10 @@ class KafkaMonitor:
     def __init__(
         self, settings: Settings, registry: CollectorRegistry, interval: float = 5.0
     ) -> None:
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.cluster = KafkaCluster.of(settings.kafka)
         self.consumers = settings.topics.consumers(settings.targets)
         # reads only; the producer it is given for marking entries is never started
-        self.dlq = DlqStore(settings, KafkaProducer(self.bootstrap), keep_done=False)
+        self.dlq = DlqStore(settings, KafkaProducer(self.cluster), keep_done=False)
         self._dlq_ready = False
         self.gauges = KafkaGauges.create(registry)
         self.interval = interval
@@ -91,7 +92,7 @@ class KafkaMonitor:
 
     async def measure(self) -> None:
         for group, topics in self.consumers.items():
-            async with GroupOffsets(self.bootstrap, group) as offsets:
+            async with GroupOffsets(self.cluster, group) as offsets:
                 lag = await offsets.lag(topics)
             for topic in topics:
                 self.gauges.lag.labels(topic=topic).set(lag.get(topic, 0))

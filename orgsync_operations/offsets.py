@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
-from connectors.kafka import bootstrap_servers
+from connectors.cluster import KafkaCluster
 from orgsync_kernel.settings import Settings
 from orgsync_operations.dlq import partitions_of
 
@@ -40,15 +39,12 @@ def lag_by_topic(
 
 
 class GroupOffsets:
-    def __init__(self, bootstrap: str, group: str, *, timeout: float = 10.0) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, cluster: KafkaCluster, group: str, *, timeout: float = 10.0) -> None:
+        self.cluster = cluster
         self.group = group
         self.timeout = timeout
-        self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
-        )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._admin = cluster.admin(request_timeout_ms=int(timeout * 1000))
+        self._consumer = cluster.consumer(
             group_id=None,
             enable_auto_commit=False,
             request_timeout_ms=int(timeout * 1000),
@@ -121,11 +117,11 @@ async def topic_stats(
     consumers = settings.topics.consumers(settings.targets)
     topics = [topic for group_topics in consumers.values() for topic in group_topics]
     topics += [topic for topic in also if topic not in topics]
-    bootstrap = bootstrap_servers(settings.kafka.broker)
+    cluster = KafkaCluster.of(settings.kafka)
     async with asyncio.timeout(KAFKA_WAIT_SECONDS):
-        partitions = await partitions_of(bootstrap, topics)
-        group = await _committed(bootstrap, consumers, partitions)
-        ends, times = await _ends_and_newest(bootstrap, partitions, newest)
+        partitions = await partitions_of(cluster, topics)
+        group = await _committed(cluster, consumers, partitions)
+        ends, times = await _ends_and_newest(cluster, partitions, newest)
     stats: dict[str, TopicStat] = {}
     for topic in topics:
         own = [tp for tp in partitions if tp.topic == topic]
@@ -140,9 +136,9 @@ async def topic_stats(
 
 
 async def _committed(
-    bootstrap: str, consumers: Mapping[str, Sequence[str]], partitions: list[Any]
+    cluster: KafkaCluster, consumers: Mapping[str, Sequence[str]], partitions: list[Any]
 ) -> dict[Any, Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = cluster.admin()
     await admin.start()
     group: dict[Any, Any] = {}
     try:
@@ -156,11 +152,9 @@ async def _committed(
 
 
 async def _ends_and_newest(
-    bootstrap: str, partitions: list[Any], newest: bool
+    cluster: KafkaCluster, partitions: list[Any], newest: bool
 ) -> tuple[dict[Any, int], dict[Any, float]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
-    )
+    consumer = cluster.consumer(enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions) if partitions else {}

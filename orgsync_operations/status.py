@@ -44,7 +44,8 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from connectors.kafka import KafkaUnavailable, Producer
+from connectors.cluster import KafkaUnavailable
+from connectors.kafka import Producer
 from orgsync_kernel.settings import Settings, is_loopback
 from orgsync_operations.dashboard import Sources, dashboard
 from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader

@@ -40,7 +40,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from connectors.kafka import KafkaUnavailable, bootstrap_servers, messages_to_end, partition_of
+from connectors.cluster import KafkaCluster, KafkaUnavailable
+from connectors.kafka import messages_to_end, partition_of
 from orgsync_kernel.events import (
     Change,
     DeadLetter,
@@ -227,11 +228,8 @@ async def trace_record(
     """The record's journey (see the module docstring); ValueError for an org or module that
     no route reads, KafkaUnavailable when Kafka cannot be read in time."""
     routes = routes_reading(settings, org, module)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(settings.kafka.broker),
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
+    consumer = KafkaCluster.of(settings.kafka).consumer(
+        group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
     )
     try:
         async with asyncio.timeout(READ_SECONDS):
@@ -252,7 +250,7 @@ class Journey:
         self, consumer: AIOKafkaConsumer, settings: Settings, routes: Sequence[Route], key: str
     ) -> None:
         self.consumer = consumer
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
+        self.cluster = KafkaCluster.of(settings.kafka)
         self.topics = settings.topics
         self.routes = routes
         self.key = key
@@ -260,7 +258,7 @@ class Journey:
 
     async def read(self, since: datetime | None) -> dict[str, Any]:
         everything = [*self._decoders(), self.topics.fingerprints, self.topics.links]
-        for tp in await partitions_of(self.bootstrap, [*everything, self.topics.dlq_state]):
+        for tp in await partitions_of(self.cluster, [*everything, self.topics.dlq_state]):
             self.counts[tp.topic] = self.counts.get(tp.topic, 0) + 1
         since_ms = None if since is None else int(since.timestamp() * 1000)
         events = await self._keyed(since_ms)

@@ -16,14 +16,30 @@ from dataclasses import dataclass
 
 import faust
 
+from connectors.cluster import ssl_context
 from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, Write
-from orgsync_kernel.settings import Settings
+from orgsync_kernel.settings import KafkaSettings, Settings
 from pipeline.faust_patches import FaustApp
 
 PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch, not per message
 # aiokafka keeps one open batch per partition and makes a sender wait until a full one is sent:
 # at Faust's 16 KiB (8 changes) every agent stalled on broker round trips.
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
+
+
+def faust_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """The cluster's security settings in Faust's terms (connectors/cluster.py has aiokafka's)."""
+    protocol = kafka.security_protocol
+    context = ssl_context(kafka) if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL_"):
+        assert kafka.sasl_password is not None  # the settings require it with SASL
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value(),
+            ssl_context=context,
+            mechanism=kafka.sasl_mechanism,
+        )
+    return None if context is None else faust.SSLCredentials(context)
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
     app = FaustApp(
         app_id or settings.topics.group,
         broker=kafka.broker,
+        broker_credentials=faust_credentials(kafka),
         store="memory://",
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,

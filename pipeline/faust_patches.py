@@ -11,6 +11,8 @@ one of these names disappears). The private names touched:
 - `faust.transport.drivers.aiokafka.Consumer`: `_new_consumer_thread`, `_is_changelog_tp`,
   `_getmany`, `_thread` (its `seek_to_beginning`), overriding `resume_partitions`,
   `pause_partitions`, `perform_seek`, `resume_flow`, `seek_to_committed`;
+- `faust.transport.drivers.aiokafka.Producer._settings_extra` (idempotence outside
+  transactions);
 - `faust.App._new_transport` (`FaustApp`), `faust.Table._new_changelog_topic`
   (`fingerprint_table`);
 - `faust.App.producer.send(topic, key, value, partition, timestamp, headers)` (`produce`), the
@@ -19,7 +21,7 @@ one of these names disappears). The private names touched:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
@@ -111,8 +113,17 @@ class _Consumer(kafka_driver.Consumer):
         return committed
 
 
+class _Producer(kafka_driver.Producer):
+    """Idempotent outside transactions too (Faust enables it only inside them): a send retried
+    after a lost acknowledgement, e.g. when a partition leader fails over, is not written twice."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class _Transport(kafka_driver.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class FaustApp(faust.App):

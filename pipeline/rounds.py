@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
@@ -75,8 +75,7 @@ class RoundLoop:
         self.settings = steps.settings
         self.topics = steps.topics
         self.state = steps.state
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=steps.state.bootstrap,
+        self.consumer = steps.state.cluster.consumer(
             group_id=self.topics.rounds_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

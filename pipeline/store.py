@@ -17,8 +17,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.compacted import CompactedReader, CompactedTable, CompactedWriter
-from connectors.kafka import ensure_topics, partition_of
+from connectors.kafka import partition_of
 from orgsync_kernel.topics import Topics
 
 
@@ -62,30 +63,21 @@ class Fingerprints(MutableMapping[str, Any]):
 class PipelineState:
     """fingerprints, links and states of one worker, on their compacted topics."""
 
-    def __init__(self, bootstrap: str, topics: Topics, partitions: int, replication: int) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, cluster: KafkaCluster, topics: Topics, partitions: int) -> None:
+        self.cluster = cluster
         self.topics = topics
-        self.replication = replication
         self.fingerprints = Fingerprints(topics.fingerprints, partitions)
         self.links = CompactedTable(topics.links)
         self.states = CompactedTable(topics.states)
-        self.reader = CompactedReader(bootstrap)
+        self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
 
     async def create_topics(self) -> None:
         await ensure_topics(
-            self.bootstrap,
-            [self.topics.fingerprints],
-            self.fingerprints.partitions,
-            self.replication,
-            compacted=True,
+            self.cluster, [self.topics.fingerprints], self.fingerprints.partitions, compacted=True
         )
         await ensure_topics(
-            self.bootstrap,
-            [self.topics.links, self.topics.states],
-            1,
-            self.replication,
-            compacted=True,
+            self.cluster, [self.topics.links, self.topics.states], 1, compacted=True
         )
 
     async def start(self, producer: AIOKafkaProducer) -> None:

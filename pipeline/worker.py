@@ -17,7 +17,7 @@ import faust
 import mode
 from aiokafka import AIOKafkaProducer
 
-from connectors.kafka import bootstrap_servers, ensure_topics
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from pipeline.agents import target_sink
@@ -48,11 +48,8 @@ class HotPath(mode.Service):
         self.clients = clients
         self.metrics = metrics
         self.backlog = backlog
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        kafka = settings.kafka
-        self.store = PipelineState(
-            self.bootstrap, settings.topics, kafka.partitions, kafka.replication_factor
-        )
+        self.cluster = KafkaCluster.of(settings.kafka)
+        self.store = PipelineState(self.cluster, settings.topics, settings.kafka.partitions)
         self.producer: AIOKafkaProducer | None = None
         self.rounds: RoundLoop | None = None
         super().__init__(**kwargs)
@@ -105,16 +102,10 @@ class HotPath(mode.Service):
         """Topics, producer and state ready, the round loop built but not consuming."""
         kafka, topics = self.settings.kafka, self.settings.topics
         await ensure_topics(
-            self.bootstrap,
-            [topics.hints, topics.fetched, topics.changes],
-            kafka.partitions,
-            kafka.replication_factor,
+            self.cluster, [topics.hints, topics.fetched, topics.changes], kafka.partitions
         )
         await self.store.create_topics()
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            enable_idempotence=True,
+        self.producer = self.cluster.producer(
             linger_ms=PRODUCER_LINGER_MS,
             max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         )

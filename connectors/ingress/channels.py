@@ -20,7 +20,8 @@ from typing import Any
 
 from connectors.zoho import WatchChannel, ZohoClient, ZohoError
 
-from ..kafka import KafkaKV, KafkaUnavailable
+from ..cluster import KafkaUnavailable
+from ..kafka import KafkaKV
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "channel/"

@@ -26,7 +26,8 @@ from prometheus_client import CollectorRegistry
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 
-from ..kafka import KafkaKV, KafkaProducer, bootstrap_servers, ensure_topics
+from ..cluster import KafkaCluster, ensure_topics
+from ..kafka import KafkaKV, KafkaProducer
 from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller
@@ -60,8 +61,8 @@ class IngressService:
         self.clients = {org: c for org, c in clients.items() if settings.synced_modules(org)}
         self.registry = registry
         self.metrics = IngressMetrics.create(registry)
-        self.bootstrap = bootstrap_servers(settings.kafka.broker)
-        self.producer = KafkaProducer(self.bootstrap, timeout=produce_timeout)
+        self.cluster = KafkaCluster.of(settings.kafka)
+        self.producer = KafkaProducer(self.cluster, timeout=produce_timeout)
         self.clock = clock
         self._poll, self._watch = poll, watch and settings.ingress.public_url is not None
         self.extensions = tuple(extensions)
@@ -77,9 +78,7 @@ class IngressService:
 
     async def start(self) -> None:
         kafka = self.settings.kafka
-        await ensure_topics(
-            self.bootstrap, [self.settings.topics.hints], kafka.partitions, kafka.replication_factor
-        )
+        await ensure_topics(self.cluster, [self.settings.topics.hints], kafka.partitions)
         await self.producer.start()
         tokens: ChannelTokens = StaticChannelTokens()
         if self._watch:
@@ -138,9 +137,7 @@ class IngressService:
         await self.stop()
 
     async def _kv(self, topic: str) -> KafkaKV:
-        kv = KafkaKV(
-            self.bootstrap, topic, self.producer, replication=self.settings.kafka.replication_factor
-        )
+        kv = KafkaKV(self.cluster, topic, self.producer)
         await kv.start()
         return kv
 

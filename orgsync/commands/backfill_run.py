@@ -21,6 +21,7 @@ from orgsync.commands import DONE, PROBLEM
 from orgsync_kernel.settings import Route, Settings
 
 if TYPE_CHECKING:
+    from connectors.cluster import KafkaCluster
     from connectors.kafka import KafkaKV, KafkaProducer
     from connectors.zoho import ZohoClient
 
@@ -96,25 +97,22 @@ class BackfillRun:
 
     async def run(self, what: list[str] | Route) -> int:
         """Backfill these modules in this order, or every module of the route, parents first."""
-        from connectors.kafka import KafkaKV, KafkaProducer, KafkaUnavailable, ensure_topics
+        from connectors.cluster import KafkaUnavailable, ensure_topics
+        from connectors.kafka import KafkaKV, KafkaProducer
         from connectors.zoho import ZohoClient, ZohoError
         from orgsync.orgs import credit_share, org_connection, share_credits
 
         kafka, topics = self.settings.kafka, self.settings.topics
-        bootstrap = self.bootstrap
-        producer = KafkaProducer(bootstrap, client_id="orgsync-backfill")
+        cluster = self.cluster
+        producer = KafkaProducer(cluster, client_id="orgsync-backfill")
         try:
             share = credit_share(self.settings)
             client = ZohoClient(org_connection(self.org, self.settings.orgs[self.org]))
             await share_credits(share, {self.org: client})
             async with share, client:
-                await ensure_topics(
-                    bootstrap, [topics.fetched], kafka.partitions, kafka.replication_factor
-                )
+                await ensure_topics(cluster, [topics.fetched], kafka.partitions)
                 await producer.start()
-                kv = KafkaKV(
-                    bootstrap, topics.cursors, producer, replication=kafka.replication_factor
-                )
+                kv = KafkaKV(cluster, topics.cursors, producer)
                 await kv.start()
                 modules = what if isinstance(what, list) else await self._ordered(client, what)
                 for n, module in enumerate(modules):
@@ -135,10 +133,10 @@ class BackfillRun:
         return DONE
 
     @property
-    def bootstrap(self) -> str:
-        from connectors.kafka import bootstrap_servers
+    def cluster(self) -> KafkaCluster:
+        from connectors.cluster import KafkaCluster
 
-        return bootstrap_servers(self.settings.kafka.broker)
+        return KafkaCluster.of(self.settings.kafka)
 
     async def _ordered(self, client: ZohoClient, route: Route) -> list[str]:
         modules = list(route.modules)
@@ -191,7 +189,7 @@ class BackfillRun:
         from orgsync_operations.offsets import GroupOffsets
 
         topic = self.settings.topics.fetched
-        async with GroupOffsets(self.bootstrap, self.settings.topics.rounds_group) as group:
+        async with GroupOffsets(self.cluster, self.settings.topics.rounds_group) as group:
             tps = await group.partitions([topic])
             ends, starts = await group.ends(tps), await group.starts(tps)
             best, since = None, time.monotonic()

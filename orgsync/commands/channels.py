@@ -69,7 +69,7 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from connectors.kafka import KafkaUnavailable
+    from connectors.cluster import KafkaUnavailable
 
     settings = load_config(args)
     if settings is None:
@@ -93,8 +93,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, *, renew: bool) -> list[Row]:
+    from connectors.cluster import KafkaCluster
     from connectors.ingress import ChannelManager
-    from connectors.kafka import KafkaKV, KafkaProducer, bootstrap_servers
+    from connectors.kafka import KafkaKV, KafkaProducer
     from connectors.zoho import ZohoMetrics
     from orgsync.runner import create_clients
 
@@ -104,18 +105,13 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
         if settings.synced_modules(org)
     }
     producer = KafkaProducer(
-        bootstrap_servers(settings.kafka.broker), timeout=10.0, client_id="orgsync-channels"
+        KafkaCluster.of(settings.kafka), timeout=10.0, client_id="orgsync-channels"
     )
     await producer.start()
     try:
         for client in clients.values():
             await client.start()
-        kv = KafkaKV(
-            producer.bootstrap,
-            settings.topics.channels,
-            producer,
-            replication=settings.kafka.replication_factor,
-        )
+        kv = KafkaKV(producer.cluster, settings.topics.channels, producer)
         await kv.start()
         if renew:  # every channel counts as expiring: renewed (or created) now
             manager = ChannelManager(

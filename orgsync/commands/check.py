@@ -117,7 +117,9 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
     rows = [
         Row("config", str(config), OK, f"{len(settings.orgs)} orgs, {len(settings.sync)} routes")
     ]
-    kafka = asyncio.create_task(check_kafka(settings.kafka.broker, kafka_timeout))
+    from orgsync.commands.check_kafka import check_kafka
+
+    kafka = asyncio.create_task(check_kafka(settings, kafka_timeout))
     async with aiohttp.ClientSession() as http:
         orgs = Orgs(settings, http)
         try:
@@ -134,35 +136,8 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
             )
         finally:
             await orgs.stop()
-    rows.append(await kafka)
+    rows += await kafka
     return rows + [r for group in (*org_rows, *module_rows) for r in group]
-
-
-async def check_kafka(broker: str, wait_s: float) -> Row:
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
-    from connectors.kafka import bootstrap_servers
-
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers(broker), request_timeout_ms=int(wait_s * 1000)
-    )
-    try:
-        async with asyncio.timeout(wait_s):
-            await admin.start()
-            cluster = await admin.describe_cluster()
-    except (KafkaError, TimeoutError, OSError) as error:
-        return Row(
-            "kafka",
-            broker,
-            FAIL,
-            f"no answer within {wait_s:g} s ({type(error).__name__}); is the broker running?",
-        )
-    finally:
-        await admin.close()
-    return Row(
-        "kafka", broker, OK, f"{len(cluster['brokers'])} broker(s), cluster {cluster['cluster_id']}"
-    )
 
 
 class Orgs:

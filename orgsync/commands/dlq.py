@@ -73,7 +73,7 @@ def _action(
 
 
 def handle(args: argparse.Namespace) -> int:
-    from connectors.kafka import KafkaUnavailable
+    from connectors.cluster import KafkaUnavailable
 
     settings = load_config(args)
     if settings is None:
@@ -89,12 +89,11 @@ Action = Callable[["Settings", "DlqStore", argparse.Namespace], Awaitable[int]]
 
 
 async def _with_store(settings: Settings, action: Action, args: argparse.Namespace) -> int:
-    from connectors.kafka import KafkaProducer, bootstrap_servers
+    from connectors.cluster import KafkaCluster
+    from connectors.kafka import KafkaProducer
     from orgsync_operations.dlq import DlqStore
 
-    producer = KafkaProducer(
-        bootstrap_servers(settings.kafka.broker), timeout=10.0, client_id="orgsync-dlq"
-    )
+    producer = KafkaProducer(KafkaCluster.of(settings.kafka), timeout=10.0, client_id="orgsync-dlq")
     await producer.start()
     store = DlqStore(settings, producer)
     try:

@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from connectors.kafka import KafkaUnavailable
+    from connectors.cluster import KafkaUnavailable
     from connectors.zoho import ZohoError
     from orgsync.commands.plan_reads import make_plan
 

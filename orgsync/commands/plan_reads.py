@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
+from connectors.cluster import KafkaCluster
 from connectors.compacted import CompactedReader, CompactedTable
-from connectors.kafka import bootstrap_servers
 from connectors.zoho import Priority, ZohoClient
 from orgsync.orgs import org_connection
 from orgsync_kernel.events import Write, link_key
@@ -54,10 +54,8 @@ async def make_plan(
 
 async def read_links(settings: Settings) -> Mapping[str, Any]:
     """The links table as the workers left it; empty before the first sync."""
-    from aiokafka import AIOKafkaConsumer
-
-    bootstrap = bootstrap_servers(settings.kafka.broker)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    cluster = KafkaCluster.of(settings.kafka)
+    probe = cluster.consumer(group_id=None)
     await probe.start()
     try:
         exists = settings.topics.links in await probe.topics()
@@ -65,7 +63,7 @@ async def read_links(settings: Settings) -> Mapping[str, Any]:
         await probe.stop()
     links = CompactedTable(settings.topics.links, followed=False)
     if exists:
-        await CompactedReader(bootstrap).load(links, [0])
+        await CompactedReader(cluster).load(links, [0])
     return links
 
 

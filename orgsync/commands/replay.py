@@ -25,7 +25,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from connectors.cluster import KafkaCluster
 
 from orgsync.commands import (
     DONE,
@@ -139,12 +142,12 @@ async def replay(
 ) -> int:
     from aiokafka.errors import KafkaError
 
-    from connectors.kafka import bootstrap_servers
+    from connectors.cluster import KafkaCluster
     from orgsync_operations.offsets import GroupOffsets
 
-    bootstrap, topic = bootstrap_servers(settings.kafka.broker), settings.topics.changes
+    cluster, topic = KafkaCluster.of(settings.kafka), settings.topics.changes
     try:
-        async with GroupOffsets(bootstrap, settings.topics.group) as offsets:
+        async with GroupOffsets(cluster, settings.topics.group) as offsets:
             tps = await offsets.partitions([topic])
             if not tps:
                 print(
@@ -163,7 +166,7 @@ async def replay(
         copied = None
         if not dry_run:
             copied = await append_again(
-                bootstrap, topic, settings.topics.fetched, found, route.source if route else None
+                cluster, topic, settings.topics.fetched, found, route.source if route else None
             )
     except (KafkaError, TimeoutError, OSError) as error:
         print(f"orgsync replay: Kafka did not answer: {type(error).__name__}", file=sys.stderr)
@@ -200,19 +203,16 @@ def outcome(since: datetime, route: Route | None, copied: int | None) -> str:
 
 
 async def append_again(
-    bootstrap: str, topic: str, into: str, found: list[Window], source: str | None
+    cluster: KafkaCluster, topic: str, into: str, found: list[Window], source: str | None
 ) -> int:
     """Read each window of `topic` and produce its messages to the same partition of `into`,
     in order."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    consumer = cluster.consumer(
+        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = cluster.producer(linger_ms=5)
     await consumer.start()
     await producer.start()
     copied = 0

@@ -15,9 +15,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from connectors.cluster import KafkaCluster
 from connectors.ingress.metrics import IngressMetrics
 from connectors.ingress.server import StaticChannelTokens, create_app
-from connectors.kafka import KafkaProducer, bootstrap_servers
+from connectors.kafka import KafkaProducer
 from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
 from orgsync_kernel.settings import Settings
 
@@ -185,7 +186,7 @@ async def running_ingress(
 ) -> AsyncIterator[Ingress]:
     """The ingress app on a free port, with static channel tokens and a fresh registry."""
     own = producer is None
-    producer = producer or KafkaProducer(bootstrap_servers(settings.kafka.broker), timeout=5.0)
+    producer = producer or KafkaProducer(KafkaCluster.of(settings.kafka), timeout=5.0)
     if own:
         await producer.start()
     metrics = IngressMetrics.create(CollectorRegistry())

@@ -8,6 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from connectors.cluster import KafkaCluster, ensure_topics
+from orgsync_kernel.topics import Topics
 from tests.support.cli_check import (
     GOOD_LEADS,
     Result,
@@ -49,6 +51,7 @@ async def test_all_good(emulator: Emulator, kafka_broker: str, tmp_path: Path) -
     assert "is unique" in result.row("match_field", "src->dst/Leads")
     assert "sales@dst.example is an active user" in result.row("owner", "src->dst/Leads")
     assert "0 failed" in result.stdout
+    assert " ok " in result.row("kafka_topics", "orgsync")
 
 
 async def test_bad_credentials(emulator: Emulator, kafka_broker: str, tmp_path: Path) -> None:
@@ -169,3 +172,26 @@ async def test_invalid_config_lists_problems_by_path(tmp_path: Path) -> None:
     assert " FAIL " in result.row("config", "orgs.dst.refresh_token")
     assert "variable DST_REFRESH_TOKEN is not set" in result.row("config", "orgs.dst.refresh_token")
     assert "required" in result.row("config", "sync[0].modules.Leads.match_field")
+
+
+async def test_existing_topics_are_checked_against_the_config(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path, unique_name: str
+) -> None:
+    topics = Topics(unique_name)
+    await ensure_topics(KafkaCluster(kafka_broker), [topics.hints], 2)
+    await ensure_topics(KafkaCluster(kafka_broker), [topics.links], 1, compacted=True)
+    kafka = {"broker": kafka_broker, "topic_prefix": unique_name, "partitions": 4}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, kafka=kafka))
+
+    assert result.code == 1, result.output
+    hints = result.row("kafka_topic", topics.hints)
+    assert " FAIL " in hints and "2 partitions, the config says 4" in hints
+    assert topics.links not in result.output  # one partition, as orgsync creates it
+
+    replicated = {**kafka, "replication_factor": 3, "min_insync_replicas": 2}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, kafka=replicated))
+    row = result.row("kafka_replication", f"kafka://{kafka_broker}")
+    assert (
+        " FAIL " in row and "replication_factor 3 needs as many brokers; the cluster has 1" in row
+    )
+    assert "replication 1, the config says 3" in result.row("kafka_topic", topics.links)

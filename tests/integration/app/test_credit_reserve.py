@@ -15,6 +15,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from bench.deployment import Worker, records
+from connectors.cluster import KafkaCluster
 from connectors.compacted import CompactedReader, CompactedTable
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import (
@@ -40,7 +41,7 @@ def emulator_orgs() -> dict[str, Any]:
 async def spent(broker: str, topic: str) -> dict[str, int]:
     """Per process key, the src credits it published."""
     table = CompactedTable(topic, followed=False)
-    await CompactedReader(broker).load(table, [0])
+    await CompactedReader(KafkaCluster(broker)).load(table, [0])
     return {
         key: sum(int(n) for n in buckets.values())
         for key, buckets in table.items()

@@ -12,7 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bench.deployment import SECRET, count, records, worker_env, write_config
-from connectors.kafka import KafkaProducer, ensure_topics
+from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka import KafkaProducer
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.topics import Topics
 from orgsync_operations.dlq import DlqStore, partitions_of
@@ -121,7 +122,7 @@ async def test_purge_show_and_unknown_entries(
         tmp_path / "orgsync.yaml", emu.url, kafka_broker, unique_name, ("src", "tgt"), [ROUTE]
     )
     topic = Topics(unique_name).dlq
-    await ensure_topics(kafka_broker, [topic], 4, 1)
+    await ensure_topics(KafkaCluster(kafka_broker), [topic], 4)
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
     a, b, c = (
         letter("src->tgt", "transform", f"src/Accounts/{n}", change, failed_at=1000.0 + n)
@@ -172,7 +173,7 @@ async def test_a_long_lived_store_follows_new_entries_on_one_kafka_consumer(
     )
     settings = load_settings(config, worker_env(("src", "tgt")))
     change = {"org": "src", "module": "Accounts", "id": "1", "record": {"Tier": "x"}}
-    store = DlqStore(settings, KafkaProducer(kafka_broker), keep_done=False)
+    store = DlqStore(settings, KafkaProducer(KafkaCluster(kafka_broker)), keep_done=False)
     caplog.set_level(logging.INFO, logger="aiokafka.consumer.subscription_state")
     admin_lookups: list[object] = []
 

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.by import By
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import IngressService
-from connectors.kafka import ensure_topics
 from connectors.zoho import OrgConnection, ZohoClient
 from connectors.zoho.metrics import ZohoMetrics
 from orgsync_kernel.events import DeadLetter, Write, link_key
@@ -182,7 +182,7 @@ async def test_page_renders_and_retry_button_republishes(
     [outcome] = await clients["src"].insert("Accounts", [{"Account_Name": "Acme"}])
     [record] = await clients["src"].get_by_ids("Accounts", [str(outcome.id)])
     writes_topic = settings.topics.writes("tgt")
-    await ensure_topics(kafka_broker, [settings.topics.dlq, writes_topic], 2, 1)
+    await ensure_topics(KafkaCluster(kafka_broker), [settings.topics.dlq, writes_topic], 2)
     failed = dead_write(str(outcome.id), str(record["Modified_Time"]))
     await produce(kafka_broker, settings.topics.dlq, failed, dead_transform("42"))
     registry = CollectorRegistry()
@@ -212,7 +212,7 @@ async def test_page_renders_and_retry_button_republishes(
 async def link(broker: str, settings: Settings, source_id: str, target_id: str) -> None:
     """What the sink records once the record is written to the target."""
     topic = settings.topics.links
-    await ensure_topics(broker, [topic], 1, 1, compacted=True)
+    await ensure_topics(KafkaCluster(broker), [topic], 1, compacted=True)
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all")
     await producer.start()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.cluster import KafkaCluster
 from connectors.credit_share import CreditShare
 
 
@@ -14,7 +15,7 @@ class Clock:
 
 def test_a_share_sums_the_other_processes_buckets_within_the_window() -> None:
     t = Clock()
-    share = CreditShare("unused:9092", "p.credits", clock=t)
+    share = CreditShare(KafkaCluster("unused:9092"), "p.credits", clock=t)
     minute = int(t.now) // 60
     share.table.base.update(
         {

@@ -23,6 +23,7 @@ OVERRIDDEN = [
     (kafka_driver.Consumer, "resume_flow"),
     (kafka_driver.Consumer, "seek_to_committed"),
     (kafka_driver.AIOKafkaConsumerThread, "seek_to_beginning"),
+    (kafka_driver.Producer, "_settings_extra"),
     (faust.App, "_new_transport"),
     (faust.Table, "_new_changelog_topic"),
 ]

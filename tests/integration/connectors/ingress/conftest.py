@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.kafka import KafkaProducer, ensure_topics
+from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka import KafkaProducer
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 
@@ -14,13 +15,15 @@ from tests.support.ingress import PARTITIONS, Ingress, TopicReader, make_setting
 @pytest.fixture
 async def settings(kafka_broker: str, unique_name: str) -> Settings:
     settings = make_settings(kafka_broker, unique_name)
-    await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
+    await ensure_topics(
+        KafkaCluster(kafka_broker), settings.topics.pipeline(settings.targets), PARTITIONS
+    )
     return settings
 
 
 @pytest.fixture
 async def producer(kafka_broker: str) -> AsyncIterator[KafkaProducer]:
-    producer = KafkaProducer(kafka_broker, timeout=5.0)
+    producer = KafkaProducer(KafkaCluster(kafka_broker), timeout=5.0)
     await producer.start()
     yield producer
     await producer.stop()

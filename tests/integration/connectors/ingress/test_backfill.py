@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import Backfill, Progress
-from connectors.kafka import KafkaKV, KafkaProducer, ensure_topics
+from connectors.kafka import KafkaKV, KafkaProducer
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
@@ -32,7 +33,9 @@ class Crash(Exception):
 async def source(kafka_broker: str, unique_name: str) -> AsyncIterator[tuple[Settings, ZohoClient]]:
     async with Emulator(load_config(emulator_config()), host="127.0.0.1", port=0) as emu:
         settings = make_settings(kafka_broker, unique_name, zoho_url=emu.url)
-        await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
+        await ensure_topics(
+            KafkaCluster(kafka_broker), settings.topics.pipeline(settings.targets), PARTITIONS
+        )
         async with zoho_client(settings) as zoho:
             outcomes = await zoho.insert(
                 "Leads", [lead(f"L{i}") for i in range(RECORDS)], trigger=[]
@@ -42,7 +45,7 @@ async def source(kafka_broker: str, unique_name: str) -> AsyncIterator[tuple[Set
 
 
 async def _kv(settings: Settings, producer: KafkaProducer) -> KafkaKV:
-    kv = KafkaKV(producer.bootstrap, settings.topics.cursors, producer)
+    kv = KafkaKV(producer.cluster, settings.topics.cursors, producer)
     await kv.start()
     return kv
 

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from bench.deployment import free_port
+from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import IngressService
-from connectors.kafka import ensure_topics
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
@@ -86,7 +86,9 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
             },
             poller={"interval_seconds": 1.0, "overlap_seconds": 1.0},
         )
-        await ensure_topics(kafka_broker, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
+        await ensure_topics(
+            KafkaCluster(kafka_broker), settings.topics.pipeline(settings.targets), PARTITIONS
+        )
         async with (
             zoho_client(settings) as zoho,
             TopicReader(kafka_broker, settings.topics.hints) as hints,

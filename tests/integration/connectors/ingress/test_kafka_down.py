@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.deployment import free_port
-from connectors.kafka import KafkaProducer, ensure_topics
+from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka import KafkaProducer
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
     PARTITIONS,
@@ -63,7 +64,7 @@ async def test_503_while_kafka_is_unreachable_then_recovers_when_it_appears(
     settings: Settings, hints: TopicReader, kafka_broker: str
 ) -> None:
     port = free_port()
-    producer = KafkaProducer(f"127.0.0.1:{port}", timeout=2.0, retry_interval=0.2)
+    producer = KafkaProducer(KafkaCluster(f"127.0.0.1:{port}"), timeout=2.0, retry_interval=0.2)
     await producer.start()  # does not fail: the ingress serves 503 meanwhile
     async with running_ingress(settings, producer) as ingress:
         assert await _hook_status(ingress) == (503, "5")
@@ -134,8 +135,9 @@ async def test_broker_stopped_mid_run_503_then_recovers_by_itself(
 ) -> None:
     bootstrap, broker = throwaway_broker
     settings = make_settings(bootstrap, unique_name)
-    await ensure_topics(bootstrap, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
-    producer = KafkaProducer(bootstrap, timeout=2.0, retry_interval=0.2)
+    cluster = KafkaCluster(bootstrap)
+    await ensure_topics(cluster, settings.topics.pipeline(settings.targets), PARTITIONS)
+    producer = KafkaProducer(cluster, timeout=2.0, retry_interval=0.2)
     await producer.start()
     async with running_ingress(settings, producer) as ingress:
         assert (await _hook_status(ingress))[0] == 200

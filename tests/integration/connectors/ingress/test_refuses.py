@@ -10,7 +10,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from connectors.kafka import ensure_topics
+from connectors.cluster import KafkaCluster, ensure_topics
 from tests.support.ingress import (
     CHANNEL_ID,
     CHANNEL_TOKEN,
@@ -188,7 +188,9 @@ NOTE_CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
 async def shared(kafka_bootstrap: str) -> AsyncIterator[tuple[Ingress, TopicReader]]:
     """One ingress and topic for all refusal cases: none of them may produce anything."""
     settings = make_settings(kafka_bootstrap, f"t-refusals-{uuid.uuid4().hex[:8]}")
-    await ensure_topics(kafka_bootstrap, settings.topics.pipeline(settings.targets), PARTITIONS, 1)
+    await ensure_topics(
+        KafkaCluster(kafka_bootstrap), settings.topics.pipeline(settings.targets), PARTITIONS
+    )
     async with (
         running_ingress(settings) as ingress,
         TopicReader(kafka_bootstrap, settings.topics.hints) as hints,
