@@ -8,7 +8,8 @@
 
 A write is visible to this process at once. Until the reader has seen it come back from the
 topic, it stays in the table's overlay, so an older value read back meanwhile (written earlier,
-by this process or another) never hides it. Values are JSON; a `None` value is a tombstone.
+by this process or another) never hides it. Values are JSON, produced with the schema version
+header and upgraded when read (orgsync_kernel/schema.py); a `None` value is a tombstone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from connectors.cluster import KafkaCluster
-from connectors.kafka import Bulk, messages_to_end
+from connectors.kafka import Bulk, Headers, apply_compacted, messages_to_end
+from orgsync_kernel.schema import HEADERS
 
 log = logging.getLogger(__name__)
 _MISSING = object()
@@ -84,20 +86,18 @@ class CompactedTable(MutableMapping[str, Any]):
                 self._echoes[key] = self._echoes.get(key, 0) + 1
         return queued
 
-    def apply(self, key: bytes | None, value: bytes | None, *, own: bool = False) -> None:
+    def apply(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        own: bool = False,
+        headers: Headers | None = None,
+    ) -> None:
         """One message read from the topic. `own`: this process wrote it (read while loading
         its own partitions: no overlay to settle)."""
-        if key is None:
-            return
-        name = key.decode("utf-8", "replace")
-        if value is None:
-            self.base.pop(name, None)
-        else:
-            try:
-                self.base[name] = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                log.warning("skipped a value that is not JSON topic=%s key=%s", self.topic, name)
-        if not own:
+        name = apply_compacted(self.base, key, value, self.topic, headers)
+        if name is not None and not own:
             self._settle(name)
 
     def forget_unsent(self) -> None:
@@ -132,8 +132,11 @@ class CompactedWriter:
         bulk = Bulk(self.producer)
         for table in tables:
             for key, value in table.take_queued():
-                data = None if value is None else orjson.dumps(value)
-                bulk.add(table.topic, table.partition, key.encode(), data)
+                if value is None:
+                    bulk.add(table.topic, table.partition, key.encode(), None)
+                else:
+                    data = orjson.dumps(value)
+                    bulk.add(table.topic, table.partition, key.encode(), data, HEADERS)
         for ack in await bulk.send():
             self._in_flight.add(ack)
             ack.add_done_callback(self._in_flight.discard)
@@ -198,7 +201,7 @@ class CompactedReader:
             for tp, messages in batches.items():
                 table = tables[tp.topic]
                 for message in messages:
-                    table.apply(message.key, message.value)
+                    table.apply(message.key, message.value, headers=message.headers)
 
 
 async def _read_to_end(
@@ -211,4 +214,4 @@ async def _read_to_end(
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     async for message in messages_to_end(consumer, tps):
-        tables[message.topic].apply(message.key, message.value, own=own)
+        tables[message.topic].apply(message.key, message.value, own=own, headers=message.headers)

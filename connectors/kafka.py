@@ -23,10 +23,12 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
+from orgsync_kernel.schema import HEADERS, SchemaTooNew, load_compacted
 
 log = logging.getLogger(__name__)
 
 Message = tuple[bytes, bytes | None]  # (key, value); a None value is a tombstone
+Headers = Sequence[tuple[str, bytes]]
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -42,7 +44,9 @@ class Producer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send_many(self, topic: str, messages: Sequence[Message]) -> None: ...
+    async def send_many(
+        self, topic: str, messages: Sequence[Message], headers: Headers | None = None
+    ) -> None: ...
 
 
 class KafkaProducer:
@@ -84,13 +88,15 @@ class KafkaProducer:
         if producer is not None:
             await _stop_quietly(producer, self.timeout)
 
-    async def send_many(self, topic: str, messages: Sequence[Message]) -> None:
+    async def send_many(
+        self, topic: str, messages: Sequence[Message], headers: Headers | None = None
+    ) -> None:
         producer = await self._connected()
         acks: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(self.timeout):
                 for key, value in messages:
-                    acks.append(await producer.send(topic, value=value, key=key))
+                    acks.append(await producer.send(topic, value, key, headers=headers))
                 await _all_acked(acks)
         except (KafkaError, TimeoutError) as error:
             for ack in acks:  # they may still fail later; nobody will wait for them
@@ -180,7 +186,8 @@ class KafkaKV:
         return [(k, v) for k, v in self._data.items() if k.startswith(prefix)]
 
     async def put(self, key: str, value: Any) -> None:
-        await self._producer.send_many(self.topic, [(key.encode(), orjson.dumps(value))])
+        message = (key.encode(), orjson.dumps(value))
+        await self._producer.send_many(self.topic, [message], headers=HEADERS)
         self._data[key] = value
 
     async def delete(self, key: str) -> None:
@@ -195,7 +202,7 @@ class KafkaKV:
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             async for message in messages_to_end(consumer, partitions):
-                apply_compacted(self._data, message.key, message.value, self.topic)
+                apply_compacted(self._data, message.key, message.value, self.topic, message.headers)
         finally:
             await _stop_quietly(consumer, self._timeout)
 
@@ -214,20 +221,29 @@ async def messages_to_end(
 
 
 def apply_compacted(
-    view: MutableMapping[str, Any], key: bytes | None, value: bytes | None, topic: str
-) -> None:
-    """One message of a compacted topic of JSON values, applied to its in-memory view: a
-    tombstone deletes the key; a value that is not JSON is skipped with a warning."""
+    view: MutableMapping[str, Any],
+    key: bytes | None,
+    value: bytes | None,
+    topic: str,
+    headers: Headers | None = None,
+) -> str | None:
+    """One message of a compacted topic of JSON values, applied to its in-memory view;
+    returns its key. A tombstone deletes the key; a value that is not JSON, or of a schema
+    version newer than this release reads (orgsync_kernel/schema.py), is skipped with a
+    warning: the key keeps what this process knew."""
     if key is None:
-        return
+        return None
     name = key.decode("utf-8", "replace")
     if value is None:
         view.pop(name, None)
-        return
+        return name
     try:
-        view[name] = orjson.loads(value)
-    except orjson.JSONDecodeError:
+        view[name] = load_compacted(topic, value, headers)
+    except SchemaTooNew as error:
+        log.error("skipped a value topic=%s key=%s: %s", topic, name, error)
+    except ValueError:
         log.warning("skipped a value that is not JSON topic=%s key=%s", topic, name)
+    return name
 
 
 async def _partitions(consumer: AIOKafkaConsumer, kv: KafkaKV) -> list[int]:
@@ -243,20 +259,22 @@ class Bulk:
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
-        self._messages: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
+        self._messages: dict[tuple[str, int], list[tuple[bytes, bytes | None, Headers]]] = {}
 
-    def add(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
-        self._messages.setdefault((topic, partition), []).append((key, value))
+    def add(
+        self, topic: str, partition: int, key: bytes, value: bytes | None, headers: Headers = ()
+    ) -> None:
+        self._messages.setdefault((topic, partition), []).append((key, value, headers))
 
     async def send(self) -> list[asyncio.Future[Any]]:
         messages, self._messages = self._messages, {}
         acks: list[asyncio.Future[Any]] = []
         for (topic, partition), pending in messages.items():
             batch = self.producer.create_batch()
-            for key, value in pending:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            for key, value, headers in pending:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                     acks.append(await self.producer.send_batch(batch, topic, partition=partition))
-                    batch = self.producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)
+                    batch = self.producer.create_batch()  # the one before was full
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
             acks.append(await self.producer.send_batch(batch, topic, partition=partition))
         return acks

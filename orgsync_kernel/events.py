@@ -5,6 +5,7 @@ changes -> Change      the full record as fetched, the replayable change log per
 writes  -> Write       one mapped record for one target org (one per route)
 dlq     -> DeadLetter  a change or write that failed for good, with Zoho's reason
 
+Every record carries its schema version in `schema` (orgsync_kernel/schema.py).
 Times: `received_at`, `fetched_at`, `failed_at` are Unix epoch seconds (float) taken by orgsync;
 `modified_time` and `event_time` are Zoho's ISO-8601 text, kept as sent.
 """
@@ -16,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
+from orgsync_kernel.schema import SchemaTooNew, Versioned
 
 OPERATIONS = ("insert", "update", "delete")
 # `lookup`: the processor asks for a parent record that a child points to.
@@ -50,7 +51,7 @@ def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-class _RecordEvent(faust.Record, abstract=True):
+class _RecordEvent(Versioned, abstract=True):
     """What hints and changes share: which record, what happened to it, who told us, when."""
 
     org: str
@@ -94,7 +95,7 @@ class Change(_RecordEvent, serializer="json"):
     force: bool = False
 
 
-class Write(faust.Record, serializer="json"):
+class Write(Versioned, serializer="json"):
     """One mapped record to upsert into (or delete from) a target org, keyed by its source."""
 
     route: str
@@ -119,7 +120,7 @@ class Write(faust.Record, serializer="json"):
         return record_key(self.source_org, self.source_module, self.source_id)
 
 
-class HeldChange(faust.Record, serializer="json"):
+class HeldChange(Versioned, serializer="json"):
     """A change whose lookups point to parents not yet in the target, waiting since `held_since`."""
 
     change: Change
@@ -132,7 +133,7 @@ class HeldChange(faust.Record, serializer="json"):
         return self.change.key
 
 
-class RelatedWork(faust.Record, serializer="json"):
+class RelatedWork(Versioned, serializer="json"):
     """The notes, attachments and tags of one source record to sync along one route
     (pipeline/related_sync.py), once the record itself is linked in the target."""
 
@@ -149,10 +150,11 @@ class RelatedWork(faust.Record, serializer="json"):
         return record_key(self.org, self.module, self.id)
 
 
-class DeadLetter(faust.Record, serializer="json"):
+class DeadLetter(Versioned, serializer="json"):
     """A change that could not be synced, with everything needed to inspect and retry it.
 
-    `stage` says where it failed: `transform` (Rejected), `parent` (a lookup's parent never
+    `stage` says where it failed: `decode` (a value of a newer schema version, `too_new`),
+    `transform` (Rejected), `parent` (a lookup's parent never
     arrived), `write` (Zoho refused it; `code`/`message`/`details` are Zoho's), or `related`
     (a note, attachment or tag of the record; `details` names it). `record` is
     the payload to retry: the Write for `write`, the Change otherwise. `key` is its topic key.
@@ -168,6 +170,14 @@ class DeadLetter(faust.Record, serializer="json"):
     details: dict[str, Any]
     attempts: int
     failed_at: float
+
+
+def too_new(error: SchemaTooNew, topic: str, key: bytes | None, value: bytes) -> DeadLetter:
+    """The dead letter of a stream value written by a newer orgsync (a rolling upgrade under
+    way): kept as it was, and retried as a hint for its record once the upgrade is done."""
+    text = (key or b"").decode("utf-8", "replace")
+    details = {"topic": topic, "schema": error.version, "value": value.decode("utf-8", "replace")}
+    return dead_letter("", "decode", text, {}, "SCHEMA_TOO_NEW", str(error), details)
 
 
 def dead_letter(

@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
 from connectors.kafka import Producer, apply_compacted
 from connectors.zoho import ZohoError
 from orgsync_kernel.events import DeadLetter, Hint, Write, parse_instant, split_key
+from orgsync_kernel.schema import HEADERS
 from orgsync_kernel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,9 @@ class DlqStore:
         if not values:
             return
         await self.producer.send_many(
-            self.topics[1], [(i.encode(), orjson.dumps(v)) for i, v in values.items()]
+            self.topics[1],
+            [(i.encode(), orjson.dumps(v)) for i, v in values.items()],
+            headers=HEADERS,
         )
         self._states.update(values)
         self._forget_done()
@@ -195,18 +198,18 @@ class DlqStore:
             while await consumer.position(tp) < ends[tp]:
                 batch = await consumer.getmany(tp, timeout_ms=500)
                 for message in batch.get(tp, []):
-                    self._apply(tp.topic, message.key, message.value)
+                    self._apply(tp.topic, message)
             self._positions[tp] = await consumer.position(tp)
         self._forget_done()
 
-    def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, topic: str, message: ConsumerRecord[bytes, bytes]) -> None:
         if topic == self.topics[1]:
-            apply_compacted(self._states, key, value, topic)
-        elif value is not None:
+            apply_compacted(self._states, message.key, message.value, topic, message.headers)
+        elif message.value is not None:
             try:
-                letter = DeadLetter.loads(value)
-            except (ValueError, TypeError, KeyError):
-                log.warning("dlq: skipped an entry that is not a DeadLetter")
+                letter = DeadLetter.loads(message.value)
+            except (ValueError, TypeError, KeyError) as error:  # SchemaTooNew says so
+                log.warning("dlq: skipped an entry that is not a DeadLetter: %s", error)
                 return
             self._letters[letter.id] = letter
 

@@ -36,7 +36,6 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -52,6 +51,7 @@ from orgsync_kernel.events import (
     link_key,
     record_key,
 )
+from orgsync_kernel.schema import load_compacted
 from orgsync_kernel.settings import Route, Settings
 from orgsync_operations.dlq import partitions_of
 
@@ -361,9 +361,9 @@ def _json(message: Message) -> Any:
     if message.value is None:
         return None
     try:
-        return orjson.loads(message.value)
-    except orjson.JSONDecodeError:
-        log.warning("trace: skipped a value that is not JSON topic=%s", message.topic)
+        return load_compacted(message.topic, message.value, message.headers)
+    except ValueError as error:  # not JSON, or SchemaTooNew
+        log.warning("trace: skipped a value of %s: %s", message.topic, error)
         return None
 
 

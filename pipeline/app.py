@@ -12,15 +12,19 @@ pipeline/store.py, shared with the round loop.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
 from connectors.cluster import ssl_context
-from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, Write
+from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, Write, too_new
+from orgsync_kernel.schema import SchemaTooNew
 from orgsync_kernel.settings import KafkaSettings, Settings
-from pipeline.faust_patches import FaustApp
+from pipeline.faust_patches import FaustApp, produce
 
+log = logging.getLogger(__name__)
 PRODUCER_LINGER_S = 0.005  # a few ms of batching: one produce request per batch, not per message
 # aiokafka keeps one open batch per partition and makes a sender wait until a full one is sent:
 # at Faust's 16 KiB (8 changes) every agent stalled on broker round trips.
@@ -40,6 +44,22 @@ def faust_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | N
             mechanism=kafka.sasl_mechanism,
         )
     return None if context is None else faust.SSLCredentials(context)
+
+
+class VersionedTopic(faust.Topic):
+    """A topic whose value of a newer schema version (a newer release wrote it during a rolling
+    upgrade) goes to the DLQ instead of crashing the agent: Faust has acknowledged the message
+    already, and would otherwise throw the error into the agent (orgsync_kernel/schema.py)."""
+
+    async def on_value_decode_error(self, exc: Exception, message: Any) -> None:
+        error = exc.__cause__
+        if not isinstance(error, SchemaTooNew):
+            await super().on_value_decode_error(exc, message)
+            return
+        log.error("dead-lettered topic=%s offset=%d: %s", message.topic, message.offset, error)
+        letter = too_new(error, message.topic, message.key, message.value)
+        app: Any = self.app  # a FaustApp (pipeline/faust_patches.py)
+        await (await produce(app, app.dead_letters, letter.key, letter))
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,9 @@ def create_pipeline(settings: Settings, app_id: str | None = None) -> Pipeline:
         stream_wait_empty=False,
         producer_linger=PRODUCER_LINGER_S,
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        Topic=VersionedTopic,
     )
+    app.dead_letters = settings.topics.dlq
 
     def topic(name: str, value_type: type[faust.Record]) -> faust.TopicT:
         return app.topic(name, key_type=str, value_type=value_type, partitions=kafka.partitions)

@@ -128,7 +128,10 @@ class _Transport(kafka_driver.Transport):
 
 class FaustApp(faust.App):
     """faust.App whose Kafka transport creates the consumer above: every Faust service of
-    orgsync (and the stack's smoke test) runs on it."""
+    orgsync (and the stack's smoke test) runs on it. `dead_letters`: the DLQ topic, for what
+    its topics cannot decode (pipeline/app.py)."""
+
+    dead_letters = ""
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -28,7 +28,9 @@ from orgsync_kernel.events import (
     RelatedWork,
     dead_letter,
     hint_for,
+    too_new,
 )
+from orgsync_kernel.schema import SchemaTooNew
 from orgsync_kernel.settings import Settings
 from orgsync_kernel.topics import Topics
 from pipeline.fetch import fetch_group, group_hints
@@ -114,15 +116,22 @@ class RoundSteps:
             cap=settings.sink.backoff_max_ms / 1000,
         )
 
-    def decode(self, batches: Batches) -> tuple[list[Hint], list[Change]]:
+    def decode(self, round_: Round) -> tuple[list[Hint], list[Change]]:
+        """The round's hints and fetched changes; a value too new for this release goes to the
+        round's dead letters, one that does not decode at all is skipped."""
         hints: list[Hint] = []
         fetched: list[Change] = []
-        for tp, messages in batches.items():
+        for tp, messages in round_.batches.items():
             kind = Hint if tp.topic == self.topics.hints else Change
             into: list[Any] = hints if kind is Hint else fetched
             for message in messages:
                 try:
                     into.append(kind.loads(message.value))
+                except SchemaTooNew as error:
+                    log.error(
+                        "dead-lettered topic=%s offset=%d: %s", tp.topic, message.offset, error
+                    )
+                    round_.dead.append(too_new(error, tp.topic, message.key, message.value))
                 except (ValueError, TypeError, KeyError) as error:
                     log.warning(
                         "skipped a message that is not a %s topic=%s offset=%d: %s",

@@ -147,7 +147,7 @@ class RoundLoop:
     async def _next_round(self, round_: Round) -> None:
         """Prepare `round_` while the round before it completes, then start completing it."""
         earlier, self.completing = self.completing, None
-        hints, fetched = self.steps.decode(round_.batches)
+        hints, fetched = self.steps.decode(round_)
         try:
             await self.steps.prepare(
                 round_, hints, fetched, earlier.unless_concerned if earlier else None

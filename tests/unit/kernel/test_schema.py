@@ -1,0 +1,139 @@
+"""Schema versions (orgsync_kernel/schema.py): the values recorded from the release before
+versions (tests/fixtures/schema_v1, version 1) read as the current encoders write them, and a
+value of a newer version fails clearly instead of being misread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
+
+import orjson
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+
+from connectors.compacted import CompactedTable, CompactedWriter
+from connectors.kafka import apply_compacted
+from orgsync_kernel import schema
+from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, RelatedWork, Write
+from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, load_compacted
+from pipeline.round import Round, RoundSteps
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "schema_v1"
+RECORDS = {
+    "hints": Hint,
+    "changes": Change,
+    "writes": Write,
+    "held": HeldChange,
+    "related": RelatedWork,
+    "dlq": DeadLetter,
+}
+COMPACTED = ("fingerprints", "links", "states", "credits", "channels", "cursors", "dlq.state")
+
+
+def recorded(kind: str) -> list[tuple[bytes, bytes | None]]:
+    rows = orjson.loads((FIXTURES / f"{kind}.json").read_bytes())
+    return [(r["key"].encode(), None if r["value"] is None else r["value"].encode()) for r in rows]
+
+
+def without_schema(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_schema(v) for k, v in value.items() if k != "schema"}
+    return value
+
+
+def test_every_kind_is_recorded_and_has_a_step_per_version() -> None:
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted([*RECORDS, *COMPACTED])
+    assert set(COMPACTED) == set(schema.COMPACTED_KINDS)
+    assert len(schema.STEPS) == CURRENT - 1
+    kinds = {*schema.RECORD_KINDS, *schema.COMPACTED_KINDS}
+    assert all(kinds <= step.keys() for step in schema.STEPS)
+
+
+@pytest.mark.parametrize("kind", RECORDS)
+def test_a_recorded_v1_record_reads_as_the_current_encoder_writes_it(kind: str) -> None:
+    for _, value in recorded(kind):
+        assert value is not None
+        old = RECORDS[kind].loads(value)
+        encoded = old.dumps()
+        assert orjson.loads(encoded)["schema"] == CURRENT
+        assert RECORDS[kind].loads(encoded) == old
+        assert without_schema(orjson.loads(encoded)) == orjson.loads(value)  # nothing else moved
+
+
+@pytest.mark.parametrize("kind", COMPACTED)
+def test_a_recorded_v1_compacted_value_reads_as_the_current_writer_writes_it(kind: str) -> None:
+    topic = f"orgsync.{kind}"
+    for key, value in recorded(kind):
+        view: dict[str, Any] = {"known": 1}
+        apply_compacted(view, key, value, topic)  # no header: version 1
+        if value is None:
+            assert key.decode() not in view  # a tombstone stays a tombstone
+            continue
+        current = load_compacted(topic, orjson.dumps(view[key.decode()]), HEADERS)
+        assert view[key.decode()] == current == orjson.loads(value)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.kept: list[tuple[bytes, bytes | None, Any]] = []
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None, headers: Any) -> Any:
+        self.kept.append((key, value, headers))
+        return self
+
+
+async def test_compacted_values_are_produced_with_the_version_header_tombstones_bare() -> None:
+    batch, producer = _Batch(), MagicMock()
+    producer.create_batch.return_value = batch
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    producer.send_batch.side_effect = lambda *args, **kwargs: asyncio.sleep(0, done)
+    table = CompactedTable("orgsync.links", followed=False)
+    table["a"], table["b"] = "123", "456"
+    del table["b"]
+    await CompactedWriter(producer).flush([table])
+    assert batch.kept == [(b"a", b'"123"', HEADERS), (b"b", b'"456"', HEADERS), (b"b", None, ())]
+
+
+def test_a_newer_record_fails_clearly() -> None:
+    [(_, value), *_] = recorded("hints")
+    assert value is not None
+    newer = orjson.dumps({**orjson.loads(value), "schema": CURRENT + 1})
+    with pytest.raises(SchemaTooNew, match=f"Hint value of schema version {CURRENT + 1}"):
+        Hint.loads(newer)
+
+
+def test_a_newer_compacted_value_is_skipped_and_the_key_keeps_what_was_known(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    newer = [(schema.HEADER, str(CURRENT + 1).encode())]
+    with pytest.raises(SchemaTooNew, match="links value of schema version"):
+        load_compacted("orgsync.links", b'{"new": "shape"}', newer)
+    view = {"k": "123"}
+    with caplog.at_level(logging.ERROR):
+        apply_compacted(view, b"k", b'{"new": "shape"}', "orgsync.links", newer)
+    assert view == {"k": "123"}
+    assert "finish the rolling upgrade" in caplog.text
+
+
+def test_the_round_loop_dead_letters_a_newer_hint_and_reads_the_others() -> None:
+    [(key, value), *_] = recorded("hints")
+    assert value is not None
+    newer = orjson.dumps({**orjson.loads(value), "schema": CURRENT + 1})
+    steps = RoundSteps.__new__(RoundSteps)
+    steps.topics = MagicMock(hints="orgsync.hints")
+    tp = TopicPartition("orgsync.hints", 0)
+    messages = [
+        ConsumerRecord("orgsync.hints", 0, n, 0, 0, key, v, None, 0, 0, [])
+        for n, v in enumerate([value, newer])
+    ]
+    round_ = Round({tp: messages})
+    hints, fetched = steps.decode(round_)
+    assert [h.id for h in hints] == [Hint.loads(value).id] and fetched == []
+    [letter] = round_.dead
+    assert (letter.stage, letter.code, letter.key) == ("decode", "SCHEMA_TOO_NEW", key.decode())
+    assert letter.details["schema"] == CURRENT + 1
+    assert orjson.loads(letter.details["value"]) == orjson.loads(newer)
