@@ -264,7 +264,8 @@ class Bulk:
     def add(
         self, topic: str, partition: int, key: bytes, value: bytes | None, headers: Headers = ()
     ) -> None:
-        self._messages.setdefault((topic, partition), []).append((key, value, headers))
+        # a list: aiokafka's batch builder (its C version) refuses any other sequence
+        self._messages.setdefault((topic, partition), []).append((key, value, list(headers)))
 
     async def send(self) -> list[asyncio.Future[Any]]:
         messages, self._messages = self._messages, {}
