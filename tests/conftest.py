@@ -7,5 +7,6 @@ import tempfile
 # developer's own state directory.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="orgsync-test-state-")
 
-# The broker fixtures, shared by tests/component and tests/integration.
-pytest_plugins = ["tests.support.kafka"]
+# The broker fixtures, shared by tests/component and tests/integration: the local broker, a
+# SASL_SSL broker and a 3-node cluster (the last two started only by tests that ask for them).
+pytest_plugins = ["tests.support.kafka", "tests.support.secure_kafka", "tests.support.cluster"]
