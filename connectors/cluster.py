@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 
 from orgsync_kernel.settings import KafkaSettings
@@ -95,6 +96,20 @@ def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
     if kafka.ssl_certfile is not None:
         context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile)
     return context
+
+
+async def connection_error(cluster: KafkaCluster, wait_s: float) -> BaseException | None:
+    """Why one connection to the first bootstrap server fails (None: it does not). A client's
+    bootstrap reports every failure as "unable to bootstrap"; a single connection tells a
+    refused login (`SaslAuthenticationFailed`) or TLS handshake (`ssl.SSLError`) apart."""
+    host, _, port = cluster.servers.split(",")[0].rpartition(":")
+    try:
+        async with asyncio.timeout(wait_s):
+            connection = await create_conn(host, int(port), **cluster.auth)
+    except (KafkaError, TimeoutError, OSError) as error:
+        return error
+    connection.close()
+    return None
 
 
 async def ensure_topics(

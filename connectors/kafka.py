@@ -19,13 +19,15 @@ from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, UnknownProducerId
 from aiokafka.partitioner import murmur2
 
 from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
 from orgsync_kernel.schema import HEADERS, SchemaTooNew, load_compacted
 
 log = logging.getLogger(__name__)
+# What an idempotent producer cannot recover from by itself (see KafkaProducer._replace).
+PRODUCER_STATE_LOST = (OutOfOrderSequenceNumber, UnknownProducerId)
 
 Message = tuple[bytes, bytes | None]  # (key, value); a None value is a tombstone
 Headers = Sequence[tuple[str, bytes]]
@@ -101,9 +103,21 @@ class KafkaProducer:
         except (KafkaError, TimeoutError) as error:
             for ack in acks:  # they may still fail later; nobody will wait for them
                 ack.add_done_callback(_retrieve)
+            if isinstance(error, PRODUCER_STATE_LOST):
+                await self._replace(producer)
             raise KafkaUnavailable(
                 f"no acknowledgement from Kafka: {type(error).__name__}"
             ) from None
+
+    async def _replace(self, producer: AIOKafkaProducer) -> None:
+        """Drop an idempotent producer whose sequence numbers the cluster no longer accepts
+        (a batch expired unsent, e.g. while every broker was down): aiokafka does not reset
+        them, so every later send would fail. The next send starts a new producer id."""
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+                log.warning("kafka producer replaced: its sequence numbers were refused")
+        await _stop_quietly(producer, self.timeout)
 
     async def _connected(self) -> AIOKafkaProducer:
         if self._producer is not None:

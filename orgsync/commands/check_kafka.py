@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
 
-from connectors.cluster import KafkaCluster
+from connectors.cluster import KafkaCluster, connection_error
 from orgsync.commands.check_module import FAIL, OK, Row
 from orgsync_kernel.settings import KafkaSettings, Settings
 
@@ -38,7 +38,8 @@ async def check_kafka(settings: Settings, wait_s: float) -> list[Row]:
             described = await admin.describe_cluster()
             shapes = await topic_shapes(admin, expected_topics(settings))
     except (KafkaError, TimeoutError, OSError) as error:
-        return [Row("kafka", kafka.broker, FAIL, unreachable(settings, error, wait_s))]
+        cause = await connection_error(cluster, wait_s) or error
+        return [Row("kafka", kafka.broker, FAIL, unreachable(settings, cause, wait_s))]
     finally:
         await admin.close()
     brokers = len(described["brokers"])
