@@ -95,7 +95,7 @@ async def test_compacted_values_are_produced_with_the_version_header_tombstones_
     table["a"], table["b"] = "123", "456"
     del table["b"]
     await CompactedWriter(producer).flush([table])
-    assert batch.kept == [(b"a", b'"123"', HEADERS), (b"b", b'"456"', HEADERS), (b"b", None, ())]
+    assert batch.kept == [(b"a", b'"123"', HEADERS), (b"b", b'"456"', HEADERS), (b"b", None, [])]
 
 
 def test_a_newer_record_fails_clearly() -> None:
