@@ -161,6 +161,7 @@ async def test_a_lost_leader_and_a_cluster_restart_lose_and_duplicate_nothing(
     )
     result = mirror(emu)
     dlq = await topic_count(kafka_cluster.bootstrap, deployment.topic("dlq"))
+    checked = await deployment.cli("check")  # every topic at replication 3 and min ISR 2
     refused = sorted(set(during_failover) - {200})
     record_row(
         Row(
@@ -194,3 +195,5 @@ async def test_a_lost_leader_and_a_cluster_restart_lose_and_duplicate_nothing(
     assert result.duplicates == 0 and result.found == result.expected == total + more
     assert down_status == 503
     assert dlq == 0
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "replication 3 and min ISR 2" in checked.stdout
