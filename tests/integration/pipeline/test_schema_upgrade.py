@@ -11,7 +11,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from connectors.kafka import ensure_topics, partition_of
+from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka import partition_of
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import MakeWorker, client, wait_until
 from zoho_emulator import Emulator
@@ -50,9 +51,10 @@ async def test_a_worker_reads_what_the_release_before_versions_left_in_kafka(
     )
     ids = {A: str(a.id), B: str(b.id), B_TARGET: str(b_copy.id)}
     topics = Topics(unique_name)
-    await ensure_topics(kafka_broker, [topics.hints], 4, 1)
-    await ensure_topics(kafka_broker, [topics.fingerprints], 4, 1, compacted=True)
-    await ensure_topics(kafka_broker, [topics.links], 1, 1, compacted=True)
+    cluster = KafkaCluster(kafka_broker)
+    await ensure_topics(cluster, [topics.hints], 4)
+    await ensure_topics(cluster, [topics.fingerprints], 4, compacted=True)
+    await ensure_topics(cluster, [topics.links], 1, compacted=True)
     [link, back, *_] = recorded("links", ids)
     [fingerprint] = recorded("fingerprints", ids)  # B's, from 2099: B's update is stale
     [hint_a, hint_b, delete_b] = recorded("hints", ids)
