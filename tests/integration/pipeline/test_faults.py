@@ -215,8 +215,11 @@ async def test_a_killed_worker_restarted_leaves_every_record_once(
     emu.state.orgs["tgt"].faults.clear()
     worker.start()
 
+    # The killed worker's requests still in flight may complete the target by themselves: wait
+    # for the restarted one to be up too, or the teardown's SIGTERM lands before it handles one.
     async def all_written() -> bool:
-        return count(emu, "tgt", "Accounts") >= len(ids)
+        ready = worker.log(None).count("[^DrainingWorker]: Ready") == 2
+        return ready and count(emu, "tgt", "Accounts") >= len(ids)
 
     await wait_until(all_written, 120, "every record after the restart", worker)
     rows = records(emu, "tgt", "Accounts")
