@@ -33,6 +33,7 @@ from orgsync_operations.status import StatusPage
 from pipeline.agents import Agents
 from pipeline.app import Pipeline, create_pipeline
 from pipeline.batching import Drain
+from pipeline.faust_patches import leader_topic
 from pipeline.metrics import PipelineMetrics
 from pipeline.worker import HotPath
 
@@ -187,7 +188,9 @@ def log_assignments(pipeline: Pipeline) -> None:
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
     kafka, topics = settings.kafka, settings.topics
     names = [topics.hints, topics.fetched, topics.changes, *pipeline.topic_names()]
-    await ensure_topics(KafkaCluster.of(kafka), names, kafka.partitions)
+    cluster = KafkaCluster.of(kafka)
+    await ensure_topics(cluster, names, kafka.partitions)
+    await ensure_topics(cluster, [leader_topic(pipeline.app)], 1)
 
 
 def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int:

@@ -15,6 +15,7 @@ one of these names disappears). The private names touched:
   transactions);
 - `faust.App._new_transport` (`FaustApp`), `faust.Table._new_changelog_topic`
   (`fingerprint_table`);
+- `faust.App._leader_assignor` and its `_leader_topic_name` (`leader_topic`);
 - `faust.App.producer.send(topic, key, value, partition, timestamp, headers)` (`produce`), the
   producer beneath `Topic.send`.
 """
@@ -163,3 +164,11 @@ async def produce(app: faust.App, topic: str, key: str, value: faust.Record) -> 
         topic, key.encode(), value.dumps(), None, None, None
     )
     return delivery
+
+
+def leader_topic(app: faust.App) -> str:
+    """The topic Faust's partition assignor creates for itself (one partition); orgsync creates
+    it first, so that it gets the cluster's replication settings like every other topic."""
+    assignor: Any = app._leader_assignor
+    name: str = assignor._leader_topic_name
+    return name

@@ -49,3 +49,8 @@ def test_every_overridden_name_is_listed_in_the_module_docstring() -> None:
     doc = faust_patches.__doc__ or ""
     for _owner, name in OVERRIDDEN:
         assert name in doc
+
+
+def test_the_assignor_names_its_leader_topic_as_orgsync_creates_it() -> None:
+    app = faust.App("orgsync-test-pipeline")
+    assert faust_patches.leader_topic(app) == "orgsync-test-pipeline-__assignor-__leader"
