@@ -104,5 +104,6 @@ class Versioned(faust.Record, abstract=True):
     ) -> faust.Record:
         if isinstance(data, Mapping) and not hasattr(data, "__is_model__"):
             version = data.get("schema", 1)
-            data = {**upgrade(cls.__name__, data, version), "schema": CURRENT}
+            if version != CURRENT:  # the common case decodes as it is, without a copy
+                data = {**upgrade(cls.__name__, data, version), "schema": CURRENT}
         return super().from_data(data, preferred_type=preferred_type)
