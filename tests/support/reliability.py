@@ -9,6 +9,7 @@ docs/reliability.md.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
@@ -22,12 +23,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.deployment import (
+    SECRET,
     Deployment,
     Orgsync,
     channels_ready,
     ingress_ready,
+    insert_accounts,
     until,
 )
+from connectors.zoho import ZohoClient
 from zoho_emulator import Emulator
 from zoho_emulator.notifications import hub_of
 
@@ -104,6 +108,30 @@ async def start_ingress(
 
 
 # --- load ----------------------------------------------------------------------------------------
+
+
+def paced_accounts(src: ZohoClient, total: int, batches: int = 60) -> asyncio.Task[None]:
+    """Creates `total` Accounts in the source in `batches` batches half a second apart (about
+    30 s of load, so that a fault lands in its middle); the task ends with the last batch."""
+    size = max(1, total // batches)
+
+    async def generate() -> None:
+        for start in range(0, total, size):
+            await insert_accounts(src, range(start, min(start + size, total)))
+            await asyncio.sleep(0.5)  # pacing the load, not waiting for an effect
+
+    return asyncio.create_task(generate())
+
+
+async def webhook(session: aiohttp.ClientSession, url: str, record_id: str) -> int:
+    """The status the ingress at `url` answers a source Accounts webhook with."""
+    async with session.post(
+        f"{url}/hooks/zoho/src",
+        headers={"X-Orgsync-Secret": SECRET},
+        json={"module": "Accounts", "id": record_id},
+    ) as response:
+        await response.read()
+        return response.status
 
 
 # --- checks --------------------------------------------------------------------------------------

@@ -16,10 +16,8 @@ import pytest
 
 from bench.deployment import (
     ACCOUNTS_ROUTE,
-    SECRET,
     MakeDeployment,
     count,
-    insert_accounts,
     mirror,
     patient_client,
     until,
@@ -29,10 +27,12 @@ from tests.support.reliability import (
     REPO,
     Row,
     converged,
+    paced_accounts,
     record_row,
     scaled,
     start_receiving,
     topic_count,
+    webhook,
 )
 from zoho_emulator import Emulator
 
@@ -83,16 +83,6 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         broker.run("stop")
 
 
-async def hook(session: aiohttp.ClientSession, url: str, record_id: str) -> int:
-    async with session.post(
-        f"{url}/hooks/zoho/src",
-        headers={"X-Orgsync-Secret": SECRET},
-        json={"module": "Accounts", "id": record_id},
-    ) as response:
-        await response.read()
-        return response.status
-
-
 async def test_a_broker_restart_loses_and_duplicates_nothing(
     broker: Broker,
     emu: Emulator,
@@ -107,14 +97,8 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
     orgsync = deployment.process("all")
     await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
-    batch = max(1, total // 60)
-
-    async def generate() -> None:  # about 30 s of creates: before, during and after the outage
-        for start in range(0, total, batch):
-            await insert_accounts(src, range(start, min(start + batch, total)))
-            await asyncio.sleep(0.5)  # pacing the load, not waiting for an effect
-
-    load = asyncio.create_task(generate())
+    batch = max(1, total // 60)  # paced_accounts' batch
+    load = paced_accounts(src, total)  # about 30 s: before, during and after the outage
     await until(
         lambda: count(emu, "tgt", "Accounts") >= total // 4,
         60,
@@ -125,7 +109,7 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
     written_at_stop = count(emu, "tgt", "Accounts")
     # While Kafka is down the notifications of new records cannot be made durable: they get
     # 503 and are lost (Zoho does not retry them), so the poller must find those records.
-    down_status = await hook(session, deployment.ingress_url, "1")
+    down_status = await webhook(session, deployment.ingress_url, "1")
     created_at_stop = count(emu, "src", "Accounts")
     await until(
         lambda: count(emu, "src", "Accounts") >= created_at_stop + 2 * batch,
@@ -138,7 +122,7 @@ async def test_a_broker_restart_loses_and_duplicates_nothing(
     restarted = time.monotonic()
 
     async def accepted_again() -> bool:
-        return await hook(session, deployment.ingress_url, "1") == 200
+        return await webhook(session, deployment.ingress_url, "1") == 200
 
     recovered = await until(accepted_again, 90, "the ingress to accept again", [orgsync])
     await load

@@ -13,7 +13,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.deployment import (
     ACCOUNTS_ROUTE,
-    SECRET,
     Deployment,
     MakeDeployment,
     count,
@@ -27,22 +26,14 @@ from tests.support.reliability import (
     QUICK_SINK,
     Row,
     converged,
+    paced_accounts,
     record_row,
     scaled,
     start_receiving,
     topic_count,
+    webhook,
 )
 from zoho_emulator import Emulator
-
-
-async def hook(session: aiohttp.ClientSession, url: str, record_id: str) -> int:
-    async with session.post(
-        f"{url}/hooks/zoho/src",
-        headers={"X-Orgsync-Secret": SECRET},
-        json={"module": "Accounts", "id": record_id},
-    ) as response:
-        await response.read()
-        return response.status
 
 
 async def busiest_partition(cluster: LocalCluster, topic: str) -> int:
@@ -93,7 +84,7 @@ class Statuses:
 
     async def _ask(self) -> None:
         while True:
-            self.seen.append(await hook(self.session, self.url, "1"))
+            self.seen.append(await webhook(self.session, self.url, "1"))
             await asyncio.sleep(0.2)  # pacing the probe, not waiting for an effect
 
 
@@ -116,14 +107,7 @@ async def test_a_lost_leader_and_a_cluster_restart_lose_and_duplicate_nothing(
     orgsync = deployment.process("all")
     await start_receiving(orgsync, deployment, emu, session)
     src = await patient_client(emu, "src", session)
-    batch = max(1, total // 60)
-
-    async def generate() -> None:  # about 30 s of creates: before, during and after the failover
-        for start in range(0, total, batch):
-            await insert_accounts(src, range(start, min(start + batch, total)))
-            await asyncio.sleep(0.5)  # pacing the load, not waiting for an effect
-
-    load = asyncio.create_task(generate())
+    load = paced_accounts(src, total)  # about 30 s: before, during and after the failover
     await until(lambda: count(emu, "tgt", "Accounts") >= total // 4, 90, "a quarter", [orgsync])
     partition = await busiest_partition(kafka_cluster, deployment.topic("hints"))
     node = await kafka_cluster.leader_of(deployment.topic("changes"), partition)
@@ -150,7 +134,7 @@ async def test_a_lost_leader_and_a_cluster_restart_lose_and_duplicate_nothing(
 
     await asyncio.to_thread(kafka_cluster.stop)
     await insert_accounts(src, range(total, total + more))
-    down_status = await hook(session, deployment.ingress_url, "1")
+    down_status = await webhook(session, deployment.ingress_url, "1")
     await asyncio.to_thread(kafka_cluster.start)
     restarted = time.monotonic()
     converge_restart, why_restart = await converged(
