@@ -13,8 +13,6 @@ Labels are bounded: `topic` is one of the pipeline's configured topics, `org` a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -31,6 +29,7 @@ from connectors.kafka import KafkaProducer
 from orgsync_kernel.settings import Settings, parse_listen
 from orgsync_operations.dlq import DlqStore
 from orgsync_operations.offsets import GroupOffsets
+from orgsync_operations.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +74,13 @@ class KafkaMonitor:
         self.dlq = DlqStore(settings, KafkaProducer(self.cluster), keep_done=False)
         self._dlq_ready = False
         self.gauges = KafkaGauges.create(registry)
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._every = Periodic(self._measure_or_warn, interval, "orgsync-kafka-monitor")
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="orgsync-kafka-monitor")
+        self._every.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._every.stop()
         await self.dlq.close()
 
     async def measure(self) -> None:
@@ -104,13 +97,11 @@ class KafkaMonitor:
         self.gauges.dlq.set(len(self.dlq.entries()))
         self.gauges.last_measured.set_to_current_time()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.measure()
-            except (KafkaError, KafkaUnavailable, TimeoutError, OSError) as error:
-                log.warning("kafka monitor could not measure error=%s", type(error).__name__)
-            await asyncio.sleep(self.interval)
+    async def _measure_or_warn(self) -> None:
+        try:
+            await self.measure()
+        except (KafkaError, KafkaUnavailable, TimeoutError, OSError) as error:
+            log.warning("kafka monitor could not measure error=%s", type(error).__name__)
 
 
 class CreditsCollector(Collector):

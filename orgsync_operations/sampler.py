@@ -13,8 +13,6 @@ its growth; a counter that went down (a reset) counts as no growth for that inte
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -23,6 +21,8 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
+
+from orgsync_operations.periodic import Periodic
 
 log = logging.getLogger(__name__)
 Labels = Mapping[str, str]
@@ -149,9 +149,8 @@ class Sampler:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry, self.probe, self.names, self.clock = registry, probe, names, clock
-        self.interval = interval
         self._snapshots: deque[Snapshot] = deque(maxlen=keep)
-        self._task: asyncio.Task[None] | None = None
+        self._every = Periodic(self.sample, interval, "orgsync-status-sampler")
 
     def snapshots(self) -> list[Snapshot]:
         return list(self._snapshots)
@@ -166,17 +165,7 @@ class Sampler:
         self._snapshots.append(Snapshot(self.clock(), samples))
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="orgsync-status-sampler")
+        self._every.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            await self.sample()
-            await asyncio.sleep(self.interval)
+        await self._every.stop()
