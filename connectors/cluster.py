@@ -12,6 +12,7 @@ all of them or for none:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,12 +50,9 @@ class KafkaCluster:
 
     @classmethod
     def of(cls, kafka: KafkaSettings) -> KafkaCluster:
-        return cls(
-            bootstrap_servers(kafka.broker),
-            kafka.replication_factor,
-            kafka.min_insync_replicas,
-            client_auth(kafka),
-        )
+        """One per settings in a process: every component asks, and the TLS context (its CA
+        and certificate files read) is built once and shared by all clients."""
+        return _cluster_of(kafka)
 
     def options(self, **options: Any) -> dict[str, Any]:
         return {"bootstrap_servers": self.servers, **self.auth, **options}
@@ -72,6 +70,14 @@ class KafkaCluster:
     def topic_configs(self, *, compacted: bool = False) -> dict[str, str]:
         configs = {"min.insync.replicas": str(self.min_insync)}
         return {**configs, "cleanup.policy": "compact"} if compacted else configs
+
+
+@functools.lru_cache(maxsize=8)
+def _cluster_of(kafka: KafkaSettings) -> KafkaCluster:
+    servers = bootstrap_servers(kafka.broker)
+    return KafkaCluster(
+        servers, kafka.replication_factor, kafka.min_insync_replicas, client_auth(kafka)
+    )
 
 
 def client_auth(kafka: KafkaSettings) -> dict[str, Any]:

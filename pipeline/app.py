@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from connectors.cluster import ssl_context
+from connectors.cluster import client_auth
 from orgsync_kernel.events import DeadLetter, HeldChange, RelatedWork, Write, too_new
 from orgsync_kernel.schema import SchemaTooNew
 from orgsync_kernel.settings import KafkaSettings, Settings
@@ -32,18 +32,16 @@ PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
 def faust_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
-    """The cluster's security settings in Faust's terms (connectors/cluster.py has aiokafka's)."""
-    protocol = kafka.security_protocol
-    context = ssl_context(kafka) if protocol.endswith("SSL") else None
-    if protocol.startswith("SASL_"):
-        assert kafka.sasl_password is not None  # the settings require it with SASL
+    """aiokafka's security options (connectors/cluster.py decides them) in Faust's terms."""
+    auth = client_auth(kafka)
+    if "sasl_mechanism" in auth:
         return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password.get_secret_value(),
-            ssl_context=context,
-            mechanism=kafka.sasl_mechanism,
+            username=auth["sasl_plain_username"],
+            password=auth["sasl_plain_password"],
+            ssl_context=auth.get("ssl_context"),
+            mechanism=auth["sasl_mechanism"],
         )
-    return None if context is None else faust.SSLCredentials(context)
+    return faust.SSLCredentials(auth["ssl_context"]) if "ssl_context" in auth else None
 
 
 class VersionedTopic(faust.Topic):
