@@ -32,9 +32,7 @@ _CURRENT_BYTES = str(CURRENT).encode()
 HEADERS = [(HEADER, _CURRENT_BYTES)]  # what every compacted value is produced with
 
 RECORD_KINDS = ("Hint", "Change", "Write", "HeldChange", "RelatedWork", "DeadLetter")
-COMPACTED_KINDS = (
-    *("fingerprints", "links", "states", "credits", "channels", "cursors", "dlq.state"),
-)
+COMPACTED_KINDS = ("fingerprints", "links", "states", "credits", "channels", "cursors", "dlq.state")
 
 Upgrade = Callable[[Any], Any]
 

@@ -30,13 +30,13 @@ class TopicShape:
 
 async def check_kafka(settings: Settings, wait_s: float) -> list[Row]:
     kafka = settings.kafka
-    cluster = KafkaCluster.of(kafka)
+    cluster, expected = KafkaCluster.of(kafka), expected_topics(settings)
     admin = cluster.admin(request_timeout_ms=int(wait_s * 1000))
     try:
         async with asyncio.timeout(wait_s):
             await admin.start()
             described = await admin.describe_cluster()
-            shapes = await topic_shapes(admin, expected_topics(settings))
+            shapes = await topic_shapes(admin, expected)
     except (KafkaError, TimeoutError, OSError) as error:
         cause = await connection_error(cluster, wait_s) or error
         return [Row("kafka", kafka.broker, FAIL, unreachable(settings, cause, wait_s))]
@@ -46,7 +46,7 @@ async def check_kafka(settings: Settings, wait_s: float) -> list[Row]:
     rows = [
         Row("kafka", kafka.broker, OK, f"{brokers} broker(s), cluster {described['cluster_id']}")
     ]
-    return rows + topic_rows(settings, shapes, brokers)
+    return rows + topic_rows(kafka, expected, shapes, brokers)
 
 
 def unreachable(settings: Settings, error: BaseException, wait_s: float) -> str:
@@ -103,8 +103,9 @@ def min_insync_by_topic(responses: Sequence[Any]) -> dict[str, int]:
     return found
 
 
-def topic_rows(settings: Settings, shapes: Sequence[TopicShape], brokers: int) -> list[Row]:
-    kafka, expected = settings.kafka, expected_topics(settings)
+def topic_rows(
+    kafka: KafkaSettings, expected: dict[str, int], shapes: Sequence[TopicShape], brokers: int
+) -> list[Row]:
     rows = [
         Row("kafka_topic", shape.name, FAIL, problem)
         for shape in shapes
