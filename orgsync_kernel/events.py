@@ -70,7 +70,7 @@ class _RecordEvent(Versioned, abstract=True):
         return record_key(self.org, self.module, self.id)
 
 
-class Hint(_RecordEvent, serializer="json"):
+class Hint(_RecordEvent, serializer="json", namespace="orgsync_kernel.events.Hint"):
     """A small notice that a record changed; the fetch stage turns it into a Change."""
 
     event_time: str | None = None
@@ -84,7 +84,7 @@ def hint_for(key: str, source: str, now: float) -> Hint:
     )
 
 
-class Change(_RecordEvent, serializer="json"):
+class Change(_RecordEvent, serializer="json", namespace="orgsync_kernel.events.Change"):
     """One record's state as fetched from its org (for a delete, `record` may be empty)."""
 
     modified_time: str | None
@@ -95,7 +95,7 @@ class Change(_RecordEvent, serializer="json"):
     force: bool = False
 
 
-class Write(Versioned, serializer="json"):
+class Write(Versioned, serializer="json", namespace="orgsync_kernel.events.Write"):
     """One mapped record to upsert into (or delete from) a target org, keyed by its source."""
 
     route: str
@@ -120,7 +120,7 @@ class Write(Versioned, serializer="json"):
         return record_key(self.source_org, self.source_module, self.source_id)
 
 
-class HeldChange(Versioned, serializer="json"):
+class HeldChange(Versioned, serializer="json", namespace="orgsync_kernel.events.HeldChange"):
     """A change whose lookups point to parents not yet in the target, waiting since `held_since`."""
 
     change: Change
@@ -133,7 +133,7 @@ class HeldChange(Versioned, serializer="json"):
         return self.change.key
 
 
-class RelatedWork(Versioned, serializer="json"):
+class RelatedWork(Versioned, serializer="json", namespace="orgsync_kernel.events.RelatedWork"):
     """The notes, attachments and tags of one source record to sync along one route
     (pipeline/related_sync.py), once the record itself is linked in the target."""
 
@@ -150,7 +150,7 @@ class RelatedWork(Versioned, serializer="json"):
         return record_key(self.org, self.module, self.id)
 
 
-class DeadLetter(Versioned, serializer="json"):
+class DeadLetter(Versioned, serializer="json", namespace="orgsync_kernel.events.DeadLetter"):
     """A change that could not be synced, with everything needed to inspect and retry it.
 
     `stage` says where it failed: `decode` (a value of a newer schema version, `too_new`),

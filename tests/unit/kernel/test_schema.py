@@ -13,6 +13,7 @@ from unittest.mock import MagicMock
 import orjson
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from faust.models.base import registry as faust_registry
 
 from connectors.compacted import CompactedTable, CompactedWriter
 from connectors.kafka import apply_compacted
@@ -137,3 +138,22 @@ def test_the_round_loop_dead_letters_a_newer_hint_and_reads_the_others() -> None
     assert (letter.stage, letter.code, letter.key) == ("decode", "SCHEMA_TOO_NEW", key.decode())
     assert letter.details["schema"] == CURRENT + 1
     assert orjson.loads(letter.details["value"]) == orjson.loads(newer)
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+def test_wire_names_are_pinned_whatever_the_module_path(kind: str) -> None:
+    """Every Faust record writes its namespace into each message (`__faust.ns`) and finds the
+    class by it when decoding: the name is pinned on the class, so moving a module changes
+    nothing on the wire, and the values recorded before decode into the same class."""
+    cls = RECORDS[kind]
+    assert cls._options.namespace == f"orgsync_kernel.events.{cls.__name__}"
+    assert faust_registry[cls._options.namespace] is cls
+    for _, value in recorded(kind):
+        assert value is not None
+        assert orjson.loads(value)["__faust"]["ns"] == cls._options.namespace
+        decoded = cls.loads(value, serializer="json")
+        assert type(decoded) is cls
+        assert (
+            orjson.loads(decoded.dumps(serializer="json"))["__faust"]["ns"]
+            == cls._options.namespace
+        )
