@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from connectors.cluster import KafkaCluster, ensure_topics  # noqa: E402
 from connectors.ingress import IngressMetrics, StaticChannelTokens, create_app  # noqa: E402
 from connectors.kafka import KafkaProducer  # noqa: E402
+from connectors.kafka.cluster import KafkaCluster, ensure_topics  # noqa: E402
 from orgsync_kernel.settings import Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingress_load.json"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.transforms import SYSTEM_FIELDS, SYSTEM_UNIQUE_FIELDS, FieldMeta
+from pipeline.mapping.transforms import SYSTEM_FIELDS, SYSTEM_UNIQUE_FIELDS, FieldMeta
 
 ORIGIN = "Origin_Record_Id"
 FILL_IN = "FILL_IN"

@@ -14,10 +14,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from aiokafka.errors import KafkaError
-
-from connectors.cluster import KafkaCluster, KafkaUnavailable
-from connectors.credit_share import CreditShare
+from connectors.kafka import KafkaError
+from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable
+from connectors.kafka.credit_share import CreditShare
 from connectors.zoho import OrgConnection, ZohoClient
 from orgsync_kernel.settings import OrgSettings, Settings
 

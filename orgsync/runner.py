@@ -1,6 +1,7 @@
-"""`orgsync run`: the Faust worker (fetch, processor, sinks) and the ingress, by role.
+"""`orgsync run`: the worker and the ingress, by role.
 
-Roles: `worker` runs the pipeline agents; `ingress` runs the ingress service (webhooks,
+Roles: `worker` runs pipeline/worker (the round loop of the hot path, and the Faust app of its
+cold-path agents); `ingress` runs the ingress service (webhooks,
 notifications, channels, poller) from connectors/ingress with the status page of
 orgsync_operations mounted on it; `all` runs both in one process.
 Several workers with the same configuration share the partitions through Kafka consumer
@@ -21,21 +22,21 @@ import mode
 from mode import BaseSignalT
 from prometheus_client import REGISTRY
 
-from connectors.cluster import KafkaCluster, ensure_topics
-from connectors.credit_share import CreditShare
 from connectors.ingress import IngressService
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
+from connectors.kafka.credit_share import CreditShare
 from connectors.zoho import ZohoClient, ZohoMetrics
 from orgsync.orgs import credit_share, org_connection, share_credits
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
 from orgsync_operations.offsets import GroupOffsets
 from orgsync_operations.status import StatusPage
-from pipeline.agents import Agents
-from pipeline.app import Pipeline, create_pipeline
-from pipeline.batching import Drain
-from pipeline.faust_patches import leader_topic
-from pipeline.metrics import PipelineMetrics
-from pipeline.worker import HotPath
+from pipeline.sync.metrics import PipelineMetrics
+from pipeline.worker.agents import Agents
+from pipeline.worker.app import Pipeline, create_pipeline
+from pipeline.worker.batching import Drain
+from pipeline.worker.faust_patches import leader_topic
+from pipeline.worker.hot_path import HotPath
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "ingress", "worker")

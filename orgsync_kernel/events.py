@@ -135,7 +135,7 @@ class HeldChange(Versioned, serializer="json", namespace="orgsync_kernel.events.
 
 class RelatedWork(Versioned, serializer="json", namespace="orgsync_kernel.events.RelatedWork"):
     """The notes, attachments and tags of one source record to sync along one route
-    (pipeline/related_sync.py), once the record itself is linked in the target."""
+    (pipeline/sync/related.py), once the record itself is linked in the target."""
 
     route: str
     org: str

@@ -39,9 +39,9 @@ DataCentre = Annotated[str, AfterValidator(_known_dc)]  # the one table: datacen
 Edition = Literal["free", "standard", "professional", "enterprise", "ultimate"]
 Trigger = Literal["workflow", "approval", "blueprint"]
 OnLink = Literal["fill_empty", "source_wins", "target_wins"]
-# What a record whose currency the target org lacks becomes (pipeline/money.py).
+# What a record whose currency the target org lacks becomes (pipeline/mapping/money.py).
 CurrencyPolicy = Literal["convert", "reject"]
-# Who wins when both orgs edited the same field (pipeline/state.py changed_fields).
+# Who wins when both orgs edited the same field (pipeline/sync/record_state.py changed_fields).
 ConflictPolicy = Literal["latest", "source_wins", "target_wins"]
 
 
@@ -251,12 +251,12 @@ class ModuleRoute(_Model):
     owner: OwnerMapping | None = None
     delete: bool = False
     lookups: dict[ApiName, ApiName] = {}
-    # Target fields that identify a record already in the target (pipeline/linking.py).
+    # Target fields that identify a record already in the target (pipeline/sync/binding.py).
     link_existing: tuple[ApiName, ...] = ()
     on_link: OnLink = "fill_empty"
     currency: CurrencyPolicy | None = None  # None: the route's
     conflict: ConflictPolicy = "latest"
-    # What around the record is synced too (pipeline/related_sync.py).
+    # What around the record is synced too (pipeline/sync/related.py).
     notes: bool = False
     attachments: bool = False
     tags: bool = False

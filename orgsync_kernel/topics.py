@@ -87,7 +87,7 @@ class Topics:
 
     @property
     def credits(self) -> str:
-        """What each orgsync process spent per org, per minute (connectors/credit_share.py)."""
+        """What each orgsync process spent per org, per minute (connectors/kafka/credit_share)."""
         return f"{self.prefix}.credits"
 
     @property

@@ -33,11 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
-from connectors.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
-from connectors.kafka import Producer, apply_compacted
+from connectors.kafka import (
+    AIOKafkaConsumer,
+    ConsumerRecord,
+    KafkaError,
+    Producer,
+    TopicPartition,
+    apply_compacted,
+)
+from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
 from connectors.zoho import ZohoError
 from orgsync_kernel.events import DeadLetter, Hint, Write, parse_instant, split_key
 from orgsync_kernel.schema import HEADERS

@@ -12,7 +12,7 @@ process resets none of it.
                                             # ever written (end offsets) and the group's lag
 
 Each process of the deployment publishes its credit spend per org and minute to the compacted
-`<prefix>.credits` (connectors/credit_share.py); the ingress keeps its Notification API
+`<prefix>.credits` (connectors/kafka/credit_share.py); the ingress keeps its Notification API
 channels in `<prefix>.channels` (connectors/ingress/channels.py).
 """
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.cluster import KafkaCluster, ensure_topics
-from connectors.compacted import CompactedReader, CompactedTable
-from connectors.credit_share import BUCKET_SECONDS
 from connectors.ingress.channels import KEY_PREFIX as CHANNEL_PREFIX
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
+from connectors.kafka.compacted import CompactedReader, CompactedTable
+from connectors.kafka.credit_share import BUCKET_SECONDS
 from orgsync_kernel.settings import Settings
 from orgsync_operations.offsets import topic_stats
 from orgsync_operations.sampler import Probe, Samples, Series

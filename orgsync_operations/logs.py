@@ -94,7 +94,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`ts=… level=warning logger=pipeline.sink event="sink retry" target=tgt records=3`."""
+    """`ts=… level=warning logger=pipeline.sync.sink event="sink retry" target=tgt records=3`."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = event_fields(record)  # a traceback too stays on the line, quoted

@@ -18,14 +18,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from connectors.cluster import KafkaCluster, KafkaUnavailable
-from connectors.kafka import KafkaProducer
+from connectors.kafka import KafkaError, KafkaProducer
+from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable
 from orgsync_kernel.settings import Settings, parse_listen
 from orgsync_operations.dlq import DlqStore
 from orgsync_operations.offsets import GroupOffsets

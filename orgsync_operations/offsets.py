@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from aiokafka import TopicPartition
-
-from connectors.cluster import KafkaCluster
+from connectors.kafka import TopicPartition
+from connectors.kafka.cluster import KafkaCluster
 from orgsync_kernel.settings import Settings
 from orgsync_operations.dlq import partitions_of
 

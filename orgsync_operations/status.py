@@ -41,11 +41,10 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 from aiohttp import web
-from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from connectors.cluster import KafkaUnavailable
-from connectors.kafka import Producer
+from connectors.kafka import KafkaError, Producer
+from connectors.kafka.cluster import KafkaUnavailable
 from orgsync_kernel.settings import Settings, is_loopback
 from orgsync_operations.dashboard import Sources, dashboard
 from orgsync_operations.dlq import DlqStore, Entry, Retrier, SourceReader

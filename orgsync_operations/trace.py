@@ -36,11 +36,15 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-
-from connectors.cluster import KafkaCluster, KafkaUnavailable
-from connectors.kafka import messages_to_end, partition_of
+from connectors.kafka import (
+    AIOKafkaConsumer,
+    ConsumerRecord,
+    KafkaError,
+    TopicPartition,
+    messages_to_end,
+    partition_of,
+)
+from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable
 from orgsync_kernel.events import (
     Change,
     DeadLetter,

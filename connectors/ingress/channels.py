@@ -20,8 +20,7 @@ from typing import Any
 
 from connectors.zoho import WatchChannel, ZohoClient, ZohoError
 
-from ..cluster import KafkaUnavailable
-from ..kafka import KafkaKV
+from ..kafka import KafkaKV, KafkaUnavailable
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "channel/"

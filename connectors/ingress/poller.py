@@ -25,8 +25,7 @@ from connectors.zoho import ZohoClient, ZohoError
 from orgsync_kernel.events import Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
-from ..cluster import KafkaUnavailable
-from ..kafka import KafkaKV, Message, Producer
+from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
 from .metrics import IngressMetrics
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from orgsync_kernel.settings import Settings
 
-from ..cluster import KafkaUnavailable
-from ..kafka import Producer
+from ..kafka import KafkaUnavailable, Producer
 from .hints import BadInput, HintBatch
 from .metrics import IngressMetrics
 from .notifications import Envelope, parse_callback, parse_envelope

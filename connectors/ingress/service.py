@@ -26,8 +26,7 @@ from prometheus_client import CollectorRegistry
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 
-from ..cluster import KafkaCluster, ensure_topics
-from ..kafka import KafkaKV, KafkaProducer
+from ..kafka import KafkaCluster, KafkaKV, KafkaProducer, ensure_topics
 from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller

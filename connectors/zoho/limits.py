@@ -138,7 +138,7 @@ class CreditLedger:
     reserve: int = 0
     clock: Clock = time.time
     sleep: Sleep = asyncio.sleep
-    # What the deployment's other processes spent (connectors/credit_share.py); None: alone.
+    # What the deployment's other processes spent (connectors/kafka/credit_share.py); None: alone.
     share: SpendShare | None = None
     _entries: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _used: int = 0

@@ -21,8 +21,8 @@ from orgsync.commands import DONE, PROBLEM
 from orgsync_kernel.settings import Route, Settings
 
 if TYPE_CHECKING:
-    from connectors.cluster import KafkaCluster
     from connectors.kafka import KafkaKV, KafkaProducer
+    from connectors.kafka.cluster import KafkaCluster
     from connectors.zoho import ZohoClient
 
 # Bulk Read costs 50 credits a job, list pages 1 credit per 200 records: the same at 10,000.
@@ -97,8 +97,8 @@ class BackfillRun:
 
     async def run(self, what: list[str] | Route) -> int:
         """Backfill these modules in this order, or every module of the route, parents first."""
-        from connectors.cluster import KafkaUnavailable, ensure_topics
         from connectors.kafka import KafkaKV, KafkaProducer
+        from connectors.kafka.cluster import KafkaUnavailable, ensure_topics
         from connectors.zoho import ZohoClient, ZohoError
         from orgsync.orgs import credit_share, org_connection, share_credits
 
@@ -134,7 +134,7 @@ class BackfillRun:
 
     @property
     def cluster(self) -> KafkaCluster:
-        from connectors.cluster import KafkaCluster
+        from connectors.kafka.cluster import KafkaCluster
 
         return KafkaCluster.of(self.settings.kafka)
 
@@ -230,6 +230,6 @@ def parents_first(
 
 
 def _lookup_modules(fields: Sequence[Mapping[str, Any]]) -> list[str]:
-    from pipeline.transforms import FieldMeta
+    from pipeline.mapping.transforms import FieldMeta
 
     return [FieldMeta.from_zoho(meta).lookup_module or "" for meta in fields]

@@ -69,7 +69,7 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from connectors.cluster import KafkaUnavailable
+    from connectors.kafka.cluster import KafkaUnavailable
 
     settings = load_config(args)
     if settings is None:
@@ -93,9 +93,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, *, renew: bool) -> list[Row]:
-    from connectors.cluster import KafkaCluster
     from connectors.ingress import ChannelManager
     from connectors.kafka import KafkaKV, KafkaProducer
+    from connectors.kafka.cluster import KafkaCluster
     from connectors.zoho import ZohoMetrics
     from orgsync.runner import create_clients
 

@@ -3,56 +3,33 @@ the topics orgsync already created match the configured partitions and replicati
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
-
-from connectors.cluster import KafkaCluster, connection_error
+from connectors.kafka import KafkaCluster, KafkaError
+from connectors.kafka.cluster import connection_error
+from connectors.kafka.topics import MIN_ISR, TopicShape, describe, login_refused
 from orgsync.commands.check_module import FAIL, OK, Row
 from orgsync_kernel.settings import KafkaSettings, Settings
-
-MIN_ISR = "min.insync.replicas"
-
-
-@dataclass(frozen=True)
-class TopicShape:
-    name: str
-    partitions: int
-    replication: int
-    min_insync: int | None  # None: the broker did not say
 
 
 async def check_kafka(settings: Settings, wait_s: float) -> list[Row]:
     kafka = settings.kafka
     cluster, expected = KafkaCluster.of(kafka), expected_topics(settings)
-    admin = cluster.admin(request_timeout_ms=int(wait_s * 1000))
     try:
-        async with asyncio.timeout(wait_s):
-            await admin.start()
-            described = await admin.describe_cluster()
-            shapes = await topic_shapes(admin, expected)
+        shape = await describe(cluster, list(expected), wait_s)
     except (KafkaError, TimeoutError, OSError) as error:
         cause = await connection_error(cluster, wait_s) or error
         return [Row("kafka", kafka.broker, FAIL, unreachable(settings, cause, wait_s))]
-    finally:
-        await admin.close()
-    brokers = len(described["brokers"])
-    rows = [
-        Row("kafka", kafka.broker, OK, f"{brokers} broker(s), cluster {described['cluster_id']}")
-    ]
-    return rows + topic_rows(kafka, expected, shapes, brokers)
+    brokers = shape.brokers
+    rows = [Row("kafka", kafka.broker, OK, f"{brokers} broker(s), cluster {shape.cluster_id}")]
+    return rows + topic_rows(kafka, expected, shape.topics, brokers)
 
 
 def unreachable(settings: Settings, error: BaseException, wait_s: float) -> str:
     """Why the cluster did not answer, naming the settings to look at (never their values)."""
     kafka = settings.kafka
-    if isinstance(error, AuthenticationFailedError | SaslAuthenticationFailed):
+    if login_refused(error):
         return (
             f"authentication failed ({kafka.sasl_mechanism} as {kafka.sasl_username!r}): check "
             "kafka.sasl_username and the variable behind kafka.sasl_password"
@@ -71,36 +48,6 @@ def expected_topics(settings: Settings) -> dict[str, int]:
     kafka, topics = settings.kafka, settings.topics
     expected = {name: kafka.partitions for name in topics.partitioned(settings.targets)}
     return expected | {name: 1 for name in topics.single()}
-
-
-async def topic_shapes(admin: AIOKafkaAdminClient, expected: dict[str, int]) -> list[TopicShape]:
-    """The existing ones of these topics as the cluster describes them."""
-    described = [t for t in await admin.describe_topics(list(expected)) if not t["error_code"]]
-    if not described:
-        return []
-    resources = [
-        ConfigResource(ConfigResourceType.TOPIC, t["topic"], {MIN_ISR: None}) for t in described
-    ]
-    min_isr = min_insync_by_topic(await admin.describe_configs(resources))
-    return [
-        TopicShape(
-            t["topic"],
-            len(t["partitions"]),
-            min(len(p["replicas"]) for p in t["partitions"]),
-            min_isr.get(t["topic"]),
-        )
-        for t in described
-    ]
-
-
-def min_insync_by_topic(responses: Sequence[Any]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for response in responses:
-        for _code, _message, _type, name, entries in response.resources:
-            for entry in entries:
-                if entry[0] == MIN_ISR and entry[1] is not None:
-                    found[name] = int(entry[1])
-    return found
 
 
 def topic_rows(

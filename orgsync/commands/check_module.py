@@ -130,7 +130,7 @@ def _fields_result(
 
 
 def _copied(name: str) -> bool:
-    from pipeline.transforms import SYSTEM_FIELDS
+    from pipeline.mapping.transforms import SYSTEM_FIELDS
 
     return not name.startswith("$") and name not in SYSTEM_FIELDS
 
@@ -154,7 +154,7 @@ def _read_only(meta: Mapping[str, Any] | None) -> bool:
 def _match_result(
     mapping: ModuleRoute, route: Route, module: str, source: Fields, target: Fields
 ) -> tuple[str, str]:
-    from pipeline.transforms import SYSTEM_UNIQUE_FIELDS, match_uses_source_id
+    from pipeline.mapping.transforms import SYSTEM_UNIQUE_FIELDS, match_uses_source_id
 
     target_module = route.target_module(module)
     name, where = mapping.match_field, f"{route.target}.{target_module}"

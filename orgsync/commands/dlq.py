@@ -73,7 +73,7 @@ def _action(
 
 
 def handle(args: argparse.Namespace) -> int:
-    from connectors.cluster import KafkaUnavailable
+    from connectors.kafka.cluster import KafkaUnavailable
 
     settings = load_config(args)
     if settings is None:
@@ -89,8 +89,8 @@ Action = Callable[["Settings", "DlqStore", argparse.Namespace], Awaitable[int]]
 
 
 async def _with_store(settings: Settings, action: Action, args: argparse.Namespace) -> int:
-    from connectors.cluster import KafkaCluster
     from connectors.kafka import KafkaProducer
+    from connectors.kafka.cluster import KafkaCluster
     from orgsync_operations.dlq import DlqStore
 
     producer = KafkaProducer(KafkaCluster.of(settings.kafka), timeout=10.0, client_id="orgsync-dlq")

@@ -3,7 +3,7 @@
 Reads every record of each synced module of the source, maps it as the sync would, and looks it
 up in the target (by the link orgsync recorded, by its match value, by `link_existing`) to say
 what the sync would do with it: create, link, update, unchanged or ambiguous
-(pipeline/planning.py), with a few samples per kind and the API credits the sync would spend.
+(pipeline/sync/planning.py), with a few samples per kind and the API credits the sync would spend.
 It never writes to an org and never produces to Kafka; it reads the `links` topic.
 """
 
@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     import asyncio
 
-    from connectors.cluster import KafkaUnavailable
+    from connectors.kafka.cluster import KafkaUnavailable
     from connectors.zoho import ZohoError
     from orgsync.commands.plan_reads import make_plan
 
@@ -79,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def describe(plan: Mapping[str, Any]) -> list[str]:
-    from pipeline.planning import KINDS
+    from pipeline.sync.planning import KINDS
 
     lines: list[str] = []
     for route in plan["routes"]:

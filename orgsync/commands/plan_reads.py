@@ -8,15 +8,13 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
-from connectors.cluster import KafkaCluster
-from connectors.compacted import CompactedReader, CompactedTable
+from connectors.kafka.cluster import KafkaCluster
+from connectors.kafka.compacted import CompactedReader, CompactedTable
 from connectors.zoho import Priority, ZohoClient
 from orgsync.orgs import org_connection
 from orgsync_kernel.events import Write, link_key
 from orgsync_kernel.settings import Route, Settings
-from pipeline.linking import query_all, query_for
-from pipeline.planning import ModulePlan, plan_linked, plan_unlinked, sync_credits
-from pipeline.transforms import (
+from pipeline.mapping.transforms import (
     Rejected,
     TargetRecord,
     TransformContext,
@@ -24,6 +22,8 @@ from pipeline.transforms import (
     field_index,
     transform,
 )
+from pipeline.sync.binding import query_all, query_for
+from pipeline.sync.planning import ModulePlan, plan_linked, plan_unlinked, sync_credits
 
 BATCH = 100  # records per target query, as the sink's batches
 MAX_LIST_FIELDS = 50

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from connectors.cluster import KafkaCluster
+    from connectors.kafka.cluster import KafkaCluster
 
 from orgsync.commands import (
     DONE,
@@ -140,9 +140,8 @@ async def replay(
     json: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
-    from aiokafka.errors import KafkaError
-
-    from connectors.cluster import KafkaCluster
+    from connectors.kafka import KafkaError
+    from connectors.kafka.cluster import KafkaCluster
     from orgsync_operations.offsets import GroupOffsets
 
     cluster, topic = KafkaCluster.of(settings.kafka), settings.topics.changes
@@ -207,7 +206,7 @@ async def append_again(
 ) -> int:
     """Read each window of `topic` and produce its messages to the same partition of `into`,
     in order."""
-    from aiokafka import TopicPartition
+    from connectors.kafka import TopicPartition
 
     consumer = cluster.consumer(
         group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"

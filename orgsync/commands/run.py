@@ -11,9 +11,10 @@ from orgsync.commands import USAGE, add_config_arguments, load_config
 def register(commands: Any) -> None:
     run = commands.add_parser(
         "run",
-        help="run the sync: the ingress and/or the Faust worker",
-        description="Run orgsync: the ingress (webhooks, notifications, poller) and the Faust "
-        "worker (fetch, processor, sinks). Several workers on one Kafka cluster "
+        help="run the sync: the ingress and/or the worker",
+        description="Run orgsync: the ingress (webhooks, notifications, poller) and the worker "
+        "(the round loop that reads, maps and writes records, and its cold-path agents: queued "
+        "writes, held children, related data). Several workers on one Kafka cluster "
         "share the work through consumer groups. SIGTERM stops it with exit 0.",
     )
     add_config_arguments(run, plain_logs=False)  # structured logs, set up by the handler

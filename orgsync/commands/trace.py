@@ -60,7 +60,7 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from connectors.cluster import KafkaUnavailable
+    from connectors.kafka.cluster import KafkaUnavailable
     from orgsync_operations.trace import known, routes_reading, trace_record
 
     settings = load_config(args)

@@ -16,10 +16,10 @@ from bench.deployment import ACCOUNTS_ROUTE, org_config, target_modules, worker_
 from connectors.zoho import ZohoMetrics
 from orgsync.runner import create_clients
 from orgsync_kernel.config_file import load_settings
-from pipeline.agents import Agents
-from pipeline.app import create_pipeline
-from pipeline.metrics import PipelineMetrics
-from pipeline.worker import HotPath
+from pipeline.sync.metrics import PipelineMetrics
+from pipeline.worker.agents import Agents
+from pipeline.worker.app import create_pipeline
+from pipeline.worker.hot_path import HotPath
 from tests.support.agents import Stage
 from zoho_emulator import Emulator
 

@@ -1,4 +1,4 @@
-"""The cold-path agents of pipeline/agents.py on their own, fed through Faust's
+"""The cold-path agents of pipeline/worker/agents.py on their own, fed through Faust's
 `agent.test_context()`: what they read is put into the test agent's channel, what they produce
 is read back from the broker or from the emulated target org."""
 

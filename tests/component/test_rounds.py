@@ -10,8 +10,8 @@ import aiohttp
 
 from bench.deployment import ORIGIN, records
 from orgsync_kernel.events import Change, DeadLetter, Hint
-from pipeline.round import Round
-from pipeline.rounds import Completing
+from pipeline.worker.loop import Completing
+from pipeline.worker.round import Round
 from tests.support.agents import Stage
 from tests.support.pipeline import client
 from zoho_emulator import Emulator

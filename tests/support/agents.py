@@ -10,10 +10,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from orgsync_kernel.settings import Settings
-from pipeline.agents import Agents
-from pipeline.app import Pipeline
-from pipeline.rounds import RoundLoop
-from pipeline.store import PipelineState
+from pipeline.worker.agents import Agents
+from pipeline.worker.app import Pipeline
+from pipeline.worker.loop import RoundLoop
+from pipeline.worker.state import PipelineState
 
 
 @dataclass

@@ -15,10 +15,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from connectors.cluster import KafkaCluster
 from connectors.ingress.metrics import IngressMetrics
 from connectors.ingress.server import StaticChannelTokens, create_app
 from connectors.kafka import KafkaProducer
+from connectors.kafka.cluster import KafkaCluster
 from connectors.zoho import BackoffPolicy, OrgConnection, ZohoClient, ZohoMetrics
 from orgsync_kernel.settings import Settings
 

@@ -8,7 +8,7 @@ import os
 
 import faust
 
-from pipeline.app import FaustApp
+from pipeline.worker.app import FaustApp
 
 app = FaustApp(
     os.environ["SMOKE_APP_ID"],

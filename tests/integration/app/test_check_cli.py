@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.topics import Topics
 from tests.support.cli_check import (
     GOOD_LEADS,

@@ -15,8 +15,8 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from bench.deployment import Worker, records
-from connectors.cluster import KafkaCluster
-from connectors.compacted import CompactedReader, CompactedTable
+from connectors.kafka.cluster import KafkaCluster
+from connectors.kafka.compacted import CompactedReader, CompactedTable
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import (
     client,

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bench.deployment import SECRET, count, records, worker_env, write_config
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.kafka import KafkaProducer
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.topics import Topics
 from orgsync_operations.dlq import DlqStore, partitions_of

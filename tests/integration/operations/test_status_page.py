@@ -16,15 +16,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.by import By
 
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import IngressService
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import OrgConnection, ZohoClient
 from connectors.zoho.metrics import ZohoMetrics
 from orgsync_kernel.events import DeadLetter, Write, link_key
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector
 from orgsync_operations.status import StatusPage
-from pipeline.metrics import PipelineMetrics
+from pipeline.sync.metrics import PipelineMetrics
 from tests.support.status_page import (
     SECRETS,
     chromium,

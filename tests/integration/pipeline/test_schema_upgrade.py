@@ -11,8 +11,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.kafka import partition_of
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import MakeWorker, client, wait_until
 from zoho_emulator import Emulator

@@ -1,5 +1,5 @@
 """The `kafka` settings of a replicated, secured cluster, and the client options built from
-them (connectors/cluster.py for aiokafka, pipeline/app.py for Faust)."""
+them (connectors/kafka/cluster.py for aiokafka, pipeline/worker/app.py for Faust)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import faust
 import pytest
 
-from connectors.cluster import KafkaCluster
+from connectors.kafka.cluster import KafkaCluster
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.settings import Settings
-from pipeline.app import faust_credentials
+from pipeline.worker.app import faust_credentials
 from tests.support.config import ENV, example_dict
 from tests.unit.kernel.test_settings import problems_of
 

@@ -15,12 +15,12 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from faust.models.base import registry as faust_registry
 
-from connectors.compacted import CompactedTable, CompactedWriter
 from connectors.kafka import apply_compacted
+from connectors.kafka.compacted import CompactedTable, CompactedWriter
 from orgsync_kernel import schema
 from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, RelatedWork, Write
 from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, load_compacted
-from pipeline.round import Round, RoundSteps
+from pipeline.worker.round import Round, RoundSteps
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "schema_v1"
 RECORDS = {

@@ -74,7 +74,7 @@ def test_a_topic_key_names_org_module_and_record() -> None:
 
 def test_json_lines_carry_fixed_and_event_fields(output: io.StringIO) -> None:
     configure("info", "json", stream=output)
-    log = logging.getLogger("pipeline.sink")
+    log = logging.getLogger("pipeline.sync.sink")
     log.warning(
         "dead letter route=%s key=%s code=%s",
         "src->tgt",
@@ -85,7 +85,7 @@ def test_json_lines_carry_fixed_and_event_fields(output: io.StringIO) -> None:
     log.debug("not shown at info")
     [line] = lines(output)
     event = orjson.loads(line)
-    assert event["level"] == "warning" and event["logger"] == "pipeline.sink"
+    assert event["level"] == "warning" and event["logger"] == "pipeline.sync.sink"
     assert event["event"] == "dead letter" and event["route"] == "src->tgt"
     assert (event["org"], event["module"], event["record_id"]) == ("src", "Leads", "42")
     assert event["attempts"] == 3 and event["ts"].endswith("Z")
@@ -93,12 +93,12 @@ def test_json_lines_carry_fixed_and_event_fields(output: io.StringIO) -> None:
 
 def test_text_lines_are_key_value_with_quoted_spaces(output: io.StringIO) -> None:
     configure("warning", "text", stream=output)
-    logging.getLogger("pipeline.agents").warning(
+    logging.getLogger("pipeline.worker.agents").warning(
         "fetch retry org=%s module=%s error=%s", "src", "Leads", "a b"
     )
     [line] = lines(output)
     assert (
-        ' level=warning logger=pipeline.agents event="fetch retry" org=src module=Leads '
+        ' level=warning logger=pipeline.worker.agents event="fetch retry" org=src module=Leads '
         'error="a b"' in line
     )
     assert line.startswith("ts=")

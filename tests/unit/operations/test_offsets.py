@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector
 from orgsync_operations.offsets import lag_by_topic
-from pipeline.app import create_pipeline
+from pipeline.worker.app import create_pipeline
 
 ORG = {
     "dc": "in",

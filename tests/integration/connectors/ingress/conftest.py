@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.kafka import KafkaProducer
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import PARTITIONS, Ingress, TopicReader, make_settings, running_ingress
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import Backfill, Progress
 from connectors.kafka import KafkaKV, KafkaProducer
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from bench.deployment import free_port
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.ingress import IngressService
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import ZohoClient
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (

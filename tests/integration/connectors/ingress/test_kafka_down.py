@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.deployment import free_port
-from connectors.cluster import KafkaCluster, ensure_topics
 from connectors.kafka import KafkaProducer
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
     PARTITIONS,

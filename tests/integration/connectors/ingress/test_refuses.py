@@ -10,7 +10,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from connectors.cluster import KafkaCluster, ensure_topics
+from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from tests.support.ingress import (
     CHANNEL_ID,
     CHANNEL_TOKEN,

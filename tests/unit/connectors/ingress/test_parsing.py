@@ -7,11 +7,11 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.cluster import bootstrap_servers
 from connectors.ingress.channels import ChannelState, new_channel
 from connectors.ingress.hints import MAX_IDS, BadInput, HintBatch
 from connectors.ingress.notifications import parse_callback, parse_envelope
 from connectors.ingress.webhooks import body_fields, merged, parse_webhook, secret_of
+from connectors.kafka.cluster import bootstrap_servers
 from orgsync_kernel.events import Hint
 
 SYNCED = frozenset({"Leads", "Contacts"})

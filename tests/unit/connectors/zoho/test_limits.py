@@ -188,7 +188,7 @@ async def test_a_limiter_keeps_to_its_share_of_the_apps_slots() -> None:
 
 
 class OtherProcesses:
-    """What the deployment's other processes spent, as connectors/credit_share.py tells it."""
+    """What the deployment's other processes spent, as connectors/kafka/credit_share.py tells it."""
 
     def __init__(self, spent: int) -> None:
         self.spent = spent

@@ -1,0 +1,372 @@
+"""The processor: one change in, the writes for every route out (dedup, transform, echo, conflict).
+
+`Processor.process(change)` reads and updates the tables it is given as plain mappings (see
+pipeline/sync/record_state.py) and returns a `Processed` with what the agent must produce. The dedup
+fingerprints of accepted changes stay unconfirmed (seen by the next changes, not yet in the
+table) until the round loop confirms them once Kafka acknowledged their writes. It
+does no Kafka I/O; it awaits the Zoho clients only for field metadata and users (cached by the
+clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connectors.zoho import RetryableError, ZohoError
+from orgsync_kernel.events import Change, Write, link_key, record_key
+from orgsync_kernel.settings import Route, Settings
+from pipeline.mapping.money import OrgMoney
+from pipeline.mapping.transforms import (
+    FieldIndex,
+    MissingParent,
+    Rejected,
+    TransformContext,
+    UserDirectory,
+    field_index,
+    transform,
+)
+from pipeline.sync.dedup import Edit, Fingerprint, Verdict, decide
+from pipeline.sync.drift import Drift, schema_drift
+from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe
+
+REUSE_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+
+class MetadataSource(Protocol):
+    async def fields(self, module: str) -> list[dict[str, Any]]: ...
+
+    async def users(self) -> list[dict[str, Any]]: ...
+
+    async def currencies(self) -> list[Any]: ...
+
+    async def home_currency(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Rejection:
+    route: str
+    reason: str
+
+
+@dataclass
+class Processed:
+    writes: list[Write] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    missing_parents: dict[str, str] = field(default_factory=dict)  # link key -> parent record key
+    drops: Counter[str] = field(default_factory=Counter)
+    deferred: list[str] = field(default_factory=list)  # routes whose target is unreachable now
+    conflicts: list[tuple[str, Conflict]] = field(default_factory=list)  # (route, conflict)
+    dropped_lookups: list[tuple[str, str]] = field(default_factory=list)  # (route, field)
+    # The change's new dedup fingerprints, unconfirmed until `writes` are in Kafka.
+    fingerprints: dict[str, Any] | None = None
+
+
+class Metadata:
+    """Target field metadata and org users, from each org's client (which caches them).
+
+    After an org failed to answer, it is not asked again for `pause` seconds: the processor
+    defers that org's routes at once instead of waiting out the client's retries per change.
+    """
+
+    def __init__(
+        self,
+        clients: Mapping[str, MetadataSource],
+        pause: float = 5.0,
+        on_drift: Callable[[str, str, list[Drift]], None] | None = None,
+    ) -> None:
+        self._clients = clients
+        self._on_drift = on_drift
+        self._pause = pause
+        self._down_until: dict[str, float] = {}
+        # Built views of the clients' cached lists, rebuilt only when a client refetched.
+        self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
+        self._recent: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
+        self._no_money: set[str] = set()
+
+    async def fields(self, org: str, module: str) -> FieldIndex:
+        key = ("fields", org, module)
+        raw = await self._ask(key, lambda: self._clients[org].fields(module))
+        before = self._views.get(key)
+        if before is not None and before[0] is not raw and self._on_drift is not None:
+            drifts = schema_drift(before[0], raw)  # the client re-read the metadata
+            if drifts:
+                self._on_drift(org, module, drifts)
+        index: FieldIndex = self._view(key, raw, field_index)
+        return index
+
+    async def users(self, org: str) -> UserDirectory:
+        key = ("users", org)
+        raw = await self._ask(key, lambda: self._clients[org].users())
+        users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
+        return users
+
+    async def money(self, org: str) -> OrgMoney | None:
+        """The org's currencies; None when it does not tell (a scope missing), and then
+        amounts are copied as numbers (logged once per org)."""
+        client = self._clients[org]
+        try:
+            listed = await self._ask(("currencies", org), client.currencies)
+            home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
+        except RetryableError:
+            raise
+        except ZohoError as error:
+            if org not in self._no_money:
+                self._no_money.add(org)
+                log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
+            return None
+        money: OrgMoney = self._view(
+            ("money", org), listed or home, lambda _: OrgMoney.of(listed, home[0] if home else "")
+        )
+        return money
+
+    async def warm(self, settings: Settings) -> None:
+        """Ask for what the first changes will need (target fields, users of both orgs) now,
+        so that the first burst is not slowed down by it; an org out of reach is skipped."""
+        wanted: list[Coroutine[Any, Any, Any]] = []
+        for route in settings.sync:
+            wanted += [self.users(route.source), self.users(route.target)]
+            wanted += [self.money(route.source), self.money(route.target)]
+            wanted += [
+                self.fields(route.target, route.target_module(module)) for module in route.modules
+            ]
+        await asyncio.gather(*wanted, return_exceptions=True)
+
+    def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
+        cached = self._views.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        view = build(raw)
+        self._views[key] = (raw, view)
+        return view
+
+    async def _ask(
+        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[Any]]]
+    ) -> list[Any]:
+        """The client's (cached) answer; reused for `REUSE_SECONDS` without asking the client,
+        whose cache lookup costs a task and a loop turn per call (three per change)."""
+        org, now = key[1], time.monotonic()
+        recent = self._recent.get(key)
+        if recent is not None and now - recent[0] < REUSE_SECONDS:
+            return recent[1]
+        if now < self._down_until.get(org, 0.0):
+            raise RetryableError(f"{org} did not answer recently", org=org)
+        try:
+            raw = await ask()
+        except RetryableError:
+            self._down_until[org] = time.monotonic() + self._pause
+            raise
+        self._recent[key] = (now, raw)
+        return raw
+
+
+async def _listed(client: MetadataSource) -> list[str]:
+    return [await client.home_currency()]
+
+
+class Processor:
+    def __init__(
+        self,
+        settings: Settings,
+        metadata: Metadata,
+        fingerprints: MutableMapping[str, Any],
+        links: Mapping[str, str],
+        states: MutableMapping[str, Any],
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.fingerprints = fingerprints
+        self.links = links
+        self.states = states
+        self._unconfirmed: dict[str, dict[str, Any]] = {}
+        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
+
+    def routes_for(self, change: Change) -> list[Route]:
+        return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
+
+    async def process(self, change: Change) -> Processed:
+        out = Processed()
+        routes = self.routes_for(change)
+        if not routes:
+            out.drops["unrouted"] += 1
+        elif change.operation == "delete":
+            self._deletes(change, routes, out)
+        elif self._observe(change):
+            await self._upserts(change, routes, out)
+        else:
+            out.drops["stale"] += 1
+        return out
+
+    def _observe(self, change: Change) -> bool:
+        """Record the change in `record_state` when its org is a target (two-way); False: stale."""
+        if not self.settings.routes_into(change.org):
+            return True
+        previous = self.states.get(change.key)
+        if is_stale(previous, change.modified_time):
+            return False
+        self.states[change.key], _ = observe(previous, change.record, change.modified_time)
+        return True
+
+    def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
+        self._unconfirmed.pop(change.key, None)
+        self.fingerprints.pop(change.key, None)
+        for route in routes:
+            target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+            mapping = route.modules[change.module]
+            if not mapping.delete or target_id is None:
+                out.drops["delete_not_synced"] += 1
+                continue
+            out.writes.append(
+                Write(
+                    route=route.name,
+                    target_org=route.target,
+                    target_module=route.target_module(change.module),
+                    source_org=change.org,
+                    source_module=change.module,
+                    source_id=change.id,
+                    operation="delete",
+                    record={},
+                    match_field=mapping.match_field,
+                    content_hash="",
+                    modified_time=None,
+                    target_id=target_id,
+                )
+            )
+
+    async def _upserts(self, change: Change, routes: list[Route], out: Processed) -> None:
+        previous = self._unconfirmed.get(change.key) or self.fingerprints.get(change.key) or {}
+        stored = dict(previous)
+        for route in routes:
+            write = await self._route(change, route, stored, out)
+            if write is not None:
+                out.writes.append(write)
+        if stored != previous:
+            out.fingerprints = self._unconfirmed[change.key] = stored
+
+    def confirm(self, confirmed: Mapping[str, dict[str, Any]]) -> None:
+        """Store these fingerprints (a round's `Processed.fingerprints`, per change key) once
+        Kafka acknowledged their writes. Queued is not enough: the producer batches per
+        partition, so a fingerprint can reach the changelog before a write queued ahead of it,
+        and a worker killed in between would drop the replay as a duplicate: the change lost."""
+        for key, fingerprints in confirmed.items():
+            self.fingerprints[key] = fingerprints
+            if self._unconfirmed.get(key) is fingerprints:  # no later round changed them since
+                del self._unconfirmed[key]
+
+    def discard_unconfirmed(self) -> None:
+        """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""
+        self._unconfirmed.clear()
+
+    async def _route(
+        self, change: Change, route: Route, stored: dict[str, Any], out: Processed
+    ) -> Write | None:
+        mapping = route.modules[change.module]
+        try:
+            context = await self._context(route, change.module)
+        except RetryableError:  # the target's metadata is out of reach: try this route later
+            out.deferred.append(route.name)
+            return None
+        result = transform(change.record, mapping, context)
+        if isinstance(result, Rejected):
+            out.rejected.append(Rejection(route.name, result.reason))
+            return None
+        if isinstance(result, MissingParent):
+            for parent in result.parents:
+                key = link_key(route.source, parent.module, parent.source_id, route.target)
+                out.missing_parents[key] = record_key(route.source, parent.module, parent.source_id)
+            return None
+        out.dropped_lookups += [(route.name, name) for name in result.dropped]
+        previous = stored.get(route.name)
+        since = previous.get("modified_time") if previous else None
+        digest = result.content_hash  # a property that hashes the whole record: once
+        decision = decide(
+            Fingerprint.from_dict(previous) if previous else None,
+            Fingerprint(change.modified_time, digest),
+        )
+        if decision.store is not None:
+            stored[route.name] = decision.store.to_dict()
+            if result.dropped:  # kept with the fingerprint so that `orgsync trace` shows them
+                stored[route.name]["dropped_lookups"] = list(result.dropped)
+        forced = change.force and decision.verdict is Verdict.DUPLICATE
+        if not decision.accept and not forced:
+            out.drops[decision.verdict.value] += 1
+            return None
+        target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+        target_state = (
+            self.states.get(record_key(route.target, result.module, target_id))
+            if target_id
+            else None
+        )
+        incoming = Edit(change.org, change.modified_time) if change.modified_time else None
+        conflicts: list[Conflict] = []
+        data = (
+            dict(result.data)
+            if change.force
+            else changed_fields(
+                result.data,
+                result.match_field,
+                target_state,
+                incoming,
+                route.target,
+                mapping.conflict,
+                conflicts,
+                since,
+            )
+        )
+        out.conflicts += [(route.name, conflict) for conflict in conflicts]
+        if data is None:
+            out.drops["echo"] += 1
+            return None
+        return Write(
+            route=route.name,
+            target_org=route.target,
+            target_module=result.module,
+            source_org=change.org,
+            source_module=change.module,
+            source_id=change.id,
+            operation="upsert",
+            record=data,
+            match_field=result.match_field,
+            content_hash=digest,
+            modified_time=change.modified_time,
+            target_id=target_id,
+        )
+
+    async def _context(self, route: Route, module: str) -> TransformContext:
+        """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds
+        (its half-dozen awaits cost more than the transform), then rebuilt only when a piece
+        of metadata was refetched."""
+        cached = self._contexts.get((route.name, module))
+        now = time.monotonic()
+        if cached is not None and now - cached[2] < REUSE_SECONDS:
+            return cached[1]
+        fields = await self.metadata.fields(route.target, route.target_module(module))
+        rows = {
+            subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
+            for subform in fields.subforms
+        }
+        source_money = await self.metadata.money(route.source)
+        target_money = await self.metadata.money(route.target)
+        money = (source_money, target_money) if source_money and target_money else None
+        source_users = await self.metadata.users(route.source)
+        target_users = await self.metadata.users(route.target)
+        parts = (fields, source_users, target_users, source_money, target_money, *rows.values())
+        if cached is not None and len(cached[0]) == len(parts):
+            if all(a is b for a, b in zip(cached[0], parts, strict=True)):
+                self._contexts[(route.name, module)] = (cached[0], cached[1], now)
+                return cached[1]
+
+        def resolve(parent_module: str, source_id: str) -> str | None:
+            return self.links.get(link_key(route.source, parent_module, source_id, route.target))
+
+        context = TransformContext.for_route(
+            route, module, fields, source_users, target_users, resolve, rows, money
+        )
+        self._contexts[(route.name, module)] = (parts, context, now)
+        return context

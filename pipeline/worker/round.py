@@ -1,0 +1,307 @@
+"""One round of the hot path: its messages, what it produced, and the steps that make it.
+
+`RoundSteps.prepare` reads the hinted records, logs them to `changes` and processes them;
+`RoundSteps.complete` writes the targets, awaits every acknowledgement and stores the state.
+The loop (pipeline/worker/loop.py) prepares a round while the round before it completes; a change
+that depends on what that earlier round writes (see `Round.concerns`) waits until it landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from connectors.kafka import Bulk, partition_of
+from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
+from orgsync_kernel.events import (
+    Change,
+    DeadLetter,
+    HeldChange,
+    Hint,
+    RelatedWork,
+    dead_letter,
+    hint_for,
+    too_new,
+)
+from orgsync_kernel.schema import SchemaTooNew
+from orgsync_kernel.settings import Settings
+from orgsync_kernel.topics import Topics
+from pipeline.sync.fetch import fetch_group, group_hints
+from pipeline.sync.metrics import PipelineMetrics
+from pipeline.sync.processor import Processed, Processor
+from pipeline.worker.state import PipelineState
+from pipeline.worker.targets import TargetWriter
+
+log = logging.getLogger(__name__)
+Batches = Mapping[TopicPartition, Sequence[ConsumerRecord]]
+
+
+class Round:
+    """One round's messages, and what it produced: the writes to make, the acknowledgements to
+    await before its commit, and the dedup fingerprints its writes will confirm."""
+
+    def __init__(self, batches: Batches | None = None) -> None:
+        self.batches: Batches = batches or {}
+        self.acks: list[Awaitable[Any]] = []
+        self.writes: dict[str, list[Any]] = {}
+        self.dead: list[DeadLetter] = []
+        self.fingerprints: dict[str, dict[str, Any]] = {}
+        self.records: set[tuple[str, str]] = set()  # (org, id) of what it writes or dedups
+
+    def offsets(self) -> dict[TopicPartition, int]:
+        """The offsets to commit once the round is complete."""
+        return {tp: ms[-1].offset + 1 for tp, ms in self.batches.items() if ms}
+
+    def concerns(self, change: Change) -> bool:
+        """Whether `change` must wait until this round's writes landed: it is a record this
+        round writes, it looks up such a record (by id, in any field or subform row), or it
+        comes from an org this round writes to (the echo of a write in flight)."""
+        if change.org in self.writes or (change.org, change.id) in self.records:
+            return True
+        return any((change.org, ref) in self.records for ref in referenced_ids(change.record))
+
+
+def referenced_ids(value: Any) -> Iterator[str]:
+    """The `id` of every lookup in a record: nested objects, in fields and subform rows."""
+    if isinstance(value, dict):
+        for inner in value.values():
+            if isinstance(inner, dict) and isinstance(inner.get("id"), str):
+                yield inner["id"]
+            if isinstance(inner, dict | list):
+                yield from referenced_ids(inner)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                yield from referenced_ids(item)
+
+
+class RoundSteps:
+    """What a round does, without the consumer: `prepare`, then `complete`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Mapping[str, ZohoClient],
+        processor: Processor,
+        state: PipelineState,
+        producer: AIOKafkaProducer,
+        writers: Mapping[str, TargetWriter],
+        metrics: PipelineMetrics,
+    ) -> None:
+        self.settings = settings
+        self.topics: Topics = settings.topics
+        self.clients = clients
+        self.processor = processor
+        self.state = state
+        self.producer = producer
+        self.writers = writers
+        # (org, module) -> the routes that sync its records' notes/attachments/tags, and which
+        self.related: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
+        for route in settings.sync:
+            for module, mapping in route.modules.items():
+                if mapping.related:
+                    key = (route.source, module)
+                    self.related.setdefault(key, []).append((route.name, mapping.related))
+        self.metrics = metrics
+        self.retry = BackoffPolicy(
+            max_attempts=settings.sink.max_attempts,
+            base=settings.sink.backoff_initial_ms / 1000,
+            cap=settings.sink.backoff_max_ms / 1000,
+        )
+
+    def decode(self, round_: Round) -> tuple[list[Hint], list[Change]]:
+        """The round's hints and fetched changes; a value too new for this release goes to the
+        round's dead letters, one that does not decode at all is skipped."""
+        hints: list[Hint] = []
+        fetched: list[Change] = []
+        for tp, messages in round_.batches.items():
+            kind = Hint if tp.topic == self.topics.hints else Change
+            into: list[Any] = hints if kind is Hint else fetched
+            for message in messages:
+                try:
+                    into.append(kind.loads(message.value))
+                except SchemaTooNew as error:
+                    log.error(
+                        "dead-lettered topic=%s offset=%d: %s", tp.topic, message.offset, error
+                    )
+                    round_.dead.append(too_new(error, tp.topic, message.key, message.value))
+                except (ValueError, TypeError, KeyError) as error:
+                    log.warning(
+                        "skipped a message that is not a %s topic=%s offset=%d: %s",
+                        kind.__name__,
+                        tp.topic,
+                        message.offset,
+                        error,
+                    )
+        return hints, fetched
+
+    async def prepare(
+        self,
+        round_: Round,
+        hints: list[Hint],
+        fetched: list[Change],
+        earlier: Callable[[Change], Awaitable[None]] | None = None,
+    ) -> None:
+        """Read, log and process; `earlier(change)` returns once the round before this one
+        no longer concerns the change (it raises when that round failed)."""
+        changes = [*await self._fetch(hints, round_), *fetched]
+        await self._log(changes, round_)
+        for change in changes:
+            if earlier is not None:
+                await earlier(change)
+            await self._route(change, round_)
+
+    async def complete(self, round_: Round) -> None:
+        """Write, await every acknowledgement, then store the state (not the commit)."""
+        await self._write(round_)
+        for letter in round_.dead:
+            await self._dead(letter, round_)
+        # Everything a fingerprint stands for (queued writes, dead letters, held children)
+        # must be in Kafka before the fingerprint is: the producer may reorder partitions.
+        if round_.acks:
+            await asyncio.gather(*round_.acks)
+        self.processor.confirm(round_.fingerprints)
+        await self.state.flush()
+
+    def abandon(self) -> None:
+        """Forget what unfinished rounds left in memory: they will be redone."""
+        self.processor.discard_unconfirmed()
+        self.state.forget_unsent()
+
+    async def _log(self, changes: list[Change], round_: Round) -> None:
+        """Every change to `changes` (the replayable log), in batches per partition."""
+        bulk = Bulk(self.producer)
+        partitions = self.settings.kafka.partitions
+        counted: Counter[tuple[str, str]] = Counter()
+        for change in changes:
+            key = change.key
+            bulk.add(
+                self.topics.changes, partition_of(key, partitions), key.encode(), change.dumps()
+            )
+            counted[change.org, change.operation] += 1
+        round_.acks += await bulk.send()
+        for (org, operation), count in counted.items():
+            self.metrics.changes.labels(org=org, operation=operation).inc(count)
+
+    async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
+        groups = group_hints(hints).items()
+        results = await asyncio.gather(
+            *(self._fetch_group(org, module, group, round_) for (org, module), group in groups)
+        )
+        return [change for changes in results for change in changes]
+
+    async def _fetch_group(
+        self, org: str, module: str, group: dict[str, Hint], round_: Round
+    ) -> list[Change]:
+        try:
+            self.metrics.fetch_calls.labels(org=org).inc()
+            return await fetch_group(
+                self.clients[org], module, group, self.retry, self.settings.fetch.batch_size
+            )
+        except ZohoError as error:
+            log.warning(
+                "fetch failed org=%s module=%s records=%d error=%s",
+                org,
+                module,
+                len(group),
+                error.zoho_code,
+            )
+            round_.dead += [
+                dead_letter(
+                    "",
+                    "fetch",
+                    hint.key,
+                    hint.asdict(),
+                    error.zoho_code,
+                    error.zoho_message,
+                    attempts=self.retry.max_attempts,
+                )
+                for hint in group.values()
+            ]
+            return []
+
+    async def _route(self, change: Change, round_: Round) -> None:
+        out = await self.processor.process(change)
+        for reason, count in out.drops.items():
+            self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
+        if out.conflicts or out.dropped_lookups:
+            self._report(change, out)
+        for write in out.writes:
+            round_.writes.setdefault(write.target_org, []).append(write)
+        if out.writes or out.fingerprints is not None:
+            round_.records.add((change.org, change.id))
+        if out.fingerprints is not None:
+            round_.fingerprints[change.key] = out.fingerprints
+        elif change.operation == "delete":  # the processor dropped the record's fingerprints
+            round_.fingerprints.pop(change.key, None)
+        round_.dead += [
+            dead_letter(r.route, "transform", change.key, change.asdict(), "REJECTED", r.reason)
+            for r in out.rejected
+        ]
+        if out.missing_parents or out.deferred:
+            await self._hold(change, out, round_)
+        if change.operation != "delete" and (change.org, change.module) in self.related:
+            await self._relate(change, round_)
+
+    def _report(self, change: Change, out: Processed) -> None:
+        """Nothing silent: a conflict is logged with both values, a dropped lookup counted."""
+        for route, conflict in out.conflicts:
+            labels = (route, change.module, conflict.field, conflict.winner)
+            self.metrics.conflicts.labels(*labels).inc()
+            log.warning(
+                "conflict route=%s key=%s field=%s incoming=%r target=%r target_edited_at=%s "
+                "kept=%s",
+                route,
+                change.key,
+                conflict.field,
+                conflict.incoming,
+                conflict.target,
+                conflict.target_edited_at,
+                conflict.winner,
+            )
+        for route, name in out.dropped_lookups:
+            self.metrics.dropped_lookups.labels(route, change.module, name).inc()
+
+    async def _relate(self, change: Change, round_: Round) -> None:
+        """Whatever dedup decided: a note or attachment changes no field of its parent."""
+        for route, kinds in self.related[change.org, change.module]:
+            work = RelatedWork(
+                route=route,
+                org=change.org,
+                module=change.module,
+                id=change.id,
+                kinds=kinds,
+                queued_at=time.time(),
+            )
+            round_.acks.append(await self._send(self.topics.related, work.key, work))
+
+    async def _hold(self, change: Change, out: Processed, round_: Round) -> None:
+        now = time.time()
+        for parent in set(out.missing_parents.values()):
+            hint = hint_for(parent, "lookup", now)
+            round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
+        held = HeldChange(change=change, held_since=now, parents=sorted(out.missing_parents))
+        round_.acks.append(await self._send(self.topics.held, change.key, held))
+
+    async def _write(self, round_: Round) -> None:
+        results = await asyncio.gather(
+            *(self.writers[target].write(writes) for target, writes in round_.writes.items())
+        )
+        for dead, queued in results:
+            round_.dead += dead
+            round_.acks += queued
+
+    async def _dead(self, letter: DeadLetter, round_: Round) -> None:
+        self.metrics.dead_letters.labels(route=letter.route, stage=letter.stage).inc()
+        round_.acks.append(await self._send(self.topics.dlq, letter.key, letter))
+
+    async def _send(self, topic: str, key: str, value: faust.Record) -> Awaitable[Any]:
+        ack: Awaitable[Any] = await self.producer.send(topic, value=value.dumps(), key=key.encode())
+        return ack

@@ -1,0 +1,76 @@
+"""CompactedTable: own writes are visible at once and never hidden by older values read back."""
+
+from __future__ import annotations
+
+import orjson
+
+from connectors.kafka.compacted import CompactedTable
+
+
+def message(value: object) -> bytes | None:
+    return None if value is None else orjson.dumps(value)
+
+
+def test_a_write_is_visible_at_once_and_queued() -> None:
+    table = CompactedTable("t")
+    table["k"] = {"v": 1}
+    assert table["k"] == {"v": 1}
+    assert table.take_queued() == [("k", {"v": 1})]
+    assert table.queued == []
+
+
+def test_an_older_value_read_back_never_hides_an_own_write() -> None:
+    table = CompactedTable("t")
+    table.apply(b"k", message("old"))  # loaded
+    table["k"] = "first"
+    table["k"] = "second"
+    table.take_queued()
+    table.apply(b"k", message("first"))  # the echo of the first write
+    assert table["k"] == "second"
+    table.apply(b"k", message("second"))  # the echo of the second
+    assert table["k"] == "second" and table.overlay == {}
+
+
+def test_another_writer_is_seen_once_own_writes_came_back() -> None:
+    table = CompactedTable("t")
+    table["k"] = "mine"
+    table.take_queued()
+    table.apply(b"k", message("mine"))
+    table.apply(b"k", message("theirs"))
+    assert table["k"] == "theirs"
+
+
+def test_deletes_and_tombstones() -> None:
+    table = CompactedTable("t")
+    table.apply(b"a", message(1))
+    table.apply(b"b", message(2))
+    del table["a"]
+    assert "a" not in table and table.pop("a", "gone") == "gone"
+    assert sorted(table) == ["b"] and len(table) == 1
+    assert table.take_queued() == [("a", None)]
+    table.apply(b"b", None)  # someone else's tombstone
+    assert "b" not in table
+
+
+def test_unsent_writes_can_be_forgotten() -> None:
+    table = CompactedTable("t")
+    table.apply(b"k", message("kept"))
+    table["k"] = "unsent"
+    table.forget_unsent()
+    assert table["k"] == "kept" and table.queued == []
+
+
+def test_a_table_only_this_process_writes_keeps_no_overlay() -> None:
+    table = CompactedTable("t", followed=False)
+    for n in range(3):
+        table[f"k{n}"] = n
+    del table["k0"]
+    assert dict(table) == {"k1": 1, "k2": 2}
+    assert table.overlay == {} and len(table.take_queued()) == 4
+
+
+def test_values_that_are_not_json_are_skipped() -> None:
+    table = CompactedTable("t")
+    table.apply(b"k", b"{not json")
+    table.apply(None, message(1))
+    assert dict(table) == {}

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+
+from connectors.zoho import WriteOutcome
+from orgsync_kernel.events import Write
+from pipeline.sync.dedup import Edit
+from pipeline.sync.record_state import changed_fields, is_stale, observe, written
+from pipeline.sync.sink import already_deleted, merge_rounds
+
+
+def write(source_id: str, operation: str = "upsert", **record: object) -> Write:
+    return Write(
+        route="a->b",
+        target_org="b",
+        target_module="Leads",
+        source_org="a",
+        source_module="Leads",
+        source_id=source_id,
+        operation=operation,
+        record=dict(record),
+        match_field="Email",
+        content_hash="h",
+        modified_time=None,
+        target_id="9" if operation == "delete" else None,
+    )
+
+
+def test_consecutive_upserts_of_a_record_merge_and_a_delete_comes_after() -> None:
+    rounds = merge_rounds(
+        [
+            write("1", First_Name="A"),
+            write("2", Last_Name="X"),
+            write("1", Last_Name="B"),
+            write("1", "delete"),
+        ]
+    )
+    assert [[(w.source_id, w.operation) for w in r] for r in rounds] == [
+        [("1", "upsert"), ("2", "upsert")],
+        [("1", "delete")],
+    ]
+    assert rounds[0][0].record == {"First_Name": "A", "Last_Name": "B"}
+
+
+def test_our_write_coming_back_is_not_a_genuine_edit() -> None:
+    state = written(None, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:00+00:00")
+    _, edited = observe(
+        state, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:01+00:00"
+    )
+    assert edited == []
+    _, edited = observe(
+        state, {"Lead_Status": "Won", "Email": "a@b.c"}, "2024-01-01T10:00:02+00:00"
+    )
+    assert edited == ["Lead_Status"]
+
+
+def test_only_fields_the_target_lacks_are_written_and_later_target_edits_win() -> None:
+    target, _ = observe(
+        None, {"Lead_Status": "Won", "Phone": "1", "Email": "a@b.c"}, "2024-01-01T10:00:05+00:00"
+    )
+    data = {"Lead_Status": "New", "Phone": "1", "First_Name": "Z", "Email": "a@b.c"}
+    older = Edit("a", "2024-01-01T10:00:01+00:00")
+    assert changed_fields(data, "Email", target, older, "b") == {
+        "First_Name": "Z",
+        "Email": "a@b.c",
+    }
+    newer = Edit("a", "2024-01-01T10:00:09+00:00")
+    assert changed_fields(data, "Email", target, newer, "b") == {
+        "Lead_Status": "New",
+        "First_Name": "Z",
+        "Email": "a@b.c",
+    }
+    same = {"Lead_Status": "Won", "Phone": "1", "Email": "a@b.c"}
+    assert changed_fields(same, "Email", target, newer, "b") is None
+
+
+def test_a_copy_older_than_what_we_wrote_is_stale() -> None:
+    state = written(None, {"A": 1}, "2024-01-01T10:00:05+00:00")
+    assert is_stale(state, "2024-01-01T10:00:04+00:00")
+    assert not is_stale(state, "2024-01-01T10:00:05+00:00")
+
+
+GONE = WriteOutcome(False, "INVALID_DATA", "the id given seems to be invalid", details={"id": "9"})
+
+
+@pytest.mark.parametrize(
+    ("operation", "outcome", "gone"),
+    [
+        ("delete", GONE, True),
+        ("delete", WriteOutcome(False, "INVALID_DATA", "bad", details={"id": "8"}), False),
+        ("delete", WriteOutcome(False, "NO_PERMISSION", "no", details={"id": "9"}), False),
+        ("upsert", GONE, False),
+    ],
+)
+def test_a_delete_of_a_record_the_target_no_longer_has_is_done(
+    operation: str, outcome: WriteOutcome, gone: bool
+) -> None:
+    assert already_deleted(write("1", operation), outcome) is gone
