@@ -186,6 +186,7 @@ class BackfillRun:
 
     async def _wait_for_workers(self, parent: str, child: str) -> None:
         """Until the workers took in everything published so far (bounded, see the module)."""
+        from connectors.kafka import KafkaError
         from orgsync_operations.offsets import GroupOffsets
 
         topic = self.settings.topics.fetched
@@ -194,7 +195,13 @@ class BackfillRun:
             ends, starts = await group.ends(tps), await group.starts(tps)
             best, since = None, time.monotonic()
             while time.monotonic() - since < WORKER_WAIT_SECONDS:
-                committed = await group.committed()
+                try:
+                    committed = await group.committed()
+                except KafkaError as error:  # e.g. the group's coordinator still loading
+                    if not error.retriable:
+                        raise
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
                 left = sum(end - max(committed.get(tp, -1), starts[tp]) for tp, end in ends.items())
                 if left <= 0:
                     return
