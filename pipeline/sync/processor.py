@@ -20,20 +20,23 @@ from typing import Any, Protocol
 
 from connectors.zoho import RetryableError, ZohoError
 from orgsync_kernel.events import Change, Write, link_key, record_key
-from orgsync_kernel.settings import Route, Settings
+from orgsync_kernel.settings import ModuleRoute, Route, Settings
 from pipeline.mapping.money import OrgMoney
 from pipeline.mapping.transforms import (
     FieldIndex,
     MissingParent,
     Rejected,
+    TargetRecord,
     TransformContext,
     UserDirectory,
     field_index,
+    match_uses_source_id,
     transform,
 )
-from pipeline.sync.dedup import Edit, Fingerprint, Verdict, decide
+from pipeline.sync.dedup import Fingerprint, Verdict, decide
 from pipeline.sync.drift import Drift, schema_drift
-from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe
+from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe, side
+from pipeline.sync.versions import Side, Version, dump_sides, seconds
 
 REUSE_SECONDS = 1.0
 log = logging.getLogger(__name__)
@@ -210,7 +213,9 @@ class Processor:
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):
             return False
-        self.states[change.key], _ = observe(previous, change.record, change.modified_time)
+        self.states[change.key], _ = observe(
+            previous, change.record, change.modified_time, change.org
+        )
         return True
 
     def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
@@ -283,7 +288,6 @@ class Processor:
             return None
         out.dropped_lookups += [(route.name, name) for name in result.dropped]
         previous = stored.get(route.name)
-        since = previous.get("modified_time") if previous else None
         digest = result.content_hash  # a property that hashes the whole record: once
         decision = decide(
             Fingerprint.from_dict(previous) if previous else None,
@@ -297,30 +301,20 @@ class Processor:
         if not decision.accept and not forced:
             out.drops[decision.verdict.value] += 1
             return None
-        target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
-        target_state = (
-            self.states.get(record_key(route.target, result.module, target_id))
-            if target_id
-            else None
+        target_id = self.target_id(change, route)
+        # Written by id: the match field is stamped when a record is created, never into the
+        # record it names (the original, on the way back).
+        match_field = (
+            None
+            if target_id and match_uses_source_id(mapping, result.module)
+            else result.match_field
         )
-        incoming = Edit(change.org, change.modified_time) if change.modified_time else None
+        two_way = bool(self.settings.routes_from(route.target))
+        sides = self._sides(change, mapping, result.data) if two_way else {}
         conflicts: list[Conflict] = []
-        data = (
-            dict(result.data)
-            if change.force
-            else changed_fields(
-                result.data,
-                result.match_field,
-                target_state,
-                incoming,
-                route.target,
-                mapping.conflict,
-                conflicts,
-                since,
-            )
-        )
+        data = self._changed(change, route, result, target_id, match_field, sides, conflicts)
         out.conflicts += [(route.name, conflict) for conflict in conflicts]
-        if data is None:
+        if not data:
             out.drops["echo"] += 1
             return None
         return Write(
@@ -336,7 +330,74 @@ class Processor:
             content_hash=digest,
             modified_time=change.modified_time,
             target_id=target_id,
+            versions=dump_sides({n: sides[n] for n in data if n in sides}) if sides else None,
         )
+
+    def _changed(
+        self,
+        change: Change,
+        route: Route,
+        result: TargetRecord,
+        target_id: str | None,
+        match_field: str | None,
+        sides: dict[str, Side],
+        conflicts: list[Conflict],
+    ) -> dict[str, Any] | None:
+        """What to write of the mapped record: everything when forced or the target record
+        keeps no state, else the fields whose incoming version wins (record_state)."""
+        target_key = record_key(route.target, result.module, target_id) if target_id else None
+        target_state = self.states.get(target_key) if target_key else None
+        if change.force or target_state is None:
+            data = dict(result.data)
+            if match_field is None:
+                data.pop(result.match_field, None)
+            return data
+        policy = self.policy(route, change.module)
+        return changed_fields(
+            result.data, match_field, target_state, sides, route.target, policy, conflicts
+        )
+
+    def target_id(self, change: Change, route: Route) -> str | None:
+        """The target record of `change` on `route`: its link, or, for a record that a route
+        back created (it holds its original's id in that route's match field), the original."""
+        linked = self.links.get(link_key(change.org, change.module, change.id, route.target))
+        if linked is not None:
+            return linked
+        for back in self.settings.routes_from(route.target):
+            module = back.source_module_for(change.module) if back.target == change.org else None
+            if module is not None and match_uses_source_id(back.modules[module], change.module):
+                origin = change.record.get(back.modules[module].match_field)
+                if isinstance(origin, str | int) and str(origin):
+                    return str(origin)
+        return None
+
+    def _sides(
+        self, change: Change, mapping: ModuleRoute, data: Mapping[str, Any]
+    ) -> dict[str, Side]:
+        """Per mapped field, the version of the value the change carries and its base: from
+        the source record's state (two-way), else the change's own Modified_Time."""
+        state = self.states.get(change.key)
+        at = seconds(change.modified_time) if change.modified_time else 0
+        fallback = Side(Version(at, 0, change.org))
+        source_of = {mapping.target_field(n): n for n in change.record}
+        sides: dict[str, Side] = {}
+        for name in data:
+            found = side(state, source_of.get(name, name), change.org)
+            sides[name] = found if found.version is not None else fallback
+        return sides
+
+    def policy(self, route: Route, module: str) -> str:
+        """The module's conflict policy on `route`, or the one its route back implies, so
+        that both directions settle a conflict the same way (settings checks they agree)."""
+        own = route.modules[module].conflict
+        if own != "latest":
+            return own
+        for back in self.settings.routes_from(route.target):
+            back_module = back.source_module_for(module) if back.target == route.source else None
+            if back_module is not None:
+                implied = {"source_wins": "target_wins", "target_wins": "source_wins"}
+                return implied.get(back.modules[back_module].conflict, "latest")
+        return "latest"
 
     async def _context(self, route: Route, module: str) -> TransformContext:
         """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds

@@ -1,4 +1,7 @@
-"""The sink of one target org: batched upserts on the match field, retries, dead letters.
+"""The sink of one target org: batched writes, retries, dead letters.
+
+A record orgsync knows in the target (a link, `Write.target_id`) is updated by id; the others
+are upserted on the match field (created, or found by it).
 
 `TargetSink.apply(writes)` writes one batch taken from the target's writes topic and returns
 only when every write has an outcome: written (the links and the record state are updated) or
@@ -42,6 +45,7 @@ from pipeline.mapping.subform_rows import outgoing, removal, rows_key, settle, s
 from pipeline.sync.binding import Resolution, find_existing
 from pipeline.sync.metrics import PipelineMetrics
 from pipeline.sync.record_state import written
+from pipeline.sync.versions import load_sides
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +221,10 @@ class TargetSink:
             retry: list[Write] = []
             with_rows: list[tuple[Write, WriteOutcome]] = []
             for write, outcome in zip(pending, outcomes, strict=True):
-                if outcome.ok or already_deleted(write, outcome):
+                if gone(write, outcome):  # deleted in the target: found or created again
+                    self._forget(write)
+                    dead += await self._send([recreated(write)], direct, self._call)
+                elif outcome.ok or already_deleted(write, outcome):
                     self._succeeded(write, outcome)
                     if write.operation == "upsert" and subforms(write.record):
                         with_rows.append((write, outcome))
@@ -242,6 +249,11 @@ class TargetSink:
                 first.target_module, ids, wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT
             )
         rows = [self._outgoing(w) for w in writes]
+        if first.target_id is not None:
+            by_id = [{**row, "id": w.target_id} for w, row in zip(writes, rows, strict=True)]
+            return await self.client.update(
+                first.target_module, by_id, trigger=list(route.trigger), retry=SINGLE_ATTEMPT
+            )
         return await self.client.upsert(
             first.target_module,
             rows,
@@ -317,7 +329,11 @@ class TargetSink:
             key = record_key(self.org, write.target_module, target_id)
             modified = outcome.details.get("Modified_Time")
             self.states[key] = written(
-                self.states.get(key), write.record, str(modified) if modified else None
+                self.states.get(key),
+                write.record,
+                str(modified) if modified else None,
+                self.org,
+                load_sides(write.versions),
             )
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
@@ -376,11 +392,29 @@ def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
     )
 
 
+def gone(write: Write, outcome: WriteOutcome) -> bool:
+    """An update by id of a record the target no longer has (deleted there)."""
+    return (
+        write.operation == "upsert"
+        and write.target_id is not None
+        and outcome.code == "INVALID_DATA"
+        and outcome.details.get("api_name") == "id"
+    )
+
+
+def recreated(write: Write) -> Write:
+    """A write by id whose target record is gone, as an upsert on the match field."""
+    record = {**write.record}
+    record.setdefault(write.match_field, write.source_id)  # left out of writes by id
+    return write.derive(target_id=None, record=record)
+
+
 def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any, ...], list[Write]]:
     groups: dict[tuple[Any, ...], list[Write]] = {}
     for write in writes:
         trigger = routes[write.route].trigger
-        key = (write.operation, write.target_module, write.match_field, trigger)
+        by_id = write.operation == "upsert" and write.target_id is not None
+        key = (write.operation, by_id, write.target_module, write.match_field, trigger)
         groups.setdefault(key, []).append(write)
     return groups
 

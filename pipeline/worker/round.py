@@ -28,6 +28,7 @@ from orgsync_kernel.events import (
     RelatedWork,
     dead_letter,
     hint_for,
+    record_key,
     too_new,
 )
 from orgsync_kernel.schema import SchemaTooNew
@@ -152,6 +153,12 @@ class RoundSteps:
         """Read, log and process; `earlier(change)` returns once the round before this one
         no longer concerns the change (it raises when that round failed)."""
         changes = [*await self._fetch(hints, round_), *fetched]
+        targets = self._two_way_targets(changes)
+        if targets:  # read once the round before landed: its writes are in the targets
+            for change in changes:
+                if earlier is not None:
+                    await earlier(change)
+            changes = [*await self._read_targets(targets), *changes]
         await self._log(changes, round_)
         for change in changes:
             if earlier is not None:
@@ -190,6 +197,37 @@ class RoundSteps:
         for (org, operation), count in counted.items():
             self.metrics.changes.labels(org=org, operation=operation).inc(count)
 
+    def _two_way_targets(self, changes: list[Change]) -> list[Hint]:
+        """The target records that the changes may write on two-way routes (their targets keep
+        record states), which the round has no fresh copy of."""
+        have = {change.key for change in changes}
+        wanted: dict[str, Hint] = {}
+        now = time.time()
+        for change in changes:
+            if change.operation == "delete" or change.source == "reconcile":
+                continue
+            for route in self.processor.routes_for(change):
+                if not self.settings.routes_from(route.target):
+                    continue
+                target_id = self.processor.target_id(change, route)
+                if target_id is None:
+                    continue
+                key = record_key(route.target, route.target_module(change.module), target_id)
+                if key not in have:
+                    wanted[key] = hint_for(key, "reconcile", now)
+        return list(wanted.values())
+
+    async def _read_targets(self, targets: list[Hint]) -> list[Change]:
+        """Each target record as it is now, to be observed before anything is written over
+        it: an edit made there since orgsync last saw it is then known (and synced back),
+        never overwritten by an older value. Zoho has no conditional write; this read, in
+        batches of 100, is what stands in for one."""
+        groups = group_hints(targets).items()
+        results = await asyncio.gather(
+            *(self._fetch_group(org, module, group, None) for (org, module), group in groups)
+        )
+        return [change for changes in results for change in changes]
+
     async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
         groups = group_hints(hints).items()
         results = await asyncio.gather(
@@ -198,8 +236,10 @@ class RoundSteps:
         return [change for changes in results for change in changes]
 
     async def _fetch_group(
-        self, org: str, module: str, group: dict[str, Hint], round_: Round
+        self, org: str, module: str, group: dict[str, Hint], round_: Round | None
     ) -> list[Change]:
+        """The group's records; when they cannot be read, `round_`'s dead letters (None: a
+        pre-read, and the writes decide on the state known so far)."""
         try:
             self.metrics.fetch_calls.labels(org=org).inc()
             return await fetch_group(
@@ -213,6 +253,8 @@ class RoundSteps:
                 len(group),
                 error.zoho_code,
             )
+            if round_ is None:
+                return []
             round_.dead += [
                 dead_letter(
                     "",
@@ -247,7 +289,8 @@ class RoundSteps:
         ]
         if out.missing_parents or out.deferred:
             await self._hold(change, out, round_)
-        if change.operation != "delete" and (change.org, change.module) in self.related:
+        related = (change.org, change.module) in self.related
+        if related and change.operation != "delete" and change.source != "reconcile":
             await self._relate(change, round_)
 
     def _report(self, change: Change, out: Processed) -> None:
