@@ -193,22 +193,28 @@ class Processor:
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
 
-    async def process(self, change: Change) -> Processed:
+    async def process(self, change: Change, fresh: bool | None = None) -> Processed:
+        """The writes of `change`; `fresh`: what `observe(change)` answered, when the caller
+        observed it already (a round observes all its changes before it routes any)."""
         out = Processed()
         routes = self.routes_for(change)
         if not routes:
             out.drops["unrouted"] += 1
         elif change.operation == "delete":
             self._deletes(change, routes, out)
-        elif self._observe(change):
+        elif self.observe(change) if fresh is None else fresh:
             await self._upserts(change, routes, out)
         else:
             out.drops["stale"] += 1
         return out
 
-    def _observe(self, change: Change) -> bool:
+    def observes(self, change: Change) -> bool:
+        """Whether the change's org is one that routes write into (its records keep states)."""
+        return bool(self.settings.routes_into(change.org))
+
+    def observe(self, change: Change) -> bool:
         """Record the change in `record_state` when its org is a target (two-way); False: stale."""
-        if not self.settings.routes_into(change.org):
+        if not self.observes(change) or change.operation == "delete":
             return True
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):

@@ -153,17 +153,23 @@ class RoundSteps:
         """Read, log and process; `earlier(change)` returns once the round before this one
         no longer concerns the change (it raises when that round failed)."""
         changes = [*await self._fetch(hints, round_), *fetched]
-        targets = self._two_way_targets(changes)
-        if targets:  # read once the round before landed: its writes are in the targets
+        if not any(self.processor.observes(change) for change in changes):
+            await self._log(changes, round_)
             for change in changes:
                 if earlier is not None:
                     await earlier(change)
-            changes = [*await self._read_targets(targets), *changes]
-        await self._log(changes, round_)
+                await self._route(change, round_)
+            return
+        # Two-way: once the round before landed (its writes are in the targets and their
+        # states), read the targets of this round's writes, observe every record, then decide.
         for change in changes:
             if earlier is not None:
                 await earlier(change)
-            await self._route(change, round_)
+        changes = [*await self._read_targets(self._two_way_targets(changes)), *changes]
+        await self._log(changes, round_)
+        fresh = [self.processor.observe(change) for change in changes]
+        for change, observed in zip(changes, fresh, strict=True):
+            await self._route(change, round_, observed)
 
     async def complete(self, round_: Round) -> None:
         """Write, await every acknowledgement, then store the state (not the commit)."""
@@ -222,6 +228,8 @@ class RoundSteps:
         it: an edit made there since orgsync last saw it is then known (and synced back),
         never overwritten by an older value. Zoho has no conditional write; this read, in
         batches of 100, is what stands in for one."""
+        if not targets:
+            return []
         groups = group_hints(targets).items()
         results = await asyncio.gather(
             *(self._fetch_group(org, module, group, None) for (org, module), group in groups)
@@ -269,8 +277,8 @@ class RoundSteps:
             ]
             return []
 
-    async def _route(self, change: Change, round_: Round) -> None:
-        out = await self.processor.process(change)
+    async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
+        out = await self.processor.process(change, fresh)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
         if out.conflicts or out.dropped_lookups:
