@@ -10,46 +10,32 @@ clients).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from connectors.zoho import RetryableError, ZohoError
+from connectors.zoho import RetryableError
 from orgsync_kernel.events import Change, Write, link_key, record_key
 from orgsync_kernel.settings import ModuleRoute, Route, Settings
-from pipeline.mapping.money import OrgMoney
 from pipeline.mapping.transforms import (
-    FieldIndex,
     MissingParent,
     Rejected,
     TargetRecord,
     TransformContext,
-    UserDirectory,
-    field_index,
     match_uses_source_id,
     transform,
 )
 from pipeline.sync.dedup import Fingerprint, Verdict, decide
-from pipeline.sync.drift import Drift, schema_drift
+from pipeline.sync.divergence import Divergence
+from pipeline.sync.loops import LoopGuard
+from pipeline.sync.metadata import REUSE_SECONDS, Metadata
 from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe, side
 from pipeline.sync.versions import Side, Version, dump_sides, seconds
 
-REUSE_SECONDS = 1.0
 log = logging.getLogger(__name__)
-
-
-class MetadataSource(Protocol):
-    async def fields(self, module: str) -> list[dict[str, Any]]: ...
-
-    async def users(self) -> list[dict[str, Any]]: ...
-
-    async def currencies(self) -> list[Any]: ...
-
-    async def home_currency(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -71,108 +57,6 @@ class Processed:
     fingerprints: dict[str, Any] | None = None
 
 
-class Metadata:
-    """Target field metadata and org users, from each org's client (which caches them).
-
-    After an org failed to answer, it is not asked again for `pause` seconds: the processor
-    defers that org's routes at once instead of waiting out the client's retries per change.
-    """
-
-    def __init__(
-        self,
-        clients: Mapping[str, MetadataSource],
-        pause: float = 5.0,
-        on_drift: Callable[[str, str, list[Drift]], None] | None = None,
-    ) -> None:
-        self._clients = clients
-        self._on_drift = on_drift
-        self._pause = pause
-        self._down_until: dict[str, float] = {}
-        # Built views of the clients' cached lists, rebuilt only when a client refetched.
-        self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
-        self._recent: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
-        self._no_money: set[str] = set()
-
-    async def fields(self, org: str, module: str) -> FieldIndex:
-        key = ("fields", org, module)
-        raw = await self._ask(key, lambda: self._clients[org].fields(module))
-        before = self._views.get(key)
-        if before is not None and before[0] is not raw and self._on_drift is not None:
-            drifts = schema_drift(before[0], raw)  # the client re-read the metadata
-            if drifts:
-                self._on_drift(org, module, drifts)
-        index: FieldIndex = self._view(key, raw, field_index)
-        return index
-
-    async def users(self, org: str) -> UserDirectory:
-        key = ("users", org)
-        raw = await self._ask(key, lambda: self._clients[org].users())
-        users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
-        return users
-
-    async def money(self, org: str) -> OrgMoney | None:
-        """The org's currencies; None when it does not tell (a scope missing), and then
-        amounts are copied as numbers (logged once per org)."""
-        client = self._clients[org]
-        try:
-            listed = await self._ask(("currencies", org), client.currencies)
-            home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
-        except RetryableError:
-            raise
-        except ZohoError as error:
-            if org not in self._no_money:
-                self._no_money.add(org)
-                log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
-            return None
-        money: OrgMoney = self._view(
-            ("money", org), listed or home, lambda _: OrgMoney.of(listed, home[0] if home else "")
-        )
-        return money
-
-    async def warm(self, settings: Settings) -> None:
-        """Ask for what the first changes will need (target fields, users of both orgs) now,
-        so that the first burst is not slowed down by it; an org out of reach is skipped."""
-        wanted: list[Coroutine[Any, Any, Any]] = []
-        for route in settings.sync:
-            wanted += [self.users(route.source), self.users(route.target)]
-            wanted += [self.money(route.source), self.money(route.target)]
-            wanted += [
-                self.fields(route.target, route.target_module(module)) for module in route.modules
-            ]
-        await asyncio.gather(*wanted, return_exceptions=True)
-
-    def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
-        cached = self._views.get(key)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        view = build(raw)
-        self._views[key] = (raw, view)
-        return view
-
-    async def _ask(
-        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[Any]]]
-    ) -> list[Any]:
-        """The client's (cached) answer; reused for `REUSE_SECONDS` without asking the client,
-        whose cache lookup costs a task and a loop turn per call (three per change)."""
-        org, now = key[1], time.monotonic()
-        recent = self._recent.get(key)
-        if recent is not None and now - recent[0] < REUSE_SECONDS:
-            return recent[1]
-        if now < self._down_until.get(org, 0.0):
-            raise RetryableError(f"{org} did not answer recently", org=org)
-        try:
-            raw = await ask()
-        except RetryableError:
-            self._down_until[org] = time.monotonic() + self._pause
-            raise
-        self._recent[key] = (now, raw)
-        return raw
-
-
-async def _listed(client: MetadataSource) -> list[str]:
-    return [await client.home_currency()]
-
-
 class Processor:
     def __init__(
         self,
@@ -187,6 +71,8 @@ class Processor:
         self.fingerprints = fingerprints
         self.links = links
         self.states = states
+        self.guard = LoopGuard()
+        self.divergence = Divergence()
         self._unconfirmed: dict[str, dict[str, Any]] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
 
@@ -219,10 +105,30 @@ class Processor:
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):
             return False
-        self.states[change.key], _ = observe(
+        self.states[change.key], edited = observe(
             previous, change.record, change.modified_time, change.org
         )
+        if edited and self.guard.edited(change.key, edited, self._partners(change)):
+            log.warning(
+                "quarantined key=%s fields=%s: edited again and again right after orgsync "
+                "wrote them (a value Zoho stores otherwise than written?); not written for "
+                "%.0fs",
+                change.key,
+                ",".join(sorted(edited)),
+                self.guard.quarantine,
+            )
         return True
+
+    def _partners(self, change: Change) -> list[str]:
+        """The records `change`'s record is linked with in the orgs its routes write to."""
+        found = []
+        for route in self.routes_for(change):
+            target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+            if target_id is not None:
+                found.append(
+                    record_key(route.target, route.target_module(change.module), target_id)
+                )
+        return found
 
     def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
         self._unconfirmed.pop(change.key, None)
@@ -307,22 +213,42 @@ class Processor:
         if not decision.accept and not forced:
             out.drops[decision.verdict.value] += 1
             return None
+        return self._write(change, route, result, digest, stored.get(route.name), out)
+
+    def _write(
+        self,
+        change: Change,
+        route: Route,
+        result: TargetRecord,
+        digest: str,
+        fingerprint: dict[str, Any] | None,
+        out: Processed,
+    ) -> Write | None:
+        """The write of an accepted change on `route`, or None when it would change nothing."""
+        mapping = route.modules[change.module]
         target_id = self.target_id(change, route)
+        target_key = record_key(route.target, result.module, target_id) if target_id else None
+        if target_key and self.guard.quarantined(target_key):
+            out.drops["quarantined"] += 1
+            return None
         # Written by id: the match field is stamped when a record is created, never into the
         # record it names (the original, on the way back).
-        match_field = (
-            None
-            if target_id and match_uses_source_id(mapping, result.module)
-            else result.match_field
-        )
+        by_id = target_id and match_uses_source_id(mapping, result.module)
+        match_field = None if by_id else result.match_field
         two_way = bool(self.settings.routes_from(route.target))
         sides = self._sides(change, mapping, result.data) if two_way else {}
         conflicts: list[Conflict] = []
-        data = self._changed(change, route, result, target_id, match_field, sides, conflicts)
-        out.conflicts += [(route.name, conflict) for conflict in conflicts]
+        lost: list[str] = []
+        data = self._changed(change, route, result, target_key, match_field, sides, conflicts, lost)
+        if target_key and two_way:
+            copied = self._copied_back(route, change.module, lost)
+            self.divergence.compared(change.key, target_key, result.data, copied)
+        self._report(route, conflicts, fingerprint, out)
         if not data:
             out.drops["echo"] += 1
             return None
+        if target_key:
+            self.guard.wrote(target_key, data)
         return Write(
             route=route.name,
             target_org=route.target,
@@ -344,14 +270,15 @@ class Processor:
         change: Change,
         route: Route,
         result: TargetRecord,
-        target_id: str | None,
+        target_key: str | None,
         match_field: str | None,
         sides: dict[str, Side],
         conflicts: list[Conflict],
+        lost: list[str],
     ) -> dict[str, Any] | None:
         """What to write of the mapped record: everything when forced or the target record
-        keeps no state, else the fields whose incoming version wins (record_state)."""
-        target_key = record_key(route.target, result.module, target_id) if target_id else None
+        keeps no state, else the fields whose incoming version wins (record_state); those
+        that differ and lose are added to `lost`."""
         target_state = self.states.get(target_key) if target_key else None
         if change.force or target_state is None:
             data = dict(result.data)
@@ -360,8 +287,31 @@ class Processor:
             return data
         policy = self.policy(route, change.module)
         return changed_fields(
-            result.data, match_field, target_state, sides, route.target, policy, conflicts
+            result.data, match_field, target_state, sides, route.target, policy, conflicts, lost
         )
+
+    def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
+        """Those of `names` (fields of `route`'s target) that a route back copies as well."""
+        found: set[str] = set()
+        for back in self.settings.routes_from(route.target):
+            back_module = back.source_module_for(module) if back.target == route.source else None
+            if back_module is not None:
+                fields = back.modules[back_module].fields
+                found.update(n for n in names if fields is None or n in fields)
+        return sorted(found)
+
+    def _report(
+        self,
+        route: Route,
+        conflicts: list[Conflict],
+        fingerprint: dict[str, Any] | None,
+        out: Processed,
+    ) -> None:
+        """Conflicts go out to be logged and counted, and stay with the change's fingerprint
+        so that `orgsync trace` shows them."""
+        out.conflicts += [(route.name, conflict) for conflict in conflicts]
+        if conflicts and fingerprint is not None:
+            fingerprint["conflicts"] = [f"{c.field} kept {c.winner}" for c in conflicts]
 
     def target_id(self, change: Change, route: Route) -> str | None:
         """The target record of `change` on `route`: its link, or, for a record that a route

@@ -160,12 +160,14 @@ def changed_fields(
     target_org: str,
     policy: str = "latest",
     conflicts: list[Conflict] | None = None,
+    lost: list[str] | None = None,
 ) -> dict[str, Any] | None:
     """The part of `data` worth writing to a record in state `target`, or None for nothing.
 
     A field is left out when the target already holds that value, or when the version of the
     target's value beats the incoming one (`versions.decide`; `policy` settles conflicts,
-    each appended to `conflicts`). `match_field` (None: none) is sent with what is written.
+    each appended to `conflicts`; the fields that lose to `lost`). `match_field` (None: none)
+    is sent with what is written.
     """
     if target is None:
         return dict(data)
@@ -183,6 +185,8 @@ def changed_fields(
             conflicts.append(Conflict(name, shown(value), edits.get(name), at, winner))
         if outcome.write:
             keep[name] = value
+        elif lost is not None:
+            lost.append(name)
     if not keep:
         return None
     if match_field is not None:
