@@ -189,7 +189,8 @@ class RunResult:
         copied = "no" if self.initial_sync_s is None else f"{self.initial_sync_s:.1f}s"
         return (
             f"{self.scenario} seed {self.seed}: {'PASS' if self.passed else 'FAIL'}; "
-            f"records copied {copied}, converged {converge}; {len(f.differing)}/{f.compared} fields differ; "
+            f"records copied {copied}, converged {converge}; "
+            f"{len(f.differing)}/{f.compared} fields differ; "
             f"later edit lost {f.lost_edits}/{f.ruled}; "
             f"missing {_total(f.missing)}, duplicates {_extra(f.duplicates)}, "
             f"strays {sum(f.strays.values())}; DLQ {sum(self.dlq_codes.values())}; "
