@@ -199,6 +199,35 @@ class RunResult:
             f"{self.skipped_edits} skipped), {self.orgsync_writes} orgsync writes"
         )
 
+    def as_row(self) -> dict[str, Any]:
+        """The figures of bench/results/converge.json (the write history stays out)."""
+        f = self.findings
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "passed": self.passed,
+            "initial_sync_s": _round(self.initial_sync_s),
+            "converge_s": _round(self.converge_s),
+            "fields": f.compared,
+            "differing": len(f.differing),
+            "later_edit_rule": f.ruled,
+            "later_edit_lost": f.lost_edits,
+            "unedited_changed": len(f.lost) - f.lost_edits,
+            "missing": _total(f.missing),
+            "duplicates": _extra(f.duplicates),
+            "strays": sum(f.strays.values()),
+            "dlq": self.dlq_codes,
+            "quiet_writes": sum(self.quiet_writes.values()),
+            "edits": self.edits,
+            "pair_edits": self.pair_edits,
+            "skipped_edits": self.skipped_edits,
+            "kill_at_s": _round(self.kill_at_s),
+            "orgsync_writes": self.orgsync_writes,
+            "notifications": self.notifications,
+            "seconds": _round(self.seconds),
+            "problems": [] if self.passed else self.problems(),
+        }
+
     def problems(self) -> list[str]:
         f, lines = self.findings, [self.summary()]
         if self.converge_s is None:
@@ -254,3 +283,7 @@ def _total(per_org: Mapping[str, Sequence[str]]) -> int:
 
 def _extra(per_org: Mapping[str, Mapping[str, int]]) -> int:
     return sum(n - 1 for counts in per_org.values() for n in counts.values())
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
