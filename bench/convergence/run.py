@@ -89,7 +89,7 @@ async def run_seed(setup: Setup, seed: int) -> RunResult:
         async with _editors(setup) as editors, _producer(setup.broker) as producer:
             result = await _run(setup, plan, deployment, editors, producer)
     finally:
-        exits = deployment.stop_all()
+        exits = await _stop(deployment)
     result.notes += exits
     result.seconds = time.monotonic() - started
     return result
@@ -162,6 +162,21 @@ async def _start(deployment: Deployment, ingress: Orgsync, worker: Orgsync) -> N
             [ingress],
         )
     worker.start()
+
+
+async def _stop(deployment: Deployment) -> list[str]:
+    """SIGTERM each process, the loop free meanwhile (the emulator answers their last writes);
+    an exit code other than 0 is a problem."""
+    problems = []
+    for proc in deployment.processes:
+        code: int | str | None
+        try:
+            code = await proc.terminate()
+        except AssertionError:  # killed after 30 s
+            code = "none 30 s after SIGTERM"
+        if code not in (0, None):
+            problems.append(f"{proc.log_path.name}: exit {code} on SIGTERM")
+    return problems
 
 
 @contextlib.asynccontextmanager
