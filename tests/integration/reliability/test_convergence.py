@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench import convergence
+from tests.support.secret_scan import SUITE_SCAN
 from zoho_emulator import Emulator
 
 CASES = [("two_orgs", 1), ("hub", 2), ("two_orgs", 3)]
@@ -45,3 +46,5 @@ async def test_random_edits_in_every_org_converge_without_loops(
     result = await convergence.run_seed(setup, seed)
     print(result.summary(), f"({result.seconds:.0f}s)")
     assert result.passed, "\n".join(result.problems())
+    leaks = SUITE_SCAN.scan_logs(tmp_path)  # the suite's scenario 6b, over these logs too
+    assert not leaks, leaks
