@@ -52,6 +52,8 @@ def _default_broker() -> str:
 
 
 async def run_all(args: argparse.Namespace) -> list[RunResult]:
+    """Every seed of every scenario; the results file is rewritten after each run, so an
+    interrupted run keeps what it did."""
     size = Size(
         records_per_org=args.records,
         edit_seconds=args.edit_seconds,
@@ -59,13 +61,14 @@ async def run_all(args: argparse.Namespace) -> list[RunResult]:
         converge_within_s=args.converge_within,
     )
     root = Path(tempfile.mkdtemp(prefix="orgsync-converge-"))
-    results = []
+    started, results = time.monotonic(), []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for scenario in args.scenarios.split(","):
             workdir = _made(root / f"{scenario}-{seed}")
             result = await run_seed(args, size, workdir, scenario, seed)
             print(f"{result.summary()} ({result.seconds:.0f}s)", flush=True)
             results.append(result)
+            write(args, results, time.monotonic() - started)
     return results
 
 
@@ -85,7 +88,7 @@ def _made(directory: Path) -> Path:
     return directory
 
 
-def report(results: Sequence[RunResult]) -> dict[str, Any]:
+def summarise(results: Sequence[RunResult]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for scenario in sorted({r.scenario for r in results}):
         runs = [r for r in results if r.scenario == scenario]
@@ -97,14 +100,30 @@ def report(results: Sequence[RunResult]) -> dict[str, Any]:
             "converge_p50_s": _round(percentile(times, 50)),
             "converge_max_s": _round(max(times, default=None)),
         }
+    return summary
+
+
+def report(results: Sequence[RunResult]) -> None:
+    for scenario, figures in summarise(results).items():
         print(
-            f"{scenario}: {summary[scenario]['passed']}/{len(runs)} passed, "
-            f"{len(times)} converged, time to converge p50 "
-            f"{_seconds(percentile(times, 50))} max {_seconds(max(times, default=None))}"
+            f"{scenario}: {figures['passed']}/{figures['runs']} passed, "
+            f"{figures['converged']} converged, time to converge p50 "
+            f"{_seconds(figures['converge_p50_s'])} max {_seconds(figures['converge_max_s'])}"
         )
     for failed in (r for r in results if not r.passed):
         print("\n".join(failed.problems()), end="\n\n")
-    return summary
+
+
+def write(args: argparse.Namespace, results: Sequence[RunResult], seconds: float) -> None:
+    document = {
+        "at": time.time(),
+        "seconds": round(seconds),
+        "settings": {k: str(v) for k, v in vars(args).items() if k != "out"},
+        "summary": summarise(results),
+        "runs": [r.as_row() for r in results],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
 
 
 def _round(value: float | None) -> float | None:
@@ -117,18 +136,8 @@ def _seconds(value: float | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
-    started = time.monotonic()
     results = asyncio.run(run_all(args))
-    summary = report(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "at": time.time(),
-        "seconds": round(time.monotonic() - started),
-        "settings": {k: str(v) for k, v in vars(args).items() if k != "out"},
-        "summary": summary,
-        "runs": [r.as_row() for r in results],
-    }
-    args.out.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    report(results)
     print(f"wrote {args.out}")
     return 0 if all(r.passed for r in results) else 1
 
