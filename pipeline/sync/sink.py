@@ -97,7 +97,9 @@ def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
         if ops and ops[-1].operation == write.operation == "upsert":
             last = ops[-1]
             ops[-1] = write.derive(
-                record={**last.record, **write.record}, target_id=write.target_id or last.target_id
+                record={**last.record, **write.record},
+                target_id=write.target_id or last.target_id,
+                versions={**(last.versions or {}), **(write.versions or {})} or None,
             )
         else:
             ops.append(write)

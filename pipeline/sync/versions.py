@@ -83,18 +83,20 @@ class Outcome:
 
 
 def decide(incoming: Side, target: Side, policy: str = "latest") -> Outcome:
-    """Whether an incoming value replaces the target's; `policy` settles conflicts only."""
+    """Whether an incoming value replaces the target's; `policy` settles conflicts only.
+
+    Under `latest` the answer is the order of versions alone (an edit made over a value is
+    newer than it by construction), so the two directions of a pair can never both keep
+    their own value; bases only tell a conflict (for the log and the other policies)."""
     if target.version is None or incoming.version is None:
         return Outcome(write=True, conflict=False)
     if incoming.version == target.version:
         return Outcome(write=False, conflict=False)
-    if on_top_of(incoming, target.version):
-        return Outcome(write=True, conflict=False)
-    if on_top_of(target, incoming.version):
-        return Outcome(write=False, conflict=False)
-    wins = {"source_wins": True, "target_wins": False}.get(
-        policy, newer(incoming.version, target.version)
-    )
+    later = newer(incoming.version, target.version)
+    if on_top_of(incoming, target.version) or on_top_of(target, incoming.version):
+        sequential = on_top_of(incoming, target.version)
+        return Outcome(write=later if policy == "latest" else sequential, conflict=False)
+    wins = {"source_wins": True, "target_wins": False}.get(policy, later)
     return Outcome(write=wins, conflict=True)
 
 

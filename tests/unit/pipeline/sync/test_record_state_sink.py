@@ -112,3 +112,10 @@ def test_a_delete_of_a_record_the_target_no_longer_has_is_done(
     operation: str, outcome: WriteOutcome, gone: bool
 ) -> None:
     assert already_deleted(write("1", operation), outcome) is gone
+
+
+def test_merged_writes_keep_the_versions_of_every_field() -> None:
+    first = write("1", Phone="1").derive(versions={"Phone": [[1, 0, "a"], None]})
+    second = write("1", Company="C").derive(versions={"Company": [[2, 0, "a"], None]})
+    [[merged]] = merge_rounds([first, second])
+    assert merged.versions == {"Phone": [[1, 0, "a"], None], "Company": [[2, 0, "a"], None]}
