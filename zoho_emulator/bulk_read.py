@@ -23,6 +23,7 @@ from .config import Behaviour
 from .http import ApiError, json_response, too_many_requests
 from .keys import ORG
 from .schema import ModuleDef
+from .scopes import READ, demand, module_need, module_scope, need
 from .state import EmulatorState, OrgState
 from .webhooks import Outbound, orgs_of, outbound_for
 
@@ -212,6 +213,7 @@ async def create_job(request: web.Request) -> web.Response:
     query = body["query"]
     callback = _callback_url(body)
     module = _module(org, query)
+    demand(request, ((module_need(module_scope(module, ""), READ),),))
     if query.get("cvid") is not None:
         raise _error("CVID_NOT_SUPPORTED", "custom views are not supported", api_name="cvid")
     if body.get("file_type", "csv") != "csv":
@@ -283,6 +285,8 @@ def _job(request: web.Request) -> tuple[BulkReads, BulkJob]:
         raise ApiError(
             404, "RESOURCE_NOT_FOUND", "the requested resource doesn't exist", {"resource": job_id}
         )
+    read_job = (need("ZohoCRM.bulk", READ), module_need(module_scope(job.module, ""), READ))
+    demand(request, (read_job,))
     return reads, job
 
 

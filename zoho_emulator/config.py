@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .dc import DATA_CENTRES
+from .scopes import valid_scope
 
 EDITIONS = ("free", "standard", "professional", "enterprise", "ultimate")
 MULTI_CURRENCY_EDITIONS = ("enterprise", "ultimate")
@@ -77,6 +78,7 @@ class ClientConfig:
     client_secret: str = field(repr=False)
     refresh_tokens: tuple[str, ...] = field(default=(), repr=False)
     grant_codes: tuple[str, ...] = field(default=(), repr=False)
+    scopes: tuple[str, ...] | None = None  # granted to its tokens; None: every scope
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,20 @@ def _client(org: str, raw: Mapping[str, Any]) -> ClientConfig:
         client_secret=str(raw["client_secret"]),
         refresh_tokens=tuple(str(t) for t in raw.get("refresh_tokens") or ()),
         grant_codes=tuple(str(c) for c in raw.get("grant_codes") or ()),
+        scopes=_scopes(org, raw.get("scopes")),
     )
+
+
+def _scopes(org: str, raw: Any) -> tuple[str, ...] | None:
+    """``scopes: [ZohoCRM.modules.ALL, …]`` (a list, or Zoho's comma-separated string)."""
+    if raw is None:
+        return None
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    scopes = tuple(str(s).strip() for s in items)
+    bad = [s for s in scopes if not valid_scope(s)]
+    if bad:
+        raise ConfigError(f"org {org}: scopes must read Service.name.OPERATION, not {bad}")
+    return scopes
 
 
 def _currency(org: str, edition: str, raw: Any) -> CurrencyConfig:

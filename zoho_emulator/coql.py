@@ -18,6 +18,7 @@ from .http import ApiError, empty, json_response, read_json
 from .keys import ORG
 from .render import Renderer
 from .schema import FieldDef, ModuleDef
+from .scopes import READ, demand, module_need, module_scope
 from .state import OrgState
 from .store import StoredRecord
 
@@ -214,6 +215,8 @@ async def coql_query(request: web.Request) -> web.Response:
     module = org.modules.get(query.module)
     if module is None:
         raise ApiError(400, "INVALID_MODULE", "the given module is not supported in api", {})
+    # ZohoCRM.coql.READ (middleware) and the module's READ, or ZohoCRM.modules.READ (v7 page)
+    demand(request, ((module_need(module_scope(module, ""), READ),),))
     _check_paging(query)
     rows = _rows(query, org, module)
     chunk = rows[query.offset : query.offset + query.limit]
