@@ -79,6 +79,7 @@ class ClientConfig:
     refresh_tokens: tuple[str, ...] = field(default=(), repr=False)
     grant_codes: tuple[str, ...] = field(default=(), repr=False)
     scopes: tuple[str, ...] | None = None  # granted to its tokens; None: every scope
+    user: str | None = None  # e-mail of the user whose self client it is (default: the first)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ def _org(name: str, spec: Mapping[str, Any]) -> OrgConfig:
     users = tuple(_user(u) for u in spec.get("users") or ())
     if not users:
         users = (UserConfig(email=f"admin@{name}.example", name=f"{name.title()} Admin"),)
+    clients = tuple(_client(name, c) for c in spec.get("clients") or ())
+    emails = {u.email for u in users}
+    if any(c.user and c.user not in emails for c in clients):
+        raise ConfigError(f"org {name}: a client's user must be one of the org's users")
     modules = spec.get("modules") or {}
     if not isinstance(modules, Mapping):
         raise ConfigError(f"org {name}: modules must be a mapping")
@@ -164,7 +169,7 @@ def _org(name: str, spec: Mapping[str, Any]) -> OrgConfig:
         latency_ms=int(spec.get("latency_ms", 0)),
         latency_jitter_ms=int(spec.get("latency_jitter_ms", 0)),
         users=users,
-        clients=tuple(_client(name, c) for c in spec.get("clients") or ()),
+        clients=clients,
         modules={str(k): dict(v or {}) for k, v in modules.items()},
         webhooks=tuple(dict(w) for w in spec.get("webhooks") or ()),
         credits_per_day=_opt_int(spec.get("credits_per_day")),
@@ -193,6 +198,7 @@ def _client(org: str, raw: Mapping[str, Any]) -> ClientConfig:
         refresh_tokens=tuple(str(t) for t in raw.get("refresh_tokens") or ()),
         grant_codes=tuple(str(c) for c in raw.get("grant_codes") or ()),
         scopes=_scopes(org, raw.get("scopes")),
+        user=str(raw["user"]) if raw.get("user") else None,
     )
 
 

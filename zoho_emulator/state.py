@@ -135,6 +135,12 @@ class OrgState:
             for i, u in enumerate(config.users)
         ]
         self.users_by_id = {u.id: u for u in self.users}
+        by_email = {u.email: u for u in self.users}
+        # The user each self client belongs to: who set a user-based External ID (external.py)
+        self.client_users = {
+            c.client_id: by_email.get(c.user or "", self.users[0]) for c in config.clients
+        }
+        self.external_setters: dict[tuple[str, str], str] = {}  # (record id, field) -> user id
         self.modules: dict[str, ModuleDef] = build_org_modules(config.modules, self.new_id)
         self.stores = {api: ModuleStore(m) for api, m in self.modules.items()}
         self.faults = Faults()
@@ -262,6 +268,7 @@ class OrgState:
         for tags in self.tags.values():
             tags.clear()
         self.relations.clear()
+        self.external_setters.clear()
         self.faults.clear()
         for fn in self._reset_listeners:
             fn()
