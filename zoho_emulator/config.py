@@ -56,6 +56,9 @@ class Behaviour:
     attachment_max_bytes: int = 100 * 1024 * 1024  # Zoho: 100 MB per file (v2+ upload page)
     tags_per_module: int = 500  # settings/tags info.allowed_count
     tags_per_record: int = 20  # settings/tags info.record_limit (UNCONFIRMED meaning)
+    # Zoho: a note needs Note_Content (v7 create-notes page). Off by default only because
+    # tests outside the emulator (pipeline related-data) still write title-only notes.
+    note_content_mandatory: bool = False
     active_currencies_limit: int = 10  # ACTIVE_STATE_LIMIT_EXCEEDED (help page 10, OAS sample 5)
 
     @classmethod
