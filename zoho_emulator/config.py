@@ -54,8 +54,8 @@ class Behaviour:
     related_action_bumps_parent_modified_time: bool = False  # note/attachment changes (UNCONFIRMED)
     tagging_bumps_modified_time: bool = False  # add_tags/remove_tags (UNCONFIRMED)
     attachment_max_bytes: int = 100 * 1024 * 1024  # Zoho: 100 MB per file (v2+ upload page)
-    tags_per_module: int = 500  # settings/tags info.allowed_count
-    tags_per_record: int = 20  # settings/tags info.record_limit (UNCONFIRMED meaning)
+    tags_per_module: int | None = None  # info.allowed_count; None: the edition's (tags.py)
+    tags_per_record: int | None = None  # info.record_limit; None: the edition's
     # Zoho: a note needs Note_Content (v7 create-notes page). Off by default only because
     # tests outside the emulator (pipeline related-data) still write title-only notes.
     note_content_mandatory: bool = False
