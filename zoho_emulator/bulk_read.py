@@ -109,7 +109,7 @@ class BulkReads:
 
     async def _callback(self, job: BulkJob, url: str) -> None:
         await asyncio.sleep(self.behaviour.bulk_read_job_delay_s)
-        body = orjson.dumps(self.details(job))
+        body = orjson.dumps({"data": [self.details(job)]})  # v7 create-job "Sample callback"
         ok = await self.outbound.post(url, body, "application/json", CALLBACK_TIMEOUT_S)
         self.callbacks["sent" if ok else "failed"] += 1
 
@@ -169,9 +169,15 @@ def _callback_url(body: dict[str, Any]) -> str | None:
     return url
 
 
+# Reference §11.3 / bulk-read limitations page: no Notes, Attachments, Emails (nor related data)
+NOT_EXPORTABLE = frozenset({"Notes", "Attachments", "Emails"})
+
+
 def _module(org: OrgState, query: dict[str, Any]) -> ModuleDef:
     spec = query.get("module")
     name = spec.get("api_name") if isinstance(spec, dict) else spec
+    if name in NOT_EXPORTABLE:
+        raise _error("MODULE_NOT_SUPPORTED", "the module is not supported", api_name=str(name))
     module = org.modules.get(name) if isinstance(name, str) else None
     if module is None:
         raise _error("MODULE_NOT_AVAILABLE", "the module is not available", api_name=str(name))
