@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from . import external, multiselect, related, subforms
+from .calls import CALLS, check_new_call
 from .currency import CURRENCY, EXCHANGE_RATE, convert
 from .record_error import RecordError
 from .render import Renderer
@@ -135,6 +136,8 @@ class Batch:
 
     def _insert(self, changes: dict[str, Any], i: int) -> StoredRecord:
         values = {k: v for k, v in changes.items() if v is not None}
+        if self.module.api_name == CALLS:
+            check_new_call(values, i, self.now_s)
         if "Owner" in self.module.fields:
             values.setdefault("Owner", self.user_id)
         if self._currencies is not None:
