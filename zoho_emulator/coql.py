@@ -12,11 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .coql_columns import Column, resolve
+from .coql_columns import Column, invalid_column, resolve
 from .coql_parse import Comparison, Condition, Logical, Query, Token, limit_exceeded, literal, parse
 from .dc import parse_datetime
 from .http import ApiError, empty, json_response, read_json
 from .keys import ORG
+from .quirks import hidden
 from .schema import FieldDef, ModuleDef
 from .scopes import READ, demand, module_need, module_scope
 from .state import OrgState
@@ -48,12 +49,16 @@ def _kind(fd: FieldDef) -> str:
 
 class _Compiler:
     def __init__(self, org: OrgState, module: ModuleDef) -> None:
+        self.org = org
         self.module = module
         self.modules = org.modules
         self.stores = org.stores
 
     def column(self, name: str) -> Column:
-        return resolve(name, self.module, self.modules)
+        column = resolve(name, self.module, self.modules)
+        if column.field.api_name in hidden(self.org, column.module):  # a quirk (quirks.py)
+            raise invalid_column(name)
+        return column
 
     def predicate(self, node: Condition) -> Predicate:
         if isinstance(node, Logical):

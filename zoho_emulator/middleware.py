@@ -13,6 +13,7 @@ from .http import JSON_BODY, ApiError, error_body, invalid_token, json_response,
 from .keys import CLIENT_ID, ORG, STATE
 from .limits import BULK_READ_CREATE_COST, write_cost
 from .oauth import AccessToken
+from .quirks import maybe_break
 from .scopes import GRANT, READ, demand, need, required
 from .state import EmulatorState, OrgState
 
@@ -182,7 +183,7 @@ async def _metered(
         org.stats.throttled += 1
         return too_many_requests().response()
     org.stats.credits_used += cost
-    return await _handle(request, handler)
+    return maybe_break(org, request, await _handle(request, handler))
 
 
 async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -389,7 +389,7 @@ def _custom_field(module: str, raw: Mapping[str, Any]) -> FieldDef:
         data_type=data_type,
         length=int(raw.get("length", 255)),
         system_mandatory=bool(raw.get("mandatory", raw.get("system_mandatory", False))),
-        read_only=bool(raw.get("read_only", False)),
+        read_only=bool(raw.get("read_only", data_type == "formula")),  # Zoho computes them
         unique=bool(raw.get("unique", False)),
         lookup_module=raw.get("lookup_module"),
         pick_list=tuple(str(v) for v in raw.get("pick_list_values") or ()),
