@@ -85,7 +85,12 @@ def field_json(org: OrgState, f: FieldDef, module: ModuleDef | None = None) -> d
             "id": f.id,
         }
     if f.data_type == "subform":
-        out["associated_module"] = {"module": f.api_name, "id": f.id[:-1] + "7"}
+        # [oas] Minified_Module (SDK MinifiedModule): api_name and id required, module too
+        out["associated_module"] = {
+            "api_name": f.api_name,
+            "module": f.api_name,
+            "id": f.id[:-1] + "7",
+        }
     return out
 
 
