@@ -201,6 +201,10 @@ async def upsert_records(request: web.Request) -> web.Response:
     check_fields = _check_fields(org, module, body.get("duplicate_check_fields"))
     batch = write_batch(request, org, module, write_trigger(body))
     paths = external.paths_of(request, org, module)
+    if paths is None:
+        for i, raw in enumerate(data):
+            batch.upsert(raw, i, check_fields)
+        return finish_batch(batch, org.behaviour.upsert_success_status)
     for i, raw in enumerate(data):
         if (record := _resolved(request, batch, paths, raw, i)) is not None:
             batch.upsert(record, i, check_fields)

@@ -42,6 +42,7 @@ class Batch:
         self._links = multiselect.link_fields(self.module)
         self._currencies = org.currencies if CURRENCY in self.module.fields else None
         self._externals = external.externals(self.module)
+        self._external_names = frozenset(fd.api_name for fd in self._externals)
         # the user whose self client writes: who sets a user-based external value
         self.acting_user = org.client_users.get(client_id or "", org.api_user).id
 
@@ -227,8 +228,8 @@ class Batch:
                 raise self._duplicate(fd.api_name, found, i)
 
     def _find(self, name: str, value: Any, exclude: str | None = None) -> str | None:
-        fd = self.module.fields[name]
-        if fd.external:
+        if name in self._external_names:
+            fd = self.module.fields[name]
             return external.find(self.org, self.store, fd, value, self.acting_user, exclude)
         return self.store.find(name, value, exclude)
 
