@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.zoho import RetryableError
-from orgsync_kernel.events import Change, Write, link_key, record_key
+from orgsync_kernel.events import Change, Write, link_key, record_key, split_key
 from orgsync_kernel.settings import ModuleRoute, Route, Settings
 from pipeline.mapping.transforms import (
     MissingParent,
@@ -32,7 +32,14 @@ from pipeline.sync.dedup import Fingerprint, Verdict, decide
 from pipeline.sync.divergence import Divergence
 from pipeline.sync.loops import LoopGuard
 from pipeline.sync.metadata import REUSE_SECONDS, Metadata
-from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe, side
+from pipeline.sync.record_state import (
+    Conflict,
+    changed_fields,
+    is_stale,
+    observe,
+    side,
+    written,
+)
 from pipeline.sync.versions import Side, Version, dump_sides, seconds
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,8 @@ class Processed:
     dropped_lookups: list[tuple[str, str]] = field(default_factory=list)  # (route, field)
     # The change's new dedup fingerprints, unconfirmed until `writes` are in Kafka.
     fingerprints: dict[str, Any] | None = None
+    # Two-way: target record key -> what `writes` will put there, until the round landed.
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Processor:
@@ -74,6 +83,7 @@ class Processor:
         self.guard = LoopGuard()
         self.divergence = Divergence()
         self._unconfirmed: dict[str, dict[str, Any]] = {}
+        self._planned: dict[str, dict[str, Any]] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
@@ -179,6 +189,14 @@ class Processor:
     def discard_unconfirmed(self) -> None:
         """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""
         self._unconfirmed.clear()
+        self._planned.clear()
+
+    def landed(self, planned: Mapping[str, dict[str, Any]]) -> None:
+        """A round's writes are done and in the record states: forget what it planned (not
+        what a later round planned over it since)."""
+        for key, fields in planned.items():
+            if self._planned.get(key) is fields:
+                del self._planned[key]
 
     async def _route(
         self, change: Change, route: Route, stored: dict[str, Any], out: Processed
@@ -249,6 +267,9 @@ class Processor:
             return None
         if target_key:
             self.guard.wrote(target_key, data)
+            if two_way:
+                self._plan(target_key, data, sides)
+                out.planned[target_key] = self._planned[target_key]
         return Write(
             route=route.name,
             target_org=route.target,
@@ -279,7 +300,7 @@ class Processor:
         """What to write of the mapped record: everything when forced or the target record
         keeps no state, else the fields whose incoming version wins (record_state); those
         that differ and lose are added to `lost`."""
-        target_state = self.states.get(target_key) if target_key else None
+        target_state = self._with_planned(target_key)
         if change.force or target_state is None:
             data = dict(result.data)
             if match_field is None:
@@ -289,6 +310,26 @@ class Processor:
         return changed_fields(
             result.data, match_field, target_state, sides, route.target, policy, conflicts, lost
         )
+
+    def _with_planned(self, target_key: str | None) -> dict[str, Any] | None:
+        """The target record's state as it will be once the writes already decided for it
+        (this round or one still landing) are made: a decision sees those before it."""
+        if target_key is None:
+            return None
+        state, planned = self.states.get(target_key), self._planned.get(target_key)
+        if not planned or not state:
+            return state
+        data = {name: value for name, (value, _) in planned.items()}
+        sides = {name: side for name, (_, side) in planned.items() if side is not None}
+        return written(state, data, None, split_key(target_key)[0], sides)
+
+    def _plan(self, target_key: str, data: Mapping[str, Any], sides: dict[str, Side]) -> None:
+        """Remember a decided two-way write until its round landed (`landed`)."""
+        planned = {
+            **self._planned.get(target_key, {}),
+            **{n: (data[n], sides.get(n)) for n in data},
+        }
+        self._planned[target_key] = planned  # a new dict: an earlier round's `landed` keeps it
 
     def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
         """Those of `names` (fields of `route`'s target) that a route back copies as well."""

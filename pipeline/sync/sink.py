@@ -90,10 +90,14 @@ class TargetClient(Protocol):
 
 def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
     """Per record, consecutive upserts merge into one (later fields win); round n holds each
-    record's n-th remaining write, so a batch never carries one record twice."""
+    record's n-th remaining write, so a batch never carries one record twice. An update by id
+    is keyed by its target record: two sources' writes to one record (a hub) merge too, the
+    later decided one winning, as it was decided over the earlier one."""
     per_key: dict[str, list[Write]] = {}
     for write in writes:
-        ops = per_key.setdefault(write.key, [])
+        by_id = write.operation == "upsert" and write.target_id is not None
+        key = f"{write.target_org}/{write.target_module}/{write.target_id}" if by_id else write.key
+        ops = per_key.setdefault(key, [])
         if ops and ops[-1].operation == write.operation == "upsert":
             last = ops[-1]
             ops[-1] = write.derive(

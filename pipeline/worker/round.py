@@ -54,6 +54,7 @@ class Round:
         self.writes: dict[str, list[Any]] = {}
         self.dead: list[DeadLetter] = []
         self.fingerprints: dict[str, dict[str, Any]] = {}
+        self.planned: dict[str, dict[str, Any]] = {}  # two-way writes decided, per target
         self.records: set[tuple[str, str]] = set()  # (org, id) of what it writes or dedups
 
     def offsets(self) -> dict[TopicPartition, int]:
@@ -181,6 +182,7 @@ class RoundSteps:
         if round_.acks:
             await asyncio.gather(*round_.acks)
         self.processor.confirm(round_.fingerprints)
+        self.processor.landed(round_.planned)
         await self.state.flush()
 
     def abandon(self) -> None:
@@ -287,6 +289,7 @@ class RoundSteps:
             round_.writes.setdefault(write.target_org, []).append(write)
         if out.writes or out.fingerprints is not None:
             round_.records.add((change.org, change.id))
+        round_.planned.update(out.planned)
         if out.fingerprints is not None:
             round_.fingerprints[change.key] = out.fingerprints
         elif change.operation == "delete":  # the processor dropped the record's fingerprints
