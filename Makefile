@@ -74,3 +74,13 @@ reliability: install
 soak: install
 	$(VENV)/bin/python -m bench.soak $(SOAK_ARGS)
 	$(VENV)/bin/python -m bench.reliability_report
+
+# Issue 25's randomized convergence test with more seeds than CI runs (bench/converge.py):
+# `make converge SEEDS=20 [CONVERGE_ARGS="--scenarios hub --records 10"]`; writes
+# bench/results/converge.json. Uses ORGSYNC_KAFKA_BROKER, else the local broker (started if down).
+.PHONY: converge
+SEEDS ?= 20
+converge: install
+	@if [ -z "$${ORGSYNC_KAFKA_BROKER:-}" ]; then \
+		scripts/local-kafka status >/dev/null 2>&1 || scripts/local-kafka start; fi
+	$(VENV)/bin/python -m bench.converge --seeds $(SEEDS) $(CONVERGE_ARGS)

@@ -44,7 +44,11 @@ ACCOUNTS_ROUTE: dict[str, Any] = {
 # --- orgs and config ------------------------------------------------------------------------------
 
 
-def org_config(name: str, dc: str, modules: dict[str, Any] | None = None) -> dict[str, Any]:
+def org_config(
+    name: str, dc: str, modules: dict[str, Any] | None = None, apps: Iterable[str] = ()
+) -> dict[str, Any]:
+    """An emulated org with orgsync's Zoho app, and one more per name in `apps` (a test's own
+    writer, whose writes the stats and the write log then tell from orgsync's)."""
     return {
         "dc": dc,
         "edition": "enterprise",
@@ -55,12 +59,22 @@ def org_config(name: str, dc: str, modules: dict[str, Any] | None = None) -> dic
         ],
         "clients": [
             {
-                "client_id": f"1000.{name.upper()}",
+                "client_id": client_id(name, app),
                 "client_secret": SECRET,
-                "refresh_tokens": [f"1000.refresh.{name}.{SECRET}"],
+                "refresh_tokens": [refresh_token(name, app)],
             }
+            for app in (None, *apps)
         ],
     }
+
+
+def client_id(org: str, app: str | None = None) -> str:
+    """The client id of orgsync's Zoho app in an emulated org, or of another app of it."""
+    return f"1000.{org.upper()}" if app is None else f"1000.{org.upper()}.{app.upper()}"
+
+
+def refresh_token(org: str, app: str | None = None) -> str:
+    return f"1000.refresh.{org}.{SECRET}" if app is None else f"1000.refresh.{org}.{app}.{SECRET}"
 
 
 def target_modules(**extra: dict[str, Any]) -> dict[str, Any]:
@@ -374,16 +388,21 @@ async def until(check: Any, within: float, what: str, procs: Iterable[Orgsync] =
 
 
 async def emulator_client(
-    emu: Emulator, org: str, session: aiohttp.ClientSession, backoff: BackoffPolicy
+    emu: Emulator,
+    org: str,
+    session: aiohttp.ClientSession,
+    backoff: BackoffPolicy,
+    app: str | None = None,
 ) -> ZohoClient:
-    """A started client of an emulated org (the credentials `org_config` gives it)."""
+    """A started client of an emulated org (the credentials `org_config` gives it), as
+    orgsync's app or as another of the org's `apps`."""
     conn = OrgConnection(
         name=org,
         dc="in" if org == "src" else "us",
         edition="enterprise",
-        client_id=f"1000.{org.upper()}",
+        client_id=client_id(org, app),
         client_secret=SECRET,
-        refresh_token=f"1000.refresh.{org}.{SECRET}",
+        refresh_token=refresh_token(org, app),
         accounts_url=emu.url,
         api_url=emu.url,
     )

@@ -257,7 +257,49 @@ def _route_problems(raw: dict[str, Any], required: bool = True) -> list[str]:
                 f"sync[{i}]: duplicate route {pair[0]} -> {pair[1]} (first at sync[{seen[pair]}])"
             )
         seen.setdefault(pair, i)
+    return problems + _conflict_problems(routes if isinstance(routes, list) else [], seen)
+
+
+_KEEPS_OWN = {"source_wins", "target_wins"}
+
+
+def _conflict_problems(routes: list[Any], index: dict[tuple[str, str], int]) -> list[str]:
+    """Both directions of a two-way pair must settle a conflict alike: `source_wins` on both
+    routes (or `target_wins` on both) would leave each org its own value for good."""
+    problems: list[str] = []
+    for (source, target), i in index.items():
+        j = index.get((target, source))
+        if j is None or j < i:
+            continue
+        for module, there, here in _shared_modules(routes[i], routes[j]):
+            if here == there and here in _KEEPS_OWN:
+                problems.append(
+                    f"sync[{j}].modules.{module}.conflict: {here} on both {source} -> {target} "
+                    f"(sync[{i}]) and {target} -> {source} would keep each org's own value; "
+                    "set it on one route (the other follows) or use opposite policies"
+                )
     return problems
+
+
+def _shared_modules(forward: Any, back: Any) -> list[tuple[str, Any, Any]]:
+    """(module of `back`, conflict of `forward`, conflict of `back`) for each module both
+    routes sync (a renamed target module counts as the same)."""
+
+    def modules(route: Any) -> dict[str, Any]:
+        found = route.get("modules") if isinstance(route, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    forward_into = {
+        (m.get("target_module") if isinstance(m, dict) else None) or name: m
+        for name, m in modules(forward).items()
+    }
+    shared = []
+    for name, mapping in modules(back).items():
+        if name in forward_into and isinstance(mapping, dict):
+            other = forward_into[name]
+            there = other.get("conflict", "latest") if isinstance(other, dict) else "latest"
+            shared.append((name, there, mapping.get("conflict", "latest")))
+    return shared
 
 
 def _path(loc: Iterable[Any]) -> str:

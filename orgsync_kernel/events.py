@@ -21,7 +21,8 @@ from orgsync_kernel.schema import SchemaTooNew, Versioned
 
 OPERATIONS = ("insert", "update", "delete")
 # `lookup`: the processor asks for a parent record that a child points to.
-HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup")
+# reconcile: a target record read before a two-way write (pipeline/worker/round.py)
+HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup", "reconcile")
 WRITE_OPERATIONS = ("upsert", "delete")
 
 
@@ -110,7 +111,10 @@ class Write(Versioned, serializer="json", namespace="orgsync_kernel.events.Write
     content_hash: str
     modified_time: str | None
     attempt: int = 0
-    target_id: str | None = None  # known from the id map; required for deletes
+    target_id: str | None = None  # known from the id map (then written by id); for deletes
+    # Two-way targets: per field, the version of the value written and the one it replaced
+    # (pipeline/sync/versions.py `dump_sides`), kept in the target record's state.
+    versions: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _check(self.operation, WRITE_OPERATIONS, "operation")

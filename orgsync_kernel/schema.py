@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import orjson
 
-CURRENT = 2
+CURRENT = 3
 HEADER = "orgsync-schema"
 _CURRENT_BYTES = str(CURRENT).encode()
 HEADERS = [(HEADER, _CURRENT_BYTES)]  # what every compacted value is produced with
@@ -41,12 +42,32 @@ def unchanged(value: Any) -> Any:
     return value
 
 
+def _versioned_state(value: Any) -> Any:
+    """A record state of version 2 (`times`: the Modified_Time of each field's last genuine
+    edit) as version 3 reads it: each such field's version is that second, tick 0, from the
+    record's own org (pipeline/sync/versions.py)."""
+    if not isinstance(value, dict) or "times" not in value:
+        return value
+    times = value.get("times") or {}
+    upgraded = {k: v for k, v in value.items() if k != "times"}
+    upgraded["versions"] = {name: [_seconds(at), 0] for name, at in times.items() if at}
+    return upgraded
+
+
+def _seconds(text: str) -> int:
+    instant = datetime.fromisoformat(text)
+    return int((instant if instant.tzinfo else instant.replace(tzinfo=UTC)).timestamp())
+
+
 # STEPS[n - 1][kind] turns a value of version n into version n + 1; a kind a step does not name
 # (a topic that is not orgsync's, in tests) is unchanged. A later format change adds its step
 # here, naming every kind so that the step reads as the list of what changed.
 STEPS: list[dict[str, Upgrade]] = [
     # 1 -> 2: no format changed; values only began to carry their version.
     dict.fromkeys((*RECORD_KINDS, *COMPACTED_KINDS), unchanged),
+    # 2 -> 3: record states keep a version per field instead of the time of its last edit
+    # (two-way convergence); a Write may carry the versions of the values it copies.
+    {**dict.fromkeys((*RECORD_KINDS, *COMPACTED_KINDS), unchanged), "states": _versioned_state},
 ]
 
 

@@ -183,9 +183,10 @@ def dedup_events(versions: Sequence[tuple[float, Mapping[str, Any] | None]]) -> 
 
 
 def _dropped(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-    """Lookups the processor left out of this change (module not synced, user missing)."""
-    dropped = fingerprint.get("dropped_lookups")
-    return {"dropped_lookups": list(dropped)} if dropped else {}
+    """Lookups the processor left out of this change (module not synced, user missing), and
+    the conflicts it settled ("Phone kept target")."""
+    kept = {name: list(fingerprint.get(name) or ()) for name in ("dropped_lookups", "conflicts")}
+    return {name: values for name, values in kept.items() if values}
 
 
 def link_events(

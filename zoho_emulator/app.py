@@ -22,6 +22,7 @@ from .metadata import metadata_routes
 from .middleware import crm_middleware
 from .notes_api import note_routes
 from .oauth import token_routes
+from .quirks import quirk_routes
 from .records import record_routes
 from .related_records import related_routes
 from .search import search_routes
@@ -41,6 +42,7 @@ def create_app(state: EmulatorState) -> web.Application:
     app[STATE] = state
     app.add_routes(token_routes(state.tokens))
     app.add_routes(admin_routes())
+    app.add_routes(quirk_routes())
     for module_name, setup in _PLUGINS:
         if importlib.util.find_spec(module_name) is not None:
             getattr(importlib.import_module(module_name), setup)(app, state)

@@ -23,6 +23,7 @@ from .config import Behaviour
 from .http import ApiError, json_response, too_many_requests
 from .keys import ORG
 from .schema import ModuleDef
+from .scopes import READ, demand, module_need, module_scope, need
 from .state import EmulatorState, OrgState
 from .webhooks import Outbound, orgs_of, outbound_for
 
@@ -108,7 +109,7 @@ class BulkReads:
 
     async def _callback(self, job: BulkJob, url: str) -> None:
         await asyncio.sleep(self.behaviour.bulk_read_job_delay_s)
-        body = orjson.dumps(self.details(job))
+        body = orjson.dumps({"data": [self.details(job)]})  # v7 create-job "Sample callback"
         ok = await self.outbound.post(url, body, "application/json", CALLBACK_TIMEOUT_S)
         self.callbacks["sent" if ok else "failed"] += 1
 
@@ -168,9 +169,15 @@ def _callback_url(body: dict[str, Any]) -> str | None:
     return url
 
 
+# Reference §11.3 / bulk-read limitations page: no Notes, Attachments, Emails (nor related data)
+NOT_EXPORTABLE = frozenset({"Notes", "Attachments", "Emails"})
+
+
 def _module(org: OrgState, query: dict[str, Any]) -> ModuleDef:
     spec = query.get("module")
     name = spec.get("api_name") if isinstance(spec, dict) else spec
+    if name in NOT_EXPORTABLE:
+        raise _error("MODULE_NOT_SUPPORTED", "the module is not supported", api_name=str(name))
     module = org.modules.get(name) if isinstance(name, str) else None
     if module is None:
         raise _error("MODULE_NOT_AVAILABLE", "the module is not available", api_name=str(name))
@@ -212,6 +219,7 @@ async def create_job(request: web.Request) -> web.Response:
     query = body["query"]
     callback = _callback_url(body)
     module = _module(org, query)
+    demand(request, ((module_need(module_scope(module, ""), READ),),))
     if query.get("cvid") is not None:
         raise _error("CVID_NOT_SUPPORTED", "custom views are not supported", api_name="cvid")
     if body.get("file_type", "csv") != "csv":
@@ -283,6 +291,8 @@ def _job(request: web.Request) -> tuple[BulkReads, BulkJob]:
         raise ApiError(
             404, "RESOURCE_NOT_FOUND", "the requested resource doesn't exist", {"resource": job_id}
         )
+    read_job = (need("ZohoCRM.bulk", READ), module_need(module_scope(job.module, ""), READ))
+    demand(request, (read_job,))
     return reads, job
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
+from .coql_columns import Column, invalid_column, resolve
 from .coql_parse import Comparison, Condition, Logical, Query, Token, limit_exceeded, literal, parse
 from .dc import parse_datetime
 from .http import ApiError, empty, json_response, read_json
 from .keys import ORG
-from .render import Renderer
+from .quirks import hidden
 from .schema import FieldDef, ModuleDef
+from .scopes import READ, demand, module_need, module_scope
 from .state import OrgState
 from .store import StoredRecord
 
@@ -30,7 +32,8 @@ _ORDERED = {"<": "__lt__", ">": "__gt__", "<=": "__le__", ">=": "__ge__"}
 _OPERATORS = {  # the documented operators per field type
     "string": {"=", "!=", "like", "not like", "in", "not in", "is null", "is not null"},
     "reference": {"=", "!=", "in", "not in", "is null", "is not null"},
-    "number": {"=", "!=", "<", ">", "<=", ">=", "in", "not in", "is null", "is not null"},
+    "number": {"=", "!=", "<", ">", "<=", ">=", "in", "not in", "is null", "is not null"}
+    | {"between", "not between"},
     "boolean": {"="},
 }
 Predicate = Callable[[StoredRecord], bool]
@@ -44,19 +47,18 @@ def _kind(fd: FieldDef) -> str:
     return "boolean" if fd.data_type == "boolean" else "number"
 
 
-def invalid_column(name: str) -> ApiError:
-    return ApiError(400, "INVALID_QUERY", "column given seems to be invalid", {"column_name": name})
-
-
 class _Compiler:
-    def __init__(self, module: ModuleDef) -> None:
-        self.fields = module.fields
+    def __init__(self, org: OrgState, module: ModuleDef) -> None:
+        self.org = org
+        self.module = module
+        self.modules = org.modules
+        self.stores = org.stores
 
-    def field(self, name: str) -> FieldDef:
-        fd = self.fields.get(name)
-        if fd is None:
+    def column(self, name: str) -> Column:
+        column = resolve(name, self.module, self.modules)
+        if column.field.api_name in hidden(self.org, column.module):  # a quirk (quirks.py)
             raise invalid_column(name)
-        return fd
+        return column
 
     def predicate(self, node: Condition) -> Predicate:
         if isinstance(node, Logical):
@@ -67,22 +69,14 @@ class _Compiler:
         return self.comparison(node)
 
     def comparison(self, node: Comparison) -> Predicate:
-        if node.column == "id":
-            if node.operator not in ("=", "!=", "in", "not in"):
-                raise _bad_operator(node)
-            wanted = {str(literal(t)) for t in _tokens(node.value)}
-            return lambda rec: (rec.id in wanted) == (node.operator in ("=", "in"))
-        fd = self.field(node.column)
+        column, stores = self.column(node.column), self.stores
+        if column.field.api_name == "id" and not column.hops:
+            return _id_test(node)
+        fd = column.field
         if fd.data_type == "textarea" or node.operator not in _OPERATORS[_kind(fd)]:
             raise _bad_operator(node)
-        name, test = fd.api_name, _test(node, [self.convert(fd, t) for t in _tokens(node.value)])
-        if name in ("Created_Time", "Modified_Time"):
-            created = name == "Created_Time"
-            return lambda rec: test(rec.created_s if created else rec.modified_s)
-        if name in ("Created_By", "Modified_By"):
-            by_creator = name == "Created_By"
-            return lambda rec: test(rec.created_by if by_creator else rec.modified_by)
-        return lambda rec: test(rec.values.get(name))
+        test = _test(node, [self.convert(fd, t) for t in _tokens(node.value)])
+        return lambda rec: test(column.raw(rec, stores))
 
     def convert(self, fd: FieldDef, token: Token) -> Any:
         value = literal(token)
@@ -127,8 +121,22 @@ def _norm(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def _id_test(node: Comparison) -> Predicate:
+    """``id`` takes =, !=, in, not in, and is (not) null (the page's `where id is not null`)."""
+    if node.operator in ("is null", "is not null"):
+        return lambda rec: node.operator == "is not null"
+    if node.operator not in ("=", "!=", "in", "not in"):
+        raise _bad_operator(node)
+    wanted = {str(literal(t)) for t in _tokens(node.value)}
+    return lambda rec: (rec.id in wanted) == (node.operator in ("=", "in"))
+
+
 def _test(node: Comparison, values: list[Any]) -> Callable[[Any], bool]:
     op = node.operator
+    if op in ("between", "not between"):
+        low, high = values
+        inside = op == "between"
+        return lambda v: v is not None and (low <= _norm(v) <= high) == inside
     if op in ("is null", "is not null"):
         return lambda v: (v is None or v == "" or v == []) == (op == "is null")
     if op in ("like", "not like"):
@@ -157,20 +165,12 @@ SortKey = tuple[Callable[[StoredRecord], Any], bool]
 
 
 def _sort_key(query: Query, compiler: _Compiler) -> list[SortKey]:
+    stores = compiler.stores
     keys: list[SortKey] = []
-    for column, descending in query.order_by:
-        if column == "id":
-            keys.append((lambda rec: rec.id, descending))
-            continue
-        name = compiler.field(column).api_name
-        keys.append((lambda rec, n=name: _sortable(_raw(rec, n)), descending))
+    for name, descending in query.order_by:
+        column = compiler.column(name)
+        keys.append((lambda rec, c=column: _sortable(c.raw(rec, stores)), descending))
     return keys
-
-
-def _raw(rec: StoredRecord, name: str) -> Any:
-    if name in ("Created_Time", "Modified_Time"):
-        return rec.created_s if name == "Created_Time" else rec.modified_s
-    return rec.values.get(name)
 
 
 def _sortable(value: Any) -> tuple[int, Any]:
@@ -178,10 +178,9 @@ def _sortable(value: Any) -> tuple[int, Any]:
 
 
 def _rows(query: Query, org: OrgState, module: ModuleDef) -> list[StoredRecord]:
-    compiler = _Compiler(module)
-    for column in query.columns:
-        if column != "id":
-            compiler.field(column)
+    compiler = _Compiler(org, module)
+    for name in query.columns:
+        compiler.column(name)
     keep = compiler.predicate(query.where) if query.where is not None else None
     rows = sorted(org.stores[module.api_name].records.values(), key=lambda rec: rec.id)
     if keep is not None:
@@ -191,13 +190,8 @@ def _rows(query: Query, org: OrgState, module: ModuleDef) -> list[StoredRecord]:
     return rows
 
 
-def _render(renderer: Renderer, rec: StoredRecord, columns: list[str]) -> dict[str, Any]:
-    row = {}
-    for column in columns:
-        value = renderer.value(rec, column)
-        if isinstance(value, dict) and "email" in value:  # COQL shows users as {name, id}
-            value = {"name": value["name"], "id": value["id"]}
-        row[column] = value
+def _render(org: OrgState, columns: list[Column], rec: StoredRecord) -> dict[str, Any]:
+    row = {c.name: c.render(rec, org.stores, org.renderer) for c in columns}
     row["id"] = rec.id
     return row
 
@@ -214,13 +208,15 @@ async def coql_query(request: web.Request) -> web.Response:
     module = org.modules.get(query.module)
     if module is None:
         raise ApiError(400, "INVALID_MODULE", "the given module is not supported in api", {})
+    # ZohoCRM.coql.READ (middleware) and the module's READ, or ZohoCRM.modules.READ (v7 page)
+    demand(request, ((module_need(module_scope(module, ""), READ),),))
     _check_paging(query)
     rows = _rows(query, org, module)
     chunk = rows[query.offset : query.offset + query.limit]
     if not chunk:
         return empty(204)
-    renderer = org.renderer(module.api_name)
-    data = [_render(renderer, rec, query.columns) for rec in chunk]
+    columns = [resolve(name, module, org.modules) for name in query.columns]
+    data = [_render(org, columns, rec) for rec in chunk]
     more = len(rows) > query.offset + query.limit
     return json_response({"data": data, "info": {"count": len(data), "more_records": more}})
 

@@ -21,7 +21,7 @@ DEFAULT_LIMIT = 200
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|=|<|>)"
-    r"|(?P<punct>[(),*])|(?P<word>[A-Za-z_$][\w$.]*))"
+    r"|(?P<punct>[(),*])|(?P<word>[A-Za-z_$][\w$.]*(?:->[\w$.]+)?))"
 )
 _KEYWORDS = frozenset(
     {
@@ -41,6 +41,7 @@ _KEYWORDS = frozenset(
         "is",
         "not",
         "null",
+        "between",
     }
 )
 
@@ -54,8 +55,8 @@ class Token:
 @dataclass(frozen=True)
 class Comparison:
     column: str
-    operator: str  # = != < > <= >= like "not like" in "not in" "is null" "is not null"
-    value: Any = None  # a literal Token, a tuple of them (in), or None (is null)
+    operator: str  # = != < > <= >= like "not like" in "not in" "is null" "is not null" between…
+    value: Any = None  # a literal Token, a tuple of them (in, between), or None (is null)
 
 
 @dataclass(frozen=True)
@@ -154,15 +155,24 @@ class _Parser:
         return query
 
     def columns(self) -> list[str]:
-        columns = [self.expect("word").text]
+        columns = [self.column()]
         while self.tokens[self.pos].text == ",":
             self.take()
-            columns.append(self.expect("word").text)
+            columns.append(self.column())
         if len(columns) > MAX_COLUMNS:
             raise limit_exceeded("select columns", MAX_COLUMNS)
         if len({c.lower() for c in columns}) < len(columns):
             raise ApiError(400, "DUPLICATE_DATA", "duplicate select column", {})
         return columns
+
+    def column(self) -> str:
+        """A column, also quoted (the COQL page quotes ``'What_Id->Leads.Last_Name'``)."""
+        token = self.take()
+        if token.kind == "str":
+            return str(literal(token))
+        if token.kind != "word":
+            raise self.unexpected(token)
+        return token.text
 
     def condition(self) -> Condition:
         """At most two conditions per bracket level, as the COQL page requires."""
@@ -197,6 +207,10 @@ class _Parser:
             return Comparison(column, "not like" if negated else "like", self.expect("str"))
         if token.kind == "keyword" and token.text == "in":
             return Comparison(column, "not in" if negated else "in", self.values())
+        if token.kind == "keyword" and token.text == "between":
+            low = self.value()
+            self.expect("keyword", "and")
+            return Comparison(column, "not between" if negated else "between", (low, self.value()))
         if token.kind == "keyword" and token.text == "is" and not negated:
             is_not = self.peek("not") and self.take() is not None
             self.expect("keyword", "null")
@@ -229,6 +243,8 @@ class _Parser:
             order.append(self.order_item())
         if len(order) > MAX_ORDER_BY:
             raise limit_exceeded("order by fields", MAX_ORDER_BY)
+        if len({c.lower() for c, _ in order}) < len(order):  # reference §12 (COQL page)
+            raise ApiError(400, "DUPLICATE_DATA", "duplicate order by column", {})
         return order
 
     def order_item(self) -> tuple[str, bool]:

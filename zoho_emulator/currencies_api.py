@@ -159,6 +159,8 @@ def _new(org: OrgState, raw: dict[str, Any], path: str, *, is_base: bool) -> Cur
     if org.currencies.find(iso) is not None:
         details = {"api_name": "iso_code", "json_path": f"{path}.iso_code"}
         raise RecordError("DUPLICATE_DATA", "Duplicate value given for Isocode parameter", details)
+    if "name" not in raw:  # mandatory on add and on enable (v7 add-currencies, enable pages)
+        raise _missing("name", path)
     if "exchange_rate" not in raw and not is_base:
         raise _missing("exchange_rate", path)
     rate = _rate(raw["exchange_rate"], f"{path}.exchange_rate") if "exchange_rate" in raw else ONE
@@ -215,8 +217,19 @@ async def _body(request: web.Request, key: str) -> Any:
     return found
 
 
-def _enabled_org(request: web.Request) -> OrgState:
+def _supported_org(request: web.Request) -> OrgState:
+    """Below Enterprise every currencies call is 403 FEATURE_NOT_SUPPORTED (v7 pages)."""
     org: OrgState = request[ORG]
+    if org.config.edition not in MULTI_CURRENCY_EDITIONS:
+        message = (
+            "The multi-currency feature is not available except the Enterprise and higher editions."
+        )
+        raise ApiError(403, "FEATURE_NOT_SUPPORTED", message, {})
+    return org
+
+
+def _enabled_org(request: web.Request) -> OrgState:
+    org = _supported_org(request)
     if not org.currencies.enabled:
         raise ApiError(403, "CURRENCIES_NOT_ENABLED", "Multi currency is not enabled", {})
     return org
@@ -237,50 +250,57 @@ async def get_currency(request: web.Request) -> web.Response:
     return json_response({"currencies": [_shown(org, found)]}) if found else empty(204)
 
 
+def _refused_before_enabling(org: OrgState, items: Any) -> web.Response | None:
+    """Writes before multi-currency is on: FEATURE_NOT_ENABLED per item, HTTP 403 (v7
+    update-currencies page; the per-item wrapper: [oas] example)."""
+    if org.currencies.enabled:
+        return None
+    entries = [_not_enabled().entry() for _ in items]
+    return json_response({"currencies": entries}, 403)
+
+
 async def add_currencies(request: web.Request) -> web.Response:
-    org: OrgState = request[ORG]
-    items = await _body(request, "currencies")
+    org = _supported_org(request)
+    items = list(await _body(request, "currencies"))
+    if (refused := _refused_before_enabling(org, items)) is not None:
+        return refused
 
     def add(raw: dict[str, Any], path: str) -> str:
-        if not org.currencies.enabled:
-            raise _not_enabled()
         currency = _new(org, raw, path, is_base=False)
         org.currencies.add(currency)
         return currency.id
 
-    results = _batch(list(items), add, _CREATED)
+    results = _batch(items, add, _CREATED)
     if any(r["status"] == "success" for r in results):
         org.currencies_changed()  # the records' Currency picklist offers the new ones
     return json_response({"currencies": results}, batch_status(results, 200))
 
 
 async def update_currencies(request: web.Request) -> web.Response:
-    org: OrgState = request[ORG]
-    items = await _body(request, "currencies")
+    org = _supported_org(request)
+    items = list(await _body(request, "currencies"))
+    if (refused := _refused_before_enabling(org, items)) is not None:
+        return refused
     one = request.match_info.get("id")
 
     def update(raw: dict[str, Any], path: str) -> str:
-        if not org.currencies.enabled:
-            raise _not_enabled()
         cid = one or raw.get("id")
         if cid is None:
             raise _missing("id", path)
         found = org.currencies.by_id.get(str(cid))
         if found is None:
             raise invalid("Currency id is invalid.", "id", f"{path}.id")
+        if found.is_base:  # the base changes through PUT /actions/enable only
+            details = {"api_name": "id", "json_path": f"{path}.id"}
+            raise RecordError("NOT_ALLOWED", "Base currency ID is not allowed here", details)
         return _update(org, found, raw, path)
 
-    results = _batch(list(items), update, _UPDATED)
+    results = _batch(items, update, _UPDATED)
     return json_response({"currencies": results}, batch_status(results, 200))
 
 
 async def enable(request: web.Request) -> web.Response:
-    org: OrgState = request[ORG]
-    if org.config.edition not in MULTI_CURRENCY_EDITIONS:
-        message = (
-            "The multi-currency feature is not available except the Enterprise and higher editions."
-        )
-        raise ApiError(400, "FEATURE_NOT_SUPPORTED", message, {})
+    org = _supported_org(request)
     raw = await _body(request, "base_currency")
     try:
         if org.currencies.enabled:
@@ -293,7 +313,7 @@ async def enable(request: web.Request) -> web.Response:
 
 
 async def update_base(request: web.Request) -> web.Response:
-    org: OrgState = request[ORG]
+    org = _supported_org(request)
     raw = await _body(request, "base_currency")
     try:
         base = org.currencies.base

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .dc import format_datetime
+from .external import meta as external_meta
 from .http import invalid_module, json_response, param_missing
 from .keys import ORG
 from .multiselect import field_meta
@@ -53,6 +54,7 @@ def field_json(org: OrgState, f: FieldDef, module: ModuleDef | None = None) -> d
         "visible": True,
         "created_source": "custom" if f.custom else "default",
         "unique": {"casesensitive": "false"} if f.unique else {},
+        "external": external_meta(f),
         "pick_list_values": [
             {
                 "display_value": v,
@@ -83,7 +85,12 @@ def field_json(org: OrgState, f: FieldDef, module: ModuleDef | None = None) -> d
             "id": f.id,
         }
     if f.data_type == "subform":
-        out["associated_module"] = {"module": f.api_name, "id": f.id[:-1] + "7"}
+        # [oas] Minified_Module (SDK MinifiedModule): api_name and id required, module too
+        out["associated_module"] = {
+            "api_name": f.api_name,
+            "module": f.api_name,
+            "id": f.id[:-1] + "7",
+        }
     return out
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .config import EmulatorConfig
 from .http import json_response
+from .scopes import Grant
 
 ACCESS_DENIED = {
     "error_description": (
@@ -34,6 +35,7 @@ class RefreshToken:
     token: str = field(repr=False)
     org: str
     client_id: str
+    grant: Grant | None = None  # the scopes its grant token was made for; None: all
     issued_ms: deque[int] = field(default_factory=deque)
     live: deque[str] = field(default_factory=deque, repr=False)
 
@@ -44,6 +46,7 @@ class AccessToken:
     client_id: str
     refresh: str = field(repr=False)
     expires_ms: int
+    grant: Grant | None = None
 
 
 class TokenError(Exception):
@@ -74,12 +77,16 @@ class TokenStore:
         self.evicted: deque[str] = deque(maxlen=10_000)
         self.grants: dict[str, tuple[str, str, int]] = {}
         self.minted: dict[tuple[str, str], deque[str]] = {}
+        # Scopes are fixed when a grant token is made: every token of a client carries its list.
+        self.scopes: dict[str, Grant | None] = {}
         ttl_ms = self.behaviour.grant_code_ttl_s * 1000
         for org in config.orgs.values():
             for client in org.clients:
                 self.secrets[client.client_id] = client.client_secret
+                grant = None if client.scopes is None else Grant(client.scopes)
+                self.scopes[client.client_id] = grant
                 for token in client.refresh_tokens:
-                    self.refresh[token] = RefreshToken(token, org.name, client.client_id)
+                    self.refresh[token] = RefreshToken(token, org.name, client.client_id, grant)
                 for code in client.grant_codes:
                     self.grants[code] = (org.name, client.client_id, clock() + ttl_ms)
 
@@ -111,7 +118,7 @@ class TokenStore:
             raise TokenError({"error": "invalid_code"})
         del self.grants[code]  # single use
         org = grant[0]
-        refresh = RefreshToken(new_token(), org, client_id)
+        refresh = RefreshToken(new_token(), org, client_id, self.scopes[client_id])
         self.refresh[refresh.token] = refresh
         self._limit_refresh_tokens(org, client_id, refresh.token)
         answer = self._issue(refresh)
@@ -146,7 +153,7 @@ class TokenStore:
         ttl = self.config.access_token_ttl
         token = new_token()
         self.access[token] = AccessToken(
-            refresh.org, refresh.client_id, refresh.token, now + ttl * 1000
+            refresh.org, refresh.client_id, refresh.token, now + ttl * 1000, refresh.grant
         )
         refresh.issued_ms.append(now)
         refresh.live.append(token)

@@ -57,6 +57,12 @@ def modified_since(request: web.Request) -> int | None:
     return parse_datetime(header) if header else None
 
 
+def default_order(module: str) -> str:
+    """Records newest first; notes oldest first (v7 get-notes page: "sorted chronologically,
+    the oldest note first")."""
+    return "asc" if module == "Notes" else "desc"
+
+
 def _sorted(
     org: OrgState,
     module: str,
@@ -64,7 +70,7 @@ def _sorted(
     keep: Callable[[StoredRecord], bool] | None = None,
 ) -> tuple[list[StoredRecord], str, str]:
     sort_by = request.query.get("sort_by", "id")
-    sort_order = request.query.get("sort_order", "desc")
+    sort_order = request.query.get("sort_order", default_order(module))
     if sort_by not in SORT_FIELDS:
         raise invalid_param("sort_by", supported_values=list(SORT_FIELDS))
     if sort_order not in ("asc", "desc"):
@@ -163,7 +169,7 @@ def list_page(
             module + scope,
             ",".join(names),
             q.get("sort_by", "id"),
-            q.get("sort_order", "desc"),
+            q.get("sort_order", default_order(module)),
             q.get("ids", ""),
             request.headers.get("If-Modified-Since", ""),
         )

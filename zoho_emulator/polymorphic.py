@@ -61,11 +61,19 @@ def resolve(
     out[SE_MODULE] = target
 
 
-def check_note(out: Mapping[str, Any], i: int, creating: bool) -> None:
-    """A note needs a title or a content (reference §13)."""
-    if creating and out.get("Note_Title") is None and out.get("Note_Content") is None:
-        raise RecordError(
-            "EXPECTED_FIELD_MISSING",
-            "should contain either content or title",
-            {"api_name": "Note_Content", "json_path": f"$.data[{i}].Note_Content"},
-        )
+def check_note(out: Mapping[str, Any], i: int, creating: bool, content_mandatory: bool) -> None:
+    """A new note needs ``Note_Content`` (v7 create-notes page: mandatory, MANDATORY_NOT_FOUND);
+    with neither a title nor a content: EXPECTED_FIELD_MISSING ([oas] notes example)."""
+    if not creating or out.get("Note_Content") is not None:
+        return
+    path = {"api_name": "Note_Content", "json_path": f"$.data[{i}].Note_Content"}
+    if out.get("Note_Title") is not None:
+        if not content_mandatory:
+            return
+        raise RecordError("MANDATORY_NOT_FOUND", "required field not found", path)
+    title = {"api_name": "Note_Title", "json_path": f"$.data[{i}].Note_Title"}
+    raise RecordError(
+        "EXPECTED_FIELD_MISSING",
+        "should contain either content or title",
+        {"expected_fields": [path, title]},
+    )

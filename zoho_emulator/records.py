@@ -6,10 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
+from . import external
 from .dc import parse_datetime
+from .external import ExternalPaths
 from .http import ApiError, empty, invalid_module, json_response, param_missing, read_json
 from .keys import CLIENT_ID, ORG
 from .paging import list_page
+from .record_error import RecordError
 from .state import OrgState
 from .store import index_key
 from .writes import Batch
@@ -27,13 +30,43 @@ def module_of(request: web.Request) -> tuple[OrgState, str]:
 
 async def list_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
+    paths = external.paths_of(request, org, module)
+    if paths is not None and paths.own is not None and "ids" in request.query:
+        ids = [_by_value(request, org, module, paths, v) or "0" for v in _ids(request)]
+        request = request.clone(rel_url=request.rel_url.update_query(ids=",".join(ids)))
     return list_page(request, org, module)
+
+
+def _ids(request: web.Request) -> list[str]:
+    return [i for i in request.query.get("ids", "").split(",") if i]
+
+
+def _by_value(
+    request: web.Request, org: OrgState, module: str, paths: ExternalPaths, value: str
+) -> str | None:
+    """The id of the record whose own external field (the header's) holds ``value``."""
+    assert paths.own is not None
+    user = external.acting_user(org, request[CLIENT_ID])
+    return external.find(org, org.stores[module], paths.own, value, user)
+
+
+def _path_id(request: web.Request, org: OrgState, module: str) -> str | None:
+    """``/{module}/{id}``: a record id, or with X-EXTERNAL the record's external value."""
+    rid = request.match_info.get("id")
+    paths = external.paths_of(request, org, module)
+    if rid is None or paths is None or paths.own is None:
+        if rid is not None and not rid.isdigit():
+            raise web.HTTPNotFound()
+        return rid
+    return _by_value(request, org, module, paths, rid) or ""
 
 
 async def get_record(request: web.Request) -> web.Response:
     org, module = module_of(request)
-    rid = request.match_info["id"]
+    rid = _path_id(request, org, module) or ""
     record = org.stores[module].records.get(rid)
+    if record is None and request.headers.get(external.HEADER) is not None:
+        return empty(204)  # get-records-ext page: NO_CONTENT for an unknown value
     if record is None:
         if org.behaviour.get_missing_record == "invalid_data":
             raise ApiError(400, "INVALID_DATA", "the id given seems to be invalid", {"id": rid})
@@ -92,12 +125,27 @@ def finish_batch(batch: Batch, all_ok: int) -> web.Response:
     return json_response({"data": batch.results}, batch.status(all_ok))
 
 
+def _resolved(
+    request: web.Request, batch: Batch, paths: ExternalPaths | None, raw: Any, i: int
+) -> Any:
+    """The record with lookups named by external values resolved; None once it has failed."""
+    if paths is None:
+        return raw
+    try:
+        return external.resolve(paths, batch.org, raw, i, batch.acting_user)
+    except RecordError as exc:
+        batch.results.append(exc.entry())
+        return None
+
+
 async def insert_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
     data, body = await write_body(request)
     batch = write_batch(request, org, module, write_trigger(body))
+    paths = external.paths_of(request, org, module)
     for i, raw in enumerate(data):
-        batch.insert(raw, i)
+        if (record := _resolved(request, batch, paths, raw, i)) is not None:
+            batch.insert(record, i)
     return finish_batch(batch, 201)
 
 
@@ -105,10 +153,46 @@ async def update_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
     data, body = await write_body(request)
     batch = write_batch(request, org, module, write_trigger(body))
-    rid = request.match_info.get("id")
+    paths = external.paths_of(request, org, module)
+    rid = _plain_path_id(request)
     for i, raw in enumerate(data):
-        batch.update(raw, i, rid if i == 0 else None)
+        record = _resolved(request, batch, paths, raw, i)
+        if record is None:
+            continue
+        try:
+            target = _update_target(request, paths, record, i, rid if i == 0 else None)
+        except RecordError as exc:
+            batch.results.append(exc.entry())
+            continue
+        batch.update(record, i, target)
+        external.show_own(paths, batch.store, batch.results[-1])
     return finish_batch(batch, 200)
+
+
+def _plain_path_id(request: web.Request) -> str | None:
+    rid = request.match_info.get("id")
+    if rid is not None and not rid.isdigit() and external.HEADER not in request.headers:
+        raise web.HTTPNotFound()
+    return rid
+
+
+def _update_target(
+    request: web.Request, paths: ExternalPaths | None, raw: Any, i: int, rid: str | None
+) -> str | None:
+    """The record to update: by the external value (path or body) with the header naming the
+    module's own external field, else the path's or the body's id."""
+    if paths is None or paths.own is None:
+        return rid
+    value = (
+        rid if rid is not None else raw.get(paths.own.api_name) if isinstance(raw, dict) else None
+    )
+    if value is None:
+        return None
+    org, module = request[ORG], request.match_info["module"]
+    found = _by_value(request, org, module, paths, str(value))
+    if found is None:
+        raise external.unknown_value(paths.own, value, i)
+    return found
 
 
 async def upsert_records(request: web.Request) -> web.Response:
@@ -116,16 +200,25 @@ async def upsert_records(request: web.Request) -> web.Response:
     data, body = await write_body(request)
     check_fields = _check_fields(org, module, body.get("duplicate_check_fields"))
     batch = write_batch(request, org, module, write_trigger(body))
+    paths = external.paths_of(request, org, module)
+    if paths is None:
+        for i, raw in enumerate(data):
+            batch.upsert(raw, i, check_fields)
+        return finish_batch(batch, org.behaviour.upsert_success_status)
     for i, raw in enumerate(data):
-        batch.upsert(raw, i, check_fields)
+        if (record := _resolved(request, batch, paths, raw, i)) is not None:
+            batch.upsert(record, i, check_fields)
     return finish_batch(batch, org.behaviour.upsert_success_status)
 
 
 def _check_fields(org: OrgState, module: str, given: Any) -> list[str]:
     store = org.stores[module]
-    unique = org.modules[module].unique_fields
+    mod = org.modules[module]
+    # External fields are duplicate-check fields of upsert (upsert-records-ext page), first
+    ext = [f.api_name for f in external.externals(mod)]
+    unique = [*ext, *mod.unique_fields]
     if given is None:
-        return [n for n in (org.modules[module].dup_field, *unique) if n in store.indexes]
+        return [n for n in (*ext, mod.dup_field, *mod.unique_fields) if n in store.indexes]
     if not isinstance(given, list) or not given:
         raise ApiError(
             400,
@@ -147,7 +240,7 @@ def _check_fields(org: OrgState, module: str, given: Any) -> list[str]:
 
 async def delete_records(request: web.Request) -> web.Response:
     org, module = module_of(request)
-    rid = request.match_info.get("id")
+    rid = _plain_path_id(request)
     if rid is not None:
         ids = [rid]
     else:
@@ -164,8 +257,17 @@ async def delete_records(request: web.Request) -> web.Response:
             )
     wf = request.query.get("wf_trigger", "true").lower()
     batch = write_batch(request, org, module, () if wf == "false" else None)
+    paths = external.paths_of(request, org, module)
     for i, one in enumerate(dict.fromkeys(ids)):
-        batch.delete(one, i)
+        if paths is None or paths.own is None:
+            batch.delete(one, i)
+            continue
+        found = _by_value(request, org, module, paths, one)
+        if found is None:
+            batch.results.append(external.unknown_value(paths.own, one).entry())
+            continue
+        batch.delete(found, i)
+        batch.results[-1]["details"] = {paths.own.api_name: one, **batch.results[-1]["details"]}
     return finish_batch(batch, 200)
 
 
@@ -192,4 +294,12 @@ def record_routes(prefix: str) -> list[web.RouteDef]:
         web.post(prefix + "/{module}", insert_records),
         web.put(prefix + "/{module}", update_records),
         web.delete(prefix + "/{module}", delete_records),
+        # an external value in place of the id (X-EXTERNAL); without the header → 404
+        web.get(prefix + _BY_EXTERNAL_VALUE, get_record),
+        web.put(prefix + _BY_EXTERNAL_VALUE, update_records),
+        web.delete(prefix + _BY_EXTERNAL_VALUE, delete_records),
     ]
+
+
+# module API names start with a capital (not actions/settings/org/users); not a sub-resource
+_BY_EXTERNAL_VALUE = r"/{module:[A-Z][^/]*}/{id:(?!upsert$|deleted$|search$|actions$)[^/]+}"

@@ -52,6 +52,7 @@ class FieldDef:
     field_label: str = ""  # as configured; else derived from the API name
     lookup_modules: tuple[str, ...] = ()  # polymorphic lookups (What_Id, Parent_Id)
     rows: tuple[FieldDef, ...] = ()  # a subform's row fields
+    external: str | None = None  # an External ID field: "org" or "user" based (reference §22)
 
     @property
     def label(self) -> str:
@@ -378,18 +379,24 @@ def _custom_field(module: str, raw: Mapping[str, Any]) -> FieldDef:
         raise ConfigError(f"module {module}: {api_name} of type {data_type} cannot be unique")
     if data_type in ("lookup", "multiselectlookup") and not raw.get("lookup_module"):
         raise ConfigError(f"module {module}: lookup field {api_name} needs lookup_module")
+    external = {None: None, False: None, True: "org", "org": "org", "user": "user"}.get(
+        raw.get("external"), "bad"
+    )
+    if external == "bad" or (external and data_type != "text"):
+        raise ConfigError(f"module {module}: external must be org or user, on a text field")
     return FieldDef(
         api_name=str(api_name),
         data_type=data_type,
         length=int(raw.get("length", 255)),
         system_mandatory=bool(raw.get("mandatory", raw.get("system_mandatory", False))),
-        read_only=bool(raw.get("read_only", False)),
+        read_only=bool(raw.get("read_only", data_type == "formula")),  # Zoho computes them
         unique=bool(raw.get("unique", False)),
         lookup_module=raw.get("lookup_module"),
         pick_list=tuple(str(v) for v in raw.get("pick_list_values") or ()),
         custom=bool(raw.get("custom", True)),
         field_label=str(raw.get("field_label") or ""),
         rows=_link_row(str(raw["lookup_module"])) if data_type == "multiselectlookup" else (),
+        external=external,
     )
 
 

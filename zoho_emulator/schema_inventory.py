@@ -273,6 +273,7 @@ def optional_standard() -> dict[str, tuple[str, str, str, list[FieldDef]]]:
                 ),
                 _f("Call_Start_Time", "datetime", system_mandatory=True),
                 _f("Call_Duration", length=10),
+                _pick("Outbound_Call_Status", "Scheduled", "Completed"),
                 _f("Call_Duration_in_seconds", "integer", length=9, read_only=True),
                 _pick("Call_Purpose", "-None-", "Prospecting", "Administrative", "Negotiation"),
                 _f("Call_Result", length=255),

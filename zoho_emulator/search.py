@@ -11,6 +11,7 @@ from . import criteria
 from .dc import format_datetime
 from .http import ApiError, empty, expected_param_missing, invalid_param, json_response
 from .paging import MAX_PER_PAGE, int_param, modified_since, render_rows, wanted_fields
+from .quirks import without_hidden
 from .records import module_of
 from .state import OrgState
 from .store import StoredRecord, index_key
@@ -85,7 +86,7 @@ def _fmt(org: OrgState, epoch_s: int) -> str:
 
 def _predicate(request: web.Request, org: OrgState, module: str) -> Callable[[StoredRecord], bool]:
     q = request.query
-    definition = org.modules[module]
+    definition = without_hidden(org, org.modules[module])
     renderer = org.renderer(module)
     if q.get("criteria"):
         try:

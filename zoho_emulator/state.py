@@ -8,7 +8,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -65,7 +65,8 @@ RelatedListener = Callable[[str, tuple[str, ...], str], None]
 
 @dataclass
 class Faults:
-    """Injected faults of one org; the notification fields are read by notifications.py."""
+    """Injected faults of one org; the notification fields are read by notifications.py, the
+    body and hidden-field quirks by quirks.py."""
 
     error_rate: float = 0.0
     error_status: int = 500
@@ -75,22 +76,41 @@ class Faults:
     drop_notifications: float = 0.0
     duplicate_notifications: float = 0.0
     delay_notifications_ms: int = 0
+    broken_bodies: int = 0  # the next N eligible 200 answers come broken
+    broken_body_rate: float = 0.0
+    broken_body: str = "truncated"  # or "empty"
+    hidden_fields: dict[str, list[str]] = field(default_factory=dict)  # module -> fields
 
     def merge(self, changes: dict[str, Any]) -> None:
         types = {f.name: f.type for f in fields(self)}
         for key, value in changes.items():
             if key not in types:
                 raise ValueError(f"unknown fault {key!r}")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"fault {key!r} must be a number")
-            setattr(self, key, int(value) if types[key] == "int" else float(value))
+            setattr(self, key, _fault_value(key, types[key], value))
 
     def clear(self) -> None:
         for f in fields(self):
-            setattr(self, f.name, f.default)
+            default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+            setattr(self, f.name, default)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _fault_value(key: str, kind: Any, value: Any) -> Any:
+    if key == "broken_body":
+        if value not in ("truncated", "empty"):
+            raise ValueError("fault 'broken_body' must be 'truncated' or 'empty'")
+        return value
+    if key == "hidden_fields":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in value.values()
+        ):
+            raise ValueError("fault 'hidden_fields' must map modules to lists of fields")
+        return {str(k): list(v) for k, v in value.items()}
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"fault {key!r} must be a number")
+    return int(value) if kind == "int" else float(value)
 
 
 @dataclass
@@ -135,6 +155,12 @@ class OrgState:
             for i, u in enumerate(config.users)
         ]
         self.users_by_id = {u.id: u for u in self.users}
+        by_email = {u.email: u for u in self.users}
+        # The user each self client belongs to: who set a user-based External ID (external.py)
+        self.client_users = {
+            c.client_id: by_email.get(c.user or "", self.users[0]) for c in config.clients
+        }
+        self.external_setters: dict[tuple[str, str], str] = {}  # (record id, field) -> user id
         self.modules: dict[str, ModuleDef] = build_org_modules(config.modules, self.new_id)
         self.stores = {api: ModuleStore(m) for api, m in self.modules.items()}
         self.faults = Faults()
@@ -262,6 +288,7 @@ class OrgState:
         for tags in self.tags.values():
             tags.clear()
         self.relations.clear()
+        self.external_setters.clear()
         self.faults.clear()
         for fn in self._reset_listeners:
             fn()

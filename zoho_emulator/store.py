@@ -31,6 +31,7 @@ class DeletedEntry:
 
 
 _NO_INDEX: dict[Any, dict[str, None]] = {}
+_EMPTY: dict[str, None] = {}
 
 
 def index_key(value: Any) -> Any:
@@ -50,6 +51,15 @@ class ModuleStore:
         for name in (self.module.dup_field, *self.module.unique_fields):
             if name in self.module.fields:
                 self.indexes.setdefault(name, {})
+        for fd in self.module.fields.values():
+            if fd.external:
+                self.indexes.setdefault(fd.api_name, {})
+
+    def bucket(self, field_name: str, value: Any) -> dict[str, None]:
+        """Every record whose indexed field equals value, oldest first."""
+        if value is None or value == "":
+            return _EMPTY
+        return self.indexes.get(field_name, _NO_INDEX).get(index_key(value)) or _EMPTY
 
     def find(self, field_name: str, value: Any, exclude: str | None = None) -> str | None:
         """The oldest record whose indexed field equals value (None if absent or not indexed)."""

@@ -17,6 +17,16 @@ from .state import OrgState, WriteEvent
 
 MAX_IDS = 500
 MAX_NAME = 25
+# (tags per record, tags per module) by edition: Zoho help "tagging records" (Standard 5/20,
+# Professional 10/60, Enterprise 10/100, Ultimate 10/200); Free: Standard's (UNCONFIRMED)
+EDITION_LIMITS = {
+    "free": (5, 20),
+    "standard": (5, 20),
+    "professional": (10, 60),
+    "enterprise": (10, 100),
+    "ultimate": (10, 200),
+}
+FORBIDDEN = frozenset("<>,")  # v7 create-tag page: no <, > or comma, and no emoji
 PALETTE = frozenset(
     "#57B1FD #879BFC #658BA8 #FD87BD #969696 #F48435 #1DB9B4 #E7A826 #63C57E #F17574 #D297EE "
     "#A8C026 #B88562".split()
@@ -52,13 +62,25 @@ def _shown(org: OrgState, tag: dict[str, Any]) -> dict[str, Any]:
 async def list_tags(request: web.Request) -> web.Response:
     org, module = _module_param(request)
     tags = [_shown(org, t) for t in org.tags.setdefault(module, {}).values()]
-    b = org.behaviour
-    info = {
-        "count": len(tags),
-        "allowed_count": b.tags_per_module,
-        "record_limit": b.tags_per_record,
-    }
+    per_record, per_module = limits(org)
+    info = {"count": len(tags), "allowed_count": per_module, "record_limit": per_record}
     return json_response({"tags": tags, "info": info})
+
+
+def limits(org: OrgState) -> tuple[int, int]:
+    """Tags allowed per record and per module: the edition's, unless a switch says otherwise."""
+    per_record, per_module = EDITION_LIMITS[org.config.edition]
+    b = org.behaviour
+    return b.tags_per_record or per_record, b.tags_per_module or per_module
+
+
+def _bad_name(name: str) -> bool:
+    return any(c in FORBIDDEN or _emoji(c) for c in name)
+
+
+def _emoji(c: str) -> bool:
+    code = ord(c)
+    return code >= 0x1F000 or 0x2600 <= code <= 0x27BF
 
 
 def _by_name(org: OrgState, module: str, name: str) -> dict[str, Any] | None:
@@ -77,6 +99,8 @@ def _new_tag(org: OrgState, module: str, raw: dict[str, Any], path: str) -> dict
     if len(name) > MAX_NAME:
         details = {**_at(path, "name"), "maximum_length": MAX_NAME}
         raise RecordError("INVALID_DATA", "invalid data", details)
+    if _bad_name(name):
+        raise RecordError("INVALID_DATA", "invalid data", _at(path, "name"))
     color = raw.get("color_code")
     if color is not None and color not in PALETTE:
         raise RecordError("INVALID_DATA", "invalid data", _at(path, "color_code"))
@@ -85,8 +109,9 @@ def _new_tag(org: OrgState, module: str, raw: dict[str, Any], path: str) -> dict
         details = {"api_name": "name", "id": existing["id"]}
         raise RecordError("DUPLICATE_DATA", "duplicate data", details)
     tags = org.tags.setdefault(module, {})
-    if len(tags) >= org.behaviour.tags_per_module:
-        raise RecordError("LICENSE_LIMIT_EXCEEDED", "tags edition limit exceeded", {})
+    if len(tags) >= limits(org)[1]:
+        # v7 create-tag page: LIMIT_EXCEEDED past 100 tags in a module (details UNCONFIRMED)
+        raise RecordError("LIMIT_EXCEEDED", "limit exceeded", {"limit": limits(org)[1]})
     now_s = org.now_ms() // 1000
     tag = {
         "id": org.new_id(),
@@ -207,7 +232,7 @@ def _apply(
     over_write: bool,
 ) -> web.Response:
     store, renderer = org.stores[module], org.renderer(module)
-    limit = org.behaviour.tags_per_record
+    limit = limits(org)[0]
     now_ms = org.now_ms()
     bump = org.behaviour.tagging_bumps_modified_time
     results: list[dict[str, Any]] = []
@@ -240,7 +265,7 @@ def _apply(
                 record.modified_s = now_ms // 1000
                 record.modified_by = org.api_user.id
                 changed.append(rid)
-        message = "tags updated successfully" if adding else "tags removed successfully"
+        message = "tags updated successfully"  # remove too (v7 remove-tags sample)
         results.append(
             {
                 "code": "SUCCESS",

@@ -230,9 +230,9 @@ class Validator:
                 out[name] = convert(value, i)
         if self._polymorphic is not None:
             polymorphic.resolve(self._polymorphic, raw, out, i, self._stores)
-        if self._is_notes:
-            polymorphic.check_note(out, i, creating)
         self.check_mandatory(out, i, creating)
+        if self._is_notes:
+            polymorphic.check_note(out, i, creating, self.behaviour.note_content_mandatory)
         return out
 
     def _not_writable(self, name: str, i: int) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from . import multiselect, related, subforms
+from . import external, multiselect, related, subforms
+from .calls import CALLS, check_new_call
 from .currency import CURRENCY, EXCHANGE_RATE, convert
 from .record_error import RecordError
 from .render import Renderer
@@ -40,6 +41,10 @@ class Batch:
         self._subforms = [f for f in self.module.fields.values() if f.data_type == "subform"]
         self._links = multiselect.link_fields(self.module)
         self._currencies = org.currencies if CURRENCY in self.module.fields else None
+        self._externals = external.externals(self.module)
+        self._external_names = frozenset(fd.api_name for fd in self._externals)
+        # the user whose self client writes: who sets a user-based external value
+        self.acting_user = org.client_users.get(client_id or "", org.api_user).id
 
     # -- operations -----------------------------------------------------------------------
     def insert(self, raw: Any, i: int) -> None:
@@ -132,6 +137,8 @@ class Batch:
 
     def _insert(self, changes: dict[str, Any], i: int) -> StoredRecord:
         values = {k: v for k, v in changes.items() if v is not None}
+        if self.module.api_name == CALLS:
+            check_new_call(values, i, self.now_s)
         if "Owner" in self.module.fields:
             values.setdefault("Owner", self.user_id)
         if self._currencies is not None:
@@ -146,6 +153,7 @@ class Batch:
             self.org.new_id(), values, self.now_s, self.now_s, self.user_id, self.user_id
         )
         self.store.put(record, None)
+        self._remember(record, {})
         self.touched["insert"][record.id] = record
         return record
 
@@ -171,6 +179,7 @@ class Batch:
             record.modified_s = self.now_s
             record.modified_by = self.user_id
         self.store.put(record, previous)
+        self._remember(record, previous)
         if record.id not in self.touched["insert"]:
             self.touched["update"][record.id] = record
         return record
@@ -213,6 +222,21 @@ class Batch:
             existing = self.store.find(name, values.get(name), exclude=own)
             if existing is not None:
                 raise self._duplicate(name, existing, i)
+        for fd in self._externals:
+            found = self._find(fd.api_name, values.get(fd.api_name), exclude=own)
+            if found is not None:
+                raise self._duplicate(fd.api_name, found, i)
+
+    def _find(self, name: str, value: Any, exclude: str | None = None) -> str | None:
+        if name in self._external_names:
+            fd = self.module.fields[name]
+            return external.find(self.org, self.store, fd, value, self.acting_user, exclude)
+        return self.store.find(name, value, exclude)
+
+    def _remember(self, record: StoredRecord, previous: Mapping[str, Any]) -> None:
+        if self._externals:
+            org, user = self.org, self.acting_user
+            external.remember(org, record.id, self._externals, record.values, previous, user)
 
     def _duplicate(self, name: str, existing: str, i: int) -> RecordError:
         owner = self.org.users_by_id.get(self.store.records[existing].values.get("Owner", ""))
@@ -235,7 +259,7 @@ class Batch:
         self, changes: dict[str, Any], check_fields: Sequence[str]
     ) -> tuple[StoredRecord | None, str | None]:
         for name in check_fields:
-            existing = self.store.find(name, changes.get(name))
+            existing = self._find(name, changes.get(name))
             if existing is not None:
                 return self.store.records[existing], name
         return None, None

@@ -1,6 +1,7 @@
 """The org's currencies (reference §18): ``GET /org/currencies``. Mixed into ``ZohoClient``.
 
-An org without multi-currency answers 403 ``CURRENCIES_NOT_ENABLED``; ``currencies()`` then
+An org without multi-currency answers 403 ``CURRENCIES_NOT_ENABLED`` (below the Enterprise
+edition, where it cannot be switched on: 403 ``FEATURE_NOT_SUPPORTED``); ``currencies()`` then
 returns ``[]``. Every org with multi-currency has at least its base (home) currency, so an
 empty list means exactly "multi-currency off": its records carry no ``Currency`` field and all
 their amounts are in the org's home currency.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import CurrenciesNotEnabled, UnexpectedResponse
+from .errors import CurrenciesNotEnabled, FeatureNotSupported, UnexpectedResponse
 from .limits import Priority
 from .metadata import TtlCache
 from .transport import Call, ZohoTransport
@@ -62,7 +63,7 @@ class CurrenciesAPI:
             call = Call("GET", "/org/currencies", "metadata", priority=priority)
             try:
                 response = await self._transport.call(call)
-            except CurrenciesNotEnabled:
+            except (CurrenciesNotEnabled, FeatureNotSupported):
                 return []
             body = response.body
             found = body.get("currencies") if isinstance(body, dict) else None

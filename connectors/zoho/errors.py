@@ -21,6 +21,7 @@
     │   ├── InternalError             INTERNAL_ERROR
     │   ├── ServerError               any other 5xx
     │   ├── TransportError            timeout, connection reset
+    │   │   └── TruncatedBody         a 2xx whose JSON is empty or cut short (a Zoho quirk)
     │   └── CreditBudgetExhausted     our own daily credit ledger is empty
     └── PermanentError                the request or the data is wrong; do not retry
         ├── InvalidData, MandatoryNotFound, DuplicateData, InvalidModule,
@@ -32,6 +33,7 @@
         ├── DownloadNotAllowed        DOWNLOAD_NOT_ALLOWED (a link attachment has no file)
         ├── FileTooLarge              FILE_SIZE_MORE_THAN_ALLOWED_SIZE (HTTP 413)
         │   └── BodySizeReached       BODY_SIZE_REACHED
+        ├── InvalidQuery              INVALID_QUERY (COQL/search; names the column refused)
         ├── CurrenciesNotEnabled      the org has no multi-currency (currencies() → [])
         └── UnexpectedResponse        a body we could not understand
 
@@ -188,6 +190,14 @@ class TransportError(RetryableError):
     code = "TRANSPORT_ERROR"
 
 
+class TruncatedBody(TransportError):
+    """A 2xx answer whose JSON body is empty or cut short: seen in production on single-record
+    GETs and the Notification API. The work may have been done, so it is retried like a
+    dropped connection (idempotent calls here, writes by their caller)."""
+
+    code = "TRUNCATED_BODY"
+
+
 class CreditBudgetExhausted(RetryableError):
     code = "CREDIT_BUDGET_EXHAUSTED"
     hint = "The org's daily API credit budget is spent; credits return 24 h after each call"
@@ -218,6 +228,13 @@ class RequiredParamMissing(PermanentError):
 
 class LimitExceeded(PermanentError):
     code = "LIMIT_EXCEEDED"
+
+
+class InvalidQuery(PermanentError):
+    """COQL/search refused a query; ``details.column_name`` names a column Zoho does not know
+    (or one hidden from the API user: field permissions or the layout)."""
+
+    code = "INVALID_QUERY"
 
 
 class PatternNotMatched(PermanentError):

@@ -6,9 +6,11 @@ values and a query at most 25 conditions; no matching row is a 204.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import InvalidQuery
 from .limits import BackoffPolicy, Priority
 from .transport import Call, ZohoTransport
 
@@ -65,10 +67,29 @@ class QueryAPI:
             priority=priority,
             retry=retry,
         )
-        response = await self._transport.call(call)
+        try:
+            response = await self._transport.call(call)
+        except InvalidQuery as error:
+            raise refused_column(error, select) from None
         body = response.body if response.status == 200 else None
         if not isinstance(body, dict):
             return [], False
         rows = body.get("data")
         more = bool((body.get("info") or {}).get("more_records"))
         return (rows if isinstance(rows, list) else []), more
+
+
+def refused_column(error: InvalidQuery, select: str) -> InvalidQuery:
+    """INVALID_QUERY naming ``Module.Field``: a field Zoho does not know, or one hidden from
+    the API user (a field hidden in its layout or profile is refused in queries, not shown)."""
+    column = error.details.get("column_name")
+    if not column:
+        return error
+    found = re.search(r"\bfrom\s+([\w$]+)", select, re.IGNORECASE)
+    field = f"{found.group(1)}.{column}" if found else str(column)
+    message = (
+        f"COQL refused the field {field}: it does not exist, or it is hidden from the API "
+        "user (the field's permission in the user's profile, or its layout); make it visible "
+        "to that user or leave it out of the route's link_existing/match fields"
+    )
+    return InvalidQuery(message, details=error.details, status=error.status, org=error.org)

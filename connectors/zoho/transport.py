@@ -36,6 +36,7 @@ from .errors import (
     RetryableError,
     TooManyRequests,
     TransportError,
+    TruncatedBody,
     UnexpectedResponse,
     ZohoError,
     error_for,
@@ -217,6 +218,13 @@ class ZohoTransport:
                 timeout=self._timeout if whole else self._file_timeout,
             ) as resp:
                 body = await stream(resp) if stream else await _read_whole(call, resp)
+                if body is _BROKEN:
+                    raise TruncatedBody(
+                        f"{call.method} {call.path}: HTTP {resp.status} with an empty or "
+                        "truncated JSON body",
+                        status=resp.status,
+                        org=self.org,
+                    )
                 return Response(resp.status, body, dict(resp.headers))
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransportError(
@@ -284,9 +292,17 @@ def _payload(call: Call) -> tuple[Any, dict[str, str]]:
     return None, {}
 
 
+_BROKEN = object()  # a 2xx whose JSON body is empty or cut short
+
+
 async def _read_whole(call: Call, resp: aiohttp.ClientResponse) -> Any:
     raw = await resp.read()
-    return raw if call.binary and resp.status == 200 else _json(raw)
+    if call.binary and resp.status == 200:
+        return raw
+    body = _json(raw)
+    if body is None and 200 <= resp.status < 300 and resp.status != 204:
+        return _BROKEN  # Zoho answers every 2xx but 204 with JSON
+    return body
 
 
 def _json(raw: bytes) -> Any:

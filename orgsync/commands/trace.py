@@ -30,7 +30,7 @@ from orgsync.commands import (
 DETAILS = {
     "hint": ("source", "operation"),
     "change": ("operation", "modified_time", "source", "force"),
-    "dedup": ("route", "verdict", "modified_time"),
+    "dedup": ("route", "verdict", "modified_time", "dropped_lookups", "conflicts"),
     "held": ("parents",),
     "queued": ("target", "operation", "attempt"),
     "related": ("route", "kinds"),

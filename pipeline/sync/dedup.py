@@ -9,9 +9,8 @@ two edits made within the same second; the content hash can:
 - same mapped content as last processed  -> DUPLICATE (dropped; webhook + notification + poll)
 - anything else, including a different content within the same second -> ACCEPT
 
-Two-way routes: `incoming_wins` settles a
-conflict when both orgs edited the same record: the later Modified_Time wins, and a tie (same
-second) goes to the org whose name sorts first, so both directions agree on one winner.
+Which org's value wins on two-way routes is decided per field by its version
+(pipeline/sync/versions.py), not here.
 """
 
 from __future__ import annotations
@@ -74,25 +73,3 @@ def decide(previous: Fingerprint | None, incoming: Fingerprint) -> Decision:
         newer = before is None or (now is not None and now > before)
         return Decision(Verdict.DUPLICATE, incoming if newer else None)
     return Decision(Verdict.ACCEPT, incoming)
-
-
-@dataclass(frozen=True)
-class Edit:
-    """A genuine (non-echo) edit of a record: which org made it and its Modified_Time."""
-
-    org: str
-    modified_time: str
-
-
-def incoming_wins(incoming: Edit, target_last: Edit | None) -> bool:
-    """Should a change overwrite the target record, given the target's last genuine edit?
-
-    The later Modified_Time wins; within the same second the org whose name sorts first wins.
-    Our own writes are not genuine edits: only changes that were not echoes update `target_last`.
-    """
-    if target_last is None:
-        return True
-    mine, theirs = parse_instant(incoming.modified_time), parse_instant(target_last.modified_time)
-    if mine != theirs:
-        return mine > theirs
-    return incoming.org <= target_last.org

@@ -27,6 +27,8 @@ class PipelineMetrics(NamedTuple):
     dropped_lookups: Counter
     schema_drift: Counter
     target_state: Gauge
+    diverged_records: Gauge
+    quarantined_records: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PipelineMetrics:
@@ -95,5 +97,14 @@ class PipelineMetrics(NamedTuple):
                 "1 for the state a target's writer is in (worker/targets.py TARGET_STATES)",
                 "target",
                 "state",
+            ),
+            diverged_records=gauge(
+                "orgsync_diverged_records",
+                "Two-way record pairs that still differ on a field both routes copy, a minute "
+                "after they first did (the worker's log names each)",
+            ),
+            quarantined_records=gauge(
+                "orgsync_quarantined_records",
+                "Records not written for now: written and edited back again and again",
             ),
         )

@@ -10,43 +10,39 @@ clients).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from connectors.zoho import RetryableError, ZohoError
-from orgsync_kernel.events import Change, Write, link_key, record_key
-from orgsync_kernel.settings import Route, Settings
-from pipeline.mapping.money import OrgMoney
+from connectors.zoho import RetryableError
+from orgsync_kernel.events import Change, Write, link_key, record_key, split_key
+from orgsync_kernel.settings import ModuleRoute, Route, Settings
 from pipeline.mapping.transforms import (
-    FieldIndex,
     MissingParent,
     Rejected,
+    TargetRecord,
     TransformContext,
-    UserDirectory,
-    field_index,
+    match_uses_source_id,
     transform,
 )
-from pipeline.sync.dedup import Edit, Fingerprint, Verdict, decide
-from pipeline.sync.drift import Drift, schema_drift
-from pipeline.sync.record_state import Conflict, changed_fields, is_stale, observe
+from pipeline.sync.dedup import Fingerprint, Verdict, decide
+from pipeline.sync.divergence import Divergence
+from pipeline.sync.loops import LoopGuard
+from pipeline.sync.metadata import REUSE_SECONDS, Metadata
+from pipeline.sync.record_state import (
+    Conflict,
+    changed_fields,
+    is_stale,
+    observe,
+    side,
+    written,
+)
+from pipeline.sync.versions import Side, Version, dump_sides, seconds
 
-REUSE_SECONDS = 1.0
 log = logging.getLogger(__name__)
-
-
-class MetadataSource(Protocol):
-    async def fields(self, module: str) -> list[dict[str, Any]]: ...
-
-    async def users(self) -> list[dict[str, Any]]: ...
-
-    async def currencies(self) -> list[Any]: ...
-
-    async def home_currency(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -66,108 +62,8 @@ class Processed:
     dropped_lookups: list[tuple[str, str]] = field(default_factory=list)  # (route, field)
     # The change's new dedup fingerprints, unconfirmed until `writes` are in Kafka.
     fingerprints: dict[str, Any] | None = None
-
-
-class Metadata:
-    """Target field metadata and org users, from each org's client (which caches them).
-
-    After an org failed to answer, it is not asked again for `pause` seconds: the processor
-    defers that org's routes at once instead of waiting out the client's retries per change.
-    """
-
-    def __init__(
-        self,
-        clients: Mapping[str, MetadataSource],
-        pause: float = 5.0,
-        on_drift: Callable[[str, str, list[Drift]], None] | None = None,
-    ) -> None:
-        self._clients = clients
-        self._on_drift = on_drift
-        self._pause = pause
-        self._down_until: dict[str, float] = {}
-        # Built views of the clients' cached lists, rebuilt only when a client refetched.
-        self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
-        self._recent: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
-        self._no_money: set[str] = set()
-
-    async def fields(self, org: str, module: str) -> FieldIndex:
-        key = ("fields", org, module)
-        raw = await self._ask(key, lambda: self._clients[org].fields(module))
-        before = self._views.get(key)
-        if before is not None and before[0] is not raw and self._on_drift is not None:
-            drifts = schema_drift(before[0], raw)  # the client re-read the metadata
-            if drifts:
-                self._on_drift(org, module, drifts)
-        index: FieldIndex = self._view(key, raw, field_index)
-        return index
-
-    async def users(self, org: str) -> UserDirectory:
-        key = ("users", org)
-        raw = await self._ask(key, lambda: self._clients[org].users())
-        users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
-        return users
-
-    async def money(self, org: str) -> OrgMoney | None:
-        """The org's currencies; None when it does not tell (a scope missing), and then
-        amounts are copied as numbers (logged once per org)."""
-        client = self._clients[org]
-        try:
-            listed = await self._ask(("currencies", org), client.currencies)
-            home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
-        except RetryableError:
-            raise
-        except ZohoError as error:
-            if org not in self._no_money:
-                self._no_money.add(org)
-                log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
-            return None
-        money: OrgMoney = self._view(
-            ("money", org), listed or home, lambda _: OrgMoney.of(listed, home[0] if home else "")
-        )
-        return money
-
-    async def warm(self, settings: Settings) -> None:
-        """Ask for what the first changes will need (target fields, users of both orgs) now,
-        so that the first burst is not slowed down by it; an org out of reach is skipped."""
-        wanted: list[Coroutine[Any, Any, Any]] = []
-        for route in settings.sync:
-            wanted += [self.users(route.source), self.users(route.target)]
-            wanted += [self.money(route.source), self.money(route.target)]
-            wanted += [
-                self.fields(route.target, route.target_module(module)) for module in route.modules
-            ]
-        await asyncio.gather(*wanted, return_exceptions=True)
-
-    def _view(self, key: tuple[str, ...], raw: list[dict[str, Any]], build: Any) -> Any:
-        cached = self._views.get(key)
-        if cached is not None and cached[0] is raw:
-            return cached[1]
-        view = build(raw)
-        self._views[key] = (raw, view)
-        return view
-
-    async def _ask(
-        self, key: tuple[str, ...], ask: Callable[[], Coroutine[Any, Any, list[Any]]]
-    ) -> list[Any]:
-        """The client's (cached) answer; reused for `REUSE_SECONDS` without asking the client,
-        whose cache lookup costs a task and a loop turn per call (three per change)."""
-        org, now = key[1], time.monotonic()
-        recent = self._recent.get(key)
-        if recent is not None and now - recent[0] < REUSE_SECONDS:
-            return recent[1]
-        if now < self._down_until.get(org, 0.0):
-            raise RetryableError(f"{org} did not answer recently", org=org)
-        try:
-            raw = await ask()
-        except RetryableError:
-            self._down_until[org] = time.monotonic() + self._pause
-            raise
-        self._recent[key] = (now, raw)
-        return raw
-
-
-async def _listed(client: MetadataSource) -> list[str]:
-    return [await client.home_currency()]
+    # Two-way: target record key -> what `writes` will put there, until the round landed.
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Processor:
@@ -184,34 +80,65 @@ class Processor:
         self.fingerprints = fingerprints
         self.links = links
         self.states = states
+        self.guard = LoopGuard()
+        self.divergence = Divergence()
         self._unconfirmed: dict[str, dict[str, Any]] = {}
+        self._planned: dict[str, dict[str, Any]] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
 
-    async def process(self, change: Change) -> Processed:
+    async def process(self, change: Change, fresh: bool | None = None) -> Processed:
+        """The writes of `change`; `fresh`: what `observe(change)` answered, when the caller
+        observed it already (a round observes all its changes before it routes any)."""
         out = Processed()
         routes = self.routes_for(change)
         if not routes:
             out.drops["unrouted"] += 1
         elif change.operation == "delete":
             self._deletes(change, routes, out)
-        elif self._observe(change):
+        elif self.observe(change) if fresh is None else fresh:
             await self._upserts(change, routes, out)
         else:
             out.drops["stale"] += 1
         return out
 
-    def _observe(self, change: Change) -> bool:
+    def observes(self, change: Change) -> bool:
+        """Whether the change's org is one that routes write into (its records keep states)."""
+        return bool(self.settings.routes_into(change.org))
+
+    def observe(self, change: Change) -> bool:
         """Record the change in `record_state` when its org is a target (two-way); False: stale."""
-        if not self.settings.routes_into(change.org):
+        if not self.observes(change) or change.operation == "delete":
             return True
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):
             return False
-        self.states[change.key], _ = observe(previous, change.record, change.modified_time)
+        self.states[change.key], edited = observe(
+            previous, change.record, change.modified_time, change.org
+        )
+        if edited and self.guard.edited(change.key, edited, self._partners(change)):
+            log.warning(
+                "quarantined key=%s fields=%s: edited again and again right after orgsync "
+                "wrote them (a value Zoho stores otherwise than written?); not written for "
+                "%.0fs",
+                change.key,
+                ",".join(sorted(edited)),
+                self.guard.quarantine,
+            )
         return True
+
+    def _partners(self, change: Change) -> list[str]:
+        """The records `change`'s record is linked with in the orgs its routes write to."""
+        found = []
+        for route in self.routes_for(change):
+            target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
+            if target_id is not None:
+                found.append(
+                    record_key(route.target, route.target_module(change.module), target_id)
+                )
+        return found
 
     def _deletes(self, change: Change, routes: list[Route], out: Processed) -> None:
         self._unconfirmed.pop(change.key, None)
@@ -262,6 +189,14 @@ class Processor:
     def discard_unconfirmed(self) -> None:
         """The writes of the unconfirmed changes may not be in Kafka: forget them (replayed)."""
         self._unconfirmed.clear()
+        self._planned.clear()
+
+    def landed(self, planned: Mapping[str, dict[str, Any]]) -> None:
+        """A round's writes are done and in the record states: forget what it planned (not
+        what a later round planned over it since)."""
+        for key, fields in planned.items():
+            if self._planned.get(key) is fields:
+                del self._planned[key]
 
     async def _route(
         self, change: Change, route: Route, stored: dict[str, Any], out: Processed
@@ -283,7 +218,6 @@ class Processor:
             return None
         out.dropped_lookups += [(route.name, name) for name in result.dropped]
         previous = stored.get(route.name)
-        since = previous.get("modified_time") if previous else None
         digest = result.content_hash  # a property that hashes the whole record: once
         decision = decide(
             Fingerprint.from_dict(previous) if previous else None,
@@ -297,32 +231,45 @@ class Processor:
         if not decision.accept and not forced:
             out.drops[decision.verdict.value] += 1
             return None
-        target_id = self.links.get(link_key(change.org, change.module, change.id, route.target))
-        target_state = (
-            self.states.get(record_key(route.target, result.module, target_id))
-            if target_id
-            else None
-        )
-        incoming = Edit(change.org, change.modified_time) if change.modified_time else None
+        return self._write(change, route, result, digest, stored.get(route.name), out)
+
+    def _write(
+        self,
+        change: Change,
+        route: Route,
+        result: TargetRecord,
+        digest: str,
+        fingerprint: dict[str, Any] | None,
+        out: Processed,
+    ) -> Write | None:
+        """The write of an accepted change on `route`, or None when it would change nothing."""
+        mapping = route.modules[change.module]
+        target_id = self.target_id(change, route)
+        target_key = record_key(route.target, result.module, target_id) if target_id else None
+        if target_key and self.guard.quarantined(target_key):
+            out.drops["quarantined"] += 1
+            return None
+        # Written by id: the match field is stamped when a record is created, never into the
+        # record it names (the original, on the way back).
+        by_id = target_id and match_uses_source_id(mapping, result.module)
+        match_field = None if by_id else result.match_field
+        two_way = bool(self.settings.routes_from(route.target))
+        sides = self._sides(change, mapping, result.data) if two_way else {}
         conflicts: list[Conflict] = []
-        data = (
-            dict(result.data)
-            if change.force
-            else changed_fields(
-                result.data,
-                result.match_field,
-                target_state,
-                incoming,
-                route.target,
-                mapping.conflict,
-                conflicts,
-                since,
-            )
-        )
-        out.conflicts += [(route.name, conflict) for conflict in conflicts]
-        if data is None:
+        lost: list[str] = []
+        data = self._changed(change, route, result, target_key, match_field, sides, conflicts, lost)
+        if target_key and two_way:
+            copied = self._copied_back(route, change.module, lost)
+            self.divergence.compared(change.key, target_key, result.data, copied)
+        self._report(route, conflicts, fingerprint, out)
+        if not data:
             out.drops["echo"] += 1
             return None
+        if target_key:
+            self.guard.wrote(target_key, data)
+            if two_way:
+                self._plan(target_key, data, sides)
+                out.planned[target_key] = self._planned[target_key]
         return Write(
             route=route.name,
             target_org=route.target,
@@ -336,7 +283,118 @@ class Processor:
             content_hash=digest,
             modified_time=change.modified_time,
             target_id=target_id,
+            versions=dump_sides({n: sides[n] for n in data if n in sides}) if sides else None,
         )
+
+    def _changed(
+        self,
+        change: Change,
+        route: Route,
+        result: TargetRecord,
+        target_key: str | None,
+        match_field: str | None,
+        sides: dict[str, Side],
+        conflicts: list[Conflict],
+        lost: list[str],
+    ) -> dict[str, Any] | None:
+        """What to write of the mapped record: everything when forced or the target record
+        keeps no state, else the fields whose incoming version wins (record_state); those
+        that differ and lose are added to `lost`."""
+        target_state = self._with_planned(target_key)
+        if change.force or target_state is None:
+            data = dict(result.data)
+            if match_field is None:
+                data.pop(result.match_field, None)
+            return data
+        policy = self.policy(route, change.module)
+        return changed_fields(
+            result.data, match_field, target_state, sides, route.target, policy, conflicts, lost
+        )
+
+    def _with_planned(self, target_key: str | None) -> dict[str, Any] | None:
+        """The target record's state as it will be once the writes already decided for it
+        (this round or one still landing) are made: a decision sees those before it."""
+        if target_key is None:
+            return None
+        state, planned = self.states.get(target_key), self._planned.get(target_key)
+        if not planned or not state:
+            return state
+        data = {name: value for name, (value, _) in planned.items()}
+        sides = {name: side for name, (_, side) in planned.items() if side is not None}
+        return written(state, data, None, split_key(target_key)[0], sides)
+
+    def _plan(self, target_key: str, data: Mapping[str, Any], sides: dict[str, Side]) -> None:
+        """Remember a decided two-way write until its round landed (`landed`)."""
+        planned = {
+            **self._planned.get(target_key, {}),
+            **{n: (data[n], sides.get(n)) for n in data},
+        }
+        self._planned[target_key] = planned  # a new dict: an earlier round's `landed` keeps it
+
+    def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
+        """Those of `names` (fields of `route`'s target) that a route back copies as well."""
+        found: set[str] = set()
+        for back in self.settings.routes_from(route.target):
+            back_module = back.source_module_for(module) if back.target == route.source else None
+            if back_module is not None:
+                fields = back.modules[back_module].fields
+                found.update(n for n in names if fields is None or n in fields)
+        return sorted(found)
+
+    def _report(
+        self,
+        route: Route,
+        conflicts: list[Conflict],
+        fingerprint: dict[str, Any] | None,
+        out: Processed,
+    ) -> None:
+        """Conflicts go out to be logged and counted, and stay with the change's fingerprint
+        so that `orgsync trace` shows them."""
+        out.conflicts += [(route.name, conflict) for conflict in conflicts]
+        if conflicts and fingerprint is not None:
+            fingerprint["conflicts"] = [f"{c.field} kept {c.winner}" for c in conflicts]
+
+    def target_id(self, change: Change, route: Route) -> str | None:
+        """The target record of `change` on `route`: its link, or, for a record that a route
+        back created (it holds its original's id in that route's match field), the original."""
+        linked = self.links.get(link_key(change.org, change.module, change.id, route.target))
+        if linked is not None:
+            return linked
+        for back in self.settings.routes_from(route.target):
+            module = back.source_module_for(change.module) if back.target == change.org else None
+            if module is not None and match_uses_source_id(back.modules[module], change.module):
+                origin = change.record.get(back.modules[module].match_field)
+                if isinstance(origin, str | int) and str(origin):
+                    return str(origin)
+        return None
+
+    def _sides(
+        self, change: Change, mapping: ModuleRoute, data: Mapping[str, Any]
+    ) -> dict[str, Side]:
+        """Per mapped field, the version of the value the change carries and its base: from
+        the source record's state (two-way), else the change's own Modified_Time."""
+        state = self.states.get(change.key)
+        at = seconds(change.modified_time) if change.modified_time else 0
+        fallback = Side(Version(at, 0, change.org))
+        source_of = {mapping.target_field(n): n for n in change.record}
+        sides: dict[str, Side] = {}
+        for name in data:
+            found = side(state, source_of.get(name, name), change.org)
+            sides[name] = found if found.version is not None else fallback
+        return sides
+
+    def policy(self, route: Route, module: str) -> str:
+        """The module's conflict policy on `route`, or the one its route back implies, so
+        that both directions settle a conflict the same way (settings checks they agree)."""
+        own = route.modules[module].conflict
+        if own != "latest":
+            return own
+        for back in self.settings.routes_from(route.target):
+            back_module = back.source_module_for(module) if back.target == route.source else None
+            if back_module is not None:
+                implied = {"source_wins": "target_wins", "target_wins": "source_wins"}
+                return implied.get(back.modules[back_module].conflict, "latest")
+        return "latest"
 
     async def _context(self, route: Route, module: str) -> TransformContext:
         """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds

@@ -6,11 +6,17 @@ Three maps hold it (kept by pipeline/worker/state.py in compacted topics):
   record (`dedup.Fingerprint` as a dict). Only the processor writes it.
 - links (read by every worker): `link_key(org, module, id, other_org)` -> the id of the
   corresponding record in `other_org`, both directions, written by the sinks from upsert outcomes.
-- record states (read by every worker, keyed by record key): per field, a hash of the value the
-  record holds and the Modified_Time of the last *genuine* edit of that field. The processor
+- record states (read by every worker, keyed by record key), for the records of orgs that
+  routes write into: per field, a hash of the value the record holds and the version of that
+  value (pipeline/sync/versions.py: a genuine edit's, or the copied value's). The processor
   updates it from each observed change; the sink from each write it made. A value we wrote that
-  comes back is therefore not a genuine edit (an echo), and a write that would only set what the
-  target already holds is dropped — which is what stops two-way routes from ping-ponging.
+  comes back is therefore not a genuine edit (an echo), a write that would only set what the
+  target already holds is dropped, and a value is written only over an older version — which
+  is what stops two-way routes from ping-ponging and makes them converge.
+
+A state value: `{"values": {field: hash}, "versions": {field: [second, tick(, origin)]},
+"bases": {field: version replaced by a genuine edit}, "edits": {field: shown value},
+"modified": Modified_Time}`; a version leaves out its origin when it is the record's own org.
 
 Why every worker reads links and record states: a child's parent and a target record have other
 keys than the event being processed, so they live on other partitions. The alternative, searching
@@ -22,11 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from orgsync_kernel.events import parse_instant
 from pipeline.mapping.content import content_hash
-from pipeline.sync.dedup import Edit, incoming_wins
+from pipeline.sync.versions import Side, Version, after, decide, seconds
 
 SHOWN = 200  # characters of a genuinely edited value kept, to show both sides of a conflict
 # Fields whose changes are Zoho's bookkeeping, never an edit of content.
@@ -45,7 +52,8 @@ def _copy(state: Mapping[str, Any] | None) -> State:
     state = state or {}
     return {
         "values": dict(state.get("values") or {}),
-        "times": dict(state.get("times") or {}),
+        "versions": dict(state.get("versions") or {}),
+        "bases": dict(state.get("bases") or {}),
         "edits": dict(state.get("edits") or {}),
         "modified": state.get("modified"),
     }
@@ -67,20 +75,38 @@ def is_stale(state: Mapping[str, Any] | None, modified_time: str | None) -> bool
     return parse_instant(modified_time) < parse_instant(known)
 
 
+def side(state: Mapping[str, Any] | None, name: str, own: str) -> Side:
+    """The version of field `name` of a record of org `own` in `state`, and its base."""
+    if not state:
+        return Side(None)
+    versions, bases = state.get("versions") or {}, state.get("bases") or {}
+    return Side(Version.decode(versions.get(name), own), Version.decode(bases.get(name), own))
+
+
 def observe(
-    state: Mapping[str, Any] | None, record: Mapping[str, Any], modified_time: str | None
+    state: Mapping[str, Any] | None,
+    record: Mapping[str, Any],
+    modified_time: str | None,
+    own: str,
 ) -> tuple[State, list[str]]:
-    """The new state after seeing `record`, and the fields that were genuinely edited."""
+    """The new state of a record of org `own` after seeing it hold `record`, and the fields
+    that were genuinely edited (each gets a version after the one it replaced)."""
     new = _copy(state)
     edited: list[str] = []
+    at = seconds(modified_time) if modified_time else None
     for name, value in record.items():
         if name.startswith("$") or name in _BOOKKEEPING:
             continue
         digest = field_hash(value)
         if new["values"].get(name) != digest:
             edited.append(name)
-            if modified_time:
-                new["times"][name] = modified_time
+            if at is not None:
+                base = side(new, name, own).version
+                new["versions"][name] = after(base, at, own).encode(own)
+                if base is None:
+                    new["bases"].pop(name, None)
+                else:
+                    new["bases"][name] = base.encode(own)
             if state is not None:  # an edit of a record we knew: worth showing in a conflict
                 new["edits"][name] = shown(value)
         new["values"][name] = digest
@@ -90,12 +116,25 @@ def observe(
 
 
 def written(
-    state: Mapping[str, Any] | None, data: Mapping[str, Any], modified_time: str | None
+    state: Mapping[str, Any] | None,
+    data: Mapping[str, Any],
+    modified_time: str | None,
+    own: str,
+    sides: Mapping[str, Side] | None = None,
 ) -> State:
-    """The new state of a target record after we wrote `data` to it (not a genuine edit)."""
+    """The new state of a record of org `own` after we wrote `data` to it (not a genuine
+    edit): each field holds the version of the value it copies (`sides`, by field)."""
     new = _copy(state)
     for name, value in data.items():
         new["values"][name] = field_hash(value)
+        copied = (sides or {}).get(name)
+        if copied is None or copied.version is None:
+            continue
+        new["versions"][name] = copied.version.encode(own)
+        if copied.base is None:
+            new["bases"].pop(name, None)
+        else:
+            new["bases"][name] = copied.base.encode(own)
     if modified_time:
         new["modified"] = modified_time
     return new
@@ -103,8 +142,8 @@ def written(
 
 @dataclass(frozen=True)
 class Conflict:
-    """Both orgs edited `field`: the target after the source change orgsync synced before
-    this one, so the source did not see it. `winner`: "source" or "target"."""
+    """Both orgs edited `field`, neither over the other's value. `winner`: "source" or
+    "target"; `target_edited_at`: the second of the target's version (ISO 8601, UTC)."""
 
     field: str
     incoming: Any
@@ -115,45 +154,45 @@ class Conflict:
 
 def changed_fields(
     data: Mapping[str, Any],
-    match_field: str,
+    match_field: str | None,
     target: Mapping[str, Any] | None,
-    incoming: Edit | None,
+    incoming: Mapping[str, Side],
     target_org: str,
     policy: str = "latest",
     conflicts: list[Conflict] | None = None,
-    since: str | None = None,
+    lost: list[str] | None = None,
 ) -> dict[str, Any] | None:
     """The part of `data` worth writing to a record in state `target`, or None for nothing.
 
-    A field is left out when the target already holds that value, or when the target's own
-    genuine edit of it is later than the incoming change (`dedup.incoming_wins`). A target edit
-    later than `since` (the source change synced before this one) is a conflict, which
-    `policy` settles: `latest` as above, `source_wins`, `target_wins`; each is appended to
-    `conflicts`.
+    A field is left out when the target already holds that value, or when the version of the
+    target's value beats the incoming one (`versions.decide`; `policy` settles conflicts,
+    each appended to `conflicts`; the fields that lose to `lost`). `match_field` (None: none)
+    is sent with what is written.
     """
     if target is None:
         return dict(data)
-    values, times = target.get("values") or {}, target.get("times") or {}
+    values = target.get("values") or {}
     keep: dict[str, Any] = {}
     for name, value in data.items():
         if name == match_field or values.get(name) == field_hash(value):
             continue
-        edited_at = times.get(name)
-        if incoming and edited_at:
-            target_edit = Edit(target_org, edited_at)
-            wins = incoming_wins(incoming, target_edit)
-            if since is None or parse_instant(edited_at) > parse_instant(since):
-                wins = {"source_wins": True, "target_wins": False}.get(policy, wins)
-                if conflicts is not None:
-                    edits = target.get("edits") or {}
-                    winner = "source" if wins else "target"
-                    conflicts.append(
-                        Conflict(name, shown(value), edits.get(name), edited_at, winner)
-                    )
-            if not wins:
-                continue
-        keep[name] = value
+        mine = side(target, name, target_org)
+        outcome = decide(incoming.get(name, Side(None)), mine, policy)
+        if outcome.conflict and conflicts is not None and mine.version is not None:
+            edits = target.get("edits") or {}
+            winner = "source" if outcome.write else "target"
+            at = _iso(mine.version.at)
+            conflicts.append(Conflict(name, shown(value), edits.get(name), at, winner))
+        if outcome.write:
+            keep[name] = value
+        elif lost is not None:
+            lost.append(name)
     if not keep:
         return None
-    keep[match_field] = data[match_field]
+    if match_field is not None:
+        keep[match_field] = data[match_field]
     return keep
+
+
+def _iso(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()

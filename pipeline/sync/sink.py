@@ -1,4 +1,7 @@
-"""The sink of one target org: batched upserts on the match field, retries, dead letters.
+"""The sink of one target org: batched writes, retries, dead letters.
+
+A record orgsync knows in the target (a link, `Write.target_id`) is updated by id; the others
+are upserted on the match field (created, or found by it).
 
 `TargetSink.apply(writes)` writes one batch taken from the target's writes topic and returns
 only when every write has an outcome: written (the links and the record state are updated) or
@@ -42,6 +45,7 @@ from pipeline.mapping.subform_rows import outgoing, removal, rows_key, settle, s
 from pipeline.sync.binding import Resolution, find_existing
 from pipeline.sync.metrics import PipelineMetrics
 from pipeline.sync.record_state import written
+from pipeline.sync.versions import load_sides
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +90,20 @@ class TargetClient(Protocol):
 
 def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
     """Per record, consecutive upserts merge into one (later fields win); round n holds each
-    record's n-th remaining write, so a batch never carries one record twice."""
+    record's n-th remaining write, so a batch never carries one record twice. An update by id
+    is keyed by its target record: two sources' writes to one record (a hub) merge too, the
+    later decided one winning, as it was decided over the earlier one."""
     per_key: dict[str, list[Write]] = {}
     for write in writes:
-        ops = per_key.setdefault(write.key, [])
+        by_id = write.operation == "upsert" and write.target_id is not None
+        key = f"{write.target_org}/{write.target_module}/{write.target_id}" if by_id else write.key
+        ops = per_key.setdefault(key, [])
         if ops and ops[-1].operation == write.operation == "upsert":
             last = ops[-1]
             ops[-1] = write.derive(
-                record={**last.record, **write.record}, target_id=write.target_id or last.target_id
+                record={**last.record, **write.record},
+                target_id=write.target_id or last.target_id,
+                versions={**(last.versions or {}), **(write.versions or {})} or None,
             )
         else:
             ops.append(write)
@@ -217,7 +227,10 @@ class TargetSink:
             retry: list[Write] = []
             with_rows: list[tuple[Write, WriteOutcome]] = []
             for write, outcome in zip(pending, outcomes, strict=True):
-                if outcome.ok or already_deleted(write, outcome):
+                if gone(write, outcome):  # deleted in the target: found or created again
+                    self._forget(write)
+                    dead += await self._send([recreated(write)], direct, self._call)
+                elif outcome.ok or already_deleted(write, outcome):
                     self._succeeded(write, outcome)
                     if write.operation == "upsert" and subforms(write.record):
                         with_rows.append((write, outcome))
@@ -242,6 +255,11 @@ class TargetSink:
                 first.target_module, ids, wf_trigger=bool(route.trigger), retry=SINGLE_ATTEMPT
             )
         rows = [self._outgoing(w) for w in writes]
+        if first.target_id is not None:
+            by_id = [{**row, "id": w.target_id} for w, row in zip(writes, rows, strict=True)]
+            return await self.client.update(
+                first.target_module, by_id, trigger=list(route.trigger), retry=SINGLE_ATTEMPT
+            )
         return await self.client.upsert(
             first.target_module,
             rows,
@@ -317,7 +335,11 @@ class TargetSink:
             key = record_key(self.org, write.target_module, target_id)
             modified = outcome.details.get("Modified_Time")
             self.states[key] = written(
-                self.states.get(key), write.record, str(modified) if modified else None
+                self.states.get(key),
+                write.record,
+                str(modified) if modified else None,
+                self.org,
+                load_sides(write.versions),
             )
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
@@ -376,11 +398,29 @@ def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
     )
 
 
+def gone(write: Write, outcome: WriteOutcome) -> bool:
+    """An update by id of a record the target no longer has (deleted there)."""
+    return (
+        write.operation == "upsert"
+        and write.target_id is not None
+        and outcome.code == "INVALID_DATA"
+        and outcome.details.get("api_name") == "id"
+    )
+
+
+def recreated(write: Write) -> Write:
+    """A write by id whose target record is gone, as an upsert on the match field."""
+    record = {**write.record}
+    record.setdefault(write.match_field, write.source_id)  # left out of writes by id
+    return write.derive(target_id=None, record=record)
+
+
 def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any, ...], list[Write]]:
     groups: dict[tuple[Any, ...], list[Write]] = {}
     for write in writes:
         trigger = routes[write.route].trigger
-        key = (write.operation, write.target_module, write.match_field, trigger)
+        by_id = write.operation == "upsert" and write.target_id is not None
+        key = (write.operation, by_id, write.target_module, write.match_field, trigger)
         groups.setdefault(key, []).append(write)
     return groups
 

@@ -10,6 +10,7 @@ cold-path agents' lag); a target goes back to direct writes when it is 0.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,10 +20,12 @@ from aiokafka import AIOKafkaProducer
 
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import ZohoClient
+from orgsync_kernel.events import hint_for
 from orgsync_kernel.settings import Settings
 from pipeline.sync.drift import Drift
+from pipeline.sync.metadata import Metadata
 from pipeline.sync.metrics import PipelineMetrics
-from pipeline.sync.processor import Metadata, Processor
+from pipeline.sync.processor import Processor
 from pipeline.worker.loop import RoundLoop
 from pipeline.worker.round import RoundSteps
 from pipeline.worker.state import PipelineState
@@ -31,6 +34,7 @@ from pipeline.worker.targets import TargetWriter, target_sink
 log = logging.getLogger(__name__)
 
 PRODUCER_LINGER_MS = 5
+RECONCILE_SECONDS = 5.0  # how often pairs that still differ are read again
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
@@ -96,6 +100,26 @@ class HotPath(mode.Service):
         rounds = await self.prepare()
         await rounds.start()
         self.add_future(rounds.run())  # supervised: if it fails, the worker stops
+        self.add_future(self._reconcile())
+
+    async def _reconcile(self) -> None:
+        """Anti-entropy: a two-way pair that still differs is hinted again (and read again,
+        both sides) until it agrees; one that does not settle is counted and named."""
+        assert self.rounds is not None
+        processor, hints = self.rounds.steps.processor, self.settings.topics.hints
+        while not self.should_stop:
+            await self.sleep(RECONCILE_SECONDS)
+            for key in processor.divergence.due():
+                await self._produce(hints, key, hint_for(key, "reconcile", time.time()))
+            for first, second, fields in processor.divergence.newly_diverged():
+                log.warning(
+                    "diverged %s and %s still differ on %s after resolution",
+                    first,
+                    second,
+                    ",".join(fields),
+                )
+            self.metrics.diverged_records.set(len(processor.divergence.diverged()))
+            self.metrics.quarantined_records.set(len(processor.guard.held()))
 
     async def prepare(self) -> RoundLoop:
         """Topics, producer and state ready, the round loop built but not consuming."""

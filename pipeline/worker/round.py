@@ -28,6 +28,7 @@ from orgsync_kernel.events import (
     RelatedWork,
     dead_letter,
     hint_for,
+    record_key,
     too_new,
 )
 from orgsync_kernel.schema import SchemaTooNew
@@ -53,6 +54,7 @@ class Round:
         self.writes: dict[str, list[Any]] = {}
         self.dead: list[DeadLetter] = []
         self.fingerprints: dict[str, dict[str, Any]] = {}
+        self.planned: dict[str, dict[str, Any]] = {}  # two-way writes decided, per target
         self.records: set[tuple[str, str]] = set()  # (org, id) of what it writes or dedups
 
     def offsets(self) -> dict[TopicPartition, int]:
@@ -152,11 +154,23 @@ class RoundSteps:
         """Read, log and process; `earlier(change)` returns once the round before this one
         no longer concerns the change (it raises when that round failed)."""
         changes = [*await self._fetch(hints, round_), *fetched]
-        await self._log(changes, round_)
+        if not any(self.processor.observes(change) for change in changes):
+            await self._log(changes, round_)
+            for change in changes:
+                if earlier is not None:
+                    await earlier(change)
+                await self._route(change, round_)
+            return
+        # Two-way: once the round before landed (its writes are in the targets and their
+        # states), read the targets of this round's writes, observe every record, then decide.
         for change in changes:
             if earlier is not None:
                 await earlier(change)
-            await self._route(change, round_)
+        changes = [*await self._read_targets(self._two_way_targets(changes)), *changes]
+        await self._log(changes, round_)
+        fresh = [self.processor.observe(change) for change in changes]
+        for change, observed in zip(changes, fresh, strict=True):
+            await self._route(change, round_, observed)
 
     async def complete(self, round_: Round) -> None:
         """Write, await every acknowledgement, then store the state (not the commit)."""
@@ -168,6 +182,7 @@ class RoundSteps:
         if round_.acks:
             await asyncio.gather(*round_.acks)
         self.processor.confirm(round_.fingerprints)
+        self.processor.landed(round_.planned)
         await self.state.flush()
 
     def abandon(self) -> None:
@@ -190,6 +205,39 @@ class RoundSteps:
         for (org, operation), count in counted.items():
             self.metrics.changes.labels(org=org, operation=operation).inc(count)
 
+    def _two_way_targets(self, changes: list[Change]) -> list[Hint]:
+        """The target records that the changes may write on two-way routes (their targets keep
+        record states), which the round has no fresh copy of."""
+        have = {change.key for change in changes}
+        wanted: dict[str, Hint] = {}
+        now = time.time()
+        for change in changes:
+            if change.operation == "delete" or change.source == "reconcile":
+                continue
+            for route in self.processor.routes_for(change):
+                if not self.settings.routes_from(route.target):
+                    continue
+                target_id = self.processor.target_id(change, route)
+                if target_id is None:
+                    continue
+                key = record_key(route.target, route.target_module(change.module), target_id)
+                if key not in have:
+                    wanted[key] = hint_for(key, "reconcile", now)
+        return list(wanted.values())
+
+    async def _read_targets(self, targets: list[Hint]) -> list[Change]:
+        """Each target record as it is now, to be observed before anything is written over
+        it: an edit made there since orgsync last saw it is then known (and synced back),
+        never overwritten by an older value. Zoho has no conditional write; this read, in
+        batches of 100, is what stands in for one."""
+        if not targets:
+            return []
+        groups = group_hints(targets).items()
+        results = await asyncio.gather(
+            *(self._fetch_group(org, module, group, None) for (org, module), group in groups)
+        )
+        return [change for changes in results for change in changes]
+
     async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
         groups = group_hints(hints).items()
         results = await asyncio.gather(
@@ -198,8 +246,10 @@ class RoundSteps:
         return [change for changes in results for change in changes]
 
     async def _fetch_group(
-        self, org: str, module: str, group: dict[str, Hint], round_: Round
+        self, org: str, module: str, group: dict[str, Hint], round_: Round | None
     ) -> list[Change]:
+        """The group's records; when they cannot be read, `round_`'s dead letters (None: a
+        pre-read, and the writes decide on the state known so far)."""
         try:
             self.metrics.fetch_calls.labels(org=org).inc()
             return await fetch_group(
@@ -213,6 +263,8 @@ class RoundSteps:
                 len(group),
                 error.zoho_code,
             )
+            if round_ is None:
+                return []
             round_.dead += [
                 dead_letter(
                     "",
@@ -227,8 +279,8 @@ class RoundSteps:
             ]
             return []
 
-    async def _route(self, change: Change, round_: Round) -> None:
-        out = await self.processor.process(change)
+    async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
+        out = await self.processor.process(change, fresh)
         for reason, count in out.drops.items():
             self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
         if out.conflicts or out.dropped_lookups:
@@ -237,6 +289,7 @@ class RoundSteps:
             round_.writes.setdefault(write.target_org, []).append(write)
         if out.writes or out.fingerprints is not None:
             round_.records.add((change.org, change.id))
+        round_.planned.update(out.planned)
         if out.fingerprints is not None:
             round_.fingerprints[change.key] = out.fingerprints
         elif change.operation == "delete":  # the processor dropped the record's fingerprints
@@ -247,7 +300,8 @@ class RoundSteps:
         ]
         if out.missing_parents or out.deferred:
             await self._hold(change, out, round_)
-        if change.operation != "delete" and (change.org, change.module) in self.related:
+        related = (change.org, change.module) in self.related
+        if related and change.operation != "delete" and change.source != "reconcile":
             await self._relate(change, round_)
 
     def _report(self, change: Change, out: Processed) -> None:

@@ -124,14 +124,18 @@ async def wait_for_key(broker: str, topic: str, key: str, within: float = 30.0) 
 
 @contextlib.asynccontextmanager
 async def notifier(
-    emu: Emulator, producer: AIOKafkaProducer, topic: str, modules: Iterable[str]
+    emu: Emulator,
+    producer: AIOKafkaProducer,
+    topic: str,
+    modules: Iterable[str],
+    orgs: Iterable[str] = ("src", "tgt"),
 ) -> AsyncIterator[None]:
-    """Every write in either org (ours included) becomes a hint, as Zoho's notifications do."""
+    """Every write in these orgs (ours included) becomes a hint, as Zoho's notifications do."""
 
     watched = frozenset(modules)
 
     async def forward() -> None:
-        seen = {"src": 0, "tgt": 0}
+        seen = dict.fromkeys(orgs, 0)
         while True:
             for org in seen:
                 log = emu.state.orgs[org].write_log

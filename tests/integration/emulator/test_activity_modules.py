@@ -155,3 +155,31 @@ async def test_coql_and_modified_time_work_on_the_new_modules(act: Client) -> No
         json={"select_query": "select Subject from Tasks where Subject = 'Second'"},
     )
     assert status == 200 and body["data"][0]["Subject"] == "Second"
+
+
+PAST, FUTURE = "2024-05-01T10:00:00+05:30", "2099-05-01T10:00:00+05:30"
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        ({"Call_Type": "Inbound", "Call_Start_Time": PAST}, "MANDATORY_NOT_FOUND"),
+        ({"Call_Type": "Outbound", "Call_Start_Time": PAST}, "MANDATORY_NOT_FOUND"),
+        ({"Call_Type": "Outbound", "Call_Start_Time": FUTURE, "Outbound_Call_Status": "Completed"},
+         "MANDATORY_NOT_FOUND"),
+        ({"Call_Type": "Inbound", "Call_Start_Time": PAST, "Call_Duration": "00:00"},
+         "DEPENDENT_MISMATCH"),
+        ({"Call_Type": "Inbound", "Call_Start_Time": PAST, "Call_Duration": "10:00"}, None),
+        ({"Call_Type": "Outbound", "Call_Start_Time": FUTURE}, None),  # scheduled
+        ({"Call_Type": "Missed", "Call_Start_Time": PAST}, None),
+    ],
+)  # fmt: skip
+async def test_a_completed_call_needs_its_duration(
+    act: Client, call: dict[str, Any], code: str | None
+) -> None:
+    status, body = await _write(act, "Calls", {"Subject": "Call", **call})
+    if code is None:
+        assert status == 201, body
+    else:
+        assert (status, body["data"][0]["code"]) == (400, code)
+        assert body["data"][0]["details"]["api_name"] == "Call_Duration"

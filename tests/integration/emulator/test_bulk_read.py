@@ -229,6 +229,9 @@ def _cond(field: str, comparator: str, value: Any) -> dict[str, Any]:
     ("query", "code", "details"),
     [
         ({"module": {"api_name": "Nope"}}, "MODULE_NOT_AVAILABLE", None),
+        ({"module": {"api_name": "Notes"}}, "MODULE_NOT_SUPPORTED", {"api_name": "Notes"}),
+        ({"module": {"api_name": "Attachments"}}, "MODULE_NOT_SUPPORTED", None),
+        ({"module": {"api_name": "Emails"}}, "MODULE_NOT_SUPPORTED", None),
         ({"module": {"api_name": "Leads"}, "fields": ["Nope"]}, "FIELD_NOT_SUPPORTED", None),
         ({"module": {"api_name": "Leads"}, "criteria": {"field": "x"}}, "INVALID_CRITERIA", None),
         (
@@ -296,7 +299,8 @@ async def test_callback_posts_the_job_when_completed(crm: Client) -> None:
         callback = {"url": url + "/bulk", "method": "post"}
         status, body = await _create(crm, {"module": {"api_name": "Leads"}}, callback=callback)
         assert status == 201
-        content_type, job = await asyncio.wait_for(received.get(), 5)
+        content_type, callback_body = await asyncio.wait_for(received.get(), 5)
     assert content_type == "application/json"
+    (job,) = callback_body["data"]  # wrapped as the v7 create-job page's sample callback
     assert job == await _job(crm, body["data"][0]["details"]["id"])
     assert job["state"] == "COMPLETED" and job["result"]["count"] == 1

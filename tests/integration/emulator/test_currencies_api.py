@@ -48,7 +48,7 @@ async def test_disabled_org_has_no_currency_api_nor_field(alpha: Client) -> None
     status, body, _ = await alpha.call(
         "POST", CURRENCIES, json={"currencies": [{"iso_code": "EUR"}]}
     )
-    assert (status, body["currencies"][0]["code"]) == (400, "FEATURE_NOT_ENABLED")
+    assert (status, body["currencies"][0]["code"]) == (403, "FEATURE_NOT_ENABLED")  # v7 page
     [rid] = await alpha.insert("Deals", deal("D", Amount=5, Currency="EUR"))  # ignored: unknown
     record = await one(alpha, "Deals", rid)
     assert "Currency" not in record and "$currency_symbol" not in record
@@ -58,7 +58,7 @@ async def test_disabled_org_has_no_currency_api_nor_field(alpha: Client) -> None
 
 async def test_enable_at_runtime_stamps_existing_records(alpha: Client) -> None:
     [old] = await alpha.insert("Deals", deal("Old", Amount=7))
-    base = {"iso_code": "EUR", "exchange_rate": "1.000000000", "symbol": "€"}
+    base = {"name": "Euro - EUR", "iso_code": "EUR", "exchange_rate": "1.000000000", "symbol": "€"}
     status, body, _ = await alpha.call("POST", ENABLE, json={"base_currency": base})
     assert status == 200, body
     assert body["base_currency"]["code"] == "SUCCESS" and body["base_currency"]["details"]["id"]
@@ -84,7 +84,9 @@ async def test_enable_at_runtime_stamps_existing_records(alpha: Client) -> None:
 
 async def test_enable_needs_enterprise(beta: Client) -> None:
     status, body, _ = await beta.call("POST", ENABLE, json={"base_currency": {"iso_code": "USD"}})
-    assert (status, body["code"]) == (400, "FEATURE_NOT_SUPPORTED")
+    assert (status, body["code"]) == (403, "FEATURE_NOT_SUPPORTED")  # v7 enable page
+    status, body, _ = await beta.call("GET", CURRENCIES)
+    assert (status, body["code"]) == (403, "FEATURE_NOT_SUPPORTED")  # v7 get-currencies page
 
 
 async def test_list_add_update_and_errors(multi: Client) -> None:
@@ -95,11 +97,11 @@ async def test_list_add_update_and_errors(multi: Client) -> None:
         ("USD", False, "0.012000000"),
     ]
     items = [
-        {"iso_code": "EUR", "exchange_rate": "0.0105", "symbol": "€"},
-        {"iso_code": "USD", "exchange_rate": "0.012"},
-        {"iso_code": "GBP", "exchange_rate": 0.009},
-        {"iso_code": "eur", "exchange_rate": "1"},
-        {"iso_code": "JPY", "exchange_rate": "1.0123456789"},
+        {"name": "Euro - EUR", "iso_code": "EUR", "exchange_rate": "0.0105", "symbol": "€"},
+        {"name": "US Dollar - USD", "iso_code": "USD", "exchange_rate": "0.012"},
+        {"name": "Pound - GBP", "iso_code": "GBP", "exchange_rate": 0.009},
+        {"name": "Euro - EUR", "iso_code": "eur", "exchange_rate": "1"},
+        {"name": "Yen - JPY", "iso_code": "JPY", "exchange_rate": "1.0123456789"},
     ]
     status, body, _ = await multi.call("POST", CURRENCIES, json={"currencies": items})
     assert status == 207, body
@@ -141,7 +143,7 @@ async def test_active_currency_limit(session: aiohttp.ClientSession) -> None:
     config = make_config(alpha={"currency": MULTI}, behaviour={"active_currencies_limit": 2})
     async with Emulator(config) as emu:
         client = await login(session, emu, "alpha")
-        item = {"iso_code": "EUR", "exchange_rate": "0.011"}
+        item = {"name": "Euro - EUR", "iso_code": "EUR", "exchange_rate": "0.011"}
         status, body, _ = await client.call("POST", CURRENCIES, json={"currencies": [item]})
         assert status == 400
         assert body["currencies"][0]["code"] == "ACTIVE_STATE_LIMIT_EXCEEDED"
@@ -205,3 +207,27 @@ async def test_line_item_prices_default_in_the_records_currency(multi: Client) -
     )
     [row] = (await one(multi, "Quotes", quote))["Quoted_Items"]
     assert (row["List_Price"], row["Total"]) == (12.0, 24.0)  # 1000 INR at 0.012
+
+
+async def test_name_is_mandatory_and_the_base_is_not_updated_here(multi: Client) -> None:
+    item = {"iso_code": "EUR", "exchange_rate": "0.011"}
+    status, body, _ = await multi.call("POST", CURRENCIES, json={"currencies": [item]})
+    assert (status, body["currencies"][0]["code"]) == (400, "MANDATORY_NOT_FOUND")
+    assert body["currencies"][0]["details"]["api_name"] == "name"
+    base = (await currency_ids(multi))["INR"]
+    status, body, _ = await multi.call("PUT", CURRENCIES, json={"currencies": [{"id": base}]})
+    entry = body["currencies"][0]
+    assert (status, entry["code"], entry["message"]) == (
+        400,
+        "NOT_ALLOWED",
+        "Base currency ID is not allowed here",
+    )
+    status, body, _ = await multi.call("PUT", f"{CURRENCIES}/{base}", json={"currencies": [{}]})
+    assert (status, body["currencies"][0]["code"]) == (400, "NOT_ALLOWED")
+
+
+async def test_enable_needs_a_name(alpha: Client) -> None:
+    base = {"iso_code": "EUR", "exchange_rate": "1.000000000"}
+    status, body, _ = await alpha.call("POST", ENABLE, json={"base_currency": base})
+    assert (status, body["base_currency"]["code"]) == (400, "MANDATORY_NOT_FOUND")
+    assert body["base_currency"]["details"]["api_name"] == "name"

@@ -82,6 +82,7 @@ async def test_quote_field_metadata_shows_the_line_item_subform(inv: Client) -> 
     items = fields["Quoted_Items"]
     assert (items["data_type"], items["json_type"]) == ("subform", "jsonarray")
     assert items["associated_module"]["module"] == "Quoted_Items"
+    assert items["associated_module"]["api_name"] == "Quoted_Items"  # [oas] Minified_Module
     assert fields["Account_Name"]["lookup"]["module"]["api_name"] == "Accounts"
     for name in ("Sub_Total", "Grand_Total"):
         assert (fields[name]["data_type"], fields[name]["read_only"]) == ("currency", True)

@@ -39,7 +39,12 @@ async def test_notes_of_a_parent_create_list_update_delete(org: Client) -> None:
     note = entry["details"]["id"]
     assert set(entry["details"]) >= {"id", "Created_Time", "Modified_Time", "Created_By"}
     await org.insert(
-        "Notes", {"Note_Title": "x", "Parent_Id": {"module": {"api_name": "Leads"}, "id": other}}
+        "Notes",
+        {
+            "Note_Title": "x",
+            "Note_Content": "y",
+            "Parent_Id": {"module": {"api_name": "Leads"}, "id": other},
+        },
     )
 
     status, body, _ = await org.call("GET", base, params={"fields": "Note_Title,Parent_Id"})
@@ -67,7 +72,7 @@ async def test_notes_across_the_module(org: Client) -> None:
     parent = {"module": {"api_name": "Leads"}, "id": lead}
     a, b = await org.insert(
         "Notes",
-        {"Note_Title": "a", "Parent_Id": parent},
+        {"Note_Title": "a", "Note_Content": "a", "Parent_Id": parent},
         {"Note_Content": "b", "Parent_Id": parent},
     )
     status, body, _ = await org.call("GET", "/crm/v8/Notes", params={"fields": "Note_Title"})
@@ -128,10 +133,45 @@ async def test_note_on_a_watched_record_is_a_related_update(
         _, before, _ = await client.call("GET", f"/crm/v8/Leads/{lead}")
         emu.state.advance(5)
         await client.call(
-            "POST", f"/crm/v8/Leads/{lead}/Notes", json={"data": [{"Note_Title": "x"}]}
+            "POST",
+            f"/crm/v8/Leads/{lead}/Notes",
+            json={"data": [{"Note_Title": "x", "Note_Content": "y"}]},
         )
         callback = await asyncio.wait_for(bodies.get(), 5)
         assert (callback["module"], callback["operation"]) == ("Leads", "update")
         assert callback["ids"] == [lead]
         _, after, _ = await client.call("GET", f"/crm/v8/Leads/{lead}")
         assert after["data"][0]["Modified_Time"] != before["data"][0]["Modified_Time"]
+
+
+async def test_a_records_notes_come_oldest_first_by_default(org: Client) -> None:
+    lead = await _lead(org)
+    base = f"/crm/v8/Leads/{lead}/Notes"
+    ids = []
+    for n in range(3):
+        _, body, _ = await org.call("POST", base, json={"data": [{"Note_Content": f"n{n}"}]})
+        ids.append(body["data"][0]["details"]["id"])
+    _, body, _ = await org.call("GET", base, params={"fields": "Note_Content"})
+    assert [n["id"] for n in body["data"]] == ids
+    assert body["info"]["sort_order"] == "asc"
+    _, body, _ = await org.call("GET", "/crm/v8/Notes", params={"fields": "Note_Content"})
+    assert [n["id"] for n in body["data"]] == ids
+    _, body, _ = await org.call(
+        "GET", base, params={"fields": "Note_Content", "sort_order": "desc"}
+    )
+    assert [n["id"] for n in body["data"]] == ids[::-1]
+
+
+async def test_note_content_is_mandatory(session: aiohttp.ClientSession) -> None:
+    behaviour = {"note_content_mandatory": True}
+    config = make_config(alpha={"modules": {"Notes": {}}}, behaviour=behaviour)
+    async with Emulator(config) as emu:
+        org = await login(session, emu, "alpha")
+        lead = await _lead(org)
+        title_only = {"data": [{"Note_Title": "only a title"}]}
+        status, body, _ = await org.call("POST", f"/crm/v8/Leads/{lead}/Notes", json=title_only)
+    assert (status, body["data"][0]["code"]) == (400, "MANDATORY_NOT_FOUND")
+    assert body["data"][0]["details"] == {
+        "api_name": "Note_Content",
+        "json_path": "$.data[0].Note_Content",
+    }

@@ -3,7 +3,11 @@ the Tag field on GET, documented limits and errors, credits of add_tags."""
 
 from __future__ import annotations
 
-from tests.support.emulator import Client
+import aiohttp
+import pytest
+
+from tests.support.emulator import Client, login, make_config
+from zoho_emulator import Emulator
 
 
 async def test_create_list_and_errors(alpha: Client) -> None:
@@ -22,7 +26,8 @@ async def test_create_list_and_errors(alpha: Client) -> None:
     assert [(t["id"], t["name"], t["color_code"]) for t in body["tags"]] == [
         (vip, "VIP", "#F48435")
     ]
-    assert body["info"] == {"count": 1, "allowed_count": 500, "record_limit": 20}
+    # alpha is an enterprise org: 100 tags per module, 10 per record (Zoho help)
+    assert body["info"] == {"count": 1, "allowed_count": 100, "record_limit": 10}
 
     status, body, _ = await alpha.call(
         "POST",
@@ -74,6 +79,7 @@ async def test_add_remove_and_tag_field(alpha: Client) -> None:
         "POST", "/crm/v8/Leads/actions/remove_tags", json={"tags": [{"id": hot}], "ids": [a, b]}
     )
     assert status == 200, body
+    assert body["data"][0]["message"] == "tags updated successfully"  # v7 remove-tags sample
     _, body, _ = await alpha.call("GET", f"/crm/v8/Leads/{b}")
     assert body["data"][0]["Tag"] == []
 
@@ -102,3 +108,41 @@ async def test_v2_tag_names_query_form(alpha: Client) -> None:
     )
     assert status == 200, body
     assert [t["name"] for t in body["data"][0]["details"]["tags"]] == ["One", "Two"]
+
+
+@pytest.mark.parametrize("name", ["a<b", "a>b", "a,b", "hot \U0001f525"])
+async def test_a_tag_name_with_angle_brackets_a_comma_or_an_emoji_is_invalid(
+    alpha: Client, name: str
+) -> None:
+    status, body, _ = await alpha.call(
+        "POST", "/crm/v8/settings/tags", params={"module": "Leads"}, json={"tags": [{"name": name}]}
+    )
+    assert (status, body["tags"][0]["code"]) == (400, "INVALID_DATA")
+    assert body["tags"][0]["details"]["api_name"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("edition", "per_record", "per_module"),
+    [("standard", 5, 20), ("professional", 10, 60), ("enterprise", 10, 100), ("ultimate", 10, 200)],
+)
+async def test_tag_limits_follow_the_edition(
+    session: aiohttp.ClientSession, edition: str, per_record: int, per_module: int
+) -> None:
+    async with Emulator(make_config(alpha={"edition": edition})) as emu:
+        alpha = await login(session, emu)
+        tags = [{"name": f"t{n}"} for n in range(per_module)]
+        status, _, _ = await alpha.call(
+            "POST", "/crm/v8/settings/tags", params={"module": "Leads"}, json={"tags": tags}
+        )
+        assert status == 201
+        status, body, _ = await alpha.call(
+            "POST", "/crm/v8/settings/tags", params={"module": "Leads"},
+            json={"tags": [{"name": "one too many"}]},
+        )  # fmt: skip
+        assert (status, body["tags"][0]["code"]) == (400, "LIMIT_EXCEEDED")
+        (lead,) = await alpha.insert("Leads", {"Last_Name": "A"})
+        path = f"/crm/v8/Leads/{lead}/actions/add_tags"
+        status, _, _ = await alpha.call("POST", path, json={"tags": tags[:per_record]})
+        assert status == 200
+        status, body, _ = await alpha.call("POST", path, json={"tags": [tags[per_record]]})
+        assert (status, body["data"][0]["code"]) == (400, "LIMIT_EXCEEDED")

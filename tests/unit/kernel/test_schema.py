@@ -1,11 +1,12 @@
-"""Schema versions (orgsync_kernel/schema.py): the values recorded from the release before
-versions (tests/fixtures/schema_v1, version 1) read as the current encoders write them, and a
-value of a newer version fails clearly instead of being misread."""
+"""Schema versions (orgsync_kernel/schema.py): the values recorded from the releases before
+(tests/fixtures/schema_v1, version 1, and schema_v2, version 2) read as the current encoders
+write them, and a value of a newer version fails clearly instead of being misread."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
@@ -20,9 +21,12 @@ from connectors.kafka.compacted import CompactedTable, CompactedWriter
 from orgsync_kernel import schema
 from orgsync_kernel.events import Change, DeadLetter, HeldChange, Hint, RelatedWork, Write
 from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, load_compacted
+from pipeline.sync.record_state import side
+from pipeline.sync.versions import Side, Version
 from pipeline.worker.round import Round, RoundSteps
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "schema_v1"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+VERSIONS = (1, 2)  # recorded versions: fixtures/schema_v<N>
 RECORDS = {
     "hints": Hint,
     "changes": Change,
@@ -31,11 +35,13 @@ RECORDS = {
     "related": RelatedWork,
     "dlq": DeadLetter,
 }
+# Fields records gained since the recorded versions, with the default an older value reads as.
+ADDED: dict[str, dict[str, Any]] = {"writes": {"versions": None}}
 COMPACTED = ("fingerprints", "links", "states", "credits", "channels", "cursors", "dlq.state")
 
 
-def recorded(kind: str) -> list[tuple[bytes, bytes | None]]:
-    rows = orjson.loads((FIXTURES / f"{kind}.json").read_bytes())
+def recorded(kind: str, version: int = 1) -> list[tuple[bytes, bytes | None]]:
+    rows = orjson.loads((FIXTURES / f"schema_v{version}" / f"{kind}.json").read_bytes())
     return [(r["key"].encode(), None if r["value"] is None else r["value"].encode()) for r in rows]
 
 
@@ -46,35 +52,65 @@ def without_schema(value: Any) -> Any:
 
 
 def test_every_kind_is_recorded_and_has_a_step_per_version() -> None:
-    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted([*RECORDS, *COMPACTED])
+    for version in VERSIONS:
+        found = (FIXTURES / f"schema_v{version}").glob("*.json")
+        assert sorted(p.stem for p in found) == sorted([*RECORDS, *COMPACTED])
     assert set(COMPACTED) == set(schema.COMPACTED_KINDS)
     assert len(schema.STEPS) == CURRENT - 1
     kinds = {*schema.RECORD_KINDS, *schema.COMPACTED_KINDS}
     assert all(kinds <= step.keys() for step in schema.STEPS)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("kind", RECORDS)
-def test_a_recorded_v1_record_reads_as_the_current_encoder_writes_it(kind: str) -> None:
-    for _, value in recorded(kind):
+def test_a_recorded_record_reads_as_the_current_encoder_writes_it(kind: str, version: int) -> None:
+    for _, value in recorded(kind, version):
         assert value is not None
         old = RECORDS[kind].loads(value)
         encoded = old.dumps()
         assert orjson.loads(encoded)["schema"] == CURRENT
         assert RECORDS[kind].loads(encoded) == old
-        assert without_schema(orjson.loads(encoded)) == orjson.loads(value)  # nothing else moved
+        expected = {**without_schema(orjson.loads(value)), **ADDED.get(kind, {})}
+        assert without_schema(orjson.loads(encoded)) == expected  # nothing else moved
 
 
-@pytest.mark.parametrize("kind", COMPACTED)
-def test_a_recorded_v1_compacted_value_reads_as_the_current_writer_writes_it(kind: str) -> None:
+def recorded_headers(version: int) -> list[tuple[str, bytes]]:
+    return [] if version == 1 else [(schema.HEADER, str(version).encode())]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kind", [k for k in COMPACTED if k != "states"])
+def test_a_recorded_compacted_value_reads_as_the_current_writer_writes_it(
+    kind: str, version: int
+) -> None:
     topic = f"orgsync.{kind}"
-    for key, value in recorded(kind):
+    for key, value in recorded(kind, version):
         view: dict[str, Any] = {"known": 1}
-        apply_compacted(view, key, value, topic)  # no header: version 1
+        apply_compacted(view, key, value, topic, recorded_headers(version))
         if value is None:
             assert key.decode() not in view  # a tombstone stays a tombstone
             continue
         current = load_compacted(topic, orjson.dumps(view[key.decode()]), HEADERS)
         assert view[key.decode()] == current == orjson.loads(value)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_recorded_record_state_gets_a_version_per_edited_field(version: int) -> None:
+    """Version 3: the time of each field's last genuine edit becomes that field's version
+    (its second, tick 0, the record's own org), read back by the two-way decisions."""
+    [(key, value)] = recorded("states", version)
+    assert value is not None
+    view: dict[str, Any] = {}
+    apply_compacted(view, key, value, "orgsync.states", recorded_headers(version))
+    old, new = orjson.loads(value), view[key.decode()]
+    at = int(datetime.fromisoformat(old["times"]["Tier"]).timestamp())
+    assert new == {
+        "values": old["values"],
+        "versions": {"Account_Name": [at, 0], "Tier": [at, 0]},
+        "edits": old["edits"],
+        "modified": old["modified"],
+    }
+    assert side(new, "Tier", "src") == Side(Version(at, 0, "src"))
 
 
 class _Batch:

@@ -144,6 +144,10 @@ INVALID = [
     ),
     (lambda d: route(d).update(target="regional_in"), "sync[0].target: must differ from source"),
     (lambda d: d["sync"].append(route(d)), "sync[2]: duplicate route regional_in -> global_us"),
+    (
+        lambda d: [route(d, i)["modules"]["Leads"].update(conflict="source_wins") for i in (0, 1)],
+        "sync[1].modules.Leads.conflict: source_wins on both regional_in -> global_us (sync[0])",
+    ),
     (lambda d: d.update(sync=[]), "sync: at least one route is required"),
     (lambda d: d.pop("sync"), "sync: required"),
     (lambda d: d.update(orgs={}), "orgs: must not be empty"),

@@ -9,11 +9,9 @@ from hypothesis import strategies as st
 from orgsync_kernel.events import parse_instant
 from pipeline.sync.dedup import (
     Decision,
-    Edit,
     Fingerprint,
     Verdict,
     decide,
-    incoming_wins,
 )
 
 T0 = "2024-02-19T18:30:23+05:30"  # the same instant as T0_UTC
@@ -119,30 +117,3 @@ def test_fingerprint_round_trip_and_naive_times_are_utc() -> None:
     print_ = Fingerprint(T0, "abc")
     assert Fingerprint.from_dict(print_.to_dict()) == print_
     assert parse_instant("2024-02-19T13:00:23") == parse_instant(T0)
-
-
-@pytest.mark.parametrize(
-    ("incoming", "target_last", "wins"),
-    [
-        (Edit("global", T1), Edit("regional", T0), True),
-        (Edit("global", T0), Edit("regional", T1), False),
-        (Edit("global", T0), None, True),
-        (Edit("global", T0_UTC), Edit("regional", T0), True),  # tie: "global" < "regional"
-        (Edit("regional", T0), Edit("global", T0_UTC), False),
-    ],
-)
-def test_later_modified_time_wins(incoming: Edit, target_last: Edit | None, wins: bool) -> None:
-    assert incoming_wins(incoming, target_last) is wins
-
-
-@given(
-    st.integers(0, 5),
-    st.integers(0, 5),
-    st.sampled_from(["a", "b", "c"]),
-    st.sampled_from(["x", "b", "y"]),
-)
-def test_exactly_one_side_wins_a_conflict(s1: int, s2: int, org1: str, org2: str) -> None:
-    if org1 == org2:
-        return
-    one, other = Edit(org1, zoho_time(s1, "+05:30")), Edit(org2, zoho_time(s2, "-11:00"))
-    assert incoming_wins(one, other) != incoming_wins(other, one)

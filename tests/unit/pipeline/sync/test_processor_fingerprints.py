@@ -7,7 +7,8 @@ from typing import Any
 
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.events import Change
-from pipeline.sync.processor import Metadata, Processed, Processor
+from pipeline.sync.metadata import Metadata
+from pipeline.sync.processor import Processed, Processor
 from tests.support.config import ENV, EXAMPLE
 
 FIELDS = [

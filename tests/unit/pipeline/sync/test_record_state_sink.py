@@ -4,9 +4,9 @@ import pytest
 
 from connectors.zoho import WriteOutcome
 from orgsync_kernel.events import Write
-from pipeline.sync.dedup import Edit
-from pipeline.sync.record_state import changed_fields, is_stale, observe, written
+from pipeline.sync.record_state import changed_fields, is_stale, observe, side, written
 from pipeline.sync.sink import already_deleted, merge_rounds
+from pipeline.sync.versions import Side, Version, seconds
 
 
 def write(source_id: str, operation: str = "upsert", **record: object) -> Write:
@@ -43,39 +43,55 @@ def test_consecutive_upserts_of_a_record_merge_and_a_delete_comes_after() -> Non
 
 
 def test_our_write_coming_back_is_not_a_genuine_edit() -> None:
-    state = written(None, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:00+00:00")
+    state = written(None, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:00Z", "b")
     _, edited = observe(
-        state, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:01+00:00"
+        state, {"Lead_Status": "New", "Email": "a@b.c"}, "2024-01-01T10:00:01Z", "b"
     )
     assert edited == []
     _, edited = observe(
-        state, {"Lead_Status": "Won", "Email": "a@b.c"}, "2024-01-01T10:00:02+00:00"
+        state, {"Lead_Status": "Won", "Email": "a@b.c"}, "2024-01-01T10:00:02Z", "b"
     )
     assert edited == ["Lead_Status"]
 
 
+def test_a_written_value_carries_the_version_it_copies_and_an_edit_goes_past_it() -> None:
+    copied = Side(Version(seconds("2024-01-01T10:00:00Z"), 0, "a"))
+    state = written(None, {"Phone": "1"}, "2024-01-01T10:00:03Z", "b", {"Phone": copied})
+    assert side(state, "Phone", "b") == copied
+    edited, _ = observe(state, {"Phone": "2"}, "2024-01-01T09:59:59Z", "b")  # a clock behind
+    assert side(edited, "Phone", "b") == Side(Version(copied.version.at, 1, "b"), copied.version)  # type: ignore[union-attr]
+
+
 def test_only_fields_the_target_lacks_are_written_and_later_target_edits_win() -> None:
     target, _ = observe(
-        None, {"Lead_Status": "Won", "Phone": "1", "Email": "a@b.c"}, "2024-01-01T10:00:05+00:00"
+        None, {"Lead_Status": "Won", "Phone": "1", "Email": "a@b.c"}, "2024-01-01T10:00:05Z", "b"
     )
     data = {"Lead_Status": "New", "Phone": "1", "First_Name": "Z", "Email": "a@b.c"}
-    older = Edit("a", "2024-01-01T10:00:01+00:00")
+
+    def at(time: str) -> dict[str, Side]:
+        return dict.fromkeys(data, Side(Version(seconds(time), 0, "a")))
+
+    older = at("2024-01-01T10:00:01Z")
     assert changed_fields(data, "Email", target, older, "b") == {
         "First_Name": "Z",
         "Email": "a@b.c",
     }
-    newer = Edit("a", "2024-01-01T10:00:09+00:00")
+    newer = at("2024-01-01T10:00:09Z")
     assert changed_fields(data, "Email", target, newer, "b") == {
         "Lead_Status": "New",
         "First_Name": "Z",
         "Email": "a@b.c",
+    }
+    assert changed_fields(data, None, target, newer, "b") == {
+        "Lead_Status": "New",
+        "First_Name": "Z",
     }
     same = {"Lead_Status": "Won", "Phone": "1", "Email": "a@b.c"}
     assert changed_fields(same, "Email", target, newer, "b") is None
 
 
 def test_a_copy_older_than_what_we_wrote_is_stale() -> None:
-    state = written(None, {"A": 1}, "2024-01-01T10:00:05+00:00")
+    state = written(None, {"A": 1}, "2024-01-01T10:00:05+00:00", "b")
     assert is_stale(state, "2024-01-01T10:00:04+00:00")
     assert not is_stale(state, "2024-01-01T10:00:05+00:00")
 
@@ -96,3 +112,10 @@ def test_a_delete_of_a_record_the_target_no_longer_has_is_done(
     operation: str, outcome: WriteOutcome, gone: bool
 ) -> None:
     assert already_deleted(write("1", operation), outcome) is gone
+
+
+def test_merged_writes_keep_the_versions_of_every_field() -> None:
+    first = write("1", Phone="1").derive(versions={"Phone": [[1, 0, "a"], None]})
+    second = write("1", Company="C").derive(versions={"Company": [[2, 0, "a"], None]})
+    [[merged]] = merge_rounds([first, second])
+    assert merged.versions == {"Phone": [[1, 0, "a"], None], "Company": [[2, 0, "a"], None]}
