@@ -368,6 +368,9 @@ class ProcessorSettings(_Model):
 class WorkerSettings(_Model):
     # `orgsync run --role worker` serves /metrics here (the other roles serve it on the ingress).
     metrics_listen: str | None = None
+    # A name unique and stable per worker process (e.g. the pod's): Kafka's static membership,
+    # so a restart within the session timeout keeps its partitions without a rebalance.
+    instance_id: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("metrics_listen")
     @classmethod

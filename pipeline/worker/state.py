@@ -30,6 +30,7 @@ class Fingerprints(MutableMapping[str, Any]):
         self.topic = topic
         self.partitions = partitions
         self.owned: dict[int, CompactedTable] = {}
+        self.revoked: dict[int, CompactedTable] = {}  # until the assignment that follows
 
     def table(self, key: str) -> CompactedTable:
         partition = partition_of(key, self.partitions)
@@ -87,16 +88,39 @@ class PipelineState:
     async def stop(self) -> None:
         await self.reader.stop()
 
-    async def own(self, partitions: Iterable[int]) -> None:
+    def keep(self, assigned: Iterable[int]) -> set[int]:
+        """After a rebalance: the partitions assigned again keep their fingerprints (nobody
+        else owned them in between), the others revoked are dropped; returns the partitions
+        that must be loaded (`load`)."""
+        prints = self.fingerprints
+        wanted = set(assigned)
+        for partition in wanted & set(prints.revoked):
+            prints.owned[partition] = prints.revoked.pop(partition)
+        prints.revoked.clear()
+        return wanted - set(prints.owned)
+
+    async def load(self, partitions: Iterable[int]) -> None:
         """Load the fingerprints of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
             table = CompactedTable(self.topics.fingerprints, partition=partition, followed=False)
             await self.reader.load(table, [partition], own=True)
             self.fingerprints.owned[partition] = table
 
+    async def own(self, partitions: Iterable[int]) -> None:
+        await self.load(self.keep(partitions))
+
     def disown(self, partitions: Iterable[int]) -> None:
+        """Revoked: not processed any more, kept until the next assignment says."""
+        prints = self.fingerprints
+        for partition in partitions:
+            if partition in prints.owned:
+                prints.revoked[partition] = prints.owned.pop(partition)
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        """Partitions revoked while they were loading: nothing of them is kept."""
         for partition in partitions:
             self.fingerprints.owned.pop(partition, None)
+            self.fingerprints.revoked.pop(partition, None)
 
     def tables(self) -> list[CompactedTable]:
         return [*self.fingerprints.owned.values(), self.links, self.states]
