@@ -371,6 +371,12 @@ class WorkerSettings(_Model):
     # A name unique and stable per worker process (e.g. the pod's): Kafka's static membership,
     # so a restart within the session timeout keeps its partitions without a rebalance.
     instance_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # Where the worker keeps its state on disk (pipeline/worker/state.py); None: under
+    # $XDG_STATE_HOME/orgsync/state/<topic prefix>/; false: in memory (grows with the records).
+    state_dir: Path | Literal[False] | None = None
+    state_cache_mb: int = Field(default=64, ge=8, le=65_536)
+
+    _state_dir = field_validator("state_dir")(_relative_to_config)
 
     @field_validator("metrics_listen")
     @classmethod
