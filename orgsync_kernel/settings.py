@@ -77,9 +77,9 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-def _relative_to_config(value: Path | None, info: ValidationInfo) -> Path | None:
+def _relative_to_config(value: Any, info: ValidationInfo) -> Any:
     base = (info.context or {}).get("base_dir")
-    if value is None or value.is_absolute() or base is None:
+    if not isinstance(value, Path) or value.is_absolute() or base is None:
         return value
     return Path(base) / value
 
@@ -103,7 +103,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
-    path = _relative_to_config(value, info)
+    path: Path | None = _relative_to_config(value, info)
     if path is not None and not path.is_file():
         raise ValueError(f"no such file: {path}")
     return path
