@@ -25,8 +25,9 @@ from prometheus_client import REGISTRY
 from connectors.ingress import IngressService
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.kafka.credit_share import CreditShare
+from connectors.kafka.disk import StateDir
 from connectors.zoho import ZohoClient, ZohoMetrics
-from orgsync.orgs import credit_share, org_connection, share_credits
+from orgsync.orgs import credit_share, org_connection, share_credits, state_dir
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
 from orgsync_operations.offsets import GroupOffsets
@@ -159,11 +160,20 @@ def build_worker(
 ) -> tuple[Pipeline, list[mode.ServiceT]]:
     """The Faust app of the cold paths and the services that run beside it (in this order)."""
     backlog = QueueBacklog(settings)
-    hot_path = HotPath(settings, clients, metrics, backlog)
+    hot_path = HotPath(settings, clients, metrics, backlog, worker_state(settings))
     pipeline = create_pipeline(settings)
     Agents(pipeline, settings, clients, hot_path.store, metrics, drain)
     log_assignments(pipeline)
     return pipeline, [backlog, hot_path]
+
+
+def worker_state(settings: Settings) -> StateDir | None:
+    """The worker's state directory (worker.state_dir), claimed for this process."""
+    worker = settings.worker
+    if worker.state_dir is False:
+        return None
+    root = worker.state_dir or state_dir() / "state" / settings.kafka.topic_prefix
+    return StateDir.claim(root, worker.instance_id, worker.state_cache_mb << 20)
 
 
 def log_assignments(pipeline: Pipeline) -> None:

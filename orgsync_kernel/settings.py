@@ -77,9 +77,9 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-def _relative_to_config(value: Path | None, info: ValidationInfo) -> Path | None:
+def _relative_to_config(value: Any, info: ValidationInfo) -> Any:
     base = (info.context or {}).get("base_dir")
-    if value is None or value.is_absolute() or base is None:
+    if not isinstance(value, Path) or value.is_absolute() or base is None:
         return value
     return Path(base) / value
 
@@ -103,7 +103,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
-    path = _relative_to_config(value, info)
+    path: Path | None = _relative_to_config(value, info)
     if path is not None and not path.is_file():
         raise ValueError(f"no such file: {path}")
     return path
@@ -368,6 +368,15 @@ class ProcessorSettings(_Model):
 class WorkerSettings(_Model):
     # `orgsync run --role worker` serves /metrics here (the other roles serve it on the ingress).
     metrics_listen: str | None = None
+    # A name unique and stable per worker process (e.g. the pod's): Kafka's static membership,
+    # so a restart within the session timeout keeps its partitions without a rebalance.
+    instance_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # Where the worker keeps its state on disk (pipeline/worker/state.py); None: under
+    # $XDG_STATE_HOME/orgsync/state/<topic prefix>/; false: in memory (grows with the records).
+    state_dir: Path | Literal[False] | None = None
+    state_cache_mb: int = Field(default=64, ge=8, le=65_536)
+
+    _state_dir = field_validator("state_dir")(_relative_to_config)
 
     @field_validator("metrics_listen")
     @classmethod

@@ -69,7 +69,18 @@ class KafkaCluster:
 
     def topic_configs(self, *, compacted: bool = False) -> dict[str, str]:
         configs = {"min.insync.replicas": str(self.min_insync)}
-        return {**configs, "cleanup.policy": "compact"} if compacted else configs
+        return {**configs, **COMPACTION} if compacted else configs
+
+
+# A state topic is read from its start on a fresh start: compaction must keep about one message
+# per key. The broker never cleans the active segment, and by default rolls it only after 7
+# days or 1 GiB, so a week of updates would be read back; an hourly roll and a cleaner that
+# starts at 10 % of superseded messages keep a restore near one message per key.
+COMPACTION = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(3_600_000),
+    "min.cleanable.dirty.ratio": "0.1",
+}
 
 
 @functools.lru_cache(maxsize=8)

@@ -37,11 +37,21 @@ class CompactedTable(MutableMapping[str, Any]):
     have not come back from the topic yet (`overlay`). A table that is not `followed` has
     this process as its only writer: its writes go straight to `base`."""
 
-    def __init__(self, topic: str, *, partition: int = 0, followed: bool = True) -> None:
+    def __init__(
+        self,
+        topic: str,
+        *,
+        partition: int = 0,
+        followed: bool = True,
+        base: MutableMapping[str, Any] | None = None,
+        offset: int | None = None,
+    ) -> None:
         self.topic = topic
         self.partition = partition  # the one partition of the topic this table holds
         self.followed = followed
-        self.base: dict[str, Any] = {}
+        # what the topic holds, in memory or on disk (connectors/kafka/disk.py), as of `offset`
+        self.base: MutableMapping[str, Any] = {} if base is None else base
+        self.offset = offset  # the last message of the topic applied to `base` (None: none)
         self.overlay: dict[str, Any] = {}  # a value, or _MISSING for a deletion
         self.queued: list[tuple[str, Any]] = []  # (key, value or None) not yet produced
         self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet read back
@@ -93,12 +103,20 @@ class CompactedTable(MutableMapping[str, Any]):
         *,
         own: bool = False,
         headers: Headers | None = None,
+        offset: int | None = None,
     ) -> None:
         """One message read from the topic. `own`: this process wrote it (read while loading
         its own partitions: no overlay to settle)."""
         name = apply_compacted(self.base, key, value, self.topic, headers)
+        if offset is not None:
+            self.offset = offset
         if name is not None and not own:
             self._settle(name)
+
+    def clear_base(self) -> None:
+        for key in list(self.base):
+            del self.base[key]
+        self.offset = None
 
     def forget_unsent(self) -> None:
         """Drop the writes not produced yet and their overlay (a round that is redone)."""
@@ -196,7 +214,12 @@ class CompactedReader:
         self._task: asyncio.Task[None] | None = None
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return self.cluster.consumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50)
+        return self.cluster.consumer(
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+            auto_offset_reset="earliest",  # a resumed offset already cleaned up: from the start
+        )
 
     async def partitions(self, topic: str) -> list[int]:
         """The topic's partitions (metadata refreshed first); [0] when it has none yet."""
@@ -255,7 +278,9 @@ class CompactedReader:
             for tp, messages in batches.items():
                 table = tables[tp.topic]
                 for message in messages:
-                    table.apply(message.key, message.value, headers=message.headers)
+                    table.apply(
+                        message.key, message.value, headers=message.headers, offset=message.offset
+                    )
 
 
 async def _read_to_end(
@@ -266,9 +291,25 @@ async def _read_to_end(
     own: bool = False,
 ) -> None:
     consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
+    ends = await consumer.end_offsets(tps)
+    for tp in tps:
+        table = tables[tp.topic]
+        if table.offset is not None and table.offset < ends[tp]:
+            consumer.seek(tp, table.offset + 1)  # resumed where a clean stop left it
+            continue
+        if table.offset is not None:  # the topic is shorter than the store: not the same topic
+            table.clear_base()
+        await consumer.seek_to_beginning(tp)
+    # a table of one partition knows its offset (the worker's); a KV over many does not
+    single = {t for t in tables if sum(tp.topic == t for tp in tps) == 1}
     async for message in messages_to_end(consumer, tps):
-        tables[message.topic].apply(message.key, message.value, own=own, headers=message.headers)
+        tables[message.topic].apply(
+            message.key,
+            message.value,
+            own=own,
+            headers=message.headers,
+            offset=message.offset if message.topic in single else None,
+        )
 
 
 async def messages_to_end(

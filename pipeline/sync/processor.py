@@ -84,6 +84,7 @@ class Processor:
         self.divergence = Divergence()
         self._unconfirmed: dict[str, dict[str, Any]] = {}
         self._planned: dict[str, dict[str, Any]] = {}
+        self._kept_fields: dict[tuple[str, str], frozenset[str] | None] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
@@ -115,8 +116,9 @@ class Processor:
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):
             return False
+        kept = self._kept(change.org, change.module)
         self.states[change.key], edited = observe(
-            previous, change.record, change.modified_time, change.org
+            previous, change.record, change.modified_time, change.org, kept
         )
         if edited and self.guard.edited(change.key, edited, self._partners(change)):
             log.warning(
@@ -128,6 +130,28 @@ class Processor:
                 self.guard.quarantine,
             )
         return True
+
+    def _kept(self, org: str, module: str) -> frozenset[str] | None:
+        """The fields of `org`'s `module` that a record state needs: those its routes read
+        and those routes into it write (None: every field, when a route copies them all)."""
+        key = (org, module)
+        if key not in self._kept_fields:
+            names: set[str] = set()
+            for route in self.settings.routes_from(org):
+                mapping = route.modules.get(module)
+                if mapping is not None:
+                    if mapping.fields is None:
+                        return self._kept_fields.setdefault(key, None)
+                    names.update(mapping.fields)
+            for route in self.settings.routes_into(org):
+                source = route.source_module_for(module)
+                if source is not None:
+                    mapping = route.modules[source]
+                    if mapping.fields is None:
+                        return self._kept_fields.setdefault(key, None)
+                    names.update(mapping.target_field(n) for n in mapping.fields)
+            self._kept_fields[key] = frozenset(names)
+        return self._kept_fields[key]
 
     def _partners(self, change: Change) -> list[str]:
         """The records `change`'s record is linked with in the orgs its routes write to."""

@@ -88,14 +88,16 @@ def observe(
     record: Mapping[str, Any],
     modified_time: str | None,
     own: str,
+    kept: frozenset[str] | None = None,
 ) -> tuple[State, list[str]]:
     """The new state of a record of org `own` after seeing it hold `record`, and the fields
-    that were genuinely edited (each gets a version after the one it replaced)."""
+    that were genuinely edited (each gets a version after the one it replaced). `kept`: the
+    fields some route reads or writes (None: all); the others are not kept."""
     new = _copy(state)
     edited: list[str] = []
     at = seconds(modified_time) if modified_time else None
     for name, value in record.items():
-        if name.startswith("$") or name in _BOOKKEEPING:
+        if name.startswith("$") or name in _BOOKKEEPING or (kept is not None and name not in kept):
             continue
         digest = field_hash(value)
         if new["values"].get(name) != digest:

@@ -19,6 +19,7 @@ import mode
 from aiokafka import AIOKafkaProducer
 
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
+from connectors.kafka.disk import StateDir
 from connectors.zoho import ZohoClient
 from orgsync_kernel.events import hint_for
 from orgsync_kernel.settings import Settings
@@ -45,6 +46,7 @@ class HotPath(mode.Service):
         clients: Mapping[str, ZohoClient],
         metrics: PipelineMetrics,
         backlog: Callable[[str], Awaitable[int]],
+        disk: StateDir | None = None,
         **kwargs: Any,
     ) -> None:
         self.settings = settings
@@ -52,7 +54,7 @@ class HotPath(mode.Service):
         self.metrics = metrics
         self.backlog = backlog
         self.cluster = KafkaCluster.of(settings.kafka)
-        self.store = PipelineState(self.cluster, settings.topics, settings.kafka.partitions)
+        self.store = PipelineState(self.cluster, settings.topics, settings.kafka.partitions, disk)
         self.producer: AIOKafkaProducer | None = None
         self.rounds: RoundLoop | None = None
         super().__init__(**kwargs)

@@ -84,7 +84,10 @@ class RoundLoop:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             partition_assignment_strategy=(RangePartitionAssignor,),
+            # static membership: a restart within the session timeout keeps the assignment
+            group_instance_id=self.settings.worker.instance_id,
         )
+        self.loading: asyncio.Task[None] | None = None
         self.busy = asyncio.Lock()  # held while a round is prepared; a rebalance waits for it
         self.completing: Completing | None = None
         self.closing = False
@@ -106,6 +109,8 @@ class RoundLoop:
             log.warning(
                 "stopping with a round unfinished after %.0fs: it will be redone", STOP_SECONDS
             )
+        if self.loading is not None:
+            self.loading.cancel()
         await self.consumer.stop()
 
     async def _wait_for_topics(self) -> None:
@@ -245,6 +250,20 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, loop: RoundLoop) -> None:
         self.loop = loop
 
+    async def _load(self, partitions: set[int], paused: list[TopicPartition]) -> None:
+        """The fingerprints of new partitions, then their messages (`_owned` holds back any
+        handed out before); retried while Kafka does not answer."""
+        while True:
+            try:
+                await self.loop.state.load(partitions)
+                break
+            except ROUND_ERRORS as error:
+                log.warning("loading fingerprints failed: %s; again", type(error).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
+        assigned = self.loop.consumer.assignment()
+        self.loop.state.drop({tp.partition for tp in paused if tp not in assigned})
+        self.loop.consumer.resume(*[tp for tp in paused if tp in assigned])
+
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.loop.busy:  # the running rounds finish and commit first
             await self.loop.settle()
@@ -252,9 +271,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         partitions = {tp.partition for tp in assigned}
-        async with self.loop.busy:  # no round before the partitions' state is loaded
-            await self.loop.state.own(partitions)
+        async with self.loop.busy:
+            new = self.loop.state.keep(partitions)
             await self.loop.partitions_changed(len(partitions))
+        if new:  # loaded outside this callback, which holds back the group's heartbeats
+            waiting = [tp for tp in assigned if tp.partition in new]
+            self.loop.consumer.pause(*waiting)
+            self.loop.loading = asyncio.create_task(self._load(new, waiting))
         for topic in (self.loop.topics.hints, self.loop.topics.fetched):
             numbers = sorted(tp.partition for tp in assigned if tp.topic == topic)
             log.info(

@@ -40,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
 # third-party libraries only some rooms may use
 RESTRICTED = {
     "aiokafka": {"connectors.kafka", "pipeline.worker"},
+    "rocksdict": {"connectors.kafka"},
     "faust": {"orgsync_kernel", "pipeline.worker", "orgsync"},  # the runner builds the worker
     "mode": {"pipeline.worker", "orgsync"},
     "aiohttp": {"connectors.zoho", "connectors.ingress", "orgsync_operations", "orgsync"},

@@ -49,6 +49,8 @@ def test_the_default_is_one_plaintext_broker_without_replication(write_config: W
     assert cluster.topic_configs(compacted=True) == {
         "min.insync.replicas": "1",
         "cleanup.policy": "compact",
+        "segment.ms": "3600000",  # the active segment rolls hourly, so it can be compacted
+        "min.cleanable.dirty.ratio": "0.1",
     }
 
 

@@ -119,3 +119,9 @@ def test_merged_writes_keep_the_versions_of_every_field() -> None:
     second = write("1", Company="C").derive(versions={"Company": [[2, 0, "a"], None]})
     [[merged]] = merge_rounds([first, second])
     assert merged.versions == {"Phone": [[1, 0, "a"], None], "Company": [[2, 0, "a"], None]}
+
+
+def test_a_state_keeps_only_the_fields_routes_read_or_write() -> None:
+    record = {"Phone": "1", "Company": "C", "Fax": "2", "Website": "w"}
+    state, edited = observe(None, record, "2024-01-01T10:00:00Z", "b", frozenset({"Phone"}))
+    assert edited == ["Phone"] and set(state["values"]) == set(state["versions"]) == {"Phone"}

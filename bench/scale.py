@@ -1,0 +1,213 @@
+"""How does a worker fare with a large synced history? (issue 26: state at scale)
+
+The state of N synced records (fingerprints, links, and with --two-way the record states) is
+produced in the real format straight to the state topics of a fresh prefix, as a deployment
+that synced N records would hold them. Then `orgsync run --role worker` starts on that prefix,
+and one new Lead is created and hinted: measured are the seconds from the start until that
+record is in the target, the worker's RSS then, and the same after a clean restart (SIGTERM;
+with the state on disk the restart resumes at its checkpoint). --state memory runs the worker
+with `worker.state_dir: false` (everything in memory, the release before issue 26).
+
+    .venv/bin/python -m bench.scale [--records 100000] [--state disk|memory] [--two-way]
+
+Results: bench/results/scale.json (one entry per label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from bench.deployment import (
+    ORIGIN,
+    Worker,
+    org_config,
+    patient_client,
+    records,
+    target_modules,
+    worker_env,
+    write_config,
+)
+from bench.procstat import TreeSampler
+from connectors.kafka import Bulk, KafkaCluster, ensure_topics, partition_of
+from orgsync_kernel.events import Hint, link_key, record_key
+from orgsync_kernel.schema import HEADERS
+from orgsync_kernel.topics import Topics
+from zoho_emulator import Emulator
+
+RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
+PARTITIONS = 8
+ROUTE = "src->tgt"
+MODIFIED = "2026-01-01T10:00:00+00:00"
+
+
+def routes(two_way: bool) -> list[dict[str, Any]]:
+    leads = {"Leads": {"match_field": ORIGIN, "fields": ["Last_Name", "Company", "Phone"]}}
+    forth = [{"source": "src", "target": "tgt", "modules": leads}]
+    return forth + ([{"source": "tgt", "target": "src", "modules": leads}] if two_way else [])
+
+
+def state_messages(n: int, two_way: bool) -> dict[str, list[tuple[str, Any]]]:
+    """The state of record n as the worker writes it (pipeline/sync, pipeline/worker/state)."""
+    source, target = f"9{n:018d}", f"8{n:018d}"
+    prints = [
+        (
+            record_key("src", "Leads", source),
+            {ROUTE: {"modified_time": MODIFIED, "content_hash": uuid.uuid4().hex}},
+        )
+    ]
+    links = [(link_key("src", "Leads", source, "tgt"), target)]
+    states: list[tuple[str, Any]] = []
+    if two_way:
+        links.append((link_key("tgt", "Leads", target, "src"), source))
+        at = [1767261600, 0]
+        for org, rid in (("src", source), ("tgt", target)):
+            values = {name: uuid.uuid4().hex[:16] for name in ("Last_Name", "Company", "Phone")}
+            versions = dict.fromkeys(values, at)
+            states.append(
+                (
+                    record_key(org, "Leads", rid),
+                    {"values": values, "versions": versions, "bases": {}, "edits": {}},
+                )
+            )
+    return {"fingerprints": prints, "links": links, "states": states}
+
+
+async def produce_state(broker: str, topics: Topics, count: int, two_way: bool) -> float:
+    cluster = KafkaCluster(broker)
+    await ensure_topics(cluster, [topics.hints, topics.fetched, topics.changes], PARTITIONS)
+    await ensure_topics(cluster, [topics.fingerprints], PARTITIONS, compacted=True)
+    await ensure_topics(cluster, [topics.links, topics.states], 1, compacted=True)
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    started = time.monotonic()
+    names = {"fingerprints": topics.fingerprints, "links": topics.links, "states": topics.states}
+    try:
+        for first in range(0, count, 20_000):
+            bulk = Bulk(producer)
+            for n in range(first, min(first + 20_000, count)):
+                for kind, messages in state_messages(n, two_way).items():
+                    for key, value in messages:
+                        part = partition_of(key, PARTITIONS) if kind == "fingerprints" else 0
+                        bulk.add(names[kind], part, key.encode(), orjson.dumps(value), HEADERS)
+            await asyncio.gather(*await bulk.send())
+    finally:
+        await producer.stop()
+    return time.monotonic() - started
+
+
+async def first_sync(emu: Emulator, broker: str, topics: Topics, worker: Worker) -> float:
+    """Seconds from the worker's start until a new Lead created and hinted now is in tgt."""
+    started = time.monotonic()
+    worker.start()
+    sampler = TreeSampler(worker.process.pid)  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as session:
+        src = await patient_client(emu, "src", session)
+        [made] = await src.insert("Leads", [{"Last_Name": f"New {uuid.uuid4().hex[:6]}"}])
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    hint = Hint(
+        org="src",
+        module="Leads",
+        id=str(made.id),
+        operation="insert",
+        source="notification",
+        received_at=time.time(),
+    )
+    await producer.send_and_wait(topics.hints, hint.dumps(), hint.key.encode())
+    await producer.stop()
+    while not any(r.get(ORIGIN) == str(made.id) for r in records(emu, "tgt", "Leads")):
+        sampler.sample()
+        if not worker.alive():
+            raise RuntimeError(f"the worker exited:\n{worker.log()}")
+        if time.monotonic() - started > 600:
+            raise TimeoutError(f"no first sync within 600 s:\n{worker.log()}")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    prefix = f"scale-{uuid.uuid4().hex[:8]}"
+    topics = Topics(prefix)
+    orgs = {
+        "src": org_config("src", "in", target_modules()),
+        "tgt": org_config("tgt", "us", target_modules()),
+    }
+    produced = await produce_state(args.broker, topics, args.records, args.two_way)
+    workdir = Path(tempfile.mkdtemp(prefix="orgsync-scale-"))
+    overrides: dict[str, Any] = {
+        "kafka": {
+            "broker": f"kafka://{args.broker}",
+            "topic_prefix": prefix,
+            "partitions": PARTITIONS,
+        }
+    }
+    if args.state == "memory":
+        overrides["worker"] = {"state_dir": False}
+    else:
+        overrides["worker"] = {"state_dir": str(workdir / "state")}
+    result: dict[str, Any] = {
+        "records": args.records,
+        "state": args.state,
+        "two_way": args.two_way,
+        "produce_s": round(produced, 1),
+    }
+    async with Emulator({"orgs": orgs}) as emu:
+        config = write_config(
+            workdir / "orgsync.yaml",
+            emu.url,
+            args.broker,
+            prefix,
+            ("src", "tgt"),
+            routes(args.two_way),
+            **overrides,
+        )
+        env = {**worker_env(("src", "tgt")), "XDG_STATE_HOME": str(workdir / "xdg")}
+        for phase in ("start", "restart"):
+            worker = Worker(config, env, workdir, log_name=f"worker-{phase}.log")
+            seconds = await first_sync(emu, args.broker, topics, worker)
+            result[f"{phase}_to_first_sync_s"] = round(seconds, 1)
+            result[f"{phase}_rss_mb"] = round(rss_mb(worker.process.pid), 1)  # type: ignore[union-attr]
+            await worker.terminate()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--state", choices=("disk", "memory"), default="disk")
+    parser.add_argument("--two-way", action="store_true")
+    parser.add_argument(
+        "--broker", default=os.environ.get("ORGSYNC_KAFKA_BROKER", "127.0.0.1:9092")
+    )
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    result |= {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.node()}
+    label = f"{args.records}-{args.state}-{'two-way' if args.two_way else 'one-way'}"
+    print(label, json.dumps(result))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved[label] = result
+    RESULTS.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
