@@ -1,6 +1,7 @@
-"""`orgsync check` tells what becomes of money per route and proves the scopes the
-configuration needs (issue 28 items 1 and 2): an IN org (INR) and a US org (USD), both without
-multi-currency (Zoho's default), the US token narrowed by the emulator's `scopes`."""
+"""`orgsync check` tells what becomes of money per route, proves the scopes the configuration
+needs and names a renamed field (issue 28 items 1, 2 and 7): an IN org (INR) and a US org
+(USD), both without multi-currency (Zoho's default), the US token narrowed by the emulator's
+`scopes`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.cli_check import (
     UNIQUE_TEXT,
     Result,
     assert_no_secret,
+    closed_port,
     emulator_config,
     run_cli,
     secrets_env,
@@ -36,7 +39,10 @@ def config(dst_scopes: list[str] | None) -> dict[str, Any]:
         "Projects": {"fields": [{"api_name": "Name", "data_type": "text"}]},
         "Notes": {},
     }
+    src["modules"]["Leads"] = {"fields": [{"api_name": "Lead_Src", "data_type": "text"}]}
     dst["modules"] |= {"Deals": {"fields": [ORIGIN]}, "Projects": {"fields": [ORIGIN]}}
+    renamed = {"api_name": "Lead_Source_Detail", "data_type": "text", "field_label": "Lead Src"}
+    dst["modules"]["Leads"]["fields"].append(renamed)
     if dst_scopes is not None:
         dst["clients"][0]["scopes"] = dst_scopes
     return emulated
@@ -123,3 +129,32 @@ async def test_a_token_without_org_read_fails_the_scopes_and_the_currency_rows(
     currency = result.row("currency", "src->dst")
     assert " FAIL " in currency and "CURRENCY_UNKNOWN" in currency
     assert "the token lacks the scope ZohoCRM.org.READ" in currency
+
+
+async def test_a_missing_field_names_the_field_that_is_likely_it_renamed(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path
+) -> None:
+    leads = {"match_field": "Origin_Record_Id", "fields": ["Last_Name", "Lead_Src", "Nope"]}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, {"Leads": leads}))
+
+    row = result.row("fields", "src->dst/Leads")
+    assert " FAIL " in row
+    assert (
+        "missing in src: Nope; missing in dst: Lead_Src (renamed to Lead_Source_Detail?), Nope"
+        in row
+    )
+
+
+async def test_an_unreachable_accounts_server_is_named(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, emulator.url, kafka_broker)
+    config = yaml.safe_load(path.read_text())
+    host = f"127.0.0.1:{closed_port()}"
+    config["orgs"]["dst"]["accounts_url"] = f"http://{host}"
+    path.write_text(yaml.safe_dump(config))
+    result = await check(path)
+
+    row = result.row("credentials", "dst")
+    assert " FAIL " in row and f"accounts server {host} unreachable (" in row, row
+    assert " ok " in result.row("credentials", "src")
