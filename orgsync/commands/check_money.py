@@ -61,26 +61,29 @@ def _outcomes(
     """Per currency a source record can be in, per currency policy of the modules with
     amounts: what becomes of it, and the row's result."""
     policies = sorted({route.currency_policy(m) for m in holding})
-    said, result = [], OK
+    said, worst = [], 0
     for currency in source.occurring:
         for policy in policies:
-            outcome = currency_outcome(currency, source, target, policy, rates)
             where = f" under currency: {policy}" if len(policies) > 1 else ""
-            if outcome != "rejected":
-                said.append(f"{currency} {outcome}{where}")
-            elif policy == "convert":
-                result = FAIL
-                said.append(
-                    f"{currency} dead-lettered{where}: no exchange rate to {target.home}; add "
-                    f'exchange_rates: {{"{currency}/{target.home}": RATE}}'
-                )
-            else:
-                result = FAIL if result == FAIL else WARN
-                said.append(
-                    f"{currency} dead-lettered (currency: reject: {target.home} org lacks it; "
-                    f"currency: convert converts it)"
-                )
-    return result, "; ".join(said)
+            level, text = _fate(currency, source, target, policy, rates)
+            said.append(f"{currency} {text}{where}")
+            worst = max(worst, level)
+    return (OK, WARN, FAIL)[worst], "; ".join(said)
+
+
+def _fate(
+    currency: str, source: OrgMoney, target: OrgMoney, policy: str, rates: Rates
+) -> tuple[int, str]:
+    """What becomes of amounts in `currency`, and how bad it is (0 ok, 1 warn, 2 fail)."""
+    outcome = currency_outcome(currency, source, target, policy, rates)
+    if outcome != "rejected":
+        return 0, outcome
+    rate = f'exchange_rates: {{"{currency}/{target.home}": RATE}}'
+    if policy == "convert":
+        return 2, f"dead-lettered: no exchange rate to {target.home}; add {rate}"
+    convertible = currency_outcome(currency, source, target, "convert", rates) == "converted"
+    fix = "currency: convert" + ("" if convertible else f" with {rate}")
+    return 1, f"dead-lettered (currency: reject); {fix} would convert it"
 
 
 def _side(org: str, money: OrgMoney | MoneyUnknown) -> str:

@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
 from tests.support.cli_check import (
+    SRC_CLIENT,
+    SRC_REFRESH,
     UNIQUE_TEXT,
     Result,
     assert_no_secret,
@@ -64,7 +67,13 @@ async def check(path: Path) -> Result:
 @pytest.mark.parametrize(
     ("route", "top", "result", "says"),
     [
-        ({}, {}, "warn", "INR dead-lettered (currency: reject"),
+        (
+            {},
+            {},
+            "warn",
+            "INR dead-lettered (currency: reject); currency: convert with "
+            'exchange_rates: {"INR/USD": RATE} would convert it',
+        ),
         ({"currency": "convert"}, {}, "FAIL", 'add exchange_rates: {"INR/USD": RATE}'),
         ({"currency": "convert"}, {"exchange_rates": {"INR/USD": 0.012}}, "ok", "INR converted"),
     ],
@@ -89,10 +98,25 @@ async def test_each_route_shows_both_home_currencies_and_what_becomes_of_each_cu
     assert f" {result} " in row and says in row, row
 
 
+async def insert_deal(emulator: Emulator) -> None:
+    """One Deal in src, through the API (the attachments probe reads one record's)."""
+    form = {"grant_type": "refresh_token", "client_id": SRC_CLIENT[0]}
+    form |= {"client_secret": SRC_CLIENT[1], "refresh_token": SRC_REFRESH}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{emulator.url}/oauth/v2/token", data=form) as answer:
+            token = (await answer.json())["access_token"]
+        deal = {"data": [{"Deal_Name": "Mumbai", "Stage": "Qualification"}]}
+        headers = {"Authorization": f"Zoho-oauthtoken {token}"}
+        async with http.post(f"{emulator.url}/crm/v8/Deals", json=deal, headers=headers) as done:
+            assert done.status == 201, await done.text()
+
+
 async def test_scopes_are_named_as_zoho_names_them_and_writes_are_not_verifiable(
     emulator: Emulator, kafka_broker: str, tmp_path: Path
 ) -> None:
-    modules = {"Deals": {**DEALS, "notes": True, "tags": True}, "Projects": PROJECTS}
+    await insert_deal(emulator)
+    related = {"notes": True, "tags": True, "attachments": True}
+    modules = {"Deals": {**DEALS, **related}, "Projects": PROJECTS}
     result = await check(write_config(tmp_path, emulator.url, kafka_broker, modules))
 
     src = result.row("scopes", "src")
@@ -101,6 +125,7 @@ async def test_scopes_are_named_as_zoho_names_them_and_writes_are_not_verifiable
         "ZohoCRM.modules.deals.READ",
         "ZohoCRM.modules.custom.READ",  # Projects: every custom module shares it
         "ZohoCRM.modules.notes.READ",
+        "ZohoCRM.modules.attachments.READ",
         "ZohoCRM.settings.tags.READ",
         "ZohoCRM.org.READ",
         "ZohoSearch.securesearch.READ + ZohoCRM.settings.layouts.READ",
@@ -110,6 +135,9 @@ async def test_scopes_are_named_as_zoho_names_them_and_writes_are_not_verifiable
     dst = result.row("scopes", "dst")
     assert "not verifiable" in dst and "ZohoCRM.modules.deals.CREATE" in dst
     assert "ZohoCRM.modules.custom.UPDATE" in dst and "ZohoCRM.settings.tags.CREATE" in dst
+    assert "ZohoCRM.modules.attachments.CREATE" in dst
+    # dst holds no Deal: nothing to read the attachments of, so not verifiable, not proven
+    assert "ZohoCRM.modules.attachments.READ (no record in Deals" in dst
 
 
 @pytest.mark.parametrize("emulator", [NARROW], indirect=True)
