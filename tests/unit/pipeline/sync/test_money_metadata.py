@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -88,3 +89,17 @@ def test_the_cache_remembers_unknown_money_and_keeps_one_object() -> None:
     first, second = asyncio.run(twice())
     assert isinstance(first, MoneyUnknown) and first is second
     assert org.calls == ["org"]  # not asked again within UNKNOWN_SECONDS
+
+
+def test_the_warning_reads_as_one_event_naming_the_org_and_the_scope(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from orgsync_operations.logs import split_message
+
+    metadata = Metadata({"global_us": Org(OAuthScopeMismatch(), [])})
+    with caplog.at_level(logging.WARNING, logger="pipeline.sync.metadata"):
+        asyncio.run(metadata.money("global_us"))
+    [record] = caplog.records
+    event, pairs = split_message(record.getMessage())
+    assert (event, pairs["org"]) == ("currencies unknown", "global_us")
+    assert "the token lacks the scope ZohoCRM.org.READ" in pairs["reason"]
