@@ -33,6 +33,7 @@ EXCHANGE_RATE = "Exchange_Rate"
 UNKNOWN = "CURRENCY_UNKNOWN"  # an org's currencies could not be read
 NOT_IN_TARGET = "CURRENCY_NOT_IN_TARGET"  # `currency: reject`
 NO_RATE = "NO_EXCHANGE_RATE"  # `currency: convert` without a rate
+CURRENCY_CODES = frozenset({UNKNOWN, NOT_IN_TARGET, NO_RATE})  # `Rejected.code` of the above
 
 Rates = Mapping[tuple[str, str], Decimal]  # (from, to) -> units of `to` per one `from`
 

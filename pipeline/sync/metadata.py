@@ -178,7 +178,7 @@ def refusal(call: str, scope: str, error: ZohoError) -> str:
         )
     if isinstance(error, NoPermission):
         return f"{call} was refused (NO_PERMISSION): the API user's profile may not read it"
-    return f"{call} failed ({error.zoho_code or type(error).__name__}; it needs {scope})"
+    return f"{call} failed ({error.zoho_code or type(error).__name__})"
 
 
 async def _one(read: Callable[[], Awaitable[OrgCurrency]]) -> list[OrgCurrency]:
