@@ -1,10 +1,12 @@
 """`orgsync check --config FILE`: is this configuration ready to run?
 
-Checks, in order: the configuration file; Kafka (describe the cluster); per org the credentials
-(one token refresh) and the OAuth scopes that a read can prove; per route and module that the
-module exists in source and target, that the configured fields exist, that `match_field` exists
-in the target and is something Zoho upserts on, that the `link_existing` keys are searchable
-target fields, and that the default owner is a target user (orgsync/commands/check_module.py).
+Checks, in order: the configuration file; Kafka (describe the cluster, compare the topics); per
+org the credentials (one token refresh) and every scope the configuration needs, proven by a
+read or listed as not verifiable (check_scopes.py); per route what becomes of money
+(check_money.py); per route and module that the module exists in source and target, that the
+configured fields exist (naming a likely rename), that `match_field` exists in the target and is
+something Zoho upserts on, that the `link_existing` keys are searchable target fields, and that
+the default owner is a target user (check_module.py).
 Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 when a check failed,
 2 when the configuration is invalid (its problems are the rows, nothing else is checked). Details
 come from configuration names and Zoho's error codes and messages; never a secret.
@@ -35,10 +37,11 @@ def register(commands: Any) -> None:
     check = commands.add_parser(
         "check",
         help="check the configuration, the Zoho orgs and Kafka before running",
-        description="Validate the configuration; for each org refresh a token and probe the "
-        "scopes a read can prove; for each route check modules, fields, the "
-        "match field (exists, unique in the target) and the default owner; check "
-        "that Kafka answers. Exit 0 when nothing failed, 1 when a check failed, 2 when "
+        description="Validate the configuration; for each org refresh a token and prove the "
+        "scopes the configuration needs by reads (writes: not verifiable); for each route "
+        "show what becomes of money and check modules, fields, the match field (exists, "
+        "unique in the target) and the default owner; check Kafka and its topics. "
+        "Exit 0 when nothing failed, 1 when a check failed, 2 when "
         "the configuration is invalid.",
     )
     add_config_arguments(check, log_level="critical")
