@@ -56,6 +56,12 @@ def _matching(pattern: str, meaning: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# "INR/USD": units of USD per one INR (pipeline/mapping/money.py `exchange_rates`).
+CurrencyPair = Annotated[
+    str, _matching(r"([A-Z]{3})/(?!\1)[A-Z]{3}", "a currency pair such as INR/USD (ISO codes)")
+]
+ExchangeRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
 OrgName = Annotated[
     str, _matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", "a valid org name (letters, digits, _ and -)")
 ]
@@ -396,6 +402,7 @@ class Settings(_Model):
     sink: SinkSettings = SinkSettings()
     processor: ProcessorSettings = ProcessorSettings()
     worker: WorkerSettings = WorkerSettings()
+    exchange_rates: dict[CurrencyPair, ExchangeRate] = {}
     secrets_file: Path | None = None
 
     _secrets = field_validator("secrets_file")(_relative_to_config)

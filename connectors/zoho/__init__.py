@@ -7,7 +7,7 @@ from orgsync_kernel.datacentres import DATA_CENTRES
 from .attachments import Download
 from .auth import AccessToken, TokenManager
 from .client import OrgConnection, ZohoClient
-from .currencies import Currency
+from .currencies import CURRENCIES_SCOPE, ORG_SCOPE, Currency, OrgCurrency
 from .endpoints import OrgEndpoints
 from .errors import (
     AuthError,
@@ -24,7 +24,9 @@ from .outcomes import WriteOutcome
 from .records import DeletedRecord
 
 __all__ = [
+    "CURRENCIES_SCOPE",
     "DATA_CENTRES",
+    "ORG_SCOPE",
     "SINGLE_ATTEMPT",
     "AccessToken",
     "AuthError",
@@ -34,6 +36,7 @@ __all__ = [
     "Download",
     "GrantResult",
     "OrgConnection",
+    "OrgCurrency",
     "OrgEndpoints",
     "PermanentError",
     "Priority",

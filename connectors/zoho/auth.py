@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -130,8 +131,11 @@ class TokenEndpoint:
                 raw = await resp.read()
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
+            host = urlsplit(self._endpoints.token_url).netloc
             raise TransportError(
-                f"accounts server unreachable: {type(exc).__name__}", org=self._org
+                f"accounts server {host} unreachable ({type(exc).__name__}): check the org's "
+                f"dc (or accounts_url) and that this host can reach it",
+                org=self._org,
             ) from None
         try:
             return status, orjson.loads(raw) if raw else None

@@ -5,6 +5,10 @@ edition, where it cannot be switched on: 403 ``FEATURE_NOT_SUPPORTED``); ``curre
 returns ``[]``. Every org with multi-currency has at least its base (home) currency, so an
 empty list means exactly "multi-currency off": its records carry no ``Currency`` field and all
 their amounts are in the org's home currency.
+
+``GET /org`` (``org_currency()``) tells the home currency (``iso_code``) and whether
+multi-currency is on (``mc_status``, in Zoho's get-org-data sample), so an org without it needs
+only ``ZohoCRM.org.READ``; its currencies need ``ZohoCRM.settings.currencies.READ`` too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,18 @@ from .errors import CurrenciesNotEnabled, FeatureNotSupported, UnexpectedRespons
 from .limits import Priority
 from .metadata import TtlCache
 from .transport import Call, ZohoTransport
+
+ORG_SCOPE = "ZohoCRM.org.READ"  # GET /org (v7 get-org-data page)
+CURRENCIES_SCOPE = "ZohoCRM.settings.currencies.READ"  # GET /org/currencies (v7 get-currencies)
+
+
+@dataclass(frozen=True)
+class OrgCurrency:
+    """What ``GET /org`` says of money: the home currency, and whether multi-currency is on
+    (None when the answer does not say)."""
+
+    home: str
+    multi: bool | None
 
 
 @dataclass(frozen=True)
@@ -72,19 +88,25 @@ class CurrenciesAPI:
         result: list[Currency] = await self._metadata.get("currencies", fetch)
         return result
 
-    async def home_currency(self, *, priority: Priority = Priority.LIVE) -> str:
-        """The org's home currency (ISO code, ``GET /org``), whether or not it has
-        multi-currency (scope ``ZohoCRM.org.READ``)."""
+    async def org_currency(self, *, priority: Priority = Priority.LIVE) -> OrgCurrency:
+        """The org's home currency (ISO code) and ``mc_status`` from ``GET /org`` (scope
+        ``ZohoCRM.org.READ``; cached like field metadata)."""
 
-        async def fetch() -> str:
+        async def fetch() -> OrgCurrency:
             call = Call("GET", "/org", "metadata", priority=priority)
             body = (await self._transport.call(call)).body
             orgs = body.get("org") if isinstance(body, dict) else None
             first = orgs[0] if isinstance(orgs, list) and orgs else {}
-            code = first.get("iso_code") if isinstance(first, Mapping) else None
+            first = first if isinstance(first, Mapping) else {}
+            code, multi = first.get("iso_code"), first.get("mc_status")
             if not isinstance(code, str) or not code:
                 raise UnexpectedResponse("GET /org answered without the home currency's iso_code")
-            return code
+            return OrgCurrency(code, multi if isinstance(multi, bool) else None)
 
-        result: str = await self._metadata.get("home_currency", fetch)
+        result: OrgCurrency = await self._metadata.get("org_currency", fetch)
         return result
+
+    async def home_currency(self, *, priority: Priority = Priority.LIVE) -> str:
+        """The org's home currency (ISO code, ``GET /org``), whether or not it has
+        multi-currency (scope ``ZohoCRM.org.READ``)."""
+        return (await self.org_currency(priority=priority)).home

@@ -1,10 +1,12 @@
 """`orgsync check --config FILE`: is this configuration ready to run?
 
-Checks, in order: the configuration file; Kafka (describe the cluster); per org the credentials
-(one token refresh) and the OAuth scopes that a read can prove; per route and module that the
-module exists in source and target, that the configured fields exist, that `match_field` exists
-in the target and is something Zoho upserts on, that the `link_existing` keys are searchable
-target fields, and that the default owner is a target user (orgsync/commands/check_module.py).
+Checks, in order: the configuration file; Kafka (describe the cluster, compare the topics); per
+org the credentials (one token refresh) and every scope the configuration needs, proven by a
+read or listed as not verifiable (check_scopes.py); per route what becomes of money
+(check_money.py); per route and module that the module exists in source and target, that the
+configured fields exist (naming a likely rename), that `match_field` exists in the target and is
+something Zoho upserts on, that the `link_existing` keys are searchable target fields, and that
+the default owner is a target user (check_module.py).
 Prints a table (or JSON); exit 0 when nothing failed (warnings allowed), 1 when a check failed,
 2 when the configuration is invalid (its problems are the rows, nothing else is checked). Details
 come from configuration names and Zoho's error codes and messages; never a secret.
@@ -16,9 +18,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from functools import partial
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orgsync.commands import DONE, PROBLEM, USAGE, add_config_arguments, add_format
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from connectors.zoho import ZohoClient
     from orgsync_kernel.settings import Settings
+    from pipeline.mapping.money import MoneyUnknown, OrgMoney
 HTTP_TIMEOUT_S = 15.0
 
 
@@ -36,10 +37,11 @@ def register(commands: Any) -> None:
     check = commands.add_parser(
         "check",
         help="check the configuration, the Zoho orgs and Kafka before running",
-        description="Validate the configuration; for each org refresh a token and probe the "
-        "scopes a read can prove; for each route check modules, fields, the "
-        "match field (exists, unique in the target) and the default owner; check "
-        "that Kafka answers. Exit 0 when nothing failed, 1 when a check failed, 2 when "
+        description="Validate the configuration; for each org refresh a token and prove the "
+        "scopes the configuration needs by reads (writes: not verifiable); for each route "
+        "show what becomes of money and check modules, fields, the match field (exists, "
+        "unique in the target) and the default owner; check Kafka and its topics. "
+        "Exit 0 when nothing failed, 1 when a check failed, 2 when "
         "the configuration is invalid.",
     )
     add_config_arguments(check, log_level="critical")
@@ -118,6 +120,7 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
         Row("config", str(config), OK, f"{len(settings.orgs)} orgs, {len(settings.sync)} routes")
     ]
     from orgsync.commands.check_kafka import check_kafka
+    from orgsync.commands.check_money import check_currency
 
     kafka = asyncio.create_task(check_kafka(settings, kafka_timeout))
     async with aiohttp.ClientSession() as http:
@@ -131,7 +134,11 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
                         check_module(orgs, route, module)
                         for route in settings.sync
                         for module in route.modules
-                    )
+                    ),
+                    *(
+                        check_currency(orgs, route, settings.exchange_rates)
+                        for route in settings.sync
+                    ),
                 ),
             )
         finally:
@@ -190,34 +197,21 @@ class Orgs:
         result: list[dict[str, Any]] = await self._once(("users", org), self.clients[org].users)
         return result
 
-    async def read_probe(self, org: str, module: str) -> None:
-        """List what was modified from now on (normally nothing): proves the READ scope."""
-        since = datetime.now(UTC)
-        async for _ in self.clients[org].list_modified_since(module, since, ["Modified_Time"]):
-            pass
+    async def money(self, org: str) -> OrgMoney | MoneyUnknown:
+        from pipeline.sync.metadata import read_money
+
+        client = self.clients[org]
+
+        async def fetch() -> OrgMoney | MoneyUnknown:
+            return await read_money(org, client.org_currency, client.currencies)
+
+        result: OrgMoney | MoneyUnknown = await self._once(("money", org), fetch)
+        return result
 
     async def check_scopes(self, org: str) -> list[Row]:
-        if org in self.unusable:
-            return [Row("scopes", org, SKIP, f"org {org}: {self.unusable[org]}")]
-        probes = self._scope_probes(org)
-        results = await asyncio.gather(
-            *(probe() for probe in probes.values()), return_exceptions=True
-        )
-        return [_scope_row(org, dict(zip(probes, results, strict=True)))]
+        from orgsync.commands.check_scopes import check_scopes
 
-    def _scope_probes(self, org: str) -> dict[str, Callable[[], Awaitable[Any]]]:
-        modules = _modules_of(self.settings, org)
-        probes: dict[str, Callable[[], Awaitable[Any]]] = {
-            "ZohoCRM.users.READ": lambda: self.users(org)
-        }
-        if modules:
-            first = sorted(modules)[0]
-            probes["ZohoCRM.settings.fields.READ"] = lambda: self.fields(org, first)
-        for module in sorted(self.settings.synced_modules(org)):
-            probes[f"ZohoCRM.modules.{module}.READ"] = partial(self.read_probe, org, module)
-        if self.settings.ingress.public_url and self.settings.routes_from(org):
-            probes["ZohoCRM.notifications.READ"] = self.clients[org].watch_get
-        return probes
+        return await check_scopes(self, org)
 
 
 def _credentials_problem(org: str, error: Exception) -> str:
@@ -247,46 +241,3 @@ def _client(name: str, settings: Settings, http: aiohttp.ClientSession) -> ZohoC
         timeout=HTTP_TIMEOUT_S,
         backoff=BackoffPolicy(max_attempts=3, base=0.2, cap=2.0),
     )
-
-
-def _modules_of(settings: Settings, org: str) -> set[str]:
-    """Modules of `org` whose field metadata some check reads (as source or as target)."""
-    found = set(settings.synced_modules(org))
-    found |= {route.target_module(m) for route in settings.routes_into(org) for m in route.modules}
-    return found
-
-
-def _scope_row(org: str, results: Mapping[str, Any]) -> Row:
-    from connectors.zoho import errors
-
-    denied = {
-        s: r
-        for s, r in results.items()
-        if isinstance(r, errors.OAuthScopeMismatch | errors.NoPermission)
-    }
-    unknown = {
-        s: r
-        for s, r in results.items()
-        if isinstance(r, BaseException)
-        and s not in denied
-        and not isinstance(r, errors.InvalidModule)
-    }
-    proven = [s for s, r in results.items() if not isinstance(r, BaseException)]
-    if denied:
-        return Row(
-            "scopes",
-            org,
-            FAIL,
-            "missing: " + "; ".join(f"{s} ({r.zoho_code})" for s, r in denied.items()),
-        )
-    detail = f"read scopes proven: {', '.join(proven) or 'none'}; write scopes are not probed"
-    if unknown:
-        return Row(
-            "scopes",
-            org,
-            WARN,
-            detail
-            + "; not verified: "
-            + "; ".join(f"{s} ({type(r).__name__})" for s, r in unknown.items()),
-        )
-    return Row("scopes", org, OK, detail)

@@ -108,9 +108,15 @@ def _fields_result(
             f"all fields: the {len(source)} source fields that {route.target} "
             f"also has ({len(set(source) & set(target))} by name)"
         )
-    missing_source = [f for f in mapping.fields if f not in source]
+    missing_source = [
+        _renamed(f, source, target.get(mapping.target_field(f)))
+        for f in mapping.fields
+        if f not in source
+    ]
     missing_target = [
-        mapping.target_field(f) for f in mapping.fields if mapping.target_field(f) not in target
+        _renamed(mapping.target_field(f), target, source.get(f))
+        for f in mapping.fields
+        if mapping.target_field(f) not in target
     ]
     read_only = [
         name for f in mapping.fields if _read_only(target.get(name := mapping.target_field(f)))
@@ -127,6 +133,31 @@ def _fields_result(
     if unfilled:
         return WARN, f"mandatory in {route.target} but not copied: {', '.join(unfilled)}"
     return OK, f"{len(mapping.fields)} fields exist in both orgs"
+
+
+def _renamed(name: str, fields: Fields, other: Mapping[str, Any] | None) -> str:
+    """`name`, and the field that is most likely it under a new API name: the same field id
+    as the other org's field of that name (orgs copied from one another, a sandbox), else the
+    same label (Zoho keeps the label when an API name is changed)."""
+    found = _same_id(fields, other) or _same_label(fields, name, other)
+    return f"{name} (renamed to {found}?)" if found else name
+
+
+def _same_id(fields: Fields, other: Mapping[str, Any] | None) -> str | None:
+    wanted = other.get("id") if other else None
+    return next((n for n, meta in fields.items() if wanted and meta.get("id") == wanted), None)
+
+
+def _same_label(fields: Fields, name: str, other: Mapping[str, Any] | None) -> str | None:
+    labels = {name.replace("_", " ").casefold()}
+    if other and other.get("field_label"):
+        labels.add(str(other["field_label"]).strip().casefold())
+    found = [
+        n
+        for n, meta in fields.items()
+        if str(meta.get("field_label", "")).strip().casefold() in labels
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _copied(name: str) -> bool:

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from orgsync_kernel.settings import Route
-from pipeline.mapping.money import Amounts, CurrencyRule, OrgMoney
+from pipeline.mapping.money import Amounts, CurrencyRule, MoneyUnknown, OrgMoney, Rates
 
 # Data types whose values are computed by Zoho or hold org-specific ids we cannot translate.
 NOT_COPYABLE_TYPES = frozenset(
@@ -159,7 +159,7 @@ class TransformContext:
     parent_modules: Mapping[str, str]
     row_fields: Mapping[str, Mapping[str, FieldMeta]] = field(default_factory=dict)
     target_modules: Mapping[str, str] = field(default_factory=dict)
-    currency: CurrencyRule | None = None  # None: amounts copied as numbers (currencies unknown)
+    currency: CurrencyRule | None = None  # None: the target module holds no amounts
 
     @classmethod
     def for_route(
@@ -171,7 +171,8 @@ class TransformContext:
         target_users: UserDirectory,
         resolve_id: IdResolver,
         row_fields: Mapping[str, Mapping[str, FieldMeta]] | None = None,
-        money: tuple[OrgMoney, OrgMoney] | None = None,
+        money: tuple[OrgMoney | MoneyUnknown, OrgMoney | MoneyUnknown] | None = None,
+        rates: Rates | None = None,
     ) -> TransformContext:
         targets = {module: route.target_module(module) for module in route.modules}
         parents = {target: module for module, target in targets.items()}
@@ -180,7 +181,8 @@ class TransformContext:
         )
         rule = None
         if money is not None and amounts:
-            rule = CurrencyRule(*money, route.currency_policy(source_module), amounts)
+            policy = route.currency_policy(source_module)
+            rule = CurrencyRule(*money, policy, amounts, rates or {})
         return cls(
             source_module,
             target_fields,

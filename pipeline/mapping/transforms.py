@@ -108,6 +108,7 @@ class TargetRecord:
 @dataclass(frozen=True)
 class Rejected:
     reason: str
+    code: str = "REJECTED"  # the dead letter's code
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,9 @@ def transform(
         return Rejected(f"match field {route.match_field} is empty")
     data[route.match_field] = str(match_value) if by_source_id else match_value
     if context.currency is not None:
-        reason = settle_currency(record, data, context.currency)
-        if reason:
-            return Rejected(reason)
+        problem = settle_currency(record, data, context.currency)
+        if problem is not None:
+            return Rejected(problem.message, problem.code)
     if parents:
         return MissingParent(tuple(parents))
     match_value = data[route.match_field]

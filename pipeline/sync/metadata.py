@@ -7,16 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
-from connectors.zoho import RetryableError, ZohoError
+from connectors.zoho import CURRENCIES_SCOPE, ORG_SCOPE, OrgCurrency, RetryableError, ZohoError
+from connectors.zoho.errors import NoPermission, OAuthScopeMismatch
 from orgsync_kernel.settings import Settings
-from pipeline.mapping.money import OrgMoney
+from pipeline.mapping.money import MoneyUnknown, OrgMoney
 from pipeline.mapping.transforms import FieldIndex, UserDirectory, field_index
 from pipeline.sync.drift import Drift, schema_drift
 
 REUSE_SECONDS = 1.0
+UNKNOWN_SECONDS = 60.0  # an org whose currencies could not be read is asked again after this
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ class MetadataSource(Protocol):
 
     async def currencies(self) -> list[Any]: ...
 
-    async def home_currency(self) -> str: ...
+    async def org_currency(self) -> OrgCurrency: ...
 
 
 class Metadata:
@@ -50,7 +52,8 @@ class Metadata:
         # Built views of the clients' cached lists, rebuilt only when a client refetched.
         self._views: dict[tuple[str, ...], tuple[list[dict[str, Any]], Any]] = {}
         self._recent: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
-        self._no_money: set[str] = set()
+        self._money: dict[str, OrgMoney] = {}
+        self._unknown: dict[str, tuple[float, MoneyUnknown]] = {}
 
     async def fields(self, org: str, module: str) -> FieldIndex:
         key = ("fields", org, module)
@@ -69,24 +72,36 @@ class Metadata:
         users: UserDirectory = self._view(key, raw, UserDirectory.from_users)
         return users
 
-    async def money(self, org: str) -> OrgMoney | None:
-        """The org's currencies; None when it does not tell (a scope missing), and then
-        amounts are copied as numbers (logged once per org)."""
+    async def money(self, org: str) -> OrgMoney | MoneyUnknown:
+        """The org's currencies, or why they could not be read (a scope missing): records
+        with amounts then fail closed (pipeline/mapping/money.py). A failed read is tried
+        again after `UNKNOWN_SECONDS`; an org out of reach raises `RetryableError`."""
+        known = self._unknown.get(org)
+        if known is not None and time.monotonic() < known[0]:
+            return known[1]
         client = self._clients[org]
-        try:
-            listed = await self._ask(("currencies", org), client.currencies)
-            home = [] if listed else await self._ask(("home", org), lambda: _listed(client))
-        except RetryableError:
-            raise
-        except ZohoError as error:
-            if org not in self._no_money:
-                self._no_money.add(org)
-                log.warning("currencies of org=%s unknown (%s)", org, error.zoho_code)
-            return None
-        money: OrgMoney = self._view(
-            ("money", org), listed or home, lambda _: OrgMoney.of(listed, home[0] if home else "")
+        money = await read_money(
+            org,
+            lambda: self._org_currency(org, client),
+            lambda: self._ask(("currencies", org), client.currencies),
         )
+        if isinstance(money, MoneyUnknown):
+            if known is None or known[1] != money:
+                log.warning("currencies unknown org=%s reason=%s", org, money.reason)
+            else:
+                money = known[1]  # the same object: the processor's context stays cached
+            self._unknown[org] = (time.monotonic() + UNKNOWN_SECONDS, money)
+            return money
+        self._unknown.pop(org, None)
+        cached = self._money.get(org)
+        if cached is not None and cached == money:
+            return cached
+        self._money[org] = money
         return money
+
+    async def _org_currency(self, org: str, client: MetadataSource) -> OrgCurrency:
+        [info] = await self._ask(("org", org), lambda: _one(client.org_currency))
+        return info  # type: ignore[no-any-return]
 
     async def warm(self, settings: Settings) -> None:
         """Ask for what the first changes will need (target fields, users of both orgs) now,
@@ -128,5 +143,43 @@ class Metadata:
         return raw
 
 
-async def _listed(client: MetadataSource) -> list[str]:
-    return [await client.home_currency()]
+async def read_money(
+    org: str,
+    org_currency: Callable[[], Awaitable[OrgCurrency]],
+    currencies: Callable[[], Awaitable[list[Any]]],
+) -> OrgMoney | MoneyUnknown:
+    """An org's money from `GET /org` (home currency, multi-currency on or off) and, when it
+    is on (or `/org` does not say), `GET /org/currencies` ([] when off); what could not be
+    read otherwise. Retryable errors propagate (the org is out of reach, not refusing)."""
+    try:
+        info = await org_currency()
+    except ZohoError as error:
+        if error.retryable:
+            raise
+        return MoneyUnknown(org, refusal("GET /org", ORG_SCOPE, error))
+    if info.multi is False:
+        return OrgMoney.single(info.home)
+    try:
+        listed = await currencies()
+    except ZohoError as error:
+        if error.retryable:
+            raise
+        return MoneyUnknown(org, refusal("GET /org/currencies", CURRENCIES_SCOPE, error))
+    return OrgMoney.of(listed, info.home)
+
+
+def refusal(call: str, scope: str, error: ZohoError) -> str:
+    """What a refused read means, for a dead letter or `orgsync check` (never a secret: Zoho's
+    code and the scope's name only)."""
+    if isinstance(error, OAuthScopeMismatch):
+        return (
+            f"{call} was refused (OAUTH_SCOPE_MISMATCH): the token lacks the scope {scope}; "
+            f"generate a grant with it (docs/zoho-setup.md)"
+        )
+    if isinstance(error, NoPermission):
+        return f"{call} was refused (NO_PERMISSION): the API user's profile may not read it"
+    return f"{call} failed ({error.zoho_code or type(error).__name__})"
+
+
+async def _one(read: Callable[[], Awaitable[OrgCurrency]]) -> list[OrgCurrency]:
+    return [await read()]

@@ -20,6 +20,7 @@ from typing import Any
 from connectors.zoho import RetryableError
 from orgsync_kernel.events import Change, Write, link_key, record_key, split_key
 from orgsync_kernel.settings import ModuleRoute, Route, Settings
+from pipeline.mapping.money import exchange_rates
 from pipeline.mapping.transforms import (
     MissingParent,
     Rejected,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 class Rejection:
     route: str
     reason: str
+    code: str = "REJECTED"
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Processor:
         self._planned: dict[str, dict[str, Any]] = {}
         self._kept_fields: dict[tuple[str, str], frozenset[str] | None] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
+        self._rates = exchange_rates(settings.exchange_rates)
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
@@ -233,7 +236,7 @@ class Processor:
             return None
         result = transform(change.record, mapping, context)
         if isinstance(result, Rejected):
-            out.rejected.append(Rejection(route.name, result.reason))
+            out.rejected.append(Rejection(route.name, result.reason, result.code))
             return None
         if isinstance(result, MissingParent):
             for parent in result.parents:
@@ -435,7 +438,6 @@ class Processor:
         }
         source_money = await self.metadata.money(route.source)
         target_money = await self.metadata.money(route.target)
-        money = (source_money, target_money) if source_money and target_money else None
         source_users = await self.metadata.users(route.source)
         target_users = await self.metadata.users(route.target)
         parts = (fields, source_users, target_users, source_money, target_money, *rows.values())
@@ -448,7 +450,15 @@ class Processor:
             return self.links.get(link_key(route.source, parent_module, source_id, route.target))
 
         context = TransformContext.for_route(
-            route, module, fields, source_users, target_users, resolve, rows, money
+            route,
+            module,
+            fields,
+            source_users,
+            target_users,
+            resolve,
+            rows,
+            (source_money, target_money),
+            self._rates,
         )
         self._contexts[(route.name, module)] = (parts, context, now)
         return context

@@ -295,7 +295,7 @@ class RoundSteps:
         elif change.operation == "delete":  # the processor dropped the record's fingerprints
             round_.fingerprints.pop(change.key, None)
         round_.dead += [
-            dead_letter(r.route, "transform", change.key, change.asdict(), "REJECTED", r.reason)
+            dead_letter(r.route, "transform", change.key, change.asdict(), r.code, r.reason)
             for r in out.rejected
         ]
         if out.missing_parents or out.deferred:

@@ -43,7 +43,7 @@ async def test_all_good(emulator: Emulator, kafka_broker: str, tmp_path: Path) -
         assert " ok " in result.row("credentials", org)
         scopes = result.row("scopes", org)
         assert " ok " in scopes and "ZohoCRM.users.READ" in scopes
-    assert "ZohoCRM.modules.Leads.READ" in result.row("scopes", "src")
+    assert "ZohoCRM.modules.leads.READ" in result.row("scopes", "src")
     kafka = result.row("kafka", f"kafka://{kafka_broker}")
     assert " ok " in kafka and "cluster" in kafka
     for name in ("module", "fields", "match_field", "owner"):

@@ -25,3 +25,17 @@ def test_link_existing_keys_must_be_searchable_target_fields() -> None:
     assert verdict("Phone") == WARN
     assert verdict("Email", "Fax") == FAIL
     assert verdict("Description") == FAIL
+
+
+def test_a_missing_field_is_matched_by_field_id_then_by_label() -> None:
+    from orgsync.commands.check_module import _renamed
+
+    here = {
+        "Region_New": {"id": "77", "field_label": "Area"},
+        "Lead_Source_2": {"id": "78", "field_label": "Lead Source"},
+    }
+    assert _renamed("Region", here, {"id": "77", "field_label": "Region"}) == (
+        "Region (renamed to Region_New?)"
+    )
+    assert _renamed("Lead_Source", here, None) == "Lead_Source (renamed to Lead_Source_2?)"
+    assert _renamed("Fax", here, {"id": "1", "field_label": "Fax"}) == "Fax"

@@ -214,6 +214,22 @@ INVALID = [
         "worker.metrics_listen: must be host:port",
     ),
     (lambda d: d["orgs"]["global_us"].update(token_cache=True), "orgs.global_us.token_cache:"),
+    (
+        lambda d: d.update(exchange_rates={"inr/usd": 0.012}),
+        "exchange_rates.inr/usd: invalid name: 'inr/usd' is not a currency pair such as INR/USD",
+    ),
+    (
+        lambda d: d.update(exchange_rates={"INR/INR": 1}),
+        "exchange_rates.INR/INR: invalid name:",
+    ),
+    (
+        lambda d: d.update(exchange_rates={"INR/USD": 0}),
+        "exchange_rates.INR/USD: Input should be greater than 0",
+    ),
+    (
+        lambda d: d.update(exchange_rates={"INR/USD": -0.012}),
+        "exchange_rates.INR/USD: Input should be greater than 0",
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from connectors.zoho import OrgCurrency
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.events import Change
 from pipeline.sync.metadata import Metadata
@@ -27,8 +28,8 @@ class FakeOrg:
     async def currencies(self) -> list[Any]:
         return []
 
-    async def home_currency(self) -> str:
-        return "USD"
+    async def org_currency(self) -> OrgCurrency:
+        return OrgCurrency("USD", False)
 
 
 def change() -> Change:
