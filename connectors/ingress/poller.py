@@ -108,13 +108,11 @@ class Poller:
         cursor = await self._cursor(org, module)
         if module == NOTES:
             modified, changed = await self._notes(org, cursor["modified"])
-            deleted, gone = cursor["deleted"], 0
-        elif module in self.deletes.get(org, ()):
-            modified, changed = await self._modified(org, module, cursor["modified"])
-            deleted, gone = await self._deleted(org, module, cursor["deleted"])
         else:
             modified, changed = await self._modified(org, module, cursor["modified"])
-            deleted, gone = cursor["deleted"], 0
+        deleted, gone = cursor["deleted"], 0
+        if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
+            deleted, gone = await self._deleted(org, module, cursor["deleted"])
         await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
         self.metrics.polled_at.labels(org).set(self.clock())
         if changed or gone:
