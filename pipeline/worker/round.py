@@ -41,8 +41,9 @@ from pipeline.worker.state import PipelineState
 from pipeline.worker.targets import TargetWriter
 
 log = logging.getLogger(__name__)
-# Hint sources that report a change of the record itself (not of its related items).
-RECORD_SOURCES = frozenset({"poll", "notification", "webhook"})
+# Hint sources that report (or ask for) a change of the record itself, not of its related
+# items: such a change reads them only when the record did change.
+RECORD_SOURCES = frozenset({"poll", "notification", "webhook", "lookup"})
 Batches = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 
 
@@ -324,7 +325,7 @@ class RoundSteps:
     def _may_relate(self, change: Change, out: Processed) -> bool:
         """Whether the record's notes, attachments or tags may have changed: the record did
         (its fingerprint moved), or the change does not come from a path that reports the
-        record's own changes (a related action, a note listed, a backfill, a released child).
+        record's own changes (a related action, a note listed, a backfill).
         A record re-listed or re-notified unchanged has nothing new to read."""
         if (change.org, change.module) not in self.related or change.operation == "delete":
             return False
