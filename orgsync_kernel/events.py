@@ -22,7 +22,8 @@ from orgsync_kernel.schema import SchemaTooNew, Versioned
 OPERATIONS = ("insert", "update", "delete")
 # `lookup`: the processor asks for a parent record that a child points to.
 # reconcile: a target record read before a two-way write (pipeline/worker/round.py)
-HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup", "reconcile")
+# related: see RELATED_SOURCE (a release before it skips such a hint: workers upgrade first)
+HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup", "reconcile", "related")
 WRITE_OPERATIONS = ("upsert", "delete")
 
 
@@ -75,6 +76,12 @@ class Hint(_RecordEvent, serializer="json", namespace="orgsync_kernel.events.Hin
     """A small notice that a record changed; the fetch stage turns it into a Change."""
 
     event_time: str | None = None
+
+
+# The source of a hint that says a record's notes, attachments or tags may have changed while
+# the record itself may not have (a related-action notification, the poller's Notes listing):
+# its related items are read even when dedup finds the record unchanged.
+RELATED_SOURCE = "related"
 
 
 def hint_for(key: str, source: str, now: float) -> Hint:

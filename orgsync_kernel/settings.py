@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -429,10 +429,20 @@ class Settings(_Model):
     @property
     def notes_parents(self) -> dict[str, frozenset[str]]:
         """Per source org, the modules whose records' notes some route syncs."""
+        return self._source_modules(lambda mapping: mapping.notes)
+
+    @property
+    def synced_deletes(self) -> dict[str, frozenset[str]]:
+        """Per source org, the modules whose deletes some route syncs (`delete: true`): the
+        only ones whose deleted records the poller lists."""
+        return self._source_modules(lambda mapping: mapping.delete)
+
+    def _source_modules(self, wanted: Callable[[ModuleRoute], bool]) -> dict[str, frozenset[str]]:
+        """Per source org, the modules of its routes whose mapping is `wanted`."""
         found: dict[str, set[str]] = {}
         for route in self.sync:
             for module, mapping in route.modules.items():
-                if mapping.notes:
+                if wanted(mapping):
                     found.setdefault(route.source, set()).add(module)
         return {org: frozenset(modules) for org, modules in found.items()}
 

@@ -30,6 +30,10 @@ Samples = dict[str, list[tuple[Labels, float]]]
 Point = tuple[float, float]  # (epoch seconds, value)
 Series = list[Point]
 Probe = Callable[[], Awaitable[Samples]]
+# A probe failing before it ever succeeded, within this long of the start, is the deployment
+# coming up (a fresh broker has no group coordinator yet: GroupCoordinatorNotAvailableError),
+# logged at info; later, or after a success, a failure is a warning.
+STARTING_SECONDS = 60.0
 
 CHARTED = frozenset(
     {
@@ -151,6 +155,8 @@ class Sampler:
         self.registry, self.probe, self.names, self.clock = registry, probe, names, clock
         self._snapshots: deque[Snapshot] = deque(maxlen=keep)
         self._every = Periodic(self.sample, interval, "orgsync-status-sampler")
+        self._since: float | None = None  # the start (or the first failure, without start)
+        self._probed = False
 
     def snapshots(self) -> list[Snapshot]:
         return list(self._snapshots)
@@ -160,11 +166,21 @@ class Sampler:
         if self.probe is not None:
             try:
                 samples |= await self.probe()
+                self._probed = True
             except Exception as error:  # a figure missing from one snapshot, not a dead loop
-                log.warning("status sampler: probe failed error=%s", type(error).__name__)
+                self._failed(error)
         self._snapshots.append(Snapshot(self.clock(), samples))
 
+    def _failed(self, error: Exception) -> None:
+        now = self.clock()
+        self._since = now if self._since is None else self._since
+        if not self._probed and now - self._since < STARTING_SECONDS:
+            log.info("status sampler: probe not ready yet error=%s", type(error).__name__)
+        else:
+            log.warning("status sampler: probe failed error=%s", type(error).__name__)
+
     async def start(self) -> None:
+        self._since = self.clock()
         self._every.start()
 
     async def stop(self) -> None:

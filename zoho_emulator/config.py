@@ -53,6 +53,9 @@ class Behaviour:
     subform_unlisted_rows: str = "keep"  # rows an update leaves out: "keep" (v7 page) or "remove"
     related_action_bumps_parent_modified_time: bool = False  # note/attachment changes (UNCONFIRMED)
     tagging_bumps_modified_time: bool = False  # add_tags/remove_tags (UNCONFIRMED)
+    # Without the bump, tagging is reported to the record's channels as a related action
+    # (notify_on_related_action); Zoho documents neither (UNCONFIRMED, README "Notes, ...").
+    tagging_is_related_action: bool = True
     attachment_max_bytes: int = 100 * 1024 * 1024  # Zoho: 100 MB per file (v2+ upload page)
     tags_per_module: int | None = None  # info.allowed_count; None: the edition's (tags.py)
     tags_per_record: int | None = None  # info.record_limit; None: the edition's

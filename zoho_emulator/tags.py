@@ -237,6 +237,7 @@ def _apply(
     bump = org.behaviour.tagging_bumps_modified_time
     results: list[dict[str, Any]] = []
     changed: list[str] = []
+    tagged: list[str] = []
     for rid in ids:
         record = store.records.get(rid)
         if record is None:
@@ -261,6 +262,7 @@ def _apply(
             if not after:
                 values.pop("Tag")
             record.values = values  # replaced, never changed in place (write snapshots)
+            tagged.append(rid)
             if bump:
                 record.modified_s = now_ms // 1000
                 record.modified_by = org.api_user.id
@@ -274,6 +276,8 @@ def _apply(
                 "status": "success",
             }
         )
+    if tagged and not bump and org.behaviour.tagging_is_related_action:
+        org.emit_related(module, tuple(tagged), "tags")
     if changed:
         records = [store.records[r] for r in changed]
         org.emit_write(

@@ -1,5 +1,10 @@
 """Notification API channels (reference §5): one per source org and synced module.
 
+Channels ask for related actions too (``notify_on_related_action: true``, Zoho's default,
+reference §20): a note or attachment added to a record, or a record linked to it, is then
+reported as an update of that record, which is how its related items reach the target live.
+A channel listed with the flag off (made by an earlier release) is subscribed again with it on.
+
 Each channel gets a random id and a random token (<= 50 characters) that Zoho echoes in
 every callback; both are written to a compacted Kafka topic *before* subscribing, so a
 callback that arrives right away, or after a restart, still verifies. A periodic check
@@ -153,7 +158,7 @@ class ChannelManager:
             state = new_channel(org, module, url)
         elif state.notify_url != url:  # public_url changed: same channel, new address
             state = replace(state, notify_url=url)
-        elif state.channel_id in listed and not self._expiring(state, listed[state.channel_id]):
+        elif state.channel_id in listed and not self._stale(state, listed[state.channel_id]):
             return
         await self._subscribe(client, state, renew=state.channel_id in listed)
 
@@ -163,9 +168,11 @@ class ChannelManager:
                 return state
         return None
 
-    def _expiring(self, state: ChannelState, listed: Mapping[str, Any]) -> bool:
+    def _stale(self, state: ChannelState, listed: Mapping[str, Any]) -> bool:
+        """Close to expiry, or subscribed without related actions."""
         expires_at = _epoch(listed.get("channel_expiry")) or state.expires_at
-        return expires_at - self.clock() < self.renew_before.total_seconds()
+        expiring = expires_at - self.clock() < self.renew_before.total_seconds()
+        return expiring or listed.get("notify_on_related_action") is False
 
     async def _subscribe(self, client: ZohoClient, state: ChannelState, *, renew: bool) -> None:
         expiry = datetime.fromtimestamp(self.clock(), UTC) + self.lifetime
@@ -178,6 +185,7 @@ class ChannelManager:
             state.notify_url,
             state.token,
             expiry.replace(microsecond=0),
+            notify_on_related_action=True,
         )
         outcome = (await (client.watch_update if renew else client.watch_subscribe)([channel]))[0]
         if not outcome.ok and renew and outcome.code == "NOT_SUBSCRIBED":

@@ -39,6 +39,7 @@ class HintBatch:
     ids: tuple[str, ...]
     operation: str
     event_time: str | None = None
+    related: bool = False  # a related action: the records' related items may have changed
 
     def messages(self, org: str, source: str, received_at: float) -> list[Message]:
         return [

@@ -1,6 +1,11 @@
 """Notification API callbacks (reference §5.3): a JSON object with ``channel_id``, ``token``,
 ``module``, ``ids`` and ``operation`` (insert/update/delete). Pure parsing; the server
-checks the token between ``parse_envelope`` and ``parse_callback``."""
+checks the token between ``parse_envelope`` and ``parse_callback``.
+
+An ``update`` whose ``affected_fields`` name no field is taken for a related action (reference
+§20: a note, attachment or linked record of the parent changed, the parent's own fields did
+not; Zoho documents no payload for it): its hints ask for the records' related items.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +53,23 @@ def parse_callback(envelope: Envelope, synced: Collection[str]) -> HintBatch:
     if not isinstance(ids, list):
         raise BadInput("malformed", "ids must be a list")
     operation = check_operation(body.get("operation"))
-    return HintBatch(module, check_ids(ids), operation, _server_time(body.get("server_time")))
+    return HintBatch(
+        module,
+        check_ids(ids),
+        operation,
+        _server_time(body.get("server_time")),
+        related=operation == "update" and _no_field_named(body.get("affected_fields")),
+    )
+
+
+def _no_field_named(affected: Any) -> bool:
+    """``affected_fields`` is a list of ``{id: [field, …]}`` in which no field is named."""
+    if not isinstance(affected, list):
+        return False
+    for entry in affected:
+        if not isinstance(entry, dict) or any(entry.values()):
+            return False
+    return True
 
 
 def _server_time(value: Any) -> str | None:

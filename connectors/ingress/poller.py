@@ -7,10 +7,19 @@ last acknowledged poll ended. Each poll starts ``overlap_seconds`` before the cu
 absorb clock skew and late visibility; the repeats are harmless (dedup downstream).
 Calls use the client's low priority, so polling stops at the credit reserve.
 
+The overlap is kept without its cost: the poller remembers what the last listing of each
+org/module hinted (id and ``Modified_Time``, `Recent`), and the next listing hints only what is
+new or changed, so a quiet org costs one listing per module and interval and nothing
+downstream (no record read, no related items read). A record late to appear in the listing
+still shows up inside the overlap, unseen, and is hinted. Deleted records are listed only for
+modules some route syncs deletes of (``delete: true``). After a restart the memory is empty and
+the overlap is hinted once, as before.
+
 A note changes nothing of its parent record, not even its ``Modified_Time``: for an org whose
 routes sync notes, the ``Notes`` module is polled too, and a note modified since the cursor
-hints its parent (``Parent_Id``), whose related items are then synced. Deleted notes name no
-parent; they are seen with the parent's next change.
+hints its parent (``Parent_Id``) with the source ``related``, so that the parent's related
+items are synced although the parent did not change. Deleted notes name no parent; they are
+seen with the parent's next related action (the notification) or change.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
-from orgsync_kernel.events import Hint, record_key
+from orgsync_kernel.events import RELATED_SOURCE, Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
@@ -49,9 +58,12 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         notes_parents: Mapping[str, frozenset[str]] | None = None,
+        deletes: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.watched = watched
         self.notes_parents = notes_parents or {}
+        self.deletes = deletes if deletes is not None else watched
+        self._recent: dict[tuple[str, str, str], dict[str, str]] = {}
         self.hints_topic = hints_topic
         self.clients = clients
         self.kv = kv
@@ -96,9 +108,10 @@ class Poller:
         cursor = await self._cursor(org, module)
         if module == NOTES:
             modified, changed = await self._notes(org, cursor["modified"])
-            deleted, gone = cursor["deleted"], 0
         else:
             modified, changed = await self._modified(org, module, cursor["modified"])
+        deleted, gone = cursor["deleted"], 0
+        if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
             deleted, gone = await self._deleted(org, module, cursor["deleted"])
         await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
         self.metrics.polled_at.labels(org).set(self.clock())
@@ -117,22 +130,22 @@ class Poller:
 
     async def _modified(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest, count = self.clients[org], _Batch(self, org), cursor, 0
+        client, batch, newest = self.clients[org], _Batch(self, org), cursor
+        recent = self._recent_of(org, module, "modified")
         async for record in client.list_modified_since(module, since, LIST_FIELDS):
             when = str(record.get("Modified_Time") or "")
-            created = record.get("Created_Time") == record.get("Modified_Time")
-            await batch.add(
-                module, str(record.get("id")), "insert" if created else "update", when or None
-            )
-            newest, count = _later(newest, when), count + 1
-        await batch.flush()
-        return newest, count
+            newest = _later(newest, when)
+            if recent.fresh(str(record.get("id")), when):
+                created = record.get("Created_Time") == record.get("Modified_Time")
+                operation = "insert" if created else "update"
+                await batch.add(module, str(record.get("id")), operation, when or None)
+        return newest, await self._done(batch, recent, newest)
 
     async def _notes(self, org: str, cursor: str) -> tuple[str, int]:
         """Hints of the parents of notes modified since the cursor (in synced modules)."""
         since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest, count = self.clients[org], _Batch(self, org), cursor, 0
-        parents = self.notes_parents.get(org, frozenset())
+        client, batch, newest = self.clients[org], _Batch(self, org, RELATED_SOURCE), cursor
+        parents, recent = self.notes_parents.get(org, frozenset()), self._recent_of(org, NOTES, "")
         async for note in client.list_modified_since(NOTES, since, NOTE_FIELDS):
             when = str(note.get("Modified_Time") or "")
             newest = _later(newest, when)
@@ -140,28 +153,66 @@ class Poller:
             module = (
                 (parent.get("module") or {}).get("api_name") if isinstance(parent, dict) else None
             )
-            if module in parents and parent.get("id"):
+            fresh = recent.fresh(str(note.get("id")), when)
+            if fresh and module in parents and parent.get("id"):
                 await batch.add(str(module), str(parent["id"]), "update", when or None)
-                count += 1
-        await batch.flush()
-        return newest, count
+        return newest, await self._done(batch, recent, newest)
 
     async def _deleted(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest, count = self.clients[org], _Batch(self, org), cursor, 0
+        client, batch, newest = self.clients[org], _Batch(self, org), cursor
+        recent = self._recent_of(org, module, "deleted")
         async for gone in client.list_deleted_since(module, since):
-            await batch.add(module, gone.id, "delete", gone.deleted_time)
-            newest, count = _later(newest, gone.deleted_time), count + 1
+            newest = _later(newest, gone.deleted_time)
+            if recent.fresh(gone.id, gone.deleted_time):
+                await batch.add(module, gone.id, "delete", gone.deleted_time)
+        return newest, await self._done(batch, recent, newest)
+
+    def _recent_of(self, org: str, module: str, kind: str) -> Recent:
+        return Recent(self._recent.get((org, module, kind), {}), (org, module, kind))
+
+    async def _done(self, batch: _Batch, recent: Recent, newest: str) -> int:
+        """Produce the rest of the hints, then remember the listing; the number of hints."""
         await batch.flush()
-        return newest, count
+        self._recent[recent.key] = recent.settled(newest)
+        return batch.count
+
+
+class Recent:
+    """What one org/module's last listing hinted (id -> time), so that the next listing of the
+    overlapping window hints only what is new or changed. Times have one-second resolution: a
+    record of the newest second listed is hinted again by the next listing (an edit later in
+    that same second would carry the same time), then remembered."""
+
+    AGAIN = "~"  # suffix of a time whose record the next listing hints once more
+
+    def __init__(self, before: Mapping[str, str], key: tuple[str, str, str]) -> None:
+        self.before, self.key = before, key
+        self.now: dict[str, str] = {}
+
+    def fresh(self, item_id: str, when: str) -> bool:
+        """Whether to hint this item (it is remembered either way)."""
+        previous = self.before.get(item_id)
+        self.now[item_id] = when if previous in (when, when + self.AGAIN) else when + self.AGAIN
+        return previous != when
+
+    def settled(self, newest: str) -> dict[str, str]:
+        """The memory for the next listing: first sightings older than `newest` need no
+        second look."""
+        again, newest_again = self.AGAIN, newest + self.AGAIN
+        return {
+            i: w[: -len(again)] if w.endswith(again) and w != newest_again else w
+            for i, w in self.now.items()
+        }
 
 
 class _Batch:
     """Hints of one poll, produced ``BATCH`` at a time."""
 
-    def __init__(self, poller: Poller, org: str) -> None:
-        self.poller, self.org = poller, org
+    def __init__(self, poller: Poller, org: str, source: str = "poll") -> None:
+        self.poller, self.org, self.source = poller, org, source
         self.messages: list[Message] = []
+        self.count = 0
 
     async def add(self, module: str, record_id: str, operation: str, when: str | None) -> None:
         hint = Hint(
@@ -169,11 +220,12 @@ class _Batch:
             module=module,
             id=record_id,
             operation=operation,
-            source="poll",
+            source=self.source,
             received_at=self.poller.clock(),
             event_time=when,
         )
         self.messages.append((record_key(self.org, module, record_id).encode(), hint.dumps()))
+        self.count += 1
         if len(self.messages) >= BATCH:
             await self.flush()
 
@@ -181,7 +233,7 @@ class _Batch:
         if self.messages:
             poller = self.poller
             await poller.producer.send_many(poller.hints_topic, self.messages)
-            poller.metrics.hints.labels(self.org, "poll").inc(len(self.messages))
+            poller.metrics.hints.labels(self.org, self.source).inc(len(self.messages))
             self.messages = []
 
 

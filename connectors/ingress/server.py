@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from orgsync_kernel.events import RELATED_SOURCE
 from orgsync_kernel.settings import Settings
 
 from ..kafka import KafkaUnavailable, Producer
@@ -213,7 +214,7 @@ async def receive_notification(request: web.Request) -> web.Response:
     envelope = parse_envelope(await request.read())
     ctx.check_token(org, envelope)
     batch = parse_callback(envelope, ctx.settings.synced_modules(org))
-    return await ctx.produce(org, batch, "notification")
+    return await ctx.produce(org, batch, RELATED_SOURCE if batch.related else "notification")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -107,6 +107,7 @@ class IngressService:
                 self.metrics,
                 clock=self.clock,
                 notes_parents=self.settings.notes_parents,
+                deletes=self.settings.synced_deletes,
             )
             await self.poller.start()
         log.info("ingress started on %s (watch=%s, poll=%s)", self.url, self._watch, self._poll)

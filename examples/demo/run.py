@@ -2,6 +2,10 @@
 and a live view of records arriving in the global org. Ctrl-C stops everything it started.
 
     python examples/demo/run.py [--duration SECONDS] [--rate CHANGES_PER_SECOND]
+
+Ports move with DEMO_KAFKA_PORT (9092), DEMO_EMULATOR_PORT (8700) and DEMO_INGRESS_PORT (8080).
+The regional org's home currency is INR (with a USD rate), the global org's USD: its Deals
+arrive converted, with their notes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo"
-EMULATOR_URL = "http://127.0.0.1:8700"
-INGRESS_URL = "http://127.0.0.1:8080"
+
+
+def port(variable: str, default: int) -> int:
+    """A port from the environment (the demo's defaults clash with something else running)."""
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"demo: {variable}={value!r} is not a port")
+    return int(value)
+
+
+KAFKA_PORT = port("DEMO_KAFKA_PORT", 9092)
+EMULATOR_URL = f"http://127.0.0.1:{port('DEMO_EMULATOR_PORT', 8700)}"
+INGRESS_URL = f"http://127.0.0.1:{port('DEMO_INGRESS_PORT', 8080)}"
+KAFKA_ENV = {**os.environ, "KAFKA_PORT": str(KAFKA_PORT)}  # what scripts/local-kafka reads
 SOURCE, TARGET = "regional_in", "global_us"
 # Demo credentials, known only to the emulator started below (see examples/demo/emulator.yaml).
 CREDENTIALS = {
@@ -68,9 +84,9 @@ class Processes:
         self.kafka_started = False
 
     def start_kafka(self) -> None:
-        running = subprocess.run([ROOT / "scripts/local-kafka", "status"], capture_output=True)
-        if running.returncode != 0:
-            subprocess.run([ROOT / "scripts/local-kafka", "start"], check=True)
+        status = [ROOT / "scripts/local-kafka", "status"]
+        if subprocess.run(status, capture_output=True, env=KAFKA_ENV).returncode != 0:
+            subprocess.run([ROOT / "scripts/local-kafka", "start"], check=True, env=KAFKA_ENV)
             self.kafka_started = True
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -101,7 +117,7 @@ class Processes:
         finally:
             if self.kafka_started:
                 stop = [ROOT / "scripts/local-kafka", "stop"]
-                subprocess.run(stop, check=False, stdout=subprocess.DEVNULL)
+                subprocess.run(stop, check=False, stdout=subprocess.DEVNULL, env=KAFKA_ENV)
 
 
 async def wait_http(
@@ -145,107 +161,114 @@ def created_id(answer: dict[str, object]) -> str:
     return str(answer["data"][0]["details"]["id"])  # type: ignore[index]
 
 
-async def generate_changes(session: aiohttp.ClientSession, rate: float) -> None:
-    """A regional sales team at work: accounts with contacts, leads, and edits to them."""
-    token = await access_token(session, SOURCE)
-    leads: list[str] = []
-    for n in itertools.count(1):
-        account = created_id(
-            await zoho(
-                session,
-                token,
-                "POST",
-                "Accounts",
-                json={
-                    "data": [
-                        {
-                            "Account_Name": f"Demo Account {n} {random.randrange(10**6)}",
-                            "Phone": "+91 80 5550 1000",
-                        }
-                    ]
-                },
-            )
+class Generator:
+    """A regional sales team at work: accounts with contacts and deals in rupees (a note on
+    each deal), leads, and edits to them."""
+
+    def __init__(self, session: aiohttp.ClientSession, token: str) -> None:
+        self.session, self.token = session, token
+        self.leads: list[str] = []
+
+    async def insert(self, module: str, record: dict[str, object]) -> str:
+        body = {"data": [record]}
+        return created_id(await zoho(self.session, self.token, "POST", module, json=body))
+
+    async def account(self, n: int) -> None:
+        tag = random.randrange(10**6)
+        name = f"Demo Account {n} {tag}"
+        account = await self.insert("Accounts", {"Account_Name": name, "Phone": "+91 80 5550 1000"})
+        email = f"contact{n}.{tag}@regional.example"
+        account_ref = {"id": account}
+        await self.insert(
+            "Contacts", {"Last_Name": f"Contact {n}", "Email": email, "Account_Name": account_ref}
         )
+        amount = random.randrange(5, 100) * 100_000  # INR, the regional org's home currency
+        deal = {"Deal_Name": f"Deal {n}", "Stage": "Qualification", "Amount": amount}
+        deal_id = await self.insert("Deals", {**deal, "Account_Name": account_ref})
+        note = {"Note_Title": "Kick-off", "Note_Content": f"Budget INR {amount:,}"}
         await zoho(
-            session,
-            token,
-            "POST",
-            "Contacts",
-            json={
-                "data": [
-                    {
-                        "Last_Name": f"Contact {n}",
-                        "Email": f"contact{n}.{random.randrange(10**6)}@regional.example",
-                        "Account_Name": {"id": account},
-                    }
-                ]
-            },
+            self.session, self.token, "POST", f"Deals/{deal_id}/Notes", json={"data": [note]}
         )
-        answer = await zoho(
-            session,
-            token,
-            "POST",
-            "Leads",
-            json={
-                "data": [
-                    {
-                        "Last_Name": f"Lead {n}",
-                        "Company": "Acme India",
-                        "Lead_Source": "Web Form",
-                        "Email": f"lead{n}.{random.randrange(10**6)}@regional.example",
-                    }
-                ]
-            },
-        )
-        leads.append(created_id(answer))
+
+    async def lead(self, n: int) -> None:
+        email = f"lead{n}.{random.randrange(10**6)}@regional.example"
+        lead = {"Last_Name": f"Lead {n}", "Company": "Acme India", "Lead_Source": "Web Form"}
+        self.leads.append(await self.insert("Leads", {**lead, "Email": email}))
         if n % 3 == 0:
-            await zoho(
-                session,
-                token,
-                "PUT",
-                "Leads",
-                json={
-                    "data": [
-                        {
-                            "id": random.choice(leads),
-                            "Lead_Status": random.choice(["Contacted", "Qualified"]),
-                        }
-                    ]
-                },
-            )
+            status = random.choice(["Contacted", "Qualified"])
+            edit = {"data": [{"id": random.choice(self.leads), "Lead_Status": status}]}
+            await zoho(self.session, self.token, "PUT", "Leads", json=edit)
+
+
+async def generate_changes(session: aiohttp.ClientSession, rate: float) -> None:
+    generator = Generator(session, await access_token(session, SOURCE))
+    for n in itertools.count(1):
+        await generator.account(n)
+        await generator.lead(n)
         await asyncio.sleep(4 / rate)
 
 
+async def last_deal(
+    session: aiohttp.ClientSession, tokens: dict[str, str], target_log: list[dict[str, object]]
+) -> str:
+    """The currency story of the last deal that arrived: its amount in both orgs."""
+    deals = [e for e in target_log if e["module"] == "Deals"]
+    if not deals:
+        return ""
+    copy = await record_of(session, tokens[TARGET], f"Deals/{deals[-1]['id']}")
+    original = await record_of(session, tokens[SOURCE], f"Deals/{copy.get('Origin_Record_Id')}")
+    return f" | last deal: INR {original.get('Amount')} → USD {copy.get('Amount')}"
+
+
+async def record_of(session: aiohttp.ClientSession, token: str, path: str) -> dict[str, object]:
+    rows = (await zoho(session, token, "GET", path)).get("data") or [{}]
+    return dict(rows[0])  # type: ignore[index]
+
+
+async def logged(
+    session: aiohttp.ClientSession, org: str, started_ms: int
+) -> list[dict[str, object]]:
+    url = f"{EMULATOR_URL}/__emulator/orgs/{org}/log"
+    async with session.get(url, params={"since_ms": str(started_ms)}) as response:
+        entries: list[dict[str, object]] = await response.json()
+        return entries
+
+
+async def latency(
+    session: aiohttp.ClientSession,
+    token: str,
+    source_log: list[dict[str, object]],
+    target_log: list[dict[str, object]],
+) -> str:
+    """From the source write to its copy's arrival, for the last record that arrived."""
+    synced = [e for e in target_log if e["module"] != "Notes"]  # a note has no origin id
+    if not synced:
+        return "-"
+    last = synced[-1]
+    record = await record_of(session, token, f"{last['module']}/{last['id']}")
+    arrived = int(str(last["at_ms"]))
+    written = [
+        int(str(e["at_ms"]))
+        for e in source_log
+        if e["id"] == record.get("Origin_Record_Id") and int(str(e["at_ms"])) <= arrived
+    ]
+    return f"{(arrived - max(written)) / 1000:.2f}s" if written else "-"
+
+
 async def live_view(session: aiohttp.ClientSession, started_ms: int) -> None:
-    """One refreshed line: what arrived in the global org and the latest end-to-end latency."""
-    token = await access_token(session, TARGET)
+    """One refreshed line: what arrived in the global org, the latest end-to-end latency and
+    the last deal's amount in both currencies."""
+    tokens = {org: await access_token(session, org) for org in (SOURCE, TARGET)}
     while True:
-        async with session.get(
-            f"{EMULATOR_URL}/__emulator/orgs/{TARGET}/log", params={"since_ms": str(started_ms)}
-        ) as response:
-            target_log = await response.json()
-        async with session.get(
-            f"{EMULATOR_URL}/__emulator/orgs/{SOURCE}/log", params={"since_ms": str(started_ms)}
-        ) as response:
-            source_log = await response.json()
+        target_log = await logged(session, TARGET, started_ms)
+        source_log = await logged(session, SOURCE, started_ms)
         arrived = Counter(f"{e['module']} {e['op']}" for e in target_log)
-        latency = "-"
-        if target_log:
-            last = target_log[-1]
-            record = await zoho(session, token, "GET", f"{last['module']}/{last['id']}")
-            rows = record.get("data") or [{}]
-            source_id = rows[0].get("Origin_Record_Id")  # type: ignore[index]
-            written = [
-                e["at_ms"]
-                for e in source_log
-                if e["id"] == source_id and e["at_ms"] <= last["at_ms"]
-            ]
-            if written:
-                latency = f"{(last['at_ms'] - max(written)) / 1000:.2f}s"
         summary = "  ".join(f"{k}: {v}" for k, v in sorted(arrived.items())) or "waiting…"
+        last = await latency(session, tokens[TARGET], source_log, target_log)
+        deal = await last_deal(session, tokens, target_log)
         print(
             f"\r{TARGET} ← {summary} | source writes: {len(source_log)} "
-            f"| last latency: {latency}   ",
+            f"| last latency: {last}{deal}   ",
             end="",
             flush=True,
         )
@@ -253,13 +276,28 @@ async def live_view(session: aiohttp.ClientSession, started_ms: int) -> None:
 
 
 def fresh_config() -> Path:
-    """The demo config with topics of its own: every run starts a new emulator, whose record ids
-    start over, so the id map and dedup state of an earlier run must not apply to this one."""
+    """The demo config with topics of its own (every run starts a new emulator, whose record ids
+    start over, so the id map and dedup state of an earlier run must not apply to this one) and
+    the ports of this run."""
     config = yaml.safe_load((DEMO / "orgsync.yaml").read_text())
+    config["kafka"]["broker"] = f"kafka://127.0.0.1:{KAFKA_PORT}"
     config["kafka"]["topic_prefix"] = f"orgsync-demo-{int(time.time())}"
+    config["ingress"]["listen"] = INGRESS_URL.removeprefix("http://")
+    config["ingress"]["public_url"] = INGRESS_URL
     for org in config["orgs"].values():
         org["token_cache"] = str((DEMO / org["token_cache"]).resolve())
-    path = ROOT / ".local" / "demo-orgsync.yaml"
+        org["api_url"] = org["accounts_url"] = EMULATOR_URL
+    return written(config, "demo-orgsync.yaml")
+
+
+def emulator_config() -> Path:
+    config = yaml.safe_load((DEMO / "emulator.yaml").read_text())
+    config["public_url"] = EMULATOR_URL
+    return written(config, "demo-emulator.yaml")
+
+
+def written(config: dict[str, object], name: str) -> Path:
+    path = ROOT / ".local" / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -274,9 +312,9 @@ async def demo(args: argparse.Namespace, processes: Processes) -> None:
             "-m",
             "zoho_emulator",
             "--config",
-            str(DEMO / "emulator.yaml"),
+            str(emulator_config()),
             "--port",
-            "8700",
+            EMULATOR_URL.rsplit(":", 1)[1],
         ],
     )
     async with aiohttp.ClientSession() as session:

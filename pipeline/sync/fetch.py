@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from connectors.zoho import BackoffPolicy
-from orgsync_kernel.events import Change, Hint
+from orgsync_kernel.events import RELATED_SOURCE, Change, Hint
 
 
 class RecordReader(Protocol):
@@ -23,11 +23,15 @@ class RecordReader(Protocol):
 
 
 def group_hints(hints: Iterable[Hint]) -> dict[tuple[str, str], dict[str, Hint]]:
-    """Hints per (org, module), one per record id (the last one of the batch wins)."""
+    """Hints per (org, module), one per record id: the last one of the batch wins, except that
+    a related action is kept over a later hint that is not a delete (the record's related items
+    may have changed, which a plain update hint would not say)."""
     groups: dict[tuple[str, str], dict[str, Hint]] = {}
     for hint in hints:
         group = groups.setdefault((hint.org, hint.module), {})
-        group.pop(hint.id, None)
+        earlier = group.pop(hint.id, None)
+        if earlier is not None and earlier.source == RELATED_SOURCE and hint.operation != "delete":
+            hint = earlier
         group[hint.id] = hint
     return groups
 

@@ -41,6 +41,9 @@ from pipeline.worker.state import PipelineState
 from pipeline.worker.targets import TargetWriter
 
 log = logging.getLogger(__name__)
+# Hint sources that report (or ask for) a change of the record itself, not of its related
+# items: such a change reads them only when the record did change.
+RECORD_SOURCES = frozenset({"poll", "notification", "webhook", "lookup"})
 Batches = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 
 
@@ -300,8 +303,7 @@ class RoundSteps:
         ]
         if out.missing_parents or out.deferred:
             await self._hold(change, out, round_)
-        related = (change.org, change.module) in self.related
-        if related and change.operation != "delete" and change.source != "reconcile":
+        if self._may_relate(change, out):
             await self._relate(change, round_)
 
     def _report(self, change: Change, out: Processed) -> None:
@@ -323,8 +325,19 @@ class RoundSteps:
         for route, name in out.dropped_lookups:
             self.metrics.dropped_lookups.labels(route, change.module, name).inc()
 
+    def _may_relate(self, change: Change, out: Processed) -> bool:
+        """Whether the record's notes, attachments or tags may have changed: the record did
+        (its fingerprint moved), or the change does not come from a path that reports the
+        record's own changes (a related action, a note listed, a backfill).
+        A record re-listed or re-notified unchanged has nothing new to read."""
+        if (change.org, change.module) not in self.related or change.operation == "delete":
+            return False
+        if change.source == "reconcile":
+            return False
+        return out.fingerprints is not None or change.source not in RECORD_SOURCES
+
     async def _relate(self, change: Change, round_: Round) -> None:
-        """Whatever dedup decided: a note or attachment changes no field of its parent."""
+        """A note or attachment changes no field of its parent: queued by `_may_relate`."""
         for route, kinds in self.related[change.org, change.module]:
             work = RelatedWork(
                 route=route,

@@ -73,6 +73,7 @@ async def send_hints(
     module: str,
     ids: Iterable[str],
     operation: str = "update",
+    source: str = "notification",
 ) -> None:
     futures = []
     for record_id in ids:
@@ -81,7 +82,7 @@ async def send_hints(
             module=module,
             id=record_id,
             operation=operation,
-            source="notification",
+            source=source,
             received_at=time.time(),
         )
         futures.append(await producer.send(topic, key=hint.key.encode(), value=hint.dumps()))

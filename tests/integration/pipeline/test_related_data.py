@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.deployment import ORIGIN, ORIGIN_FIELD, org_config, records
 from connectors.zoho import Download, ZohoClient
+from orgsync_kernel.events import RELATED_SOURCE
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import calls, client, read_dead_letters, send_hints, wait_until
 from zoho_emulator import Emulator
@@ -102,8 +103,8 @@ async def test_notes_an_attachment_and_tags_follow_the_deal_and_a_replay_copies_
 
     # A deleted note disappears; the same record seen again uploads nothing twice.
     await src.delete_notes("Deals", deal, [first_note])
-    await send_hints(kafka_producer, hints, "src", "Deals", [deal])
-    await send_hints(kafka_producer, hints, "src", "Deals", [deal])
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal], source=RELATED_SOURCE)
+    await send_hints(kafka_producer, hints, "src", "Deals", [deal], source=RELATED_SOURCE)
 
     async def note_deleted() -> bool:
         return [n["Note_Title"] for n in await tgt.notes("Deals", target)] == ["Terms"]
@@ -143,7 +144,7 @@ async def test_on_a_two_way_route_notes_written_by_orgsync_do_not_come_back(
     # The echo (the target record seen again) is worked off before a genuine note added after it.
     await send_hints(kafka_producer, hints, "tgt", "Deals", [target])
     await tgt.add_notes("Deals", target, [{"Note_Title": "From tgt"}])
-    await send_hints(kafka_producer, hints, "tgt", "Deals", [target])
+    await send_hints(kafka_producer, hints, "tgt", "Deals", [target], source=RELATED_SOURCE)
 
     async def came_back() -> bool:
         return "From tgt" in [n["Note_Title"] for n in await src.notes("Deals", deal)]

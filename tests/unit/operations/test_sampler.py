@@ -75,3 +75,43 @@ async def test_sampler_keeps_the_charted_names_and_the_probe_s_figures() -> None
     first, second = sampler.snapshots()  # only `keep` snapshots are kept
     assert set(first.samples) == {"kept_total", "lag"} and set(second.samples) == {"kept_total"}
     assert level(sampler.snapshots(), "kept_total") == [(first.at, 3.0), (second.at, 3.0)]
+
+
+async def test_a_probe_failing_while_the_deployment_starts_is_no_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    outcomes: list[Exception | None] = [RuntimeError(), None, RuntimeError()]
+
+    async def probe() -> Samples:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        return {}
+
+    sampler = Sampler(CollectorRegistry(), probe=probe, clock=lambda: now[0])
+    with caplog.at_level("INFO", logger="orgsync_operations.sampler"):
+        await sampler.sample()  # no group coordinator yet: a fresh broker
+        await sampler.sample()
+        await sampler.sample()  # after a success, a failure is news
+    levels = [(r.levelname, r.getMessage().split(" error=")[0]) for r in caplog.records]
+    assert levels == [
+        ("INFO", "status sampler: probe not ready yet"),
+        ("WARNING", "status sampler: probe failed"),
+    ]
+
+
+async def test_a_probe_that_never_works_warns_after_the_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+
+    async def probe() -> Samples:
+        raise RuntimeError
+
+    sampler = Sampler(CollectorRegistry(), probe=probe, clock=lambda: now[0])
+    with caplog.at_level("INFO", logger="orgsync_operations.sampler"):
+        await sampler.sample()
+        now[0] = 61.0
+        await sampler.sample()
+    assert [r.levelname for r in caplog.records] == ["INFO", "WARNING"]

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from bench.deployment import free_port
 from connectors.ingress import IngressService
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
-from connectors.zoho import ZohoClient
+from connectors.zoho import WatchChannel, ZohoClient
+from orgsync_kernel.events import RELATED_SOURCE
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
     PARTITIONS,
@@ -194,3 +195,29 @@ async def test_channel_is_renewed_before_it_expires(stack: Stack) -> None:
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
+
+
+async def test_a_related_action_reaches_hints_and_an_old_channel_is_given_the_flag(
+    stack: Stack,
+) -> None:
+    async with stack.ingress(poll=False) as service:
+        assert service.channels is not None
+        (channel,) = [c for c in service.channels.channels() if c.module == "Leads"]
+        [listed] = await stack.zoho.watch_get(channel.channel_id)
+        assert listed["notify_on_related_action"] is True
+        # A channel an earlier release subscribed without related actions gets them.
+        old = WatchChannel(
+            int(channel.channel_id),
+            ["Leads.all"],
+            channel.notify_url,
+            channel.token,
+            notify_on_related_action=False,
+        )
+        assert (await stack.zoho.watch_update([old]))[0].ok
+        await service.channels.check()
+        [listed] = await stack.zoho.watch_get(channel.channel_id)
+        assert listed["notify_on_related_action"] is True
+        [lead_id] = await stack.insert("Tagged later")
+        await stack.zoho.add_tags("Leads", [lead_id], ["VIP"])
+        seen = await stack.hints.until(_ids_from(RELATED_SOURCE, [lead_id]), within=2.0)
+    assert [h["operation"] for h in seen if h["source"] == RELATED_SOURCE] == ["update"]

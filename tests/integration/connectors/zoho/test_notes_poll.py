@@ -1,4 +1,5 @@
-"""The poller sees notes, which change nothing of their parent record (not even Modified_Time)."""
+"""The poller sees notes, which change nothing of their parent record (not even Modified_Time),
+and hints a record of its overlapping window once, not on every listing (issue 28 item 4)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from connectors.ingress.metrics import IngressMetrics
 from connectors.ingress.poller import Poller
-from orgsync_kernel.events import Hint
+from connectors.zoho import ZohoClient
+from orgsync_kernel.events import RELATED_SOURCE, Hint
 from orgsync_kernel.settings import PollerSettings
-from tests.support.zoho_client import MakeClient, lead
+from tests.support.zoho_client import Emu, MakeClient, lead
 
 
 @pytest.fixture
@@ -37,25 +39,57 @@ class Memory:
         self.sent += messages
 
 
-async def test_a_note_added_to_a_synced_record_hints_its_parent(make_client: MakeClient) -> None:
-    client = await make_client()
-    leads = [str(o.id) for o in await client.insert("Leads", [lead(1), lead(2)], trigger=[])]
-    memory = Memory()
+async def started_poller(client: ZohoClient, memory: Memory, **options: Any) -> Poller:
     poller = Poller(
-        PollerSettings(overlap_seconds=5),
+        PollerSettings(overlap_seconds=3600),  # every record below stays in the window
         {"org": frozenset({"Leads"})},
         "hints",
         {"org": client},
         memory,  # type: ignore[arg-type]
         memory,  # type: ignore[arg-type]
         IngressMetrics.create(CollectorRegistry()),
-        clock=lambda: 0.0,  # the first cursor: 1970, so the notes below are after it
-        notes_parents={"org": frozenset({"Leads"})},
+        clock=lambda: 0.0,  # the first cursor: 1970, so the records below are after it
+        **options,
     )
-    assert ("org", "Notes") in poller.pairs()
     await poller.start()
-    await poller.stop()
+    await poller.stop()  # no timer: the test polls
+    return poller
+
+
+async def test_a_note_added_to_a_synced_record_hints_its_parent(make_client: MakeClient) -> None:
+    client = await make_client()
+    leads = [str(o.id) for o in await client.insert("Leads", [lead(1), lead(2)], trigger=[])]
+    memory = Memory()
+    poller = await started_poller(client, memory, notes_parents={"org": frozenset({"Leads"})})
+    assert ("org", "Notes") in poller.pairs()
     await client.add_notes("Leads", leads[1], [{"Note_Title": "Called"}])
     assert await poller.poll_once("org", "Notes") == 1
     [hint] = [Hint.loads(value) for _, value in memory.sent]
-    assert (hint.module, hint.id, hint.source) == ("Leads", leads[1], "poll")
+    assert (hint.module, hint.id, hint.source) == ("Leads", leads[1], RELATED_SOURCE)
+
+
+async def test_the_overlap_is_listed_each_time_but_its_records_are_hinted_once(
+    make_client: MakeClient, emu: Emu
+) -> None:
+    client = await make_client()
+    ids = [str(o.id) for o in await client.insert("Leads", [lead(1), lead(2)], trigger=[])]
+    poller = await started_poller(client, Memory(), deletes={})
+    # Both were modified in the newest second listed: hinted once more (a later edit in that
+    # second would carry the same Modified_Time), then no more.
+    assert [await poller.poll_once("org", "Leads") for _ in range(4)] == [2, 2, 0, 0]
+    emu.emulator.state.advance(2)
+    await client.update("Leads", [{"id": ids[0], "Last_Name": "Edited"}], trigger=[])
+    assert [await poller.poll_once("org", "Leads") for _ in range(3)] == [1, 1, 0]
+    assert await emu.calls("GET /crm/v8/Leads/deleted") == 0  # no route syncs Leads' deletes
+
+
+async def test_a_deleted_record_is_hinted_once_where_deletes_are_synced(
+    make_client: MakeClient, emu: Emu
+) -> None:
+    client = await make_client()
+    [lead_id] = [str(o.id) for o in await client.insert("Leads", [lead(1)], trigger=[])]
+    poller = await started_poller(client, Memory())
+    await client.delete("Leads", [lead_id])
+    hints = [await poller.poll_once("org", "Leads") for _ in range(4)]
+    assert hints == [1, 1, 0, 0]  # the delete (a deleted record is no longer listed modified)
+    assert await emu.calls("GET /crm/v8/Leads/deleted") == 4

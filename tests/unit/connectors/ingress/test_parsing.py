@@ -120,6 +120,26 @@ def test_callback_refusals(change: dict[str, Any], reason: str) -> None:
     assert caught.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("operation", "affected", "related"),
+    [
+        ("update", [{"1": []}, {"2": []}], True),  # a related action: no field of theirs
+        ("update", [], True),
+        ("update", [{"1": ["Phone"]}, {"2": []}], False),
+        ("update", None, False),  # no affected_fields at all: an ordinary update
+        ("update", "x", False),
+        ("insert", [], False),  # inserts carry [] (Zoho's sample)
+        ("delete", [], False),
+    ],
+)
+def test_an_update_naming_no_field_is_a_related_action(
+    operation: str, affected: Any, related: bool
+) -> None:
+    body = {**CALLBACK, "operation": operation, "affected_fields": affected}
+    batch = parse_callback(parse_envelope(orjson.dumps(body)), SYNCED)
+    assert batch.related is related
+
+
 @pytest.mark.parametrize("server_time", [True, -5, 10**15, "1750102639787", 1.5])
 def test_unusable_server_time_is_left_out(server_time: Any) -> None:
     body = orjson.dumps({**CALLBACK, "server_time": server_time})
