@@ -194,7 +194,7 @@ class BackfillRun:
             ends, starts = await group.ends(tps), await group.starts(tps)
             best, since = None, time.monotonic()
             while time.monotonic() - since < WORKER_WAIT_SECONDS:
-                committed = await group.committed()
+                committed = await _committed(group)
                 left = sum(end - max(committed.get(tp, -1), starts[tp]) for tp, end in ends.items())
                 if left <= 0:
                     return
@@ -210,6 +210,20 @@ class BackfillRun:
             f"a {child} record whose parent is not synced yet waits for it in the pipeline",
             file=self.out,
         )
+
+
+async def _committed(group: Any) -> dict[Any, int]:
+    """The group's committed offsets; none yet while the broker cannot name the group's
+    coordinator (a fresh broker creates its offsets topic on the first ask)."""
+    from connectors.kafka import KafkaError
+
+    try:
+        found: dict[Any, int] = await group.committed()
+    except KafkaError as error:
+        if not getattr(error, "retriable", False):
+            raise
+        return {}
+    return found
 
 
 def parents_first(
