@@ -5,13 +5,12 @@ orgsync recorded (the `links` topic), and the target records they lead to; nothi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
 from connectors.kafka.cluster import KafkaCluster
 from connectors.kafka.compacted import CompactedReader, CompactedTable
 from connectors.zoho import Priority, ZohoClient
-from orgsync.orgs import org_connection
+from orgsync.orgs import deployment_clients
 from orgsync_kernel.events import Write, link_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.mapping.transforms import (
@@ -34,13 +33,7 @@ async def make_plan(
 ) -> dict[str, Any]:
     links = await read_links(settings)
     orgs = {org for route in routes for org in (route.source, route.target)}
-    async with AsyncExitStack() as stack:
-        clients = {
-            org: await stack.enter_async_context(
-                ZohoClient(org_connection(org, settings.orgs[org]))
-            )
-            for org in sorted(orgs)
-        }
+    async with deployment_clients(settings, orgs, "plan") as clients:
         found = []
         for route in routes:
             modules = {}
