@@ -274,6 +274,7 @@ class CreditLedger:
                 if self.clock() - told >= REPORT_SECONDS:
                     told = self.clock()
                     self._tell(credits, priority)
+                wait = min(wait, REPORT_SECONDS)  # told again, with a fresh ETA, each minute
                 await self.sleep(wait)
                 self.waited += wait
                 for observer in self.observers:
