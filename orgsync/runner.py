@@ -27,6 +27,7 @@ from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.kafka.credit_share import CreditShare
 from connectors.kafka.disk import StateDir
 from connectors.zoho import ZohoClient, ZohoMetrics
+from connectors.zoho.limits import COMMAND_WEIGHT
 from orgsync.orgs import credit_share, org_connection, share_credits, state_dir
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
@@ -60,14 +61,19 @@ class ClientsService(mode.Service):
     ledgers count what the deployment's other processes spend (`share`)."""
 
     def __init__(
-        self, clients: Mapping[str, ZohoClient], share: CreditShare | None = None, **kwargs: Any
+        self,
+        clients: Mapping[str, ZohoClient],
+        share: CreditShare | None = None,
+        weight: float | None = None,
+        **kwargs: Any,
     ) -> None:
         self.clients = clients
         self.share = share
+        self.weight = weight  # None: a worker, whose claim on the slots follows its partitions
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        await share_credits(self.share, self.clients)
+        await share_credits(self.share, self.clients, self.weight)
         for client in self.clients.values():
             await client.start()
 
@@ -209,7 +215,10 @@ def run(settings: Settings, role: str = "all", loglevel: str = "warning") -> int
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     clients = create_clients(settings, ZohoMetrics.create(REGISTRY))
     REGISTRY.register(CreditsCollector(clients))
-    services: list[mode.ServiceT] = [ClientsService(clients, credit_share(settings))]
+    # The ingress alone claims a command's share of each org's slots (COMMAND_WEIGHT).
+    weight = COMMAND_WEIGHT if role == "ingress" else None
+    share = credit_share(settings, "ingress" if role == "ingress" else "worker")
+    services: list[mode.ServiceT] = [ClientsService(clients, share, weight)]
     if role in ("all", "ingress"):  # the processes that serve /metrics also measure lag
         services.append(IngressAdapter(build_ingress(settings, clients)))
         services.append(IngressAdapter(KafkaMonitor(settings, REGISTRY)))

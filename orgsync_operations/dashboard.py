@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.kafka.credit_share import Presence
+from connectors.zoho.limits import hms
 from orgsync_kernel.settings import Route, Settings
 from orgsync_operations.charts import Chart, line_chart
 from orgsync_operations.dlq import Entry
@@ -138,6 +140,23 @@ def credit_row(s: Sources, org: str) -> dict[str, Any]:
         "remaining": "—" if remaining is None else int(remaining),
         "budget": "—" if budget is None else int(budget),
         "throttled": total(s.figures, "orgsync_zoho_throttled_total", org=org),
+        **presence_cells(s.kafka.presence(org, s.now), s.now),
+    }
+
+
+def presence_cells(present: Sequence[Presence], now: float) -> dict[str, str]:
+    """Who shares the org's slots (`worker ×2, backfill`), and who waits at the reserve."""
+    roles: dict[str, int] = {}
+    for p in present:
+        roles[p.role] = roles.get(p.role, 0) + 1
+    held = [
+        f"{p.role}: resumes in {hms(p.resumes_at - now)} at the earliest"
+        for p in present
+        if p.resumes_at is not None
+    ]
+    return {
+        "processes": ", ".join(f"{r} ×{n}" if n > 1 else r for r, n in roles.items()) or "—",
+        "held": "; ".join(held) or "—",
     }
 
 

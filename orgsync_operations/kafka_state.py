@@ -5,6 +5,7 @@ process resets none of it.
     await state.start()                     # follows <prefix>.credits and <prefix>.channels
     state.credits_per_minute("src", since)  # every process's spend, one point per minute
     state.credits_spent("src", since)
+    state.presence("src", now)              # the processes sharing the org's slots now
     state.channels()                        # org, module, expiry (never a channel's token)
     await state.stop()
 
@@ -24,7 +25,12 @@ from typing import Any
 from connectors.ingress.channels import KEY_PREFIX as CHANNEL_PREFIX
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.kafka.compacted import CompactedReader, CompactedTable
-from connectors.kafka.credit_share import BUCKET_SECONDS
+from connectors.kafka.credit_share import (
+    BUCKET_SECONDS,
+    PRESENCE_SECONDS,
+    Presence,
+    presence_of,
+)
 from orgsync_kernel.settings import Settings
 from orgsync_operations.offsets import topic_stats
 from orgsync_operations.sampler import Probe, Samples, Series
@@ -76,6 +82,13 @@ class KafkaState:
     def credits_spent(self, org: str, since: float) -> int:
         first = int(since) // BUCKET_SECONDS
         return sum(n for m, n in self._minutes(org).items() if m >= first)
+
+    def presence(self, org: str, now: float) -> list[Presence]:
+        """The processes heard of in `org` within `PRESENCE_SECONDS` (their claims on the
+        org's slots, and whether each waits at the credit reserve), by role."""
+        found = (presence_of(key, value) for key, value in self.credits.items())
+        live = [p for p in found if p and p.org == org and now - p.heard_at < PRESENCE_SECONDS]
+        return sorted(live, key=lambda p: (p.role, p.process))
 
     def channels(self) -> list[Channel]:
         found = [_channel(v) for k, v in self.channel_table.items() if k.startswith(CHANNEL_PREFIX)]

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.aiohttp import make_aiohttp_handler
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connectors.kafka import KafkaError, KafkaProducer
@@ -104,12 +104,13 @@ class KafkaMonitor:
 
 
 class CreditsCollector(Collector):
-    """`orgsync_zoho_credits_remaining`, `_budget`, `_reserve` per org from the ledgers."""
+    """`orgsync_zoho_credits_remaining`, `_budget`, `_reserve` per org from the ledgers, and
+    what waits at the reserve: `orgsync_credit_waiters`, `orgsync_credit_wait_seconds_total`."""
 
     def __init__(self, clients: Mapping[str, Any]) -> None:
         self.clients = clients
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         remaining = GaugeMetricFamily(
             "orgsync_zoho_credits_remaining",
             "API credits left in the rolling 24 h window (our ledger, aligned with Zoho's "
@@ -126,13 +127,24 @@ class CreditsCollector(Collector):
             "Credits kept for live traffic: backfills and the poller wait below it",
             labels=["org"],
         )
+        waiters = GaugeMetricFamily(
+            "orgsync_credit_waiters",
+            "Calls of this process held at the credit reserve now (backfill, plan)",
+            labels=["org"],
+        )
+        waited = CounterMetricFamily(
+            "orgsync_credit_wait_seconds",
+            "Seconds this process's calls were held at the credit reserve, summed over calls",
+            labels=["org"],
+        )
         for org, client in sorted(self.clients.items()):
-            remaining.add_metric([org], client.ledger.remaining())
-            budget.add_metric([org], client.ledger.budget)
-            reserve.add_metric([org], client.ledger.reserve)
-        yield remaining
-        yield budget
-        yield reserve
+            ledger = client.ledger
+            remaining.add_metric([org], ledger.remaining())
+            budget.add_metric([org], ledger.budget)
+            reserve.add_metric([org], ledger.reserve)
+            waiters.add_metric([org], ledger.waiters)
+            waited.add_metric([org], ledger.waited)
+        yield from (remaining, budget, reserve, waiters, waited)
 
 
 class MetricsServer:

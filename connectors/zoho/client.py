@@ -115,7 +115,11 @@ class ZohoClient(
         self.limiter = ConcurrencyLimiter(connection.concurrency)
         budget = connection.credit_budget
         self.ledger = CreditLedger(
-            budget, int(budget * connection.credit_reserve), clock=clock, sleep=sleep
+            budget,
+            int(budget * connection.credit_reserve),
+            clock=clock,
+            sleep=sleep,
+            org=connection.name,
         )
         self._session = session
         self._owns_session = session is None

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,8 +40,12 @@ EDITION_DAILY_CREDITS = {
     "ultimate": 50_000,
 }
 HEAVY_SUB_CONCURRENCY = 10
+# A process beside the workers (backfill, dlq retry, plan, the ingress) claims a quarter of
+# what all the workers claim together: 2 of 10 slots while workers run, all of them alone.
+COMMAND_WEIGHT = 0.25
 WINDOW_SECONDS = 24 * 3600.0
 SHARE_RECHECK_SECONDS = 5.0
+REPORT_SECONDS = 60.0  # a caller held at the reserve is reported again this often
 
 
 class Priority(enum.Enum):
@@ -70,7 +74,12 @@ class ConcurrencyLimiter:
     """At most ``limit`` calls in flight, and at most ``heavy_limit`` heavy ones among them.
 
     Zoho counts concurrency per user and app, so processes that share one client id must
-    share its slots: ``share(fraction)`` keeps this one to that part of them (at least one).
+    share its slots. Each process claims a weight: a worker the part of the partitions it
+    owns (``share``; the workers' claims add up to 1), any other process ``COMMAND_WEIGHT``
+    (``join``). It uses ``claim / (claim + others)`` of the slots, ``others`` being the live
+    claims of the deployment's other processes (``others_claim``, told by
+    connectors/kafka/credit_share.py), and never less than one slot. A worker's denominator is
+    at least 1 (the other workers' claims may not be known yet); a command alone gets them all.
     """
 
     def __init__(self, limit: int, heavy_limit: int = HEAVY_SUB_CONCURRENCY) -> None:
@@ -78,11 +87,15 @@ class ConcurrencyLimiter:
             raise ValueError("concurrency limit must be >= 1")
         self.limit = limit
         self.heavy_limit = min(limit, heavy_limit)
-        self.fraction = 1.0
+        self.claim, self.whole, self.others = 1.0, 1.0, 0.0
         self._changed = asyncio.Condition()
         self.in_flight = 0
         self.heavy_in_flight = 0
         self.high_water = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.claim / max(self.whole, self.claim + self.others)
 
     @property
     def allowed(self) -> int:
@@ -93,9 +106,22 @@ class ConcurrencyLimiter:
         return max(1, math.floor(self.heavy_limit * self.fraction))
 
     async def share(self, fraction: float) -> None:
-        """Use only ``fraction`` (0 to 1) of the slots from now on."""
+        """A worker's claim: ``fraction`` (0 to 1) of the partitions, so of the slots."""
+        await self._set(claim=min(max(fraction, 0.0), 1.0), whole=1.0)
+
+    async def join(self, weight: float = 0.0) -> None:
+        """A process beside the workers (a command, the ingress) claims ``weight``."""
+        weight = weight or COMMAND_WEIGHT
+        await self._set(claim=weight, whole=weight)
+
+    async def others_claim(self, weight: float) -> None:
+        """The live claims of the deployment's other processes in this org."""
+        await self._set(others=max(weight, 0.0))
+
+    async def _set(self, **weights: float) -> None:
         async with self._changed:
-            self.fraction = min(max(fraction, 0.0), 1.0)
+            for name, value in weights.items():
+                setattr(self, name, value)
             self._changed.notify_all()
 
     def _free(self, heavy: bool) -> bool:
@@ -124,13 +150,45 @@ class SpendShare(Protocol):
 
     def others(self) -> int: ...
 
+    def others_spent(self) -> list[tuple[float, int]]:
+        """The others' credits in the window: (when spent, credits), oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReserveWait:
+    """A low-priority caller held at the credit reserve: what is spent, and ``seconds`` until
+    enough credits leave the rolling window at the earliest (live traffic may push it out)."""
+
+    org: str
+    budget: int
+    reserve: int
+    spent: int
+    credits: int
+    seconds: float
+
+
+def hms(seconds: float) -> str:
+    """A wait as it is told: `H:MM:SS`."""
+    whole = max(0, int(round(seconds)))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class ReserveObserver(Protocol):
+    def held(self, wait: ReserveWait) -> None:
+        """A wait starts, or goes on (told again every ``REPORT_SECONDS``)."""
+
+    def slept(self, seconds: float) -> None:
+        """Seconds one caller just slept at the reserve."""
+
 
 @dataclass
 class CreditLedger:
     """Credits spent over the last 24 h, with a reserve that only live callers may use.
 
-    Low-priority callers wait (sleeping until enough old calls leave the window); live
-    callers never wait on the ledger: when the whole budget is gone they get
+    Low-priority callers wait (sleeping until enough old calls leave the window), and say so:
+    ``observers`` hear of each wait (``ReserveWait``), ``waiters`` and ``waited`` count them;
+    live callers never wait on the ledger: when the whole budget is gone they get
     ``CreditBudgetExhausted`` with ``retry_after`` and push back to their caller.
     """
 
@@ -140,6 +198,11 @@ class CreditLedger:
     sleep: Sleep = asyncio.sleep
     # What the deployment's other processes spent (connectors/kafka/credit_share.py); None: alone.
     share: SpendShare | None = None
+    org: str = ""
+    observers: list[ReserveObserver] = field(default_factory=list)
+    waiters: int = 0  # callers held at the reserve now
+    waited: float = 0.0  # seconds slept at the reserve, summed over callers
+    resumes_at: float | None = None  # the earliest end of the current wait
     _entries: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _used: int = 0
 
@@ -162,12 +225,17 @@ class CreditLedger:
 
     def _wait_for(self, credits: int, ceiling: int, now: float) -> float:
         """Seconds until enough entries leave the window for ``credits`` to fit."""
-        excess = self._used + credits - ceiling
-        for at, spent in self._entries:
-            excess -= spent
-            if excess <= 0:
-                return max(0.0, at + WINDOW_SECONDS - now)
-        return WINDOW_SECONDS
+        return _released(self._entries, self._used + credits - ceiling, now)
+
+    def eta(self, credits: int, priority: Priority = Priority.LOW) -> float:
+        """Seconds until ``credits`` fit at ``priority`` at the earliest, counting when the
+        other processes' credits leave the window too (nobody spending more meanwhile)."""
+        now = self.clock()
+        self._expire(now)
+        spent = list(self._entries)
+        if self.share is not None:
+            spent = sorted(spent + self.share.others_spent())
+        return _released(spent, self.used() + credits - self._ceiling(priority), now)
 
     def try_spend(self, credits: int, priority: Priority = Priority.LIVE) -> float:
         """Spend and return 0, or spend nothing and return how long to wait."""
@@ -187,13 +255,42 @@ class CreditLedger:
         return max(wait, 0.001)
 
     async def spend(self, credits: int, priority: Priority = Priority.LIVE) -> None:
-        while (wait := self.try_spend(credits, priority)) > 0:
-            if priority is Priority.LIVE:
-                raise CreditBudgetExhausted(
-                    f"{self.used()} of {self.budget} credits used in the last 24 h",
-                    retry_after=wait,
-                )
-            await self.sleep(wait)
+        wait = self.try_spend(credits, priority)
+        if wait <= 0:
+            return
+        if priority is Priority.LIVE:
+            raise CreditBudgetExhausted(
+                f"{self.used()} of {self.budget} credits used in the last 24 h",
+                retry_after=wait,
+            )
+        await self._held(credits, priority, wait)
+
+    async def _held(self, credits: int, priority: Priority, wait: float) -> None:
+        """Wait at the reserve until ``credits`` fit, telling the observers."""
+        self.waiters += 1
+        told = -math.inf
+        try:
+            while wait > 0:
+                if self.clock() - told >= REPORT_SECONDS:
+                    told = self.clock()
+                    self._tell(credits, priority)
+                wait = min(wait, REPORT_SECONDS)  # told again, with a fresh ETA, each minute
+                await self.sleep(wait)
+                self.waited += wait
+                for observer in self.observers:
+                    observer.slept(wait)
+                wait = self.try_spend(credits, priority)
+        finally:
+            self.waiters -= 1
+            if not self.waiters:
+                self.resumes_at = None
+
+    def _tell(self, credits: int, priority: Priority) -> None:
+        seconds = self.eta(credits, priority)
+        self.resumes_at = self.clock() + seconds
+        held = ReserveWait(self.org, self.budget, self.reserve, self.used(), credits, seconds)
+        for observer in self.observers:
+            observer.held(held)
 
     def refund(self, credits: int) -> None:
         """Give back credits of a call Zoho refused before doing anything (HTTP 429)."""
@@ -206,6 +303,17 @@ class CreditLedger:
         if gap > 0:
             self._entries.append((self.clock(), gap))
             self._used += gap
+
+
+def _released(spent: Iterable[tuple[float, int]], excess: int, now: float) -> float:
+    """Seconds until ``excess`` credits of ``spent`` (oldest first) leave the window."""
+    if excess <= 0:
+        return 0.0
+    for at, credits in spent:
+        excess -= credits
+        if excess <= 0:
+            return max(0.0, at + WINDOW_SECONDS - now)
+    return WINDOW_SECONDS if excess > 0 else 0.0
 
 
 @dataclass(frozen=True)

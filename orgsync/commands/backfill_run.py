@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from connectors.kafka import KafkaKV, KafkaProducer
     from connectors.kafka.cluster import KafkaCluster
     from connectors.zoho import ZohoClient
+    from connectors.zoho.limits import ReserveWait
 
 # Bulk Read costs 50 credits a job, list pages 1 credit per 200 records: the same at 10,000.
 BULK_AUTO_ABOVE = 10_000
@@ -32,26 +33,33 @@ POLL_SECONDS = 1.0
 
 
 def progress_line(
-    what: str, done: int, total: int | None, rate: float, finished: bool = False
+    what: str,
+    done: int,
+    total: int | None,
+    rate: float,
+    finished: bool = False,
+    held: float | None = None,
 ) -> str:
-    """`Leads of src: 400/450 (88.9%)  120.5 records/s  ETA 0:00:01`."""
+    """`Leads of src: 400/450 (88.9%)  120.5 records/s  ETA 0:00:01`; `held`: seconds left
+    at the credit reserve, said and counted in the ETA."""
+    from connectors.zoho.limits import hms
+
     count = f"{done}/{total} ({100 * done / total:.1f}%)" if total else f"{done}/?"
+    wait = held or 0.0
     if finished:
         eta = "done"
     elif total and rate > 0:
-        eta = f"ETA {_duration(max(total - done, 0) / rate)}"
+        eta = f"ETA {hms(wait + max(total - done, 0) / rate)}"
     else:
-        eta = "ETA ?"
-    return f"{what}: {count}  {rate:.1f} records/s  {eta}"
-
-
-def _duration(seconds: float) -> str:
-    whole = int(round(seconds))
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+        eta = f"ETA {hms(wait)} + ?" if wait else "ETA ?"
+    state = "waiting at the credit reserve" if held is not None else f"{rate:.1f} records/s"
+    return f"{what}: {count}  {state}  {eta}"
 
 
 class ProgressPrinter:
-    """On a terminal a progress bar (tqdm); elsewhere one plain line per page (logs, pipes)."""
+    """On a terminal a progress bar (tqdm); elsewhere one plain line per page (logs, pipes).
+    Also a ledger observer: while the backfill waits at the credit reserve it says so, with
+    an ETA that counts the wait (a line when the wait starts and every minute of it)."""
 
     def __init__(self, what: str, stream: TextIO) -> None:
         from tqdm import tqdm
@@ -59,21 +67,40 @@ class ProgressPrinter:
         self.what, self.stream = what, stream
         self.bar = tqdm(desc=what, unit=" records", file=stream) if stream.isatty() else None
         self.pages = 0
+        self.last: Any = None
 
     def __call__(self, progress: Any) -> None:
         self.pages += 1
+        self.last = progress
         if self.bar is None:
-            line = progress_line(
-                self.what, progress.done, progress.total, progress.rate, progress.finished
-            )
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            self._line(progress.done, progress.total, progress.rate, progress.finished)
             return
         if progress.total:
             self.bar.total = progress.total
         self.bar.update(progress.done - self.bar.n)
         if progress.finished:
             self.bar.close()
+
+    def held(self, wait: ReserveWait) -> None:
+        last = self.last
+        done, total, rate = (last.done, last.total, last.rate) if last else (0, None, 0.0)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"waiting at the credit reserve {_eta(wait.seconds)}")
+            return
+        self._line(done, total, rate, held=wait.seconds)
+
+    def slept(self, seconds: float) -> None:
+        pass
+
+    def _line(self, *args: Any, **kwargs: Any) -> None:
+        self.stream.write(progress_line(self.what, *args, **kwargs) + "\n")
+        self.stream.flush()
+
+
+def _eta(seconds: float) -> str:
+    from connectors.zoho.limits import hms
+
+    return f"(resumes in {hms(seconds)} at the earliest)"
 
 
 class BackfillRun:
@@ -99,17 +126,15 @@ class BackfillRun:
         """Backfill these modules in this order, or every module of the route, parents first."""
         from connectors.kafka import KafkaKV, KafkaProducer
         from connectors.kafka.cluster import KafkaUnavailable, ensure_topics
-        from connectors.zoho import ZohoClient, ZohoError
-        from orgsync.orgs import credit_share, org_connection, share_credits
+        from connectors.zoho import ZohoError
+        from orgsync.orgs import deployment_clients
 
         kafka, topics = self.settings.kafka, self.settings.topics
         cluster = self.cluster
         producer = KafkaProducer(cluster, client_id="orgsync-backfill")
         try:
-            share = credit_share(self.settings)
-            client = ZohoClient(org_connection(self.org, self.settings.orgs[self.org]))
-            await share_credits(share, {self.org: client})
-            async with share, client:
+            async with deployment_clients(self.settings, [self.org], "backfill") as clients:
+                client = clients[self.org]
                 await ensure_topics(cluster, [topics.fetched], kafka.partitions)
                 await producer.start()
                 kv = KafkaKV(cluster, topics.cursors, producer)
@@ -158,6 +183,7 @@ class BackfillRun:
         if bulk:
             print(f"{module} of {self.org}: reading through Bulk Read jobs", file=self.out)
         printer = ProgressPrinter(f"{module} of {self.org}", self.out)
+        client.ledger.observers.append(printer)
         job = Backfill(
             client,
             module,
@@ -170,7 +196,10 @@ class BackfillRun:
             force=self.force,
             bulk=bulk,
         )
-        result = await job.run(restart=self.restart)
+        try:
+            result = await job.run(restart=self.restart)
+        finally:
+            client.ledger.observers.remove(printer)
         if not printer.pages:
             print(
                 f"the backfill of {module} already finished ({result.done} records); "
@@ -186,7 +215,6 @@ class BackfillRun:
 
     async def _wait_for_workers(self, parent: str, child: str) -> None:
         """Until the workers took in everything published so far (bounded, see the module)."""
-        from connectors.kafka import KafkaError
         from orgsync_operations.offsets import GroupOffsets
 
         topic = self.settings.topics.fetched
@@ -195,13 +223,7 @@ class BackfillRun:
             ends, starts = await group.ends(tps), await group.starts(tps)
             best, since = None, time.monotonic()
             while time.monotonic() - since < WORKER_WAIT_SECONDS:
-                try:
-                    committed = await group.committed()
-                except KafkaError as error:  # e.g. the group's coordinator still loading
-                    if not error.retriable:
-                        raise
-                    await asyncio.sleep(POLL_SECONDS)
-                    continue
+                committed = await _committed(group)
                 left = sum(end - max(committed.get(tp, -1), starts[tp]) for tp, end in ends.items())
                 if left <= 0:
                     return
@@ -217,6 +239,20 @@ class BackfillRun:
             f"a {child} record whose parent is not synced yet waits for it in the pipeline",
             file=self.out,
         )
+
+
+async def _committed(group: Any) -> dict[Any, int]:
+    """The group's committed offsets; none yet while the broker cannot name the group's
+    coordinator (a fresh broker creates its offsets topic on the first ask)."""
+    from connectors.kafka import KafkaError
+
+    try:
+        found: dict[Any, int] = await group.committed()
+    except KafkaError as error:
+        if not getattr(error, "retriable", False):
+            raise
+        return {}
+    return found
 
 
 def parents_first(

@@ -96,38 +96,30 @@ async def _run(settings: Settings, *, renew: bool) -> list[Row]:
     from connectors.ingress import ChannelManager
     from connectors.kafka import KafkaKV, KafkaProducer
     from connectors.kafka.cluster import KafkaCluster
-    from connectors.zoho import ZohoMetrics
-    from orgsync.runner import create_clients
+    from orgsync.orgs import deployment_clients
 
-    clients = {
-        org: c
-        for org, c in create_clients(settings, ZohoMetrics.create()).items()
-        if settings.synced_modules(org)
-    }
+    orgs = [org for org in settings.orgs if settings.synced_modules(org)]
     producer = KafkaProducer(
         KafkaCluster.of(settings.kafka), timeout=10.0, client_id="orgsync-channels"
     )
     await producer.start()
     try:
-        for client in clients.values():
-            await client.start()
-        kv = KafkaKV(producer.cluster, settings.topics.channels, producer)
-        await kv.start()
-        if renew:  # every channel counts as expiring: renewed (or created) now
-            manager = ChannelManager(
-                settings.ingress.public_url,
-                settings.watched,
-                clients,
-                kv,
-                lifetime=LIFETIME,
-                renew_before=LIFETIME,
-            )
-            await manager.load()
-            await manager.check()
-        return await list_rows(settings, clients, kv)
+        async with deployment_clients(settings, orgs, "channels") as clients:
+            kv = KafkaKV(producer.cluster, settings.topics.channels, producer)
+            await kv.start()
+            if renew:  # every channel counts as expiring: renewed (or created) now
+                manager = ChannelManager(
+                    settings.ingress.public_url,
+                    settings.watched,
+                    clients,
+                    kv,
+                    lifetime=LIFETIME,
+                    renew_before=LIFETIME,
+                )
+                await manager.load()
+                await manager.check()
+            return await list_rows(settings, clients, kv)
     finally:
-        for client in clients.values():
-            await client.stop()
         await producer.stop()
 
 

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -185,19 +185,13 @@ async def _source_clients(
     entries: Sequence[Entry],
 ) -> AsyncIterator[dict[str, Any]]:
     """Started Zoho clients of the source orgs of write entries (only those are read)."""
-    from connectors.zoho import ZohoClient, ZohoMetrics
-    from orgsync.orgs import org_connection
+    from connectors.zoho import ZohoMetrics
+    from orgsync.orgs import deployment_clients
 
     orgs = {e.letter.key.split("/", 1)[0] for e in entries if e.letter.stage == "write"}
     metrics = ZohoMetrics.create()
-    async with AsyncExitStack() as stack:
-        clients = {
-            org: ZohoClient(org_connection(org, settings.orgs[org]), metrics=metrics)
-            for org in sorted(orgs & set(settings.orgs))
-        }
-        for client in clients.values():
-            await client.start()
-            stack.push_async_callback(client.stop)
+    wanted = orgs & set(settings.orgs)
+    async with deployment_clients(settings, wanted, "dlq retry", metrics=metrics) as clients:
         yield clients
 
 

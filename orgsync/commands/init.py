@@ -55,14 +55,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def starter(settings: Any, source: str, target: str, modules: list[str]) -> str:
-    from connectors.zoho import ZohoClient
     from orgsync.mapping_assistant import owner_default, render, suggest
-    from orgsync.orgs import org_connection
+    from orgsync.orgs import deployment_clients
 
-    async with (
-        ZohoClient(org_connection(source, settings.orgs[source])) as src,
-        ZohoClient(org_connection(target, settings.orgs[target])) as tgt,
-    ):
+    async with deployment_clients(settings, (source, target), "init") as clients:
+        src, tgt = clients[source], clients[target]
         found = [suggest(m, await src.fields(m), await tgt.fields(m)) for m in modules]
         owner = owner_default(await src.users(), await tgt.users())
     return render(source, target, found, owner)

@@ -3,7 +3,9 @@
 Reads every record of each synced module of the source, maps it as the sync would, and looks it
 up in the target (by the link orgsync recorded, by its match value, by `link_existing`) to say
 what the sync would do with it: create, link, update, unchanged or ambiguous
-(pipeline/sync/planning.py), with a few samples per kind and the API credits the sync would spend.
+(pipeline/sync/planning.py), or that it would reject it (dead-letter: a currency the target
+lacks under `currency: reject`, say), with a few samples per kind and the API credits the
+sync would spend.
 It never writes to an org and never produces to Kafka; it reads the `links` topic.
 """
 
@@ -81,18 +83,20 @@ def handle(args: argparse.Namespace) -> int:
 def describe(plan: Mapping[str, Any]) -> list[str]:
     from pipeline.sync.planning import KINDS
 
+    COLUMNS = (*KINDS, "rejected")
     lines: list[str] = []
     for route in plan["routes"]:
         lines.append(f"route {route['route']}")
-        head = f"  {'MODULE':<20}" + "".join(f"{k.upper():>11}" for k in KINDS)
+        head = f"  {'MODULE':<20}" + "".join(f"{k.upper():>11}" for k in COLUMNS)
         lines.append(head + f"{'CREDITS':>16}")
         for module, found in route["modules"].items():
-            counts = "".join(f"{found[k]:>11}" for k in KINDS)
+            counts = "".join(f"{found[k]:>11}" for k in COLUMNS)
             credits = found["credits"]
             lines.append(f"  {module:<20}{counts}{credits['source']:>8}/{credits['target']:<7}")
         for module, found in route["modules"].items():
             for kind, samples in found["samples"].items():
                 for sample in samples:
                     lines.append(f"  {module} {kind}: {json.dumps(sample, default=str)}")
+    lines.append("rejected: records the sync would dead-letter (samples give the reason)")
     lines.append("credits: source org / target org, what the sync would spend")
     return lines

@@ -5,24 +5,22 @@ orgsync recorded (the `links` topic), and the target records they lead to; nothi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
 from connectors.kafka.cluster import KafkaCluster
 from connectors.kafka.compacted import CompactedReader, CompactedTable
 from connectors.zoho import Priority, ZohoClient
-from orgsync.orgs import org_connection
+from orgsync.orgs import deployment_clients
 from orgsync_kernel.events import Write, link_key
 from orgsync_kernel.settings import Route, Settings
 from pipeline.mapping.transforms import (
     Rejected,
     TargetRecord,
     TransformContext,
-    UserDirectory,
-    field_index,
     transform,
 )
 from pipeline.sync.binding import query_all, query_for
+from pipeline.sync.metadata import Metadata
 from pipeline.sync.planning import ModulePlan, plan_linked, plan_unlinked, sync_credits
 
 BATCH = 100  # records per target query, as the sink's batches
@@ -35,13 +33,7 @@ async def make_plan(
 ) -> dict[str, Any]:
     links = await read_links(settings)
     orgs = {org for route in routes for org in (route.source, route.target)}
-    async with AsyncExitStack() as stack:
-        clients = {
-            org: await stack.enter_async_context(
-                ZohoClient(org_connection(org, settings.orgs[org]))
-            )
-            for org in sorted(orgs)
-        }
+    async with deployment_clients(settings, orgs, "plan") as clients:
         found = []
         for route in routes:
             modules = {}
@@ -74,25 +66,32 @@ async def plan_module(
     mapping = route.modules[module]
     target_module = route.target_module(module)
     records, many_fields = await source_records(source, module)
-    context = await _context(route, module, source, target, links)
-    writes, rejected = [], 0
+    context = await _context(route, module, Metadata(clients), links)
+    writes, rejected = [], ModulePlan()
     for record in records:
         mapped = transform(record, mapping, context)
-        if isinstance(mapped, Rejected):
-            rejected += 1
+        if isinstance(mapped, Rejected):  # the sync would dead-letter it (a currency, say)
+            rejected.add("create", {"source_id": str(record["id"]), "reason": mapped.reason})
         elif isinstance(mapped, TargetRecord):
             writes.append(_write(route, module, record, mapped, links))
     plan = ModulePlan()
     linked = [w for w in writes if w.target_id]
     found = await target.get_by_ids(target_module, [str(w.target_id) for w in linked])
-    plan_linked(linked, {str(r["id"]): r for r in found}, plan)
+    plan_linked(linked, {str(r["id"]): r for r in found}, mapping, plan)
     unlinked = [w for w in writes if not w.target_id]
     for n in range(0, len(unlinked), BATCH):
         batch = unlinked[n : n + BATCH]
         rows = await query_all(target, query_for(target_module, batch, mapping))
         plan_unlinked(batch, rows, mapping, plan)
     credits = sync_credits(plan.counts, many_fields, bool(mapping.link_existing))
-    return {**plan.counts, "rejected": rejected, "credits": credits, "samples": plan.samples}
+    if rejected.counts["create"]:
+        plan.samples["rejected"] = rejected.samples["create"]
+    return {
+        **plan.counts,
+        "rejected": rejected.counts["create"],
+        "credits": credits,
+        "samples": plan.samples,
+    }
 
 
 async def source_records(client: ZohoClient, module: str) -> tuple[list[dict[str, Any]], bool]:
@@ -110,24 +109,34 @@ async def source_records(client: ZohoClient, module: str) -> tuple[list[dict[str
 
 
 async def _context(
-    route: Route,
-    module: str,
-    source: ZohoClient,
-    target: ZohoClient,
-    links: Mapping[str, Any],
+    route: Route, module: str, metadata: Metadata, links: Mapping[str, Any]
 ) -> TransformContext:
+    """The context the processor would build (pipeline/sync/processor.py `_context`): target
+    fields and subform rows, users, and both orgs' currencies, so that a record the sync
+    would reject for its currency is counted as rejected."""
+
     def resolve(parent_module: str, source_id: str) -> str:
         """The parent's target id, or a marker: a parent the sync would create first."""
         found = links.get(link_key(route.source, parent_module, source_id, route.target))
         return str(found) if found else f"new:{parent_module}/{source_id}"
 
+    fields = await metadata.fields(route.target, route.target_module(module))
+    rows = {
+        subform.api_name: await metadata.fields(route.target, str(subform.row_module))
+        for subform in fields.subforms
+    }
+    source_money = await metadata.money(route.source)
+    target_money = await metadata.money(route.target)
+    money = (source_money, target_money) if source_money and target_money else None
     return TransformContext.for_route(
         route,
         module,
-        field_index(await target.fields(route.target_module(module))),
-        UserDirectory.from_users(await source.users()),
-        UserDirectory.from_users(await target.users()),
+        fields,
+        await metadata.users(route.source),
+        await metadata.users(route.target),
         resolve,
+        rows,
+        money,
     )
 
 

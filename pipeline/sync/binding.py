@@ -22,6 +22,9 @@ from orgsync_kernel.events import Write
 from orgsync_kernel.settings import ModuleRoute
 
 PAGE = 200  # rows of one COQL call at one credit
+# COQL compares text without case but with its whitespace: a key is asked for trimmed and
+# padded with these on either side, the rows then compared forgivingly (`comparable`).
+PADDINGS = ("", " ", "  ")
 _PHONE = re.compile(r"\+?[\d\s().\-/]{5,}")
 
 
@@ -80,7 +83,7 @@ def key_of(record: Mapping[str, Any], fields: Sequence[str]) -> tuple[str, ...] 
 def query_for(module: str, writes: Sequence[Write], mapping: ModuleRoute) -> str:
     """One COQL query for the target records a batch may find: its match values, and with
     `link_existing` the values of the first key field that is not a phone number (else the
-    first one)."""
+    first one), trimmed and padded (`padded`)."""
     match = writes[0].match_field
     keys = mapping.link_existing
     columns = dict.fromkeys(["id", match, *keys, *(n for w in writes for n in w.record)])
@@ -88,11 +91,17 @@ def query_for(module: str, writes: Sequence[Write], mapping: ModuleRoute) -> str
     if keys:
         by = next((f for f in keys if not _is_phone(writes, f)), keys[0])
         wanted = [str(w.record[by]).strip() for w in writes if not is_empty(w.record.get(by))]
-        conditions += any_of(by, wanted)
+        conditions += any_of(by, padded(wanted))
     if len(conditions) > MAX_CONDITIONS:
         raise ValueError(f"a batch of {len(writes)} writes needs too many COQL conditions")
     where = " or ".join(f"({c})" for c in conditions)
     return f"select {', '.join(columns)} from {module} where {where}"
+
+
+def padded(values: Iterable[str]) -> list[str]:
+    """Each trimmed value as a target may hold it: alone and with up to two spaces of
+    padding on either side (COQL's `=` and `in` ignore case, never whitespace)."""
+    return [f"{before}{v}{after}" for v in values for before in PADDINGS for after in PADDINGS]
 
 
 async def query_all(client: QueryClient, select: str) -> list[dict[str, Any]]:

@@ -6,7 +6,12 @@ Each mapped source record is one of:
 - `ambiguous`: several do;
 - `update`: a target record is found (link or match value) and some mapped field differs;
 - `unchanged`: found, and every mapped field already holds the value (compared as
-  `link_existing` compares: text without case and surrounding whitespace, phones by digits).
+  `link_existing` compares: text without case and surrounding whitespace, phones by digits),
+  or, on a linked record of a module with `on_link: fill_empty`, the differing target value is
+  one that linking kept (a field not empty in the target: the sync leaves it until the source
+  edits it, and such an edit is synced live, not by a plan; the sample names it under `kept`);
+- `rejected` (counted beside the kinds): the transform refuses the record, e.g. an amount in a
+  currency the target lacks under `currency: reject`: the sync would dead-letter it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 from orgsync_kernel.events import Write
 from orgsync_kernel.settings import ModuleRoute
-from pipeline.sync.binding import comparable, resolve
+from pipeline.sync.binding import comparable, is_empty, resolve
 
 KINDS = ("create", "link", "update", "unchanged", "ambiguous")
 SAMPLES = 3  # per kind and module
@@ -53,8 +58,18 @@ class ModulePlan:
             kept += samples[: SAMPLES - len(kept)]
 
 
+def kept(changes: Mapping[str, Any], mapping: ModuleRoute) -> dict[str, Any]:
+    """The differences that linking kept (`on_link: fill_empty`: target values not empty)."""
+    if mapping.on_link != "fill_empty":
+        return {}
+    return {name: c for name, c in changes.items() if not is_empty(c["from"])}
+
+
 def plan_linked(
-    writes: Sequence[Write], targets: Mapping[str, Mapping[str, Any]], plan: ModulePlan
+    writes: Sequence[Write],
+    targets: Mapping[str, Mapping[str, Any]],
+    mapping: ModuleRoute,
+    plan: ModulePlan,
 ) -> None:
     """Writes whose source record has a link (`target_id`), with the target records by id; a
     linked record missing from the target would be created again."""
@@ -63,7 +78,7 @@ def plan_linked(
         if target is None:
             plan.add("create", {"source_id": write.source_id, "record": write.record})
         else:
-            _found(write, target, plan)
+            _found(write, target, plan, mapping)
 
 
 def plan_unlinked(
@@ -102,15 +117,21 @@ def plan_unlinked(
             plan.add("create", {"source_id": write.source_id, "record": write.record})
 
 
-def _found(write: Write, target: Mapping[str, Any], plan: ModulePlan) -> None:
+def _found(
+    write: Write,
+    target: Mapping[str, Any],
+    plan: ModulePlan,
+    mapping: ModuleRoute | None = None,
+) -> None:
+    """A found target record: `update` when a mapped field differs, unless linking kept
+    every difference (`mapping` given: the record is linked)."""
     changed = differences(write.record, target)
-    if changed:
-        plan.add(
-            "update",
-            {"source_id": write.source_id, "target_id": str(target.get("id")), "changes": changed},
-        )
+    held = kept(changed, mapping) if mapping is not None else {}
+    sample: dict[str, Any] = {"source_id": write.source_id, "target_id": str(target.get("id"))}
+    if len(held) < len(changed):
+        plan.add("update", {**sample, "changes": changed})
     else:
-        plan.add("unchanged", {"source_id": write.source_id, "target_id": str(target.get("id"))})
+        plan.add("unchanged", {**sample, "kept": held} if held else sample)
 
 
 def sync_credits(counts: Mapping[str, int], many_fields: bool, linking: bool) -> dict[str, int]:

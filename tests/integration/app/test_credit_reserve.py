@@ -1,11 +1,16 @@
 """The credit reserve holds for the deployment: a backfill (its own process) stops at the
 reserve counting what the worker spent, and waits there while the worker still syncs live
-changes (real broker, emulated orgs, a worker and `orgsync backfill` as processes)."""
+changes (real broker, emulated orgs, a worker and `orgsync backfill` as processes). The wait
+is not silent (issue 28): the backfill says on stderr that it is held at the reserve, naming
+the org, budget, reserve and spend, with an ETA that counts the wait; the status page's data
+(from the credits topic) shows it held and who shares the org's slots."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,10 @@ from aiokafka import AIOKafkaProducer
 from bench.deployment import Worker, records
 from connectors.kafka.cluster import KafkaCluster
 from connectors.kafka.compacted import CompactedReader, CompactedTable
+from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.topics import Topics
+from orgsync_operations.dashboard import presence_cells
+from orgsync_operations.kafka_state import KafkaState
 from tests.support.pipeline import (
     client,
     plain_orgs,
@@ -45,8 +53,18 @@ async def spent(broker: str, topic: str) -> dict[str, int]:
     return {
         key: sum(int(n) for n in buckets.values())
         for key, buckets in table.items()
-        if key.startswith("src|")
+        if key.startswith("src|") and isinstance(buckets, dict)
     }
+
+
+async def held_on_the_status_page(config: Path, env: dict[str, str]) -> dict[str, str]:
+    """The status page's cells for src, from the deployment's credits topic."""
+    state = KafkaState(load_settings(config, env))
+    await state.start()
+    try:
+        return presence_cells(state.presence("src", time.time()), time.time())
+    finally:
+        await state.stop()
 
 
 async def test_a_backfill_stops_at_the_shared_reserve_while_live_changes_sync(
@@ -114,6 +132,23 @@ async def test_a_backfill_stops_at_the_shared_reserve_while_live_changes_sync(
         found = await spent(kafka_broker, topics.credits)
         by_backfill = sum(n for key, n in found.items() if key != worker_key)
         assert by_backfill == ceiling - by_worker  # it counted the worker's credits
+
+        def told() -> str:
+            return (tmp_path / "backfill.log").read_text()
+
+        async def says_so() -> bool:
+            return "waiting at the credit reserve" in told()
+
+        await wait_until(says_so, 30, "the backfill saying it waits at the reserve")
+        held = re.search(
+            r"held at the credit reserve org=src budget=30 reserve=15 spent=1\d", told()
+        )
+        assert held, told()
+        [eta] = re.findall(r"waiting at the credit reserve  ETA (\d+):\d\d:\d\d", told())
+        assert int(eta) >= 23, told()  # the credits leave the window in a day, not a second
+        cells = await held_on_the_status_page(config, env)
+        assert cells["processes"] == "backfill, worker"
+        assert cells["held"].startswith("backfill: resumes in 23:"), cells
     finally:
         backfill.kill()
         await backfill.wait()

@@ -61,6 +61,7 @@ def test_group_and_topics_are_those_of_the_faust_app() -> None:
 class Ledger:
     def __init__(self, budget: int, used: int) -> None:
         self.budget, self._used, self.reserve = budget, used, budget // 10
+        self.waiters, self.waited = 0, 0.0
 
     def remaining(self) -> int:
         return self.budget - self._used
@@ -80,3 +81,6 @@ def test_credits_left_are_read_at_scrape_time() -> None:
     assert registry.get_sample_value("orgsync_zoho_credits_remaining", {"org": "a"}) == 600
     assert registry.get_sample_value("orgsync_zoho_credits_budget", {"org": "b"}) == 500
     assert registry.get_sample_value("orgsync_zoho_credits_reserve", {"org": "b"}) == 50
+    clients["b"].ledger.waiters, clients["b"].ledger.waited = 2, 12.5
+    assert registry.get_sample_value("orgsync_credit_waiters", {"org": "b"}) == 2
+    assert registry.get_sample_value("orgsync_credit_wait_seconds_total", {"org": "b"}) == 12.5

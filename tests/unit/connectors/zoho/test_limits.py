@@ -7,12 +7,14 @@ import pytest
 
 from connectors.zoho.errors import CreditBudgetExhausted
 from connectors.zoho.limits import (
+    REPORT_SECONDS,
     SHARE_RECHECK_SECONDS,
     WINDOW_SECONDS,
     BackoffPolicy,
     ConcurrencyLimiter,
     CreditLedger,
     Priority,
+    ReserveWait,
     credits_remaining_header,
     edition_concurrency,
     retry_after_from_headers,
@@ -126,8 +128,9 @@ async def test_low_priority_waits_at_the_reserve() -> None:
     t.now += 100
     await ledger.spend(2, Priority.LIVE)
     await ledger.spend(2, Priority.LOW)  # would reach 9 > 7: waits for the first 5 to expire
-    assert t.slept == [pytest.approx(WINDOW_SECONDS - 100)]
-    assert ledger.used() == 4
+    assert sum(t.slept) == pytest.approx(WINDOW_SECONDS - 100)
+    assert max(t.slept) == REPORT_SECONDS  # a minute at a time, told again each time
+    assert ledger.used() == 4 and ledger.waited == pytest.approx(WINDOW_SECONDS - 100)
 
 
 def test_refund_and_server_alignment() -> None:
@@ -187,11 +190,34 @@ async def test_a_limiter_keeps_to_its_share_of_the_apps_slots() -> None:
     assert limiter.in_flight == 0 and limiter.heavy_in_flight == 0
 
 
+@pytest.mark.parametrize(
+    ("claims", "others", "slots"),
+    [
+        ((0.5, None), 0.0, 5),  # a worker owning half the partitions, alone as far as it knows
+        ((0.5, None), 0.75, 4),  # ... beside the other worker and a backfill: 0.5 / 1.25
+        ((None, 0.25), 1.0, 2),  # a backfill while the workers run: 0.25 / 1.25
+        ((None, 0.25), 0.0, 10),  # a backfill alone takes every slot
+        ((None, 0.25), 0.25, 5),  # a backfill beside a dlq retry: half each
+    ],
+)
+async def test_processes_share_the_slots_by_their_claims(
+    claims: tuple[float | None, float | None], others: float, slots: int
+) -> None:
+    limiter = ConcurrencyLimiter(10)
+    worker, command = claims
+    if worker is not None:
+        await limiter.share(worker)
+    if command is not None:
+        await limiter.join(command)
+    await limiter.others_claim(others)
+    assert limiter.allowed == slots
+
+
 class OtherProcesses:
     """What the deployment's other processes spent, as connectors/kafka/credit_share.py tells it."""
 
-    def __init__(self, spent: int) -> None:
-        self.spent = spent
+    def __init__(self, spent: int, at: float = 0.0) -> None:
+        self.spent, self.at = spent, at
         self.recorded: list[int] = []
 
     def record(self, credits: int) -> None:
@@ -199,6 +225,49 @@ class OtherProcesses:
 
     def others(self) -> int:
         return self.spent
+
+    def others_spent(self) -> list[tuple[float, int]]:
+        return [(self.at, self.spent)] if self.spent else []
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.waits: list[ReserveWait] = []
+        self.seconds = 0.0
+
+    def held(self, wait: ReserveWait) -> None:
+        self.waits.append(wait)
+
+    def slept(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+async def test_a_wait_at_the_reserve_is_told_with_an_honest_eta() -> None:
+    t = FakeTime()
+    asleep, go = asyncio.Event(), asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # held until the test lets it go
+        asleep.set()
+        await go.wait()
+        await t.sleep(seconds)
+
+    others = OtherProcesses(spent=5, at=t.now - 3600)  # the worker's credits, an hour old
+    ledger = CreditLedger(budget=10, reserve=3, clock=t, sleep=sleep, share=others, org="src")
+    observer = Observer()
+    ledger.observers.append(observer)
+    await ledger.spend(2, Priority.LOW)  # 7: the most low priority may reach
+    waiting = asyncio.create_task(ledger.spend(1, Priority.LOW))
+    await asleep.wait()
+    assert ledger.waiters == 1
+    [wait] = observer.waits
+    assert (wait.org, wait.budget, wait.reserve, wait.spent, wait.credits) == ("src", 10, 3, 7, 1)
+    assert wait.seconds == WINDOW_SECONDS - 3600  # when the worker's credits leave the window
+    assert ledger.resumes_at == t.now + wait.seconds
+    others.spent = 0
+    go.set()
+    await waiting
+    assert ledger.waiters == 0 and ledger.resumes_at is None
+    assert ledger.waited == observer.seconds == SHARE_RECHECK_SECONDS
 
 
 async def test_the_reserve_counts_what_other_processes_spent() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from orgsync_kernel.events import Write
 from orgsync_kernel.settings import ModuleRoute
-from pipeline.sync.binding import comparable, query_for, resolve
+from pipeline.sync.binding import comparable, padded, query_for, resolve
 from tests.support.writes import upsert
 
 MAPPING = ModuleRoute(match_field="Origin_Record_Id", link_existing=("Last_Name", "Phone"))
@@ -51,10 +51,17 @@ def test_one_free_candidate_is_bound_several_are_ambiguous_a_claimed_one_is_left
     assert [w.source_id for w in out.upserts] == ["s4", "s5", "s6"]
 
 
+def test_padded_values_are_every_padding_on_either_side() -> None:
+    found = padded(["Acme Ltd"])
+    assert len(found) == len(set(found)) == 9
+    assert {"Acme Ltd", "Acme Ltd ", " Acme Ltd", "  Acme Ltd  "} <= set(found)
+
+
 def test_the_query_asks_for_match_values_or_the_first_key_that_is_not_a_phone() -> None:
     text = query_for("Contacts", [write("s1", Last_Name="O'Brien", Phone="555")], MAPPING)
     assert text.startswith("select id, Origin_Record_Id, Last_Name, Phone from Contacts where ")
-    assert "(Origin_Record_Id in ('s1')) or (Last_Name in ('O\\'Brien'))" in text
+    assert "(Origin_Record_Id in ('s1')) or (Last_Name in ('O\\'Brien', 'O\\'Brien ', " in text
+    assert "'  O\\'Brien  '))" in text  # COQL keeps whitespace: padded variants are asked for
     phones = ModuleRoute(match_field="Origin_Record_Id", link_existing=("Phone", "Last_Name"))
     assert "or (Last_Name in (" in query_for(
         "Contacts", [write("s1", Last_Name="X", Phone="5550100")], phones
