@@ -25,8 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
+from connectors.kafka.disk import DiskMap
 from connectors.kafka.producer import Bulk, Headers, Producer
-from orgsync_kernel.schema import HEADERS, SchemaTooNew, load_compacted
+from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, header_version, load_compacted
 
 log = logging.getLogger(__name__)
 _MISSING = object()
@@ -107,7 +108,18 @@ class CompactedTable(MutableMapping[str, Any]):
     ) -> None:
         """One message read from the topic. `own`: this process wrote it (read while loading
         its own partitions: no overlay to settle)."""
-        name = apply_compacted(self.base, key, value, self.topic, headers)
+        if (
+            isinstance(self.base, DiskMap)
+            and value is not None
+            and key is not None
+            and (
+                header_version(headers) == CURRENT  # ours, as stored: no decode and encode again
+            )
+        ):
+            name: str | None = key.decode("utf-8", "replace")
+            self.base.put_raw(name, value)  # type: ignore[arg-type]
+        else:
+            name = apply_compacted(self.base, key, value, self.topic, headers)
         if offset is not None:
             self.offset = offset
         if name is not None and not own:

@@ -59,6 +59,10 @@ class DiskMap(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self.db[self._key(key)] = orjson.dumps(value)
 
+    def put_raw(self, key: str, value: bytes) -> None:
+        """A value already encoded as JSON (read from the topic as this release writes it)."""
+        self.db[self._key(key)] = value
+
     def __delitem__(self, key: str) -> None:
         if self.db.get(self._key(key)) is None:
             raise KeyError(key)

@@ -328,14 +328,14 @@ class Processor:
         keeps no state, else the fields whose incoming version wins (record_state); those
         that differ and lose are added to `lost`."""
         target_state = self._with_planned(target_key)
+        data = dict(result.data)
+        if match_field is None:  # written by id: the match field is never part of it
+            data.pop(result.match_field, None)
         if change.force or target_state is None:
-            data = dict(result.data)
-            if match_field is None:
-                data.pop(result.match_field, None)
             return data
         policy = self.policy(route, change.module)
         return changed_fields(
-            result.data, match_field, target_state, sides, route.target, policy, conflicts, lost
+            data, match_field, target_state, sides, route.target, policy, conflicts, lost
         )
 
     def _with_planned(self, target_key: str | None) -> dict[str, Any] | None:

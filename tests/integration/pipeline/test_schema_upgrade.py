@@ -1,7 +1,8 @@
-"""A worker of this release started on topics that hold values of the release before schema
-versions (tests/fixtures/schema_v1, version 1): it syncs a recorded hint's record exactly once,
-honours a recorded fingerprint (a stale update is dropped) and a recorded link (a delete reaches
-the linked target record)."""
+"""A worker of this release started on topics that hold values of earlier releases
+(tests/fixtures/schema_v1, version 1, before schema versions; schema_v2, version 2, before the
+state on disk and field versions): it takes the state over from the topics — it syncs a
+recorded hint's record exactly once, honours a recorded fingerprint (a stale update is dropped)
+and a recorded link (a delete reaches the linked target record)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from connectors.kafka import partition_of
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
+from orgsync_kernel import schema
 from orgsync_kernel.topics import Topics
 from tests.support.pipeline import MakeWorker, client, wait_until
 from zoho_emulator import Emulator
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "schema_v1"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 A, B, B_TARGET = "1000000000000000001", "1000000000000000002", "2000000000000000002"
 ROUTE = {
     "source": "src",
@@ -26,21 +29,23 @@ ROUTE = {
 }
 
 
-def recorded(kind: str, ids: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def recorded(kind: str, ids: dict[str, str], version: int) -> list[tuple[bytes, bytes]]:
     """The recorded messages of `kind`, the fixture's ids swapped for the emulated ones."""
-    text = (FIXTURES / f"{kind}.json").read_text()
+    text = (FIXTURES / f"schema_v{version}" / f"{kind}.json").read_text()
     for fixed, real in ids.items():
         text = text.replace(fixed, real)
     return [(r["key"].encode(), r["value"].encode()) for r in orjson.loads(text) if r["value"]]
 
 
-async def test_a_worker_reads_what_the_release_before_versions_left_in_kafka(
+@pytest.mark.parametrize("version", [1, 2])
+async def test_a_worker_takes_over_what_an_earlier_release_left_in_kafka(
     emu: Emulator,
     kafka_broker: str,
     kafka_producer: AIOKafkaProducer,
     make_worker: MakeWorker,
     session: aiohttp.ClientSession,
     unique_name: str,
+    version: int,
 ) -> None:
     src, tgt = await client(emu, "src", session), await client(emu, "tgt", session)
     a, b = await src.insert(
@@ -55,14 +60,15 @@ async def test_a_worker_reads_what_the_release_before_versions_left_in_kafka(
     await ensure_topics(cluster, [topics.hints], 4)
     await ensure_topics(cluster, [topics.fingerprints], 4, compacted=True)
     await ensure_topics(cluster, [topics.links], 1, compacted=True)
-    [link, back, *_] = recorded("links", ids)
-    [fingerprint] = recorded("fingerprints", ids)  # B's, from 2099: B's update is stale
-    [hint_a, hint_b, delete_b] = recorded("hints", ids)
+    [link, back, *_] = recorded("links", ids, version)
+    [fingerprint] = recorded("fingerprints", ids, version)  # B's, from 2099: B's update is stale
+    [hint_a, hint_b, delete_b] = recorded("hints", ids, version)
+    headers = [] if version == 1 else [(schema.HEADER, str(version).encode())]
     for key, value in [link, back]:
-        await kafka_producer.send_and_wait(topics.links, value, key, partition=0)
+        await kafka_producer.send_and_wait(topics.links, value, key, partition=0, headers=headers)
     fingerprint_at = partition_of(fingerprint[0].decode(), 4)
     await kafka_producer.send_and_wait(
-        topics.fingerprints, fingerprint[1], fingerprint[0], fingerprint_at
+        topics.fingerprints, fingerprint[1], fingerprint[0], fingerprint_at, headers=headers
     )
     for key, value in [hint_a, hint_b]:
         await kafka_producer.send_and_wait(topics.hints, value, key)
