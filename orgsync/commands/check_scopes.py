@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from connectors.zoho import CURRENCIES_SCOPE, ORG_SCOPE
+from connectors.zoho import CURRENCIES_SCOPE, ORG_SCOPE, ZohoError
 from connectors.zoho import scopes as s
 from orgsync.commands.check_module import FAIL, OK, SKIP, WARN, Row
 
@@ -80,7 +80,6 @@ class Probes:
             m: mapping for r in settings.routes_from(org) for m, mapping in r.modules.items()
         }
         self.by_module.update(self.targets)
-        self.mappings = [*self.by_module.values()]
 
     def all(self) -> list[Probe]:
         client, first = self.client, sorted({*self.sources, *self.targets})[:1]
@@ -107,17 +106,20 @@ class Probes:
         return sorted(read)
 
     def _related(self) -> list[Probe]:
-        client, modules = self.client, sorted({*self.sources, *self.targets})
-        found: list[Probe] = []
-        if any(m.notes for m in self.mappings):
+        client, found = self.client, []
+        if self._with("notes"):
             found.append(Probe(s.module_scope("Notes", "READ"), self._reader("Notes")))
-        if any(m.attachments for m in self.mappings):
-            found.append(Probe(s.module_scope("Attachments", "READ"), self._attachments))
-        if any(m.tags for m in self.mappings):
-            found.append(Probe(s.TAGS_READ, lambda: client.tags(modules[0])))
-        if any(m.related_lists for m in self.mappings):
-            found.append(Probe(s.RELATED_LISTS_READ, lambda: client.related_lists(modules[0])))
+        if attached := self._with("attachments"):
+            found.append(Probe(s.module_scope("Attachments", "READ"), self._attachments(attached)))
+        if tagged := self._with("tags"):
+            found.append(Probe(s.TAGS_READ, partial(client.tags, tagged[0])))
+        if listed := self._with("related_lists"):
+            found.append(Probe(s.RELATED_LISTS_READ, partial(client.related_lists, listed[0])))
         return found
+
+    def _with(self, setting: str) -> list[str]:
+        """This org's modules (source or target) whose mapping turns `setting` on."""
+        return sorted(m for m, mapping in self.by_module.items() if getattr(mapping, setting))
 
     def _reader(self, module: str) -> Callable[[], Awaitable[None]]:
         async def read() -> None:
@@ -131,19 +133,21 @@ class Probes:
     async def _currencies(self) -> Any:
         try:
             multi = (await self.client.org_currency()).multi
-        except Exception:  # noqa: BLE001 - GET /org's own row tells why; try the list anyway
+        except ZohoError:  # GET /org's own probe tells why; try the list anyway
             multi = None
         if multi is False:
             raise NotNeeded("multi-currency off")
         return await self.client.currencies()
 
-    async def _attachments(self) -> Any:
-        """The attachments of one record of a module that syncs them."""
-        modules = sorted(m for m, mapping in self.by_module.items() if mapping.attachments)
-        for module in modules:
-            async for record in self.client.list_modified_since(module, EPOCH, ["id"]):
-                return await self.client.attachments(module, str(record.get("id")))
-        raise Unprovable(f"no record in {', '.join(modules)} to read the attachments of")
+    def _attachments(self, modules: list[str]) -> Callable[[], Awaitable[Any]]:
+        async def read() -> Any:
+            """The attachments of one record of a module that syncs them."""
+            for module in modules:
+                async for record in self.client.list_modified_since(module, EPOCH, ["id"]):
+                    return await self.client.attachments(module, str(record.get("id")))
+            raise Unprovable(f"no record in {', '.join(modules)} to read the attachments of")
+
+        return read
 
     async def _coql(self, module: str) -> Any:
         return await self.client.query(f"select id from {module} where id is null", limit=1)
