@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -126,6 +127,7 @@ async def run_checks(settings: Settings, config: str, kafka_timeout: float) -> l
     async with aiohttp.ClientSession() as http:
         orgs = Orgs(settings, http)
         try:
+            await orgs.join_budget()
             rows += await orgs.check_credentials()
             org_rows, module_rows = await asyncio.gather(
                 asyncio.gather(*(orgs.check_scopes(name) for name in settings.orgs)),
@@ -155,6 +157,15 @@ class Orgs:
         self.clients = {name: _client(name, settings, http) for name in settings.orgs}
         self.unusable: dict[str, str] = {}
         self._memo: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+        self._share: Any = None
+
+    async def join_budget(self) -> None:
+        """Spend within the deployment's shared credits and take a command's share of each
+        org's concurrency slots, as every command that calls Zoho does (without Kafka, alone)."""
+        from orgsync.orgs import credit_share, share_credits
+
+        self._share = credit_share(self.settings, "check")
+        await share_credits(self._share, self.clients)
 
     async def check_credentials(self) -> list[Row]:
         return list(await asyncio.gather(*(self._credentials(n) for n in self.clients)))
@@ -179,6 +190,11 @@ class Orgs:
     async def stop(self) -> None:
         for client in self.clients.values():
             await client.stop()
+        if self._share is not None:
+            from connectors.kafka import KafkaError, KafkaUnavailable
+
+            with contextlib.suppress(KafkaError, KafkaUnavailable, OSError):  # best effort
+                await self._share.stop()
 
     def _once(self, key: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         if key not in self._memo:
