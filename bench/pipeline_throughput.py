@@ -89,9 +89,15 @@ def emulator_orgs(orgs: dict[str, str]) -> dict[str, Any]:
 
 
 def worker_config(
-    path: Path, emu_url: str, broker: str, prefix: str, partitions: int, orgs: dict[str, str]
+    path: Path,
+    emu_url: str,
+    broker: str,
+    prefix: str,
+    partitions: int,
+    orgs: dict[str, str],
+    state: str = "disk",
 ) -> Path:
-    config = {
+    config: dict[str, Any] = {
         "kafka": {"broker": f"kafka://{broker}", "topic_prefix": prefix, "partitions": partitions},
         "ingress": {"listen": "127.0.0.1:0", "webhook_secret": "${HOOK_SECRET}"},
         "orgs": {
@@ -121,6 +127,8 @@ def worker_config(
             if target != "src"
         ],
     }
+    if state == "memory":  # the worker's state in memory, as before issue 26
+        config["worker"] = {"state_dir": False}
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -258,7 +266,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     orgs, healthy = orgs_of(args), healthy_targets(args)
     async with Emulator({"orgs": emulator_orgs(orgs)}) as emu, aiohttp.ClientSession() as session:
         config = worker_config(
-            workdir / "orgsync.yaml", emu.url, args.broker, prefix, args.partitions, orgs
+            workdir / "orgsync.yaml",
+            emu.url,
+            args.broker,
+            prefix,
+            args.partitions,
+            orgs,
+            args.state,
         )
         log = workdir / "worker.log"
         profile_out = RESULTS / "pipeline_profile.txt"
@@ -514,6 +528,9 @@ def main() -> int:
         help="four targets: two healthy (measured), one answering in 2 s, one failing",
     )
     parser.add_argument("--label", default="latest")
+    parser.add_argument(
+        "--state", choices=("disk", "memory"), default="disk", help="where the worker keeps state"
+    )
     parser.add_argument(
         "--doc", action="store_true", help="refresh the pipeline section of docs/benchmarks.md"
     )
