@@ -127,6 +127,12 @@ class Write(Versioned, serializer="json", namespace="orgsync_kernel.events.Write
         _check(self.operation, WRITE_OPERATIONS, "operation")
 
     @property
+    def by_id(self) -> bool:
+        """An update of a record orgsync knows in the target (else an upsert on the match
+        field, or a delete)."""
+        return self.operation == "upsert" and self.target_id is not None
+
+    @property
     def key(self) -> str:
         return record_key(self.source_org, self.source_module, self.source_id)
 

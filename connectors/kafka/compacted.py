@@ -126,8 +126,7 @@ class CompactedTable(MutableMapping[str, Any]):
             self._settle(name)
 
     def clear_base(self) -> None:
-        for key in list(self.base):
-            del self.base[key]
+        self.base.clear()  # a store on disk drops the table's key range at once
         self.offset = None
 
     def forget_unsent(self) -> None:

@@ -95,8 +95,8 @@ def merge_rounds(writes: Sequence[Write]) -> list[list[Write]]:
     later decided one winning, as it was decided over the earlier one."""
     per_key: dict[str, list[Write]] = {}
     for write in writes:
-        by_id = write.operation == "upsert" and write.target_id is not None
-        key = f"{write.target_org}/{write.target_module}/{write.target_id}" if by_id else write.key
+        by_target = f"{write.target_org}/{write.target_module}/{write.target_id}"
+        key = by_target if write.by_id else write.key
         ops = per_key.setdefault(key, [])
         if ops and ops[-1].operation == write.operation == "upsert":
             last = ops[-1]
@@ -183,7 +183,7 @@ class TargetSink:
             return [self._dead(w, failure(error), attempts) for w in group]
         dead = [self._ambiguous(write, ids) for write, ids in resolution.ambiguous]
         if resolution.binds:
-            dead += await self._send(resolution.binds, direct, self._bind)
+            dead += await self._send(resolution.binds, direct, self._call)  # updates by id
         if resolution.upserts:
             dead += await self._send(resolution.upserts, direct, self._call)
         return dead
@@ -247,6 +247,8 @@ class TargetSink:
         return dead
 
     async def _call(self, writes: list[Write]) -> list[WriteOutcome]:
+        """One call: deletes, updates by id (linked records, and those `link_existing`
+        bound), or upserts on the match field."""
         first = writes[0]
         route = self.routes[first.route]
         if first.operation == "delete":
@@ -264,16 +266,6 @@ class TargetSink:
             first.target_module,
             rows,
             [first.match_field],
-            trigger=list(route.trigger),
-            retry=SINGLE_ATTEMPT,
-        )
-
-    async def _bind(self, writes: list[Write]) -> list[WriteOutcome]:
-        """The first write to target records found by `link_existing`: an update by id."""
-        route = self.routes[writes[0].route]
-        return await self.client.update(
-            writes[0].target_module,
-            [self._outgoing(w) for w in writes],
             trigger=list(route.trigger),
             retry=SINGLE_ATTEMPT,
         )
@@ -401,10 +393,7 @@ def already_deleted(write: Write, outcome: WriteOutcome) -> bool:
 def gone(write: Write, outcome: WriteOutcome) -> bool:
     """An update by id of a record the target no longer has (deleted there)."""
     return (
-        write.operation == "upsert"
-        and write.target_id is not None
-        and outcome.code == "INVALID_DATA"
-        and outcome.details.get("api_name") == "id"
+        write.by_id and outcome.code == "INVALID_DATA" and outcome.details.get("api_name") == "id"
     )
 
 
@@ -419,8 +408,7 @@ def _groups(writes: list[Write], routes: Mapping[str, Route]) -> dict[tuple[Any,
     groups: dict[tuple[Any, ...], list[Write]] = {}
     for write in writes:
         trigger = routes[write.route].trigger
-        by_id = write.operation == "upsert" and write.target_id is not None
-        key = (write.operation, by_id, write.target_module, write.match_field, trigger)
+        key = (write.operation, write.by_id, write.target_module, write.match_field, trigger)
         groups.setdefault(key, []).append(write)
     return groups
 
