@@ -89,6 +89,9 @@ class Processor:
         self._kept_fields: dict[tuple[str, str], frozenset[str] | None] = {}
         self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
         self._rates = exchange_rates(settings.exchange_rates)
+        # orgs whose records keep states (routes write into them) / that routes read
+        self._targets = {route.target for route in settings.sync}
+        self._sources = {route.source for route in settings.sync}
 
     def routes_for(self, change: Change) -> list[Route]:
         return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
@@ -110,7 +113,7 @@ class Processor:
 
     def observes(self, change: Change) -> bool:
         """Whether the change's org is one that routes write into (its records keep states)."""
-        return bool(self.settings.routes_into(change.org))
+        return change.org in self._targets
 
     def observe(self, change: Change) -> bool:
         """Record the change in `record_state` when its org is a target (two-way); False: stale."""
@@ -280,7 +283,7 @@ class Processor:
         # record it names (the original, on the way back).
         by_id = target_id and match_uses_source_id(mapping, result.module)
         match_field = None if by_id else result.match_field
-        two_way = bool(self.settings.routes_from(route.target))
+        two_way = route.target in self._sources
         sides = self._sides(change, mapping, result.data) if two_way else {}
         conflicts: list[Conflict] = []
         lost: list[str] = []
@@ -358,15 +361,21 @@ class Processor:
         }
         self._planned[target_key] = planned  # a new dict: an earlier round's `landed` keeps it
 
-    def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
-        """Those of `names` (fields of `route`'s target) that a route back copies as well."""
-        found: set[str] = set()
+    def _back(self, route: Route, module: str) -> ModuleRoute | None:
+        """The module of the route back (`route`'s target to its source) that writes into
+        `module` of `route`'s source, if there is one."""
         for back in self.settings.routes_from(route.target):
             back_module = back.source_module_for(module) if back.target == route.source else None
             if back_module is not None:
-                fields = back.modules[back_module].fields
-                found.update(n for n in names if fields is None or n in fields)
-        return sorted(found)
+                return back.modules[back_module]
+        return None
+
+    def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
+        """Those of `names` (fields of `route`'s target) that the route back copies as well."""
+        back = self._back(route, module)
+        if back is None:
+            return []
+        return sorted(n for n in names if back.fields is None or n in back.fields)
 
     def _report(
         self,
@@ -387,13 +396,11 @@ class Processor:
         linked = self.links.get(link_key(change.org, change.module, change.id, route.target))
         if linked is not None:
             return linked
-        for back in self.settings.routes_from(route.target):
-            module = back.source_module_for(change.module) if back.target == change.org else None
-            if module is not None and match_uses_source_id(back.modules[module], change.module):
-                origin = change.record.get(back.modules[module].match_field)
-                if isinstance(origin, str | int) and str(origin):
-                    return str(origin)
-        return None
+        back = self._back(route, change.module)
+        if back is None or not match_uses_source_id(back, change.module):
+            return None
+        origin = change.record.get(back.match_field)
+        return str(origin) if isinstance(origin, str | int) and str(origin) else None
 
     def _sides(
         self, change: Change, mapping: ModuleRoute, data: Mapping[str, Any]
@@ -416,12 +423,9 @@ class Processor:
         own = route.modules[module].conflict
         if own != "latest":
             return own
-        for back in self.settings.routes_from(route.target):
-            back_module = back.source_module_for(module) if back.target == route.source else None
-            if back_module is not None:
-                implied = {"source_wins": "target_wins", "target_wins": "source_wins"}
-                return implied.get(back.modules[back_module].conflict, "latest")
-        return "latest"
+        back = self._back(route, module)
+        implied = {"source_wins": "target_wins", "target_wins": "source_wins"}
+        return "latest" if back is None else implied.get(back.conflict, "latest")
 
     async def _context(self, route: Route, module: str) -> TransformContext:
         """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds
