@@ -42,7 +42,7 @@ from bench.deployment import (
 )
 from bench.procstat import TreeSampler
 from connectors.kafka import Bulk, KafkaCluster, ensure_topics, partition_of
-from orgsync_kernel.events import Hint, link_key, record_key
+from orgsync_kernel.events import Hint, link_key, link_record, record_key
 from orgsync_kernel.schema import HEADERS
 from orgsync_kernel.topics import Topics
 from zoho_emulator import Emulator
@@ -68,10 +68,12 @@ def state_messages(n: int, two_way: bool) -> dict[str, list[tuple[str, Any]]]:
             {ROUTE: {"modified_time": MODIFIED, "content_hash": uuid.uuid4().hex}},
         )
     ]
-    links = [(link_key("src", "Leads", source, "tgt"), target)]
+    forward = [(link_key("src", "Leads", source, "tgt"), target)]
+    links: list[tuple[str, Any]] = []
     states: list[tuple[str, Any]] = []
-    if two_way:
-        links.append((link_key("tgt", "Leads", target, "src"), source))
+    if two_way:  # src is also a target: its links are in the shared table
+        links = [*forward, (link_key("tgt", "Leads", target, "src"), source)]
+        forward = []
         at = [1767261600, 0]
         for org, rid in (("src", source), ("tgt", target)):
             values = {name: uuid.uuid4().hex[:16] for name in ("Last_Name", "Company", "Phone")}
@@ -82,25 +84,38 @@ def state_messages(n: int, two_way: bool) -> dict[str, list[tuple[str, Any]]]:
                     {"values": values, "versions": versions, "bases": {}, "edits": {}},
                 )
             )
-    return {"fingerprints": prints, "links": links, "states": states}
+    return {"fingerprints": prints, "record_links": forward, "links": links, "states": states}
+
+
+def placed(kind: str, key: str) -> int:
+    """The partition the worker keeps `key` of table `kind` in (pipeline/worker/state.py)."""
+    if kind == "fingerprints":
+        return partition_of(key, PARTITIONS)
+    return partition_of(link_record(key), PARTITIONS) if kind == "record_links" else 0
 
 
 async def produce_state(broker: str, topics: Topics, count: int, two_way: bool) -> float:
     cluster = KafkaCluster(broker)
     await ensure_topics(cluster, [topics.hints, topics.fetched, topics.changes], PARTITIONS)
-    await ensure_topics(cluster, [topics.fingerprints], PARTITIONS, compacted=True)
+    partitioned = [topics.fingerprints, topics.record_links]
+    await ensure_topics(cluster, partitioned, PARTITIONS, compacted=True)
     await ensure_topics(cluster, [topics.links, topics.states], 1, compacted=True)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
     started = time.monotonic()
-    names = {"fingerprints": topics.fingerprints, "links": topics.links, "states": topics.states}
+    names = {
+        "fingerprints": topics.fingerprints,
+        "record_links": topics.record_links,
+        "links": topics.links,
+        "states": topics.states,
+    }
     try:
         for first in range(0, count, 20_000):
             bulk = Bulk(producer)
             for n in range(first, min(first + 20_000, count)):
                 for kind, messages in state_messages(n, two_way).items():
                     for key, value in messages:
-                        part = partition_of(key, PARTITIONS) if kind == "fingerprints" else 0
+                        part = placed(kind, key)
                         bulk.add(names[kind], part, key.encode(), orjson.dumps(value), HEADERS)
             await asyncio.gather(*await bulk.send())
     finally:
