@@ -125,11 +125,14 @@ class PipelineState:
     async def load(self, partitions: Iterable[int]) -> None:
         """Load the tables of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
+            loaded = {}
             for name, tables in self._maps().items():
                 followed = tables is self.record_links
                 table = self._table(tables.topic, _name(name, partition), partition, followed)
                 await self.reader.load(table, [partition], own=True)
-                tables.owned[partition] = table
+                loaded[name] = table
+            for name, tables in self._maps().items():  # owned (processed) once all are loaded
+                tables.owned[partition] = loaded[name]
             self.links.outboxes.pop(partition, None)
         await self._track()
 
