@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
@@ -35,11 +36,14 @@ from orgsync_kernel.events import RELATED_SOURCE, Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
+from .listing import Record, changed_since
 from .metrics import IngressMetrics
+from .refusals import Held, Refusals
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "poll/"
 BATCH = 500  # hints per produce call
+CHECKPOINT = 2000  # records listed between two saves of the cursor
 LIST_FIELDS = ("Modified_Time", "Created_Time")
 NOTES = "Notes"
 NOTE_FIELDS = ("Modified_Time", "Parent_Id")
@@ -59,8 +63,10 @@ class Poller:
         clock: Callable[[], float] = time.time,
         notes_parents: Mapping[str, frozenset[str]] | None = None,
         deletes: Mapping[str, frozenset[str]] | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
         self.watched = watched
+        self.refusals = refusals or Refusals()
         self.notes_parents = notes_parents or {}
         self.deletes = deletes if deletes is not None else watched
         self._recent: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -104,20 +110,33 @@ class Poller:
                 log.warning("poller: org=%s module=%s failed: %s", org, module, error)
 
     async def poll_once(self, org: str, module: str) -> int:
-        """List, produce, then advance the cursor; returns the number of hints."""
+        """Produce what the ingress refused, list, produce, then advance the cursor (also as
+        the listing goes); returns the number of hints."""
         cursor = await self._cursor(org, module)
-        if module == NOTES:
-            modified, changed = await self._notes(org, cursor["modified"])
-        else:
-            modified, changed = await self._modified(org, module, cursor["modified"])
-        deleted, gone = cursor["deleted"], 0
-        if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
-            deleted, gone = await self._deleted(org, module, cursor["deleted"])
-        await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
+        held = self.refusals.take(org, module)
+        try:
+            refused = await self._produce_held(org, held)
+            since = self._since(cursor["modified"], held)
+            if module == NOTES:
+                modified, changed = await self._notes(org, cursor["modified"], since)
+            else:
+                modified, changed = await self._modified(org, module, cursor["modified"], since)
+            await self._save(org, module, modified=modified)
+            deleted, gone = cursor["deleted"], 0
+            if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
+                deleted, gone = await self._deleted(org, module, cursor["deleted"])
+        except BaseException:
+            if held is not None:
+                self.refusals.give_back(org, module, held)  # produced again next time
+            raise
+        await self._save(org, module, deleted=deleted)
         self.metrics.polled_at.labels(org).set(self.clock())
-        if changed or gone:
-            log.info("poller: org=%s module=%s changed=%d deleted=%d", org, module, changed, gone)
-        return changed + gone
+        if changed or gone or refused:
+            log.info(
+                "poller: org=%s module=%s changed=%d deleted=%d refused=%d",
+                *(org, module, changed, gone, refused),
+            )
+        return changed + gone + refused
 
     async def _cursor(self, org: str, module: str) -> dict[str, str]:
         stored = self.kv.get(_key(org, module))
@@ -128,35 +147,49 @@ class Poller:
         await self.kv.put(_key(org, module), cursor)
         return cursor
 
-    async def _modified(self, org: str, module: str, cursor: str) -> tuple[str, int]:
-        since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org), cursor
-        recent = self._recent_of(org, module, "modified")
-        async for record in client.list_modified_since(module, since, LIST_FIELDS):
-            when = str(record.get("Modified_Time") or "")
-            newest = _later(newest, when)
-            if recent.fresh(str(record.get("id")), when):
+    async def _save(self, org: str, module: str, **moved: str) -> None:
+        key = _key(org, module)
+        stored = self.kv.get(key)
+        await self.kv.put(key, {**(stored if isinstance(stored, dict) else {}), **moved})
+
+    def _since(self, cursor: str, held: Held | None) -> datetime:
+        """Where a listing starts: the overlap before the cursor, or before the earliest
+        request the ingress refused since the last poll, whichever is earlier."""
+        start = datetime.fromisoformat(cursor)
+        if held is not None:
+            start = min(start, datetime.fromtimestamp(held.since, UTC))
+        return start - self.overlap
+
+    async def _produce_held(self, org: str, held: Held | None) -> int:
+        if held is None or not held.messages:
+            return 0
+        await self.producer.send_many(self.hints_topic, held.messages)
+        self.metrics.hints.labels(org, "refused").inc(len(held.messages))
+        return len(held.messages)
+
+    async def _modified(
+        self, org: str, module: str, cursor: str, since: datetime
+    ) -> tuple[str, int]:
+        walk = _Walk(self, org, module, cursor, "modified")
+        async for record in walk.records(since, LIST_FIELDS):
+            if walk.fresh(record):
                 created = record.get("Created_Time") == record.get("Modified_Time")
                 operation = "insert" if created else "update"
-                await batch.add(module, str(record.get("id")), operation, when or None)
-        return newest, await self._done(batch, recent, newest)
+                await walk.add(module, str(record.get("id")), operation, _modified(record))
+        return walk.newest, await walk.done()
 
-    async def _notes(self, org: str, cursor: str) -> tuple[str, int]:
+    async def _notes(self, org: str, cursor: str, since: datetime) -> tuple[str, int]:
         """Hints of the parents of notes modified since the cursor (in synced modules)."""
-        since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org, RELATED_SOURCE), cursor
-        parents, recent = self.notes_parents.get(org, frozenset()), self._recent_of(org, NOTES, "")
-        async for note in client.list_modified_since(NOTES, since, NOTE_FIELDS):
-            when = str(note.get("Modified_Time") or "")
-            newest = _later(newest, when)
+        walk = _Walk(self, org, NOTES, cursor, "", RELATED_SOURCE)
+        parents = self.notes_parents.get(org, frozenset())
+        async for note in walk.records(since, NOTE_FIELDS):
             parent = note.get("Parent_Id") or {}
             module = (
                 (parent.get("module") or {}).get("api_name") if isinstance(parent, dict) else None
             )
-            fresh = recent.fresh(str(note.get("id")), when)
-            if fresh and module in parents and parent.get("id"):
-                await batch.add(str(module), str(parent["id"]), "update", when or None)
-        return newest, await self._done(batch, recent, newest)
+            if walk.fresh(note) and module in parents and parent.get("id"):
+                await walk.add(str(module), str(parent["id"]), "update", _modified(note))
+        return walk.newest, await walk.done()
 
     async def _deleted(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
@@ -174,8 +207,43 @@ class Poller:
     async def _done(self, batch: _Batch, recent: Recent, newest: str) -> int:
         """Produce the rest of the hints, then remember the listing; the number of hints."""
         await batch.flush()
-        self._recent[recent.key] = recent.settled(newest)
+        self._recent[recent.key] = recent.settled(newest, self.overlap)
         return batch.count
+
+
+class _Walk:
+    """One listing of changed records in a poll: the newest time seen, the hints produced
+    ``BATCH`` at a time, and every ``CHECKPOINT`` records listed the cursor saved where the
+    listing got to, once the hints before it were acknowledged: a listing of any length
+    moves the cursor as it goes, and one that fails half-way resumes from there."""
+
+    def __init__(
+        self, poller: Poller, org: str, module: str, cursor: str, kind: str, source: str = "poll"
+    ) -> None:
+        self.poller, self.org, self.module, self.newest = poller, org, module, cursor
+        self.batch = _Batch(poller, org, source)
+        self.recent = poller._recent_of(org, module, kind)
+        self.listed = 0
+
+    async def records(self, since: datetime, fields: Sequence[str]) -> AsyncIterator[Record]:
+        client = self.poller.clients[self.org]
+        async with aclosing(changed_since(client, self.module, since, fields)) as listing:
+            async for record in listing:
+                self.newest = _later(self.newest, _modified(record))
+                yield record
+                self.listed += 1
+                if self.listed % CHECKPOINT == 0:
+                    await self.batch.flush()
+                    await self.poller._save(self.org, self.module, modified=self.newest)
+
+    def fresh(self, record: Record) -> bool:
+        return self.recent.fresh(str(record.get("id")), _modified(record))
+
+    async def add(self, module: str, record_id: str, operation: str, when: str) -> None:
+        await self.batch.add(module, record_id, operation, when or None)
+
+    async def done(self) -> int:
+        return await self.poller._done(self.batch, self.recent, self.newest)
 
 
 class Recent:
@@ -192,17 +260,24 @@ class Recent:
 
     def fresh(self, item_id: str, when: str) -> bool:
         """Whether to hint this item (it is remembered either way)."""
+        seen = self.now.get(item_id)
+        if seen is not None and seen.removesuffix(self.AGAIN) == when:
+            return False  # listed twice by this poll (the first second of a later window)
         previous = self.before.get(item_id)
         self.now[item_id] = when if previous in (when, when + self.AGAIN) else when + self.AGAIN
         return previous != when
 
-    def settled(self, newest: str) -> dict[str, str]:
+    def settled(self, newest: str, overlap: timedelta) -> dict[str, str]:
         """The memory for the next listing: first sightings older than `newest` need no
-        second look."""
+        second look, and what is older than the next listing's start is forgotten (a burst
+        of changes is not kept in memory)."""
         again, newest_again = self.AGAIN, newest + self.AGAIN
+        start = _moment(newest)
+        horizon = start - overlap if start is not None else None
         return {
             i: w[: -len(again)] if w.endswith(again) and w != newest_again else w
             for i, w in self.now.items()
+            if horizon is None or not _before(w.removesuffix(again), horizon)
         }
 
 
@@ -239,6 +314,22 @@ class _Batch:
 
 def _key(org: str, module: str) -> str:
     return f"{KEY_PREFIX}{org}/{module}"
+
+
+def _modified(record: Record) -> str:
+    return str(record.get("Modified_Time") or "")
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _before(text: str, horizon: datetime) -> bool:
+    moment = _moment(text)
+    return moment is not None and moment < horizon
 
 
 def _later(current: str, candidate: str) -> str:
