@@ -66,7 +66,7 @@ class Poller:
         refusals: Refusals | None = None,
     ) -> None:
         self.watched = watched
-        self.refusals = refusals or Refusals()
+        self.refusals = refusals if refusals is not None else Refusals()
         self.notes_parents = notes_parents or {}
         self.deletes = deletes if deletes is not None else watched
         self._recent: dict[tuple[str, str, str], dict[str, str]] = {}

@@ -136,7 +136,12 @@ def create_app(
 ) -> web.Application:
     app = web.Application(client_max_size=settings.ingress.max_body_bytes, middlewares=[refusals])
     app[INGRESS] = Ingress(
-        settings, producer, metrics, channel_tokens, clock, refused or Refusals()
+        settings,
+        producer,
+        metrics,
+        channel_tokens,
+        clock,
+        refused if refused is not None else Refusals(),
     )
     app.router.add_post("/hooks/zoho/{org}", receive_webhook, name="hooks")
     app.router.add_post("/notify/{org}", receive_notification, name="notify")
