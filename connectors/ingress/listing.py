@@ -7,8 +7,10 @@ listed completely: a window of up to 100,000 records at a time, so any number of
 gets listed. The records of that second come again (the poller drops them by id, `Recent`);
 none is skipped, whether Zoho's ``If-Modified-Since`` includes its own second or not (the
 reference leaves it open), because the next window starts at or before the first record it
-has not listed. The cap is only met past 100,000 changes, so a normal listing costs what it
-did: one call for a quiet module (a 304).
+has not listed. Only when that second is where the window started (two seconds holding more
+than a listing reaches) does the next start at the last second, and only if the listing
+showed that ``If-Modified-Since`` includes its own second. The cap is only met past 100,000
+changes, so a normal listing costs what it did: one call for a quiet module (a 304).
 
 Zoho writes at most 100 records a call and 25 calls at a time per org, so one second never
 holds 100,000 changes of one module; if it did, the window could not move and the error is
@@ -50,21 +52,32 @@ class Seconds:
     last may still have records to come, the one before it is complete."""
 
     def __init__(self) -> None:
+        self.first: str | None = None
         self.current: str | None = None
         self.complete: str | None = None
 
     def see(self, when: str) -> None:
         if when and when != self.current:
             self.complete, self.current = self.current, when
+            self.first = self.first or when
 
     def restart_after(self, start: datetime) -> datetime:
-        """Where the next window starts; re-raises the refusal when it would not move."""
-        try:
-            complete = datetime.fromisoformat(self.complete) if self.complete else None
-        except ValueError:
-            complete = None
-        if complete is None or complete <= start:
-            raise PaginationLimitExceeded(
-                f"more records than one listing reaches in the second after {start.isoformat()}"
-            )
-        return complete
+        """Where the next window starts: the last complete second, listed again; when that
+        does not move (two seconds hold more than a listing reaches), the last second, if
+        this listing showed that ``If-Modified-Since`` includes its own second (it listed
+        records of ``start``). Re-raises the refusal when neither moves."""
+        complete, current, first = map(_moment, (self.complete, self.current, self.first))
+        if complete is not None and complete > start:
+            return complete
+        if first == start and current is not None and current > start:
+            return current
+        raise PaginationLimitExceeded(
+            f"more records than one listing reaches in the second after {start.isoformat()}"
+        )
+
+
+def _moment(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
