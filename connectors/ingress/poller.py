@@ -163,8 +163,10 @@ class Poller:
     async def _produce_held(self, org: str, held: Held | None) -> int:
         if held is None or not held.messages:
             return 0
-        await self.producer.send_many(self.hints_topic, held.messages)
-        self.metrics.hints.labels(org, "refused").inc(len(held.messages))
+        for n in range(0, len(held.messages), BATCH):
+            chunk = held.messages[n : n + BATCH]
+            await self.producer.send_many(self.hints_topic, chunk)
+            self.metrics.hints.labels(org, "refused").inc(len(chunk))
         return len(held.messages)
 
     async def _modified(
