@@ -1,7 +1,8 @@
 """Hints the ingress could not hand to Kafka in time (it answered 503).
 
-Zoho does not send a Notification API callback again (reference §5), nor a workflow webhook,
-so what the ingress refuses must be found by the poller. A change moves its record's
+Zoho is not known to send a callback again (its retry policy is undocumented, reference §5;
+notifications answered 503 never came back, issue 26), so what the ingress refuses must be
+found by the poller. A change moves its record's
 ``Modified_Time`` and the poller's listing finds it anyway; a related action (a note, an
 attachment, a tag) moves nothing the listing sees. So the server keeps each refused request's
 hints here, and the poller of the same process produces them at its next poll of that org
