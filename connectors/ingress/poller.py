@@ -3,9 +3,15 @@ listed on an interval for records modified (and deleted) since a cursor.
 
 The cursor is the newest ``Modified_Time`` (``deleted_time``) seen, kept in a compacted
 topic and advanced only after the hints were acknowledged, so a restart resumes where the
-last acknowledged poll ended. Each poll starts ``overlap_seconds`` before the cursor to
+last acknowledged hint left it. Each poll starts ``overlap_seconds`` before the cursor to
 absorb clock skew and late visibility; the repeats are harmless (dedup downstream).
 Calls use the client's low priority, so polling stops at the credit reserve.
+
+Any number of changes (issue 26): the listing goes in windows past the 100,000 records one
+records listing reaches (`listing.changed_since`), and the cursor is saved every
+``CHECKPOINT`` records listed (`_Walk`), so a burst moves it as it goes. What the ingress
+answered 503 (`Refusals`) is produced at the next poll of its org and module, which then
+lists from before the earliest refusal.
 
 The overlap is kept without its cost: the poller remembers what the last listing of each
 org/module hinted (id and ``Modified_Time``, `Recent`), and the next listing hints only what is

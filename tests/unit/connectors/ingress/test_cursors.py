@@ -9,6 +9,7 @@ import pytest
 from connectors.ingress.backfill import _advance, _seen, _State
 from connectors.ingress.listing import Seconds
 from connectors.ingress.poller import Recent, _later
+from connectors.ingress.refusals import Refusals
 from connectors.zoho.errors import PaginationLimitExceeded
 
 T1, T2 = "2025-01-01T10:00:00+05:30", "2025-01-01T10:00:01+05:30"
@@ -68,3 +69,15 @@ def test_a_record_listed_twice_by_one_poll_is_hinted_once_and_old_ones_are_forgo
     assert recent.fresh("2", T2)
     settled = recent.settled(T2, timedelta(seconds=0.5))  # T1 is before the next listing
     assert settled == {"2": T2 + Recent.AGAIN}
+
+
+def test_refused_hints_are_held_up_to_the_limit_and_given_back_whole() -> None:
+    refusals = Refusals(limit=3)
+    refusals.add("org", "Leads", [(b"1", b"a"), (b"2", b"b")], at=20.0)
+    refusals.add("org", "Leads", [(b"3", b"c"), (b"4", b"d")], at=10.0)
+    assert (len(refusals), refusals.dropped) == (3, 1)
+    held = refusals.take("org", "Leads")
+    assert held is not None and held.since == 10.0 and len(held.messages) == 3
+    assert refusals.take("org", "Leads") is None and len(refusals) == 0
+    refusals.give_back("org", "Leads", held)
+    assert len(refusals) == 3
