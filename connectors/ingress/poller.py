@@ -44,7 +44,7 @@ from orgsync_kernel.settings import PollerSettings
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
 from .listing import Record, changed_since
 from .metrics import IngressMetrics
-from .refusals import Held, Refusals
+from .refusals import Refusals
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "poll/"
@@ -119,10 +119,10 @@ class Poller:
         """Produce what the ingress refused, list, produce, then advance the cursor (also as
         the listing goes); returns the number of hints."""
         cursor = await self._cursor(org, module)
-        held = self.refusals.take(org, module)
+        lost = self.refusals.lost_since(org, module)
         try:
-            refused = await self._produce_held(org, held)
-            since = self._since(cursor["modified"], held)
+            refused = await self._drain(org, module)
+            since = self._since(cursor["modified"], lost)
             if module == NOTES:
                 modified, changed = await self._notes(org, cursor["modified"], since)
             else:
@@ -132,8 +132,8 @@ class Poller:
             if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
                 deleted, gone = await self._deleted(org, module, cursor["deleted"])
         except BaseException:
-            if held is not None:
-                self.refusals.give_back(org, module, held)  # produced again next time
+            if lost is not None:
+                self.refusals.mark_lost(org, module, lost)  # listed from there next time
             raise
         await self._save(org, module, deleted=deleted)
         self.metrics.polled_at.labels(org).set(self.clock())
@@ -158,22 +158,26 @@ class Poller:
         stored = self.kv.get(key)
         await self.kv.put(key, {**(stored if isinstance(stored, dict) else {}), **moved})
 
-    def _since(self, cursor: str, held: Held | None) -> datetime:
+    def _since(self, cursor: str, lost: float | None) -> datetime:
         """Where a listing starts: the overlap before the cursor, or before the earliest
-        request the ingress refused since the last poll, whichever is earlier."""
+        refusal whose hints the ingress could not hold, whichever is earlier."""
         start = datetime.fromisoformat(cursor)
-        if held is not None:
-            start = min(start, datetime.fromtimestamp(held.since, UTC))
+        if lost is not None:
+            start = min(start, datetime.fromtimestamp(lost, UTC))
         return start - self.overlap
 
-    async def _produce_held(self, org: str, held: Held | None) -> int:
-        if held is None or not held.messages:
-            return 0
-        for n in range(0, len(held.messages), BATCH):
-            chunk = held.messages[n : n + BATCH]
-            await self.producer.send_many(self.hints_topic, chunk)
-            self.metrics.hints.labels(org, "refused").inc(len(chunk))
-        return len(held.messages)
+    async def _drain(self, org: str, module: str) -> int:
+        """Produce the hints the ingress refused for this org and module; how many."""
+        messages = self.refusals.take(org, module)
+        try:
+            for n in range(0, len(messages), BATCH):
+                chunk = messages[n : n + BATCH]
+                await self.producer.send_many(self.hints_topic, chunk)
+                self.metrics.hints.labels(org, "refused").inc(len(chunk))
+        except BaseException:
+            self.refusals.give_back(org, module, messages)  # produced again next time
+            raise
+        return len(messages)
 
     async def _modified(
         self, org: str, module: str, cursor: str, since: datetime
@@ -223,7 +227,9 @@ class _Walk:
     """One listing of changed records in a poll: the newest time seen, the hints produced
     ``BATCH`` at a time, and every ``CHECKPOINT`` records listed the cursor saved where the
     listing got to, once the hints before it were acknowledged: a listing of any length
-    moves the cursor as it goes, and one that fails half-way resumes from there."""
+    moves the cursor as it goes, and one that fails half-way resumes from there. The hints
+    the ingress refused meanwhile are produced then too, so a long listing does not hold
+    them back past an interval."""
 
     def __init__(
         self, poller: Poller, org: str, module: str, cursor: str, kind: str, source: str = "poll"
@@ -243,6 +249,7 @@ class _Walk:
                 if self.listed % CHECKPOINT == 0:
                     await self.batch.flush()
                     await self.poller._save(self.org, self.module, modified=self.newest)
+                    await self.poller._drain(self.org, self.module)  # refused meanwhile
 
     def fresh(self, record: Record) -> bool:
         return self.recent.fresh(str(record.get("id")), _modified(record))

@@ -71,13 +71,14 @@ def test_a_record_listed_twice_by_one_poll_is_hinted_once_and_old_ones_are_forgo
     assert settled == {"2": T2 + Recent.AGAIN}
 
 
-def test_refused_hints_are_held_up_to_the_limit_and_given_back_whole() -> None:
+def test_refused_hints_are_held_up_to_the_limit_then_the_refusal_time_is_kept() -> None:
     refusals = Refusals(limit=3)
     refusals.add("org", "Leads", [(b"1", b"a"), (b"2", b"b")], at=20.0)
     refusals.add("org", "Leads", [(b"3", b"c"), (b"4", b"d")], at=10.0)
     assert (len(refusals), refusals.dropped) == (3, 1)
     held = refusals.take("org", "Leads")
-    assert held is not None and held.since == 10.0 and len(held.messages) == 3
-    assert refusals.take("org", "Leads") is None and len(refusals) == 0
+    assert len(held) == 3 and refusals.take("org", "Leads") == [] and len(refusals) == 0
     refusals.give_back("org", "Leads", held)
     assert len(refusals) == 3
+    assert refusals.lost_since("org", "Leads") == 10.0  # its hints were not all held
+    assert refusals.lost_since("org", "Leads") is None  # once
