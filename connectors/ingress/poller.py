@@ -10,8 +10,8 @@ Calls use the client's low priority, so polling stops at the credit reserve.
 Any number of changes (issue 26): the listing goes in windows past the 100,000 records one
 records listing reaches (`listing.changed_since`), and the cursor is saved every
 ``CHECKPOINT`` records listed (`_Walk`), so a burst moves it as it goes. What the ingress
-answered 503 (`Refusals`) is produced at the next poll of its org and module, which then
-lists from before the earliest refusal.
+answered 503 (`Refusals`) is produced at the next poll of its org and module (and at each
+cursor save), which lists from before the earliest refusal whose hints were not all held.
 
 The overlap is kept without its cost: the poller remembers what the last listing of each
 org/module hinted (id and ``Modified_Time``, `Recent`), and the next listing hints only what is

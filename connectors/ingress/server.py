@@ -10,7 +10,7 @@ A 2xx means every hint of the request was acknowledged by Kafka (acks=all); when
 does not acknowledge within the producer's timeout the answer is 503. Zoho is not known to
 send a callback again (a notification answered 503 never came back, issue 26), so the
 refused hints are kept (`Refusals`) for the poller of this process, which produces them at
-its next poll of the org and module and lists that poll from before the refusal.
+its next poll of the org and module.
 Bad input is refused with 4xx and a short JSON error, and counted by reason.
 """
 
