@@ -22,6 +22,7 @@ from connectors.zoho import WatchChannel, ZohoClient
 from orgsync_kernel.events import RELATED_SOURCE
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
+    MODULES,
     PARTITIONS,
     SECRET,
     TopicReader,
@@ -71,6 +72,9 @@ class Stack:
         return self.emu.state.orgs["alpha"].stats.as_dict()
 
 
+SYNCED_DELETES = {m: {"match_field": "Origin_Record_Id", "delete": True} for m in MODULES}
+
+
 @pytest.fixture
 async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
     port = free_port()
@@ -87,6 +91,9 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
                 "webhook_secret": SECRET,
             },
             poller={"interval_seconds": 1.0, "overlap_seconds": 1.0},
+            # deletes synced: the poller lists them (issue 28), so a dropped delete
+            # notification is caught too
+            sync=[{"source": "alpha", "target": "beta", "modules": SYNCED_DELETES}],
         )
         await ensure_topics(
             KafkaCluster(kafka_broker), settings.topics.pipeline(settings.targets), PARTITIONS
