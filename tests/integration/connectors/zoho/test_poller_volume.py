@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from connectors.kafka import KafkaUnavailable
 from connectors.zoho import ZohoClient
 from connectors.zoho.errors import PaginationLimitExceeded
 from tests.support.poller import Memory, started_poller
@@ -138,3 +139,37 @@ async def test_random_bursts_across_window_edges_are_all_hinted(
     await poller.poll_once("org", "Leads")
     missed = set((await org.modified()).items()) - _hinted(memory)
     assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
+
+
+class FailingAfter(Memory):
+    """Kafka stops acknowledging after ``sends`` produce calls."""
+
+    def __init__(self, sends: int) -> None:
+        super().__init__()
+        self.left = sends
+
+    async def send_many(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        if self.left <= 0:
+            raise KafkaUnavailable("no acknowledgement from Kafka: KafkaTimeoutError")
+        self.left -= 1
+        await super().send_many(topic, messages)
+
+
+async def test_a_poll_that_fails_half_way_is_resumed_from_its_last_cursor_save(
+    make_client: MakeClient, emu: Emu
+) -> None:
+    org = Org(await make_client(), emu)
+    await org.insert(6_000, per_second=350)
+    memory = FailingAfter(sends=6)  # 3,000 hints, then Kafka is gone
+    poller = await started_poller(org.client, memory, overlap=1, deletes={})
+    with pytest.raises(KafkaUnavailable):
+        await poller.poll_once("org", "Leads")
+    saved = memory.values["poll/org/Leads"]["modified"]
+    assert datetime.fromisoformat(saved) > EPOCH  # moved at 2,000 records listed
+    memory.left = 10**6  # Kafka is back
+    before = await emu.calls("GET /crm/v8/Leads")
+    await poller.poll_once("org", "Leads")
+    # from the save at 2,000: the 4,000 left, the overlap, the windows' edges (~32 calls);
+    # all 6,000 again would be ~43
+    assert await emu.calls("GET /crm/v8/Leads") - before <= 36
+    assert set((await org.modified()).items()) <= _hinted(memory)
