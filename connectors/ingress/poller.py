@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
@@ -44,12 +44,14 @@ from orgsync_kernel.settings import PollerSettings
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
 from .listing import Record, changed_since
 from .metrics import IngressMetrics
+from .recent import Recent
 from .refusals import Refusals
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "poll/"
 BATCH = 500  # hints per produce call
 CHECKPOINT = 2000  # records listed between two saves of the cursor
+PASSES = 3  # listings of one poll, when records move while they are listed
 LIST_FIELDS = ("Modified_Time", "Created_Time")
 NOTES = "Notes"
 NOTE_FIELDS = ("Modified_Time", "Parent_Id")
@@ -76,6 +78,7 @@ class Poller:
         self.notes_parents = notes_parents or {}
         self.deletes = deletes if deletes is not None else watched
         self._recent: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._rewinds: dict[tuple[str, str], datetime] = {}
         self.hints_topic = hints_topic
         self.clients = clients
         self.kv = kv
@@ -119,10 +122,10 @@ class Poller:
         """Produce what the ingress refused, list, produce, then advance the cursor (also as
         the listing goes); returns the number of hints."""
         cursor = await self._cursor(org, module)
-        lost = self.refusals.lost_since(org, module)
+        floor = self._floor(org, module)
         try:
             refused = await self._drain(org, module)
-            since = self._since(cursor["modified"], lost)
+            since = self._since(cursor["modified"], floor)
             if module == NOTES:
                 modified, changed = await self._notes(org, cursor["modified"], since)
             else:
@@ -132,8 +135,8 @@ class Poller:
             if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
                 deleted, gone = await self._deleted(org, module, cursor["deleted"])
         except BaseException:
-            if lost is not None:
-                self.refusals.mark_lost(org, module, lost)  # listed from there next time
+            if floor is not None:
+                self.rewind(org, module, floor)  # listed from there next time
             raise
         await self._save(org, module, deleted=deleted)
         self.metrics.polled_at.labels(org).set(self.clock())
@@ -158,13 +161,24 @@ class Poller:
         stored = self.kv.get(key)
         await self.kv.put(key, {**(stored if isinstance(stored, dict) else {}), **moved})
 
-    def _since(self, cursor: str, lost: float | None) -> datetime:
-        """Where a listing starts: the overlap before the cursor, or before the earliest
-        refusal whose hints the ingress could not hold, whichever is earlier."""
+    def _since(self, cursor: str, floor: datetime | None) -> datetime:
+        """Where a listing starts: the overlap before the cursor or before the floor,
+        whichever is earlier."""
         start = datetime.fromisoformat(cursor)
-        if lost is not None:
-            start = min(start, datetime.fromtimestamp(lost, UTC))
-        return start - self.overlap
+        return (min(start, floor) if floor is not None else start) - self.overlap
+
+    def rewind(self, org: str, module: str, moment: datetime) -> None:
+        """Make the next poll of this org and module list from before ``moment``."""
+        key = (org, module)
+        self._rewinds[key] = min(moment, self._rewinds.get(key, moment))
+
+    def _floor(self, org: str, module: str) -> datetime | None:
+        """How far back the next listing must reach, once: before a refusal whose hints the
+        ingress could not hold, before records that moved while a listing read them."""
+        lost = self.refusals.lost_since(org, module)
+        floors = [self._rewinds.pop((org, module), None)]
+        floors.append(datetime.fromtimestamp(lost, UTC) if lost is not None else None)
+        return min((f for f in floors if f is not None), default=None)
 
     async def _drain(self, org: str, module: str) -> int:
         """Produce the hints the ingress refused for this org and module; how many."""
@@ -240,6 +254,22 @@ class _Walk:
         self.listed = 0
 
     async def records(self, since: datetime, fields: Sequence[str]) -> AsyncIterator[Record]:
+        """The records changed since ``since``; listed again from where a record that moved
+        while being listed was first seen (up to ``PASSES`` listings, then the next poll)."""
+        start = since
+        for _ in range(PASSES):
+            async with aclosing(self._listing(start, fields)) as listing:
+                async for record in listing:
+                    yield record
+            moved = self.recent.moved_since()
+            if moved is None:
+                return
+            start = moved
+        self.poller.rewind(self.org, self.module, start)
+
+    async def _listing(
+        self, since: datetime, fields: Sequence[str]
+    ) -> AsyncGenerator[Record, None]:
         client = self.poller.clients[self.org]
         async with aclosing(changed_since(client, self.module, since, fields)) as listing:
             async for record in listing:
@@ -259,41 +289,6 @@ class _Walk:
 
     async def done(self) -> int:
         return await self.poller._done(self.batch, self.recent, self.newest)
-
-
-class Recent:
-    """What one org/module's last listing hinted (id -> time), so that the next listing of the
-    overlapping window hints only what is new or changed. Times have one-second resolution: a
-    record of the newest second listed is hinted again by the next listing (an edit later in
-    that same second would carry the same time), then remembered."""
-
-    AGAIN = "~"  # suffix of a time whose record the next listing hints once more
-
-    def __init__(self, before: Mapping[str, str], key: tuple[str, str, str]) -> None:
-        self.before, self.key = before, key
-        self.now: dict[str, str] = {}
-
-    def fresh(self, item_id: str, when: str) -> bool:
-        """Whether to hint this item (it is remembered either way)."""
-        seen = self.now.get(item_id)
-        if seen is not None and seen.removesuffix(self.AGAIN) == when:
-            return False  # listed twice by this poll (the first second of a later window)
-        previous = self.before.get(item_id)
-        self.now[item_id] = when if previous in (when, when + self.AGAIN) else when + self.AGAIN
-        return previous != when
-
-    def settled(self, newest: str, overlap: timedelta) -> dict[str, str]:
-        """The memory for the next listing: first sightings older than `newest` need no
-        second look, and what is older than the next listing's start is forgotten (a burst
-        of changes is not kept in memory)."""
-        again, newest_again = self.AGAIN, newest + self.AGAIN
-        start = _moment(newest)
-        horizon = start - overlap if start is not None else None
-        return {
-            i: w[: -len(again)] if w.endswith(again) and w != newest_again else w
-            for i, w in self.now.items()
-            if horizon is None or not _before(w.removesuffix(again), horizon)
-        }
 
 
 class _Batch:
@@ -333,18 +328,6 @@ def _key(org: str, module: str) -> str:
 
 def _modified(record: Record) -> str:
     return str(record.get("Modified_Time") or "")
-
-
-def _moment(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _before(text: str, horizon: datetime) -> bool:
-    moment = _moment(text)
-    return moment is not None and moment < horizon
 
 
 def _later(current: str, candidate: str) -> str:

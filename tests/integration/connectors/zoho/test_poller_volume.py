@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -173,3 +174,32 @@ async def test_a_poll_that_fails_half_way_is_resumed_from_its_last_cursor_save(
     # all 6,000 again would be ~43
     assert await emu.calls("GET /crm/v8/Leads") - before <= 36
     assert set((await org.modified()).items()) <= _hinted(memory)
+
+
+async def test_records_edited_while_they_are_listed_shift_no_other_record_out_of_sight(
+    make_client: MakeClient, emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is an offset into a list sorted by Modified_Time: a record listed and then
+    edited moves to the end, and the record at the next page's edge slips back into the page
+    already read. The poller lists again from where such a record was first seen."""
+    org = Org(await make_client(), emu)
+    await org.insert(1_000, per_second=350)
+    memory = Memory()
+    poller = await started_poller(org.client, memory, overlap=1, deletes={})
+    transport = org.client._transport
+    call, pages = transport.call, [0]
+
+    async def editing(request: Any) -> Any:
+        response = await call(request)
+        if request.method == "GET" and request.path == "/Leads" and "page" in request.params:
+            pages[0] += 1
+            if pages[0] == 2:  # the first 400 listed: edit 5 of them
+                await org.update(org.ids[100:105], per_second=10**9)
+        return response
+
+    monkeypatch.setattr(transport, "call", editing)
+    await poller.poll_once("org", "Leads")
+    await poller.poll_once("org", "Leads")
+    monkeypatch.undo()
+    missed = set((await org.modified()).items()) - _hinted(memory)
+    assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"

@@ -82,3 +82,12 @@ def test_refused_hints_are_held_up_to_the_limit_then_the_refusal_time_is_kept() 
     assert len(refusals) == 3
     assert refusals.lost_since("org", "Leads") == 10.0  # its hints were not all held
     assert refusals.lost_since("org", "Leads") is None  # once
+
+
+def test_a_record_listed_again_at_a_later_time_asks_for_a_listing_from_before_it() -> None:
+    recent = Recent({}, ("org", "Leads", "modified"))
+    assert recent.fresh("1", T1) and recent.fresh("2", T2)
+    assert recent.moved_since() is None
+    assert recent.fresh("1", "2025-01-01T10:00:09+05:30")  # edited while being listed
+    assert recent.moved_since() == datetime.fromisoformat(T1) - timedelta(seconds=1)
+    assert recent.moved_since() is None  # once
