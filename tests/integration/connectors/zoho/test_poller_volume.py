@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +76,24 @@ class Org:
         return {str(r["id"]): str(r["Modified_Time"]) for r in records}
 
 
+def edit_while_listing(
+    monkeypatch: pytest.MonkeyPatch, org: Org, edit: Callable[[int], list[str]]
+) -> None:
+    """After the n-th page of a records listing, edit the records ``edit(n)`` names."""
+    transport = org.client._transport
+    call, pages = transport.call, [0]
+
+    async def editing(request: Any) -> Any:
+        response = await call(request)
+        if request.method == "GET" and request.path == "/Leads" and "page" in request.params:
+            pages[0] += 1
+            if ids := edit(pages[0]):
+                await org.update(ids, per_second=10**9)
+        return response
+
+    monkeypatch.setattr(transport, "call", editing)
+
+
 def _hinted(memory: Memory) -> set[tuple[str, str | None]]:
     return {(h.id, h.event_time) for h in memory.hints()}
 
@@ -119,14 +137,20 @@ async def test_a_quiet_module_costs_what_it_did_one_call_per_listing(
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_random_bursts_across_window_edges_are_all_hinted(
-    make_client: MakeClient, emu: Emu, seed: int
+    make_client: MakeClient, emu: Emu, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bursts of inserts and edits at random times (many in one second), polls between some
-    of them: every record's last change is hinted, at its Modified_Time."""
+    of them, edits while a poll lists: every record's last change is hinted, at its
+    Modified_Time."""
     rng = random.Random(seed)
     org = Org(await make_client(), emu)
     memory = Memory()
     poller = await started_poller(org.client, memory, overlap=1, start=time.time() - 5)
+    edit_while_listing(
+        monkeypatch,
+        org,
+        lambda page: rng.sample(org.ids, rng.randint(1, 5)) if rng.random() < 0.1 else [],
+    )
     for _ in range(rng.randint(8, 14)):
         size = rng.choice([1, 7, 100, 350, 800, 1_500, 2_500])
         if org.ids and rng.random() < 0.3:
@@ -136,7 +160,9 @@ async def test_random_bursts_across_window_edges_are_all_hinted(
         org.tick(rng.choice([0, 0, 1, 2]) if org.in_second < LIMIT // 4 else 1)
         if rng.random() < 0.3:
             await poller.poll_once("org", "Leads")
+    monkeypatch.undo()  # edits stop; a last edit while listing is seen by the next poll
     org.tick(1)
+    await poller.poll_once("org", "Leads")
     await poller.poll_once("org", "Leads")
     missed = set((await org.modified()).items()) - _hinted(memory)
     assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
@@ -186,18 +212,8 @@ async def test_records_edited_while_they_are_listed_shift_no_other_record_out_of
     await org.insert(1_000, per_second=350)
     memory = Memory()
     poller = await started_poller(org.client, memory, overlap=1, deletes={})
-    transport = org.client._transport
-    call, pages = transport.call, [0]
-
-    async def editing(request: Any) -> Any:
-        response = await call(request)
-        if request.method == "GET" and request.path == "/Leads" and "page" in request.params:
-            pages[0] += 1
-            if pages[0] == 2:  # the first 400 listed: edit 5 of them
-                await org.update(org.ids[100:105], per_second=10**9)
-        return response
-
-    monkeypatch.setattr(transport, "call", editing)
+    # the first 400 listed: edit 5 of them
+    edit_while_listing(monkeypatch, org, lambda page: org.ids[100:105] if page == 2 else [])
     await poller.poll_once("org", "Leads")
     await poller.poll_once("org", "Leads")
     monkeypatch.undo()
