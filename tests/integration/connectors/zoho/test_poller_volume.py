@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.ingress.refusals import Refusals
 from connectors.kafka import KafkaUnavailable
 from connectors.zoho import ZohoClient
 from connectors.zoho.errors import PaginationLimitExceeded
@@ -219,3 +220,21 @@ async def test_records_edited_while_they_are_listed_shift_no_other_record_out_of
     monkeypatch.undo()
     missed = set((await org.modified()).items()) - _hinted(memory)
     assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
+
+
+async def test_a_refusal_whose_hints_were_not_held_makes_the_next_poll_list_from_before_it(
+    make_client: MakeClient, emu: Emu
+) -> None:
+    org = Org(await make_client(), emu)
+    await org.insert(10)
+    refused_at = time.time() - 5
+    org.tick(30)
+    refusals = Refusals(limit=0)  # the ingress holds nothing
+    poller = await started_poller(
+        org.client, Memory(), overlap=1, start=time.time() + 30, refusals=refusals, deletes={}
+    )
+    assert await poller.poll_once("org", "Leads") == 0  # the records are before its cursor
+    refusals.add("org", "Leads", [(b"key", b"hint")], at=refused_at)
+    assert refusals.dropped == 1
+    assert await poller.poll_once("org", "Leads") == 10
+    assert await poller.poll_once("org", "Leads") == 0  # once
