@@ -41,6 +41,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--edits-per-second", type=float, default=3.5)
     parser.add_argument("--converge-within", type=float, default=90.0)
     parser.add_argument("--default-poller", action="store_true", help="orgsync's poller defaults")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing it")
     parser.add_argument("--broker", default=_default_broker())
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -79,7 +80,9 @@ async def run_seed(
     prefix = f"converge-{scenario}-{seed}-{uuid.uuid4().hex[:6]}"
     poller = None if args.default_poller else FAST_POLLER
     async with Emulator({"orgs": emulator_orgs(topology)}) as emu:
-        setup = Setup(emu, args.broker, prefix, workdir, topology, size, poller=poller)
+        setup = Setup(
+            emu, args.broker, prefix, workdir, topology, size, poller=poller, workers=args.workers
+        )
         return await run_one(setup, seed)
 
 

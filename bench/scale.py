@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
+from rocksdict import AccessType, Options, Rdict
 
 from bench.deployment import (
     ORIGIN,
@@ -42,36 +43,36 @@ from bench.deployment import (
 )
 from bench.procstat import TreeSampler
 from connectors.kafka import Bulk, KafkaCluster, ensure_topics, partition_of
-from orgsync_kernel.events import Hint, link_key, record_key
+from orgsync_kernel.events import Hint, link_key, link_record, record_key
 from orgsync_kernel.schema import HEADERS
 from orgsync_kernel.topics import Topics
 from zoho_emulator import Emulator
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 PARTITIONS = 8
-ROUTE = "src->tgt"
+TARGETS = {"tgt": "us", "tgt2": "eu", "tgt3": "au"}
 MODIFIED = "2026-01-01T10:00:00+00:00"
 
 
-def routes(two_way: bool) -> list[dict[str, Any]]:
+def routes(two_way: bool, targets: list[str]) -> list[dict[str, Any]]:
     leads = {"Leads": {"match_field": ORIGIN, "fields": ["Last_Name", "Company", "Phone"]}}
-    forth = [{"source": "src", "target": "tgt", "modules": leads}]
+    forth = [{"source": "src", "target": t, "modules": leads} for t in targets]
     return forth + ([{"source": "tgt", "target": "src", "modules": leads}] if two_way else [])
 
 
-def state_messages(n: int, two_way: bool) -> dict[str, list[tuple[str, Any]]]:
+def state_messages(n: int, two_way: bool, targets: list[str]) -> dict[str, list[tuple[str, Any]]]:
     """The state of record n as the worker writes it (pipeline/sync, pipeline/worker/state)."""
     source, target = f"9{n:018d}", f"8{n:018d}"
-    prints = [
-        (
-            record_key("src", "Leads", source),
-            {ROUTE: {"modified_time": MODIFIED, "content_hash": uuid.uuid4().hex}},
-        )
+    fingerprint = {"modified_time": MODIFIED, "content_hash": uuid.uuid4().hex}
+    prints = [(record_key("src", "Leads", source), {f"src->{t}": fingerprint for t in targets})]
+    forward = [
+        (link_key("src", "Leads", source, t), f"{i + 8}{n:018d}") for i, t in enumerate(targets)
     ]
-    links = [(link_key("src", "Leads", source, "tgt"), target)]
+    links: list[tuple[str, Any]] = []
     states: list[tuple[str, Any]] = []
-    if two_way:
-        links.append((link_key("tgt", "Leads", target, "src"), source))
+    if two_way:  # src is also a target: its links are in the shared table
+        links = [*forward, (link_key("tgt", "Leads", target, "src"), source)]
+        forward = []
         at = [1767261600, 0]
         for org, rid in (("src", source), ("tgt", target)):
             values = {name: uuid.uuid4().hex[:16] for name in ("Last_Name", "Company", "Phone")}
@@ -82,25 +83,40 @@ def state_messages(n: int, two_way: bool) -> dict[str, list[tuple[str, Any]]]:
                     {"values": values, "versions": versions, "bases": {}, "edits": {}},
                 )
             )
-    return {"fingerprints": prints, "links": links, "states": states}
+    return {"fingerprints": prints, "record_links": forward, "links": links, "states": states}
 
 
-async def produce_state(broker: str, topics: Topics, count: int, two_way: bool) -> float:
+def placed(kind: str, key: str) -> int:
+    """The partition the worker keeps `key` of table `kind` in (pipeline/worker/state.py)."""
+    if kind == "fingerprints":
+        return partition_of(key, PARTITIONS)
+    return partition_of(link_record(key), PARTITIONS) if kind == "record_links" else 0
+
+
+async def produce_state(
+    broker: str, topics: Topics, count: int, two_way: bool, targets: list[str]
+) -> float:
     cluster = KafkaCluster(broker)
     await ensure_topics(cluster, [topics.hints, topics.fetched, topics.changes], PARTITIONS)
-    await ensure_topics(cluster, [topics.fingerprints], PARTITIONS, compacted=True)
+    partitioned = [topics.fingerprints, topics.record_links]
+    await ensure_topics(cluster, partitioned, PARTITIONS, compacted=True)
     await ensure_topics(cluster, [topics.links, topics.states], 1, compacted=True)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
     started = time.monotonic()
-    names = {"fingerprints": topics.fingerprints, "links": topics.links, "states": topics.states}
+    names = {
+        "fingerprints": topics.fingerprints,
+        "record_links": topics.record_links,
+        "links": topics.links,
+        "states": topics.states,
+    }
     try:
         for first in range(0, count, 20_000):
             bulk = Bulk(producer)
             for n in range(first, min(first + 20_000, count)):
-                for kind, messages in state_messages(n, two_way).items():
+                for kind, messages in state_messages(n, two_way, targets).items():
                     for key, value in messages:
-                        part = partition_of(key, PARTITIONS) if kind == "fingerprints" else 0
+                        part = placed(kind, key)
                         bulk.add(names[kind], part, key.encode(), orjson.dumps(value), HEADERS)
             await asyncio.gather(*await bulk.send())
     finally:
@@ -138,6 +154,82 @@ async def first_sync(emu: Emulator, broker: str, topics: Topics, worker: Worker)
     return time.monotonic() - started
 
 
+def store_bytes(state_dir: Path) -> dict[str, int]:
+    """Bytes of keys and values per table in a worker's store (stopped: the lock is free)."""
+    sizes: dict[str, int] = {}
+    db = Rdict(str(state_dir / "store"), Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        for key, value in db.items():
+            raw, data = bytes(key), bytes(value)  # type: ignore[arg-type]
+            name = raw.partition(b"\x00")[0].decode(errors="replace")
+            kind = name.rsplit("-", 1)[0] if name[-1:].isdigit() else name
+            sizes[kind] = sizes.get(kind, 0) + len(raw) + len(data)
+    finally:
+        db.close()
+    return sizes
+
+
+async def trickle(emu: Emulator, broker: str, topics: Topics, seconds: float) -> list[float]:
+    """A new Lead every 0.1 s for `seconds`, each hinted; returns each one's seconds from its
+    creation until it is in tgt."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    made: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    async with aiohttp.ClientSession() as session:
+        src = await patient_client(emu, "src", session)
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends or len(arrived) < len(made):
+            if time.monotonic() < ends:
+                [new] = await src.insert("Leads", [{"Last_Name": f"T {uuid.uuid4().hex[:6]}"}])
+                made[str(new.id)] = time.monotonic()
+                hint = Hint(
+                    org="src",
+                    module="Leads",
+                    id=str(new.id),
+                    operation="insert",
+                    source="notification",
+                    received_at=time.time(),
+                )
+                await producer.send(topics.hints, hint.dumps(), hint.key.encode())
+            now = time.monotonic()
+            for row in records(emu, "tgt", "Leads"):
+                origin = row.get(ORIGIN)
+                if origin in made and origin not in arrived:
+                    arrived[origin] = now
+            if now > ends + 300:
+                raise TimeoutError(f"{len(made) - len(arrived)} trickled records never arrived")
+            await asyncio.sleep(0.1)
+    await producer.stop()
+    return [arrived[i] - made[i] for i in made]
+
+
+async def join(
+    emu: Emulator, broker: str, topics: Topics, config: Path, env: dict[str, str], workdir: Path
+) -> dict[str, Any]:
+    """A worker runs; a second one joins while records trickle in: the worst latency of a
+    record meanwhile (the pause), then each worker's store (both killed at once, so that
+    neither takes the other's partitions over; read with its write-ahead log) against the
+    single worker's."""
+    state = workdir / "state"
+    alone = sum(store_bytes(state / "worker-0").values())
+    first = Worker(config, env, workdir, log_name="worker-join-1.log")
+    await first_sync(emu, broker, topics, first)
+    second = Worker(config, env, workdir, log_name="worker-join-2.log")
+    second.start()
+    latencies = await trickle(emu, broker, topics, 30.0)
+    for worker in (first, second):  # at once: a clean stop would hand the partitions over
+        worker.kill()
+    shares = [store_bytes(state / f"worker-{n}") for n in (0, 1)]
+    return {
+        "join_worst_latency_s": round(max(latencies), 2),
+        "join_median_latency_s": round(sorted(latencies)[len(latencies) // 2], 2),
+        "single_store_mb": round(alone / 1e6, 1),
+        "shares": [round(sum(s.values()) / alone, 3) for s in shares],
+        "share_tables_mb": [{k: round(v / 1e6, 1) for k, v in s.items()} for s in shares],
+    }
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
@@ -147,11 +239,12 @@ def rss_mb(pid: int) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"scale-{uuid.uuid4().hex[:8]}"
     topics = Topics(prefix)
+    targets = list(TARGETS)[: args.targets]
     orgs = {
         "src": org_config("src", "in", target_modules()),
-        "tgt": org_config("tgt", "us", target_modules()),
+        **{t: org_config(t, TARGETS[t], target_modules()) for t in targets},
     }
-    produced = await produce_state(args.broker, topics, args.records, args.two_way)
+    produced = await produce_state(args.broker, topics, args.records, args.two_way, targets)
     workdir = Path(tempfile.mkdtemp(prefix="orgsync-scale-"))
     overrides: dict[str, Any] = {
         "kafka": {
@@ -168,6 +261,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "records": args.records,
         "state": args.state,
         "two_way": args.two_way,
+        "targets": args.targets,
         "produce_s": round(produced, 1),
     }
     async with Emulator({"orgs": orgs}) as emu:
@@ -176,17 +270,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             emu.url,
             args.broker,
             prefix,
-            ("src", "tgt"),
-            routes(args.two_way),
+            ("src", *targets),
+            routes(args.two_way, targets),
             **overrides,
         )
-        env = {**worker_env(("src", "tgt")), "XDG_STATE_HOME": str(workdir / "xdg")}
+        env = {**worker_env(("src", *targets)), "XDG_STATE_HOME": str(workdir / "xdg")}
         for phase in ("start", "restart"):
             worker = Worker(config, env, workdir, log_name=f"worker-{phase}.log")
             seconds = await first_sync(emu, args.broker, topics, worker)
             result[f"{phase}_to_first_sync_s"] = round(seconds, 1)
             result[f"{phase}_rss_mb"] = round(rss_mb(worker.process.pid), 1)  # type: ignore[union-attr]
             await worker.terminate()
+        if args.join:
+            result |= await join(emu, args.broker, topics, config, env, workdir)
     return result
 
 
@@ -195,13 +291,20 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--state", choices=("disk", "memory"), default="disk")
     parser.add_argument("--two-way", action="store_true")
+    parser.add_argument("--targets", type=int, choices=(1, 2, 3), default=1)
+    parser.add_argument(
+        "--join", action="store_true", help="then a second worker joins: pause and shares (disk)"
+    )
     parser.add_argument(
         "--broker", default=os.environ.get("ORGSYNC_KAFKA_BROKER", "127.0.0.1:9092")
     )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     result |= {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.node()}
-    label = f"{args.records}-{args.state}-{'two-way' if args.two_way else 'one-way'}"
+    route = "two-way" if args.two_way else "one-way"
+    label = f"{args.records}-{args.state}-{route}" + (
+        f"-x{args.targets}" if args.targets > 1 else ""
+    )
     print(label, json.dumps(result))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

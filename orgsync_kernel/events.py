@@ -37,6 +37,13 @@ def link_key(org: str, module: str, record_id: str, other_org: str) -> str:
     return f"{other_org}|{org}/{module}/{record_id}"
 
 
+def link_record(key: str) -> str:
+    """The record a links-table key belongs to (`other|org/module[#kind]/id` -> `org/module/id`):
+    the key that places it on a partition."""
+    org, module, record_id = split_key(key.partition("|")[2])
+    return record_key(org, module.partition("#")[0], record_id)
+
+
 def split_key(key: str) -> tuple[str, str, str]:
     org, module, record_id = key.split("/", 2)
     return org, module, record_id

@@ -11,7 +11,10 @@ ask `Topics(prefix)` (or `settings.topics`).
     <prefix>.related          notes, attachments and tags of records to sync
     <prefix>.dlq              dead letters;  <prefix>.dlq.state  their retried/purged marks
     <prefix>.fingerprints     dedup state per record (compacted, partitioned like hints)
-    <prefix>.links, .states   id links and record states (compacted, one partition each)
+    <prefix>.record-links     id links of records in orgs only read from (compacted,
+                              partitioned like hints by the record a link starts from)
+    <prefix>.links, .states   id links of records in orgs that routes write into, links asked
+                              for across partitions, and record states (one partition each)
     <prefix>.channels         Notification API channels;  <prefix>.cursors  poller/backfill
     <prefix>.credits          API credits each process spent per org (compacted, one partition)
     <prefix>-rounds           the consumer group of the round loop (hints, fetched)
@@ -50,6 +53,10 @@ class Topics:
     @property
     def links(self) -> str:
         return f"{self.prefix}.links"
+
+    @property
+    def record_links(self) -> str:
+        return f"{self.prefix}.record-links"
 
     @property
     def states(self) -> str:
@@ -114,7 +121,7 @@ class Topics:
 
     def partitioned(self, targets: Iterable[str]) -> list[str]:
         """The topics created with `kafka.partitions` partitions (co-partitioned by key)."""
-        return [*self.pipeline(targets), self.fingerprints]
+        return [*self.pipeline(targets), self.fingerprints, self.record_links]
 
     def single(self) -> list[str]:
         """The compacted topics of one partition: state every process reads whole."""

@@ -262,7 +262,8 @@ class Journey:
         self.counts: dict[str, int] = {}  # partitions per existing topic of the trace
 
     async def read(self, since: datetime | None) -> dict[str, Any]:
-        everything = [*self._decoders(), self.topics.fingerprints, self.topics.links]
+        topics = self.topics
+        everything = [*self._decoders(), topics.fingerprints, topics.record_links, topics.links]
         for tp in await partitions_of(self.cluster, [*everything, self.topics.dlq_state]):
             self.counts[tp.topic] = self.counts.get(tp.topic, 0) + 1
         since_ms = None if since is None else int(since.timestamp() * 1000)
@@ -308,18 +309,30 @@ class Journey:
     async def _links(self) -> tuple[list[Event], dict[str, str | None]]:
         org, module, record_id = self.key.split("/", 2)
         keys = {link_key(org, module, record_id, route.target): route for route in self.routes}
-        found: dict[str, list[tuple[float, str | None]]] = {key: [] for key in keys}
-        async for message in self._scan(self._single(self.topics.links), keys, None):
-            value = _json(message)
-            if value is None and message.value is not None:
-                continue  # not JSON (logged)
-            found[message.key.decode()].append((message.timestamp / 1000, _id_or_none(value)))
+        # a record's links are in its partition of record-links, or (records of orgs that
+        # routes write into, and a release before) in the one partition of links
+        local = await self._link_versions(self._partitions([self.topics.record_links]), keys)
+        shared = await self._link_versions(self._single(self.topics.links), keys)
+        for key, versions in local.items():  # moved: the tombstone left behind is no unlink
+            shared[key] = [(at, v) for at, v in shared[key] if v is not None or not versions]
+        found = {key: _distinct(local[key] + shared[key]) for key in keys}
         events: list[Event] = []
         targets: dict[str, str | None] = {}
         for key, route in keys.items():
             linked, targets[route.target] = link_events(found[key], route)
             events += linked
         return events, targets
+
+    async def _link_versions(
+        self, tps: list[TopicPartition], keys: Collection[str]
+    ) -> dict[str, list[tuple[float, str | None]]]:
+        found: dict[str, list[tuple[float, str | None]]] = {key: [] for key in keys}
+        async for message in self._scan(tps, keys, None):
+            value = _json(message)
+            if value is None and message.value is not None:
+                continue  # not JSON (logged)
+            found[message.key.decode()].append((message.timestamp / 1000, _id_or_none(value)))
+        return found
 
     async def _dead_letter_states(self, letters: list[Event]) -> None:
         by_id = {event["id"]: event for event in letters}
@@ -360,6 +373,16 @@ class Journey:
         for tp in tps:
             at = found.get(tp)
             self.consumer.seek(tp, at.offset if at is not None else ends[tp])
+
+
+def _distinct(versions: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:
+    """In time order, each value once in a row (a link published to every worker is the same
+    link written again)."""
+    out: list[tuple[float, str | None]] = []
+    for version in sorted(versions, key=lambda v: v[0]):
+        if not out or out[-1][1] != version[1]:
+            out.append(version)
+    return out
 
 
 def _json(message: Message) -> Any:

@@ -79,6 +79,7 @@ class Setup:
     size: Size = CI_SIZE
     chaos: Chaos = Chaos()
     poller: Mapping[str, float] | None = None  # None: orgsync's defaults
+    workers: int = 1  # more share the partitions; the one killed is the first
 
 
 async def run_seed(setup: Setup, seed: int) -> RunResult:
@@ -104,6 +105,8 @@ async def _run(
 ) -> RunResult:
     ingress, worker = deployment.process("ingress"), deployment.process("worker")
     await _start(deployment, ingress, worker)
+    for n in range(2, setup.workers + 1):
+        deployment.process("worker", f"orgsync-worker{n}").start()
     rng = random.Random(f"{plan.seed}-notifications")
     orgs = setup.topology.names
     notifier = ChaosNotifier(setup.emu, producer, deployment.topic("hints"), orgs, setup.chaos, rng)

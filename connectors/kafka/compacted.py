@@ -2,7 +2,8 @@
 
     table = CompactedTable(topic)               # the map; reads never wait
     await reader.load(table, partitions)        # read those partitions from the start to the end
-    reader.follow(table, partitions)            # keep applying what others write (global tables)
+    reader.follow(tables)                       # keep applying what others write (global tables)
+    reader.track(tables)                        # the same for owned partitions of partitioned ones
     table[key] = value; table.pop(key)          # local at once; queued for the topic
     await writer.flush([table, ...])            # produce what is queued, await every ack
 
@@ -148,6 +149,26 @@ class CompactedTable(MutableMapping[str, Any]):
             self._echoes[name] = pending - 1
 
 
+class Outbox(CompactedTable):
+    """Writes to a partition of a compacted topic that another process holds: produced with
+    the next flush, not kept here (the holder applies them when it reads them)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        super().__init__(topic, partition=partition, followed=False)
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.queued.append((key, value))
+
+    def __delitem__(self, key: str) -> None:
+        self.queued.append((key, None))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+
 class KafkaKV:
     """A compacted topic that this process alone writes (cursors, channels) as a
     `CompactedTable`: ``start`` reads it to its end, each write is awaited. Writes by other
@@ -223,6 +244,8 @@ class CompactedReader:
         self.cluster = cluster
         self._follower: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tracker: AIOKafkaConsumer | None = None  # owned partitions others write to
+        self._tracking: asyncio.Task[None] | None = None
 
     def _consumer(self) -> AIOKafkaConsumer:
         return self.cluster.consumer(
@@ -263,35 +286,63 @@ class CompactedReader:
         await consumer.start()
         by_topic = {table.topic: table for table in tables}
         await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
-        self._task = asyncio.create_task(
-            self._tail(consumer, by_topic), name="orgsync-follow-state"
-        )
+        by_tp = {TopicPartition(t.topic, t.partition): t for t in tables}
+        self._task = asyncio.create_task(self._tail(consumer, by_tp), name="orgsync-follow-state")
+
+    async def track(self, tables: Sequence[CompactedTable]) -> None:
+        """Keep applying what others write to these loaded tables (partitions of partitioned
+        topics), each from the message after its offset; replaces what was tracked before."""
+        await _cancel(self._tracking)
+        self._tracking = None
+        if self._tracker is None:
+            self._tracker = self._consumer()
+            await self._tracker.start()
+        by_tp = {TopicPartition(t.topic, t.partition): t for t in tables}
+        self._tracker.assign(list(by_tp))
+        for tp, table in by_tp.items():
+            if table.offset is None:
+                await self._tracker.seek_to_beginning(tp)
+            else:
+                self._tracker.seek(tp, table.offset + 1)
+        if by_tp:
+            self._tracking = asyncio.create_task(
+                self._tail(self._tracker, by_tp), name="orgsync-track-state"
+            )
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            await follower.stop()
+        await _cancel(self._task)
+        await _cancel(self._tracking)
+        self._task = self._tracking = None
+        for consumer in (self._follower, self._tracker):
+            if consumer is not None:
+                await consumer.stop()
+        self._follower = self._tracker = None
 
     @staticmethod
-    async def _tail(consumer: AIOKafkaConsumer, tables: dict[str, CompactedTable]) -> None:
+    async def _tail(
+        consumer: AIOKafkaConsumer, tables: dict[TopicPartition, CompactedTable]
+    ) -> None:
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             except KafkaError as error:  # the consumer reconnects; keep following
-                log.warning("following %s: %s", ", ".join(tables), type(error).__name__)
+                names = sorted({tp.topic for tp in tables})
+                log.warning("following %s: %s", ", ".join(names), type(error).__name__)
                 await asyncio.sleep(1.0)
                 continue
             for tp, messages in batches.items():
-                table = tables[tp.topic]
+                table = tables[tp]
                 for message in messages:
                     table.apply(
                         message.key, message.value, headers=message.headers, offset=message.offset
                     )
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _read_to_end(

@@ -45,17 +45,22 @@ async def make_plan(
 
 
 async def read_links(settings: Settings) -> Mapping[str, Any]:
-    """The links table as the workers left it; empty before the first sync."""
+    """The links as the workers left them (both tables, pipeline/worker/tables.py); empty
+    before the first sync."""
     cluster = KafkaCluster.of(settings.kafka)
     probe = cluster.consumer(group_id=None)
     await probe.start()
     try:
-        exists = settings.topics.links in await probe.topics()
+        existing = await probe.topics()
     finally:
         await probe.stop()
-    links = CompactedTable(settings.topics.links, followed=False)
-    if exists:
-        await CompactedReader(cluster).load(links, [0])
+    reader = CompactedReader(cluster)
+    links: dict[str, Any] = {}
+    for topic in (settings.topics.links, settings.topics.record_links):
+        for partition in await reader.partitions(topic) if topic in existing else []:
+            table = CompactedTable(topic, partition=partition, followed=False)
+            await reader.load(table, [partition])
+            links.update(table)
     return links
 
 

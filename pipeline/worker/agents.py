@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -116,12 +116,12 @@ class Agents:
             try:
                 letters = await self.related.sync(work)
                 problem = "the record never reached the target"
+                if letters is None and not work.checked_at:
+                    await self._ask([work.key])  # its link may be on another worker
             except Unlinked as missing:
                 letters, problem = None, f"{missing} never reached the target"
                 if not work.checked_at:
-                    for key in missing.keys:
-                        hint = hint_for(key, "lookup", time.time())
-                        await self._send(self.settings.topics.hints, hint.key, hint)
+                    await self._ask(missing.keys)
             except RetryableError as error:
                 letters, problem = None, f"{error.zoho_code} from Zoho"
             for letter in letters if letters is not None else await self._later(work, problem):
@@ -140,6 +140,13 @@ class Agents:
                 work.route, "related", work.key, work.asdict(), "RELATED_NOT_SYNCED", message
             )
         ]
+
+    async def _ask(self, keys: Iterable[str]) -> None:
+        """Hint these records as lookups: the worker that holds their links publishes them
+        to every worker (pipeline/worker/tables.py), and syncs those not synced yet."""
+        for key in keys:
+            hint = hint_for(key, "lookup", time.time())
+            await self._send(self.settings.topics.hints, hint.key, hint)
 
     def _linked(self, parents: list[str]) -> bool:
         return all(self.state.links.get(parent) is not None for parent in parents)

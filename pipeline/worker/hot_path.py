@@ -54,7 +54,14 @@ class HotPath(mode.Service):
         self.metrics = metrics
         self.backlog = backlog
         self.cluster = KafkaCluster.of(settings.kafka)
-        self.store = PipelineState(self.cluster, settings.topics, settings.kafka.partitions, disk)
+        self.store = PipelineState(
+            self.cluster,
+            settings.topics,
+            settings.kafka.partitions,
+            disk,
+            local_orgs=set(settings.orgs) - set(settings.targets),
+            orgs=list(settings.orgs),
+        )
         self.producer: AIOKafkaProducer | None = None
         self.rounds: RoundLoop | None = None
         super().__init__(**kwargs)

@@ -22,6 +22,7 @@ a newly assigned partition's fingerprints are loaded before its first round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -109,8 +110,10 @@ class RoundLoop:
             log.warning(
                 "stopping with a round unfinished after %.0fs: it will be redone", STOP_SECONDS
             )
-        if self.loading is not None:
+        if self.loading is not None:  # ended before the state's readers stop
             self.loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *ROUND_ERRORS):
+                await self.loading
         await self.consumer.stop()
 
     async def _wait_for_topics(self) -> None:

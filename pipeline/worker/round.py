@@ -59,6 +59,7 @@ class Round:
         self.fingerprints: dict[str, dict[str, Any]] = {}
         self.planned: dict[str, dict[str, Any]] = {}  # two-way writes decided, per target
         self.records: set[tuple[str, str]] = set()  # (org, id) of what it writes or dedups
+        self.asked: set[str] = set()  # records whose links other workers asked for
 
     def offsets(self) -> dict[TopicPartition, int]:
         """The offsets to commit once the round is complete."""
@@ -156,6 +157,7 @@ class RoundSteps:
     ) -> None:
         """Read, log and process; `earlier(change)` returns once the round before this one
         no longer concerns the change (it raises when that round failed)."""
+        round_.asked = {hint.key for hint in hints if hint.source == "lookup"}
         changes = [*await self._fetch(hints, round_), *fetched]
         if not any(self.processor.observes(change) for change in changes):
             await self._log(changes, round_)
@@ -186,6 +188,7 @@ class RoundSteps:
             await asyncio.gather(*round_.acks)
         self.processor.confirm(round_.fingerprints)
         self.processor.landed(round_.planned)
+        self.state.links.publish(round_.asked)
         await self.state.flush()
 
     def abandon(self) -> None:

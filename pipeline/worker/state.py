@@ -1,8 +1,11 @@
-"""The worker's state in three compacted topics (their values: sync/record_state.py).
+"""The worker's state in four compacted topics (their values: sync/record_state.py).
 
     fingerprints  <prefix>.fingerprints  partitioned like `hints`: a worker loads the partitions
                                          it is assigned before it processes them, drops them
                                          when they are revoked, and is their only writer
+    record-links  <prefix>.record-links  partitioned like `hints` (pipeline/worker/tables.py):
+                                         loaded like the fingerprints, and tracked, since the
+                                         cold paths of other workers write to them too
     links         <prefix>.links         one partition, loaded and followed by every worker
     states        <prefix>.states        one partition, loaded and followed by every worker
 
@@ -12,59 +15,27 @@ broker acknowledged every one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any
+import logging
+from collections.abc import Collection, Iterable
 
 from aiokafka import AIOKafkaProducer
 
-from connectors.kafka import partition_of
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.kafka.compacted import CompactedReader, CompactedTable, CompactedWriter
 from connectors.kafka.disk import StateDir
+from orgsync_kernel.events import link_record
 from orgsync_kernel.topics import Topics
+from pipeline.worker.tables import Links, Partitioned
 
-
-class Fingerprints(MutableMapping[str, Any]):
-    """The fingerprints of the partitions this worker owns, one table per partition."""
-
-    def __init__(self, topic: str, partitions: int) -> None:
-        self.topic = topic
-        self.partitions = partitions
-        self.owned: dict[int, CompactedTable] = {}
-        self.revoked: dict[int, CompactedTable] = {}  # until the assignment that follows
-
-    def table(self, key: str) -> CompactedTable:
-        partition = partition_of(key, self.partitions)
-        try:
-            return self.owned[partition]
-        except KeyError:
-            raise LookupError(f"partition {partition} of {key} is not owned here") from None
-
-    def __getitem__(self, key: str) -> Any:
-        return self.table(key)[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.table(key)[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.table(key)[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (key for table in self.owned.values() for key in table)
-
-    def __len__(self) -> int:
-        return sum(len(table) for table in self.owned.values())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.table(key).get(key, default)
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        return self.table(key).pop(key, default)
+log = logging.getLogger(__name__)
+# In the shared links table: the orgs whose links were last moved to record-links.
+MOVED = "\x00record-links"
 
 
 class PipelineState:
     """fingerprints, links and states of one worker, on their compacted topics; with `disk`,
-    kept on local disk (connectors/kafka/disk.py) instead of in memory."""
+    kept on local disk (connectors/kafka/disk.py) instead of in memory. `local_orgs`: the orgs
+    that no route writes into, whose records' links are partitioned."""
 
     def __init__(
         self,
@@ -72,27 +43,49 @@ class PipelineState:
         topics: Topics,
         partitions: int,
         disk: StateDir | None = None,
+        local_orgs: Collection[str] = (),
+        orgs: Collection[str] = (),
     ) -> None:
         self.cluster = cluster
         self.topics = topics
         self.disk = disk
-        self.fingerprints = Fingerprints(topics.fingerprints, partitions)
-        self.links = self._table(topics.links, "links")
+        self.fingerprints = Partitioned(topics.fingerprints, partitions)
+        self.record_links = Partitioned(topics.record_links, partitions, place=link_record)
+        shared = self._table(topics.links, "links")
+        self.links = Links(shared, self.record_links, local_orgs, orgs)
         self.states = self._table(topics.states, "states")
         self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
 
+    def _maps(self) -> dict[str, Partitioned]:
+        return {"fingerprints": self.fingerprints, "record-links": self.record_links}
+
     async def create_topics(self) -> None:
-        await ensure_topics(
-            self.cluster, [self.topics.fingerprints], self.fingerprints.partitions, compacted=True
-        )
+        partitioned = [self.topics.fingerprints, self.topics.record_links]
+        await ensure_topics(self.cluster, partitioned, self.fingerprints.partitions, compacted=True)
         await ensure_topics(
             self.cluster, [self.topics.links, self.topics.states], 1, compacted=True
         )
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         self.writer = CompactedWriter(producer)
-        await self.reader.follow([self.links, self.states])
+        await self.reader.follow([self.links.shared, self.states])
+        await self._move_links()
+
+    async def _move_links(self) -> None:
+        """A release before this one kept every link in the shared table: those that belong
+        in record-links move there (once per set of local orgs); until then both are read."""
+        shared, local = self.links.shared, sorted(self.links.local_orgs)
+        if shared.get(MOVED) == local:
+            return
+        keys = [key for key in shared if self.links.is_local(key)]
+        for first in range(0, len(keys), 10_000):
+            self.links.relocate(keys[first : first + 10_000])
+            await self.flush()
+        shared[MOVED] = local
+        await self.flush()
+        if keys:
+            log.info("moved %d links to %s", len(keys), self.topics.record_links)
 
     def _table(
         self, topic: str, name: str, partition: int = 0, followed: bool = True
@@ -112,50 +105,60 @@ class PipelineState:
             self.disk.close(self._offsets() if clean else None)
 
     def _offsets(self) -> dict[str, int | None]:
-        prints = self.fingerprints
-        held = {**prints.revoked, **prints.owned}
-        offsets = {_print_name(p): table.offset for p, table in held.items()}
-        return offsets | {"links": self.links.offset, "states": self.states.offset}
+        offsets: dict[str, int | None] = {}
+        for name, tables in self._maps().items():
+            held = {**tables.revoked, **tables.owned}
+            offsets |= {_name(name, p): table.offset for p, table in held.items()}
+        return offsets | {"links": self.links.shared.offset, "states": self.states.offset}
 
     def keep(self, assigned: Iterable[int]) -> set[int]:
-        """After a rebalance: the partitions assigned again keep their fingerprints (nobody
-        else owned them in between), the others revoked are dropped; returns the partitions
-        that must be loaded (`load`)."""
-        prints = self.fingerprints
+        """After a rebalance: the partitions assigned again keep their tables (nobody else
+        owned them in between), the others revoked are dropped; returns the partitions that
+        must be loaded (`load`)."""
         wanted = set(assigned)
-        for partition in wanted & set(prints.revoked):
-            prints.owned[partition] = prints.revoked.pop(partition)
-        self.drop(list(prints.revoked))
-        return wanted - set(prints.owned)
+        for tables in self._maps().values():
+            for partition in wanted & set(tables.revoked):
+                tables.owned[partition] = tables.revoked.pop(partition)
+        self.drop(list(self.fingerprints.revoked) + list(self.record_links.revoked))
+        return wanted - set(self.fingerprints.owned)
 
     async def load(self, partitions: Iterable[int]) -> None:
-        """Load the fingerprints of newly assigned partitions (before processing them)."""
+        """Load the tables of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
-            topic = self.topics.fingerprints
-            table = self._table(topic, _print_name(partition), partition, followed=False)
-            await self.reader.load(table, [partition], own=True)
-            self.fingerprints.owned[partition] = table
+            for name, tables in self._maps().items():
+                followed = tables is self.record_links
+                table = self._table(tables.topic, _name(name, partition), partition, followed)
+                await self.reader.load(table, [partition], own=True)
+                tables.owned[partition] = table
+            self.links.outboxes.pop(partition, None)
+        await self._track()
+
+    async def _track(self) -> None:
+        links = self.record_links
+        await self.reader.track([*links.owned.values(), *links.revoked.values()])
 
     async def own(self, partitions: Iterable[int]) -> None:
         await self.load(self.keep(partitions))
 
     def disown(self, partitions: Iterable[int]) -> None:
         """Revoked: not processed any more, kept until the next assignment says."""
-        prints = self.fingerprints
-        for partition in partitions:
-            if partition in prints.owned:
-                prints.revoked[partition] = prints.owned.pop(partition)
+        for tables in self._maps().values():
+            for partition in partitions:
+                if partition in tables.owned:
+                    tables.revoked[partition] = tables.owned.pop(partition)
 
     def drop(self, partitions: Iterable[int]) -> None:
-        """Partitions revoked while they were loading: nothing of them is kept."""
-        for partition in partitions:
-            self.fingerprints.owned.pop(partition, None)
-            self.fingerprints.revoked.pop(partition, None)
-            if self.disk is not None:
-                self.disk.discard(_print_name(partition))
+        """Partitions revoked while they were loading, or assigned elsewhere: nothing of them
+        is kept."""
+        for name, tables in self._maps().items():
+            for partition in partitions:
+                tables.owned.pop(partition, None)
+                tables.revoked.pop(partition, None)
+                if self.disk is not None:
+                    self.disk.discard(_name(name, partition))
 
     def tables(self) -> list[CompactedTable]:
-        return [*self.fingerprints.owned.values(), self.links, self.states]
+        return [*self.fingerprints.owned.values(), *self.links.tables(), self.states]
 
     async def flush(self) -> None:
         """Produce every queued change of the state; returns once all are acknowledged."""
@@ -168,5 +171,5 @@ class PipelineState:
             table.forget_unsent()
 
 
-def _print_name(partition: int) -> str:
-    return f"fingerprints-{partition}"
+def _name(kind: str, partition: int) -> str:
+    return f"{kind}-{partition}"

@@ -19,6 +19,7 @@ from tests.support.pipeline import (
     calls,
     client,
     read_dead_letters,
+    read_messages,
     send_hints,
     wait_until,
 )
@@ -124,6 +125,57 @@ async def test_two_workers_share_the_partitions_and_write_each_record_once(
 
     await wait_until(split, 30, "the partitions split between the two workers")
     print("assignments:", shares())
+
+
+FAMILY = {
+    "source": "src",
+    "target": "tgt",
+    "modules": {
+        "Accounts": {"match_field": "Origin_Record_Id"},
+        "Contacts": {"match_field": "Origin_Record_Id"},
+    },
+}
+
+
+async def test_two_workers_resolve_parents_held_by_the_other_and_split_the_links(
+    emu: Emulator,
+    make_worker: Any,
+    kafka_producer: AIOKafkaProducer,
+    kafka_broker: str,
+    session: aiohttp.ClientSession,
+    unique_name: str,
+) -> None:
+    """Each worker keeps the links of its own partitions only (record-links); a contact whose
+    account is on the other worker's partition still gets its account in the target: the
+    other worker publishes the account's link when the child asks for it."""
+    first, second = make_worker([FAMILY]), make_worker([FAMILY], log_name="worker2.log")
+    first.start()
+    second.start()
+    src = await client(emu, "src", session)
+    names = Topics(unique_name)
+    accounts_ids = await insert(src, accounts("Parent", 8))
+    await send_hints(kafka_producer, names.hints, "src", "Accounts", accounts_ids)
+    await wait_until(lambda: _true(count(emu, "tgt", "Accounts") == 8), 90, "the accounts", first)
+    contacts = [
+        {"Last_Name": f"Child {n}", "Account_Name": {"id": accounts_ids[n % 8]}} for n in range(40)
+    ]
+    contact_ids = [str(o.id) for o in await src.insert("Contacts", contacts)]
+    await send_hints(kafka_producer, names.hints, "src", "Contacts", contact_ids)
+    await wait_until(lambda: _true(count(emu, "tgt", "Contacts") == 40), 90, "the contacts", first)
+    target_accounts = {r["id"]: r["Origin_Record_Id"] for r in records(emu, "tgt", "Accounts")}
+    for row in records(emu, "tgt", "Contacts"):
+        n = int(row["Last_Name"].split()[1])
+        parent = (row.get("Account_Name") or {}).get("id")
+        assert target_accounts.get(parent) == accounts_ids[n % 8], row
+    a, b = assigned(first, names.hints), assigned(second, names.hints)
+    assert a and b and a.isdisjoint(b), (a, b)
+    # every link in the partition of its record; the shared table holds only accounts asked for
+    partitioned = await read_messages(kafka_broker, names.record_links, lambda m: len(m) >= 48)
+    assert len({m.key for m in partitioned}) == 48
+    shared = await read_messages(
+        kafka_broker, names.links, lambda m: any(b"/Accounts/" in x.key for x in m)
+    )
+    assert not [m.key for m in shared if b"/Contacts/" in m.key]
 
 
 def assigned(worker: Worker, topic: str) -> set[int]:

@@ -2,7 +2,8 @@
 (tests/fixtures/schema_v1, version 1, before schema versions; schema_v2, version 2, before the
 state on disk and field versions): it takes the state over from the topics — it syncs a
 recorded hint's record exactly once, honours a recorded fingerprint (a stale update is dropped)
-and a recorded link (a delete reaches the linked target record)."""
+and a recorded link (a delete reaches the linked target record), which moves from the one
+partition of `links` to its record's partition of `record-links`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from connectors.kafka import partition_of
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel import schema
 from orgsync_kernel.topics import Topics
-from tests.support.pipeline import MakeWorker, client, wait_until
+from tests.support.pipeline import MakeWorker, client, read_messages, wait_until
 from zoho_emulator import Emulator
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -92,3 +93,8 @@ async def test_a_worker_takes_over_what_an_earlier_release_left_in_kafka(
     writes = [(w["op"], w["id"]) for w in emu.state.orgs["tgt"].write_log]
     assert [w for w in writes if w[1] == a_copy] == [("insert", a_copy)], writes  # exactly once
     assert [op for op, i in writes if i == str(b_copy.id)] == ["insert", "delete"], writes
+    # src is only read from: its records' links moved to their partitions of record-links
+    moved = await read_messages(
+        kafka_broker, topics.record_links, lambda m: any(x.key == link[0] for x in m)
+    )
+    assert link[0].startswith(b"tgt|src/") and any(m.key == link[0] for m in moved)

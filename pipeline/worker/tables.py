@@ -1,0 +1,180 @@
+"""The maps the processor and the sinks read and write, over the compacted tables of the state.
+
+`Partitioned`: a partitioned topic as the tables of the partitions this worker owns (a key's
+partition is that of its record in `hints`). `Links`: the id links, in two places —
+
+    record-links  partitioned: the plain links of records in orgs that are only read from
+                  (no route writes into them): only the worker that processes a record needs
+                  its link, so each worker holds its share
+    links         one partition, followed by every worker: the links of records in orgs that
+                  routes write into (two-way: a round reads a target record and routes it back,
+                  wherever its partition is), the row and related-item maps (written and read
+                  by the cold paths, on any worker), and the plain links another worker asked
+                  for (`publish`: a parent that children look up, a record whose notes sync)
+
+A record-links key owned elsewhere is written through an `Outbox` (produced, not kept; its
+owner tracks its partitions and applies it) and read from `links`: a worker that misses one
+hints the record with the source "lookup", and the owner, processing that hint, publishes
+the record's links there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
+from typing import Any
+
+from connectors.kafka import partition_of
+from connectors.kafka.compacted import CompactedTable, Outbox
+
+_MISSING = object()
+
+
+class Partitioned(MutableMapping[str, Any]):
+    """The tables of the partitions this worker owns, one per partition; `place(key)` is the
+    record key whose partition holds `key`."""
+
+    def __init__(
+        self, topic: str, partitions: int, place: Callable[[str], str] = lambda key: key
+    ) -> None:
+        self.topic = topic
+        self.partitions = partitions
+        self.place = place
+        self.owned: dict[int, CompactedTable] = {}
+        self.revoked: dict[int, CompactedTable] = {}  # until the assignment that follows
+
+    def partition(self, key: str) -> int:
+        return partition_of(self.place(key), self.partitions)
+
+    def table(self, key: str) -> CompactedTable:
+        partition = self.partition(key)
+        try:
+            return self.owned[partition]
+        except KeyError:
+            raise LookupError(f"partition {partition} of {key} is not owned here") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table(key)[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table(key)[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table(key)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for table in self.owned.values() for key in table)
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self.owned.values())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table(key).get(key, default)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        return self.table(key).pop(key, default)
+
+
+class Links(MutableMapping[str, Any]):
+    """Id links (`orgsync_kernel.events.link_key`) and the row and related-item maps."""
+
+    def __init__(
+        self,
+        shared: CompactedTable,
+        local: Partitioned,
+        local_orgs: Collection[str] = (),
+        orgs: Collection[str] = (),
+    ) -> None:
+        self.shared = shared
+        self.local = local
+        self.local_orgs = frozenset(local_orgs)  # orgs no route writes into
+        self.orgs = tuple(orgs)
+        self.outboxes: dict[int, Outbox] = {}
+
+    def is_local(self, key: str) -> bool:
+        """A plain link of a record in an org that is only read from."""
+        org, _, rest = key.partition("|")[2].partition("/")
+        module, slash, _ = rest.partition("/")
+        return org in self.local_orgs and bool(slash) and "#" not in module
+
+    def _owned(self, key: str) -> CompactedTable | None:
+        return self.local.owned.get(self.local.partition(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self.is_local(key):
+            table = self._owned(key)
+            value = _MISSING if table is None else table.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        return self.shared.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not self.is_local(key):
+            self.shared[key] = value
+            return
+        self._local_table(key)[key] = value
+        if self.shared.get(key, value) != value:  # a published copy stays current
+            self.shared[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if self.get(key, _MISSING) is _MISSING:
+            raise KeyError(key)
+        self.pop(key)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if self.is_local(key):
+            table = self._local_table(key)
+            if isinstance(table, Outbox) or key in table:
+                del table[key]
+        if key in self.shared:
+            del self.shared[key]
+        return value
+
+    def _local_table(self, key: str) -> CompactedTable:
+        table = self._owned(key)
+        if table is not None:
+            return table
+        partition = self.local.partition(key)
+        if partition not in self.outboxes:
+            self.outboxes[partition] = Outbox(self.local.topic, partition)
+        return self.outboxes[partition]
+
+    def __iter__(self) -> Iterator[str]:
+        """For tests and diagnostics: what this worker holds of both."""
+        return iter({*self.shared, *self.local})
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def publish(self, records: Iterable[str]) -> None:
+        """Copy the plain links of these records (of owned partitions) to the shared table,
+        where every worker reads them."""
+        for record in records:
+            for other in self.orgs:
+                key = f"{other}|{record}"
+                if not self.is_local(key) or self._owned(key) is None:
+                    continue
+                value = self._owned(key).get(key)  # type: ignore[union-attr]
+                if value is not None and self.shared.get(key) != value:
+                    self.shared[key] = value
+
+    def relocate(self, keys: Iterable[str]) -> None:
+        """Move these plain links of local records from the shared table (where a release
+        before this one kept them) to their partitions."""
+        for key in keys:
+            value = self.shared.pop(key)
+            if value is not None:
+                self._local_table(key)[key] = value
+
+    def tables(self) -> list[CompactedTable]:
+        """Every table this map writes to (what a flush produces)."""
+        held = [*self.local.owned.values(), *self.local.revoked.values()]
+        return [*held, *self.outboxes.values(), self.shared]
