@@ -130,15 +130,16 @@ class Poller:
                 modified, changed = await self._notes(org, cursor["modified"], since)
             else:
                 modified, changed = await self._modified(org, module, cursor["modified"], since)
-            await self._save(org, module, modified=modified)
             deleted, gone = cursor["deleted"], 0
             if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
+                if modified != cursor["modified"]:  # kept if the deleted listing fails
+                    await self._save(org, module, modified=modified)
                 deleted, gone = await self._deleted(org, module, cursor["deleted"])
         except BaseException:
             if floor is not None:
                 self.rewind(org, module, floor)  # listed from there next time
             raise
-        await self._save(org, module, deleted=deleted)
+        await self._save(org, module, modified=modified, deleted=deleted)
         self.metrics.polled_at.labels(org).set(self.clock())
         if changed or gone or refused:
             log.info(

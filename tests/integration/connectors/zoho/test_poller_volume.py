@@ -128,9 +128,11 @@ async def test_a_quiet_module_costs_what_it_did_one_call_per_listing(
     org = Org(await make_client(), emu)
     await org.insert(5)
     org.tick(5)
-    poller = await started_poller(org.client, Memory(), overlap=1, start=time.time() + 5)
+    memory = Memory()
+    poller = await started_poller(org.client, memory, overlap=1, start=time.time() + 5)
     before, credits = await emu.calls(), (await emu.stats())["credits_used"]
     assert [await poller.poll_once("org", "Leads") for _ in range(3)] == [0, 0, 0]
+    assert len(memory.puts) == 1 + 3  # the first cursor, then one write per poll, as before
     assert await emu.calls() - before == 3 * 2
     assert await emu.calls("GET /crm/v8/Leads/deleted") == 3
     assert (await emu.stats())["credits_used"] - credits == 3 * (1 + 2)
