@@ -56,6 +56,11 @@ bench-quick: install
 	$(VENV)/bin/python -m bench.run --quick $(BENCH_ARGS)
 
 # The pipeline alone at zero latency (issue 9, second mode): one worker, two workers, a profile.
+# The poller past Zoho's 100,000-record page-token cap (issue 26 item 5): no Kafka, ~2 minutes.
+.PHONY: bench-poller
+bench-poller: install
+	$(VENV)/bin/python -m bench.poller_volume $(BENCH_ARGS)
+
 .PHONY: bench-pipeline
 bench-pipeline: install
 	scripts/local-kafka start

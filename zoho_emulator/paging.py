@@ -16,7 +16,6 @@ from .store import StoredRecord
 MAX_FIELDS = 50
 MAX_PER_PAGE = 200
 DISCRETE_LIMIT = 2000
-TOKEN_LIMIT = 100_000
 TOKEN_TTL_MS = 86_400_000
 SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
 
@@ -133,11 +132,12 @@ def _offset(request: web.Request, org: OrgState, bound: str, per_page: int) -> i
             "the parameters do not match the page token",
             {"param": "page_token", "param_name": "page_token"},
         )
-    if found[1] + per_page > TOKEN_LIMIT:
+    limit = org.behaviour.page_token_limit  # Zoho: 100,000
+    if found[1] + per_page > limit:
         raise ApiError(
             400,
             "PAGINATION_LIMIT_EXCEEDED",
-            "cannot fetch more than 100000 records",
+            f"cannot fetch more than {limit} records",
             {"param": "page_token", "param_name": "page_token"},
         )
     return found[1]

@@ -3,9 +3,15 @@ listed on an interval for records modified (and deleted) since a cursor.
 
 The cursor is the newest ``Modified_Time`` (``deleted_time``) seen, kept in a compacted
 topic and advanced only after the hints were acknowledged, so a restart resumes where the
-last acknowledged poll ended. Each poll starts ``overlap_seconds`` before the cursor to
+last acknowledged hint left it. Each poll starts ``overlap_seconds`` before the cursor to
 absorb clock skew and late visibility; the repeats are harmless (dedup downstream).
 Calls use the client's low priority, so polling stops at the credit reserve.
+
+Any number of changes (issue 26): the listing goes in windows past the 100,000 records one
+records listing reaches (`listing.changed_since`), and the cursor is saved every
+``CHECKPOINT`` records listed (`_Walk`), so a burst moves it as it goes. What the ingress
+answered 503 (`Refusals`) is produced at the next poll of its org and module (and at each
+cursor save), which lists from before the earliest refusal whose hints were not all held.
 
 The overlap is kept without its cost: the poller remembers what the last listing of each
 org/module hinted (id and ``Modified_Time``, `Recent`), and the next listing hints only what is
@@ -27,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
@@ -35,11 +42,16 @@ from orgsync_kernel.events import RELATED_SOURCE, Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
+from .listing import Record, changed_since
 from .metrics import IngressMetrics
+from .recent import Recent
+from .refusals import Refusals
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "poll/"
 BATCH = 500  # hints per produce call
+CHECKPOINT = 2000  # records listed between two saves of the cursor
+PASSES = 2  # listings of one poll, when records move while they are listed
 LIST_FIELDS = ("Modified_Time", "Created_Time")
 NOTES = "Notes"
 NOTE_FIELDS = ("Modified_Time", "Parent_Id")
@@ -59,11 +71,14 @@ class Poller:
         clock: Callable[[], float] = time.time,
         notes_parents: Mapping[str, frozenset[str]] | None = None,
         deletes: Mapping[str, frozenset[str]] | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
         self.watched = watched
+        self.refusals = refusals if refusals is not None else Refusals()
         self.notes_parents = notes_parents or {}
         self.deletes = deletes if deletes is not None else watched
         self._recent: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._rewinds: dict[tuple[str, str], datetime] = {}
         self.hints_topic = hints_topic
         self.clients = clients
         self.kv = kv
@@ -104,20 +119,34 @@ class Poller:
                 log.warning("poller: org=%s module=%s failed: %s", org, module, error)
 
     async def poll_once(self, org: str, module: str) -> int:
-        """List, produce, then advance the cursor; returns the number of hints."""
+        """Produce what the ingress refused, list, produce, then advance the cursor (also as
+        the listing goes); returns the number of hints."""
         cursor = await self._cursor(org, module)
-        if module == NOTES:
-            modified, changed = await self._notes(org, cursor["modified"])
-        else:
-            modified, changed = await self._modified(org, module, cursor["modified"])
-        deleted, gone = cursor["deleted"], 0
-        if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
-            deleted, gone = await self._deleted(org, module, cursor["deleted"])
-        await self.kv.put(_key(org, module), {"modified": modified, "deleted": deleted})
+        floor = self._floor(org, module)
+        try:
+            refused = await self._drain(org, module)
+            since = self._since(cursor["modified"], floor)
+            if module == NOTES:
+                modified, changed = await self._notes(org, cursor["modified"], since)
+            else:
+                modified, changed = await self._modified(org, module, cursor["modified"], since)
+            deleted, gone = cursor["deleted"], 0
+            if module in self.deletes.get(org, ()):  # deletes are read where a route syncs them
+                if modified != cursor["modified"]:  # kept if the deleted listing fails
+                    await self._save(org, module, modified=modified)
+                deleted, gone = await self._deleted(org, module, cursor["deleted"])
+        except BaseException:
+            if floor is not None:
+                self.rewind(org, module, floor)  # listed from there next time
+            raise
+        await self._save(org, module, modified=modified, deleted=deleted)
         self.metrics.polled_at.labels(org).set(self.clock())
-        if changed or gone:
-            log.info("poller: org=%s module=%s changed=%d deleted=%d", org, module, changed, gone)
-        return changed + gone
+        if changed or gone or refused:
+            log.info(
+                "poller: org=%s module=%s changed=%d deleted=%d refused=%d",
+                *(org, module, changed, gone, refused),
+            )
+        return changed + gone + refused
 
     async def _cursor(self, org: str, module: str) -> dict[str, str]:
         stored = self.kv.get(_key(org, module))
@@ -128,35 +157,66 @@ class Poller:
         await self.kv.put(_key(org, module), cursor)
         return cursor
 
-    async def _modified(self, org: str, module: str, cursor: str) -> tuple[str, int]:
-        since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org), cursor
-        recent = self._recent_of(org, module, "modified")
-        async for record in client.list_modified_since(module, since, LIST_FIELDS):
-            when = str(record.get("Modified_Time") or "")
-            newest = _later(newest, when)
-            if recent.fresh(str(record.get("id")), when):
+    async def _save(self, org: str, module: str, **moved: str) -> None:
+        key = _key(org, module)
+        stored = self.kv.get(key)
+        await self.kv.put(key, {**(stored if isinstance(stored, dict) else {}), **moved})
+
+    def _since(self, cursor: str, floor: datetime | None) -> datetime:
+        """Where a listing starts: the overlap before the cursor or before the floor,
+        whichever is earlier."""
+        start = datetime.fromisoformat(cursor)
+        return (min(start, floor) if floor is not None else start) - self.overlap
+
+    def rewind(self, org: str, module: str, moment: datetime) -> None:
+        """Make the next poll of this org and module list from before ``moment``."""
+        key = (org, module)
+        self._rewinds[key] = min(moment, self._rewinds.get(key, moment))
+
+    def _floor(self, org: str, module: str) -> datetime | None:
+        """How far back the next listing must reach, once: before a refusal whose hints the
+        ingress could not hold, before records that moved while a listing read them."""
+        lost = self.refusals.lost_since(org, module)
+        floors = [self._rewinds.pop((org, module), None)]
+        floors.append(datetime.fromtimestamp(lost, UTC) if lost is not None else None)
+        return min((f for f in floors if f is not None), default=None)
+
+    async def _drain(self, org: str, module: str) -> int:
+        """Produce the hints the ingress refused for this org and module; how many."""
+        messages = self.refusals.take(org, module)
+        try:
+            for n in range(0, len(messages), BATCH):
+                chunk = messages[n : n + BATCH]
+                await self.producer.send_many(self.hints_topic, chunk)
+                self.metrics.hints.labels(org, "refused").inc(len(chunk))
+        except BaseException:
+            self.refusals.give_back(org, module, messages)  # produced again next time
+            raise
+        return len(messages)
+
+    async def _modified(
+        self, org: str, module: str, cursor: str, since: datetime
+    ) -> tuple[str, int]:
+        walk = _Walk(self, org, module, cursor, "modified")
+        async for record in walk.records(since, LIST_FIELDS):
+            if walk.fresh(record):
                 created = record.get("Created_Time") == record.get("Modified_Time")
                 operation = "insert" if created else "update"
-                await batch.add(module, str(record.get("id")), operation, when or None)
-        return newest, await self._done(batch, recent, newest)
+                await walk.add(module, str(record.get("id")), operation, _modified(record))
+        return walk.newest, await walk.done()
 
-    async def _notes(self, org: str, cursor: str) -> tuple[str, int]:
+    async def _notes(self, org: str, cursor: str, since: datetime) -> tuple[str, int]:
         """Hints of the parents of notes modified since the cursor (in synced modules)."""
-        since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org, RELATED_SOURCE), cursor
-        parents, recent = self.notes_parents.get(org, frozenset()), self._recent_of(org, NOTES, "")
-        async for note in client.list_modified_since(NOTES, since, NOTE_FIELDS):
-            when = str(note.get("Modified_Time") or "")
-            newest = _later(newest, when)
+        walk = _Walk(self, org, NOTES, cursor, "", RELATED_SOURCE)
+        parents = self.notes_parents.get(org, frozenset())
+        async for note in walk.records(since, NOTE_FIELDS):
             parent = note.get("Parent_Id") or {}
             module = (
                 (parent.get("module") or {}).get("api_name") if isinstance(parent, dict) else None
             )
-            fresh = recent.fresh(str(note.get("id")), when)
-            if fresh and module in parents and parent.get("id"):
-                await batch.add(str(module), str(parent["id"]), "update", when or None)
-        return newest, await self._done(batch, recent, newest)
+            if walk.fresh(note) and module in parents and parent.get("id"):
+                await walk.add(str(module), str(parent["id"]), "update", _modified(note))
+        return walk.newest, await walk.done()
 
     async def _deleted(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
@@ -174,36 +234,62 @@ class Poller:
     async def _done(self, batch: _Batch, recent: Recent, newest: str) -> int:
         """Produce the rest of the hints, then remember the listing; the number of hints."""
         await batch.flush()
-        self._recent[recent.key] = recent.settled(newest)
+        self._recent[recent.key] = recent.settled(newest, self.overlap)
         return batch.count
 
 
-class Recent:
-    """What one org/module's last listing hinted (id -> time), so that the next listing of the
-    overlapping window hints only what is new or changed. Times have one-second resolution: a
-    record of the newest second listed is hinted again by the next listing (an edit later in
-    that same second would carry the same time), then remembered."""
+class _Walk:
+    """One listing of changed records in a poll: the newest time seen, the hints produced
+    ``BATCH`` at a time, and every ``CHECKPOINT`` records listed the cursor saved where the
+    listing got to, once the hints before it were acknowledged: a listing of any length
+    moves the cursor as it goes, and one that fails half-way resumes from there. The hints
+    the ingress refused meanwhile are produced then too, so a long listing does not hold
+    them back past an interval."""
 
-    AGAIN = "~"  # suffix of a time whose record the next listing hints once more
+    def __init__(
+        self, poller: Poller, org: str, module: str, cursor: str, kind: str, source: str = "poll"
+    ) -> None:
+        self.poller, self.org, self.module, self.newest = poller, org, module, cursor
+        self.batch = _Batch(poller, org, source)
+        self.recent = poller._recent_of(org, module, kind)
+        self.listed = 0
 
-    def __init__(self, before: Mapping[str, str], key: tuple[str, str, str]) -> None:
-        self.before, self.key = before, key
-        self.now: dict[str, str] = {}
+    async def records(self, since: datetime, fields: Sequence[str]) -> AsyncIterator[Record]:
+        """The records changed since ``since``; listed again from where a record that moved
+        while being listed was first seen (up to ``PASSES`` listings, then the next poll)."""
+        start = since
+        for _ in range(PASSES):
+            async with aclosing(self._listing(start, fields)) as listing:
+                async for record in listing:
+                    yield record
+            moved = self.recent.moved_since()
+            if moved is None:
+                return
+            start = moved
+        self.poller.rewind(self.org, self.module, start)
 
-    def fresh(self, item_id: str, when: str) -> bool:
-        """Whether to hint this item (it is remembered either way)."""
-        previous = self.before.get(item_id)
-        self.now[item_id] = when if previous in (when, when + self.AGAIN) else when + self.AGAIN
-        return previous != when
+    async def _listing(
+        self, since: datetime, fields: Sequence[str]
+    ) -> AsyncGenerator[Record, None]:
+        client = self.poller.clients[self.org]
+        async with aclosing(changed_since(client, self.module, since, fields)) as listing:
+            async for record in listing:
+                self.newest = _later(self.newest, _modified(record))
+                yield record
+                self.listed += 1
+                if self.listed % CHECKPOINT == 0:
+                    await self.batch.flush()
+                    await self.poller._save(self.org, self.module, modified=self.newest)
+                    await self.poller._drain(self.org, self.module)  # refused meanwhile
 
-    def settled(self, newest: str) -> dict[str, str]:
-        """The memory for the next listing: first sightings older than `newest` need no
-        second look."""
-        again, newest_again = self.AGAIN, newest + self.AGAIN
-        return {
-            i: w[: -len(again)] if w.endswith(again) and w != newest_again else w
-            for i, w in self.now.items()
-        }
+    def fresh(self, record: Record) -> bool:
+        return self.recent.fresh(str(record.get("id")), _modified(record))
+
+    async def add(self, module: str, record_id: str, operation: str, when: str) -> None:
+        await self.batch.add(module, record_id, operation, when or None)
+
+    async def done(self) -> int:
+        return await self.poller._done(self.batch, self.recent, self.newest)
 
 
 class _Batch:
@@ -239,6 +325,10 @@ class _Batch:
 
 def _key(org: str, module: str) -> str:
     return f"{KEY_PREFIX}{org}/{module}"
+
+
+def _modified(record: Record) -> str:
+    return str(record.get("Modified_Time") or "")
 
 
 def _later(current: str, candidate: str) -> str:

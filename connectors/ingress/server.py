@@ -7,7 +7,10 @@
                              (orgsync_operations/status.py)
 
 A 2xx means every hint of the request was acknowledged by Kafka (acks=all); when Kafka
-does not acknowledge within the producer's timeout the answer is 503 so Zoho retries.
+does not acknowledge within the producer's timeout the answer is 503. Zoho is not known to
+send a callback again (a notification answered 503 never came back, issue 26), so the
+refused hints are kept (`Refusals`) for the poller of this process, which produces them at
+its next poll of the org and module.
 Bad input is refused with 4xx and a short JSON error, and counted by reason.
 """
 
@@ -33,6 +36,7 @@ from ..kafka import KafkaUnavailable, Producer
 from .hints import BadInput, HintBatch
 from .metrics import IngressMetrics
 from .notifications import Envelope, parse_callback, parse_envelope
+from .refusals import Refusals
 from .webhooks import (
     SECRET_HEADER,
     Fields,
@@ -73,6 +77,7 @@ class Ingress:
     metrics: IngressMetrics
     tokens: ChannelTokens
     clock: Callable[[], float]
+    refusals: Refusals
 
     def source_org(self, request: web.Request) -> str:
         org = request.match_info["org"]
@@ -96,8 +101,13 @@ class Ingress:
             raise BadInput("unauthorized", "unknown channel or wrong token", status=401)
 
     async def produce(self, org: str, batch: HintBatch, source: str) -> web.Response:
-        messages = batch.messages(org, source, self.clock())
-        await self.producer.send_many(self.settings.topics.hints, messages)
+        received_at = self.clock()
+        messages = batch.messages(org, source, received_at)
+        try:
+            await self.producer.send_many(self.settings.topics.hints, messages)
+        except KafkaUnavailable:
+            self.refusals.add(org, batch.module, messages, received_at)
+            raise
         self.metrics.hints.labels(org, source).inc(len(messages))
         return _json({"status": "ok", "hints": len(messages)}, 200)
 
@@ -122,9 +132,17 @@ def create_app(
     channel_tokens: ChannelTokens,
     *,
     clock: Callable[[], float] = time.time,
+    refused: Refusals | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=settings.ingress.max_body_bytes, middlewares=[refusals])
-    app[INGRESS] = Ingress(settings, producer, metrics, channel_tokens, clock)
+    app[INGRESS] = Ingress(
+        settings,
+        producer,
+        metrics,
+        channel_tokens,
+        clock,
+        refused if refused is not None else Refusals(),
+    )
     app.router.add_post("/hooks/zoho/{org}", receive_webhook, name="hooks")
     app.router.add_post("/notify/{org}", receive_notification, name="notify")
     app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))

@@ -30,6 +30,7 @@ from ..kafka import KafkaCluster, KafkaKV, KafkaProducer, ensure_topics
 from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller
+from .refusals import Refusals
 from .server import ChannelTokens, StaticChannelTokens, create_app
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class IngressService:
         self.extensions = tuple(extensions)
         self.channels: ChannelManager | None = None
         self.poller: Poller | None = None
+        self.refusals = Refusals()  # what the server refused, for the poller to produce
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -90,7 +92,14 @@ class IngressService:
             )
             await self.channels.load()
             tokens = self.channels
-        app = create_app(self.settings, self.producer, self.metrics, tokens, clock=self.clock)
+        app = create_app(
+            self.settings,
+            self.producer,
+            self.metrics,
+            tokens,
+            clock=self.clock,
+            refused=self.refusals,
+        )
         for extension in self.extensions:
             await extension.mount(app, self.producer)
         await self._serve(app)
@@ -108,6 +117,7 @@ class IngressService:
                 clock=self.clock,
                 notes_parents=self.settings.notes_parents,
                 deletes=self.settings.synced_deletes,
+                refusals=self.refusals,
             )
             await self.poller.start()
         log.info("ingress started on %s (watch=%s, poll=%s)", self.url, self._watch, self._poll)

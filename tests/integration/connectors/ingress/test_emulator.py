@@ -16,11 +16,13 @@ from prometheus_client import CollectorRegistry
 
 from bench.deployment import free_port
 from connectors.ingress import IngressService
+from connectors.kafka import KafkaUnavailable
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.zoho import WatchChannel, ZohoClient
 from orgsync_kernel.events import RELATED_SOURCE
 from orgsync_kernel.settings import Settings
 from tests.support.ingress import (
+    MODULES,
     PARTITIONS,
     SECRET,
     TopicReader,
@@ -70,6 +72,9 @@ class Stack:
         return self.emu.state.orgs["alpha"].stats.as_dict()
 
 
+SYNCED_DELETES = {m: {"match_field": "Origin_Record_Id", "delete": True} for m in MODULES}
+
+
 @pytest.fixture
 async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
     port = free_port()
@@ -86,6 +91,9 @@ async def stack(kafka_broker: str, unique_name: str) -> AsyncIterator[Stack]:
                 "webhook_secret": SECRET,
             },
             poller={"interval_seconds": 1.0, "overlap_seconds": 1.0},
+            # deletes synced: the poller lists them (issue 28), so a dropped delete
+            # notification is caught too
+            sync=[{"source": "alpha", "target": "beta", "modules": SYNCED_DELETES}],
         )
         await ensure_topics(
             KafkaCluster(kafka_broker), settings.topics.pipeline(settings.targets), PARTITIONS
@@ -221,3 +229,47 @@ async def test_a_related_action_reaches_hints_and_an_old_channel_is_given_the_fl
         await stack.zoho.add_tags("Leads", [lead_id], ["VIP"])
         seen = await stack.hints.until(_ids_from(RELATED_SOURCE, [lead_id]), within=2.0)
     assert [h["operation"] for h in seen if h["source"] == RELATED_SOURCE] == ["update"]
+
+
+async def test_a_refused_notification_burst_is_found_by_the_poller_within_one_interval(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zoho sends no callback again: what the ingress answered 503 (Kafka not acknowledging
+    in time) comes from the poller, a related action too, which moves no Modified_Time and
+    which only the refused hints kept for the poller can bring back."""
+    async with stack.ingress() as service:
+        hints_topic, send = stack.settings.topics.hints, service.producer.send_many
+        refusing = [True]
+
+        async def unacknowledged(topic: str, messages: Any, headers: Any = None) -> None:
+            if refusing[0] and topic == hints_topic:
+                raise KafkaUnavailable("no acknowledgement from Kafka: KafkaTimeoutError")
+            await send(topic, messages, headers)
+
+        monkeypatch.setattr(service.producer, "send_many", unacknowledged)
+        ids: list[str] = []
+        for batch in range(5):
+            ids += await stack.insert(*(f"Burst {batch}-{i}" for i in range(20)))
+        await stack.zoho.add_tags("Leads", ids[:3], ["VIP"])  # related actions
+        await wait_for(lambda: _refused(service) >= 6, within=5.0)  # 5 inserts, 1 tagging
+        refusing[0] = False  # Kafka acknowledges again
+        back = time.monotonic()
+        await stack.hints.until(
+            lambda seen: (
+                set(ids) <= {h["id"] for h in seen}
+                and set(ids[:3]) <= {h["id"] for h in seen if h["source"] == RELATED_SOURCE}
+            ),
+            within=stack.settings.poller.interval_seconds + 1.5,
+        )
+        assert time.monotonic() - back <= stack.settings.poller.interval_seconds + 1.5
+        # every refused hint was produced by the poller (the listing found the inserts too)
+        registry, labels = service.metrics.registry, {"org": "alpha", "source": "refused"}
+        await wait_for(
+            lambda: (registry.get_sample_value("orgsync_hints_total", labels) or 0) >= 103
+        )
+
+
+def _refused(service: IngressService) -> float:
+    registry = service.metrics.registry
+    labels = {"reason": "kafka_unavailable"}
+    return registry.get_sample_value("orgsync_ingress_rejected_total", labels) or 0.0

@@ -6,13 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from connectors.ingress.metrics import IngressMetrics
-from connectors.ingress.poller import Poller
-from connectors.zoho import ZohoClient
 from orgsync_kernel.events import RELATED_SOURCE, Hint
-from orgsync_kernel.settings import PollerSettings
+from tests.support.poller import Memory, started_poller
 from tests.support.zoho_client import Emu, MakeClient, lead
 
 
@@ -20,40 +16,6 @@ from tests.support.zoho_client import Emu, MakeClient, lead
 def emulator_overrides() -> dict[str, Any]:
     leads = {"fields": [{"api_name": "Origin_Record_Id", "data_type": "text", "unique": True}]}
     return {"modules": {"Leads": leads, "Notes": {}}}
-
-
-class Memory:
-    """The poller's cursor store and producer, in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.sent: list[tuple[bytes, bytes]] = []
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
-
-    async def put(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    async def send_many(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-        self.sent += messages
-
-
-async def started_poller(client: ZohoClient, memory: Memory, **options: Any) -> Poller:
-    poller = Poller(
-        PollerSettings(overlap_seconds=3600),  # every record below stays in the window
-        {"org": frozenset({"Leads"})},
-        "hints",
-        {"org": client},
-        memory,  # type: ignore[arg-type]
-        memory,  # type: ignore[arg-type]
-        IngressMetrics.create(CollectorRegistry()),
-        clock=lambda: 0.0,  # the first cursor: 1970, so the records below are after it
-        **options,
-    )
-    await poller.start()
-    await poller.stop()  # no timer: the test polls
-    return poller
 
 
 async def test_a_note_added_to_a_synced_record_hints_its_parent(make_client: MakeClient) -> None:

@@ -1,9 +1,16 @@
-"""The pure steps of the poller cursor and the backfill pages."""
+"""The pure steps of the poller cursor, its windows and the backfill pages."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import pytest
+
 from connectors.ingress.backfill import _advance, _seen, _State
-from connectors.ingress.poller import _later
+from connectors.ingress.listing import Seconds
+from connectors.ingress.poller import Recent, _later
+from connectors.ingress.refusals import Refusals
+from connectors.zoho.errors import PaginationLimitExceeded
 
 T1, T2 = "2025-01-01T10:00:00+05:30", "2025-01-01T10:00:01+05:30"
 
@@ -32,3 +39,55 @@ def test_an_exhausted_listing_finishes() -> None:
     state = _State(T1, ["1"], done=5)
     _advance(state, [_rec("1", T1)], [], exhausted=True)
     assert state.finished and state.done == 5
+
+
+S0, S1, S2 = (datetime.fromisoformat(f"2025-01-01T10:00:0{n}+05:30") for n in range(3))
+
+
+def _listed(*seconds: datetime) -> Seconds:
+    listed = Seconds()
+    for second in seconds:
+        listed.see(second.isoformat())
+    return listed
+
+
+def test_a_refused_window_restarts_at_its_last_complete_second() -> None:
+    assert _listed(S0, S1, S1, S2).restart_after(S0) == S1
+
+
+def test_a_window_stuck_on_its_first_second_moves_on_only_when_that_second_was_listed() -> None:
+    assert _listed(S0, S0, S1).restart_after(S0) == S1  # If-Modified-Since included S0
+    with pytest.raises(PaginationLimitExceeded):
+        _listed(S1, S1).restart_after(S0)  # one second held more than a listing reaches
+    with pytest.raises(PaginationLimitExceeded):
+        Seconds().restart_after(S0)
+
+
+def test_a_record_listed_twice_by_one_poll_is_hinted_once_and_old_ones_are_forgotten() -> None:
+    recent = Recent({}, ("org", "Leads", "modified"))
+    assert recent.fresh("1", T1) and not recent.fresh("1", T1)
+    assert recent.fresh("2", T2)
+    settled = recent.settled(T2, timedelta(seconds=0.5))  # T1 is before the next listing
+    assert settled == {"2": T2 + Recent.AGAIN}
+
+
+def test_refused_hints_are_held_up_to_the_limit_then_the_refusal_time_is_kept() -> None:
+    refusals = Refusals(limit=3)
+    refusals.add("org", "Leads", [(b"1", b"a"), (b"2", b"b")], at=20.0)
+    refusals.add("org", "Leads", [(b"3", b"c"), (b"4", b"d")], at=10.0)
+    assert (len(refusals), refusals.dropped) == (3, 1)
+    held = refusals.take("org", "Leads")
+    assert len(held) == 3 and refusals.take("org", "Leads") == [] and len(refusals) == 0
+    refusals.give_back("org", "Leads", held)
+    assert len(refusals) == 3
+    assert refusals.lost_since("org", "Leads") == 10.0  # its hints were not all held
+    assert refusals.lost_since("org", "Leads") is None  # once
+
+
+def test_a_record_listed_again_at_a_later_time_asks_for_a_listing_from_before_it() -> None:
+    recent = Recent({}, ("org", "Leads", "modified"))
+    assert recent.fresh("1", T1) and recent.fresh("2", T2)
+    assert recent.moved_since() is None
+    assert recent.fresh("1", "2025-01-01T10:00:09+05:30")  # edited while being listed
+    assert recent.moved_since() == datetime.fromisoformat(T1) - timedelta(seconds=1)
+    assert recent.moved_since() is None  # once
