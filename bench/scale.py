@@ -124,6 +124,18 @@ async def produce_state(
     return time.monotonic() - started
 
 
+def new_lead(record_id: str) -> Hint:
+    """The notification of a Lead created in src."""
+    return Hint(
+        org="src",
+        module="Leads",
+        id=record_id,
+        operation="insert",
+        source="notification",
+        received_at=time.time(),
+    )
+
+
 async def first_sync(emu: Emulator, broker: str, topics: Topics, worker: Worker) -> float:
     """Seconds from the worker's start until a new Lead created and hinted now is in tgt."""
     started = time.monotonic()
@@ -134,14 +146,7 @@ async def first_sync(emu: Emulator, broker: str, topics: Topics, worker: Worker)
         [made] = await src.insert("Leads", [{"Last_Name": f"New {uuid.uuid4().hex[:6]}"}])
     producer = AIOKafkaProducer(bootstrap_servers=broker)
     await producer.start()
-    hint = Hint(
-        org="src",
-        module="Leads",
-        id=str(made.id),
-        operation="insert",
-        source="notification",
-        received_at=time.time(),
-    )
+    hint = new_lead(str(made.id))
     await producer.send_and_wait(topics.hints, hint.dumps(), hint.key.encode())
     await producer.stop()
     while not any(r.get(ORIGIN) == str(made.id) for r in records(emu, "tgt", "Leads")):
@@ -183,14 +188,7 @@ async def trickle(emu: Emulator, broker: str, topics: Topics, seconds: float) ->
             if time.monotonic() < ends:
                 [new] = await src.insert("Leads", [{"Last_Name": f"T {uuid.uuid4().hex[:6]}"}])
                 made[str(new.id)] = time.monotonic()
-                hint = Hint(
-                    org="src",
-                    module="Leads",
-                    id=str(new.id),
-                    operation="insert",
-                    source="notification",
-                    received_at=time.time(),
-                )
+                hint = new_lead(str(new.id))
                 await producer.send(topics.hints, hint.dumps(), hint.key.encode())
             now = time.monotonic()
             for row in records(emu, "tgt", "Leads"):
