@@ -175,7 +175,11 @@ class RoundSteps:
         await self._log(changes, round_)
         fresh = [self.processor.observe(change) for change in changes]
         for change, observed in zip(changes, fresh, strict=True):
-            await self._route(change, round_, observed)
+            if self._owns(change.key):
+                await self._route(change, round_, observed)
+            else:  # a target read on another worker's partition: that worker routes it back
+                hint = hint_for(change.key, "reconcile", time.time())
+                round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
 
     async def complete(self, round_: Round) -> None:
         """Write, await every acknowledgement, then store the state (not the commit)."""
@@ -284,6 +288,10 @@ class RoundSteps:
                 for hint in group.values()
             ]
             return []
+
+    def _owns(self, key: str) -> bool:
+        prints = self.state.fingerprints
+        return prints.partition(key) in prints.owned
 
     async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
         out = await self.processor.process(change, fresh)
