@@ -149,26 +149,6 @@ class CompactedTable(MutableMapping[str, Any]):
             self._echoes[name] = pending - 1
 
 
-class Outbox(CompactedTable):
-    """Writes to a partition of a compacted topic that another process holds: produced with
-    the next flush, not kept here (the holder applies them when it reads them)."""
-
-    def __init__(self, topic: str, partition: int) -> None:
-        super().__init__(topic, partition=partition, followed=False)
-
-    def __getitem__(self, key: str) -> Any:
-        raise KeyError(key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.queued.append((key, value))
-
-    def __delitem__(self, key: str) -> None:
-        self.queued.append((key, None))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-
 class KafkaKV:
     """A compacted topic that this process alone writes (cursors, channels) as a
     `CompactedTable`: ``start`` reads it to its end, each write is awaited. Writes by other

@@ -24,9 +24,29 @@ from collections.abc import Callable, Collection, Iterable, Iterator, MutableMap
 from typing import Any
 
 from connectors.kafka import partition_of
-from connectors.kafka.compacted import CompactedTable, Outbox
+from connectors.kafka.compacted import CompactedTable
 
 _MISSING = object()
+
+
+class Outbox(CompactedTable):
+    """Writes to a partition of a compacted topic that another process holds: produced with
+    the next flush, not kept here (the holder applies them when it reads them)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        super().__init__(topic, partition=partition, followed=False)
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.queued.append((key, value))
+
+    def __delitem__(self, key: str) -> None:
+        self.queued.append((key, None))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
 
 
 class Partitioned(MutableMapping[str, Any]):

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from connectors.kafka import partition_of
-from connectors.kafka.compacted import CompactedTable, Outbox
+from connectors.kafka.compacted import CompactedTable
 from orgsync_kernel.events import link_key, link_record
 from pipeline.mapping.subform_rows import rows_key
-from pipeline.worker.tables import Links, Partitioned
+from pipeline.worker.tables import Links, Outbox, Partitioned
 
 PARTITIONS = 4
 
