@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 import uuid
@@ -160,18 +161,41 @@ async def first_sync(emu: Emulator, broker: str, topics: Topics, worker: Worker)
 
 
 def store_bytes(state_dir: Path) -> dict[str, int]:
-    """Bytes of keys and values per table in a worker's store (stopped: the lock is free)."""
+    """Bytes of keys and values per table (`fingerprints-3`, `links`, …) in a worker's store
+    after a clean stop."""
     sizes: dict[str, int] = {}
     db = Rdict(str(state_dir / "store"), Options(raw_mode=True), access_type=AccessType.read_only())
     try:
         for key, value in db.items():
             raw, data = bytes(key), bytes(value)  # type: ignore[arg-type]
             name = raw.partition(b"\x00")[0].decode(errors="replace")
-            kind = name.rsplit("-", 1)[0] if name[-1:].isdigit() else name
-            sizes[kind] = sizes.get(kind, 0) + len(raw) + len(data)
+            sizes[name] = sizes.get(name, 0) + len(raw) + len(data)
     finally:
         db.close()
     return sizes
+
+
+def held(tables: dict[str, int], partitions: set[int]) -> dict[str, int]:
+    """What a worker that owns `partitions` keeps of these tables, per kind of table: its
+    partitions of the partitioned ones, all of the others."""
+    kept: dict[str, int] = {}
+    for name, size in tables.items():
+        kind, _, number = name.rpartition("-")
+        if number.isdigit() and int(number) not in partitions:
+            continue
+        key = kind if number.isdigit() else name
+        kept[key] = kept.get(key, 0) + size
+    return kept
+
+
+def assigned(log: str, topic: str) -> set[int]:
+    """The partitions of `topic` a worker holds after its last rebalance (from its log)."""
+    found: set[int] = set()
+    for match in re.finditer(
+        rf"partitions assigned.* topic={re.escape(topic)} partitions=([\d,-]+)", log
+    ):
+        found = {int(p) for p in match.group(1).split(",") if p != "-"}
+    return found
 
 
 async def trickle(emu: Emulator, broker: str, topics: Topics, seconds: float) -> list[float]:
@@ -206,23 +230,24 @@ async def join(
     emu: Emulator, broker: str, topics: Topics, config: Path, env: dict[str, str], workdir: Path
 ) -> dict[str, Any]:
     """A worker runs; a second one joins while records trickle in: the worst latency of a
-    record meanwhile (the pause), then each worker's store (both killed at once, so that
-    neither takes the other's partitions over; read with its write-ahead log) against the
-    single worker's."""
-    state = workdir / "state"
-    alone = sum(store_bytes(state / "worker-0").values())
+    record meanwhile (the pause), then what each worker holds of the single worker's store
+    (its partitions of the partitioned tables, and the shared ones)."""
+    tables = store_bytes(workdir / "state" / "worker-0")  # the worker alone, stopped cleanly
+    alone = sum(tables.values())
     first = Worker(config, env, workdir, log_name="worker-join-1.log")
     await first_sync(emu, broker, topics, first)
     second = Worker(config, env, workdir, log_name="worker-join-2.log")
     second.start()
     latencies = await trickle(emu, broker, topics, 30.0)
-    for worker in (first, second):  # at once: a clean stop would hand the partitions over
-        worker.kill()
-    shares = [store_bytes(state / f"worker-{n}") for n in (0, 1)]
+    owned = [assigned(w.log(chars=None), topics.hints) for w in (first, second)]
+    for worker in (first, second):
+        await worker.terminate()
+    shares = [held(tables, partitions) for partitions in owned]
     return {
         "join_worst_latency_s": round(max(latencies), 2),
         "join_median_latency_s": round(sorted(latencies)[len(latencies) // 2], 2),
         "single_store_mb": round(alone / 1e6, 1),
+        "partitions": [sorted(p) for p in owned],
         "shares": [round(sum(s.values()) / alone, 3) for s in shares],
         "share_tables_mb": [{k: round(v / 1e6, 1) for k, v in s.items()} for s in shares],
     }
