@@ -236,15 +236,16 @@ class CompactedReader:
         )
 
     async def partitions(self, topic: str) -> list[int]:
-        """The topic's partitions (metadata refreshed first); [0] when it has none yet."""
-        consumer = self._consumer()
-        await consumer.start()
+        """The topic's partitions; [0] when it has none yet. (A consumer's own metadata knows
+        a topic's partitions only once it was assigned or subscribed to it.)"""
+        admin = self.cluster.admin()
+        await admin.start()
         try:
-            await consumer.topics()
-            found = consumer.partitions_for_topic(topic)
+            [described] = await admin.describe_topics([topic])
         finally:
-            await consumer.stop()
-        return sorted(found) if found else [0]
+            await admin.close()
+        found = [p["partition"] for p in described["partitions"]]
+        return sorted(found) if described["error_code"] == 0 and found else [0]
 
     async def load(
         self, table: CompactedTable, partitions: Sequence[int], *, own: bool = False

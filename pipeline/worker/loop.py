@@ -254,23 +254,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop = loop
 
     async def _load(self, partitions: set[int], paused: list[TopicPartition]) -> None:
-        """The state of new partitions, one partition after the other, each resumed as soon as
-        it is loaded (`_owned` holds back any messages handed out before); retried while
-        Kafka does not answer."""
-        for partition in sorted(partitions):
-            while True:
-                try:
-                    await self.loop.state.load({partition})
-                    break
-                except ROUND_ERRORS as error:
-                    log.warning("loading state failed: %s; again", type(error).__name__)
-                    await asyncio.sleep(RETRY_SECONDS)
-            assigned = self.loop.consumer.assignment()
-            self.loop.consumer.resume(
-                *[tp for tp in paused if tp.partition == partition and tp in assigned]
-            )
+        """The fingerprints of new partitions, then their messages (`_owned` holds back any
+        handed out before); retried while Kafka does not answer."""
+        while True:
+            try:
+                await self.loop.state.load(partitions)
+                break
+            except ROUND_ERRORS as error:
+                log.warning("loading fingerprints failed: %s; again", type(error).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
         assigned = self.loop.consumer.assignment()
         self.loop.state.drop({tp.partition for tp in paused if tp not in assigned})
+        self.loop.consumer.resume(*[tp for tp in paused if tp in assigned])
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.loop.busy:  # the running rounds finish and commit first
