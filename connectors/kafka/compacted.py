@@ -30,7 +30,8 @@ from connectors.kafka.producer import Bulk, Headers, Producer
 from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, header_version, load_compacted
 
 log = logging.getLogger(__name__)
-_MISSING = object()
+_MISSING = object()  # in the overlay: a deletion not read back yet
+_UNSET = object()
 
 
 class CompactedTable(MutableMapping[str, Any]):
@@ -58,10 +59,18 @@ class CompactedTable(MutableMapping[str, Any]):
         self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet read back
 
     def __getitem__(self, key: str) -> Any:
-        value = self.overlay.get(key, self.base.get(key, _MISSING))
+        value = self.get(key, _MISSING)
         if value is _MISSING:
             raise KeyError(key)
         return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value, without a KeyError raised and caught for each key absent (most keys
+        looked up on a first sync are)."""
+        value = self.overlay.get(key, _UNSET)
+        if value is _UNSET:
+            value = self.base.get(key, _MISSING)
+        return default if value is _MISSING else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         (self.overlay if self.followed else self.base)[key] = value
