@@ -59,15 +59,14 @@ class Front:
 
     def get(self, key: bytes) -> Any:
         value = self.young.get(key, _UNKNOWN)
-        if value is _UNKNOWN:
+        if value is _UNKNOWN and self.old:
             value = self.old.pop(key, _UNKNOWN)
             if value is not _UNKNOWN:
                 self.young[key] = value  # its cost was counted in the old generation's
         return value
 
     def put(self, key: bytes, value: Any, raw_size: int) -> None:
-        self.old.pop(key, None)
-        self.young[key] = value
+        self.young[key] = value  # over an old value in `old` too: `get` looks here first
         self.size += 6 * raw_size + len(key) + 120  # measured: decoded JSON ~4-5x its text
         if self.size > self.budget // 2:
             self.old, self.young, self.size = self.young, {}, 0
@@ -100,7 +99,7 @@ class DiskMap(MutableMapping[str, Any]):
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        stored = self._key(key)
+        stored = self.prefix + key.encode()
         value = self.front.get(stored)
         if value is _UNKNOWN:
             raw = self.db.get(stored)
@@ -109,7 +108,7 @@ class DiskMap(MutableMapping[str, Any]):
         return default if value is _ABSENT else value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        stored, raw = self._key(key), orjson.dumps(value)
+        stored, raw = self.prefix + key.encode(), orjson.dumps(value)
         self.db[stored] = raw
         self.front.put(stored, value, len(raw))
 
