@@ -31,7 +31,6 @@ from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, header_version
 
 log = logging.getLogger(__name__)
 _MISSING = object()  # in the overlay: a deletion not read back yet
-_UNSET = object()
 
 
 class CompactedTable(MutableMapping[str, Any]):
@@ -65,11 +64,8 @@ class CompactedTable(MutableMapping[str, Any]):
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value, without a KeyError raised and caught for each key absent (most keys
-        looked up on a first sync are)."""
-        value = self.overlay.get(key, _UNSET)
-        if value is _UNSET:
-            value = self.base.get(key, _MISSING)
+        """No KeyError raised and caught per absent key (most keys, on a first sync)."""
+        value = self.overlay[key] if key in self.overlay else self.base.get(key, _MISSING)
         return default if value is _MISSING else value
 
     def __setitem__(self, key: str, value: Any) -> None:
