@@ -126,3 +126,7 @@ class Topics:
     def single(self) -> list[str]:
         """The compacted topics of one partition: state every process reads whole."""
         return [self.links, self.states, self.channels, self.cursors, self.credits, self.dlq_state]
+
+    def compacted(self) -> list[str]:
+        """Every compacted topic: the fingerprints and those of one partition."""
+        return [self.fingerprints, *self.single()]

@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 
+from connectors.kafka.compaction import COMPACTION, align
 from orgsync_kernel.settings import KafkaSettings
 
 TOPIC_ALREADY_EXISTS = 36
@@ -70,17 +71,6 @@ class KafkaCluster:
     def topic_configs(self, *, compacted: bool = False) -> dict[str, str]:
         configs = {"min.insync.replicas": str(self.min_insync)}
         return {**configs, **COMPACTION} if compacted else configs
-
-
-# A state topic is read from its start on a fresh start: compaction must keep about one message
-# per key. The broker never cleans the active segment, and by default rolls it only after 7
-# days or 1 GiB, so a week of updates would be read back; an hourly roll and a cleaner that
-# starts at 10 % of superseded messages keep a restore near one message per key.
-COMPACTION = {
-    "cleanup.policy": "compact",
-    "segment.ms": str(3_600_000),
-    "min.cleanable.dirty.ratio": "0.1",
-}
 
 
 @functools.lru_cache(maxsize=8)
@@ -137,8 +127,9 @@ async def ensure_topics(
     compacted: bool = False,
     wait_s: float = 15.0,
 ) -> None:
-    """Create the topics that do not exist yet (an existing topic is left as it is) and return
-    once each one created has a leader for every partition."""
+    """Create the topics that do not exist yet and return once each one created has a leader
+    for every partition. An existing topic keeps its partitions and replication; an existing
+    compacted one is brought to `COMPACTION` (connectors/kafka/compaction.py)."""
     configs = cluster.topic_configs(compacted=compacted)
     topics = [NewTopic(n, partitions, cluster.replication, topic_configs=configs) for n in names]
     admin = cluster.admin(request_timeout_ms=int(wait_s * 1000))
@@ -150,6 +141,9 @@ async def ensure_topics(
                 if code not in (0, TOPIC_ALREADY_EXISTS):
                     raise KafkaUnavailable(f"cannot create topic {topic}: error {code} {message}")
             await _until_led(admin, [t for t, code, _ in response.topic_errors if code == 0])
+            if compacted:
+                existing = [t for t, code, _ in response.topic_errors if code != 0]
+                await align(admin, existing)
     except (KafkaError, TimeoutError, OSError) as error:
         raise KafkaUnavailable(f"cannot create topics: {type(error).__name__}") from None
     finally:

@@ -31,7 +31,7 @@ from connectors.kafka.producer import Bulk, Headers, Producer
 from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, header_version, load_compacted
 
 log = logging.getLogger(__name__)
-_MISSING = object()
+_MISSING = object()  # in the overlay: a deletion not read back yet
 
 
 class CompactedTable(MutableMapping[str, Any]):
@@ -59,10 +59,15 @@ class CompactedTable(MutableMapping[str, Any]):
         self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet read back
 
     def __getitem__(self, key: str) -> Any:
-        value = self.overlay.get(key, self.base.get(key, _MISSING))
+        value = self.get(key, _MISSING)
         if value is _MISSING:
             raise KeyError(key)
         return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """No KeyError raised and caught per absent key (most keys, on a first sync)."""
+        value = self.overlay[key] if key in self.overlay else self.base.get(key, _MISSING)
+        return default if value is _MISSING else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         (self.overlay if self.followed else self.base)[key] = value

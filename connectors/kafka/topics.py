@@ -1,18 +1,18 @@
 """What the cluster says about itself and orgsync's topics (`orgsync check`): brokers, and each
-existing topic's partitions, replication and min ISR."""
+existing topic's partitions, replication, min ISR and compaction settings."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
 
+from connectors.kafka import compaction
 from connectors.kafka.cluster import KafkaCluster
+from connectors.kafka.compaction import COMPACTION, TopicConfigs
 
 MIN_ISR = "min.insync.replicas"
 
@@ -23,6 +23,7 @@ class TopicShape:
     partitions: int
     replication: int
     min_insync: int | None  # None: the broker did not say
+    configs: dict[str, str | None] = field(default_factory=dict)  # MIN_ISR and COMPACTION's
 
 
 @dataclass(frozen=True)
@@ -55,26 +56,20 @@ async def topic_shapes(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> lis
     described = [t for t in await admin.describe_topics(list(topics)) if not t["error_code"]]
     if not described:
         return []
-    resources = [
-        ConfigResource(ConfigResourceType.TOPIC, t["topic"], {MIN_ISR: None}) for t in described
-    ]
-    min_isr = min_insync_by_topic(await admin.describe_configs(resources))
+    names = [MIN_ISR, *COMPACTION]
+    configs = await compaction.describe(admin, [t["topic"] for t in described], names)
     return [
         TopicShape(
             t["topic"],
             len(t["partitions"]),
             min(len(p["replicas"]) for p in t["partitions"]),
-            min_isr.get(t["topic"]),
+            _min_insync(configs.get(t["topic"])),
+            configs[t["topic"]].effective if t["topic"] in configs else {},
         )
         for t in described
     ]
 
 
-def min_insync_by_topic(responses: Sequence[Any]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for response in responses:
-        for _code, _message, _type, name, entries in response.resources:
-            for entry in entries:
-                if entry[0] == MIN_ISR and entry[1] is not None:
-                    found[name] = int(entry[1])
-    return found
+def _min_insync(configs: TopicConfigs | None) -> int | None:
+    found = configs.effective.get(MIN_ISR) if configs else None
+    return None if found is None else int(found)

@@ -1,5 +1,6 @@
 """`orgsync check`'s Kafka rows: the cluster answers with the configured security settings, and
-the topics orgsync already created match the configured partitions and replication."""
+the topics orgsync already created match the configured partitions and replication (and the
+compacted ones orgsync's compaction settings)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Sequence
 
 from connectors.kafka import KafkaCluster, KafkaError
 from connectors.kafka.cluster import connection_error
+from connectors.kafka.compaction import differing, shown
 from connectors.kafka.topics import MIN_ISR, TopicShape, describe, login_refused
-from orgsync.commands.check_module import FAIL, OK, Row
+from orgsync.commands.check_module import FAIL, OK, WARN, Row
 from orgsync_kernel.settings import KafkaSettings, Settings
 
 
@@ -23,7 +25,12 @@ async def check_kafka(settings: Settings, wait_s: float) -> list[Row]:
         return [Row("kafka", kafka.broker, FAIL, unreachable(settings, cause, wait_s))]
     brokers = shape.brokers
     rows = [Row("kafka", kafka.broker, OK, f"{brokers} broker(s), cluster {shape.cluster_id}")]
-    return rows + topic_rows(kafka, expected, shape.topics, brokers)
+    compacted = set(settings.topics.compacted())
+    return [
+        *rows,
+        *topic_rows(kafka, expected, shape.topics, brokers),
+        *compaction_rows([s for s in shape.topics if s.name in compacted]),
+    ]
 
 
 def unreachable(settings: Settings, error: BaseException, wait_s: float) -> str:
@@ -91,3 +98,19 @@ def shape_problem(shape: TopicShape, partitions: int, kafka: KafkaSettings) -> s
             f"{MIN_ISR}={shape.min_insync}, the config says {min_insync} (kafka-configs --alter)"
         )
     return "; ".join(problems)
+
+
+def compaction_rows(shapes: Sequence[TopicShape]) -> list[Row]:
+    """A warning per compacted topic whose settings differ from those orgsync sets (the next
+    start of a worker sets them, unless the broker refuses)."""
+    rows = []
+    for shape in shapes:
+        wanted = differing(shape.configs) if shape.configs else {}
+        if wanted:
+            found = shown({name: shape.configs.get(name) for name in wanted})
+            problem = (
+                f"compaction {found}, orgsync sets {shown(wanted)}: done at the next start of "
+                "a worker (or kafka-configs --alter where the broker does not allow it)"
+            )
+            rows.append(Row("kafka_topic", shape.name, WARN, problem))
+    return rows

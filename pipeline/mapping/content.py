@@ -24,7 +24,12 @@ def content_hash(mapped: Mapping[str, Any]) -> str:
     integral floats as integers, lists of strings (multi-select picklists) as sets, and
     subform rows by what they hold (not their ids, computed totals or empty fields).
     """
-    top = {str(key): _canonical(value) for key, value in mapped.items()}
+    top: dict[str, Any] = {}
+    for key, value in mapped.items():
+        if type(value) is str and value[10:11] != "T" and type(key) is str:
+            top[key] = value  # most fields: text that is no date-time, as `_canonical` keeps it
+        else:
+            top[str(key)] = _canonical(value)
     canonical = orjson.dumps(top, option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 

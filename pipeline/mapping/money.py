@@ -131,15 +131,14 @@ def settle_currency(
     source, target = rule.source, rule.target
     data.pop(EXCHANGE_RATE, None)
     data.pop(CURRENCY, None)
-    holds = _holds_money(data, rule.amounts)
     if isinstance(source, MoneyUnknown) or isinstance(target, MoneyUnknown):
-        return _unknown(source, target) if holds else None
+        return _unknown(source, target) if _holds_money(data, rule.amounts) else None
     currency = str(record.get(CURRENCY) or source.home)
     if target.takes(currency):
         if target.multi:
             data[CURRENCY] = currency
         return None
-    if not holds:
+    if not _holds_money(data, rule.amounts):
         return None
     if rule.policy != "convert":
         return MoneyProblem(

@@ -178,9 +178,10 @@ def _copyable(name: str) -> bool:
     return not name.startswith("$") and name not in SYSTEM_FIELDS
 
 
-FieldPlan = dict[str, tuple[str, FieldMeta] | None]
-# Which target field (and its metadata) each source field goes to, or None: the same for every
-# record of a route while the target's field metadata is the same object, so decided once.
+FieldPlan = dict[str, tuple[str, FieldMeta, bool] | None]
+# Which target field (its metadata, and whether the value is copied as it is) each source field
+# goes to, or None: the same for every record of a route while the target's field metadata is
+# the same object, so decided once.
 _FIELD_PLANS: dict[
     tuple[int, int, str], tuple[ModuleRoute, Mapping[str, FieldMeta], FieldPlan]
 ] = {}
@@ -198,7 +199,7 @@ def _field_plan(route: ModuleRoute, target_fields: Mapping[str, FieldMeta], skip
 
 def _destination(
     source_field: str, route: ModuleRoute, target_fields: Mapping[str, FieldMeta], skip: str
-) -> tuple[str, FieldMeta] | None:
+) -> tuple[str, FieldMeta, bool] | None:
     target_field = route.target_field(source_field)
     meta = target_fields.get(target_field)
     if (
@@ -208,10 +209,17 @@ def _destination(
         or not (_copyable(source_field) and _copyable(target_field))
     ):
         return None
-    return target_field, meta
+    as_is = (
+        meta.data_type not in _MAPPED_TYPES
+        and source_field not in route.lookups
+        and not route.values.get(source_field)
+    )
+    return target_field, meta, as_is
 
 
 _LOOKUPS = frozenset({"lookup", "userlookup", "ownerlookup"})
+# The types whose values `_map_value` maps (the others are copied unless the route maps them).
+_MAPPED_TYPES = _LOOKUPS | {"subform", "multiselectlookup"}
 
 
 def _map_fields(
@@ -236,7 +244,10 @@ def _map_fields(
             )
         if destination is None:
             continue
-        target_field, meta = destination
+        target_field, meta, as_is = destination
+        if as_is:  # most fields: what `_map_value` would return, without the call
+            data[target_field] = record[source_field]
+            continue
         value = _map_value(source_field, record, meta, route, context, parents)
         if isinstance(value, Polymorphic):
             data[target_field] = value.value

@@ -92,9 +92,18 @@ class Processor:
         # orgs whose records keep states (routes write into them) / that routes read
         self._targets = {route.target for route in settings.sync}
         self._sources = {route.source for route in settings.sync}
+        self._routes: dict[tuple[str, str], list[Route]] = {}
+        self._backs: dict[tuple[str, str], ModuleRoute | None] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
-        return [r for r in self.settings.routes_from(change.org) if change.module in r.modules]
+        """The routes that sync `change`'s module from its org (the settings do not change:
+        found once per org and module)."""
+        key = (change.org, change.module)
+        found = self._routes.get(key)
+        if found is None:
+            routes = self.settings.routes_from(change.org)
+            found = self._routes[key] = [r for r in routes if change.module in r.modules]
+        return found
 
     async def process(self, change: Change, fresh: bool | None = None) -> Processed:
         """The writes of `change`; `fresh`: what `observe(change)` answered, when the caller
@@ -283,23 +292,26 @@ class Processor:
         # record it names (the original, on the way back).
         by_id = target_id and match_uses_source_id(mapping, result.module)
         match_field = None if by_id else result.match_field
+        # Two-way: the target's records keep states and may echo. Otherwise nothing ever
+        # stores a state of the target's records (only the sink of a route back, and changes
+        # of an org that routes read do), so there is nothing to look up or to guard.
         two_way = route.target in self._sources
         sides = self._sides(change, mapping, result.data) if two_way else {}
         conflicts: list[Conflict] = []
         lost: list[str] = []
-        data = self._changed(change, route, result, target_key, match_field, sides, conflicts, lost)
-        if target_key and two_way:
+        known = target_key if two_way else None
+        data = self._changed(change, route, result, known, match_field, sides, conflicts, lost)
+        if known:
             copied = self._copied_back(route, change.module, lost)
-            self.divergence.compared(change.key, target_key, result.data, copied)
+            self.divergence.compared(change.key, known, result.data, copied)
         self._report(route, conflicts, fingerprint, out)
         if not data:
             out.drops["echo"] += 1
             return None
-        if target_key:
-            self.guard.wrote(target_key, data)
-            if two_way:
-                self._plan(target_key, data, sides)
-                out.planned[target_key] = self._planned[target_key]
+        if known:
+            self.guard.wrote(known, data)
+            self._plan(known, data, sides)
+            out.planned[known] = self._planned[known]
         return Write(
             route=route.name,
             target_org=route.target,
@@ -363,12 +375,16 @@ class Processor:
 
     def _back(self, route: Route, module: str) -> ModuleRoute | None:
         """The module of the route back (`route`'s target to its source) that writes into
-        `module` of `route`'s source, if there is one."""
-        for back in self.settings.routes_from(route.target):
-            back_module = back.source_module_for(module) if back.target == route.source else None
-            if back_module is not None:
-                return back.modules[back_module]
-        return None
+        `module` of `route`'s source, if there is one (found once per route and module)."""
+        key = (route.name, module)
+        if key not in self._backs:
+            self._backs[key] = None
+            for back in self.settings.routes_from(route.target):
+                found = back.source_module_for(module) if back.target == route.source else None
+                if found is not None:
+                    self._backs[key] = back.modules[found]
+                    break
+        return self._backs[key]
 
     def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
         """Those of `names` (fields of `route`'s target) that the route back copies as well."""

@@ -145,6 +145,8 @@ class TargetSink:
         self.links = links
         self.states = states
         self.metrics = metrics
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._latency = metrics.e2e_latency.labels(target=org)
         self._sleep = sleep
         self._backoff = BackoffPolicy(
             max_attempts=settings.max_attempts,
@@ -310,9 +312,7 @@ class TargetSink:
 
     def _succeeded(self, write: Write, outcome: WriteOutcome) -> None:
         action = outcome.action or (write.operation if outcome.ok else "already_deleted")
-        self.metrics.writes.labels(
-            target=self.org, module=write.target_module, outcome=action
-        ).inc()
+        self._written(write.target_module, action).inc()
         if write.operation == "delete":
             self._forget(write)
             return
@@ -335,7 +335,14 @@ class TargetSink:
             )
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
-            self.metrics.e2e_latency.labels(target=self.org).observe(max(latency, 0.0))
+            self._latency.observe(max(latency, 0.0))
+
+    def _written(self, module: str, outcome: str) -> Any:
+        """The write counter of `module` and `outcome`, its labels looked up once."""
+        if (module, outcome) not in self._counters:
+            child = self.metrics.writes.labels(target=self.org, module=module, outcome=outcome)
+            self._counters[module, outcome] = child
+        return self._counters[module, outcome]
 
     def _forget(self, write: Write) -> None:
         target_id = str(write.target_id)
@@ -357,9 +364,7 @@ class TargetSink:
         return self._dead(write, Failure("AMBIGUOUS_MATCH", message, details), 1)
 
     def _dead(self, write: Write, failure: Failure, attempts: int) -> DeadLetter:
-        self.metrics.writes.labels(
-            target=self.org, module=write.target_module, outcome="failed"
-        ).inc()
+        self._written(write.target_module, "failed").inc()
         log.warning(
             "dead letter route=%s key=%s code=%s message=%s",
             write.route,

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -74,18 +74,24 @@ class Round:
         return any((change.org, ref) in self.records for ref in referenced_ids(change.record))
 
 
-def referenced_ids(value: Any) -> Iterator[str]:
-    """The `id` of every lookup in a record: nested objects, in fields and subform rows."""
-    if isinstance(value, dict):
-        for inner in value.values():
-            if isinstance(inner, dict) and isinstance(inner.get("id"), str):
-                yield inner["id"]
-            if isinstance(inner, dict | list):
-                yield from referenced_ids(inner)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                yield from referenced_ids(item)
+def referenced_ids(value: Any) -> list[str]:
+    """The `id` of every lookup in a record: nested objects, in fields and subform rows (a
+    walk with a stack, not nested generators: it runs for most changes of a round)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for inner in item.values():
+                if isinstance(inner, dict):
+                    if isinstance(inner.get("id"), str):
+                        found.append(inner["id"])
+                    stack.append(inner)
+                elif isinstance(inner, list):
+                    stack.append(inner)
+        elif isinstance(item, list):
+            stack += [inner for inner in item if isinstance(inner, dict | list)]
+    return found
 
 
 class RoundSteps:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.topics import Topics
@@ -195,3 +196,23 @@ async def test_existing_topics_are_checked_against_the_config(
         " FAIL " in row and "replication_factor 3 needs as many brokers; the cluster has 1" in row
     )
     assert "replication 1, the config says 3" in result.row("kafka_topic", topics.links)
+
+
+async def test_a_compacted_topic_with_other_compaction_settings_is_reported(
+    emulator: Emulator, kafka_broker: str, tmp_path: Path, unique_name: str
+) -> None:
+    topics = Topics(unique_name)
+    weekly = {"cleanup.policy": "compact", "segment.ms": "604800000"}
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topics.links, 1, 1, topic_configs=weekly)])
+    finally:
+        await admin.close()
+    kafka = {"broker": kafka_broker, "topic_prefix": unique_name}
+    result = await check(write_config(tmp_path, emulator.url, kafka_broker, kafka=kafka))
+
+    row = result.row("kafka_topic", topics.links)
+    assert " warn " in row and "segment.ms=604800000" in row, result.output
+    assert "orgsync sets min.cleanable.dirty.ratio=0.1, segment.ms=3600000" in row
+    assert " ok " in result.row("kafka_topics", unique_name)  # partitions and replication

@@ -53,3 +53,31 @@ def test_a_compacted_table_on_disk_reads_and_writes_through(tmp_path: Path) -> N
     table.apply(b"j", b'{"r": 2}', own=True, offset=7)
     assert table["k"] == {"r": 1} and table["j"] == {"r": 2} and table.offset == 7
     assert state.open("fingerprints-0").get("j") == {"r": 2}  # on disk, not in memory
+
+
+def test_the_front_cache_answers_what_the_store_holds_and_stays_within_its_budget(
+    tmp_path: Path,
+) -> None:
+    state = StateDir(tmp_path, cache_bytes=8 << 20)
+    links = state.open("links")
+    assert links.get("a") is None  # absent, and known absent
+    links["a"] = {"x": 1}
+    assert links["a"] == {"x": 1} and "a" in links
+    links.put_raw("a", b'{"x": 2}')  # read back from the topic: decoded when read
+    assert links["a"] == {"x": 2}
+    del links["a"]
+    assert links.get("a") is None and "a" not in links
+    for n in range(50_000):
+        links[str(n)] = n
+    front = state.front
+    assert len(front.young) + len(front.old) < 50_000 and front.budget == (8 << 20) // 4
+    assert links["0"] == 0 and links["49999"] == 49_999  # the oldest from the store again
+    links.clear()
+    assert links.get("49999") is None and dict(links) == {}
+
+
+def test_the_store_keeps_without_its_write_ahead_log_across_a_clean_stop(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    state.open("links")["a"] = "1"
+    state.close({"links": 3})
+    assert dict(StateDir(tmp_path).open("links")) == {"a": "1"}
