@@ -34,6 +34,7 @@ from .refusals import Refusals
 from .server import ChannelTokens, StaticChannelTokens, create_app
 
 log = logging.getLogger(__name__)
+SHUTDOWN_SECONDS = 5.0
 
 
 class AppExtension(Protocol):
@@ -152,7 +153,9 @@ class IngressService:
         return kv
 
     async def _serve(self, app: web.Application) -> None:
-        self._runner = web.AppRunner(app, access_log=None)
+        # a stop waits this long for the requests in flight (aiohttp's default is 60 s, past
+        # the 30 s in which a SIGTERM'd process must be gone)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.ingress.host, self.settings.ingress.port)
         await site.start()
