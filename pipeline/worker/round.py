@@ -181,7 +181,7 @@ class RoundSteps:
         await self._log(changes, round_)
         fresh = [self.processor.observe(change) for change in changes]
         for change, observed in zip(changes, fresh, strict=True):
-            if self._owns(change.key):
+            if self.state.fingerprints.held(change.key) is not None:
                 await self._route(change, round_, observed)
             else:  # a target read on another worker's partition: that worker routes it back
                 hint = hint_for(change.key, "reconcile", time.time())
@@ -294,10 +294,6 @@ class RoundSteps:
                 for hint in group.values()
             ]
             return []
-
-    def _owns(self, key: str) -> bool:
-        prints = self.state.fingerprints
-        return prints.partition(key) in prints.owned
 
     async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
         out = await self.processor.process(change, fresh)

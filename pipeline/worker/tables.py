@@ -25,6 +25,7 @@ from typing import Any
 
 from connectors.kafka import partition_of
 from connectors.kafka.compacted import CompactedTable
+from orgsync_kernel.events import link_key, split_key
 
 _MISSING = object()
 
@@ -64,6 +65,10 @@ class Partitioned(MutableMapping[str, Any]):
 
     def partition(self, key: str) -> int:
         return partition_of(self.place(key), self.partitions)
+
+    def held(self, key: str) -> CompactedTable | None:
+        """The owned table of `key`'s partition; None when another worker owns it."""
+        return self.owned.get(self.partition(key))
 
     def table(self, key: str) -> CompactedTable:
         partition = self.partition(key)
@@ -116,12 +121,9 @@ class Links(MutableMapping[str, Any]):
         module, slash, _ = rest.partition("/")
         return org in self.local_orgs and bool(slash) and "#" not in module
 
-    def _owned(self, key: str) -> CompactedTable | None:
-        return self.local.owned.get(self.local.partition(key))
-
     def get(self, key: str, default: Any = None) -> Any:
         if self.is_local(key):
-            table = self._owned(key)
+            table = self.local.held(key)
             value = _MISSING if table is None else table.get(key, _MISSING)
             if value is not _MISSING:
                 return value
@@ -159,7 +161,7 @@ class Links(MutableMapping[str, Any]):
         return value
 
     def _local_table(self, key: str) -> CompactedTable:
-        table = self._owned(key)
+        table = self.local.held(key)
         if table is not None:
             return table
         partition = self.local.partition(key)
@@ -179,10 +181,9 @@ class Links(MutableMapping[str, Any]):
         where every worker reads them."""
         for record in records:
             for other in self.orgs:
-                key = f"{other}|{record}"
-                if not self.is_local(key) or self._owned(key) is None:
-                    continue
-                value = self._owned(key).get(key)  # type: ignore[union-attr]
+                key = link_key(*split_key(record), other)
+                table = self.local.held(key) if self.is_local(key) else None
+                value = None if table is None else table.get(key)
                 if value is not None and self.shared.get(key) != value:
                     self.shared[key] = value
 
