@@ -98,7 +98,9 @@ async def produce_state(
     broker: str, topics: Topics, count: int, two_way: bool, targets: list[str]
 ) -> float:
     cluster = KafkaCluster(broker)
-    await ensure_topics(cluster, [topics.hints, topics.fetched, topics.changes], PARTITIONS)
+    await ensure_topics(
+        cluster, [topics.hints, topics.fetched, topics.decide, topics.changes], PARTITIONS
+    )
     partitioned = [topics.fingerprints, topics.record_links]
     await ensure_topics(cluster, partitioned, PARTITIONS, compacted=True)
     await ensure_topics(cluster, [topics.links, topics.states], 1, compacted=True)

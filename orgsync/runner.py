@@ -204,7 +204,7 @@ def log_assignments(pipeline: Pipeline) -> None:
 
 async def create_topics(settings: Settings, pipeline: Pipeline) -> None:
     kafka, topics = settings.kafka, settings.topics
-    names = [topics.hints, topics.fetched, topics.changes, *pipeline.topic_names()]
+    names = [topics.hints, topics.fetched, topics.decide, topics.changes, *pipeline.topic_names()]
     cluster = KafkaCluster.of(kafka)
     await ensure_topics(cluster, names, kafka.partitions)
     await ensure_topics(cluster, [leader_topic(pipeline.app)], 1)

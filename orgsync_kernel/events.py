@@ -24,7 +24,9 @@ OPERATIONS = ("insert", "update", "delete")
 # reconcile: a target record read before a two-way write (pipeline/worker/round.py)
 # related: see RELATED_SOURCE (a release before it skips such a hint: workers upgrade first)
 HINT_SOURCES = ("webhook", "notification", "poll", "backfill", "lookup", "reconcile", "related")
-WRITE_OPERATIONS = ("upsert", "delete")
+# On `decide` only (pipeline/worker/tables.py `RecordStates`): a write done for a target record
+# of another worker's partition, to record in its state ("written"), or its state to drop.
+WRITE_OPERATIONS = ("upsert", "delete", "written", "forgotten")
 
 
 def record_key(org: str, module: str, record_id: str) -> str:
@@ -142,6 +144,11 @@ class Write(Versioned, serializer="json", namespace="orgsync_kernel.events.Write
     @property
     def key(self) -> str:
         return record_key(self.source_org, self.source_module, self.source_id)
+
+    @property
+    def target_key(self) -> str:
+        """The target record (its id known: linked, or written)."""
+        return record_key(self.target_org, self.target_module, str(self.target_id))
 
 
 class HeldChange(Versioned, serializer="json", namespace="orgsync_kernel.events.HeldChange"):

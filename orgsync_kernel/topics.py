@@ -5,19 +5,25 @@ ask `Topics(prefix)` (or `settings.topics`).
 
     <prefix>.hints            a record changed somewhere (ingress -> the round loop)
     <prefix>.fetched          records already read (backfill, replay, released children)
+    <prefix>.decide           two-way writes, proposed to (or done for) the worker of their
+                              target record, which decides (or records) them in its state
     <prefix>.changes          the full records as fetched: the replayable change log
     <prefix>.writes.<target>  mapped records queued for a target org that is slow or down
     <prefix>.held             children waiting for their parents
     <prefix>.related          notes, attachments and tags of records to sync
     <prefix>.dlq              dead letters;  <prefix>.dlq.state  their retried/purged marks
     <prefix>.fingerprints     dedup state per record (compacted, partitioned like hints)
-    <prefix>.record-links     id links of records in orgs only read from (compacted,
-                              partitioned like hints by the record a link starts from)
-    <prefix>.links, .states   id links of records in orgs that routes write into, links asked
-                              for across partitions, and record states (one partition each)
+    <prefix>.record-links     id links (compacted, partitioned like hints by the record a
+                              link starts from)
+    <prefix>.record-states    record states of records in orgs that routes write into
+                              (compacted, partitioned like hints)
+    <prefix>.links            links asked for across partitions, row and related-item maps
+                              (compacted, one partition)
+    <prefix>.states           record states of releases before 0.x (one partition; read once,
+                              at the first start, to move them to record-states)
     <prefix>.channels         Notification API channels;  <prefix>.cursors  poller/backfill
     <prefix>.credits          API credits each process spent per org (compacted, one partition)
-    <prefix>-rounds           the consumer group of the round loop (hints, fetched)
+    <prefix>-rounds           the consumer group of the round loop (hints, fetched, decide)
     <prefix>-pipeline         the Faust app id = the consumer group of the cold-path agents
 """
 
@@ -47,6 +53,10 @@ class Topics:
         return f"{self.prefix}.fetched"
 
     @property
+    def decide(self) -> str:
+        return f"{self.prefix}.decide"
+
+    @property
     def fingerprints(self) -> str:
         return f"{self.prefix}.fingerprints"
 
@@ -59,12 +69,17 @@ class Topics:
         return f"{self.prefix}.record-links"
 
     @property
+    def record_states(self) -> str:
+        return f"{self.prefix}.record-states"
+
+    @property
     def states(self) -> str:
+        """Where releases before record-states kept every record state (one partition)."""
         return f"{self.prefix}.states"
 
     @property
     def rounds_group(self) -> str:
-        """The consumer group of the round loop, which reads hints and fetched."""
+        """The consumer group of the round loop, which reads hints, fetched and decide."""
         return f"{self.prefix}-rounds"
 
     @property
@@ -103,10 +118,10 @@ class Topics:
         return f"{self.prefix}-pipeline"
 
     def consumers(self, targets: Iterable[str]) -> dict[str, list[str]]:
-        """What the workers consume, per consumer group: the round loop reads hints and
-        fetched; the cold-path agents read held, related and one queue per target."""
+        """What the workers consume, per consumer group: the round loop reads hints, fetched
+        and decide; the cold-path agents read held, related and one queue per target."""
         return {
-            self.rounds_group: [self.hints, self.fetched],
+            self.rounds_group: [self.hints, self.fetched, self.decide],
             self.group: [self.held, self.related, *(self.writes(t) for t in sorted(targets))],
         }
 
@@ -121,7 +136,11 @@ class Topics:
 
     def partitioned(self, targets: Iterable[str]) -> list[str]:
         """The topics created with `kafka.partitions` partitions (co-partitioned by key)."""
-        return [*self.pipeline(targets), self.fingerprints, self.record_links]
+        return [*self.pipeline(targets), *self.record_tables()]
+
+    def record_tables(self) -> list[str]:
+        """The compacted topics partitioned like hints: state of one record each."""
+        return [self.fingerprints, self.record_links, self.record_states]
 
     def single(self) -> list[str]:
         """The compacted topics of one partition: state every process reads whole."""
@@ -129,4 +148,4 @@ class Topics:
 
     def compacted(self) -> list[str]:
         """Every compacted topic: the fingerprints and those of one partition."""
-        return [self.fingerprints, *self.single()]
+        return [*self.record_tables(), *self.single()]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ from pipeline.sync.record_state import (
     side,
     written,
 )
-from pipeline.sync.versions import Side, Version, dump_sides, seconds
+from pipeline.sync.versions import Side, Version, dump_sides, load_sides, seconds
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class Processed:
     fingerprints: dict[str, Any] | None = None
     # Two-way: target record key -> what `writes` will put there, until the round landed.
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Two-way writes into records whose state is on another worker's partition, for that
+    # worker to decide (`Processor.decide`): all mapped fields, with their versions.
+    proposals: list[Write] = field(default_factory=list)
 
 
 class Processor:
@@ -76,8 +79,12 @@ class Processor:
         fingerprints: MutableMapping[str, Any],
         links: Mapping[str, str],
         states: MutableMapping[str, Any],
+        holds: Callable[[str], bool] = lambda key: True,
     ) -> None:
+        """`holds(key)`: whether the record state of `key` is this worker's (its partition
+        is); a two-way write into a record that is not goes to its worker to be decided."""
         self.settings = settings
+        self.holds = holds
         self.metadata = metadata
         self.fingerprints = fingerprints
         self.links = links
@@ -93,6 +100,7 @@ class Processor:
         self._targets = {route.target for route in settings.sync}
         self._sources = {route.source for route in settings.sync}
         self._routes: dict[tuple[str, str], list[Route]] = {}
+        self._named = {route.name: route for route in settings.sync}
         self._backs: dict[tuple[str, str], ModuleRoute | None] = {}
 
     def routes_for(self, change: Change) -> list[Route]:
@@ -281,29 +289,72 @@ class Processor:
         fingerprint: dict[str, Any] | None,
         out: Processed,
     ) -> Write | None:
-        """The write of an accepted change on `route`, or None when it would change nothing."""
-        mapping = route.modules[change.module]
+        """The write of an accepted change on `route`, or None when it would change nothing
+        (or when the worker of its target record decides it: `Processed.proposals`)."""
         target_id = self.target_id(change, route)
-        target_key = record_key(route.target, result.module, target_id) if target_id else None
-        if target_key and self.guard.quarantined(target_key):
-            out.drops["quarantined"] += 1
-            return None
-        # Written by id: the match field is stamped when a record is created, never into the
-        # record it names (the original, on the way back).
-        by_id = target_id and match_uses_source_id(mapping, result.module)
-        match_field = None if by_id else result.match_field
         # Two-way: the target's records keep states and may echo. Otherwise nothing ever
         # stores a state of the target's records (only the sink of a route back, and changes
         # of an org that routes read do), so there is nothing to look up or to guard.
         two_way = route.target in self._sources
-        sides = self._sides(change, mapping, result.data) if two_way else {}
+        sides = self._sides(change, route.modules[change.module], result.data) if two_way else {}
+        write = Write(
+            route=route.name,
+            target_org=route.target,
+            target_module=result.module,
+            source_org=change.org,
+            source_module=change.module,
+            source_id=change.id,
+            operation="upsert",
+            record=result.data,
+            match_field=result.match_field,
+            content_hash=digest,
+            modified_time=change.modified_time,
+            target_id=target_id,
+            versions=dump_sides(sides) if sides else None,
+        )
+        known = write.target_key if two_way and target_id else None
+        if known and not change.force and not self.holds(known):
+            out.proposals.append(write)
+            return None
+        return self._decided(write, known, sides, change.force, fingerprint, out)
+
+    def decide(self, proposed: Write) -> Processed:
+        """A write proposed by the worker of its source record (`Processed.proposals`) into
+        a record whose state is here: what of it to write (the target was read and observed
+        this round)."""
+        out = Processed()
+        sides = load_sides(proposed.versions)
+        decided = self._decided(proposed, proposed.target_key, sides, False, None, out)
+        if decided is not None:
+            out.writes.append(decided)
+        return out
+
+    def _decided(
+        self,
+        write: Write,
+        known: str | None,
+        sides: dict[str, Side],
+        force: bool,
+        fingerprint: dict[str, Any] | None,
+        out: Processed,
+    ) -> Write | None:
+        """`write` as it goes out: only the fields worth writing into `known` (the target
+        record's key when it keeps a state, two-way), or None when nothing is."""
+        if write.target_id and self.guard.quarantined(write.target_key):
+            out.drops["quarantined"] += 1
+            return None
+        route = self._named[write.route]
+        mapping = route.modules[write.source_module]
+        # Written by id: the match field is stamped when a record is created, never into the
+        # record it names (the original, on the way back).
+        by_id = write.target_id and match_uses_source_id(mapping, write.target_module)
+        match_field = None if by_id else write.match_field
         conflicts: list[Conflict] = []
         lost: list[str] = []
-        known = target_key if two_way else None
-        data = self._changed(change, route, result, known, match_field, sides, conflicts, lost)
+        data = self._changed(write, known, match_field, sides, force, conflicts, lost)
         if known:
-            copied = self._copied_back(route, change.module, lost)
-            self.divergence.compared(change.key, known, result.data, copied)
+            copied = self._copied_back(route, write.source_module, lost)
+            self.divergence.compared(write.key, known, write.record, copied)
         self._report(route, conflicts, fingerprint, out)
         if not data:
             out.drops["echo"] += 1
@@ -312,30 +363,16 @@ class Processor:
             self.guard.wrote(known, data)
             self._plan(known, data, sides)
             out.planned[known] = self._planned[known]
-        return Write(
-            route=route.name,
-            target_org=route.target,
-            target_module=result.module,
-            source_org=change.org,
-            source_module=change.module,
-            source_id=change.id,
-            operation="upsert",
-            record=data,
-            match_field=result.match_field,
-            content_hash=digest,
-            modified_time=change.modified_time,
-            target_id=target_id,
-            versions=dump_sides({n: sides[n] for n in data if n in sides}) if sides else None,
-        )
+        versions = dump_sides({n: sides[n] for n in data if n in sides}) if sides else None
+        return write.derive(record=data, versions=versions)
 
     def _changed(
         self,
-        change: Change,
-        route: Route,
-        result: TargetRecord,
+        write: Write,
         target_key: str | None,
         match_field: str | None,
         sides: dict[str, Side],
+        force: bool,
         conflicts: list[Conflict],
         lost: list[str],
     ) -> dict[str, Any] | None:
@@ -343,14 +380,14 @@ class Processor:
         keeps no state, else the fields whose incoming version wins (record_state); those
         that differ and lose are added to `lost`."""
         target_state = self._with_planned(target_key)
-        data = dict(result.data)
+        data = dict(write.record)
         if match_field is None:  # written by id: the match field is never part of it
-            data.pop(result.match_field, None)
-        if change.force or target_state is None:
+            data.pop(write.match_field, None)
+        if force or target_state is None:
             return data
-        policy = self.policy(route, change.module)
+        policy = self.policy(self._named[write.route], write.source_module)
         return changed_fields(
-            data, match_field, target_state, sides, route.target, policy, conflicts, lost
+            data, match_field, target_state, sides, write.target_org, policy, conflicts, lost
         )
 
     def _with_planned(self, target_key: str | None) -> dict[str, Any] | None:

@@ -44,10 +44,18 @@ from pipeline.mapping import subform_rows as row_links
 from pipeline.mapping.subform_rows import outgoing, removal, rows_key, settle, subforms
 from pipeline.sync.binding import Resolution, find_existing
 from pipeline.sync.metrics import PipelineMetrics
-from pipeline.sync.record_state import written
-from pipeline.sync.versions import load_sides
 
 log = logging.getLogger(__name__)
+
+
+class StateBook(Protocol):
+    """Where the sink records what it wrote into a target record's state (two-way targets):
+    pipeline/worker/tables.py `RecordStates`, which sends it to the record's worker when the
+    record's partition is another's."""
+
+    def wrote(self, write: Write, target_id: str, modified: str | None) -> None: ...
+
+    def forget(self, key: str) -> None: ...
 
 
 class TargetClient(Protocol):
@@ -130,7 +138,7 @@ class TargetSink:
         routes: Mapping[str, Route],
         settings: SinkSettings,
         links: MutableMapping[str, str],
-        states: MutableMapping[str, Any],
+        states: StateBook,
         metrics: PipelineMetrics,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         routed_back: bool = True,
@@ -324,15 +332,8 @@ class TargetSink:
             self.links[link_key(self.org, write.target_module, target_id, write.source_org)] = (
                 write.source_id
             )
-            key = record_key(self.org, write.target_module, target_id)
             modified = outcome.details.get("Modified_Time")
-            self.states[key] = written(
-                self.states.get(key),
-                write.record,
-                str(modified) if modified else None,
-                self.org,
-                load_sides(write.versions),
-            )
+            self.states.wrote(write, target_id, str(modified) if modified else None)
         if write.modified_time:
             latency = time.time() - parse_instant(write.modified_time).timestamp()
             self._latency.observe(max(latency, 0.0))
@@ -351,7 +352,8 @@ class TargetSink:
             link_key(self.org, write.target_module, target_id, write.source_org),
         ):
             self.links.pop(key, None)
-        self.states.pop(record_key(self.org, write.target_module, target_id), None)
+        if self.routed_back:
+            self.states.forget(record_key(self.org, write.target_module, target_id))
 
     def _ambiguous(self, write: Write, candidates: list[str]) -> DeadLetter:
         fields = self.routes[write.route].modules[write.source_module].link_existing

@@ -59,7 +59,7 @@ class HotPath(mode.Service):
             settings.topics,
             settings.kafka.partitions,
             disk,
-            local_orgs=set(settings.orgs) - set(settings.targets),
+            local_orgs=set(settings.orgs),
             orgs=list(settings.orgs),
         )
         self.producer: AIOKafkaProducer | None = None
@@ -82,7 +82,9 @@ class HotPath(mode.Service):
     def _round_loop(self, producer: AIOKafkaProducer) -> RoundLoop:
         settings, clients, store = self.settings, self.clients, self.store
         metadata = Metadata(clients, on_drift=self._drifted)
-        processor = Processor(settings, metadata, store.fingerprints, store.links, store.states)
+        processor = Processor(
+            settings, metadata, store.fingerprints, store.links, store.states, store.states.holds
+        )
         direct = settings.sink.direct_write_timeout_seconds
         writers = {
             org: TargetWriter(
@@ -134,7 +136,9 @@ class HotPath(mode.Service):
         """Topics, producer and state ready, the round loop built but not consuming."""
         kafka, topics = self.settings.kafka, self.settings.topics
         await ensure_topics(
-            self.cluster, [topics.hints, topics.fetched, topics.changes], kafka.partitions
+            self.cluster,
+            [topics.hints, topics.fetched, topics.decide, topics.changes],
+            kafka.partitions,
         )
         await self.store.create_topics()
         self.producer = self.cluster.producer(

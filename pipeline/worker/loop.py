@@ -1,7 +1,8 @@
 """The hot path: one loop of rounds on aiokafka, inside the Faust worker.
 
-A round takes up to `ROUND_MAX` messages from `hints` (records to read) and `fetched` (records
-already read: backfill, replay, released children), then (pipeline/worker/round.py):
+A round takes up to `ROUND_MAX` messages from `hints` (records to read), `fetched` (records
+already read: backfill, replay, released children) and `decide` (two-way writes into records of
+its partitions, proposed or done by other workers), then (pipeline/worker/round.py):
 1. reads the hinted records, ≤ 100 ids per call per org and module (the last hint wins);
 2. produces every record to `changes`, the replayable log, in one burst;
 3. processes them in-process (dedup, transforms, echo and conflict checks, lookups);
@@ -97,7 +98,7 @@ class RoundLoop:
         """Join the group; `run()` then takes the rounds (the worker supervises it)."""
         await self.consumer.start()
         await self._wait_for_topics()
-        self.consumer.subscribe([self.topics.hints, self.topics.fetched], listener=_Rebalance(self))
+        self.consumer.subscribe(self._topics(), listener=_Rebalance(self))
 
     async def stop(self) -> None:
         """Let the running rounds finish (they commit) for at most STOP_SECONDS, then leave the
@@ -116,8 +117,11 @@ class RoundLoop:
                 await self.loading
         await self.consumer.stop()
 
+    def _topics(self) -> list[str]:
+        return self.topics.consumers(())[self.topics.rounds_group]
+
     async def _wait_for_topics(self) -> None:
-        wanted = {self.topics.hints, self.topics.fetched}
+        wanted = set(self._topics())
         deadline = time.monotonic() + TOPIC_WAIT_SECONDS
         while not wanted <= await self.consumer.topics():
             if time.monotonic() > deadline:
@@ -155,10 +159,10 @@ class RoundLoop:
     async def _next_round(self, round_: Round) -> None:
         """Prepare `round_` while the round before it completes, then start completing it."""
         earlier, self.completing = self.completing, None
-        hints, fetched = self.steps.decode(round_)
+        hints, fetched, decided = self.steps.decode(round_)
         try:
             await self.steps.prepare(
-                round_, hints, fetched, earlier.unless_concerned if earlier else None
+                round_, hints, fetched, earlier.unless_concerned if earlier else None, decided
             )
             failed = []
         except ROUND_ERRORS:

@@ -26,6 +26,7 @@ from orgsync_kernel.events import (
     HeldChange,
     Hint,
     RelatedWork,
+    Write,
     dead_letter,
     hint_for,
     record_key,
@@ -65,13 +66,18 @@ class Round:
         """The offsets to commit once the round is complete."""
         return {tp: ms[-1].offset + 1 for tp, ms in self.batches.items() if ms}
 
-    def concerns(self, change: Change) -> bool:
+    def concerns(self, change: Change | Write) -> bool:
         """Whether `change` must wait until this round's writes landed: it is a record this
         round writes, it looks up such a record (by id, in any field or subform row), or it
-        comes from an org this round writes to (the echo of a write in flight)."""
-        if change.org in self.writes or (change.org, change.id) in self.records:
+        comes from an org this round writes to (the echo of a write in flight). A proposed
+        write (`decide`) waits as a change of its target record would."""
+        if isinstance(change, Write):
+            org, record_id, record = change.target_org, str(change.target_id), {}
+        else:
+            org, record_id, record = change.org, change.id, change.record
+        if org in self.writes or (org, record_id) in self.records:
             return True
-        return any((change.org, ref) in self.records for ref in referenced_ids(change.record))
+        return any((org, ref) in self.records for ref in referenced_ids(record))
 
 
 def referenced_ids(value: Any) -> list[str]:
@@ -128,14 +134,14 @@ class RoundSteps:
             cap=settings.sink.backoff_max_ms / 1000,
         )
 
-    def decode(self, round_: Round) -> tuple[list[Hint], list[Change]]:
-        """The round's hints and fetched changes; a value too new for this release goes to the
-        round's dead letters, one that does not decode at all is skipped."""
-        hints: list[Hint] = []
-        fetched: list[Change] = []
+    def decode(self, round_: Round) -> tuple[list[Hint], list[Change], list[Write]]:
+        """The round's hints, fetched changes and writes to decide; a value too new for this
+        release goes to the round's dead letters, one that does not decode at all is skipped."""
+        found: dict[type, list[Any]] = {Hint: [], Change: [], Write: []}
+        kinds = {self.topics.hints: Hint, self.topics.decide: Write}
         for tp, messages in round_.batches.items():
-            kind = Hint if tp.topic == self.topics.hints else Change
-            into: list[Any] = hints if kind is Hint else fetched
+            kind: type[Any] = kinds.get(tp.topic, Change)
+            into = found[kind]
             for message in messages:
                 try:
                     into.append(kind.loads(message.value))
@@ -152,20 +158,27 @@ class RoundSteps:
                         message.offset,
                         error,
                     )
-        return hints, fetched
+        return found[Hint], found[Change], found[Write]
 
     async def prepare(
         self,
         round_: Round,
         hints: list[Hint],
         fetched: list[Change],
-        earlier: Callable[[Change], Awaitable[None]] | None = None,
+        earlier: Callable[[Change | Write], Awaitable[None]] | None = None,
+        decided: Sequence[Write] = (),
     ) -> None:
         """Read, log and process; `earlier(change)` returns once the round before this one
-        no longer concerns the change (it raises when that round failed)."""
+        no longer concerns the change (it raises when that round failed). `decided`: two-way
+        writes into this worker's records, done elsewhere (recorded in their states) or
+        proposed (decided here)."""
         round_.asked = {hint.key for hint in hints if hint.source == "lookup"}
         changes = [*await self._fetch(hints, round_), *fetched]
-        if not any(self.processor.observes(change) for change in changes):
+        proposed = [write for write in decided if write.operation == "upsert"]
+        for done in decided:
+            if done.operation != "upsert":
+                self.state.states.record(done)
+        if not proposed and not any(self.processor.observes(change) for change in changes):
             await self._log(changes, round_)
             for change in changes:
                 if earlier is not None:
@@ -174,10 +187,11 @@ class RoundSteps:
             return
         # Two-way: once the round before landed (its writes are in the targets and their
         # states), read the targets of this round's writes, observe every record, then decide.
-        for change in changes:
+        for item in [*changes, *proposed]:
             if earlier is not None:
-                await earlier(change)
-        changes = [*await self._read_targets(self._two_way_targets(changes)), *changes]
+                await earlier(item)
+        targets = self._two_way_targets(changes, proposed)
+        changes = [*await self._read_targets(targets), *changes]
         await self._log(changes, round_)
         fresh = [self.processor.observe(change) for change in changes]
         for change, observed in zip(changes, fresh, strict=True):
@@ -186,6 +200,9 @@ class RoundSteps:
             else:  # a target read on another worker's partition: that worker routes it back
                 hint = hint_for(change.key, "reconcile", time.time())
                 round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
+        for write in proposed:
+            out = self.processor.decide(write)
+            await self._take(out, write.source_org, write.source_module, write.key, round_)
 
     async def complete(self, round_: Round) -> None:
         """Write, await every acknowledgement, then store the state (not the commit)."""
@@ -221,12 +238,17 @@ class RoundSteps:
         for (org, operation), count in counted.items():
             self.metrics.changes.labels(org=org, operation=operation).inc(count)
 
-    def _two_way_targets(self, changes: list[Change]) -> list[Hint]:
+    def _two_way_targets(self, changes: list[Change], proposed: Sequence[Write]) -> list[Hint]:
         """The target records that the changes may write on two-way routes (their targets keep
-        record states), which the round has no fresh copy of."""
+        record states) and the proposed writes will, which the round has no fresh copy of;
+        those of other workers' partitions decide (and read) there."""
         have = {change.key for change in changes}
-        wanted: dict[str, Hint] = {}
         now = time.time()
+        wanted = {
+            w.target_key: hint_for(w.target_key, "reconcile", now)
+            for w in proposed
+            if w.target_key not in have
+        }
         for change in changes:
             if change.operation == "delete" or change.source == "reconcile":
                 continue
@@ -237,7 +259,7 @@ class RoundSteps:
                 if target_id is None:
                     continue
                 key = record_key(route.target, route.target_module(change.module), target_id)
-                if key not in have:
+                if key not in have and self.processor.holds(key):
                     wanted[key] = hint_for(key, "reconcile", now)
         return list(wanted.values())
 
@@ -297,15 +319,9 @@ class RoundSteps:
 
     async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
         out = await self.processor.process(change, fresh)
-        for reason, count in out.drops.items():
-            self.metrics.drops.labels(org=change.org, reason=reason).inc(count)
-        if out.conflicts or out.dropped_lookups:
-            self._report(change, out)
-        for write in out.writes:
-            round_.writes.setdefault(write.target_org, []).append(write)
+        await self._take(out, change.org, change.module, change.key, round_)
         if out.writes or out.fingerprints is not None:
             round_.records.add((change.org, change.id))
-        round_.planned.update(out.planned)
         if out.fingerprints is not None:
             round_.fingerprints[change.key] = out.fingerprints
         elif change.operation == "delete":  # the processor dropped the record's fingerprints
@@ -319,16 +335,30 @@ class RoundSteps:
         if self._may_relate(change, out):
             await self._relate(change, round_)
 
-    def _report(self, change: Change, out: Processed) -> None:
+    async def _take(self, out: Processed, org: str, module: str, key: str, round_: Round) -> None:
+        """What processing the record `key` (of `org`'s `module`) decided: its drops counted,
+        conflicts reported, writes made this round, writes proposed to other workers sent
+        (acknowledged before the round's fingerprints are stored, as queued writes are)."""
+        for reason, count in out.drops.items():
+            self.metrics.drops.labels(org=org, reason=reason).inc(count)
+        if out.conflicts or out.dropped_lookups:
+            self._report(module, key, out)
+        for write in out.writes:
+            round_.writes.setdefault(write.target_org, []).append(write)
+        round_.planned.update(out.planned)
+        for write in out.proposals:
+            round_.acks.append(await self._send(self.topics.decide, write.target_key, write))
+
+    def _report(self, module: str, key: str, out: Processed) -> None:
         """Nothing silent: a conflict is logged with both values, a dropped lookup counted."""
         for route, conflict in out.conflicts:
-            labels = (route, change.module, conflict.field, conflict.winner)
+            labels = (route, module, conflict.field, conflict.winner)
             self.metrics.conflicts.labels(*labels).inc()
             log.warning(
                 "conflict route=%s key=%s field=%s incoming=%r target=%r target_edited_at=%s "
                 "kept=%s",
                 route,
-                change.key,
+                key,
                 conflict.field,
                 conflict.incoming,
                 conflict.target,
@@ -336,7 +366,7 @@ class RoundSteps:
                 conflict.winner,
             )
         for route, name in out.dropped_lookups:
-            self.metrics.dropped_lookups.labels(route, change.module, name).inc()
+            self.metrics.dropped_lookups.labels(route, module, name).inc()
 
     def _may_relate(self, change: Change, out: Processed) -> bool:
         """Whether the record's notes, attachments or tags may have changed: the record did

@@ -6,8 +6,13 @@
     record-links  <prefix>.record-links  partitioned like `hints` (pipeline/worker/tables.py):
                                          loaded like the fingerprints, and tracked, since the
                                          cold paths of other workers write to them too
+    record-states <prefix>.record-states partitioned like `hints`, loaded like the
+                                         fingerprints; its only writer is the worker of the
+                                         partition (others send it what they wrote: `decide`)
     links         <prefix>.links         one partition, loaded and followed by every worker
-    states        <prefix>.states        one partition, loaded and followed by every worker
+
+`<prefix>.states`, where releases before record-states kept every record state, is read once
+at the first start and moved to record-states.
 
 Writes land in memory at once and are produced together by `flush()`, which returns once the
 broker acknowledged every one of them.
@@ -15,27 +20,32 @@ broker acknowledged every one of them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Iterable
 
 from aiokafka import AIOKafkaProducer
 
+from connectors.kafka import Bulk, partition_of
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from connectors.kafka.compacted import CompactedReader, CompactedTable, CompactedWriter
 from connectors.kafka.disk import StateDir
 from orgsync_kernel.events import link_record
 from orgsync_kernel.topics import Topics
-from pipeline.worker.tables import Links, Partitioned
+from pipeline.worker.tables import Links, Outbox, Partitioned, RecordStates
 
 log = logging.getLogger(__name__)
-# In the shared links table: the orgs whose links were last moved to record-links.
+# In the shared links table: the orgs whose links were last moved to record-links, and
+# whether the record states of an earlier release were moved to record-states.
 MOVED = "\x00record-links"
+MOVED_STATES = "\x00record-states"
 
 
 class PipelineState:
     """fingerprints, links and states of one worker, on their compacted topics; with `disk`,
     kept on local disk (connectors/kafka/disk.py) instead of in memory. `local_orgs`: the orgs
-    that no route writes into, whose records' links are partitioned."""
+    whose records' plain links are partitioned (all of them since two-way writes are decided
+    where their target's state is)."""
 
     def __init__(
         self,
@@ -53,15 +63,19 @@ class PipelineState:
         self.record_links = Partitioned(topics.record_links, partitions, place=link_record)
         shared = self._table(topics.links, "links")
         self.links = Links(shared, self.record_links, local_orgs, orgs)
-        self.states = self._table(topics.states, "states")
+        self.states = RecordStates(topics.record_states, partitions)
         self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
 
     def _maps(self) -> dict[str, Partitioned]:
-        return {"fingerprints": self.fingerprints, "record-links": self.record_links}
+        return {
+            "fingerprints": self.fingerprints,
+            "record-links": self.record_links,
+            "record-states": self.states,
+        }
 
     async def create_topics(self) -> None:
-        partitioned = [self.topics.fingerprints, self.topics.record_links]
+        partitioned = self.topics.record_tables()
         await ensure_topics(self.cluster, partitioned, self.fingerprints.partitions, compacted=True)
         await ensure_topics(
             self.cluster, [self.topics.links, self.topics.states], 1, compacted=True
@@ -69,8 +83,9 @@ class PipelineState:
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         self.writer = CompactedWriter(producer)
-        await self.reader.follow([self.links.shared, self.states])
+        await self.reader.follow([self.links.shared])
         await self._move_links()
+        await self._move_states()
 
     async def _move_links(self) -> None:
         """A release before this one kept every link in the shared table: those that belong
@@ -86,6 +101,26 @@ class PipelineState:
         await self.flush()
         if keys:
             log.info("moved %d links to %s", len(keys), self.topics.record_links)
+
+    async def _move_states(self) -> None:
+        """A release before this one kept every record state in one partition: moved to
+        record-states once (its owners load them when their partitions are assigned)."""
+        shared = self.links.shared
+        if shared.get(MOVED_STATES):
+            return
+        old = CompactedTable(self.topics.states, followed=False)
+        await self.reader.load(old, [0])
+        boxes: dict[int, Outbox] = {}
+        for key, value in old.items():
+            partition = self.states.partition(key)
+            boxes.setdefault(partition, Outbox(self.topics.record_states, partition))[key] = value
+        if self.writer is None:
+            raise RuntimeError("the pipeline state is not started")
+        await self.writer.flush(list(boxes.values()))
+        shared[MOVED_STATES] = True
+        await self.flush()
+        if len(old):
+            log.info("moved %d record states to %s", len(old), self.topics.record_states)
 
     def _table(
         self, topic: str, name: str, partition: int = 0, followed: bool = True
@@ -109,7 +144,7 @@ class PipelineState:
         for name, tables in self._maps().items():
             held = {**tables.revoked, **tables.owned}
             offsets |= {_name(name, p): table.offset for p, table in held.items()}
-        return offsets | {"links": self.links.shared.offset, "states": self.states.offset}
+        return offsets | {"links": self.links.shared.offset}
 
     def keep(self, assigned: Iterable[int]) -> set[int]:
         """After a rebalance: the partitions assigned again keep their tables (nobody else
@@ -119,7 +154,7 @@ class PipelineState:
         for tables in self._maps().values():
             for partition in wanted & set(tables.revoked):
                 tables.owned[partition] = tables.revoked.pop(partition)
-        self.drop(list(self.fingerprints.revoked) + list(self.record_links.revoked))
+        self.drop({p for tables in self._maps().values() for p in tables.revoked})
         return wanted - set(self.fingerprints.owned)
 
     async def load(self, partitions: Iterable[int]) -> None:
@@ -161,15 +196,26 @@ class PipelineState:
                     self.disk.discard(_name(name, partition))
 
     def tables(self) -> list[CompactedTable]:
-        return [*self.fingerprints.owned.values(), *self.links.tables(), self.states]
+        states = [*self.states.owned.values(), *self.states.revoked.values()]
+        return [*self.fingerprints.owned.values(), *self.links.tables(), *states]
 
     async def flush(self) -> None:
-        """Produce every queued change of the state; returns once all are acknowledged."""
+        """Produce every queued change of the state, and the writes done for records of other
+        workers' partitions (`RecordStates.sent`); returns once all are acknowledged."""
         if self.writer is None:
             raise RuntimeError("the pipeline state is not started")
+        sent, self.states.sent = self.states.sent, []
+        if sent:
+            bulk = Bulk(self.writer.producer)
+            for done in sent:
+                key = done.target_key
+                partition = partition_of(key, self.states.partitions)
+                bulk.add(self.topics.decide, partition, key.encode(), done.dumps())
+            await asyncio.gather(*await bulk.send())
         await self.writer.flush(self.tables())
 
     def forget_unsent(self) -> None:
+        self.states.sent.clear()
         for table in self.tables():
             table.forget_unsent()
 

@@ -25,7 +25,9 @@ from typing import Any
 
 from connectors.kafka import partition_of
 from connectors.kafka.compacted import CompactedTable
-from orgsync_kernel.events import link_key, split_key
+from orgsync_kernel.events import Write, link_key, split_key
+from pipeline.sync.record_state import is_stale, written
+from pipeline.sync.versions import load_sides
 
 _MISSING = object()
 
@@ -97,6 +99,65 @@ class Partitioned(MutableMapping[str, Any]):
 
     def pop(self, key: str, default: Any = None) -> Any:
         return self.table(key).pop(key, default)
+
+
+class RecordStates(Partitioned):
+    """The record states of two-way records, partitioned like `hints`: each has one writer,
+    the worker of its record's partition, which observes the record and decides every write
+    into it (pipeline/worker/round.py). A write made elsewhere (a record created by a change
+    of another partition, a target's queue worked off by another worker) is sent to that
+    worker on `decide` as a "written" (or "forgotten") `Write` (`sent`, produced with the next
+    flush), and it records it there (`record`)."""
+
+    def __init__(self, topic: str, partitions: int) -> None:
+        super().__init__(topic, partitions)
+        self.sent: list[Write] = []
+
+    def holds(self, key: str) -> bool:
+        return self.held(key) is not None
+
+    def wrote(self, write: Write, target_id: str, modified: str | None) -> None:
+        done = write.derive(operation="written", target_id=target_id, modified_time=modified)
+        if self.holds(done.target_key):
+            self.record(done)
+        else:
+            self.sent.append(done)
+
+    def forget(self, key: str) -> None:
+        if self.holds(key):
+            self.pop(key, None)
+            return
+        org, module, record_id = split_key(key)
+        self.sent.append(_forgotten(org, module, record_id))
+
+    def record(self, done: Write) -> None:
+        """A write into an owned record, done here or by another worker."""
+        key = done.target_key
+        if done.operation == "forgotten":
+            self.pop(key, None)
+            return
+        state = self.get(key)
+        if is_stale(state, done.modified_time):  # observed since, after this write
+            return
+        sides = load_sides(done.versions)
+        self[key] = written(state, done.record, done.modified_time, done.target_org, sides)
+
+
+def _forgotten(org: str, module: str, record_id: str) -> Write:
+    return Write(
+        route="",
+        target_org=org,
+        target_module=module,
+        source_org=org,
+        source_module=module,
+        source_id=record_id,
+        operation="forgotten",
+        record={},
+        match_field="",
+        content_hash="",
+        modified_time=None,
+        target_id=record_id,
+    )
 
 
 class Links(MutableMapping[str, Any]):

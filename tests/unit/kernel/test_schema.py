@@ -168,7 +168,7 @@ def test_the_round_loop_dead_letters_a_newer_hint_and_reads_the_others() -> None
         for n, v in enumerate([value, newer])
     ]
     round_ = Round({tp: messages})
-    hints, fetched = steps.decode(round_)
+    hints, fetched, _ = steps.decode(round_)
     assert [h.id for h in hints] == [Hint.loads(value).id] and fetched == []
     [letter] = round_.dead
     assert (letter.stage, letter.code, letter.key) == ("decode", "SCHEMA_TOO_NEW", key.decode())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from connectors.kafka import partition_of
 from connectors.kafka.compacted import CompactedTable
-from orgsync_kernel.events import link_key, link_record
+from orgsync_kernel.events import Write, link_key, link_record, split_key
 from pipeline.mapping.subform_rows import rows_key
-from pipeline.worker.tables import Links, Outbox, Partitioned
+from pipeline.sync.record_state import field_hash
+from pipeline.worker.tables import Links, Outbox, Partitioned, RecordStates
 
 PARTITIONS = 4
 
@@ -68,3 +69,52 @@ def test_links_an_earlier_release_kept_shared_move_to_their_partitions() -> None
     table.relocate([k for k in table.shared if table.is_local(k)])
     assert table.outboxes[2].queued == [(old, "t1")]
     assert table.shared.get(old) is None and table.shared.get(back) == "s5"
+
+
+def states(*owned: int) -> RecordStates:
+    table = RecordStates("p.record-states", PARTITIONS)
+    for partition in owned:
+        table.owned[partition] = CompactedTable("p.record-states", partition=partition)
+    return table
+
+
+def record_in(partition: int) -> str:
+    return link_record(key_in(partition))
+
+
+def write_into(key: str, **record: object) -> Write:
+    org, module, record_id = key.split("/")
+    return Write(
+        route="r",
+        target_org=org,
+        target_module=module,
+        source_org="tgt",
+        source_module=module,
+        source_id="7",
+        operation="upsert",
+        record=dict(record),
+        match_field="Email",
+        content_hash="",
+        modified_time=None,
+        target_id=record_id,
+    )
+
+
+def test_a_write_into_a_record_of_another_partition_goes_to_its_worker() -> None:
+    mine, theirs = record_in(0), record_in(1)
+    here, there = states(0), states(1)
+    here.wrote(write_into(mine, Tier="Gold"), split_key(mine)[2], "2026-01-05T10:00:00+00:00")
+    here.wrote(write_into(theirs, Tier="Gold"), split_key(theirs)[2], "2026-01-05T10:00:00+00:00")
+    assert here[mine]["values"]["Tier"] == field_hash("Gold")
+    [sent] = here.sent
+    assert (sent.operation, sent.target_key) == ("written", theirs) and theirs not in here.owned[0]
+    there.record(sent)  # its worker, reading it on `decide`
+    assert there[theirs]["values"]["Tier"] == field_hash("Gold")
+    later = write_into(theirs, Tier="Silver").derive(
+        operation="written", modified_time="2026-01-05T09:00:00+00:00"
+    )
+    there.record(later)  # older than what the state knows: not recorded
+    assert there[theirs]["values"]["Tier"] == field_hash("Gold")
+    here.forget(theirs)
+    there.record(here.sent[-1])
+    assert theirs not in there
