@@ -69,11 +69,9 @@ def state_messages(n: int, two_way: bool, targets: list[str]) -> dict[str, list[
     forward = [
         (link_key("src", "Leads", source, t), f"{i + 8}{n:018d}") for i, t in enumerate(targets)
     ]
-    links: list[tuple[str, Any]] = []
     states: list[tuple[str, Any]] = []
-    if two_way:  # src is also a target: its links are in the shared table
-        links = [*forward, (link_key("tgt", "Leads", target, "src"), source)]
-        forward = []
+    if two_way:  # src is also a target: its records keep states, tgt's link back
+        forward.append((link_key("tgt", "Leads", target, "src"), source))
         at = [1767261600, 0]
         for org, rid in (("src", source), ("tgt", target)):
             values = {name: uuid.uuid4().hex[:16] for name in ("Last_Name", "Company", "Phone")}
@@ -84,14 +82,12 @@ def state_messages(n: int, two_way: bool, targets: list[str]) -> dict[str, list[
                     {"values": values, "versions": versions, "bases": {}, "edits": {}},
                 )
             )
-    return {"fingerprints": prints, "record_links": forward, "links": links, "states": states}
+    return {"fingerprints": prints, "record_links": forward, "record_states": states}
 
 
 def placed(kind: str, key: str) -> int:
     """The partition the worker keeps `key` of table `kind` in (pipeline/worker/state.py)."""
-    if kind == "fingerprints":
-        return partition_of(key, PARTITIONS)
-    return partition_of(link_record(key), PARTITIONS) if kind == "record_links" else 0
+    return partition_of(link_record(key) if kind == "record_links" else key, PARTITIONS)
 
 
 async def produce_state(
@@ -101,8 +97,7 @@ async def produce_state(
     await ensure_topics(
         cluster, [topics.hints, topics.fetched, topics.decide, topics.changes], PARTITIONS
     )
-    partitioned = [topics.fingerprints, topics.record_links]
-    await ensure_topics(cluster, partitioned, PARTITIONS, compacted=True)
+    await ensure_topics(cluster, topics.record_tables(), PARTITIONS, compacted=True)
     await ensure_topics(cluster, [topics.links, topics.states], 1, compacted=True)
     producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
@@ -110,8 +105,7 @@ async def produce_state(
     names = {
         "fingerprints": topics.fingerprints,
         "record_links": topics.record_links,
-        "links": topics.links,
-        "states": topics.states,
+        "record_states": topics.record_states,
     }
     try:
         for first in range(0, count, 20_000):

@@ -11,7 +11,6 @@ clients).
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -20,19 +19,18 @@ from typing import Any
 from connectors.zoho import RetryableError
 from orgsync_kernel.events import Change, Write, link_key, record_key, split_key
 from orgsync_kernel.settings import ModuleRoute, Route, Settings
-from pipeline.mapping.money import exchange_rates
 from pipeline.mapping.transforms import (
     MissingParent,
     Rejected,
     TargetRecord,
-    TransformContext,
     match_uses_source_id,
     transform,
 )
+from pipeline.sync.contexts import Contexts
 from pipeline.sync.dedup import Fingerprint, Verdict, decide
 from pipeline.sync.divergence import Divergence
 from pipeline.sync.loops import LoopGuard
-from pipeline.sync.metadata import REUSE_SECONDS, Metadata
+from pipeline.sync.metadata import Metadata
 from pipeline.sync.record_state import (
     Conflict,
     changed_fields,
@@ -41,6 +39,7 @@ from pipeline.sync.record_state import (
     side,
     written,
 )
+from pipeline.sync.routing import Routing
 from pipeline.sync.versions import Side, Version, dump_sides, load_sides, seconds
 
 log = logging.getLogger(__name__)
@@ -93,25 +92,12 @@ class Processor:
         self.divergence = Divergence()
         self._unconfirmed: dict[str, dict[str, Any]] = {}
         self._planned: dict[str, dict[str, Any]] = {}
-        self._kept_fields: dict[tuple[str, str], frozenset[str] | None] = {}
-        self._contexts: dict[tuple[str, str], tuple[tuple[Any, ...], TransformContext, float]] = {}
-        self._rates = exchange_rates(settings.exchange_rates)
-        # orgs whose records keep states (routes write into them) / that routes read
-        self._targets = {route.target for route in settings.sync}
-        self._sources = {route.source for route in settings.sync}
-        self._routes: dict[tuple[str, str], list[Route]] = {}
-        self._named = {route.name: route for route in settings.sync}
-        self._backs: dict[tuple[str, str], ModuleRoute | None] = {}
+        self.routing = Routing(settings)
+        self.contexts = Contexts(settings, metadata, links)
 
     def routes_for(self, change: Change) -> list[Route]:
-        """The routes that sync `change`'s module from its org (the settings do not change:
-        found once per org and module)."""
-        key = (change.org, change.module)
-        found = self._routes.get(key)
-        if found is None:
-            routes = self.settings.routes_from(change.org)
-            found = self._routes[key] = [r for r in routes if change.module in r.modules]
-        return found
+        """The routes that sync `change`'s module from its org."""
+        return self.routing.routes(change.org, change.module)
 
     async def process(self, change: Change, fresh: bool | None = None) -> Processed:
         """The writes of `change`; `fresh`: what `observe(change)` answered, when the caller
@@ -130,7 +116,7 @@ class Processor:
 
     def observes(self, change: Change) -> bool:
         """Whether the change's org is one that routes write into (its records keep states)."""
-        return change.org in self._targets
+        return change.org in self.routing.targets
 
     def observe(self, change: Change) -> bool:
         """Record the change in `record_state` when its org is a target (two-way); False: stale."""
@@ -139,7 +125,7 @@ class Processor:
         previous = self.states.get(change.key)
         if is_stale(previous, change.modified_time):
             return False
-        kept = self._kept(change.org, change.module)
+        kept = self.routing.kept(change.org, change.module)
         self.states[change.key], edited = observe(
             previous, change.record, change.modified_time, change.org, kept
         )
@@ -153,28 +139,6 @@ class Processor:
                 self.guard.quarantine,
             )
         return True
-
-    def _kept(self, org: str, module: str) -> frozenset[str] | None:
-        """The fields of `org`'s `module` that a record state needs: those its routes read
-        and those routes into it write (None: every field, when a route copies them all)."""
-        key = (org, module)
-        if key not in self._kept_fields:
-            names: set[str] = set()
-            for route in self.settings.routes_from(org):
-                mapping = route.modules.get(module)
-                if mapping is not None:
-                    if mapping.fields is None:
-                        return self._kept_fields.setdefault(key, None)
-                    names.update(mapping.fields)
-            for route in self.settings.routes_into(org):
-                source = route.source_module_for(module)
-                if source is not None:
-                    mapping = route.modules[source]
-                    if mapping.fields is None:
-                        return self._kept_fields.setdefault(key, None)
-                    names.update(mapping.target_field(n) for n in mapping.fields)
-            self._kept_fields[key] = frozenset(names)
-        return self._kept_fields[key]
 
     def _partners(self, change: Change) -> list[str]:
         """The records `change`'s record is linked with in the orgs its routes write to."""
@@ -250,7 +214,7 @@ class Processor:
     ) -> Write | None:
         mapping = route.modules[change.module]
         try:
-            context = await self._context(route, change.module)
+            context = await self.contexts.get(route, change.module)
         except RetryableError:  # the target's metadata is out of reach: try this route later
             out.deferred.append(route.name)
             return None
@@ -295,7 +259,7 @@ class Processor:
         # Two-way: the target's records keep states and may echo. Otherwise nothing ever
         # stores a state of the target's records (only the sink of a route back, and changes
         # of an org that routes read do), so there is nothing to look up or to guard.
-        two_way = route.target in self._sources
+        two_way = route.target in self.routing.sources
         sides = self._sides(change, route.modules[change.module], result.data) if two_way else {}
         write = Write(
             route=route.name,
@@ -343,7 +307,7 @@ class Processor:
         if write.target_id and self.guard.quarantined(write.target_key):
             out.drops["quarantined"] += 1
             return None
-        route = self._named[write.route]
+        route = self.routing.named[write.route]
         mapping = route.modules[write.source_module]
         # Written by id: the match field is stamped when a record is created, never into the
         # record it names (the original, on the way back).
@@ -353,7 +317,7 @@ class Processor:
         lost: list[str] = []
         data = self._changed(write, known, match_field, sides, force, conflicts, lost)
         if known:
-            copied = self._copied_back(route, write.source_module, lost)
+            copied = self.routing.copied_back(route, write.source_module, lost)
             self.divergence.compared(write.key, known, write.record, copied)
         self._report(route, conflicts, fingerprint, out)
         if not data:
@@ -385,7 +349,7 @@ class Processor:
             data.pop(write.match_field, None)
         if force or target_state is None:
             return data
-        policy = self.policy(self._named[write.route], write.source_module)
+        policy = self.routing.policy(self.routing.named[write.route], write.source_module)
         return changed_fields(
             data, match_field, target_state, sides, write.target_org, policy, conflicts, lost
         )
@@ -410,26 +374,6 @@ class Processor:
         }
         self._planned[target_key] = planned  # a new dict: an earlier round's `landed` keeps it
 
-    def _back(self, route: Route, module: str) -> ModuleRoute | None:
-        """The module of the route back (`route`'s target to its source) that writes into
-        `module` of `route`'s source, if there is one (found once per route and module)."""
-        key = (route.name, module)
-        if key not in self._backs:
-            self._backs[key] = None
-            for back in self.settings.routes_from(route.target):
-                found = back.source_module_for(module) if back.target == route.source else None
-                if found is not None:
-                    self._backs[key] = back.modules[found]
-                    break
-        return self._backs[key]
-
-    def _copied_back(self, route: Route, module: str, names: list[str]) -> list[str]:
-        """Those of `names` (fields of `route`'s target) that the route back copies as well."""
-        back = self._back(route, module)
-        if back is None:
-            return []
-        return sorted(n for n in names if back.fields is None or n in back.fields)
-
     def _report(
         self,
         route: Route,
@@ -449,7 +393,7 @@ class Processor:
         linked = self.links.get(link_key(change.org, change.module, change.id, route.target))
         if linked is not None:
             return linked
-        back = self._back(route, change.module)
+        back = self.routing.back(route, change.module)
         if back is None or not match_uses_source_id(back, change.module):
             return None
         origin = change.record.get(back.match_field)
@@ -469,53 +413,3 @@ class Processor:
             found = side(state, source_of.get(name, name), change.org)
             sides[name] = found if found.version is not None else fallback
         return sides
-
-    def policy(self, route: Route, module: str) -> str:
-        """The module's conflict policy on `route`, or the one its route back implies, so
-        that both directions settle a conflict the same way (settings checks they agree)."""
-        own = route.modules[module].conflict
-        if own != "latest":
-            return own
-        back = self._back(route, module)
-        implied = {"source_wins": "target_wins", "target_wins": "source_wins"}
-        return "latest" if back is None else implied.get(back.conflict, "latest")
-
-    async def _context(self, route: Route, module: str) -> TransformContext:
-        """The transform's context: reused for `REUSE_SECONDS` like the metadata it holds
-        (its half-dozen awaits cost more than the transform), then rebuilt only when a piece
-        of metadata was refetched."""
-        cached = self._contexts.get((route.name, module))
-        now = time.monotonic()
-        if cached is not None and now - cached[2] < REUSE_SECONDS:
-            return cached[1]
-        fields = await self.metadata.fields(route.target, route.target_module(module))
-        rows = {
-            subform.api_name: await self.metadata.fields(route.target, str(subform.row_module))
-            for subform in fields.subforms
-        }
-        source_money = await self.metadata.money(route.source)
-        target_money = await self.metadata.money(route.target)
-        source_users = await self.metadata.users(route.source)
-        target_users = await self.metadata.users(route.target)
-        parts = (fields, source_users, target_users, source_money, target_money, *rows.values())
-        if cached is not None and len(cached[0]) == len(parts):
-            if all(a is b for a, b in zip(cached[0], parts, strict=True)):
-                self._contexts[(route.name, module)] = (cached[0], cached[1], now)
-                return cached[1]
-
-        def resolve(parent_module: str, source_id: str) -> str | None:
-            return self.links.get(link_key(route.source, parent_module, source_id, route.target))
-
-        context = TransformContext.for_route(
-            route,
-            module,
-            fields,
-            source_users,
-            target_users,
-            resolve,
-            rows,
-            (source_money, target_money),
-            self._rates,
-        )
-        self._contexts[(route.name, module)] = (parts, context, now)
-        return context
