@@ -309,8 +309,8 @@ class Journey:
     async def _links(self) -> tuple[list[Event], dict[str, str | None]]:
         org, module, record_id = self.key.split("/", 2)
         keys = {link_key(org, module, record_id, route.target): route for route in self.routes}
-        # a record's links are in its partition of record-links, or (records of orgs that
-        # routes write into, and a release before) in the one partition of links
+        # a record's links are in its partition of record-links, or (a release before) in the
+        # one partition of links
         local = await self._link_versions(self._partitions([self.topics.record_links]), keys)
         shared = await self._link_versions(self._single(self.topics.links), keys)
         for key, versions in local.items():  # moved: the tombstone left behind is no unlink

@@ -4,9 +4,10 @@ Three maps hold it (kept by pipeline/worker/state.py in compacted topics):
 
 - fingerprints (partitioned like `hints`): per route, the last accepted change of a source
   record (`dedup.Fingerprint` as a dict). Only the processor writes it.
-- links (read by every worker): `link_key(org, module, id, other_org)` -> the id of the
-  corresponding record in `other_org`, both directions, written by the sinks from upsert outcomes.
-- record states (read by every worker, keyed by record key), for the records of orgs that
+- links (partitioned by the record they start from): `link_key(org, module, id, other_org)`
+  -> the id of the corresponding record in `other_org`, both directions, written by the sinks
+  from upsert outcomes.
+- record states (partitioned like `hints`, keyed by record key), for the records of orgs that
   routes write into: per field, a hash of the value the record holds and the version of that
   value (pipeline/sync/versions.py: a genuine edit's, or the copied value's). The processor
   updates it from each observed change; the sink from each write it made. A value we wrote that
@@ -18,10 +19,11 @@ A state value: `{"values": {field: hash}, "versions": {field: [second, tick(, or
 "bases": {field: version replaced by a genuine edit}, "edits": {field: shown value},
 "modified": Modified_Time}`; a version leaves out its origin when it is the record's own org.
 
-Why every worker reads links and record states: a child's parent and a target record have other
-keys than the event being processed, so they live on other partitions. The alternative, searching
-the target by the match field for every unresolved lookup, costs an API call per lookup and
-cannot work for natural keys.
+Why a record's worker is enough: a write into a two-way record is decided by the worker of
+that record's partition, where its state is (pipeline/worker/round.py, `Processor.decide`); a
+child's parent link, on another partition, is asked for and published (pipeline/worker/tables.py).
+The alternative, searching the target by the match field for every unresolved lookup, costs an
+API call per lookup and cannot work for natural keys.
 """
 
 from __future__ import annotations

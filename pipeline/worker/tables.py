@@ -1,16 +1,16 @@
 """The maps the processor and the sinks read and write, over the compacted tables of the state.
 
 `Partitioned`: a partitioned topic as the tables of the partitions this worker owns (a key's
-partition is that of its record in `hints`). `Links`: the id links, in two places —
+partition is that of its record in `hints`). `RecordStates`: the record states, one writer
+each. `Links`: the id links, in two places —
 
-    record-links  partitioned: the plain links of records in orgs that are only read from
-                  (no route writes into them): only the worker that processes a record needs
-                  its link, so each worker holds its share
-    links         one partition, followed by every worker: the links of records in orgs that
-                  routes write into (two-way: a round reads a target record and routes it back,
-                  wherever its partition is), the row and related-item maps (written and read
-                  by the cold paths, on any worker), and the plain links another worker asked
-                  for (`publish`: a parent that children look up, a record whose notes sync)
+    record-links  partitioned: the plain links of records; only the worker that processes a
+                  record needs its link (two-way writes are decided by the worker of their
+                  target record, pipeline/worker/round.py), so each worker holds its share
+    links         one partition, followed by every worker: the row and related-item maps
+                  (written and read by the cold paths, on any worker), and the plain links
+                  another worker asked for (`publish`: a parent that children look up, a
+                  record whose notes sync)
 
 A record-links key owned elsewhere is written through an `Outbox` (produced, not kept; its
 owner tracks its partitions and applies it) and read from `links`: a worker that misses one
@@ -172,12 +172,12 @@ class Links(MutableMapping[str, Any]):
     ) -> None:
         self.shared = shared
         self.local = local
-        self.local_orgs = frozenset(local_orgs)  # orgs no route writes into
+        self.local_orgs = frozenset(local_orgs)  # orgs whose plain links are partitioned
         self.orgs = tuple(orgs)
         self.outboxes: dict[int, Outbox] = {}
 
     def is_local(self, key: str) -> bool:
-        """A plain link of a record in an org that is only read from."""
+        """A plain link of a record of a local org (not a row or related-item map)."""
         org, _, rest = key.partition("|")[2].partition("/")
         module, slash, _ = rest.partition("/")
         return org in self.local_orgs and bool(slash) and "#" not in module
