@@ -32,7 +32,7 @@ from pipeline.sync.related_plans import (
     related_key,
     tag_names,
 )
-from pipeline.sync.sink import Failure, failure
+from pipeline.sync.write_outcomes import Failure, failure
 
 log = logging.getLogger(__name__)
 

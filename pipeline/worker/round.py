@@ -19,7 +19,7 @@ import faust
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from connectors.kafka import Bulk, partition_of
-from connectors.zoho import BackoffPolicy, ZohoClient, ZohoError
+from connectors.zoho import BackoffPolicy, ZohoClient
 from orgsync_kernel.events import (
     Change,
     DeadLetter,
@@ -35,9 +35,9 @@ from orgsync_kernel.events import (
 from orgsync_kernel.schema import SchemaTooNew
 from orgsync_kernel.settings import Settings
 from orgsync_kernel.topics import Topics
-from pipeline.sync.fetch import fetch_group, group_hints
 from pipeline.sync.metrics import PipelineMetrics
 from pipeline.sync.processor import Processed, Processor
+from pipeline.worker.reads import Reads
 from pipeline.worker.state import PipelineState
 from pipeline.worker.targets import TargetWriter
 
@@ -133,6 +133,7 @@ class RoundSteps:
             base=settings.sink.backoff_initial_ms / 1000,
             cap=settings.sink.backoff_max_ms / 1000,
         )
+        self.reads = Reads(clients, metrics, self.retry, settings.fetch.batch_size)
 
     def decode(self, round_: Round) -> tuple[list[Hint], list[Change], list[Write]]:
         """The round's hints, fetched changes and writes to decide; a value too new for this
@@ -173,7 +174,7 @@ class RoundSteps:
         writes into this worker's records, done elsewhere (recorded in their states) or
         proposed (decided here)."""
         round_.asked = {hint.key for hint in hints if hint.source == "lookup"}
-        changes = [*await self._fetch(hints, round_), *fetched]
+        changes = [*await self.reads.hinted(hints, round_.dead), *fetched]
         proposed = [write for write in decided if write.operation == "upsert"]
         for done in decided:
             if done.operation != "upsert":
@@ -191,7 +192,7 @@ class RoundSteps:
             if earlier is not None:
                 await earlier(item)
         targets = self._two_way_targets(changes, proposed)
-        changes = [*await self._read_targets(targets), *changes]
+        changes = [*await self.reads.targets(targets), *changes]
         await self._log(changes, round_)
         fresh = [self.processor.observe(change) for change in changes]
         for change, observed in zip(changes, fresh, strict=True):
@@ -262,60 +263,6 @@ class RoundSteps:
                 if key not in have and self.processor.holds(key):
                     wanted[key] = hint_for(key, "reconcile", now)
         return list(wanted.values())
-
-    async def _read_targets(self, targets: list[Hint]) -> list[Change]:
-        """Each target record as it is now, to be observed before anything is written over
-        it: an edit made there since orgsync last saw it is then known (and synced back),
-        never overwritten by an older value. Zoho has no conditional write; this read, in
-        batches of 100, is what stands in for one."""
-        if not targets:
-            return []
-        groups = group_hints(targets).items()
-        results = await asyncio.gather(
-            *(self._fetch_group(org, module, group, None) for (org, module), group in groups)
-        )
-        return [change for changes in results for change in changes]
-
-    async def _fetch(self, hints: list[Hint], round_: Round) -> list[Change]:
-        groups = group_hints(hints).items()
-        results = await asyncio.gather(
-            *(self._fetch_group(org, module, group, round_) for (org, module), group in groups)
-        )
-        return [change for changes in results for change in changes]
-
-    async def _fetch_group(
-        self, org: str, module: str, group: dict[str, Hint], round_: Round | None
-    ) -> list[Change]:
-        """The group's records; when they cannot be read, `round_`'s dead letters (None: a
-        pre-read, and the writes decide on the state known so far)."""
-        try:
-            self.metrics.fetch_calls.labels(org=org).inc()
-            return await fetch_group(
-                self.clients[org], module, group, self.retry, self.settings.fetch.batch_size
-            )
-        except ZohoError as error:
-            log.warning(
-                "fetch failed org=%s module=%s records=%d error=%s",
-                org,
-                module,
-                len(group),
-                error.zoho_code,
-            )
-            if round_ is None:
-                return []
-            round_.dead += [
-                dead_letter(
-                    "",
-                    "fetch",
-                    hint.key,
-                    hint.asdict(),
-                    error.zoho_code,
-                    error.zoho_message,
-                    attempts=self.retry.max_attempts,
-                )
-                for hint in group.values()
-            ]
-            return []
 
     async def _route(self, change: Change, round_: Round, fresh: bool | None = None) -> None:
         out = await self.processor.process(change, fresh)

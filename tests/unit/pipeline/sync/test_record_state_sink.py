@@ -5,8 +5,8 @@ import pytest
 from connectors.zoho import WriteOutcome
 from orgsync_kernel.events import Write
 from pipeline.sync.record_state import changed_fields, is_stale, observe, side, written
-from pipeline.sync.sink import already_deleted, merge_rounds
 from pipeline.sync.versions import Side, Version, seconds
+from pipeline.sync.write_outcomes import already_deleted, merge_rounds
 
 
 def write(source_id: str, operation: str = "upsert", **record: object) -> Write:
