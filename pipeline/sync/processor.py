@@ -327,8 +327,10 @@ class Processor:
             self.guard.wrote(known, data)
             self._plan(known, data, sides)
             out.planned[known] = self._planned[known]
-        versions = dump_sides({n: sides[n] for n in data if n in sides}) if sides else None
-        return write.derive(record=data, versions=versions)
+        # in place, not `derive` (a fifth of a record's CPU): the write is this call's own
+        write.record = data
+        write.versions = dump_sides({n: sides[n] for n in data if n in sides}) if sides else None
+        return write
 
     def _changed(
         self,
