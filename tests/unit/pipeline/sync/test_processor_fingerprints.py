@@ -5,31 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from connectors.zoho import OrgCurrency
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.events import Change
 from pipeline.sync.metadata import Metadata
 from pipeline.sync.processor import Processed, Processor
 from tests.support.config import ENV, EXAMPLE
+from tests.support.metadata import FakeOrg
 
 FIELDS = [
     {"api_name": "Account_Name", "data_type": "text"},
     {"api_name": "Origin_Record_Id", "data_type": "text", "unique": True},
 ]
-
-
-class FakeOrg:
-    async def fields(self, module: str) -> list[dict[str, Any]]:
-        return FIELDS
-
-    async def users(self) -> list[dict[str, Any]]:
-        return []
-
-    async def currencies(self) -> list[Any]:
-        return []
-
-    async def org_currency(self) -> OrgCurrency:
-        return OrgCurrency("USD", False)
 
 
 def change() -> Change:
@@ -49,7 +35,7 @@ def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_
     settings = load_settings(EXAMPLE, ENV)
     fingerprints: dict[str, Any] = {}
     processor = Processor(
-        settings, Metadata({org: FakeOrg() for org in settings.orgs}), fingerprints, {}, {}
+        settings, Metadata({org: FakeOrg(FIELDS) for org in settings.orgs}), fingerprints, {}, {}
     )
 
     def process() -> Processed:
@@ -75,7 +61,9 @@ def test_a_change_whose_writes_were_never_produced_is_not_dropped_when_it_comes_
 
 def test_a_forced_change_is_written_again_but_never_over_a_newer_one() -> None:
     settings = load_settings(EXAMPLE, ENV)
-    processor = Processor(settings, Metadata({org: FakeOrg() for org in settings.orgs}), {}, {}, {})
+    processor = Processor(
+        settings, Metadata({org: FakeOrg(FIELDS) for org in settings.orgs}), {}, {}, {}
+    )
 
     def process(record: Change) -> Processed:
         out = asyncio.run(processor.process(record))

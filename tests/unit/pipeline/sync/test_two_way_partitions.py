@@ -4,14 +4,13 @@ worker's partition is proposed there, and that worker decides it against its sta
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from connectors.zoho import OrgCurrency
 from orgsync_kernel.config_file import load_settings
 from orgsync_kernel.events import Change, Write, link_key, record_key
 from pipeline.sync.metadata import Metadata
 from pipeline.sync.processor import Processor
 from tests.support.config import ENV, EXAMPLE
+from tests.support.metadata import FakeOrg
 
 NAMES = ["First_Name", "Last_Name", "Company", "Phone", "Lead_Source", "Lead_Status"]
 FIELDS = [{"api_name": n, "data_type": "text"} for n in NAMES] + [
@@ -22,23 +21,9 @@ B = record_key("global_us", "Leads", "9")  # held by the second
 WON = {"Lead_Status": "Qualified", "Email": "ann@example.com"}
 
 
-class FakeOrg:
-    async def fields(self, module: str) -> list[dict[str, Any]]:
-        return FIELDS
-
-    async def users(self) -> list[dict[str, Any]]:
-        return []
-
-    async def currencies(self) -> list[Any]:
-        return []
-
-    async def org_currency(self) -> OrgCurrency:
-        return OrgCurrency("USD", False)
-
-
 def worker(held: str, links: dict[str, str]) -> Processor:
     settings = load_settings(EXAMPLE, ENV)
-    metadata = Metadata({org: FakeOrg() for org in settings.orgs})
+    metadata = Metadata({org: FakeOrg(FIELDS) for org in settings.orgs})
     return Processor(settings, metadata, {}, links, {}, holds=lambda key: key == held)
 
 
