@@ -43,7 +43,7 @@ from orgsync_kernel.events import RELATED_SOURCE, Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
-from .listing import Record, changed_since
+from .listing import DeletedSince, Record, changed_since
 from .metrics import IngressMetrics
 from .recent import Recent
 from .refusals import Refusals
@@ -221,13 +221,25 @@ class Poller:
 
     async def _deleted(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org), cursor
+        batch, newest = _Batch(self, org), cursor
         recent = self._recent_of(org, module, "deleted")
-        async for gone in client.list_deleted_since(module, since):
-            newest = _later(newest, gone.deleted_time)
-            if recent.fresh(gone.id, gone.deleted_time):
-                await batch.add(module, gone.id, "delete", gone.deleted_time)
+        listing = DeletedSince(self.clients[org], module)
+        async with aclosing(listing.since(since)) as deletions:
+            async for gone in deletions:
+                newest = _later(newest, gone.deleted_time)
+                if recent.fresh(gone.id, gone.deleted_time):
+                    await batch.add(module, gone.id, "delete", gone.deleted_time)
+        self._unreached(org, module, listing)
         return newest, await self._done(batch, recent, newest)
+
+    def _unreached(self, org: str, module: str, listing: DeletedSince) -> None:
+        if listing.unreached:
+            self.metrics.deletions_unreached.labels(org).inc()
+            log.warning(
+                "poller: org=%s module=%s: /deleted refused a page at its cap; deletions"
+                " older than those listed are out of reach, the cursor moves on",
+                *(org, module),
+            )
 
     def _recent_of(self, org: str, module: str, kind: str) -> Recent:
         return Recent(self._recent.get((org, module, kind), {}), (org, module, kind))
@@ -278,8 +290,10 @@ class _Walk:
         only where Zoho lists deletions (not notes)."""
         if self.paged <= PER_PAGE or self.module == NOTES:
             return None
-        client = self.poller.clients[self.org]
-        deleted = [gone.id async for gone in client.list_deleted_since(self.module, start)]
+        listing = DeletedSince(self.poller.clients[self.org], self.module)
+        async with aclosing(listing.since(start)) as deletions:
+            deleted = [gone.id async for gone in deletions]
+        self.poller._unreached(self.org, self.module, listing)
         return self.recent.left_since(deleted)
 
     async def _listing(
