@@ -87,8 +87,10 @@ class DeletedSince:
 
 
 class Seconds:
-    """The distinct ``Modified_Time`` seconds of one listing, oldest first: the one listed
-    last may still have records to come, the one before it is complete."""
+    """The distinct seconds (``Modified_Time``, ``deleted_time``) of one listing, oldest
+    first: the one listed last may still have records to come, the one before it is complete.
+    ``ascending`` says whether they did come oldest first (``/deleted`` has no documented
+    order)."""
 
     def __init__(self) -> None:
         self.first: str | None = None

@@ -268,7 +268,11 @@ async def test_records_deleted_while_they_are_listed_shift_no_other_record_out_o
     poller = await started_poller(org.client, memory, overlap=1, deletes={})
     # the first 400 listed: delete 5 of them
     delete_while_listing(monkeypatch, org, lambda page: org.ids[100:105] if page == 2 else [])
+    before = await emu.calls()
     await poller.poll_once("org", "Leads")
+    # 5 pages, the test's delete, /deleted, the 5 pages from the first deleted record, /deleted
+    assert await emu.calls() - before == 5 + 1 + 1 + 5 + 1
+    assert await emu.calls("GET /crm/v8/Leads/deleted") == 2
     await poller.poll_once("org", "Leads")
     monkeypatch.undo()
     assert len(org.deleted) == 5
