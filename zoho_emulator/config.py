@@ -48,6 +48,8 @@ class Behaviour:
     bulk_read_job_delay_s: float = 0.2  # ADDED → QUEUED → IN PROGRESS → COMPLETED over this time
     bulk_read_per_page: int = 200_000  # rows per job (Zoho: always 200,000)
     page_token_limit: int = 100_000  # records a page_token listing reaches (Zoho: 100,000)
+    # records GET /{module}/deleted reaches by page; None: no cap (Zoho documents none)
+    deleted_page_limit: int | None = None
     bulk_read_downloads_per_minute: int = 10
     bulk_read_poll_credits: int = 1  # GET job details (undocumented)
     bulk_read_download_credits: int = 0  # GET result (undocumented)
@@ -78,6 +80,8 @@ class Behaviour:
             raise ConfigError("behaviour.bulk_read_per_page ≥ 1, bulk_read_job_delay_s ≥ 0")
         if behaviour.page_token_limit < 1:
             raise ConfigError("behaviour.page_token_limit ≥ 1")
+        if behaviour.deleted_page_limit is not None and behaviour.deleted_page_limit < 1:
+            raise ConfigError("behaviour.deleted_page_limit ≥ 1 (or null: no cap)")
         return behaviour
 
 

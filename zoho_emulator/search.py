@@ -46,6 +46,7 @@ async def deleted_records(request: web.Request) -> web.Response:
         )
     per_page = int_param(request, "per_page", MAX_PER_PAGE, 1, MAX_PER_PAGE)
     page = int_param(request, "page", 1, 1, 10**6)
+    _within_cap(org, page * per_page)
     now_s = org.now_ms() // 1000
     since = modified_since(request)
     renderer = org.renderer(module)
@@ -74,6 +75,20 @@ async def deleted_records(request: web.Request) -> web.Response:
     return json_response(
         {"data": data, "info": _info(per_page, len(chunk), page, len(rows) > page * per_page)}
     )
+
+
+def _within_cap(org: OrgState, reach: int) -> None:
+    """Zoho documents no cap on ``/deleted`` (``page`` only, no ``page_token``); a records
+    list refuses ``page`` past 2,000 records, and ``behaviour.deleted_page_limit`` makes
+    ``/deleted`` do the same, to show what a client does if Zoho capped it too."""
+    limit = org.behaviour.deleted_page_limit
+    if limit is not None and reach > limit:
+        raise ApiError(
+            400,
+            "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+            f"cannot fetch more than {limit} records",
+            {"param": "page", "param_name": "page"},
+        )
 
 
 def _name_id(user: dict[str, str] | None) -> dict[str, str] | None:

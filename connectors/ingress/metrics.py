@@ -30,6 +30,7 @@ class IngressMetrics(NamedTuple):
     latency: Histogram
     poll_errors: Counter
     polled_at: Gauge
+    deletions_unreached: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> IngressMetrics:
@@ -56,6 +57,12 @@ class IngressMetrics(NamedTuple):
             polled_at=gauge(
                 "orgsync_poller_last_poll_timestamp_seconds",
                 "When a reconciliation poll of the org last completed",
+                "org",
+            ),
+            deletions_unreached=counter(
+                "orgsync_poller_deletions_unreached",
+                "Deleted-records listings refused at a page cap before reaching every"
+                " deletion (their cursor moved on), by org",
                 "org",
             ),
         )

@@ -38,11 +38,12 @@ from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 from connectors.zoho import ZohoClient, ZohoError
+from connectors.zoho.records import PER_PAGE
 from orgsync_kernel.events import RELATED_SOURCE, Hint, record_key
 from orgsync_kernel.settings import PollerSettings
 
 from ..kafka import KafkaKV, KafkaUnavailable, Message, Producer
-from .listing import Record, changed_since
+from .listing import DeletedSince, Record, changed_since
 from .metrics import IngressMetrics
 from .recent import Recent
 from .refusals import Refusals
@@ -220,13 +221,25 @@ class Poller:
 
     async def _deleted(self, org: str, module: str, cursor: str) -> tuple[str, int]:
         since = datetime.fromisoformat(cursor) - self.overlap
-        client, batch, newest = self.clients[org], _Batch(self, org), cursor
+        batch, newest = _Batch(self, org), cursor
         recent = self._recent_of(org, module, "deleted")
-        async for gone in client.list_deleted_since(module, since):
-            newest = _later(newest, gone.deleted_time)
-            if recent.fresh(gone.id, gone.deleted_time):
-                await batch.add(module, gone.id, "delete", gone.deleted_time)
+        listing = DeletedSince(self.clients[org], module)
+        async with aclosing(listing.since(since)) as deletions:
+            async for gone in deletions:
+                newest = _later(newest, gone.deleted_time)
+                if recent.fresh(gone.id, gone.deleted_time):
+                    await batch.add(module, gone.id, "delete", gone.deleted_time)
+        self._unreached(org, module, listing)
         return newest, await self._done(batch, recent, newest)
+
+    def _unreached(self, org: str, module: str, listing: DeletedSince) -> None:
+        if listing.unreached:
+            self.metrics.deletions_unreached.labels(org).inc()
+            log.warning(
+                "poller: org=%s module=%s: /deleted refused a page at its cap; deletions"
+                " older than those listed are out of reach, the cursor moves on",
+                *(org, module),
+            )
 
     def _recent_of(self, org: str, module: str, kind: str) -> Recent:
         return Recent(self._recent.get((org, module, kind), {}), (org, module, kind))
@@ -252,21 +265,36 @@ class _Walk:
         self.poller, self.org, self.module, self.newest = poller, org, module, cursor
         self.batch = _Batch(poller, org, source)
         self.recent = poller._recent_of(org, module, kind)
-        self.listed = 0
+        self.listed = 0  # by this poll
+        self.paged = 0  # by its current listing
 
     async def records(self, since: datetime, fields: Sequence[str]) -> AsyncIterator[Record]:
         """The records changed since ``since``; listed again from where a record that moved
-        while being listed was first seen (up to ``PASSES`` listings, then the next poll)."""
+        or was deleted while being listed was first seen (up to ``PASSES`` listings, then
+        the next poll)."""
         start = since
         for _ in range(PASSES):
+            self.paged = 0
             async with aclosing(self._listing(start, fields)) as listing:
                 async for record in listing:
                     yield record
-            moved = self.recent.moved_since()
+            moved = _earliest(self.recent.moved_since(), await self._left_since(start))
             if moved is None:
                 return
             start = moved
         self.poller.rewind(self.org, self.module, start)
+
+    async def _left_since(self, start: datetime) -> datetime | None:
+        """Where to list again for records this poll listed and that were deleted since: only
+        a listing of more than one page can have lost one (a quiet poll costs no more), and
+        only where Zoho lists deletions (not notes)."""
+        if self.paged <= PER_PAGE or self.module == NOTES:
+            return None
+        listing = DeletedSince(self.poller.clients[self.org], self.module)
+        async with aclosing(listing.since(start)) as deletions:
+            deleted = [gone.id async for gone in deletions]
+        self.poller._unreached(self.org, self.module, listing)
+        return self.recent.left_since(deleted)
 
     async def _listing(
         self, since: datetime, fields: Sequence[str]
@@ -277,6 +305,7 @@ class _Walk:
                 self.newest = _later(self.newest, _modified(record))
                 yield record
                 self.listed += 1
+                self.paged += 1
                 if self.listed % CHECKPOINT == 0:
                     await self.batch.flush()
                     await self.poller._save(self.org, self.module, modified=self.newest)
@@ -329,6 +358,10 @@ def _key(org: str, module: str) -> str:
 
 def _modified(record: Record) -> str:
     return str(record.get("Modified_Time") or "")
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    return min((m for m in moments if m is not None), default=None)
 
 
 def _later(current: str, candidate: str) -> str:

@@ -1,9 +1,9 @@
 """What one org/module's last listing hinted, so that the poller's overlap costs nothing
-downstream, and which records moved while a listing read them."""
+downstream, and which records moved (or left) while a listing read them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 
@@ -19,6 +19,7 @@ class Recent:
         self.before, self.key = before, key
         self.now: dict[str, str] = {}
         self.moved: datetime | None = None
+        self.gone: set[str] = set()  # listed, then deleted: already listed again for
 
     def _moved(self, when: str) -> None:
         moment = _moment(when)
@@ -32,6 +33,17 @@ class Recent:
         edge slipped back into the page already read, unseen; it is at or after it."""
         moved, self.moved = self.moved, None
         return moved - timedelta(seconds=1) if moved is not None else None
+
+    def left_since(self, deleted: Iterable[str]) -> datetime | None:
+        """Where to list again, once per record: a second before the earliest record of
+        ``deleted`` that this poll listed. Deleted after its page was read, it left the list,
+        and the record at the next page's edge slipped back into that page, unseen; it is at
+        or after the deleted record's time."""
+        left = [i for i in deleted if i in self.now and i not in self.gone]
+        self.gone.update(left)
+        times = [_moment(self.now[i].removesuffix(self.AGAIN)) for i in left]
+        earliest = min((t for t in times if t is not None), default=None)
+        return earliest - timedelta(seconds=1) if earliest is not None else None
 
     def fresh(self, item_id: str, when: str) -> bool:
         """Whether to hint this item (it is remembered either way)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support.emulator import Client, login
+import aiohttp
+
+from tests.support.emulator import Client, login, make_config
 from zoho_emulator import Emulator
 
 
@@ -90,3 +92,20 @@ async def test_deleted_records_listing(emu: Emulator, alpha: Client) -> None:
     assert body["data"][0]["display_name"] is None
     status, body, _ = await alpha.call("GET", "/crm/v8/Leads/deleted", params={"type": "x"})
     assert (status, body["code"]) == (400, "PATTERN_NOT_MATCHED")
+
+
+async def test_deleted_records_past_a_page_cap_are_refused_when_one_is_set(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Zoho documents no cap on /deleted; `deleted_page_limit` sets one (as records lists
+    stop ``page`` at 2,000) and the page that would pass it is refused."""
+    async with Emulator(make_config(behaviour={"deleted_page_limit": 2})) as emu:
+        alpha = await login(session, emu)
+        ids = await alpha.insert("Leads", *({"Last_Name": f"L{n}"} for n in range(3)))
+        await alpha.call("DELETE", "/crm/v8/Leads", params={"ids": ",".join(ids)})
+        deleted = "/crm/v8/Leads/deleted"
+        status, body, _ = await alpha.call("GET", deleted, params={"per_page": "2"})
+        assert status == 200 and body["info"]["more_records"] is True
+        status, body, _ = await alpha.call("GET", deleted, params={"per_page": "2", "page": "2"})
+        assert (status, body["code"]) == (400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED")
+        assert body["details"]["param"] == "page"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,15 +41,17 @@ class Org:
     def __init__(self, client: ZohoClient, emu: Emu) -> None:
         self.client, self.emu = client, emu
         self.ids: list[str] = []
+        self.deleted: set[str] = set()
         self.in_second = 0
 
     async def insert(self, count: int, per_second: int = 10**9) -> None:
         while count > 0:
             size = min(count, 100, per_second - self.in_second)
-            base = len(self.ids)
+            base = len(self.ids) + len(self.deleted)  # every record a new name
             outcomes = await self.client.insert(
                 "Leads", [lead(base + n) for n in range(size)], trigger=[]
             )
+            assert all(o.ok for o in outcomes)
             self.ids += [str(o.id) for o in outcomes]
             count -= size
             self.in_second += size
@@ -60,7 +62,8 @@ class Org:
         while ids:
             size = min(len(ids), 100, per_second - self.in_second)
             rows = [{"id": i, "Last_Name": f"Edited {time.monotonic()}"} for i in ids[:size]]
-            assert all(o.ok for o in await self.client.update("Leads", rows, trigger=[]))
+            outcomes = await self.client.update("Leads", rows, trigger=[])
+            assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok][:2]
             ids = ids[size:]
             self.in_second += size
             if self.in_second >= per_second:
@@ -70,6 +73,11 @@ class Org:
         if seconds:
             self.emu.emulator.state.advance(seconds)
             self.in_second = 0
+
+    async def delete(self, ids: list[str]) -> None:
+        assert all(o.ok for o in await self.client.delete("Leads", ids, wf_trigger=False))
+        self.deleted |= set(ids)
+        self.ids = [i for i in self.ids if i not in self.deleted]
 
     async def modified(self) -> dict[str, str]:
         """Each record's Modified_Time now."""
@@ -81,18 +89,41 @@ def edit_while_listing(
     monkeypatch: pytest.MonkeyPatch, org: Org, edit: Callable[[int], list[str]]
 ) -> None:
     """After the n-th page of a records listing, edit the records ``edit(n)`` names."""
+
+    async def editing(page: int) -> None:
+        if ids := edit(page):
+            await org.update(ids, per_second=10**9)
+
+    after_pages(monkeypatch, org, editing)
+
+
+def delete_while_listing(
+    monkeypatch: pytest.MonkeyPatch, org: Org, delete: Callable[[int], list[str]]
+) -> None:
+    """After the n-th page of a records listing, delete the records ``delete(n)`` names."""
+
+    async def deleting(page: int) -> None:
+        if ids := delete(page):
+            await org.delete(ids)
+
+    after_pages(monkeypatch, org, deleting)
+
+
+def after_pages(
+    monkeypatch: pytest.MonkeyPatch, org: Org, act: Callable[[int], Awaitable[None]]
+) -> None:
+    """``act(n)`` after the n-th page of a records listing (counted from the first)."""
     transport = org.client._transport
     call, pages = transport.call, [0]
 
-    async def editing(request: Any) -> Any:
+    async def acting(request: Any) -> Any:
         response = await call(request)
         if request.method == "GET" and request.path == "/Leads" and "page" in request.params:
             pages[0] += 1
-            if ids := edit(pages[0]):
-                await org.update(ids, per_second=10**9)
+            await act(pages[0])
         return response
 
-    monkeypatch.setattr(transport, "call", editing)
+    monkeypatch.setattr(transport, "call", acting)
 
 
 def _hinted(memory: Memory) -> set[tuple[str, str | None]]:
@@ -222,6 +253,66 @@ async def test_records_edited_while_they_are_listed_shift_no_other_record_out_of
     monkeypatch.undo()
     missed = set((await org.modified()).items()) - _hinted(memory)
     assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
+
+
+async def test_records_deleted_while_they_are_listed_shift_no_other_record_out_of_sight(
+    make_client: MakeClient, emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record listed and then deleted leaves the list: the record at the next page's edge
+    slips back into the page already read. The poller lists again from where the deleted
+    record was (it asks the deleted listing after a listing of more than one page), also for
+    a module whose deletes no route syncs."""
+    org = Org(await make_client(), emu)
+    await org.insert(1_000, per_second=350)
+    memory = Memory()
+    poller = await started_poller(org.client, memory, overlap=1, deletes={})
+    # the first 400 listed: delete 5 of them
+    delete_while_listing(monkeypatch, org, lambda page: org.ids[100:105] if page == 2 else [])
+    before = await emu.calls()
+    await poller.poll_once("org", "Leads")
+    # 5 pages, the test's delete, /deleted, the 5 pages from the first deleted record, /deleted
+    assert await emu.calls() - before == 5 + 1 + 1 + 5 + 1
+    assert await emu.calls("GET /crm/v8/Leads/deleted") == 2
+    await poller.poll_once("org", "Leads")
+    monkeypatch.undo()
+    assert len(org.deleted) == 5
+    missed = set((await org.modified()).items()) - _hinted(memory)
+    assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+async def test_random_bursts_with_deletes_while_listing_are_all_hinted(
+    make_client: MakeClient, emu: Emu, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bursts of inserts and edits, polls between some of them, records deleted while a poll
+    lists them: every remaining record's last change is hinted, and every delete."""
+    rng = random.Random(seed)
+    org = Org(await make_client(), emu)
+    memory = Memory()
+    poller = await started_poller(org.client, memory, overlap=1, start=time.time() - 5)
+    delete_while_listing(
+        monkeypatch,
+        org,
+        lambda page: rng.sample(org.ids, rng.randint(1, 5)) if rng.random() < 0.2 else [],
+    )
+    for _ in range(rng.randint(8, 14)):
+        size = rng.choice([7, 100, 350, 800, 1_500, 2_500])
+        if org.ids and rng.random() < 0.3:
+            await org.update(rng.sample(org.ids, min(size, len(org.ids))), LIMIT // 2)
+        else:
+            await org.insert(size, LIMIT // 2)
+        org.tick(rng.choice([0, 1, 2]) if org.in_second < LIMIT // 4 else 1)
+        if rng.random() < 0.4:
+            await poller.poll_once("org", "Leads")
+    monkeypatch.undo()
+    org.tick(1)
+    await poller.poll_once("org", "Leads")
+    await poller.poll_once("org", "Leads")
+    assert org.deleted
+    missed = set((await org.modified()).items()) - _hinted(memory)
+    assert not missed, f"{len(missed)} changes never hinted, e.g. {sorted(missed)[:3]}"
+    gone = {h.id for h in memory.hints() if h.operation == "delete"}
+    assert org.deleted <= gone
 
 
 async def test_a_refusal_whose_hints_were_not_held_makes_the_next_poll_list_from_before_it(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from connectors.ingress.backfill import _advance, _seen, _State
-from connectors.ingress.listing import Seconds
+from connectors.ingress.listing import DeletedSince, Seconds
 from connectors.ingress.poller import Recent, _later
 from connectors.ingress.refusals import Refusals
 from connectors.zoho.errors import PaginationLimitExceeded
@@ -63,6 +63,22 @@ def test_a_window_stuck_on_its_first_second_moves_on_only_when_that_second_was_l
         Seconds().restart_after(S0)
 
 
+def _capped(*seconds: datetime) -> tuple[datetime | None, bool]:
+    """Where a deleted listing refused at its cap after ``seconds`` goes on, and whether it
+    left deletions out."""
+    listing = DeletedSince(None, "Leads")  # type: ignore[arg-type]
+    return listing._after_cap(S0, _listed(*seconds)), listing.unreached
+
+
+def test_a_deleted_listing_refused_at_a_cap_goes_on_in_windows_when_listed_oldest_first() -> None:
+    assert _capped(S0, S1, S1, S2) == (S1, False)  # as the records' windows
+
+
+def test_a_deleted_listing_refused_at_a_cap_moves_on_and_says_what_it_left_out() -> None:
+    assert _capped(S2, S1, S1, S0) == (None, True)  # newest first: older ones out of reach
+    assert _capped(S1, S1) == (S1 + timedelta(seconds=1), True)  # one second past the cap
+
+
 def test_a_record_listed_twice_by_one_poll_is_hinted_once_and_old_ones_are_forgotten() -> None:
     recent = Recent({}, ("org", "Leads", "modified"))
     assert recent.fresh("1", T1) and not recent.fresh("1", T1)
@@ -91,3 +107,12 @@ def test_a_record_listed_again_at_a_later_time_asks_for_a_listing_from_before_it
     assert recent.fresh("1", "2025-01-01T10:00:09+05:30")  # edited while being listed
     assert recent.moved_since() == datetime.fromisoformat(T1) - timedelta(seconds=1)
     assert recent.moved_since() is None  # once
+
+
+def test_a_listed_record_deleted_since_makes_the_listing_go_again_from_before_it_once() -> None:
+    recent = Recent({}, ("org", "Leads", "modified"))
+    assert recent.fresh("1", T2) and recent.fresh("2", T1)
+    before_t1 = datetime.fromisoformat(T1) - timedelta(seconds=1)
+    assert recent.left_since(["9", "1", "2"]) == before_t1  # "9" was never listed
+    assert recent.left_since(["1", "2"]) is None  # listed again for them already
+    assert recent.left_since([]) is None
