@@ -175,6 +175,7 @@ class RelatedWork(Versioned, serializer="json", namespace="orgsync_kernel.events
     kinds: list[str]  # of "notes", "attachments", "tags"
     queued_at: float
     checked_at: float = 0.0  # when the parent's link was last looked for (0: never)
+    asked: bool = False  # whether the unlinked records of its related lists were hinted
 
     @property
     def key(self) -> str:

@@ -120,8 +120,9 @@ class Agents:
                     await self._ask([work.key])  # its link may be on another worker
             except Unlinked as missing:
                 letters, problem = None, f"{missing} never reached the target"
-                if not work.checked_at:
+                if not work.asked:  # once, also when the record itself was asked for before
                     await self._ask(missing.keys)
+                    work = work.derive(asked=True)
             except RetryableError as error:
                 letters, problem = None, f"{error.zoho_code} from Zoho"
             for letter in letters if letters is not None else await self._later(work, problem):
