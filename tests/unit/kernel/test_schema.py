@@ -36,7 +36,7 @@ RECORDS = {
     "dlq": DeadLetter,
 }
 # Fields records gained since the recorded versions, with the default an older value reads as.
-ADDED: dict[str, dict[str, Any]] = {"writes": {"versions": None}}
+ADDED: dict[str, dict[str, Any]] = {"writes": {"versions": None}, "related": {"asked": False}}
 COMPACTED = ("fingerprints", "links", "states", "credits", "channels", "cursors", "dlq.state")
 
 
