@@ -156,26 +156,29 @@ class CompactedReader:
 
     async def load(
         self, table: CompactedTable, partitions: Sequence[int], *, own: bool = False
-    ) -> None:
-        """Read `partitions` of the table's topic from the start to their current end."""
+    ) -> int:
+        """Read `partitions` of the table's topic from the message after its offset (or the
+        start) to their current end; the number of messages read."""
         tps = [TopicPartition(table.topic, p) for p in partitions]
         if not tps:
-            return
+            return 0
         consumer = self._consumer()
         await consumer.start()
         try:
-            await _read_to_end(consumer, tps, {table.topic: table}, own=own)
+            return await _read_to_end(consumer, tps, {table.topic: table}, own=own)
         finally:
             await consumer.stop()
 
-    async def follow(self, tables: Sequence[CompactedTable]) -> None:
-        """Load these one-partition tables, then keep applying what anyone writes to them."""
+    async def follow(self, tables: Sequence[CompactedTable]) -> int:
+        """Load these one-partition tables, then keep applying what anyone writes to them;
+        the number of messages loaded."""
         self._follower = consumer = self._consumer()
         await consumer.start()
         by_topic = {table.topic: table for table in tables}
-        await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
+        read = await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
         by_tp = {TopicPartition(t.topic, t.partition): t for t in tables}
         self._task = asyncio.create_task(self._tail(consumer, by_tp), name="orgsync-follow-state")
+        return read
 
     async def track(self, tables: Sequence[CompactedTable]) -> None:
         """Keep applying what others write to these loaded tables (partitions of partitioned
@@ -239,19 +242,22 @@ async def _read_to_end(
     tables: dict[str, CompactedTable],
     *,
     own: bool = False,
-) -> None:
+) -> int:
+    """Apply each partition's messages from the one after its table's offset to its end; the
+    number of messages applied."""
     consumer.assign(tps)
     ends = await consumer.end_offsets(tps)
     for tp in tps:
         table = tables[tp.topic]
         if table.offset is not None and table.offset < ends[tp]:
-            consumer.seek(tp, table.offset + 1)  # resumed where a clean stop left it
+            consumer.seek(tp, table.offset + 1)  # resumed at the store's checkpoint
             continue
         if table.offset is not None:  # the topic is shorter than the store: not the same topic
             table.clear_base()
         await consumer.seek_to_beginning(tp)
     # a table of one partition knows its offset (the worker's); a KV over many does not
     single = {t for t in tables if sum(tp.topic == t for tp in tps) == 1}
+    applied = 0
     async for message in messages_to_end(consumer, tps):
         tables[message.topic].apply(
             message.key,
@@ -260,6 +266,8 @@ async def _read_to_end(
             headers=message.headers,
             offset=message.offset if message.topic in single else None,
         )
+        applied += 1
+    return applied
 
 
 async def messages_to_end(

@@ -10,11 +10,16 @@
     states        <prefix>.states        one partition, loaded and followed by every worker
 
 Writes land in memory at once and are produced together by `flush()`, which returns once the
-broker acknowledged every one of them.
+broker acknowledged every one of them. On disk (connectors/kafka/disk.py) the store holds only
+what the topics hold, so a checkpoint of the tables' offsets is written every
+`CHECKPOINT_SECONDS` (and at a stop, clean or not): a start after a crash resumes each table
+at the last checkpoint the store kept, as one after a clean stop does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterable
 
@@ -30,6 +35,7 @@ from pipeline.worker.tables import Links, Partitioned
 log = logging.getLogger(__name__)
 # In the shared links table: the orgs whose links were last moved to record-links.
 MOVED = "\x00record-links"
+CHECKPOINT_SECONDS = 5.0
 
 
 class PipelineState:
@@ -56,6 +62,7 @@ class PipelineState:
         self.states = self._table(topics.states, "states")
         self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     def _maps(self) -> dict[str, Partitioned]:
         return {"fingerprints": self.fingerprints, "record-links": self.record_links}
@@ -69,7 +76,13 @@ class PipelineState:
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         self.writer = CompactedWriter(producer)
-        await self.reader.follow([self.links.shared, self.states])
+        if self.disk is not None:
+            self._checkpoints = asyncio.create_task(
+                self._checkpoint_every(self.disk), name="orgsync-state-checkpoints"
+            )
+        resumed = {"links": self.links.shared.offset, "states": self.states.offset}
+        read = await self.reader.follow([self.links.shared, self.states])
+        log.info("state loaded topics=links,states messages=%d after=%s", read, resumed)
         await self._move_links()
 
     async def _move_links(self) -> None:
@@ -97,12 +110,21 @@ class PipelineState:
             topic, partition=partition, followed=followed, base=base, offset=offset
         )
 
+    async def _checkpoint_every(self, disk: StateDir) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            disk.checkpoint(self._offsets())
+
     async def stop(self) -> None:
-        """Stop following; on disk, a checkpoint when everything was produced (a clean stop)."""
+        """Stop following; on disk, a last checkpoint (what was not produced or acknowledged
+        is not in the store: the next start resumes there, clean stop or not)."""
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
         await self.reader.stop()
         if self.disk is not None:
-            clean = not any(table.queued for table in self.tables())
-            self.disk.close(self._offsets() if clean else None)
+            self.disk.close(self._offsets())
 
     def _offsets(self) -> dict[str, int | None]:
         offsets: dict[str, int | None] = {}
@@ -129,7 +151,15 @@ class PipelineState:
             for name, tables in self._maps().items():
                 followed = tables is self.record_links
                 table = self._table(tables.topic, _name(name, partition), partition, followed)
-                await self.reader.load(table, [partition], own=True)
+                resumed = table.offset
+                read = await self.reader.load(table, [partition], own=True)
+                log.info(
+                    "state loaded topic=%s partition=%d messages=%d after=%s",
+                    table.topic,
+                    partition,
+                    read,
+                    resumed,
+                )
                 loaded[name] = table
             for name, tables in self._maps().items():  # owned (processed) once all are loaded
                 tables.owned[partition] = loaded[name]
