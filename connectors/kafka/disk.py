@@ -250,7 +250,8 @@ class StateDir:
     def checkpoint(self, offsets: Mapping[str, int | None]) -> bool:
         """Record each table's offset (the last message of its topic the store holds; None:
         none); a table not named keeps its offset. When one moved, a memtable flush starts in
-        the background, to keep the checkpoint across a crash. True when one moved."""
+        the background (unless one is under way), to keep the checkpoint across a crash. True
+        when one moved."""
         moved = {name: at for name, at in offsets.items() if self.offsets.get(name) != at}
         if not moved:
             return False
@@ -260,7 +261,8 @@ class StateDir:
             else:
                 self.offsets[name] = at
         self.db[CHECKPOINT] = orjson.dumps(self.offsets)
-        self.db.flush(False)
+        if not self.db.property_int_value("rocksdb.num-immutable-mem-table"):
+            self.db.flush(False)  # with a flush under way already it would wait for it
         return True
 
     def close(self, offsets: Mapping[str, int | None] | None = None) -> None:

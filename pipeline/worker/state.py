@@ -63,6 +63,7 @@ class PipelineState:
         self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        self._loading: dict[str, CompactedTable] = {}  # checkpointed while they load
 
     def _maps(self) -> dict[str, Partitioned]:
         return {"fingerprints": self.fingerprints, "record-links": self.record_links}
@@ -127,7 +128,7 @@ class PipelineState:
             self.disk.close(self._offsets())
 
     def _offsets(self) -> dict[str, int | None]:
-        offsets: dict[str, int | None] = {}
+        offsets: dict[str, int | None] = {n: t.offset for n, t in self._loading.items()}
         for name, tables in self._maps().items():
             held = {**tables.revoked, **tables.owned}
             offsets |= {_name(name, p): table.offset for p, table in held.items()}
@@ -151,6 +152,7 @@ class PipelineState:
             for name, tables in self._maps().items():
                 followed = tables is self.record_links
                 table = self._table(tables.topic, _name(name, partition), partition, followed)
+                self._loading[_name(name, partition)] = table
                 resumed = table.offset
                 read = await self.reader.load(table, [partition], own=True)
                 log.info(
@@ -163,6 +165,7 @@ class PipelineState:
                 loaded[name] = table
             for name, tables in self._maps().items():  # owned (processed) once all are loaded
                 tables.owned[partition] = loaded[name]
+                self._loading.pop(_name(name, partition))
             self.links.outboxes.pop(partition, None)
         await self._track()
 
@@ -187,6 +190,7 @@ class PipelineState:
             for partition in partitions:
                 tables.owned.pop(partition, None)
                 tables.revoked.pop(partition, None)
+                self._loading.pop(_name(name, partition), None)
                 if self.disk is not None:
                     self.disk.discard(_name(name, partition))
 
