@@ -23,7 +23,6 @@ from orgsync_kernel.schema import CURRENT, SchemaTooNew, header_version, load_co
 
 log = logging.getLogger(__name__)
 _MISSING = object()  # in the overlay: a deletion not read back yet
-_UNSET = object()  # not in the overlay
 
 
 def _at(offset: int | None) -> int:
@@ -54,6 +53,7 @@ class CompactedTable(MutableMapping[str, Any]):
         self.queued: list[tuple[str, Any]] = []  # (key, value or None) not yet produced
         self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet settled
         self._acked = -1  # not followed: the last offset of its own writes acknowledged
+        self._sent: dict[str, Any] = {}  # not followed: key -> its last value produced
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _MISSING)
@@ -92,22 +92,24 @@ class CompactedTable(MutableMapping[str, Any]):
 
     def take_queued(self) -> list[tuple[str, Any]]:
         queued, self.queued = self.queued, []
-        for key, _ in queued:
+        for key, value in queued:
             self._echoes[key] = self._echoes.get(key, 0) + 1
+            if not self.followed:
+                self._sent[key] = value
         return queued
 
     def acknowledged(self, sent: Sequence[tuple[str, Any]], last: int) -> None:
         """The broker acknowledged `sent` (what a flush took), the last of it at offset `last`.
-        A table this process alone writes stores each key once no write of it is queued or in
-        flight (the overlay holds its latest value); its offset moves once none is at all.
+        A table this process alone writes stores a key's last value sent once no write of it
+        is in flight any more; its offset moves once no write at all is queued or in flight.
         (A followed table stores them when it reads them back.)"""
         if self.followed:
             return
         for key in self._settled(sent):
-            value = self.overlay.pop(key, _UNSET)
-            if value is _MISSING:
+            value = self._sent.pop(key)
+            if value is None:
                 self.base.pop(key, None)
-            elif value is not _UNSET:
+            else:
                 self.base[key] = value
         self._acked = max(self._acked, last)
         if not self._echoes and not self.queued and self._acked > _at(self.offset):
@@ -120,10 +122,12 @@ class CompactedTable(MutableMapping[str, Any]):
         if self.followed:
             return
         for key in self._settled(sent):
-            self.overlay.pop(key, None)
+            self._sent.pop(key, None)
 
     def _settled(self, sent: Sequence[tuple[str, Any]]) -> list[str]:
-        """The keys of `sent` with no write left queued or in flight once these settled."""
+        """The keys of `sent` with no write left in flight once these settled; the overlay
+        keeps a key only while a later write of it is queued (a write forgotten unsent, see
+        `forget_unsent`, is dropped with it)."""
         queued = {key for key, _ in self.queued}
         done = []
         for key, _ in sent:
@@ -132,8 +136,9 @@ class CompactedTable(MutableMapping[str, Any]):
                 self._echoes[key] = pending
                 continue
             self._echoes.pop(key, None)
+            done.append(key)
             if key not in queued:
-                done.append(key)
+                self.overlay.pop(key, None)
         return done
 
     def apply(

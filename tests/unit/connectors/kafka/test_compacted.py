@@ -110,3 +110,14 @@ def test_values_that_are_not_json_are_skipped() -> None:
     table.apply(b"k", b"{not json")
     table.apply(None, message(1))
     assert dict(table) == {}
+
+
+def test_a_write_forgotten_unsent_never_reaches_the_store() -> None:
+    """A round redone drops its writes not produced yet, even of a key with one in flight."""
+    table = CompactedTable("t", followed=False)
+    table["k"] = "produced"
+    sent = table.take_queued()
+    table["k"] = "never produced"
+    table.forget_unsent()
+    table.acknowledged(sent, 1)
+    assert table.base == {"k": "produced"} and table["k"] == "produced" and table.offset == 1
