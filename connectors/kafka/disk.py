@@ -11,7 +11,7 @@ or a crash alike.
 The changelog topics stay the source of truth, and the store holds only what they hold: a
 table's `base` is written only with a message read from its topic, or (a table this process
 alone writes: the fingerprints) with its own write once the broker acknowledged it
-(connectors/kafka/compacted.py). A value whose message never reached Kafka is never in the
+(connectors/kafka/table.py). A value whose message never reached Kafka is never in the
 store, so nothing of it has to be undone after a crash. A checkpoint (one key, `CHECKPOINT`:
 each table's last offset applied to the store) can therefore be written at any time; every
 value written after it is the key's value at a later offset of its topic, and reading each
@@ -25,9 +25,10 @@ write-ahead log (a write costs no syscall): after a crash it recovers what its m
 flushes persisted, and with `atomic_flush` it guarantees that this is a prefix of the writes
 (RocksDB offers the prefix guarantee to WAL-disabled use with atomic flush; its crash tests
 verify it: facebook/rocksdb#9338). A table cleared drops out of the checkpoint in the same
-write batch. After a checkpoint that moved, a memtable flush is started in the background, so
-the checkpoint a crash finds is at most one interval (plus what a flush was writing) old. A
-first start, a lost store, or one written by the release before this one (its checkpoint was
+write batch. After a checkpoint that moved, a memtable flush is started in the background
+(unless one is under way: asking then would wait for it), so the checkpoint a crash finds is
+at most about one interval and two write buffers behind; the write-ahead log would keep more,
+at a syscall per write on the hot path, and what a crash loses is read again. A first start, a lost store, or one written by the release before this one (its checkpoint was
 trusted only with the `clean` marker of a clean stop) is rebuilt from the topics.
 
 RocksDB (through rocksdict) as Kafka Streams and Faust keep large state: point reads and
