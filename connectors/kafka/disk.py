@@ -25,11 +25,13 @@ write-ahead log (a write costs no syscall): after a crash it recovers what its m
 flushes persisted, and with `atomic_flush` it guarantees that this is a prefix of the writes
 (RocksDB offers the prefix guarantee to WAL-disabled use with atomic flush; its crash tests
 verify it: facebook/rocksdb#9338). A table cleared drops out of the checkpoint in the same
-write batch. After a checkpoint that moved, a memtable flush is started in the background
-(unless one is under way: asking then would wait for it), so the checkpoint a crash finds is
-at most about one interval and two write buffers behind; the write-ahead log would keep more,
-at a syscall per write on the hot path, and what a crash loses is read again. A first start, a lost store, or one written by the release before this one (its checkpoint was
-trusted only with the `clean` marker of a clean stop) is rebuilt from the topics.
+write batch. After a checkpoint that moved, a memtable flush is started in the background, at
+most every FLUSH_SECONDS (and not while one is under way: asking then would wait for it), so
+the checkpoint a crash finds is at most about that long and two write buffers behind (the
+memtables fill and flush by themselves under load); the write-ahead log would keep more, at a
+syscall per write on the hot path, and what a crash loses is read again. A first start, a
+lost store, or one written by the release before this one (its checkpoint was trusted only
+with the `clean` marker of a clean stop) is rebuilt from the topics.
 
 RocksDB (through rocksdict) as Kafka Streams and Faust keep large state: point reads and
 writes in microseconds, a block cache and write buffers of a fixed size, no memory map of the
@@ -44,7 +46,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import shutil
+import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +60,7 @@ CHECKPOINT = b"\x01offsets"  # a key no table has (theirs start with their name)
 CLEAN = "clean"  # its marker of a clean stop
 STORE = "store"
 FRONT_SHARE = 4  # 1/4 of the cache size for decoded values, the rest for RocksDB's blocks
+FLUSH_SECONDS = 15.0  # at most one memtable flush asked for by checkpoints in this time
 _ABSENT = object()  # in the front cache: a key the store does not hold
 _UNKNOWN = object()  # not in the front cache
 
@@ -194,6 +199,7 @@ class StateDir:
         self.db = self._open()
         self.offsets = self._checkpointed()
         self._tables: dict[str, DiskMap] = {}
+        self._flushed = -math.inf  # when a checkpoint last asked for a flush (monotonic)
 
     def _checkpointed(self) -> dict[str, int]:
         """The offsets of the last checkpoint the store kept; without one, an empty store."""
@@ -250,9 +256,8 @@ class StateDir:
 
     def checkpoint(self, offsets: Mapping[str, int | None]) -> bool:
         """Record each table's offset (the last message of its topic the store holds; None:
-        none); a table not named keeps its offset. When one moved, a memtable flush starts in
-        the background (unless one is under way), to keep the checkpoint across a crash. True
-        when one moved."""
+        none); a table not named keeps its offset. When one moved, a memtable flush may start
+        in the background, to keep the checkpoint across a crash. True when one moved."""
         moved = {name: at for name, at in offsets.items() if self.offsets.get(name) != at}
         if not moved:
             return False
@@ -262,9 +267,17 @@ class StateDir:
             else:
                 self.offsets[name] = at
         self.db[CHECKPOINT] = orjson.dumps(self.offsets)
-        if not self.db.property_int_value("rocksdb.num-immutable-mem-table"):
-            self.db.flush(False)  # with a flush under way already it would wait for it
+        self._flush_soon()
         return True
+
+    def _flush_soon(self) -> None:
+        """A memtable flush in the background, at most every FLUSH_SECONDS (each one is an
+        SST file to compact later), and none while one is under way (the call would wait)."""
+        if time.monotonic() - self._flushed < FLUSH_SECONDS:
+            return
+        if not self.db.property_int_value("rocksdb.num-immutable-mem-table"):
+            self.db.flush(False)
+            self._flushed = time.monotonic()
 
     def close(self, offsets: Mapping[str, int | None] | None = None) -> None:
         """A last checkpoint with `offsets` (a clean stop), then close the store (RocksDB

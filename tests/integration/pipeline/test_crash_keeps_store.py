@@ -76,7 +76,7 @@ async def test_a_worker_killed_9_resumes_at_its_checkpoint_and_loses_nothing(
         found = checkpointed(state / "worker-0")
         return sum(at + 1 for name, at in found.items() if name.startswith("fingerprints-"))
 
-    await wait_until(lambda: _true(covered() >= RECORDS), 30, "a kept checkpoint", worker)
+    await wait_until(lambda: _true(covered() >= RECORDS), 60, "a kept checkpoint", worker)
     await edit(src, ids[0], "Edited before the kill")
     await send_hints(kafka_producer, topics.hints, "src", "Accounts", [ids[0]])
     await wait_until(lambda: _true(named(emu, ids[0], "Edited before the kill")), 30, "edit")
