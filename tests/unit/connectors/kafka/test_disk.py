@@ -7,14 +7,15 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
-from rocksdict import Options, Rdict
+from rocksdict import AccessType, Options, Rdict
 
 from connectors.kafka.compacted import CompactedTable
-from connectors.kafka.disk import CLEAN, STORE, StateDir
+from connectors.kafka.disk import CHECKPOINT, CLEAN, STORE, StateDir
 from tests.support import store_crash
 
 
@@ -161,3 +162,24 @@ def test_the_store_keeps_without_its_write_ahead_log_across_a_clean_stop(tmp_pat
     state.open("links")["a"] = "1"
     state.close({"links": 3})
     assert dict(StateDir(tmp_path).open("links")) == {"a": "1"}
+
+
+def test_a_checkpoint_reaches_the_store_files_without_a_stop(tmp_path: Path) -> None:
+    """What a kill -9 would find: the files (a read-only open sees no memtable)."""
+    state = StateDir(tmp_path)
+    state.open("links")["a"] = "1"
+    assert state.checkpoint({"links": 9}) and not state.checkpoint({"links": 9})
+    deadline = time.monotonic() + 10
+    while files_checkpoint(tmp_path) != {"links": 9}:
+        assert time.monotonic() < deadline, "the checkpoint never left the memtable"
+        time.sleep(0.05)
+    state.close()
+
+
+def files_checkpoint(path: Path) -> object:
+    db = Rdict(str(path / STORE), Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        raw = db.get(CHECKPOINT)
+    finally:
+        db.close()
+    return None if raw is None else orjson.loads(raw)  # type: ignore[arg-type]
