@@ -15,6 +15,7 @@ record is in the target and the worker's RSS then, for three starts in a row:
 release before issue 26).
 
     .venv/bin/python -m bench.scale [--records 100000] [--state disk|memory] [--two-way]
+        [--targets 1|2|3] [--join] [--static]
 
 Results: bench/results/scale.json (one entry per label).
 """
@@ -287,11 +288,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         overrides["worker"] = {"state_dir": False}
     else:
         overrides["worker"] = {"state_dir": str(workdir / "state")}
+    if args.static:  # static membership: a restarted worker takes its partitions back at once
+        overrides["worker"] = overrides["worker"] | {"instance_id": "scale-worker"}
     result: dict[str, Any] = {
         "records": args.records,
         "state": args.state,
         "two_way": args.two_way,
         "targets": args.targets,
+        "static": args.static,
         "produce_s": round(produced, 1),
     }
     async with Emulator({"orgs": orgs}) as emu:
@@ -330,15 +334,23 @@ def main() -> None:
         "--join", action="store_true", help="then a second worker joins: pause and shares (disk)"
     )
     parser.add_argument(
+        "--static",
+        action="store_true",
+        help="worker.instance_id set: after the kill -9, no wait for the killed member's session",
+    )
+    parser.add_argument(
         "--broker", default=os.environ.get("ORGSYNC_KAFKA_BROKER", "127.0.0.1:9092")
     )
     args = parser.parse_args()
+    if args.static and args.join:
+        parser.error("--static gives the worker one instance id: not with a second worker (--join)")
     result = asyncio.run(run(args))
     result |= {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.node()}
     route = "two-way" if args.two_way else "one-way"
     label = f"{args.records}-{args.state}-{route}" + (
         f"-x{args.targets}" if args.targets > 1 else ""
     )
+    label += "-static" if args.static else ""
     print(label, json.dumps(result))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
