@@ -93,16 +93,8 @@ class CompactedWriter:
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     async def flush(self, tables: Sequence[CompactedTable]) -> None:
-        bulk = Bulk(self.producer)
-        taken = [(table, table.take_queued()) for table in tables]
-        taken = [(table, sent) for table, sent in taken if sent]
-        for table, sent in taken:
-            for key, value in sent:
-                if value is None:
-                    bulk.add(table.topic, table.partition, key.encode(), None)
-                else:
-                    data = orjson.dumps(value)
-                    bulk.add(table.topic, table.partition, key.encode(), data, HEADERS)
+        taken = [(table, sent) for table in tables if (sent := table.take_queued())]
+        bulk = _bulk(self.producer, taken)
         settled: set[int] = set()  # id() of the tables (a table compares as a mapping)
         try:
             acks = await bulk.send()
@@ -111,17 +103,37 @@ class CompactedWriter:
                 ack.add_done_callback(self._in_flight.discard)
             if acks:  # asyncio.wait, not gather: every ack done, failed or not
                 await asyncio.wait(acks)
-            for table, sent in taken:
-                last = bulk.last_offset(table.topic, table.partition)
-                if last is not None:
-                    table.acknowledged(sent, last)
-                    settled.add(id(table))
+            _settle(bulk, taken, settled)
         finally:
             for table, sent in taken:
                 if id(table) not in settled:
                     table.unacknowledged(sent)
         if self._in_flight:
             await asyncio.gather(*self._in_flight)
+
+
+Taken = list[tuple[CompactedTable, list[tuple[str, Any]]]]  # what a flush took, per table
+
+
+def _bulk(producer: AIOKafkaProducer, taken: Taken) -> Bulk:
+    bulk = Bulk(producer)
+    for table, sent in taken:
+        for key, value in sent:
+            if value is None:
+                bulk.add(table.topic, table.partition, key.encode(), None)
+            else:
+                data = orjson.dumps(value)
+                bulk.add(table.topic, table.partition, key.encode(), data, HEADERS)
+    return bulk
+
+
+def _settle(bulk: Bulk, taken: Taken, settled: set[int]) -> None:
+    """Each table whose batches were all acknowledged settles what it sent (`settled`)."""
+    for table, sent in taken:
+        last = bulk.last_offset(table.topic, table.partition)
+        if last is not None:
+            table.acknowledged(sent, last)
+            settled.add(id(table))
 
 
 class CompactedReader:

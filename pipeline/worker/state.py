@@ -148,26 +148,29 @@ class PipelineState:
     async def load(self, partitions: Iterable[int]) -> None:
         """Load the tables of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
-            loaded = {}
-            for name, tables in self._maps().items():
-                followed = tables is self.record_links
-                table = self._table(tables.topic, _name(name, partition), partition, followed)
-                self._loading[_name(name, partition)] = table
-                resumed = table.offset
-                read = await self.reader.load(table, [partition], own=True)
-                log.info(
-                    "state loaded topic=%s partition=%d messages=%d after=%s",
-                    table.topic,
-                    partition,
-                    read,
-                    resumed,
-                )
-                loaded[name] = table
+            loaded = {name: await self._load(name, partition) for name in self._maps()}
             for name, tables in self._maps().items():  # owned (processed) once all are loaded
                 tables.owned[partition] = loaded[name]
                 self._loading.pop(_name(name, partition))
             self.links.outboxes.pop(partition, None)
         await self._track()
+
+    async def _load(self, name: str, partition: int) -> CompactedTable:
+        """A partition's table, resumed at its checkpoint (checkpointed while it loads)."""
+        tables = self._maps()[name]
+        followed = tables is self.record_links
+        table = self._table(tables.topic, _name(name, partition), partition, followed)
+        self._loading[_name(name, partition)] = table
+        after = table.offset
+        read = await self.reader.load(table, [partition], own=True)
+        log.info(
+            "state loaded topic=%s partition=%d messages=%d after=%s",
+            table.topic,
+            partition,
+            read,
+            after,
+        )
+        return table
 
     async def _track(self) -> None:
         links = self.record_links
