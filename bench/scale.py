@@ -4,11 +4,18 @@ The state of N synced records (fingerprints, links, and with --two-way the recor
 produced in the real format straight to the state topics of a fresh prefix, as a deployment
 that synced N records would hold them. Then `orgsync run --role worker` starts on that prefix,
 and one new Lead is created and hinted: measured are the seconds from the start until that
-record is in the target, the worker's RSS then, and the same after a clean restart (SIGTERM;
-with the state on disk the restart resumes at its checkpoint). --state memory runs the worker
-with `worker.state_dir: false` (everything in memory, the release before issue 26).
+record is in the target and the worker's RSS then, for three starts in a row:
+
+    start       the first start (the store is built from the topics); kill -9 KILL_AFTER_S
+                seconds after that first sync (a worker that ran a while, then crashed)
+    after_kill  the start after that kill -9; SIGTERM after its first sync
+    restart     the start after that clean stop
+
+--state memory runs the worker with `worker.state_dir: false` (everything in memory, the
+release before issue 26).
 
     .venv/bin/python -m bench.scale [--records 100000] [--state disk|memory] [--two-way]
+        [--targets 1|2|3] [--join] [--static]
 
 Results: bench/results/scale.json (one entry per label).
 """
@@ -53,6 +60,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 PARTITIONS = 8
 TARGETS = {"tgt": "us", "tgt2": "eu", "tgt3": "au"}
 MODIFIED = "2026-01-01T10:00:00+00:00"
+KILL_AFTER_S = 15.0  # the first start runs this long after its first sync, then is killed
 
 
 def routes(two_way: bool, targets: list[str]) -> list[dict[str, Any]]:
@@ -276,11 +284,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         overrides["worker"] = {"state_dir": False}
     else:
         overrides["worker"] = {"state_dir": str(workdir / "state")}
+    if args.static:  # static membership: a restarted worker takes its partitions back at once
+        overrides["worker"] = overrides["worker"] | {"instance_id": "scale-worker"}
     result: dict[str, Any] = {
         "records": args.records,
         "state": args.state,
         "two_way": args.two_way,
         "targets": args.targets,
+        "static": args.static,
         "produce_s": round(produced, 1),
     }
     async with Emulator({"orgs": orgs}) as emu:
@@ -294,12 +305,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             **overrides,
         )
         env = {**worker_env(("src", *targets)), "XDG_STATE_HOME": str(workdir / "xdg")}
-        for phase in ("start", "restart"):
+        for phase in ("start", "after_kill", "restart"):
             worker = Worker(config, env, workdir, log_name=f"worker-{phase}.log")
             seconds = await first_sync(emu, args.broker, topics, worker)
             result[f"{phase}_to_first_sync_s"] = round(seconds, 1)
             result[f"{phase}_rss_mb"] = round(rss_mb(worker.process.pid), 1)  # type: ignore[union-attr]
-            await worker.terminate()
+            if phase == "start":
+                await asyncio.sleep(KILL_AFTER_S)
+                worker.kill()
+            else:
+                await worker.terminate()
         if args.join:
             result |= await join(emu, args.broker, topics, config, env, workdir)
     return result
@@ -315,15 +330,23 @@ def main() -> None:
         "--join", action="store_true", help="then a second worker joins: pause and shares (disk)"
     )
     parser.add_argument(
+        "--static",
+        action="store_true",
+        help="worker.instance_id set: after the kill -9, no wait for the killed member's session",
+    )
+    parser.add_argument(
         "--broker", default=os.environ.get("ORGSYNC_KAFKA_BROKER", "127.0.0.1:9092")
     )
     args = parser.parse_args()
+    if args.static and args.join:
+        parser.error("--static gives the worker one instance id: not with a second worker (--join)")
     result = asyncio.run(run(args))
     result |= {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.node()}
     route = "two-way" if args.two_way else "one-way"
     label = f"{args.records}-{args.state}-{route}" + (
         f"-x{args.targets}" if args.targets > 1 else ""
     )
+    label += "-static" if args.static else ""
     print(label, json.dumps(result))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

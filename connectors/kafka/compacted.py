@@ -1,4 +1,5 @@
-"""A compacted Kafka topic of JSON values as an in-memory map, loaded, followed and written.
+"""A compacted Kafka topic of JSON values as a map (`CompactedTable`, connectors/kafka/table.py),
+loaded, followed and written.
 
     table = CompactedTable(topic)               # the map; reads never wait
     await reader.load(table, partitions)        # read those partitions from the start to the end
@@ -7,10 +8,8 @@
     table[key] = value; table.pop(key)          # local at once; queued for the topic
     await writer.flush([table, ...])            # produce what is queued, await every ack
 
-A write is visible to this process at once. Until the reader has seen it come back from the
-topic, it stays in the table's overlay, so an older value read back meanwhile (written earlier,
-by this process or another) never hides it. Values are JSON, produced with the schema version
-header and upgraded when read (orgsync_kernel/schema.py); a `None` value is a tombstone.
+Values are JSON, produced with the schema version header and upgraded when read
+(orgsync_kernel/schema.py); a `None` value is a tombstone.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -26,132 +25,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable, ensure_topics
-from connectors.kafka.disk import DiskMap
-from connectors.kafka.producer import Bulk, Headers, Producer
-from orgsync_kernel.schema import CURRENT, HEADERS, SchemaTooNew, header_version, load_compacted
+from connectors.kafka.producer import Bulk, Producer
+from connectors.kafka.table import CompactedTable, apply_compacted
+from orgsync_kernel.schema import HEADERS
 
+__all__ = [
+    "CompactedReader",
+    "CompactedTable",
+    "CompactedWriter",
+    "KafkaKV",
+    "apply_compacted",
+    "messages_to_end",
+]
 log = logging.getLogger(__name__)
-_MISSING = object()  # in the overlay: a deletion not read back yet
-
-
-class CompactedTable(MutableMapping[str, Any]):
-    """Key -> JSON value: what the topic holds (`base`) under this process's own writes that
-    have not come back from the topic yet (`overlay`). A table that is not `followed` has
-    this process as its only writer: its writes go straight to `base`."""
-
-    def __init__(
-        self,
-        topic: str,
-        *,
-        partition: int = 0,
-        followed: bool = True,
-        base: MutableMapping[str, Any] | None = None,
-        offset: int | None = None,
-    ) -> None:
-        self.topic = topic
-        self.partition = partition  # the one partition of the topic this table holds
-        self.followed = followed
-        # what the topic holds, in memory or on disk (connectors/kafka/disk.py), as of `offset`
-        self.base: MutableMapping[str, Any] = {} if base is None else base
-        self.offset = offset  # the last message of the topic applied to `base` (None: none)
-        self.overlay: dict[str, Any] = {}  # a value, or _MISSING for a deletion
-        self.queued: list[tuple[str, Any]] = []  # (key, value or None) not yet produced
-        self._echoes: dict[str, int] = {}  # key -> own writes produced, not yet read back
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """No KeyError raised and caught per absent key (most keys, on a first sync)."""
-        value = self.overlay[key] if key in self.overlay else self.base.get(key, _MISSING)
-        return default if value is _MISSING else value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        (self.overlay if self.followed else self.base)[key] = value
-        self.queued.append((key, value))
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self:
-            raise KeyError(key)
-        if self.followed:
-            self.overlay[key] = _MISSING
-        else:
-            del self.base[key]
-        self.queued.append((key, None))
-
-    def pop(self, key: str, default: Any = None) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        del self[key]
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        keys = {*self.base, *self.overlay}
-        return iter([k for k in keys if self.overlay.get(k, self.base.get(k)) is not _MISSING])
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def take_queued(self) -> list[tuple[str, Any]]:
-        queued, self.queued = self.queued, []
-        if self.followed:
-            for key, _ in queued:
-                self._echoes[key] = self._echoes.get(key, 0) + 1
-        return queued
-
-    def apply(
-        self,
-        key: bytes | None,
-        value: bytes | None,
-        *,
-        own: bool = False,
-        headers: Headers | None = None,
-        offset: int | None = None,
-    ) -> None:
-        """One message read from the topic. `own`: this process wrote it (read while loading
-        its own partitions: no overlay to settle)."""
-        if (
-            isinstance(self.base, DiskMap)
-            and value is not None
-            and key is not None
-            and (
-                header_version(headers) == CURRENT  # ours, as stored: no decode and encode again
-            )
-        ):
-            name: str | None = key.decode("utf-8", "replace")
-            self.base.put_raw(name, value)  # type: ignore[arg-type]
-        else:
-            name = apply_compacted(self.base, key, value, self.topic, headers)
-        if offset is not None:
-            self.offset = offset
-        if name is not None and not own:
-            self._settle(name)
-
-    def clear_base(self) -> None:
-        self.base.clear()  # a store on disk drops the table's key range at once
-        self.offset = None
-
-    def forget_unsent(self) -> None:
-        """Drop the writes not produced yet and their overlay (a round that is redone)."""
-        for key, _ in self.queued:
-            if not self._echoes.get(key):
-                self.overlay.pop(key, None)
-        self.queued = []
-
-    def _settle(self, name: str) -> None:
-        pending = self._echoes.get(name)
-        if not pending:
-            return
-        if pending == 1:
-            del self._echoes[name]
-            if not any(key == name for key, _ in self.queued):
-                self.overlay.pop(name, None)
-        else:
-            self._echoes[name] = pending - 1
 
 
 class KafkaKV:
@@ -207,19 +93,47 @@ class CompactedWriter:
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     async def flush(self, tables: Sequence[CompactedTable]) -> None:
-        bulk = Bulk(self.producer)
-        for table in tables:
-            for key, value in table.take_queued():
-                if value is None:
-                    bulk.add(table.topic, table.partition, key.encode(), None)
-                else:
-                    data = orjson.dumps(value)
-                    bulk.add(table.topic, table.partition, key.encode(), data, HEADERS)
-        for ack in await bulk.send():
-            self._in_flight.add(ack)
-            ack.add_done_callback(self._in_flight.discard)
+        taken = [(table, sent) for table in tables if (sent := table.take_queued())]
+        bulk = _bulk(self.producer, taken)
+        settled: set[int] = set()  # id() of the tables (a table compares as a mapping)
+        try:
+            acks = await bulk.send()
+            for ack in acks:
+                self._in_flight.add(ack)
+                ack.add_done_callback(self._in_flight.discard)
+            if acks:  # asyncio.wait, not gather: every ack done, failed or not
+                await asyncio.wait(acks)
+            _settle(bulk, taken, settled)
+        finally:
+            for table, sent in taken:
+                if id(table) not in settled:
+                    table.unacknowledged(sent)
         if self._in_flight:
             await asyncio.gather(*self._in_flight)
+
+
+Taken = list[tuple[CompactedTable, list[tuple[str, Any]]]]  # what a flush took, per table
+
+
+def _bulk(producer: AIOKafkaProducer, taken: Taken) -> Bulk:
+    bulk = Bulk(producer)
+    for table, sent in taken:
+        for key, value in sent:
+            if value is None:
+                bulk.add(table.topic, table.partition, key.encode(), None)
+            else:
+                data = orjson.dumps(value)
+                bulk.add(table.topic, table.partition, key.encode(), data, HEADERS)
+    return bulk
+
+
+def _settle(bulk: Bulk, taken: Taken, settled: set[int]) -> None:
+    """Each table whose batches were all acknowledged settles what it sent (`settled`)."""
+    for table, sent in taken:
+        last = bulk.last_offset(table.topic, table.partition)
+        if last is not None:
+            table.acknowledged(sent, last)
+            settled.add(id(table))
 
 
 class CompactedReader:
@@ -254,26 +168,29 @@ class CompactedReader:
 
     async def load(
         self, table: CompactedTable, partitions: Sequence[int], *, own: bool = False
-    ) -> None:
-        """Read `partitions` of the table's topic from the start to their current end."""
+    ) -> int:
+        """Read `partitions` of the table's topic from the message after its offset (or the
+        start) to their current end; the number of messages read."""
         tps = [TopicPartition(table.topic, p) for p in partitions]
         if not tps:
-            return
+            return 0
         consumer = self._consumer()
         await consumer.start()
         try:
-            await _read_to_end(consumer, tps, {table.topic: table}, own=own)
+            return await _read_to_end(consumer, tps, {table.topic: table}, own=own)
         finally:
             await consumer.stop()
 
-    async def follow(self, tables: Sequence[CompactedTable]) -> None:
-        """Load these one-partition tables, then keep applying what anyone writes to them."""
+    async def follow(self, tables: Sequence[CompactedTable]) -> int:
+        """Load these one-partition tables, then keep applying what anyone writes to them;
+        the number of messages loaded."""
         self._follower = consumer = self._consumer()
         await consumer.start()
         by_topic = {table.topic: table for table in tables}
-        await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
+        read = await _read_to_end(consumer, [TopicPartition(t, 0) for t in by_topic], by_topic)
         by_tp = {TopicPartition(t.topic, t.partition): t for t in tables}
         self._task = asyncio.create_task(self._tail(consumer, by_tp), name="orgsync-follow-state")
+        return read
 
     async def track(self, tables: Sequence[CompactedTable]) -> None:
         """Keep applying what others write to these loaded tables (partitions of partitioned
@@ -337,19 +254,22 @@ async def _read_to_end(
     tables: dict[str, CompactedTable],
     *,
     own: bool = False,
-) -> None:
+) -> int:
+    """Apply each partition's messages from the one after its table's offset to its end; the
+    number of messages applied."""
     consumer.assign(tps)
     ends = await consumer.end_offsets(tps)
     for tp in tps:
         table = tables[tp.topic]
         if table.offset is not None and table.offset < ends[tp]:
-            consumer.seek(tp, table.offset + 1)  # resumed where a clean stop left it
+            consumer.seek(tp, table.offset + 1)  # resumed at the store's checkpoint
             continue
         if table.offset is not None:  # the topic is shorter than the store: not the same topic
             table.clear_base()
         await consumer.seek_to_beginning(tp)
     # a table of one partition knows its offset (the worker's); a KV over many does not
     single = {t for t in tables if sum(tp.topic == t for tp in tps) == 1}
+    applied = 0
     async for message in messages_to_end(consumer, tps):
         tables[message.topic].apply(
             message.key,
@@ -358,6 +278,8 @@ async def _read_to_end(
             headers=message.headers,
             offset=message.offset if message.topic in single else None,
         )
+        applied += 1
+    return applied
 
 
 async def messages_to_end(
@@ -371,29 +293,3 @@ async def messages_to_end(
             batch = await consumer.getmany(tp, timeout_ms=500)
             for message in batch.get(tp, []):
                 yield message
-
-
-def apply_compacted(
-    view: MutableMapping[str, Any],
-    key: bytes | None,
-    value: bytes | None,
-    topic: str,
-    headers: Headers | None = None,
-) -> str | None:
-    """One message of a compacted topic of JSON values, applied to its in-memory view;
-    returns its key. A tombstone deletes the key; a value that is not JSON, or of a schema
-    version newer than this release reads (orgsync_kernel/schema.py), is skipped with a
-    warning: the key keeps what this process knew."""
-    if key is None:
-        return None
-    name = key.decode("utf-8", "replace")
-    if value is None:
-        view.pop(name, None)
-        return name
-    try:
-        view[name] = load_compacted(topic, value, headers)
-    except SchemaTooNew as error:
-        log.error("skipped a value topic=%s key=%s: %s", topic, name, error)
-    except ValueError:
-        log.warning("skipped a value that is not JSON topic=%s key=%s", topic, name)
-    return name

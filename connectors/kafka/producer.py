@@ -166,11 +166,14 @@ async def _stop_quietly(client: AIOKafkaProducer | AIOKafkaConsumer, seconds: fl
 class Bulk:
     """Messages gathered per topic and partition, then produced as one batch each (aiokafka's
     `send_batch`): no partitioner run and no future per message, which dominated the cost of
-    producing a round. `send()` returns one acknowledgement per batch."""
+    producing a round. `send()` returns one acknowledgement per batch; `last_offset` tells
+    where the last message of a partition landed."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
         self._messages: dict[tuple[str, int], list[tuple[bytes, bytes | None, Headers]]] = {}
+        # per topic and partition: each batch sent, its acknowledgement and its message count
+        self._sent: dict[tuple[str, int], list[tuple[asyncio.Future[Any], int]]] = {}
 
     def add(
         self, topic: str, partition: int, key: bytes, value: bytes | None, headers: Headers = ()
@@ -182,11 +185,30 @@ class Bulk:
         messages, self._messages = self._messages, {}
         acks: list[asyncio.Future[Any]] = []
         for (topic, partition), pending in messages.items():
-            batch = self.producer.create_batch()
+            batch, count = self.producer.create_batch(), 0
             for key, value, headers in pending:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    acks.append(await self.producer.send_batch(batch, topic, partition=partition))
-                    batch = self.producer.create_batch()  # the one before was full
+                    acks.append(await self._ship(batch, topic, partition, count))
+                    batch, count = self.producer.create_batch(), 0  # the one before was full
                     batch.append(key=key, value=value, timestamp=None, headers=headers)
-            acks.append(await self.producer.send_batch(batch, topic, partition=partition))
+                count += 1
+            acks.append(await self._ship(batch, topic, partition, count))
         return acks
+
+    async def _ship(
+        self, batch: Any, topic: str, partition: int, count: int
+    ) -> asyncio.Future[Any]:
+        ack: asyncio.Future[Any] = await self.producer.send_batch(batch, topic, partition=partition)
+        self._sent.setdefault((topic, partition), []).append((ack, count))
+        return ack
+
+    def last_offset(self, topic: str, partition: int) -> int | None:
+        """The offset of the last message sent to the partition, once every batch sent to it
+        was acknowledged; None before, or when one failed."""
+        sent = self._sent.get((topic, partition), [])
+        if not sent or not all(ack.done() and not ack.cancelled() for ack, _ in sent):
+            return None
+        if any(ack.exception() is not None for ack, _ in sent):
+            return None
+        ack, count = sent[-1]
+        return int(ack.result().offset) + count - 1

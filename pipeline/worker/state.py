@@ -15,12 +15,16 @@
 at the first start and moved to record-states.
 
 Writes land in memory at once and are produced together by `flush()`, which returns once the
-broker acknowledged every one of them.
+broker acknowledged every one of them. On disk (connectors/kafka/disk.py) the store holds only
+what the topics hold, so a checkpoint of the tables' offsets is written every
+`CHECKPOINT_SECONDS` (and at a stop, clean or not): a start after a crash resumes each table
+at the last checkpoint the store kept, as one after a clean stop does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterable
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 # whether the record states of an earlier release were moved to record-states.
 MOVED = "\x00record-links"
 MOVED_STATES = "\x00record-states"
+CHECKPOINT_SECONDS = 5.0
 
 
 class PipelineState:
@@ -66,6 +71,8 @@ class PipelineState:
         self.states = RecordStates(topics.record_states, partitions)
         self.reader = CompactedReader(cluster)
         self.writer: CompactedWriter | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
+        self._loading: dict[str, CompactedTable] = {}  # checkpointed while they load
 
     def _maps(self) -> dict[str, Partitioned]:
         return {
@@ -83,7 +90,13 @@ class PipelineState:
 
     async def start(self, producer: AIOKafkaProducer) -> None:
         self.writer = CompactedWriter(producer)
-        await self.reader.follow([self.links.shared])
+        if self.disk is not None:
+            self._checkpoints = asyncio.create_task(
+                self._checkpoint_every(self.disk), name="orgsync-state-checkpoints"
+            )
+        resumed = self.links.shared.offset
+        read = await self.reader.follow([self.links.shared])
+        log.info("state loaded topics=links messages=%d after=%s", read, resumed)
         await self._move_links()
         await self._move_states()
 
@@ -132,15 +145,24 @@ class PipelineState:
             topic, partition=partition, followed=followed, base=base, offset=offset
         )
 
+    async def _checkpoint_every(self, disk: StateDir) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            disk.checkpoint(self._offsets())
+
     async def stop(self) -> None:
-        """Stop following; on disk, a checkpoint when everything was produced (a clean stop)."""
+        """Stop following; on disk, a last checkpoint (what was not produced or acknowledged
+        is not in the store: the next start resumes there, clean stop or not)."""
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
         await self.reader.stop()
         if self.disk is not None:
-            clean = not any(table.queued for table in self.tables())
-            self.disk.close(self._offsets() if clean else None)
+            self.disk.close(self._offsets())
 
     def _offsets(self) -> dict[str, int | None]:
-        offsets: dict[str, int | None] = {}
+        offsets: dict[str, int | None] = {n: t.offset for n, t in self._loading.items()}
         for name, tables in self._maps().items():
             held = {**tables.revoked, **tables.owned}
             offsets |= {_name(name, p): table.offset for p, table in held.items()}
@@ -160,16 +182,29 @@ class PipelineState:
     async def load(self, partitions: Iterable[int]) -> None:
         """Load the tables of newly assigned partitions (before processing them)."""
         for partition in sorted(set(partitions) - set(self.fingerprints.owned)):
-            loaded = {}
-            for name, tables in self._maps().items():
-                followed = tables is self.record_links
-                table = self._table(tables.topic, _name(name, partition), partition, followed)
-                await self.reader.load(table, [partition], own=True)
-                loaded[name] = table
+            loaded = {name: await self._load(name, partition) for name in self._maps()}
             for name, tables in self._maps().items():  # owned (processed) once all are loaded
                 tables.owned[partition] = loaded[name]
+                self._loading.pop(_name(name, partition))
             self.links.outboxes.pop(partition, None)
         await self._track()
+
+    async def _load(self, name: str, partition: int) -> CompactedTable:
+        """A partition's table, resumed at its checkpoint (checkpointed while it loads)."""
+        tables = self._maps()[name]
+        followed = tables is self.record_links
+        table = self._table(tables.topic, _name(name, partition), partition, followed)
+        self._loading[_name(name, partition)] = table
+        after = table.offset
+        read = await self.reader.load(table, [partition], own=True)
+        log.info(
+            "state loaded topic=%s partition=%d messages=%d after=%s",
+            table.topic,
+            partition,
+            read,
+            after,
+        )
+        return table
 
     async def _track(self) -> None:
         links = self.record_links
@@ -192,6 +227,7 @@ class PipelineState:
             for partition in partitions:
                 tables.owned.pop(partition, None)
                 tables.revoked.pop(partition, None)
+                self._loading.pop(_name(name, partition), None)
                 if self.disk is not None:
                     self.disk.discard(_name(name, partition))
 

@@ -20,7 +20,7 @@ the record's links there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 from connectors.kafka import partition_of
@@ -50,6 +50,16 @@ class Outbox(CompactedTable):
 
     def __iter__(self) -> Iterator[str]:
         return iter(())
+
+    def take_queued(self) -> list[tuple[str, Any]]:
+        queued, self.queued = self.queued, []  # nothing kept of it once produced
+        return queued
+
+    def acknowledged(self, sent: Sequence[tuple[str, Any]], last: int) -> None:
+        """Not stored here: its holder reads it from the topic."""
+
+    def unacknowledged(self, sent: Sequence[tuple[str, Any]]) -> None:
+        """The flush failed: the writer's round is redone, and writes it again."""
 
 
 class Partitioned(MutableMapping[str, Any]):

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -126,13 +127,14 @@ async def test_compacted_values_are_produced_with_the_version_header_tombstones_
     batch, producer = _Batch(), MagicMock()
     producer.create_batch.return_value = batch
     done = asyncio.get_running_loop().create_future()
-    done.set_result(None)
+    done.set_result(SimpleNamespace(offset=10))  # the batch's first offset
     producer.send_batch.side_effect = lambda *args, **kwargs: asyncio.sleep(0, done)
     table = CompactedTable("orgsync.links", followed=False)
     table["a"], table["b"] = "123", "456"
     del table["b"]
     await CompactedWriter(producer).flush([table])
     assert batch.kept == [(b"a", b'"123"', HEADERS), (b"b", b'"456"', HEADERS), (b"b", None, [])]
+    assert table.base == {"a": "123"} and table.offset == 12  # acknowledged, up to the last
 
 
 def test_a_newer_record_fails_clearly() -> None:

@@ -60,13 +60,49 @@ def test_unsent_writes_can_be_forgotten() -> None:
     assert table["k"] == "kept" and table.queued == []
 
 
-def test_a_table_only_this_process_writes_keeps_no_overlay() -> None:
-    table = CompactedTable("t", followed=False)
+def test_a_table_only_this_process_writes_stores_a_write_once_acknowledged() -> None:
+    table = CompactedTable("t", followed=False, offset=4)
     for n in range(3):
         table[f"k{n}"] = n
     del table["k0"]
-    assert dict(table) == {"k1": 1, "k2": 2}
-    assert table.overlay == {} and len(table.take_queued()) == 4
+    assert dict(table) == {"k1": 1, "k2": 2} and table.base == {}  # not in Kafka yet
+    sent = table.take_queued()
+    assert len(sent) == 4 and table.base == {} and table.offset == 4
+    table.acknowledged(sent, 8)
+    assert table.base == {"k1": 1, "k2": 2} and table.overlay == {} and table.offset == 8
+
+
+def test_of_two_flushes_of_a_key_the_latest_value_is_stored_in_either_order() -> None:
+    table = CompactedTable("t", followed=False)
+    table["k"] = "first"
+    first = table.take_queued()
+    table["k"] = "second"
+    second = table.take_queued()
+    table.acknowledged(second, 6)  # acknowledged first: the other is still in flight
+    assert table.base == {} and table["k"] == "second" and table.offset is None
+    table.acknowledged(first, 5)
+    assert table.base == {"k": "second"} and table.overlay == {} and table.offset == 6
+
+
+def test_a_write_not_acknowledged_never_reaches_the_store() -> None:
+    table = CompactedTable("t", followed=False)
+    table.apply(b"k", message("acknowledged"), own=True, offset=3)
+    table["k"] = "maybe lost"
+    table["j"] = "maybe lost"
+    table.unacknowledged(table.take_queued())
+    assert table["k"] == "acknowledged" and "j" not in table
+    assert table.base == {"k": "acknowledged"} and table.overlay == {} and table.offset == 3
+
+
+def test_the_offset_waits_until_no_write_is_queued_or_in_flight() -> None:
+    table = CompactedTable("t", followed=False, offset=2)
+    table["k"] = 1
+    sent = table.take_queued()
+    table["j"] = 2  # queued meanwhile
+    table.acknowledged(sent, 3)
+    assert table.base == {"k": 1} and table.offset == 2  # j's message is not in Kafka yet
+    table.acknowledged(table.take_queued(), 4)
+    assert table.base == {"k": 1, "j": 2} and table.offset == 4
 
 
 def test_values_that_are_not_json_are_skipped() -> None:
@@ -74,3 +110,14 @@ def test_values_that_are_not_json_are_skipped() -> None:
     table.apply(b"k", b"{not json")
     table.apply(None, message(1))
     assert dict(table) == {}
+
+
+def test_a_write_forgotten_unsent_never_reaches_the_store() -> None:
+    """A round redone drops its writes not produced yet, even of a key with one in flight."""
+    table = CompactedTable("t", followed=False)
+    table["k"] = "produced"
+    sent = table.take_queued()
+    table["k"] = "never produced"
+    table.forget_unsent()
+    table.acknowledged(sent, 1)
+    assert table.base == {"k": "produced"} and table["k"] == "produced" and table.offset == 1

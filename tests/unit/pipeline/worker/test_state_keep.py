@@ -1,10 +1,13 @@
-"""A rebalance does not reload the fingerprints of partitions the worker keeps."""
+"""A rebalance does not reload the fingerprints of partitions the worker keeps; a table is
+checkpointed while it loads, and a partition dropped leaves the checkpoint."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from connectors.kafka.compacted import CompactedTable
+from connectors.kafka.disk import StateDir
 from orgsync_kernel.topics import Topics
 from pipeline.worker.state import PipelineState
 
@@ -33,3 +36,41 @@ def test_a_partition_revoked_while_it_loaded_is_not_kept() -> None:
     state = state_owning(3)
     state.drop([3])
     assert 3 not in state.fingerprints.owned and state.keep([3]) == {3}
+
+
+class _Reader:
+    """Loads a partition's table with three messages, checkpointing in the middle (as the
+    checkpoint task may while a load runs)."""
+
+    def __init__(self, state: PipelineState, disk: StateDir) -> None:
+        self.state, self.disk = state, disk
+        self.seen: list[dict[str, int]] = []
+
+    async def load(self, table: CompactedTable, partitions: list[int], *, own: bool) -> int:
+        for offset in range(3):
+            table.apply(f"k{offset}".encode(), b"1", own=own, offset=offset)
+            if offset == 1:
+                self.disk.checkpoint(self.state._offsets())
+                self.seen.append(dict(self.disk.offsets))
+        return 3
+
+    async def track(self, tables: list[CompactedTable]) -> None:
+        pass
+
+
+async def test_tables_still_loading_are_checkpointed_and_a_drop_takes_them_out(
+    tmp_path: Path,
+) -> None:
+    disk = StateDir(tmp_path)
+    state = PipelineState(cluster=Any, topics=Topics("t"), partitions=4, disk=disk)  # type: ignore[arg-type]
+    reader = state.reader = _Reader(state, disk)  # type: ignore[assignment]
+    await state.load([2])
+    assert reader.seen == [  # mid-load, as far as each had read
+        {"fingerprints-2": 1},
+        {"fingerprints-2": 2, "record-links-2": 1},
+        {"fingerprints-2": 2, "record-links-2": 2, "record-states-2": 1},
+    ]
+    assert state._offsets()["fingerprints-2"] == 2
+    state.drop([2])  # assigned elsewhere
+    assert "fingerprints-2" not in disk.offsets and "fingerprints-2" not in state._offsets()
+    disk.close()
