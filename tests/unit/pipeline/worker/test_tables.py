@@ -118,3 +118,14 @@ def test_a_write_into_a_record_of_another_partition_goes_to_its_worker() -> None
     here.forget(theirs)
     there.record(here.sent[-1])
     assert theirs not in there
+
+
+def test_an_outbox_keeps_nothing_of_what_it_produced() -> None:
+    table = links(0)
+    theirs = key_in(1)
+    table[theirs] = "t2"
+    box = table.outboxes[1]
+    sent = box.take_queued()
+    box.acknowledged(sent, 41)  # what the writer's flush does once the broker acknowledged
+    assert sent == [(theirs, "t2")] and not box.queued
+    assert dict(box.base) == {} and not box._sent and not box._echoes
