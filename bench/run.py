@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to wait for orgsync to start, or to finish a workload",
     )
     p.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where the JSON results go (default bench/results/latest.json)",
+    )
     return p
 
 
@@ -172,13 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine_info("quick" if args.quick else "full")
     body = tables(results, limits)
     print("\n" + body)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_bytes(
         orjson.dumps(
             {
                 "machine": info,
                 "options": _options_json(options),
                 "limits": limits.__dict__,
+                "emulator_behaviour": emulator_config(options.shape)["behaviour"],
                 "results": results,
             },
             option=orjson.OPT_INDENT_2,

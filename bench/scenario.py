@@ -17,6 +17,7 @@ SOURCE, TARGET = "regional_in", "global_us"
 MATCH_FIELD = "Origin_Record_Id"
 SYNCED_FIELDS = ("First_Name", "Last_Name", "Email", "Company", "Description")
 SECRET = "bench-secret-0123456789abcdef"
+PAGE_TOKEN_LIMIT = 100_000  # Zoho's
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def emulator_config(shape: OrgShape) -> dict[str, Any]:
         }
         for name in (SOURCE, TARGET)
     }
-    return {"orgs": orgs}
+    # Zoho's own cap on what one page_token listing reaches, spelled out: a burst past it is
+    # what the poller's windows are for (issue 26), so a run must not pass with a larger one.
+    return {"orgs": orgs, "behaviour": {"page_token_limit": PAGE_TOKEN_LIMIT}}
 
 
 def orgsync_config(
