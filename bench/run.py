@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
         choices=sorted(EDITION_CONCURRENCY),
         help="edition of both orgs (sets the concurrency limit)",
     )
+    p.add_argument(
+        "--user-licences",
+        type=int,
+        help="user licences of both orgs (raise the daily credits for large bursts)",
+    )
     p.add_argument("--burst", type=int, help="records created then updated in the burst")
     p.add_argument("--trickle-rate", type=float, default=20.0, help="changes per second")
     p.add_argument("--trickle-seconds", type=float, help="trickle duration")
@@ -86,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
-        shape=OrgShape(args.latency_ms, args.jitter_ms, args.edition),
+        shape=OrgShape(args.latency_ms, args.jitter_ms, args.edition, args.user_licences),
         burst_records=args.burst or (2_000 if args.quick else 10_000),
         trickle_rate=args.trickle_rate,
         trickle_seconds=args.trickle_seconds or (20.0 if args.quick else 60.0),

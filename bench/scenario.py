@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from zoho_emulator.limits import daily_allowance
+
 SOURCE, TARGET = "regional_in", "global_us"
 MATCH_FIELD = "Origin_Record_Id"
 SYNCED_FIELDS = ("First_Name", "Last_Name", "Email", "Company", "Description")
@@ -48,6 +50,15 @@ class OrgShape:
     latency_ms: int = 100
     jitter_ms: int = 20
     edition: str = "enterprise"
+    # Zoho's daily credits grow with the licences (enterprise: 50,000 + 1,000 each): a burst of
+    # 300,000 creates and their updates spends 60,000 on the writes alone, more than a
+    # one-licence org gets, so large bursts need an org of the size that makes them.
+    user_licences: int | None = None
+
+    def daily_credits(self) -> int | None:
+        if self.user_licences is None:
+            return None
+        return daily_allowance(self.edition, self.user_licences)
 
 
 def emulator_config(shape: OrgShape) -> dict[str, Any]:
@@ -65,6 +76,7 @@ def emulator_config(shape: OrgShape) -> dict[str, Any]:
             "latency_ms": max(0, shape.latency_ms - shape.jitter_ms),
             "latency_jitter_ms": 2 * shape.jitter_ms,
             "modules": modules[name],
+            **({"user_licences": shape.user_licences} if shape.user_licences else {}),
             "clients": [
                 {
                     "client_id": c.client_id,
@@ -92,6 +104,7 @@ def orgsync_config(
         return {
             "dc": dc,
             "edition": shape.edition,
+            **({"daily_credit_budget": shape.daily_credits()} if shape.user_licences else {}),
             "client_id": client.client_id,
             "client_secret": f"${{BENCH_{var}_SECRET}}",
             "refresh_token": f"${{BENCH_{var}_REFRESH}}",
