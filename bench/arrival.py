@@ -5,7 +5,7 @@ The target is read whole through the emulator's unmetered ``/__emulator/orgs/{or
 could not be counted through them, and a count through orgsync's own listing code would trust
 what is under test). ``orgsync_counts`` reads the process's ``/metrics`` before it stops: the
 notifications the ingress answered 503, the hints by source (notification, poll, refused),
-the dead letters and the fetch stage's reads, from which the poller's listings follow.
+the dead letters, and its calls on the source by kind (the poller's listings, reads by id).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from .processes import Admin
-from .scenario import MATCH_FIELD, ORGSYNC_SOURCE, SOURCE, TARGET
+from .scenario import MATCH_FIELD, SOURCE, TARGET
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,10 @@ def total(found: Samples, name: str, **labels: str) -> int:
     return int(sum(v for (n, ls), v in found.items() if n == name and want <= ls))
 
 
-def orgsync_counts(found: Samples, source_calls: Mapping[str, int]) -> dict[str, Any]:
-    """What the run's figures need of orgsync's metrics and its source-org calls."""
-    fetches = total(found, "orgsync_fetch_calls_total", org=SOURCE)
-    reads = sum(n for k, n in source_calls.items() if k.startswith("GET ") and k.endswith("/Leads"))
+def orgsync_counts(found: Samples) -> dict[str, Any]:
+    """What the run's figures need of orgsync's metrics: its HTTP attempts on the source by
+    kind (``records.list``: the poller's listings; ``records.get``: reads by id)."""
+    calls = "orgsync_zoho_calls_total"
     hints = {
         source: total(found, "orgsync_hints_total", org=SOURCE, source=source)
         for source in ("notification", "webhook", "poll", "refused", "lookup")
@@ -86,8 +86,7 @@ def orgsync_counts(found: Samples, source_calls: Mapping[str, int]) -> dict[str,
         "ingress_503": total(found, "orgsync_ingress_rejected_total", reason="kafka_unavailable"),
         "hints": hints,
         "dead_letters": total(found, "orgsync_dead_letters_total"),
-        "fetch_calls": fetches,
-        "poller_list_calls": reads - fetches,  # GET /Leads that were not reads by id
+        "fetch_calls": total(found, calls, org=SOURCE, kind="records.get"),
+        "poller_list_calls": total(found, calls, org=SOURCE, kind="records.list"),
         "poller_errors": total(found, "orgsync_poller_errors_total"),
-        "source_client": ORGSYNC_SOURCE.client_id,
     }

@@ -171,14 +171,13 @@ class Bench:
         obs = await self._observation(
             "orgsync", workload, (ORGSYNC_SOURCE, ORGSYNC_TARGET), before, after, source
         )
-        source_calls = st.calls_by_path(before, after, SOURCE, ORGSYNC_SOURCE.client_id)
         obs.extra.update(
             complete=complete,
             wall_seconds=round(time.time() - workload.log.started, 1),
             cpu_seconds=round(proc.sampler.cpu_seconds - cpu_start, 2),
             peak_rss_mb=round(proc.sampler.peak_rss_mb, 1),
             notifications=st.notification_delta(before, after, SOURCE),
-            **orgsync_counts(await metrics(self.session, self.metrics_url), source_calls),
+            **orgsync_counts(await metrics(self.session, self.metrics_url)),
         )
         result = summarise(obs)
         result["token_refreshes"] += startup_refreshes

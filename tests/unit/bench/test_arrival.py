@@ -48,7 +48,16 @@ def test_totals_sum_the_samples_whose_labels_match() -> None:
     assert total(samples, "orgsync_other_total") == 0
 
 
-def test_poller_listings_are_the_reads_that_were_not_by_id() -> None:
-    samples = {("orgsync_fetch_calls_total", frozenset({("org", "regional_in")})): 40.0}
-    calls = {"GET /crm/v8/Leads": 52, "GET /crm/v8/settings/fields": 3, "POST /crm/v8/x": 1}
-    assert orgsync_counts(samples, calls)["poller_list_calls"] == 12
+def test_poller_listings_and_reads_by_id_are_told_apart_by_kind() -> None:
+    def calls(kind: str, org: str = "regional_in") -> tuple[str, frozenset[tuple[str, str]]]:
+        labels = {("org", org), ("kind", kind), ("outcome", "ok")}
+        return ("orgsync_zoho_calls_total", frozenset(labels))
+
+    samples = {
+        calls("records.list"): 12.0,
+        calls("records.get"): 40.0,
+        calls("records.list", "global_us"): 99.0,  # the target's, not the poller's
+        ("orgsync_ingress_rejected_total", frozenset({("reason", "kafka_unavailable")})): 3.0,
+    }
+    found = orgsync_counts(samples)
+    assert (found["poller_list_calls"], found["fetch_calls"], found["ingress_503"]) == (12, 40, 3)
