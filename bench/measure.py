@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import stats as st
-from .api import Caller, read_all
-from .scenario import MATCH_FIELD, SOURCE, TARGET, WORKLOAD, Client
+from .scenario import SOURCE, TARGET, WORKLOAD, Client
 from .workloads import WorkloadRun
 
 
@@ -32,6 +31,7 @@ class Observation:
     target_of: dict[str, str]  # target id -> source id
     expected: dict[str, str]  # source id -> final version marker
     final: dict[str, str]  # source id -> version marker found in the target
+    arrival: dict[str, int] | None = None  # arrival.verdict: missing, duplicated, ...
     workload_throttled: int = 0
     observer_calls: int = 0  # observer GETs between the snapshots (1 credit each)
     observer_throttled: int = 0
@@ -39,14 +39,6 @@ class Observation:
     source_ops: tuple[str, ...] = ("insert", "update")  # the changes the system syncs
     carried: dict[str, list[int]] | None = None  # what each target write carried, if known
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-async def observe_target(observer: Caller) -> tuple[dict[str, str], dict[str, str]]:
-    """(target id -> source id, source id -> Description) of every target Lead."""
-    rows = await read_all(observer, "Leads", [MATCH_FIELD, "Description"])
-    target_of = {str(r["id"]): str(r[MATCH_FIELD]) for r in rows if r.get(MATCH_FIELD)}
-    final = {str(r[MATCH_FIELD]): str(r.get("Description")) for r in rows if r.get(MATCH_FIELD)}
-    return target_of, final
 
 
 def stale(expected: Mapping[str, str], final: Mapping[str, str]) -> int:
@@ -97,6 +89,7 @@ def summarise(obs: Observation) -> dict[str, Any]:
         "synced_changes": synced,
         "unmatched_changes": matched.unmatched,
         "stale_records": stale(obs.expected, obs.final) if obs.verify else None,
+        **({"arrival": obs.arrival} if obs.verify and obs.arrival is not None else {}),
         "latency_ms": st.latency_summary(matched.latencies_ms),
         "throughput_per_s": st.throughput(synced, matched.first_source_ms, matched.last_target_ms),
         "source_calls": src.calls,

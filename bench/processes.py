@@ -108,6 +108,12 @@ class Admin:
         )
         return found
 
+    async def records(self, org: str, module: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every stored record of ``module``: ``id`` and ``fields`` (unmetered, any size)."""
+        path = f"/__emulator/orgs/{org}/records/{module}?fields={','.join(fields)}"
+        found: list[dict[str, Any]] = await self._json("GET", path)
+        return found
+
     async def reset(self) -> None:
         await self._json("POST", "/__emulator/reset", {})
 

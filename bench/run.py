@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
         choices=sorted(EDITION_CONCURRENCY),
         help="edition of both orgs (sets the concurrency limit)",
     )
+    p.add_argument(
+        "--user-licences",
+        type=int,
+        help="user licences of both orgs (raise the daily credits for large bursts)",
+    )
     p.add_argument("--burst", type=int, help="records created then updated in the burst")
     p.add_argument("--trickle-rate", type=float, default=20.0, help="changes per second")
     p.add_argument("--trickle-seconds", type=float, help="trickle duration")
@@ -75,12 +80,18 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to wait for orgsync to start, or to finish a workload",
     )
     p.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where the JSON results go (default bench/results/latest.json)",
+    )
     return p
 
 
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
-        shape=OrgShape(args.latency_ms, args.jitter_ms, args.edition),
+        shape=OrgShape(args.latency_ms, args.jitter_ms, args.edition, args.user_licences),
         burst_records=args.burst or (2_000 if args.quick else 10_000),
         trickle_rate=args.trickle_rate,
         trickle_seconds=args.trickle_seconds or (20.0 if args.quick else 60.0),
@@ -172,13 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine_info("quick" if args.quick else "full")
     body = tables(results, limits)
     print("\n" + body)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_bytes(
         orjson.dumps(
             {
                 "machine": info,
                 "options": _options_json(options),
                 "limits": limits.__dict__,
+                "emulator_behaviour": emulator_config(options.shape)["behaviour"],
                 "results": results,
             },
             option=orjson.OPT_INDENT_2,

@@ -17,12 +17,13 @@ from typing import Any
 import aiohttp
 
 from . import baselines
+from . import stats as st
 from .api import Caller
+from .arrival import metrics, observe, orgsync_counts, verdict
 from .deployment import free_port
-from .measure import Observation, observe_target, stale, summarise
+from .measure import Observation, stale, summarise
 from .processes import Admin, OrgsyncProcess
 from .scenario import (
-    OBSERVER,
     ORGSYNC_SOURCE,
     ORGSYNC_TARGET,
     PER_RECORD_TARGET,
@@ -60,6 +61,7 @@ class Bench:
         self.session = session
         self.url = url
         self.admin = Admin(session, url)
+        self.metrics_url = ""  # orgsync's /metrics, once its run is configured
 
     def caller(self, client: Any) -> Caller:
         return Caller(self.session, self.url, client)
@@ -116,7 +118,7 @@ class Bench:
         after: dict[str, Any],
         source: Caller,
     ) -> Observation:
-        target_of, final = await observe_target(self.caller(OBSERVER))
+        view = await observe(self.admin)
         return Observation(
             system=system,
             workload=workload.log,
@@ -125,9 +127,10 @@ class Bench:
             after=after,
             source_log=await self.admin.log(SOURCE),
             target_log=await self.admin.log(TARGET),
-            target_of=target_of,
+            target_of=view.target_of,
             expected=workload.book.versions(),
-            final=final,
+            final=view.final,
+            arrival=verdict(workload.book.versions(), view),
             workload_throttled=source.throttled,
         )
 
@@ -136,11 +139,11 @@ class Bench:
     async def orgsync(self, kind: str) -> Outcome:
         o = self.options
         o.workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         config = write_yaml(
             o.workdir / f"orgsync-{kind}.yaml",
-            orgsync_config(
-                self.url, o.broker, f"bench-{kind}-{int(time.time())}", free_port(), o.shape
-            ),
+            orgsync_config(self.url, o.broker, f"bench-{kind}-{int(time.time())}", port, o.shape),
         )
         await self.admin.reset()
         proc = OrgsyncProcess(config, o.workdir / f"orgsync-{kind}.log", orgsync_env())
@@ -159,20 +162,22 @@ class Bench:
         proc.sampler.sample()
         cpu_start = proc.sampler.cpu_seconds
         before = await self.admin.stats()
-        book, source, observer = RecordBook(), self.caller(WORKLOAD), self.caller(OBSERVER)
+        book, source = RecordBook(), self.caller(WORKLOAD)
         workload = Workload(source, book, f"orgsync-{kind}")
         await self._drive(workload, kind)
-        complete = await self._wait_complete(proc, observer, book)
+        complete = await self._wait_complete(proc, book)
         proc.sampler.sample()
         after = await self.admin.stats()
         obs = await self._observation(
             "orgsync", workload, (ORGSYNC_SOURCE, ORGSYNC_TARGET), before, after, source
         )
-        obs.observer_calls, obs.observer_throttled = observer.calls, observer.throttled
         obs.extra.update(
             complete=complete,
+            wall_seconds=round(time.time() - workload.log.started, 1),
             cpu_seconds=round(proc.sampler.cpu_seconds - cpu_start, 2),
             peak_rss_mb=round(proc.sampler.peak_rss_mb, 1),
+            notifications=st.notification_delta(before, after, SOURCE),
+            **orgsync_counts(await metrics(self.session, self.metrics_url)),
         )
         result = summarise(obs)
         result["token_refreshes"] += startup_refreshes
@@ -223,7 +228,7 @@ class Bench:
         )
 
     async def _wait_complete(
-        self, proc: OrgsyncProcess, observer: Caller, book: RecordBook, quiet_s: float = 2.0
+        self, proc: OrgsyncProcess, book: RecordBook, quiet_s: float = 2.0
     ) -> bool:
         """Until the target holds every last version, checked after its writes go quiet."""
         deadline = time.monotonic() + self.options.orgsync_timeout_s
@@ -235,8 +240,7 @@ class Bench:
             if latest != seen:
                 seen, quiet_from = latest, now
             elif now - quiet_from >= quiet_s:
-                _, final = await observe_target(observer)
-                if stale(book.versions(), final) == 0:
+                if stale(book.versions(), (await observe(self.admin)).final) == 0:
                     return True
                 quiet_from = time.monotonic()
             if not proc.alive():

@@ -13,10 +13,13 @@ from typing import Any
 
 import yaml
 
+from zoho_emulator.limits import daily_allowance
+
 SOURCE, TARGET = "regional_in", "global_us"
 MATCH_FIELD = "Origin_Record_Id"
 SYNCED_FIELDS = ("First_Name", "Last_Name", "Email", "Company", "Description")
 SECRET = "bench-secret-0123456789abcdef"
+PAGE_TOKEN_LIMIT = 100_000  # Zoho's
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class OrgShape:
     latency_ms: int = 100
     jitter_ms: int = 20
     edition: str = "enterprise"
+    # Zoho's daily credits grow with the licences (enterprise: 50,000 + 1,000 each): a burst of
+    # 300,000 creates and their updates spends 60,000 on the writes alone, more than a
+    # one-licence org gets, so large bursts need an org of the size that makes them.
+    user_licences: int | None = None
+
+    def daily_credits(self) -> int | None:
+        if self.user_licences is None:
+            return None
+        return daily_allowance(self.edition, self.user_licences)
 
 
 def emulator_config(shape: OrgShape) -> dict[str, Any]:
@@ -64,6 +76,7 @@ def emulator_config(shape: OrgShape) -> dict[str, Any]:
             "latency_ms": max(0, shape.latency_ms - shape.jitter_ms),
             "latency_jitter_ms": 2 * shape.jitter_ms,
             "modules": modules[name],
+            **({"user_licences": shape.user_licences} if shape.user_licences else {}),
             "clients": [
                 {
                     "client_id": c.client_id,
@@ -76,7 +89,9 @@ def emulator_config(shape: OrgShape) -> dict[str, Any]:
         }
         for name in (SOURCE, TARGET)
     }
-    return {"orgs": orgs}
+    # Zoho's own cap on what one page_token listing reaches, spelled out: a burst past it is
+    # what the poller's windows are for (issue 26), so a run must not pass with a larger one.
+    return {"orgs": orgs, "behaviour": {"page_token_limit": PAGE_TOKEN_LIMIT}}
 
 
 def orgsync_config(
@@ -89,6 +104,7 @@ def orgsync_config(
         return {
             "dc": dc,
             "edition": shape.edition,
+            **({"daily_credit_budget": shape.daily_credits()} if shape.user_licences else {}),
             "client_id": client.client_id,
             "client_secret": f"${{BENCH_{var}_SECRET}}",
             "refresh_token": f"${{BENCH_{var}_REFRESH}}",

@@ -98,6 +98,15 @@ def org_delta(before: Mapping[str, Any], after: Mapping[str, Any], org: str, key
     return int(_org(after, org).get(key, 0)) - int(_org(before, org).get(key, 0))
 
 
+def notification_delta(
+    before: Mapping[str, Any], after: Mapping[str, Any], org: str
+) -> dict[str, int]:
+    """Notification callbacks of an org between two snapshots: sent (2xx), failed (any other
+    answer, an error or the emulator's timeout) and dropped (a fault)."""
+    old, new = _org(before, org).get("notifications", {}), _org(after, org).get("notifications", {})
+    return {k: int(n) - int(old.get(k, 0)) for k, n in new.items()}
+
+
 def _org(stats: Mapping[str, Any], org: str) -> Mapping[str, Any]:
     found: Mapping[str, Any] = stats.get("orgs", {}).get(org, {})
     return found

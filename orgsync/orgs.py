@@ -23,7 +23,7 @@ from connectors.kafka.cluster import KafkaCluster, KafkaUnavailable
 from connectors.kafka.credit_share import CreditShare
 from connectors.zoho import OrgConnection, ZohoClient
 from connectors.zoho.limits import COMMAND_WEIGHT, ReserveWait, hms
-from orgsync_kernel.settings import OrgSettings, Settings
+from orgsync_kernel.settings import OrgSettings, Settings, parse_listen
 
 log = logging.getLogger(__name__)
 SHARE_START_SECONDS = 10.0
@@ -33,6 +33,16 @@ def state_dir() -> Path:
     """Where orgsync keeps per-machine state by default: `$XDG_STATE_HOME/orgsync`."""
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "orgsync"
+
+
+def refusals_dir(settings: Settings) -> Path | None:
+    """Where the ingress keeps the hints it answered 503 (None: in memory). The default is per
+    topic prefix and listen port, so two ingresses on one machine never share it."""
+    chosen = settings.ingress.refusals_dir
+    if chosen is False:
+        return None
+    port = parse_listen(settings.ingress.listen)[1]
+    return chosen or state_dir() / "refusals" / f"{settings.kafka.topic_prefix}-{port}"
 
 
 def default_token_cache(name: str, org: OrgSettings) -> Path:

@@ -28,7 +28,13 @@ from connectors.kafka.credit_share import CreditShare
 from connectors.kafka.disk import StateDir
 from connectors.zoho import ZohoClient, ZohoMetrics
 from connectors.zoho.limits import COMMAND_WEIGHT
-from orgsync.orgs import credit_share, org_connection, share_credits, state_dir
+from orgsync.orgs import (
+    credit_share,
+    org_connection,
+    refusals_dir,
+    share_credits,
+    state_dir,
+)
 from orgsync_kernel.settings import Settings
 from orgsync_operations.monitoring import CreditsCollector, KafkaMonitor, MetricsServer
 from orgsync_operations.offsets import GroupOffsets
@@ -103,7 +109,11 @@ def build_ingress(settings: Settings, clients: Mapping[str, ZohoClient]) -> Ingr
     """The ingress with the status page and admin API on its port."""
     readers = {org: client for org, client in clients.items() if settings.synced_modules(org)}
     return IngressService(
-        settings, clients, REGISTRY, extensions=[StatusPage(settings, REGISTRY, readers)]
+        settings,
+        clients,
+        REGISTRY,
+        extensions=[StatusPage(settings, REGISTRY, readers)],
+        refusals_dir=refusals_dir(settings),
     )
 
 

@@ -175,8 +175,13 @@ class IngressSettings(_Model):
     webhook_secret: SecretStr = Field(repr=False)
     admin_secret: SecretStr | None = Field(default=None, repr=False)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    # Where the hints answered 503 wait for the poller, so that a restart keeps them
+    # (connectors/ingress/refusals.py); None: under
+    # $XDG_STATE_HOME/orgsync/refusals/<topic prefix>-<listen port>/; false: in memory.
+    refusals_dir: Path | Literal[False] | None = None
 
     _url = field_validator("public_url")(_http_url)
+    _refusals_dir = field_validator("refusals_dir")(_relative_to_config)
 
     @field_validator("webhook_secret", "admin_secret")
     @classmethod

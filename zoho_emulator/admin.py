@@ -36,6 +36,19 @@ async def write_log(request: web.Request) -> web.Response:
     return json_response(org.write_log_since(since))
 
 
+async def records(request: web.Request) -> web.Response:
+    """Every stored record of a module, ``id`` and the stored values of ``fields`` (comma
+    separated): an observer's count of a whole org at any size (the API's listings stop at
+    the page-token cap), with no credits spent and no listing logic of its own to trust."""
+    org = _org(request.app[STATE], request.match_info["org"])
+    store = None if org is None else org.stores.get(request.match_info["module"])
+    if store is None:
+        return _error(404, "unknown org or module")
+    names = [f for f in request.query.get("fields", "").split(",") if f]
+    rows = [{"id": r.id, **{f: r.values.get(f) for f in names}} for r in store.records.values()]
+    return json_response(rows)
+
+
 async def faults(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
@@ -68,6 +81,7 @@ def admin_routes() -> list[web.RouteDef]:
     return [
         web.get("/__emulator/stats", stats),
         web.get("/__emulator/orgs/{org}/log", write_log),
+        web.get("/__emulator/orgs/{org}/records/{module}", records),
         web.post("/__emulator/faults", faults),
         web.post("/__emulator/reset", reset),
     ]

@@ -11,7 +11,8 @@ Any number of changes (issue 26): the listing goes in windows past the 100,000 r
 records listing reaches (`listing.changed_since`), and the cursor is saved every
 ``CHECKPOINT`` records listed (`_Walk`), so a burst moves it as it goes. What the ingress
 answered 503 (`Refusals`) is produced at the next poll of its org and module (and at each
-cursor save), which lists from before the earliest refusal whose hints were not all held.
+cursor save), which lists from before the earliest refusal whose hints were not all held;
+with a journal, both survive a restart of the ingress until they are done.
 
 The overlap is kept without its cost: the poller remembers what the last listing of each
 org/module hinted (id and ``Modified_Time``, `Recent`), and the next listing hints only what is
@@ -141,6 +142,7 @@ class Poller:
                 self.rewind(org, module, floor)  # listed from there next time
             raise
         await self._save(org, module, modified=modified, deleted=deleted)
+        self.refusals.settle(org, module, confirmed=True)  # listed from before what was lost
         self.metrics.polled_at.labels(org).set(self.clock())
         if changed or gone or refused:
             log.info(
@@ -193,6 +195,8 @@ class Poller:
         except BaseException:
             self.refusals.give_back(org, module, messages)  # produced again next time
             raise
+        if messages:
+            self.refusals.settle(org, module)  # a restart from now on does not need them
         return len(messages)
 
     async def _modified(

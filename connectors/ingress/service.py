@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -30,7 +31,7 @@ from ..kafka import KafkaCluster, KafkaKV, KafkaProducer, ensure_topics
 from .channels import ChannelManager
 from .metrics import IngressMetrics
 from .poller import Poller
-from .refusals import Refusals
+from .refusals import RefusalJournal, Refusals
 from .server import ChannelTokens, StaticChannelTokens, create_app
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class IngressService:
         extensions: Sequence[AppExtension] = (),
         produce_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        refusals_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self.clients = {org: c for org, c in clients.items() if settings.synced_modules(org)}
@@ -69,7 +71,8 @@ class IngressService:
         self.extensions = tuple(extensions)
         self.channels: ChannelManager | None = None
         self.poller: Poller | None = None
-        self.refusals = Refusals()  # what the server refused, for the poller to produce
+        # what the server refused, for the poller to produce (on disk: kept over a restart)
+        self.refusals = Refusals(journal=RefusalJournal(refusals_dir) if refusals_dir else None)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 

@@ -51,6 +51,26 @@ async def test_write_log_since_ms(
     assert (await admin(session, emu, "GET", "/orgs/nope/log"))[0] == 404
 
 
+async def test_records_dump_every_record_unmetered(
+    emu: Emulator, session: aiohttp.ClientSession, alpha: Client
+) -> None:
+    a, b, c = await alpha.insert("Leads", *({"Last_Name": n} for n in "ABC"))
+    await alpha.call("DELETE", "/crm/v8/Leads", params={"ids": b})
+    _, before = await admin(session, emu, "GET", "/stats")
+    status, rows = await admin(
+        session, emu, "GET", "/orgs/alpha/records/Leads", params={"fields": "Last_Name,Email"}
+    )
+    assert status == 200
+    assert sorted(rows, key=lambda r: r["Last_Name"]) == [
+        {"id": a, "Last_Name": "A", "Email": None},
+        {"id": c, "Last_Name": "C", "Email": None},
+    ]
+    _, after = await admin(session, emu, "GET", "/stats")
+    assert after["orgs"]["alpha"]["credits_used"] == before["orgs"]["alpha"]["credits_used"]
+    assert (await admin(session, emu, "GET", "/orgs/alpha/records/Nope"))[0] == 404
+    assert (await admin(session, emu, "GET", "/orgs/nope/records/Leads"))[0] == 404
+
+
 async def test_error_and_throttle_faults_then_clear(
     emu: Emulator, session: aiohttp.ClientSession, alpha: Client
 ) -> None:

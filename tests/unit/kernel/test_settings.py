@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from orgsync.orgs import org_connection, token_cache_path
+from orgsync.orgs import org_connection, refusals_dir, token_cache_path
 from orgsync_kernel.config_file import ConfigError, load_settings
 from orgsync_kernel.settings import Settings, parse_listen
 from orgsync_kernel.topics import Topics
@@ -432,6 +432,20 @@ def test_token_cache_defaults_to_a_private_file_per_org_and_can_be_turned_off(
     assert token_cache_path("regional_in", s.orgs["regional_in"]) is None
     other = s.orgs["global_us"].model_copy(update={"refresh_token": SecretStr("another")})
     assert token_cache_path("global_us", other) != default
+
+
+def test_refused_hints_default_to_a_directory_per_prefix_and_port_and_can_be_turned_off(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    s = load_settings(write_config(mutated(lambda d: None)), ENV)
+    port = s.ingress.listen.rpartition(":")[2]
+    expected = f"{s.kafka.topic_prefix}-{port}"
+    assert refusals_dir(s) == tmp_path / "state" / "orgsync" / "refusals" / expected
+    data = mutated(lambda d: d["ingress"].update(refusals_dir="held"))
+    assert refusals_dir(load_settings(write_config(data), ENV)) == tmp_path / "held"
+    data = mutated(lambda d: d["ingress"].update(refusals_dir=False))
+    assert refusals_dir(load_settings(write_config(data), ENV)) is None
 
 
 def test_missing_variable_mentions_the_secrets_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -273,3 +274,31 @@ def _refused(service: IngressService) -> float:
     registry = service.metrics.registry
     labels = {"reason": "kafka_unavailable"}
     return registry.get_sample_value("orgsync_ingress_rejected_total", labels) or 0.0
+
+
+async def test_refused_hints_survive_a_restart_of_the_ingress(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A related action answered 503 moves no Modified_Time: if the ingress restarts before
+    its poller produced the refused hint, only the hints kept on disk can bring it back."""
+    async with stack.ingress(poll=False, refusals_dir=tmp_path) as service:
+        hints_topic, send = stack.settings.topics.hints, service.producer.send_many
+
+        async def unacknowledged(topic: str, messages: Any, headers: Any = None) -> None:
+            if topic == hints_topic:
+                raise KafkaUnavailable("no acknowledgement from Kafka: KafkaTimeoutError")
+            await send(topic, messages, headers)
+
+        monkeypatch.setattr(service.producer, "send_many", unacknowledged)
+        [lead_id] = await stack.insert("Tagged while Kafka was slow")
+        await stack.zoho.add_tags("Leads", [lead_id], ["VIP"])  # a related action
+        await wait_for(lambda: _refused(service) >= 2, within=5.0)  # the insert, the tagging
+    async with stack.ingress(refusals_dir=tmp_path) as restarted:  # its poller runs now
+        await stack.hints.until(_ids_from(RELATED_SOURCE, [lead_id]), within=3.0)
+        registry, labels = restarted.metrics.registry, {"org": "alpha", "source": "refused"}
+        await wait_for(lambda: (registry.get_sample_value("orgsync_hints_total", labels) or 0) >= 2)
+    assert _journal_files(tmp_path) == []  # produced and settled: nothing kept
+
+
+def _journal_files(directory: Path) -> list[Path]:
+    return list(directory.glob("*.jsonl"))
