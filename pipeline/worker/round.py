@@ -196,11 +196,7 @@ class RoundSteps:
         await self._log(changes, round_)
         fresh = [self.processor.observe(change) for change in changes]
         for change, observed in zip(changes, fresh, strict=True):
-            if self.state.fingerprints.held(change.key) is not None:
-                await self._route(change, round_, observed)
-            else:  # a target read on another worker's partition: that worker routes it back
-                hint = hint_for(change.key, "reconcile", time.time())
-                round_.acks.append(await self._send(self.topics.hints, hint.key, hint))
+            await self._route(change, round_, observed)
         for write in proposed:
             out = self.processor.decide(write)
             await self._take(out, write.source_org, write.source_module, write.key, round_)
