@@ -36,7 +36,7 @@ from connectors.kafka.compacted import CompactedReader, CompactedTable, Compacte
 from connectors.kafka.disk import StateDir
 from orgsync_kernel.events import link_record
 from orgsync_kernel.topics import Topics
-from pipeline.worker.tables import Links, Outbox, Partitioned, RecordStates
+from pipeline.worker.tables import Links, Partitioned, RecordStates
 
 log = logging.getLogger(__name__)
 # In the shared links table: the orgs whose links were last moved to record-links, and
@@ -123,13 +123,9 @@ class PipelineState:
             return
         old = CompactedTable(self.topics.states, followed=False)
         await self.reader.load(old, [0])
-        boxes: dict[int, Outbox] = {}
         for key, value in old.items():
-            partition = self.states.partition(key)
-            boxes.setdefault(partition, Outbox(self.topics.record_states, partition))[key] = value
-        if self.writer is None:
-            raise RuntimeError("the pipeline state is not started")
-        await self.writer.flush(list(boxes.values()))
+            self.states.writable(key)[key] = value
+        await self.flush()
         shared[MOVED_STATES] = True
         await self.flush()
         if len(old):
@@ -186,7 +182,7 @@ class PipelineState:
             for name, tables in self._maps().items():  # owned (processed) once all are loaded
                 tables.owned[partition] = loaded[name]
                 self._loading.pop(_name(name, partition))
-            self.links.outboxes.pop(partition, None)
+                tables.outboxes.pop(partition, None)
         await self._track()
 
     async def _load(self, name: str, partition: int) -> CompactedTable:
@@ -232,8 +228,7 @@ class PipelineState:
                     self.disk.discard(_name(name, partition))
 
     def tables(self) -> list[CompactedTable]:
-        states = [*self.states.owned.values(), *self.states.revoked.values()]
-        return [*self.fingerprints.owned.values(), *self.links.tables(), *states]
+        return [*self.fingerprints.owned.values(), *self.links.tables(), *self.states.tables()]
 
     async def flush(self) -> None:
         """Produce every queued change of the state, and the writes done for records of other
