@@ -37,12 +37,13 @@ def free_cluster_port(nodes: int = 3, candidates: range = range(20000, 31000, 7)
     tried in a random order."""
     for base in random.sample(candidates, len(candidates)):
         ports = [base + n for n in range(nodes)] + [base + 100 + n for n in range(nodes)]
-        if all(_free(p) for p in ports):
+        if all(port_free(p) for p in ports):
             return base
     raise RuntimeError(f"no free ports for a {nodes}-node cluster in {candidates}")
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` (a bind succeeds)."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))

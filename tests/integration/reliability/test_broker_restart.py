@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from bench.deployment import (
     patient_client,
     until,
 )
+from tests.support.cluster import port_free
 from tests.support.reliability import (
     QUICK_SINK,
     REPO,
@@ -59,18 +59,9 @@ def _free_port_pair() -> int:
     """A port below 32000 whose successor (the controller port) is free too."""
     for _ in range(100):
         port = random.randrange(20000, 31000)
-        if all(_free(p) for p in (port, port + 1)):
+        if all(port_free(p) for p in (port, port + 1)):
             return port
     raise RuntimeError("no free port pair")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from bench.deployment import free_port
 from connectors.kafka import KafkaProducer
 from connectors.kafka.cluster import KafkaCluster, ensure_topics
 from orgsync_kernel.settings import Settings
+from tests.support.cluster import port_free
 from tests.support.ingress import (
     PARTITIONS,
     SECRET,
@@ -85,7 +85,7 @@ async def test_503_while_kafka_is_unreachable_then_recovers_when_it_appears(
 @pytest.fixture
 async def throwaway_broker() -> AsyncIterator[tuple[str, Broker]]:
     port = free_port()
-    while not _port_free(port + 1):  # its controller listens on port + 1
+    while not port_free(port + 1):  # its controller listens on port + 1
         port = free_port()
     home = tempfile.mkdtemp(prefix="orgsync-kafka-")
     broker = Broker(port, home)
@@ -118,15 +118,6 @@ class Broker:
         )
         _, err = await asyncio.wait_for(process.communicate(), 180)
         assert process.returncode == 0, err.decode()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.mark.slow
