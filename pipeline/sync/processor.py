@@ -274,10 +274,10 @@ class Processor:
             content_hash=digest,
             modified_time=change.modified_time,
             target_id=target_id,
-            versions=dump_sides(sides) if sides else None,
         )
         known = write.target_key if two_way and target_id else None
         if known and not change.force and not self.holds(known):
+            write.versions = dump_sides(sides)  # every field's: its worker decides which win
             out.proposals.append(write)
             return None
         return self._decided(write, known, sides, change.force, fingerprint, out)
